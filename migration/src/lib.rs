@@ -1,0 +1,41 @@
+//! Kiln's database schema, one migration per table, in dependency order.
+//!
+//! Every migration uses portable sea-query builders only, so the same files run
+//! up and down on SQLite (the embedded default) and PostgreSQL. Secrets are
+//! stored only as hashes (`*_hash` columns); child rows cascade on delete of
+//! their user or file. `migration/tests/up_down_up.rs` proves up → down → up on
+//! both backends.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_create_users;
+mod m20261128_000002_create_sessions;
+mod m20261128_000003_create_oauth_accounts;
+mod m20261128_000004_create_api_tokens;
+mod m20261128_000005_create_revoked_tokens;
+mod m20261128_000006_create_files;
+mod m20261128_000007_create_file_variants;
+mod m20261128_000008_create_processing_jobs;
+mod m20261128_000009_create_password_resets;
+mod m20261128_000010_create_email_verifications;
+
+/// Runs Kiln's migrations; `up` applies them in this order, `down` in reverse.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261128_000001_create_users::Migration),
+            Box::new(m20261128_000002_create_sessions::Migration),
+            Box::new(m20261128_000003_create_oauth_accounts::Migration),
+            Box::new(m20261128_000004_create_api_tokens::Migration),
+            Box::new(m20261128_000005_create_revoked_tokens::Migration),
+            Box::new(m20261128_000006_create_files::Migration),
+            Box::new(m20261128_000007_create_file_variants::Migration),
+            Box::new(m20261128_000008_create_processing_jobs::Migration),
+            Box::new(m20261128_000009_create_password_resets::Migration),
+            Box::new(m20261128_000010_create_email_verifications::Migration),
+        ]
+    }
+}
