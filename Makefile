@@ -1,0 +1,58 @@
+# Kiln developer commands. `make help` lists them.
+#
+#   make run        Kiln with the embedded defaults: http://127.0.0.1:8080, data in ./data
+#   make test       the whole suite, embedded mode then services mode (scripts/test.sh)
+#
+# Pass extra arguments to cargo test with ARGS, e.g.
+#   make test-services ARGS="--test api -- --nocapture"
+
+SHELL := /bin/bash
+CARGO ?= cargo
+ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help run build test test-embedded test-services services-up migrate \
+	fmt lint s3-start s3-stop s3-status
+
+help: ## list the targets
+	@echo "Kiln make targets:"
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-15s %s\n", $$1, $$2}'
+
+run: ## run `kiln serve` (API + web UI + workers) on http://127.0.0.1:8080, data in ./data
+	$(CARGO) run --bin kiln -- serve
+
+build: ## release build of the kiln binary (target/release/kiln)
+	$(CARGO) build --release --bin kiln
+
+test: ## run the test suite in embedded mode, then against PostgreSQL/Redis/S3
+	bash scripts/test.sh all $(if $(ARGS),-- $(ARGS))
+
+test-embedded: ## tests against SQLite + local storage + in-process queue only
+	bash scripts/test.sh embedded $(if $(ARGS),-- $(ARGS))
+
+test-services: ## tests against PostgreSQL, Redis and s3s-fs on loopback only
+	bash scripts/test.sh services $(if $(ARGS),-- $(ARGS))
+
+services-up: ## start PostgreSQL, Redis and s3s-fs if needed; print the test env exports
+	@bash scripts/test.sh up
+
+migrate: ## apply database migrations (DATABASE_URL, or the embedded SQLite file)
+	$(CARGO) run --bin kiln -- migrate up
+
+fmt: ## format all code
+	$(CARGO) fmt --all
+
+lint: ## rustfmt check + clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+s3-start: ## start the local S3-compatible test server (s3s-fs on 127.0.0.1:9100)
+	bash scripts/s3-server.sh start
+
+s3-stop: ## stop the local S3-compatible test server
+	bash scripts/s3-server.sh stop
+
+s3-status: ## is the local S3-compatible test server answering?
+	bash scripts/s3-server.sh status

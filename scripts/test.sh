@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Kiln's test command (`make test`): the same test suite, run twice.
+#
+#   1. embedded: SQLite file, local storage directory, in-process queue. No service
+#      environment variables at all (DATABASE_URL, REDIS_URL, MINIO_*, TEST_* unset).
+#   2. services: real PostgreSQL, Redis and an S3-compatible server (s3s-fs), all on
+#      loopback. PostgreSQL and Redis are started if they do not answer (as root, with
+#      the machine's own commands); s3s-fs via scripts/s3-server.sh. The tests receive
+#        KILN_TEST_MODE=services
+#        TEST_DATABASE_URL   admin URL; each test creates (and drops) its own database
+#        TEST_REDIS_URL
+#        TEST_S3_ENDPOINT, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY, TEST_S3_BUCKET
+#
+# Usage:
+#   scripts/test.sh [all|embedded|services] [-- CARGO TEST ARGS...]
+#   scripts/test.sh up      start PostgreSQL, Redis and s3s-fs if needed, run no tests,
+#                           print the services-mode exports:  eval "$(scripts/test.sh up)"
+#
+# Examples:
+#   scripts/test.sh                              both modes
+#   scripts/test.sh services -- --test api       one test binary, services mode
+#   scripts/test.sh embedded -- upload -- --nocapture
+#
+# Overrides: TEST_DATABASE_URL and TEST_REDIS_URL, if already set, replace the
+# defaults below for services mode; KILN_S3_* configure s3s-fs (see s3-server.sh).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+DEFAULT_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
+DEFAULT_REDIS_URL=redis://127.0.0.1:6379
+DATABASE_URL_FOR_TESTS=${TEST_DATABASE_URL:-$DEFAULT_DATABASE_URL}
+REDIS_URL_FOR_TESTS=${TEST_REDIS_URL:-$DEFAULT_REDIS_URL}
+SERVICE_WAIT=${KILN_SERVICE_WAIT:-30} # seconds to wait for a service we started
+
+# Everything that could point the app or the tests at a service.
+SERVICE_VARS=(
+    DATABASE_URL REDIS_URL
+    MINIO_ENDPOINT MINIO_ACCESS_KEY MINIO_SECRET_KEY MINIO_BUCKET
+    KILN_TEST_MODE TEST_DATABASE_URL TEST_REDIS_URL
+    TEST_S3_ENDPOINT TEST_S3_ACCESS_KEY TEST_S3_SECRET_KEY TEST_S3_BUCKET
+)
+
+log() { echo "[test.sh] $*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+header() {
+    echo
+    echo "================================================================"
+    echo "== $*"
+    echo "================================================================"
+}
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+
+is_root() { [[ $(id -u) -eq 0 ]]; }
+
+# wait_for SECONDS WHAT COMMAND...: poll COMMAND until it succeeds or time runs out.
+wait_for() {
+    local seconds=$1 what=$2
+    shift 2
+    local deadline=$((SECONDS + seconds))
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || die "$what did not answer within ${seconds}s"
+        sleep 0.5
+    done
+}
+
+postgres_ready() { pg_isready -q -d "$DATABASE_URL_FOR_TESTS"; }
+redis_ready() { [[ $(redis-cli -u "$REDIS_URL_FOR_TESTS" ping 2>/dev/null) == PONG ]]; }
+
+ensure_postgres() {
+    command -v pg_isready >/dev/null 2>&1 || die "pg_isready not found (Debian package postgresql-client)"
+    if postgres_ready; then
+        log "PostgreSQL answers at $DATABASE_URL_FOR_TESTS"
+        return
+    fi
+    local start_hint="pg_ctlcluster --skip-systemctl-redirect <version> main start"
+    is_root || die "PostgreSQL does not answer at $DATABASE_URL_FOR_TESTS; start it (as root: $start_hint)"
+    if ! command -v pg_ctlcluster >/dev/null 2>&1 || [[ ! -d /etc/postgresql ]]; then
+        die "PostgreSQL does not answer at $DATABASE_URL_FOR_TESTS and pg_ctlcluster is not available to start it"
+    fi
+    local version
+    version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort -V | tail -n 1)
+    [[ -n $version ]] || die "no PostgreSQL cluster under /etc/postgresql"
+    log "PostgreSQL does not answer; running: pg_ctlcluster --skip-systemctl-redirect $version main start"
+    # Fails harmlessly ("already running") if it is only slow to accept connections.
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    wait_for "$SERVICE_WAIT" "PostgreSQL at $DATABASE_URL_FOR_TESTS" postgres_ready
+    log "PostgreSQL answers at $DATABASE_URL_FOR_TESTS"
+}
+
+ensure_redis() {
+    command -v redis-cli >/dev/null 2>&1 || die "redis-cli not found (Debian package redis-tools)"
+    if redis_ready; then
+        log "Redis answers at $REDIS_URL_FOR_TESTS"
+        return
+    fi
+    is_root || die "Redis does not answer at $REDIS_URL_FOR_TESTS; start it (redis-server --daemonize yes --port 6379 ...)"
+    command -v redis-server >/dev/null 2>&1 ||
+        die "Redis does not answer at $REDIS_URL_FOR_TESTS and redis-server is not installed"
+    log "Redis does not answer; starting redis-server on 127.0.0.1:6379 (no persistence)"
+    mkdir -p /var/lib/redis /var/log/redis
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+        --dir /var/lib/redis --logfile /var/log/redis/ci.log
+    wait_for "$SERVICE_WAIT" "Redis at $REDIS_URL_FOR_TESTS" redis_ready
+    log "Redis answers at $REDIS_URL_FOR_TESTS"
+}
+
+# Start whatever is missing and set the services-mode variables in this shell.
+services_up() {
+    ensure_postgres
+    ensure_redis
+    bash "$ROOT/scripts/s3-server.sh" start
+    eval "$(bash "$ROOT/scripts/s3-server.sh" env)"
+    export KILN_TEST_MODE=services
+    export TEST_DATABASE_URL=$DATABASE_URL_FOR_TESTS
+    export TEST_REDIS_URL=$REDIS_URL_FOR_TESTS
+}
+
+print_services_env() {
+    local name
+    for name in KILN_TEST_MODE TEST_DATABASE_URL TEST_REDIS_URL \
+        TEST_S3_ENDPOINT TEST_S3_ACCESS_KEY TEST_S3_SECRET_KEY TEST_S3_BUCKET; do
+        printf 'export %s=%q\n' "$name" "${!name}"
+    done
+}
+
+run_embedded() {
+    header "embedded mode: SQLite + local storage + in-process queue"
+    echo "   cargo test --workspace ${CARGO_ARGS[*]}"
+    echo "   (unset: ${SERVICE_VARS[*]})"
+    (
+        unset "${SERVICE_VARS[@]}"
+        cargo test --workspace "${CARGO_ARGS[@]}"
+    )
+}
+
+run_services() {
+    header "services mode: PostgreSQL + Redis + S3 (s3s-fs) on loopback"
+    (
+        unset "${SERVICE_VARS[@]}"
+        services_up
+        echo "   KILN_TEST_MODE=$KILN_TEST_MODE"
+        echo "   TEST_DATABASE_URL=$TEST_DATABASE_URL"
+        echo "   TEST_REDIS_URL=$TEST_REDIS_URL"
+        echo "   TEST_S3_ENDPOINT=$TEST_S3_ENDPOINT TEST_S3_BUCKET=$TEST_S3_BUCKET" \
+            "TEST_S3_ACCESS_KEY=$TEST_S3_ACCESS_KEY TEST_S3_SECRET_KEY=(hidden)"
+        echo "   cargo test --workspace ${CARGO_ARGS[*]}"
+        cargo test --workspace "${CARGO_ARGS[@]}"
+    )
+}
+
+MODE=all
+CARGO_ARGS=()
+while (($# > 0)); do
+    case $1 in
+        all | embedded | services | up) MODE=$1 ;;
+        --)
+            shift
+            CARGO_ARGS=("$@")
+            break
+            ;;
+        -h | --help)
+            usage
+            exit 0
+            ;;
+        *) die "unknown argument '$1' (expected all, embedded, services or up; cargo test arguments go after --)" ;;
+    esac
+    shift
+done
+
+case $MODE in
+    up)
+        (
+            unset "${SERVICE_VARS[@]}"
+            services_up >&2
+            print_services_env
+        )
+        exit 0
+        ;;
+    all) MODES=(embedded services) ;;
+    *) MODES=("$MODE") ;;
+esac
+
+command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH"
+
+declare -A RESULT
+failed=0
+for mode in "${MODES[@]}"; do
+    started=$SECONDS
+    # Not `if run_...`: errexit is ignored inside an if condition, even in subshells.
+    set +e
+    (
+        set -e
+        case $mode in
+            embedded) run_embedded ;;
+            services) run_services ;;
+        esac
+    )
+    status=$?
+    set -e
+    if ((status == 0)); then
+        RESULT[$mode]="ok ($((SECONDS - started))s)"
+    else
+        RESULT[$mode]="FAILED, exit $status ($((SECONDS - started))s)"
+        failed=1
+    fi
+done
+
+header "summary"
+for mode in "${MODES[@]}"; do
+    printf '   %-9s %s\n' "$mode:" "${RESULT[$mode]}"
+done
+exit "$failed"
