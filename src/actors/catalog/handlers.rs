@@ -1,0 +1,226 @@
+//! One `Handler` per Catalog message. Each clones the pool into a future that runs
+//! the query under a span carrying the request id.
+
+use std::future::Future;
+
+use actix::{Handler, ResponseFuture};
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set, SqlErr,
+};
+use tracing::{Instrument, Span, info_span};
+use uuid::Uuid;
+
+use super::messages::*;
+use super::records::{ApiToken, LoginCandidate, User};
+use super::{Catalog, CatalogError};
+use crate::entities::{api_tokens, revoked_tokens, users};
+
+impl Catalog {
+    /// Runs `query` on a clone of the pool, off the actor's mailbox.
+    fn run<T, Q, Fut>(&self, span: Span, query: Q) -> ResponseFuture<Result<T, CatalogError>>
+    where
+        Q: FnOnce(DatabaseConnection) -> Fut,
+        Fut: Future<Output = Result<T, CatalogError>> + 'static,
+    {
+        Box::pin(query(self.db.clone()).instrument(span))
+    }
+}
+
+impl Handler<PingDatabase> for Catalog {
+    type Result = ResponseFuture<Result<(), CatalogError>>;
+
+    fn handle(&mut self, _: PingDatabase, _: &mut Self::Context) -> Self::Result {
+        self.run(info_span!("catalog.ping"), |db| async move {
+            db.execute_unprepared("SELECT 1")
+                .await
+                .map_err(CatalogError::Unavailable)?;
+            Ok(())
+        })
+    }
+}
+
+impl Handler<CreateUser> for Catalog {
+    type Result = ResponseFuture<Result<User, CatalogError>>;
+
+    fn handle(&mut self, msg: CreateUser, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.create_user", request_id = %msg.request_id);
+        self.run(span, |db| async move {
+            let now = Utc::now();
+            let user = users::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                email: Set(msg.email),
+                name: Set(msg.name),
+                password_hash: Set(Some(msg.password_hash)),
+                email_verified: Set(false),
+                is_admin: Set(false),
+                created_at: Set(now),
+                updated_at: Set(now),
+            };
+            match user.insert(&db).await {
+                Ok(model) => Ok(model.into()),
+                Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                    Err(CatalogError::EmailTaken)
+                }
+                Err(err) => Err(err.into()),
+            }
+        })
+    }
+}
+
+impl Handler<FindLoginCandidate> for Catalog {
+    type Result = ResponseFuture<Result<Option<LoginCandidate>, CatalogError>>;
+
+    fn handle(&mut self, msg: FindLoginCandidate, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.find_login_candidate", request_id = %msg.request_id);
+        self.run(span, |db| async move {
+            let found = users::Entity::find()
+                .filter(users::Column::Email.eq(msg.email))
+                .one(&db)
+                .await?;
+            Ok(found.map(|mut model| LoginCandidate {
+                password_hash: model.password_hash.take(),
+                user: model.into(),
+            }))
+        })
+    }
+}
+
+impl Handler<FindUser> for Catalog {
+    type Result = ResponseFuture<Result<Option<User>, CatalogError>>;
+
+    fn handle(&mut self, msg: FindUser, _: &mut Self::Context) -> Self::Result {
+        let span =
+            info_span!("catalog.find_user", request_id = %msg.request_id, user_id = %msg.user_id);
+        self.run(span, |db| async move {
+            Ok(users::Entity::find_by_id(msg.user_id)
+                .one(&db)
+                .await?
+                .map(User::from))
+        })
+    }
+}
+
+impl Handler<RevokeAccessToken> for Catalog {
+    type Result = ResponseFuture<Result<(), CatalogError>>;
+
+    fn handle(&mut self, msg: RevokeAccessToken, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.revoke_access_token", request_id = %msg.request_id, user_id = %msg.user_id);
+        self.run(span, |db| async move {
+            let now = Utc::now();
+            let revoked = revoked_tokens::ActiveModel {
+                jti: Set(msg.jti.to_string()),
+                user_id: Set(msg.user_id),
+                expires_at: Set(msg.expires_at),
+                revoked_at: Set(now),
+            };
+            // Tokens that expired already need no record; revoking twice is a no-op.
+            revoked_tokens::Entity::delete_many()
+                .filter(revoked_tokens::Column::ExpiresAt.lt(now))
+                .exec(&db)
+                .await?;
+            match revoked_tokens::Entity::insert(revoked)
+                .on_conflict_do_nothing()
+                .exec(&db)
+                .await
+            {
+                Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => Ok(()),
+                Err(err) => Err(err.into()),
+            }
+        })
+    }
+}
+
+impl Handler<IsAccessTokenRevoked> for Catalog {
+    type Result = ResponseFuture<Result<bool, CatalogError>>;
+
+    fn handle(&mut self, msg: IsAccessTokenRevoked, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.is_access_token_revoked", request_id = %msg.request_id);
+        self.run(span, |db| async move {
+            Ok(revoked_tokens::Entity::find_by_id(msg.jti.to_string())
+                .one(&db)
+                .await?
+                .is_some())
+        })
+    }
+}
+
+impl Handler<CreateApiToken> for Catalog {
+    type Result = ResponseFuture<Result<ApiToken, CatalogError>>;
+
+    fn handle(&mut self, msg: CreateApiToken, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.create_api_token", request_id = %msg.request_id, user_id = %msg.user_id);
+        self.run(span, |db| async move {
+            let token = api_tokens::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                user_id: Set(msg.user_id),
+                name: Set(msg.name),
+                prefix: Set(msg.prefix),
+                token_hash: Set(msg.token_hash),
+                created_at: Set(Utc::now()),
+                last_used_at: Set(None),
+                expires_at: Set(msg.expires_at),
+            };
+            Ok(token.insert(&db).await?.into())
+        })
+    }
+}
+
+impl Handler<ListApiTokens> for Catalog {
+    type Result = ResponseFuture<Result<Vec<ApiToken>, CatalogError>>;
+
+    fn handle(&mut self, msg: ListApiTokens, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.list_api_tokens", request_id = %msg.request_id, user_id = %msg.user_id);
+        self.run(span, |db| async move {
+            let tokens = api_tokens::Entity::find()
+                .filter(api_tokens::Column::UserId.eq(msg.user_id))
+                .order_by_desc(api_tokens::Column::CreatedAt)
+                .all(&db)
+                .await?;
+            Ok(tokens.into_iter().map(ApiToken::from).collect())
+        })
+    }
+}
+
+impl Handler<DeleteApiToken> for Catalog {
+    type Result = ResponseFuture<Result<bool, CatalogError>>;
+
+    fn handle(&mut self, msg: DeleteApiToken, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.delete_api_token", request_id = %msg.request_id, user_id = %msg.user_id);
+        self.run(span, |db| async move {
+            let deleted = api_tokens::Entity::delete_many()
+                .filter(api_tokens::Column::Id.eq(msg.token_id))
+                .filter(api_tokens::Column::UserId.eq(msg.user_id))
+                .exec(&db)
+                .await?;
+            Ok(deleted.rows_affected > 0)
+        })
+    }
+}
+
+impl Handler<AuthenticateApiToken> for Catalog {
+    type Result = ResponseFuture<Result<Option<Uuid>, CatalogError>>;
+
+    fn handle(&mut self, msg: AuthenticateApiToken, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.authenticate_api_token", request_id = %msg.request_id);
+        self.run(span, |db| async move {
+            let Some(token) = api_tokens::Entity::find()
+                .filter(api_tokens::Column::TokenHash.eq(msg.token_hash))
+                .one(&db)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let now = Utc::now();
+            if token.expires_at.is_some_and(|expiry| expiry <= now) {
+                return Ok(None);
+            }
+            let user_id = token.user_id;
+            let mut touched: api_tokens::ActiveModel = token.into();
+            touched.last_used_at = Set(Some(now));
+            touched.update(&db).await?;
+            Ok(Some(user_id))
+        })
+    }
+}

@@ -1,0 +1,79 @@
+//! The Catalog actor owns the database connection pool; every SQL query in Kiln
+//! lives behind its messages.
+//!
+//! - Accepts: account, token and (later) file and job messages from `messages`.
+//! - Replies: plain records from `records` (never sea-orm models) or a
+//!   [`CatalogError`].
+//! - Supervised by the [`Supervisor`](crate::actors::supervisor): restarted with
+//!   backoff if it stops; the pool itself reconnects dropped connections.
+//!
+//! Handlers clone the pool into a future, so slow queries never block the mailbox.
+
+mod handlers;
+pub mod messages;
+pub mod records;
+
+use actix::{Actor, Context, Supervised};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use secrecy::ExposeSecret;
+
+use crate::actors::supervisor::RestartBackoff;
+use crate::config::DatabaseConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("the database is unavailable")]
+    Unavailable(#[source] DbErr),
+    #[error("database query failed")]
+    Query(#[source] DbErr),
+}
+
+impl From<DbErr> for CatalogError {
+    fn from(err: DbErr) -> Self {
+        match err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(err),
+            other => Self::Query(other),
+        }
+    }
+}
+
+pub struct Catalog {
+    db: DatabaseConnection,
+    restarts: RestartBackoff,
+}
+
+impl Catalog {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            restarts: RestartBackoff::default(),
+        }
+    }
+}
+
+impl Actor for Catalog {
+    type Context = Context<Self>;
+}
+
+impl Supervised for Catalog {
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
+        self.restarts.pause_before_restart("catalog", ctx);
+    }
+}
+
+/// Opens the pool. SQLite gets a single-writer-friendly pool size; PostgreSQL a
+/// pool sized for concurrent requests and workers.
+pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(config.url.expose_secret().to_string());
+    options
+        .max_connections(match config.backend {
+            crate::config::DatabaseBackend::Sqlite => 4,
+            crate::config::DatabaseBackend::Postgres => 16,
+        })
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .sqlx_logging(false);
+    Database::connect(options).await
+}

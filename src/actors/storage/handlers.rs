@@ -1,0 +1,205 @@
+//! One `Handler` per Storage message; each moves a clone of the store into a
+//! future so transfers run concurrently.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Handler, ResponseFuture};
+use chrono::Utc;
+use futures::{StreamExt, TryStreamExt};
+use object_store::buffered::BufWriter;
+use object_store::signer::{Method, Signer};
+use object_store::{Attribute, AttributeValue, Attributes, ObjectStore, ObjectStoreExt};
+use tokio::io::AsyncWriteExt;
+use tracing::{Instrument, info_span};
+
+use super::messages::*;
+use super::{Backend, Storage, StorageError, full_path};
+
+/// Bodies up to this size go up in one PUT; larger ones as multipart uploads of
+/// parts this size.
+const MULTIPART_PART_SIZE: usize = 8 * 1024 * 1024;
+
+impl Handler<PutObject> for Storage {
+    type Result = ResponseFuture<Result<StoredObject, StorageError>>;
+
+    fn handle(&mut self, msg: PutObject, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("storage.put", request_id = %msg.request_id, key = msg.key.as_str());
+        let mut writer =
+            BufWriter::with_capacity(self.store.clone(), self.path(&msg.key), MULTIPART_PART_SIZE);
+        // S3 keeps the content type and serves it on presigned GETs; the local
+        // backend keeps no attributes (its route derives the type from the key).
+        if let Backend::S3(_) = self.backend {
+            writer = writer.with_attributes(Attributes::from_iter([(
+                Attribute::ContentType,
+                AttributeValue::from(msg.content_type),
+            )]));
+        }
+        let mut body = msg.body;
+        Box::pin(
+            async move {
+                let mut size = 0u64;
+                let copied: Result<(), StorageError> = async {
+                    while let Some(chunk) = body.next().await {
+                        let chunk = chunk.map_err(StorageError::Body)?;
+                        size += chunk.len() as u64;
+                        writer.put(chunk).await?;
+                    }
+                    Ok(())
+                }
+                .await;
+                if let Err(err) = copied {
+                    // Drops the parts already sent, so nothing half-written remains.
+                    if let Err(abort) = writer.abort().await {
+                        tracing::warn!(error = %abort, "aborting a failed upload failed");
+                    }
+                    return Err(err);
+                }
+                writer.shutdown().await.map_err(StorageError::Write)?;
+                Ok(StoredObject { size })
+            }
+            .instrument(span),
+        )
+    }
+}
+
+impl Handler<GetObject> for Storage {
+    type Result = ResponseFuture<Result<ObjectBody, StorageError>>;
+
+    fn handle(&mut self, msg: GetObject, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("storage.get", request_id = %msg.request_id, key = msg.key.as_str());
+        let fetch = open(self.store.clone(), self.path(&msg.key));
+        Box::pin(fetch.instrument(span))
+    }
+}
+
+async fn open(
+    store: Arc<dyn ObjectStore>,
+    path: object_store::path::Path,
+) -> Result<ObjectBody, StorageError> {
+    let result = store.get(&path).await?;
+    Ok(ObjectBody {
+        size: result.meta.size,
+        body: result.into_stream().map_err(std::io::Error::other).boxed(),
+    })
+}
+
+impl Handler<DeleteObject> for Storage {
+    type Result = ResponseFuture<Result<(), StorageError>>;
+
+    fn handle(&mut self, msg: DeleteObject, _: &mut Self::Context) -> Self::Result {
+        let span =
+            info_span!("storage.delete", request_id = %msg.request_id, key = msg.key.as_str());
+        let store = self.store.clone();
+        let path = self.path(&msg.key);
+        Box::pin(
+            async move {
+                match store.delete(&path).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                    Err(err) => Err(StorageError::Unavailable(err)),
+                }
+            }
+            .instrument(span),
+        )
+    }
+}
+
+impl Handler<ListObjects> for Storage {
+    type Result = ResponseFuture<Result<Vec<ListedObject>, StorageError>>;
+
+    fn handle(&mut self, msg: ListObjects, _: &mut Self::Context) -> Self::Result {
+        let span =
+            info_span!("storage.list", request_id = %msg.request_id, prefix = msg.prefix.as_str());
+        let store = self.store.clone();
+        let prefix = self.path(&msg.prefix);
+        let strip = match self.key_prefix.as_str() {
+            "" => String::new(),
+            p => format!("{p}/"),
+        };
+        Box::pin(
+            async move {
+                let listed: Vec<_> = store.list(Some(&prefix)).try_collect().await?;
+                let mut objects: Vec<ListedObject> = listed
+                    .into_iter()
+                    .map(|meta| ListedObject {
+                        key: meta
+                            .location
+                            .as_ref()
+                            .strip_prefix(&strip)
+                            .unwrap_or(meta.location.as_ref())
+                            .to_string(),
+                        size: meta.size,
+                    })
+                    .collect();
+                objects.sort_by(|a, b| a.key.cmp(&b.key));
+                Ok(objects)
+            }
+            .instrument(span),
+        )
+    }
+}
+
+impl Handler<PresignGet> for Storage {
+    type Result = ResponseFuture<Result<PresignedUrl, StorageError>>;
+
+    fn handle(&mut self, msg: PresignGet, _: &mut Self::Context) -> Self::Result {
+        let span =
+            info_span!("storage.presign", request_id = %msg.request_id, key = msg.key.as_str());
+        // Links name whole seconds. Counting from the current whole second makes
+        // `expires_at` a promise both backends keep: S3 counts from its signing
+        // time, which is this second or a later one.
+        let ttl = Duration::from_secs(msg.ttl.as_secs().max(1));
+        let now = Utc::now();
+        let expires_at = chrono::DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now) + ttl;
+        let path = self.path(&msg.key);
+        let backend = self.backend.clone();
+        Box::pin(
+            async move {
+                let url = match backend {
+                    Backend::Local { signer } => signer.sign(&msg.key, expires_at),
+                    Backend::S3(s3) => s3.signed_url(Method::GET, &path, ttl).await?,
+                };
+                Ok(PresignedUrl { url, expires_at })
+            }
+            .instrument(span),
+        )
+    }
+}
+
+impl Handler<OpenSignedObject> for Storage {
+    type Result = ResponseFuture<Result<ObjectBody, StorageError>>;
+
+    fn handle(&mut self, msg: OpenSignedObject, _: &mut Self::Context) -> Self::Result {
+        let span =
+            info_span!("storage.open_signed", request_id = %msg.request_id, key = msg.key.as_str());
+        let verified = match &self.backend {
+            Backend::Local { signer } => {
+                signer.verify(&msg.key, msg.expires, &msg.signature, Utc::now())
+            }
+            Backend::S3(_) => Err(StorageError::NotFound),
+        };
+        let fetch = open(self.store.clone(), self.path(&msg.key));
+        Box::pin(
+            async move {
+                verified?;
+                fetch.await
+            }
+            .instrument(span),
+        )
+    }
+}
+
+impl Handler<CheckStorage> for Storage {
+    type Result = ResponseFuture<Result<(), StorageError>>;
+
+    fn handle(&mut self, _: CheckStorage, _: &mut Self::Context) -> Self::Result {
+        let store = self.store.clone();
+        let prefix = full_path(&self.key_prefix, "readyz-probe");
+        Box::pin(async move {
+            // Listing an absent prefix is cheap and fails only when the bucket or
+            // directory itself is unreachable.
+            store.list_with_delimiter(Some(&prefix)).await?;
+            Ok(())
+        })
+    }
+}

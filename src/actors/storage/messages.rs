@@ -1,0 +1,95 @@
+//! Messages the Storage actor accepts.
+
+use std::time::Duration;
+
+use actix::Message;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+
+use super::{ObjectKey, StorageError};
+use crate::telemetry::RequestId;
+
+/// A body streamed in or out of the store, chunk by chunk.
+pub type ByteStream = BoxStream<'static, Result<Bytes, std::io::Error>>;
+
+/// Streams `body` to `key`; large bodies go up as a multipart upload, which is
+/// aborted if the body fails, so a failed put leaves nothing behind.
+#[derive(Message)]
+#[rtype(result = "Result<StoredObject, StorageError>")]
+pub struct PutObject {
+    pub request_id: RequestId,
+    pub key: ObjectKey,
+    pub content_type: String,
+    pub body: ByteStream,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub size: u64,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<ObjectBody, StorageError>")]
+pub struct GetObject {
+    pub request_id: RequestId,
+    pub key: ObjectKey,
+}
+
+pub struct ObjectBody {
+    pub size: u64,
+    pub body: ByteStream,
+}
+
+/// Deletes `key`; deleting an absent key succeeds.
+#[derive(Message)]
+#[rtype(result = "Result<(), StorageError>")]
+pub struct DeleteObject {
+    pub request_id: RequestId,
+    pub key: ObjectKey,
+}
+
+/// Lists every object whose key starts with the segments of `prefix`.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<ListedObject>, StorageError>")]
+pub struct ListObjects {
+    pub request_id: RequestId,
+    pub prefix: ObjectKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: String,
+    pub size: u64,
+}
+
+/// A link anyone holding it can GET until `expires_at`, and nobody after.
+#[derive(Message)]
+#[rtype(result = "Result<PresignedUrl, StorageError>")]
+pub struct PresignGet {
+    pub request_id: RequestId,
+    pub key: ObjectKey,
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct PresignedUrl {
+    pub url: url::Url,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Opens an object through a link from [`PresignGet`] on the local backend; the
+/// S3 backend answers `NotFound`, since S3 serves its own links.
+#[derive(Message)]
+#[rtype(result = "Result<ObjectBody, StorageError>")]
+pub struct OpenSignedObject {
+    pub request_id: RequestId,
+    pub key: ObjectKey,
+    pub expires: i64,
+    pub signature: String,
+}
+
+/// Answers when the store can be listed (the bucket or directory exists).
+#[derive(Message)]
+#[rtype(result = "Result<(), StorageError>")]
+pub struct CheckStorage;

@@ -1,0 +1,49 @@
+//! The command line: `kiln [serve|api|worker|migrate ...]`.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "kiln", version, about = "Self-hosted file processing service")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// API, web UI and workers in one process (the default).
+    Serve(RunArgs),
+    /// HTTP only: accepts uploads and enqueues work.
+    Api(RunArgs),
+    /// Consumes jobs and runs processors.
+    Worker(RunArgs),
+    /// Applies or rolls back database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+}
+
+#[derive(Debug, clap::Args, Default)]
+pub struct RunArgs {
+    /// Do not apply pending migrations at start (overrides AUTO_MIGRATE).
+    #[arg(long)]
+    pub no_migrate: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Applies every pending migration.
+    Up,
+    /// Rolls back the latest migrations.
+    Down {
+        /// How many migrations to roll back.
+        #[arg(long, default_value_t = 1, conflicts_with = "all")]
+        steps: u32,
+        /// Roll back every migration (drops all of Kiln's tables).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Lists migrations and whether each is applied.
+    Status,
+}

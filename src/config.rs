@@ -1,0 +1,505 @@
+//! Typed settings, and the only place that reads the environment.
+//!
+//! Every knob is an environment variable (optionally from a `.env` file loaded by
+//! `main`). Unset service variables select the embedded default: SQLite and a local
+//! object directory under `DATA_DIR`, and the in-process transport instead of Redis.
+//! A bad value fails start-up with one line naming the variable; secrets are held in
+//! [`SecretString`] so they never reach a log through `Debug`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+/// A configuration problem, reported as one line that names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            variable,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    /// Public address of this Kiln, used for links Kiln signs itself; unset means
+    /// `http://HOST:PORT` with the port actually bound.
+    pub base_url: Option<Url>,
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub redis: Option<RedisConfig>,
+    pub storage: StorageConfig,
+    pub jwt: JwtConfig,
+    pub login_limits: LoginLimits,
+    pub worker_concurrency: usize,
+    pub job_timeout: Duration,
+    pub max_retries: u32,
+    pub max_upload_size: u64,
+    pub presign_ttl: Duration,
+    pub log: LogConfig,
+    /// Run pending migrations when `serve`, `api` or `worker` starts.
+    pub auto_migrate: bool,
+    /// How long a stopping process waits for in-flight work.
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: SecretString,
+    pub backend: DatabaseBackend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseBackend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    pub url: SecretString,
+    /// Prefix of every Redis key and stream Kiln uses, so several deployments (or
+    /// test runs) can share one Redis.
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    /// Prefix inside the bucket or directory under which every key lives.
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum StorageBackend {
+    Local {
+        root: PathBuf,
+    },
+    S3 {
+        endpoint: Url,
+        access_key: String,
+        secret_key: SecretString,
+        bucket: String,
+        region: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub secret: JwtSecret,
+    /// Lifetime of an access token issued at login.
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum JwtSecret {
+    Configured(SecretString),
+    /// Embedded default only: generated once and kept in `DATA_DIR`.
+    KeptInDataDir,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimits {
+    pub per_account: u32,
+    pub per_ip: u32,
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Minimum length of a configured `JWT_SECRET`, in bytes: HS256 wants a key at
+/// least as long as its output.
+const MIN_JWT_SECRET_LEN: usize = 32;
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings from a map of variables, as tests and embedders do.
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let host = env.string("HOST").unwrap_or_else(|| "127.0.0.1".into());
+        let port = env.parse::<u16>("PORT")?.unwrap_or(8080);
+        let base_url = env
+            .string("BASE_URL")
+            .map(|raw| parse_http_url("BASE_URL", &raw))
+            .transpose()?;
+        let data_dir = PathBuf::from(env.string("DATA_DIR").unwrap_or_else(|| "./data".into()));
+
+        let database = match env.string("DATABASE_URL") {
+            Some(url) => database_from_url(url)?,
+            None => DatabaseConfig {
+                url: format!("sqlite://{}?mode=rwc", data_dir.join("kiln.db").display()).into(),
+                backend: DatabaseBackend::Sqlite,
+            },
+        };
+
+        let redis = match env.string("REDIS_URL") {
+            Some(url) => {
+                let parsed = Url::parse(&url)
+                    .map_err(|e| ConfigError::new("REDIS_URL", format!("not a URL: {e}")))?;
+                if !matches!(parsed.scheme(), "redis" | "rediss") {
+                    return Err(ConfigError::new(
+                        "REDIS_URL",
+                        "must start with redis:// or rediss://",
+                    ));
+                }
+                Some(RedisConfig {
+                    url: url.into(),
+                    namespace: env
+                        .string("REDIS_NAMESPACE")
+                        .unwrap_or_else(|| "kiln".into()),
+                })
+            }
+            None => None,
+        };
+
+        let storage = StorageConfig {
+            backend: storage_backend(&env, &data_dir)?,
+            key_prefix: env
+                .string("STORAGE_PREFIX")
+                .map(|p| p.trim_matches('/').to_string())
+                .unwrap_or_default(),
+        };
+
+        let secret = match env.string("JWT_SECRET") {
+            Some(secret) if secret.len() < MIN_JWT_SECRET_LEN => {
+                return Err(ConfigError::new(
+                    "JWT_SECRET",
+                    format!("must be at least {MIN_JWT_SECRET_LEN} bytes long"),
+                ));
+            }
+            Some(secret) => JwtSecret::Configured(secret.into()),
+            None if database.backend == DatabaseBackend::Sqlite => JwtSecret::KeptInDataDir,
+            None => {
+                return Err(ConfigError::new(
+                    "JWT_SECRET",
+                    "is required when DATABASE_URL points at PostgreSQL (every process must share it)",
+                ));
+            }
+        };
+        let jwt = JwtConfig {
+            secret,
+            ttl: env
+                .duration("JWT_TTL")?
+                .unwrap_or(Duration::from_secs(3600)),
+        };
+
+        let login_limits = LoginLimits {
+            per_account: env.positive("LOGIN_MAX_ATTEMPTS_PER_ACCOUNT")?.unwrap_or(5),
+            per_ip: env.positive("LOGIN_MAX_ATTEMPTS_PER_IP")?.unwrap_or(30),
+            window: env
+                .duration("LOGIN_RATE_WINDOW")?
+                .unwrap_or(Duration::from_secs(15 * 60)),
+        };
+
+        let log = LogConfig {
+            level: env.string("LOG_LEVEL").unwrap_or_else(|| "info".into()),
+            format: match env.string("LOG_FORMAT").as_deref() {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(_) => return Err(ConfigError::new("LOG_FORMAT", "must be text or json")),
+            },
+        };
+
+        Ok(Self {
+            host,
+            port,
+            base_url,
+            data_dir,
+            database,
+            redis,
+            storage,
+            jwt,
+            login_limits,
+            worker_concurrency: env.positive("WORKER_CONCURRENCY")?.unwrap_or(4) as usize,
+            job_timeout: env
+                .duration("JOB_TIMEOUT")?
+                .unwrap_or(Duration::from_secs(300)),
+            max_retries: env.parse("MAX_RETRIES")?.unwrap_or(3),
+            max_upload_size: env
+                .byte_size("MAX_UPLOAD_SIZE")?
+                .unwrap_or(100 * 1024 * 1024),
+            presign_ttl: env
+                .duration("PRESIGN_TTL")?
+                .unwrap_or(Duration::from_secs(15 * 60)),
+            log,
+            auto_migrate: env.flag("AUTO_MIGRATE")?.unwrap_or(true),
+            shutdown_timeout: env
+                .duration("SHUTDOWN_TIMEOUT")?
+                .unwrap_or(Duration::from_secs(30)),
+        })
+    }
+
+    /// The listen address, `HOST:PORT`.
+    pub fn listen_addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// `BASE_URL`, or this process's own address once it listens on `port`.
+    pub fn public_url(&self, port: u16) -> Url {
+        self.base_url.clone().unwrap_or_else(|| {
+            let host = if self.host.contains(':') {
+                format!("[{}]", self.host)
+            } else {
+                self.host.clone()
+            };
+            // HOST was accepted by the listener, so it forms a valid URL authority.
+            Url::parse(&format!("http://{host}:{port}")).expect("HOST and PORT form a URL")
+        })
+    }
+}
+
+fn database_from_url(url: String) -> Result<DatabaseConfig, ConfigError> {
+    let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        DatabaseBackend::Postgres
+    } else if url.starts_with("sqlite:") {
+        DatabaseBackend::Sqlite
+    } else {
+        return Err(ConfigError::new(
+            "DATABASE_URL",
+            "must start with postgres://, postgresql:// or sqlite:",
+        ));
+    };
+    Ok(DatabaseConfig {
+        url: url.into(),
+        backend,
+    })
+}
+
+fn storage_backend(
+    env: &Env<'_>,
+    data_dir: &std::path::Path,
+) -> Result<StorageBackend, ConfigError> {
+    let Some(endpoint) = env.string("MINIO_ENDPOINT") else {
+        return Ok(StorageBackend::Local {
+            root: data_dir.join("objects"),
+        });
+    };
+    // Operators often write MinIO's endpoint as host:port, without a scheme.
+    let endpoint = if endpoint.contains("://") {
+        endpoint
+    } else {
+        format!("http://{endpoint}")
+    };
+    let required = |name: &'static str| {
+        env.string(name)
+            .ok_or_else(|| ConfigError::new(name, "is required when MINIO_ENDPOINT is set"))
+    };
+    Ok(StorageBackend::S3 {
+        endpoint: parse_http_url("MINIO_ENDPOINT", &endpoint)?,
+        access_key: required("MINIO_ACCESS_KEY")?,
+        secret_key: required("MINIO_SECRET_KEY")?.into(),
+        bucket: env.string("MINIO_BUCKET").unwrap_or_else(|| "kiln".into()),
+        region: env
+            .string("MINIO_REGION")
+            .unwrap_or_else(|| "us-east-1".into()),
+    })
+}
+
+fn parse_http_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| ConfigError::new(variable, format!("not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::new(
+            variable,
+            "must be an http:// or https:// URL",
+        ));
+    }
+    Ok(url)
+}
+
+/// Typed reads of one variable each; empty values count as unset.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn string(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parse<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.string(name)
+            .map(|raw| {
+                raw.parse::<T>()
+                    .map_err(|e| ConfigError::new(name, format!("{raw:?} is not valid: {e}")))
+            })
+            .transpose()
+    }
+
+    fn positive(&self, name: &'static str) -> Result<Option<u32>, ConfigError> {
+        match self.parse::<u32>(name)? {
+            Some(0) => Err(ConfigError::new(name, "must be at least 1")),
+            other => Ok(other),
+        }
+    }
+
+    fn duration(&self, name: &'static str) -> Result<Option<Duration>, ConfigError> {
+        let Some(raw) = self.string(name) else {
+            return Ok(None);
+        };
+        let duration = humantime::parse_duration(&raw).map_err(|e| {
+            ConfigError::new(
+                name,
+                format!("{raw:?} is not a duration like 30s or 5m: {e}"),
+            )
+        })?;
+        if duration.is_zero() {
+            return Err(ConfigError::new(name, "must be longer than zero"));
+        }
+        Ok(Some(duration))
+    }
+
+    fn byte_size(&self, name: &'static str) -> Result<Option<u64>, ConfigError> {
+        let Some(raw) = self.string(name) else {
+            return Ok(None);
+        };
+        let size = raw.parse::<bytesize::ByteSize>().map_err(|e| {
+            ConfigError::new(
+                name,
+                format!("{raw:?} is not a size like 104857600 or 100MiB: {e}"),
+            )
+        })?;
+        if size.as_u64() == 0 {
+            return Err(ConfigError::new(name, "must be larger than zero"));
+        }
+        Ok(Some(size.as_u64()))
+    }
+
+    fn flag(&self, name: &'static str) -> Result<Option<bool>, ConfigError> {
+        match self.string(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None => Ok(None),
+            Some("1" | "true" | "yes" | "on") => Ok(Some(true)),
+            Some("0" | "false" | "no" | "off") => Ok(Some(false)),
+            Some(_) => Err(ConfigError::new(name, "must be true or false")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_map(&map)
+    }
+
+    #[test]
+    fn no_variables_select_the_embedded_default() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.database.backend, DatabaseBackend::Sqlite);
+        assert!(config.database.url.expose_secret().contains("data/kiln.db"));
+        assert!(config.redis.is_none());
+        assert!(matches!(
+            config.storage.backend,
+            StorageBackend::Local { .. }
+        ));
+        assert!(matches!(config.jwt.secret, JwtSecret::KeptInDataDir));
+        assert_eq!(config.listen_addr(), "127.0.0.1:8080");
+        assert_eq!(config.public_url(8080).as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(config.max_upload_size, 104_857_600);
+        assert_eq!(config.job_timeout, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn postgres_without_jwt_secret_is_refused_naming_the_variable() {
+        let err = config(&[("DATABASE_URL", "postgres://u@localhost/kiln")]).unwrap_err();
+        assert_eq!(err.variable, "JWT_SECRET");
+        assert!(
+            err.to_string()
+                .starts_with("invalid configuration: JWT_SECRET")
+        );
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (name, value) in [
+            ("PORT", "eighty"),
+            ("JOB_TIMEOUT", "soon"),
+            ("MAX_UPLOAD_SIZE", "big"),
+            ("WORKER_CONCURRENCY", "0"),
+            ("LOG_FORMAT", "xml"),
+            ("DATABASE_URL", "mysql://x"),
+            ("REDIS_URL", "http://x"),
+            ("JWT_SECRET", "short"),
+        ] {
+            let err = config(&[(name, value)]).unwrap_err();
+            assert_eq!(err.variable, name, "{err}");
+        }
+    }
+
+    #[test]
+    fn minio_endpoint_requires_keys_and_accepts_host_port() {
+        let err = config(&[("MINIO_ENDPOINT", "127.0.0.1:9000")]).unwrap_err();
+        assert_eq!(err.variable, "MINIO_ACCESS_KEY");
+        let config = config(&[
+            ("MINIO_ENDPOINT", "127.0.0.1:9000"),
+            ("MINIO_ACCESS_KEY", "a"),
+            ("MINIO_SECRET_KEY", "b"),
+        ])
+        .unwrap();
+        let StorageBackend::S3 {
+            endpoint, bucket, ..
+        } = config.storage.backend
+        else {
+            panic!("expected S3 storage");
+        };
+        assert_eq!(endpoint.as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(bucket, "kiln");
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let config = config(&[
+            ("DATABASE_URL", "postgres://kiln:hunter2pass@db/kiln"),
+            ("JWT_SECRET", "a-very-long-secret-value-of-32-bytes!"),
+        ])
+        .unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2pass"));
+        assert!(!printed.contains("a-very-long-secret"));
+    }
+
+    #[test]
+    fn sizes_and_durations_take_human_units() {
+        let config = config(&[("MAX_UPLOAD_SIZE", "10MiB"), ("JOB_TIMEOUT", "90s")]).unwrap();
+        assert_eq!(config.max_upload_size, 10 * 1024 * 1024);
+        assert_eq!(config.job_timeout, Duration::from_secs(90));
+    }
+}

@@ -1,0 +1,12 @@
+//! Validated newtypes and the rules behind them: plain code, no actors, no I/O.
+//!
+//! A value of one of these types has passed its rules, so code that receives one
+//! does not check again.
+
+mod email;
+mod password;
+mod token_name;
+
+pub use email::Email;
+pub use password::{Password, PasswordRejection};
+pub use token_name::TokenName;

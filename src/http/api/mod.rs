@@ -1,0 +1,38 @@
+//! The JSON API under `/api`, as `shared/API.md` specifies it.
+
+mod accounts;
+mod tokens;
+
+use actix_web::web;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::actors::catalog::records;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(accounts::configure)
+        .configure(tokens::configure);
+}
+
+/// `user` as the API shows it.
+#[derive(Serialize)]
+pub struct UserBody {
+    id: Uuid,
+    email: String,
+    name: String,
+    email_verified: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl From<records::User> for UserBody {
+    fn from(user: records::User) -> Self {
+        Self {
+            id: user.id,
+            email: user.email,
+            name: user.name,
+            email_verified: user.email_verified,
+            created_at: user.created_at,
+        }
+    }
+}

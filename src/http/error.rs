@@ -1,0 +1,234 @@
+//! The one place that turns errors into HTTP status codes and the API's error
+//! body, `{"error": {"code": "...", "message": "..."}}`.
+//!
+//! Client mistakes get a specific code and a message safe to show a person; a 5xx
+//! gets a generic message while its whole cause chain goes to the log.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::actors::catalog::CatalogError;
+use crate::actors::limiter::LimiterError;
+use crate::actors::storage::StorageError;
+use crate::error_chain;
+
+/// How long a client should wait before retrying when a backend is down.
+const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    #[error("email or password is incorrect")]
+    InvalidCredentials,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    #[error("too many attempts; retry in {} seconds", retry_after_secs(*.retry_after))]
+    TooManyRequests { retry_after: Duration },
+    #[error("{backend} is unavailable; retry shortly")]
+    Unavailable {
+        backend: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+fn retry_after_secs(wait: Duration) -> u64 {
+    // Round up: retrying a fraction of a second early would be refused again.
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+impl ApiError {
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unprocessable {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(err))
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. } => code,
+            Self::Unauthorized => "unauthorized",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::TooManyRequests { .. } => "rate_limited",
+            Self::Unavailable { .. } => "service_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+/// The error body for `status` with `code` and `message`.
+pub fn error_body(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(json!({ "error": { "code": code, "message": message } }))
+}
+
+/// A code for responses that carry no error of ours (unknown route, wrong
+/// method, body over a size limit), so they get the API's body too.
+pub fn code_for_status(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
+        s if s.is_server_error() => "internal_error",
+        _ => "request_failed",
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = %error_chain(self), code = self.code(), "request failed");
+        }
+        let mut response = error_body(status, self.code(), &self.to_string());
+        let retry_after = match self {
+            Self::TooManyRequests { retry_after } => Some(retry_after_secs(*retry_after).max(1)),
+            Self::Unavailable { .. } => Some(UNAVAILABLE_RETRY_AFTER.as_secs()),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(err: CatalogError) -> Self {
+        match err {
+            CatalogError::EmailTaken => Self::Conflict {
+                code: "email_taken",
+                message: err.to_string(),
+            },
+            CatalogError::Unavailable(_) => Self::Unavailable {
+                backend: "the database",
+                source: Box::new(err),
+            },
+            CatalogError::Query(_) => Self::internal(err),
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::NotFound => Self::NotFound("object"),
+            StorageError::LinkExpired => Self::Forbidden("this link has expired".into()),
+            StorageError::LinkInvalid => Self::Forbidden("this link is not valid".into()),
+            StorageError::Unavailable(_) | StorageError::Write(_) => Self::Unavailable {
+                backend: "object storage",
+                source: Box::new(err),
+            },
+            StorageError::InvalidKey(_) | StorageError::Body(_) | StorageError::Config(_) => {
+                Self::internal(err)
+            }
+        }
+    }
+}
+
+impl From<LimiterError> for ApiError {
+    fn from(err: LimiterError) -> Self {
+        Self::Unavailable {
+            backend: "redis",
+            source: Box::new(err),
+        }
+    }
+}
+
+impl From<crate::auth::password_hash::HashError> for ApiError {
+    fn from(err: crate::auth::password_hash::HashError) -> Self {
+        Self::internal(err)
+    }
+}
+
+impl From<actix::MailboxError> for ApiError {
+    fn from(err: actix::MailboxError) -> Self {
+        match err {
+            actix::MailboxError::Timeout => Self::Unavailable {
+                backend: "the server",
+                source: Box::new(err),
+            },
+            actix::MailboxError::Closed => Self::internal(err),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    #[actix_rt::test]
+    async fn a_server_error_hides_its_cause_from_the_client() {
+        let err = ApiError::internal(std::io::Error::other("SELECT secret FROM users failed"));
+        let response = err.error_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = to_bytes(response.into_body()).await.unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!body.contains("SELECT"));
+        assert!(body.contains("\"internal_error\""));
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(retry_after_secs(Duration::from_secs(3)), 3);
+    }
+}

@@ -1,0 +1,80 @@
+//! HTTP: the JSON API (`api/`), operational routes, the local-storage download
+//! route and the web UI's pages. Handlers hold no database pool, object store or
+//! Redis client: they send typed messages to the actors in [`AppState`].
+
+pub mod api;
+pub mod auth;
+pub mod error;
+mod objects;
+mod ops;
+pub mod request_context;
+mod ui;
+
+pub use ui::load_templates;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::dev::ToEnvelope;
+use actix::{Actor, Addr, Handler, Message};
+use actix_web::web;
+
+use crate::actors::ActorHandles;
+use crate::auth::jwt::JwtKeys;
+use crate::config::Config;
+use error::ApiError;
+
+/// What every handler can reach: actor addresses, token keys and settings.
+pub struct AppState {
+    pub actors: ActorHandles,
+    pub jwt: JwtKeys,
+    pub config: Arc<Config>,
+    pub templates: tera::Tera,
+}
+
+/// Longest a handler waits for an actor's reply before answering 503.
+const ACTOR_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Sends `msg` and waits (bounded) for the actor's `Result`, mapping either
+/// failure into an [`ApiError`].
+pub async fn ask<A, M, T, E>(addr: &Addr<A>, msg: M) -> Result<T, ApiError>
+where
+    A: Actor + Handler<M>,
+    A::Context: ToEnvelope<A, M>,
+    M: Message<Result = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+    ApiError: From<E>,
+{
+    Ok(addr.send(msg).timeout(ACTOR_TIMEOUT).await??)
+}
+
+/// Largest JSON body the API reads; uploads use multipart, not JSON.
+const JSON_LIMIT: usize = 64 * 1024;
+
+/// Registers every route and the extractor error handlers.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(JSON_LIMIT)
+            .error_handler(|err, _| {
+                let message = match &err {
+                    actix_web::error::JsonPayloadError::ContentType => {
+                        "expected a JSON body with Content-Type: application/json".to_string()
+                    }
+                    other => format!("invalid JSON body: {other}"),
+                };
+                ApiError::bad_request("invalid_json", message).into()
+            }),
+    )
+    .app_data(
+        web::PathConfig::default().error_handler(|_, _| ApiError::NotFound("resource").into()),
+    )
+    .app_data(web::QueryConfig::default().error_handler(|err, _| {
+        ApiError::bad_request("invalid_query", format!("invalid query string: {err}")).into()
+    }))
+    .configure(ops::configure)
+    .configure(objects::configure)
+    .service(web::scope("/api").configure(api::configure))
+    .configure(ui::configure);
+}

@@ -1,0 +1,41 @@
+//! Kiln: a self-hosted file processing service.
+//!
+//! People upload files over the HTTP API or the web UI; Kiln keeps the original in
+//! object storage, records it in SQL, and a supervised pool of actors makes
+//! variants. The map of the crate:
+//!
+//! ```text
+//!  main ─▶ cli, config, telemetry ─▶ startup::Application
+//!                                        │
+//!  http (handlers) ──typed messages──▶ actors::ActorHandles
+//!                                        │
+//!  actors::supervisor::Supervisor ─┬─ Catalog      owns the database pool      (entities/, migration/)
+//!                                  ├─ Storage      owns the object store       (local dir or S3)
+//!                                  ├─ Limiter      owns Redis (sign-in limits)
+//!                                  └─ Credentials  password hashing threads    (auth::password_hash)
+//! ```
+//!
+//! Plain logic with no actor lives in [`domain`] (validated values) and [`auth`]
+//! (tokens and hashes), each with its own unit tests.
+
+pub mod actors;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod entities;
+pub mod http;
+pub mod startup;
+pub mod telemetry;
+
+/// Formats an error with its whole `source` chain, for logs.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,70 @@
+//! `kiln`: parse the command line, load configuration, start logging, run.
+
+use clap::Parser;
+use kiln::cli::{Cli, Command, MigrateAction, RunArgs};
+use kiln::config::Config;
+use kiln::startup::{Application, Role};
+use migration::{Migrator, MigratorTrait};
+
+#[actix_web::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // A missing .env is normal; a broken one is reported when its values are read.
+    let _ = dotenvy::dotenv();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("kiln: {err}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if let Err(err) = kiln::telemetry::init(&config.log) {
+        eprintln!("kiln: {err}");
+        return std::process::ExitCode::from(2);
+    }
+    match run(cli, config).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("kiln: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
+    let (role, args) = match cli.command {
+        None => (Role::Serve, RunArgs::default()),
+        Some(Command::Serve(args)) => (Role::Serve, args),
+        Some(Command::Api(args)) => (Role::Api, args),
+        Some(Command::Worker(args)) => (Role::Worker, args),
+        Some(Command::Migrate { action }) => return migrate(&config, action).await,
+    };
+    if args.no_migrate {
+        config.auto_migrate = false;
+    }
+    Application::build(config, role)
+        .await?
+        .run_until_stopped()
+        .await
+}
+
+async fn migrate(config: &Config, action: MigrateAction) -> anyhow::Result<()> {
+    if let kiln::config::DatabaseBackend::Sqlite = config.database.backend {
+        std::fs::create_dir_all(&config.data_dir)?;
+    }
+    let db = kiln::actors::catalog::connect(&config.database).await?;
+    match action {
+        MigrateAction::Up => Migrator::up(&db, None).await?,
+        MigrateAction::Down { steps, all } => Migrator::down(&db, (!all).then_some(steps)).await?,
+        MigrateAction::Status => {}
+    }
+    for migration in Migrator::get_migration_with_status(&db).await? {
+        println!(
+            "{:<10} {}",
+            format!("{:?}", migration.status()).to_lowercase(),
+            migration.name()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,228 @@
+//! Builds a running Kiln from a [`Config`]: opens the database (migrating it
+//! when asked), the object store and Redis, starts the actor graph, and binds the
+//! HTTP server for the roles that serve HTTP. Tests build the same
+//! [`Application`] on port 0.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use hmac::{Hmac, Mac};
+use migration::{Migrator, MigratorTrait};
+use rand::RngCore;
+use secrecy::ExposeSecret;
+use sha2::Sha256;
+
+use crate::actors::ActorHandles;
+use crate::actors::catalog;
+use crate::actors::limiter::Limiter;
+use crate::actors::storage::Storage;
+use crate::actors::supervisor::{GraphResources, Supervisor};
+use crate::auth::jwt::JwtKeys;
+use crate::config::{Config, JwtSecret};
+use crate::http::{self, AppState, request_context::request_context};
+
+/// Which parts of Kiln this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// API, web UI and workers in one process: the default.
+    Serve,
+    /// HTTP only: accepts uploads and enqueues work.
+    Api,
+    /// Consumes jobs; serves no HTTP.
+    Worker,
+}
+
+impl Role {
+    fn serves_http(self) -> bool {
+        matches!(self, Self::Serve | Self::Api)
+    }
+}
+
+pub struct Application {
+    /// The bound port, for the roles that serve HTTP.
+    port: Option<u16>,
+    server: Option<Server>,
+    actors: ActorHandles,
+}
+
+impl Application {
+    /// Opens every resource and starts the actors; must run inside an actix System.
+    pub async fn build(config: Config, role: Role) -> anyhow::Result<Self> {
+        let config = Arc::new(config);
+        let jwt_secret = resolve_jwt_secret(&config)?;
+
+        let db = catalog::connect(&config.database)
+            .await
+            .context("cannot open the database (DATABASE_URL)")?;
+        if config.auto_migrate {
+            Migrator::up(&db, None)
+                .await
+                .context("database migration failed")?;
+        }
+        // Bound before the store opens: on port 0 the signed links of the local
+        // backend must name the port actually taken.
+        let listener = match role.serves_http() {
+            true => Some(TcpListener::bind(config.listen_addr()).with_context(|| {
+                format!("cannot listen on {} (HOST, PORT)", config.listen_addr())
+            })?),
+            false => None,
+        };
+        let port = match &listener {
+            Some(listener) => Some(listener.local_addr()?.port()),
+            None => None,
+        };
+        let storage = Storage::open(
+            &config.storage,
+            config.public_url(port.unwrap_or(config.port)),
+            derive_key(&jwt_secret, b"kiln/local-object-links"),
+        )
+        .context("cannot open object storage (MINIO_* / DATA_DIR)")?;
+        let limiter = Limiter::new(config.redis.as_ref(), config.login_limits)
+            .context("cannot use REDIS_URL")?;
+        let actors = Supervisor::start_graph(GraphResources {
+            db,
+            storage,
+            limiter,
+            uses_redis: config.redis.is_some(),
+        });
+
+        let server = if let Some(listener) = listener {
+            let state = web::Data::new(AppState {
+                actors: actors.clone(),
+                jwt: JwtKeys::new(&jwt_secret, config.jwt.ttl)?,
+                config: config.clone(),
+                templates: http::load_templates()?,
+            });
+            let server = HttpServer::new(move || {
+                App::new()
+                    .wrap(from_fn(request_context))
+                    .app_data(state.clone())
+                    .configure(http::configure)
+            })
+            .shutdown_timeout(config.shutdown_timeout.as_secs())
+            // actix stops at once on SIGINT; Kiln drains on both signals instead.
+            .disable_signals()
+            .listen(listener)?
+            .run();
+            Some(server)
+        } else {
+            None
+        };
+        tracing::info!(
+            ?role,
+            port,
+            database = ?config.database.backend,
+            redis = config.redis.is_some(),
+            storage = match config.storage.backend {
+                crate::config::StorageBackend::Local { .. } => "local",
+                crate::config::StorageBackend::S3 { .. } => "s3",
+            },
+            "kiln started"
+        );
+        Ok(Self {
+            port,
+            server,
+            actors,
+        })
+    }
+
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    pub fn actors(&self) -> &ActorHandles {
+        &self.actors
+    }
+
+    /// Runs until SIGINT or SIGTERM; the HTTP server then stops accepting and
+    /// gives in-flight requests up to `SHUTDOWN_TIMEOUT` to finish.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        match self.server {
+            Some(server) => {
+                let handle = server.handle();
+                actix_rt::spawn(async move {
+                    if let Err(err) = wait_for_signal().await {
+                        tracing::error!(error = %err, "cannot listen for shutdown signals");
+                        return;
+                    }
+                    tracing::info!("shutting down: draining in-flight requests");
+                    handle.stop(true).await;
+                });
+                server.await?
+            }
+            None => {
+                wait_for_signal().await?;
+                tracing::info!("shutting down");
+            }
+        }
+        tracing::info!("kiln stopped");
+        Ok(())
+    }
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result,
+        _ = terminate.recv() => Ok(()),
+    }
+}
+
+/// The JWT secret: configured, or on the embedded default generated once and
+/// kept in `DATA_DIR/jwt_secret` so tokens survive a restart.
+fn resolve_jwt_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
+    match &config.jwt.secret {
+        JwtSecret::Configured(secret) => Ok(secret.expose_secret().as_bytes().to_vec()),
+        JwtSecret::KeptInDataDir => {
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("cannot create DATA_DIR {}", config.data_dir.display()))?;
+            load_or_generate_secret(&config.data_dir.join("jwt_secret"))
+        }
+    }
+}
+
+fn load_or_generate_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let secret = hex::decode(existing.trim()).with_context(|| {
+            format!(
+                "{} is not a hex secret; delete it to make a new one",
+                path.display()
+            )
+        })?;
+        return Ok(secret);
+    }
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    write_private(path, hex::encode(secret).as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tracing::warn!(
+        path = %path.display(),
+        "JWT_SECRET is not set: generated one and kept it in DATA_DIR; set JWT_SECRET when running more than one process"
+    );
+    Ok(secret.to_vec())
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents)
+}
+
+/// A key for one purpose derived from the master secret, so a key leaked from
+/// one use does not unlock another.
+fn derive_key(secret: &[u8], purpose: &[u8]) -> [u8; 32] {
+    // HMAC accepts keys of every length, so this cannot fail.
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(purpose);
+    mac.finalize().into_bytes().into()
+}

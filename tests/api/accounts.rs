@@ -1,0 +1,347 @@
+//! The accounts API: register, login, logout, /api/me, JWT rules, rate limits.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{JWT_SECRET, PASSWORD, error_code, spawn_app, spawn_app_with};
+
+#[actix_rt::test]
+async fn registering_returns_the_new_user_without_secrets() {
+    let app = spawn_app().await;
+    let response = app.register("  Ada@Example.COM ").await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    let user = &body["user"];
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["name"], "Test User");
+    assert_eq!(user["email_verified"], false);
+    assert!(Uuid::parse_str(user["id"].as_str().unwrap()).is_ok());
+    assert!(chrono::DateTime::parse_from_rfc3339(user["created_at"].as_str().unwrap()).is_ok());
+    assert!(
+        !body.to_string().contains("argon2"),
+        "no password hash in the body"
+    );
+}
+
+#[actix_rt::test]
+async fn registering_a_taken_email_in_any_case_is_a_409() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.register("grace@example.com").await.status(),
+        StatusCode::CREATED
+    );
+    let response = app.register("GRACE@example.com").await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(response).await, "email_taken");
+}
+
+#[actix_rt::test]
+async fn weak_short_and_overlong_passwords_are_refused_with_422() {
+    let app = spawn_app().await;
+    let long = "Zq7!".repeat(33);
+    for password in [
+        "short1!",
+        "password",
+        "12345678",
+        "aaaaaaaaaaaa",
+        "linus.torvalds1",
+        long.as_str(),
+    ] {
+        let response = app
+            .post_json(
+                "/api/auth/register",
+                &json!({ "email": "linus.torvalds@example.com", "password": password, "name": "Linus" }),
+                None,
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{password} was accepted"
+        );
+        assert_eq!(error_code(response).await, "weak_password");
+    }
+}
+
+#[actix_rt::test]
+async fn malformed_emails_and_blank_names_are_refused_with_422() {
+    let app = spawn_app().await;
+    for (email, name, code) in [
+        ("not-an-email", "Ann", "invalid_email"),
+        ("ann@localhost", "Ann", "invalid_email"),
+        ("ann@example.com", "   ", "invalid_name"),
+    ] {
+        let response = app
+            .post_json(
+                "/api/auth/register",
+                &json!({ "email": email, "password": PASSWORD, "name": name }),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_code(response).await, code);
+    }
+}
+
+#[actix_rt::test]
+async fn malformed_json_and_missing_fields_are_a_400_with_the_error_body() {
+    let app = spawn_app().await;
+    let missing = app
+        .post_json(
+            "/api/auth/register",
+            &json!({ "email": "a@example.com" }),
+            None,
+        )
+        .await;
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(missing).await, "invalid_json");
+
+    let broken = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(broken).await, "invalid_json");
+
+    let not_json = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .body("email=a@example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(not_json).await, "invalid_json");
+}
+
+#[actix_rt::test]
+async fn login_returns_a_bearer_token_that_opens_me() {
+    let app = spawn_app().await;
+    app.register("turing@example.com").await;
+    let response = app.login("Turing@Example.com", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["user"]["email"], "turing@example.com");
+    let token = body["access_token"].as_str().unwrap();
+
+    let me = app.get("/api/me", Some(token)).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(me["user"]["id"], body["user"]["id"]);
+}
+
+#[actix_rt::test]
+async fn unknown_email_and_wrong_password_get_the_same_401() {
+    let app = spawn_app().await;
+    app.register("hopper@example.com").await;
+    let wrong_password = app
+        .login("hopper@example.com", "not the password at all")
+        .await;
+    let unknown_email = app.login("nobody@example.com", PASSWORD).await;
+    assert_eq!(wrong_password.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown_email.status(), StatusCode::UNAUTHORIZED);
+    let a: Value = wrong_password.json().await.unwrap();
+    let b: Value = unknown_email.json().await.unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a["error"]["code"], "invalid_credentials");
+}
+
+#[actix_rt::test]
+async fn logout_revokes_the_token_it_was_called_with() {
+    let app = spawn_app().await;
+    let token = app.signed_in_user("lovelace@example.com").await;
+    let other_session = {
+        let body: Value = app
+            .login("lovelace@example.com", PASSWORD)
+            .await
+            .json()
+            .await
+            .unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    };
+    let logout = app
+        .post_json("/api/auth/logout", &json!({}), Some(&token))
+        .await;
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let me = app.get("/api/me", Some(&token)).await;
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(me).await, "unauthorized");
+    assert_eq!(
+        app.get("/api/me", Some(&other_session)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[actix_rt::test]
+async fn me_without_a_credential_or_with_garbage_is_a_401() {
+    let app = spawn_app().await;
+    let none = app.get("/api/me", None).await;
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(none.headers()["www-authenticate"], "Bearer");
+    assert_eq!(error_code(none).await, "unauthorized");
+    for garbage in ["garbage", "kiln_notatoken", "a.b.c"] {
+        let response = app.get("/api/me", Some(garbage)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{garbage}");
+    }
+    let basic = app
+        .client
+        .get(app.url("/api/me"))
+        .basic_auth("user", Some("pass"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+}
+
+fn claims(user_id: &str, exp_offset_secs: i64) -> Value {
+    let now = Utc::now().timestamp();
+    json!({ "sub": user_id, "iat": now, "exp": now + exp_offset_secs, "jti": Uuid::new_v4() })
+}
+
+#[actix_rt::test]
+async fn forged_tokens_are_refused_alg_none_other_algorithms_bad_signatures_and_expired() {
+    let app = spawn_app().await;
+    let token = app.signed_in_user("forgery@example.com").await;
+    let me: Value = app.get("/api/me", Some(&token)).await.json().await.unwrap();
+    let user_id = me["user"]["id"].as_str().unwrap();
+
+    // A token we sign correctly is accepted, so the refusals below are about the flaw.
+    let valid = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims(user_id, 300),
+        &EncodingKey::from_secret(JWT_SECRET.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        app.get("/api/me", Some(&valid)).await.status(),
+        StatusCode::OK
+    );
+
+    let alg_none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims(user_id, 300).to_string())
+    );
+    let hs512 = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS512),
+        &claims(user_id, 300),
+        &EncodingKey::from_secret(JWT_SECRET.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    let wrong_key = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims(user_id, 300),
+        &EncodingKey::from_secret(b"some-other-secret-some-other-secret").unwrap(),
+    )
+    .unwrap();
+    let expired = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims(user_id, -5),
+        &EncodingKey::from_secret(JWT_SECRET.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    let mut tampered = valid.clone();
+    let flip = tampered.len() - 3;
+    tampered.replace_range(
+        flip..flip + 1,
+        if &valid[flip..flip + 1] == "A" {
+            "B"
+        } else {
+            "A"
+        },
+    );
+    for (what, forged) in [
+        ("alg none", alg_none),
+        ("HS512", hs512),
+        ("wrong key", wrong_key),
+        ("expired", expired),
+        ("tampered", tampered),
+    ] {
+        let response = app.get("/api/me", Some(&forged)).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{what} token was accepted"
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn repeated_failures_lock_an_account_with_429_and_retry_after() {
+    let app = spawn_app_with(&[("LOGIN_MAX_ATTEMPTS_PER_ACCOUNT", "3")]).await;
+    app.register("target@example.com").await;
+    for _ in 0..3 {
+        let response = app
+            .login("target@example.com", "wrong password guess")
+            .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Locked now, even for the right password.
+    let locked = app.login("target@example.com", PASSWORD).await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=15 * 60).contains(&retry_after),
+        "Retry-After {retry_after}"
+    );
+    assert_eq!(error_code(locked).await, "rate_limited");
+    // Another account from the same address is unaffected.
+    app.register("bystander@example.com").await;
+    assert_eq!(
+        app.login("bystander@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[actix_rt::test]
+async fn many_failures_from_one_address_are_limited_across_accounts() {
+    let app = spawn_app_with(&[("LOGIN_MAX_ATTEMPTS_PER_IP", "4")]).await;
+    for i in 0..4 {
+        let response = app
+            .login(&format!("guess{i}@example.com"), "wrong password guess")
+            .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let limited = app
+        .login("guess9@example.com", "wrong password guess")
+        .await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+}
+
+#[actix_rt::test]
+async fn a_successful_login_clears_earlier_failures_of_the_account() {
+    let app = spawn_app_with(&[("LOGIN_MAX_ATTEMPTS_PER_ACCOUNT", "3")]).await;
+    app.register("forgetful@example.com").await;
+    for _ in 0..2 {
+        app.login("forgetful@example.com", "wrong password guess")
+            .await;
+    }
+    assert_eq!(
+        app.login("forgetful@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    for _ in 0..2 {
+        app.login("forgetful@example.com", "wrong password guess")
+            .await;
+    }
+    assert_eq!(
+        app.login("forgetful@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}

@@ -1,0 +1,248 @@
+//! `spawn_app()`: the real Kiln on port 0 with its own database, storage prefix
+//! and Redis namespace, in the mode the environment selects.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use kiln::actors::ActorHandles;
+use kiln::config::Config;
+use kiln::startup::{Application, Role};
+use reqwest::{Response, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The JWT secret every test app uses, so tests can forge tokens.
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret!";
+pub const PASSWORD: &str = "violet kettle drums at noon";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub actors: ActorHandles,
+    pub config: Config,
+    _data_dir: tempfile::TempDir,
+    database: Option<ServiceDatabase>,
+}
+
+/// Whether this run uses PostgreSQL, Redis and S3 instead of the embedded default.
+pub fn services_mode() -> bool {
+    std::env::var("KILN_TEST_MODE").as_deref() == Ok("services")
+}
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("services mode needs {name}"))
+}
+
+/// A fresh PostgreSQL database, dropped when the test ends.
+struct ServiceDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for ServiceDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs outside any runtime we may block; use a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Variables for a fresh app in the current mode, before a test's overrides.
+pub async fn base_env(
+    data_dir: &std::path::Path,
+) -> (HashMap<String, String>, Option<ServiceDatabaseHandle>) {
+    let mut env = HashMap::from([
+        ("HOST".to_string(), "127.0.0.1".to_string()),
+        ("PORT".to_string(), "0".to_string()),
+        ("DATA_DIR".to_string(), data_dir.display().to_string()),
+        ("JWT_SECRET".to_string(), JWT_SECRET.to_string()),
+    ]);
+    if !services_mode() {
+        return (env, None);
+    }
+    let id = Uuid::new_v4().simple().to_string();
+    let admin_url = required_env("TEST_DATABASE_URL");
+    let name = format!("kiln_test_{id}");
+    let admin = Database::connect(&admin_url)
+        .await
+        .expect("connect to TEST_DATABASE_URL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create a test database");
+    let mut database_url = url::Url::parse(&admin_url).unwrap();
+    database_url.set_path(&name);
+    env.extend([
+        ("DATABASE_URL".to_string(), database_url.to_string()),
+        ("REDIS_URL".to_string(), required_env("TEST_REDIS_URL")),
+        ("REDIS_NAMESPACE".to_string(), format!("kiln-test-{id}")),
+        (
+            "MINIO_ENDPOINT".to_string(),
+            required_env("TEST_S3_ENDPOINT"),
+        ),
+        (
+            "MINIO_ACCESS_KEY".to_string(),
+            required_env("TEST_S3_ACCESS_KEY"),
+        ),
+        (
+            "MINIO_SECRET_KEY".to_string(),
+            required_env("TEST_S3_SECRET_KEY"),
+        ),
+        ("MINIO_BUCKET".to_string(), required_env("TEST_S3_BUCKET")),
+        ("STORAGE_PREFIX".to_string(), format!("test-{id}")),
+    ]);
+    (
+        env,
+        Some(ServiceDatabaseHandle(ServiceDatabase { admin_url, name })),
+    )
+}
+
+/// Keeps a test's PostgreSQL database alive until the test ends.
+pub struct ServiceDatabaseHandle(ServiceDatabase);
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Spawns an app with some variables overridden (an empty value unsets one).
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (mut env, database) = base_env(data_dir.path()).await;
+    for (name, value) in overrides {
+        if value.is_empty() {
+            env.remove(*name);
+        } else {
+            env.insert(name.to_string(), value.to_string());
+        }
+    }
+    let config = Config::from_map(&env).expect("test configuration is valid");
+    let app = Application::build(config.clone(), Role::Serve)
+        .await
+        .expect("the app starts");
+    let address = format!("http://127.0.0.1:{}", app.port().unwrap());
+    let actors = app.actors().clone();
+    actix_rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        actors,
+        config,
+        _data_dir: data_dir,
+        database: database.map(|handle| handle.0),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn register(&self, email: &str) -> Response {
+        self.post_json(
+            "/api/auth/register",
+            &json!({ "email": email, "password": PASSWORD, "name": "Test User" }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/auth/login",
+            &json!({ "email": email, "password": password }),
+            None,
+        )
+        .await
+    }
+
+    /// Registers an account and returns a fresh access token for it.
+    pub async fn signed_in_user(&self, email: &str) -> String {
+        assert_eq!(self.register(email).await.status(), StatusCode::CREATED);
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    pub fn uses_services(&self) -> bool {
+        self.database.is_some()
+    }
+}
+
+/// Reads an error response and checks it has the API's error shape.
+pub async fn error_code(response: Response) -> String {
+    assert!(
+        response.headers().contains_key("x-request-id"),
+        "error responses carry X-Request-Id"
+    );
+    let body: Value = response.json().await.expect("error bodies are JSON");
+    let message = body["error"]["message"]
+        .as_str()
+        .expect("error.message is a string");
+    assert!(!message.is_empty());
+    body["error"]["code"]
+        .as_str()
+        .expect("error.code is a string")
+        .to_string()
+}
+
+/// Polls `condition` until it holds, failing the test after `timeout`.
+pub async fn wait_until<F, Fut>(timeout: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,10 @@
+//! Kiln's integration tests: one binary that starts the real application on
+//! port 0 for each test. `KILN_TEST_MODE=services` runs the same tests against
+//! PostgreSQL, Redis and an S3-compatible server (see `scripts/test.sh`).
+
+mod accounts;
+mod cli;
+mod helpers;
+mod http_basics;
+mod storage;
+mod tokens;

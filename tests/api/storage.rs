@@ -1,0 +1,196 @@
+//! The Storage actor on the configured backend: local directory (embedded) or
+//! S3 (services mode): put, get, list, delete, and presigned links fetched by a
+//! plain HTTP client.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt, stream};
+use kiln::actors::storage::messages::*;
+use kiln::actors::storage::{ObjectKey, StorageError};
+use kiln::telemetry::RequestId;
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, spawn_app, wait_until};
+
+fn key(raw: &str) -> ObjectKey {
+    ObjectKey::parse(raw).unwrap()
+}
+
+/// A deterministic body of `len` bytes streamed in 64 KiB chunks.
+fn body_of(len: usize) -> (Vec<u8>, ByteStream) {
+    let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+    let chunks: Vec<Result<Bytes, std::io::Error>> = data
+        .chunks(64 * 1024)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    (data, stream::iter(chunks).boxed())
+}
+
+async fn put(app: &TestApp, raw_key: &str, len: usize) -> Vec<u8> {
+    let (data, body) = body_of(len);
+    let stored = app
+        .actors
+        .storage
+        .send(PutObject {
+            request_id: RequestId::generate(),
+            key: key(raw_key),
+            content_type: "image/png".into(),
+            body,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.size, len as u64);
+    data
+}
+
+async fn get(app: &TestApp, raw_key: &str) -> Result<Vec<u8>, StorageError> {
+    let object = app
+        .actors
+        .storage
+        .send(GetObject {
+            request_id: RequestId::generate(),
+            key: key(raw_key),
+        })
+        .await
+        .unwrap()?;
+    let chunks: Vec<Bytes> = object.body.try_collect().await.unwrap();
+    Ok(chunks.concat())
+}
+
+async fn presign(app: &TestApp, raw_key: &str, ttl: Duration) -> PresignedUrl {
+    app.actors
+        .storage
+        .send(PresignGet {
+            request_id: RequestId::generate(),
+            key: key(raw_key),
+            ttl,
+        })
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[actix_rt::test]
+async fn objects_round_trip_through_put_get_list_and_delete() {
+    let app = spawn_app().await;
+    let small = put(&app, "u1/f1/original.png", 1000).await;
+    // Larger than one part, so it goes up as a multipart upload.
+    let large = put(&app, "u1/f1/xl.png", 9 * 1024 * 1024 + 17).await;
+    put(&app, "u2/f9/original.png", 10).await;
+
+    assert_eq!(get(&app, "u1/f1/original.png").await.unwrap(), small);
+    assert!(get(&app, "u1/f1/xl.png").await.unwrap() == large);
+
+    let listed = app
+        .actors
+        .storage
+        .send(ListObjects {
+            request_id: RequestId::generate(),
+            prefix: key("u1/f1"),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let keys: Vec<_> = listed.iter().map(|o| (o.key.as_str(), o.size)).collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("u1/f1/original.png", 1000),
+            ("u1/f1/xl.png", large.len() as u64)
+        ]
+    );
+
+    for k in ["u1/f1/original.png", "u1/f1/xl.png"] {
+        app.actors
+            .storage
+            .send(DeleteObject {
+                request_id: RequestId::generate(),
+                key: key(k),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(get(&app, k).await, Err(StorageError::NotFound)));
+    }
+    assert_eq!(get(&app, "u2/f9/original.png").await.unwrap().len(), 10);
+}
+
+#[actix_rt::test]
+async fn a_failed_upload_body_leaves_no_object_behind() {
+    let app = spawn_app().await;
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(Bytes::from(vec![1u8; 9 * 1024 * 1024])),
+        Err(std::io::Error::other("client went away")),
+    ];
+    let result = app
+        .actors
+        .storage
+        .send(PutObject {
+            request_id: RequestId::generate(),
+            key: key("u3/f3/original.png"),
+            content_type: "image/png".into(),
+            body: stream::iter(chunks).boxed(),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(result, Err(StorageError::Body(_))));
+    assert!(matches!(
+        get(&app, "u3/f3/original.png").await,
+        Err(StorageError::NotFound)
+    ));
+}
+
+#[actix_rt::test]
+async fn a_presigned_link_serves_the_object_to_a_plain_http_client() {
+    let app = spawn_app().await;
+    let data = put(&app, "u4/f4/original.png", 4096).await;
+    let link = presign(&app, "u4/f4/original.png", Duration::from_secs(60)).await;
+    assert!(link.expires_at > chrono::Utc::now());
+    let response = reqwest::get(link.url.as_str()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.bytes().await.unwrap().to_vec(), data);
+}
+
+#[actix_rt::test]
+async fn a_tampered_presigned_link_is_refused() {
+    let app = spawn_app().await;
+    put(&app, "u5/f5/original.png", 100).await;
+    put(&app, "u5/f5/secret.png", 100).await;
+    let link = presign(&app, "u5/f5/original.png", Duration::from_secs(60)).await;
+
+    let other_object = link.url.as_str().replace("original.png", "secret.png");
+    let response = reqwest::get(&other_object).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let mut longer = link.url.clone();
+    let pairs: Vec<(String, String)> = link
+        .url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k.eq_ignore_ascii_case("expires") || k.eq_ignore_ascii_case("X-Amz-Expires")
+            {
+                "86400".to_string()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    longer.query_pairs_mut().clear().extend_pairs(pairs);
+    let response = reqwest::get(longer.as_str()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[actix_rt::test]
+async fn an_expired_presigned_link_is_refused() {
+    let app = spawn_app().await;
+    put(&app, "u6/f6/original.png", 100).await;
+    let link = presign(&app, "u6/f6/original.png", Duration::from_secs(1)).await;
+    wait_until(Duration::from_secs(10), || async {
+        reqwest::get(link.url.as_str()).await.unwrap().status() == StatusCode::FORBIDDEN
+    })
+    .await;
+    assert!(chrono::Utc::now() >= link.expires_at);
+}
