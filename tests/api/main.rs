@@ -6,5 +6,6 @@ mod accounts;
 mod cli;
 mod helpers;
 mod http_basics;
+mod process;
 mod storage;
 mod tokens;
