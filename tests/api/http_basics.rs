@@ -47,6 +47,16 @@ async fn readyz_is_a_503_naming_storage_when_the_bucket_is_unreachable() {
 }
 
 #[actix_rt::test]
+async fn readyz_is_a_503_naming_redis_when_redis_does_not_answer() {
+    let app = spawn_app_with(&[("REDIS_URL", "redis://127.0.0.1:9")]).await;
+    let response = app.get("/readyz", None).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["failed"], serde_json::json!(["redis"]));
+    assert_eq!(body["checks"]["storage"], "ok");
+}
+
+#[actix_rt::test]
 async fn a_client_request_id_is_echoed_and_one_is_generated_otherwise() {
     let app = spawn_app().await;
     let echoed = app
