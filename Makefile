@@ -13,15 +13,18 @@ ARGS ?=
 .DEFAULT_GOAL := help
 
 .PHONY: help run build test test-embedded test-services services-up migrate \
-	fmt lint s3-start s3-stop s3-status
+	fmt lint pdfium s3-start s3-stop s3-status
 
 help: ## list the targets
 	@echo "Kiln make targets:"
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-15s %s\n", $$1, $$2}'
 
-run: ## run `kiln serve` (API + web UI + workers) on http://127.0.0.1:8080, data in ./data
+run: pdfium ## run `kiln serve` (API + web UI + workers) on http://127.0.0.1:8080, data in ./data
 	$(CARGO) run --bin kiln -- serve
+
+pdfium: ## install libpdfium.so (for PDF previews) into .pdfium/ from the pypdfium2 wheel
+	@bash scripts/install-pdfium.sh >/dev/null
 
 build: ## release build of the kiln binary (target/release/kiln)
 	$(CARGO) build --release --bin kiln

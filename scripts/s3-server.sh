@@ -5,6 +5,7 @@
 # objects in a directory and really verifies SigV4 signatures and presigned URLs
 # (tampered or expired -> 403). A bucket is a top-level directory of the data dir.
 #
+#   scripts/s3-server.sh install  install s3s-fs if missing and print its path
 #   scripts/s3-server.sh start    install s3s-fs if missing, start it unless the port
 #                                 already answers, create the bucket, wait until ready
 #   scripts/s3-server.sh stop     stop the server started by `start` (via its pid file)
@@ -258,6 +259,7 @@ print_env() {
 }
 
 case "${1:-}" in
+    install) ensure_binary && echo "$BIN" ;;
     start) start ;;
     stop) stop ;;
     restart) stop && start ;;

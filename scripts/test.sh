@@ -187,6 +187,11 @@ esac
 
 command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH"
 
+# Both modes render PDFs (pdf_thumbnail) and start private S3 servers for the
+# outage tests, so both need PDFium and s3s-fs installed.
+log "PDFium: $(bash "$ROOT/scripts/install-pdfium.sh")"
+bash "$ROOT/scripts/s3-server.sh" install >&2
+
 declare -A RESULT
 failed=0
 for mode in "${MODES[@]}"; do

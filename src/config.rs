@@ -48,6 +48,15 @@ pub struct Config {
     pub max_retries: u32,
     pub max_upload_size: u64,
     pub presign_ttl: Duration,
+    /// Images whose header claims more pixels are refused before decoding.
+    pub max_image_pixels: u64,
+    /// Where PDFium's shared library is (for `pdf_thumbnail`).
+    pub pdfium_library: PathBuf,
+    /// How often each process looks for jobs the transport must carry again.
+    pub reconcile_interval: Duration,
+    /// A queued job untouched this long is published again (its transport
+    /// entry may be lost); a duplicate costs only a failed claim.
+    pub requeue_after: Duration,
     pub log: LogConfig,
     /// Run pending migrations when `serve`, `api` or `worker` starts.
     pub auto_migrate: bool,
@@ -251,6 +260,21 @@ impl Config {
             presign_ttl: env
                 .duration("PRESIGN_TTL")?
                 .unwrap_or(Duration::from_secs(15 * 60)),
+            max_image_pixels: match env.parse::<u64>("MAX_IMAGE_PIXELS")? {
+                Some(0) => return Err(ConfigError::new("MAX_IMAGE_PIXELS", "must be at least 1")),
+                Some(pixels) => pixels,
+                None => crate::processing::DEFAULT_MAX_PIXELS,
+            },
+            pdfium_library: env
+                .string("PDFIUM_LIBRARY")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(crate::processing::DEFAULT_PDFIUM_LIBRARY)),
+            reconcile_interval: env
+                .duration("RECONCILE_INTERVAL")?
+                .unwrap_or(Duration::from_secs(5)),
+            requeue_after: env
+                .duration("REQUEUE_AFTER")?
+                .unwrap_or(Duration::from_secs(30)),
             log,
             auto_migrate: env.flag("AUTO_MIGRATE")?.unwrap_or(true),
             shutdown_timeout: env

@@ -16,7 +16,8 @@
 //! ```
 //!
 //! Plain logic with no actor lives in [`domain`] (validated values) and [`auth`]
-//! (tokens and hashes), each with its own unit tests.
+//! (tokens and hashes), each with its own unit tests; [`processing`] holds the
+//! processors (bytes in, variants out) that the processor actors run.
 
 pub mod actors;
 pub mod auth;
@@ -25,8 +26,10 @@ pub mod config;
 pub mod domain;
 pub mod entities;
 pub mod http;
+pub mod processing;
 pub mod startup;
 pub mod telemetry;
+pub mod transport;
 
 /// Formats an error with its whole `source` chain, for logs.
 pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {

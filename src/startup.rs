@@ -6,11 +6,13 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
+use deadpool_redis::redis;
 use hmac::{Hmac, Mac};
 use migration::{Migrator, MigratorTrait};
 use rand::RngCore;
@@ -19,12 +21,13 @@ use sha2::Sha256;
 
 use crate::actors::ActorHandles;
 use crate::actors::catalog;
-use crate::actors::limiter::Limiter;
+use crate::actors::reader::Drain;
 use crate::actors::storage::Storage;
-use crate::actors::supervisor::{GraphResources, Supervisor};
+use crate::actors::supervisor::{GraphResources, PipelineSettings, RedisResources, Supervisor};
 use crate::auth::jwt::JwtKeys;
-use crate::config::{Config, JwtSecret};
+use crate::config::{Config, JwtSecret, RedisConfig};
 use crate::http::{self, AppState, request_context::request_context};
+use crate::processing::Limits;
 
 /// Which parts of Kiln this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +44,30 @@ impl Role {
     fn serves_http(self) -> bool {
         matches!(self, Self::Serve | Self::Api)
     }
+
+    fn runs_jobs(self) -> bool {
+        matches!(self, Self::Serve | Self::Worker)
+    }
+}
+
+/// Opens `REDIS_URL`: a pool for commands, a client for blocking connections.
+fn open_redis(config: &RedisConfig) -> anyhow::Result<RedisResources> {
+    let url = config.url.expose_secret();
+    let client = redis::Client::open(url).context("invalid configuration: REDIS_URL")?;
+    let pool = deadpool_redis::Config::from_url(url)
+        .builder()
+        .context("invalid configuration: REDIS_URL")?
+        .max_size(16)
+        .wait_timeout(Some(Duration::from_secs(2)))
+        .create_timeout(Some(Duration::from_secs(2)))
+        .runtime(deadpool_redis::Runtime::Tokio1)
+        .build()
+        .context("invalid configuration: REDIS_URL")?;
+    Ok(RedisResources {
+        pool,
+        client,
+        namespace: config.namespace.clone(),
+    })
 }
 
 pub struct Application {
@@ -48,6 +75,7 @@ pub struct Application {
     port: Option<u16>,
     server: Option<Server>,
     actors: ActorHandles,
+    shutdown_timeout: Duration,
 }
 
 impl Application {
@@ -82,13 +110,25 @@ impl Application {
             derive_key(&jwt_secret, b"kiln/local-object-links"),
         )
         .context("cannot open object storage (MINIO_* / DATA_DIR)")?;
-        let limiter = Limiter::new(config.redis.as_ref(), config.login_limits)
-            .context("cannot use REDIS_URL")?;
+        let redis = config.redis.as_ref().map(open_redis).transpose()?;
+        crate::processing::set_pdfium_library(config.pdfium_library.clone());
         let actors = Supervisor::start_graph(GraphResources {
             db,
             storage,
-            limiter,
-            uses_redis: config.redis.is_some(),
+            redis,
+            login_limits: config.login_limits,
+            max_upload_size: config.max_upload_size,
+            pipeline: PipelineSettings {
+                runs_jobs: role.runs_jobs(),
+                worker_concurrency: config.worker_concurrency,
+                job_timeout: config.job_timeout,
+                max_retries: config.max_retries,
+                reconcile_interval: config.reconcile_interval,
+                requeue_after: config.requeue_after,
+                limits: Limits {
+                    max_pixels: config.max_image_pixels,
+                },
+            },
         });
 
         let server = if let Some(listener) = listener {
@@ -128,6 +168,7 @@ impl Application {
             port,
             server,
             actors,
+            shutdown_timeout: config.shutdown_timeout,
         })
     }
 
@@ -142,6 +183,7 @@ impl Application {
     /// Runs until SIGINT or SIGTERM; the HTTP server then stops accepting and
     /// gives in-flight requests up to `SHUTDOWN_TIMEOUT` to finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let shutdown_timeout = self.shutdown_timeout;
         match self.server {
             Some(server) => {
                 let handle = server.handle();
@@ -158,6 +200,21 @@ impl Application {
             None => {
                 wait_for_signal().await?;
                 tracing::info!("shutting down");
+            }
+        }
+        if let Some(reader) = &self.actors.reader {
+            match reader
+                .send(Drain {
+                    timeout: shutdown_timeout,
+                })
+                .await
+            {
+                Ok(0) => tracing::info!("running jobs finished"),
+                Ok(left) => tracing::warn!(
+                    jobs = left,
+                    "stopped with jobs still running; their leases will expire and another worker takes them"
+                ),
+                Err(err) => tracing::warn!(error = %err, "cannot drain running jobs"),
             }
         }
         tracing::info!("kiln stopped");

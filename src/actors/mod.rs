@@ -3,14 +3,25 @@
 //! - [`supervisor`] starts the others, keeps their addresses, answers readiness;
 //! - [`catalog`] owns the database pool;
 //! - [`storage`] owns the object store;
+//! - [`dispatcher`] owns the transport's publishing side and reconciles;
+//! - [`reader`] owns the transport's consuming side;
+//! - [`runner`] carries one job through one attempt;
+//! - [`processors`] is the CPU-bound processor pool;
+//! - [`events`] fans status changes out (Redis pub/sub when scaled out);
 //! - [`credentials`] hashes passwords on its own threads;
-//! - [`limiter`] owns the Redis pool used to count failed sign-ins.
+//! - [`limiter`] counts failed sign-ins (in Redis when scaled out).
 //!
 //! HTTP handlers hold only [`ActorHandles`] and talk to actors with typed messages.
 
 pub mod catalog;
 pub mod credentials;
+pub mod dispatcher;
+pub mod events;
+pub mod ingest;
 pub mod limiter;
+pub mod processors;
+pub mod reader;
+pub mod runner;
 pub mod storage;
 pub mod supervisor;
 

@@ -4,6 +4,7 @@
 //! does not check again.
 
 mod email;
+pub mod jobs;
 mod password;
 mod token_name;
 

@@ -33,6 +33,10 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedType(String),
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
     #[error("too many attempts; retry in {} seconds", retry_after_secs(*.retry_after))]
@@ -80,6 +84,8 @@ impl ApiError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
+            Self::PayloadTooLarge(_) => "file_too_large",
+            Self::UnsupportedType(_) => "unsupported_type",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::Unavailable { .. } => "service_unavailable",
             Self::Internal(_) => "internal_error",
@@ -118,6 +124,8 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -155,6 +163,10 @@ impl From<CatalogError> for ApiError {
         match err {
             CatalogError::EmailTaken => Self::Conflict {
                 code: "email_taken",
+                message: err.to_string(),
+            },
+            CatalogError::JobNotDead(_) => Self::Conflict {
+                code: "job_not_dead",
                 message: err.to_string(),
             },
             CatalogError::Unavailable(_) => Self::Unavailable {

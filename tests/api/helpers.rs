@@ -73,6 +73,10 @@ pub async fn base_env(
         ("PORT".to_string(), "0".to_string()),
         ("DATA_DIR".to_string(), data_dir.display().to_string()),
         ("JWT_SECRET".to_string(), JWT_SECRET.to_string()),
+        (
+            "PDFIUM_LIBRARY".to_string(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/.pdfium/libpdfium.so").to_string(),
+        ),
     ]);
     if !services_mode() {
         return (env, None);
@@ -245,4 +249,103 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Reads a fixture from `tests/fixtures/` (made by `scripts/make_fixtures.py`).
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+impl TestApp {
+    /// Uploads `bytes` as the `file` field, with an optional `processors` field.
+    pub async fn upload(
+        &self,
+        token: &str,
+        filename: &str,
+        bytes: Vec<u8>,
+        processors: Option<&str>,
+    ) -> Response {
+        let mut form = reqwest::multipart::Form::new();
+        if let Some(processors) = processors {
+            form = form.text("processors", processors.to_string());
+        }
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()),
+        );
+        self.client
+            .post(self.url("/api/upload"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Uploads a fixture and returns the 202 body.
+    pub async fn upload_fixture(&self, token: &str, name: &str) -> Value {
+        let response = self.upload(token, name, fixture(name), None).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "upload of {name}");
+        response.json().await.unwrap()
+    }
+
+    /// Polls the file until its status is `ready` or `failed` and returns
+    /// `GET /api/files/{id}`.
+    pub async fn wait_until_processed(&self, token: &str, file_id: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let details: Value = self
+                .get(&format!("/api/files/{file_id}"), Some(token))
+                .await
+                .json()
+                .await
+                .unwrap();
+            if details["file"]["status"] != "processing" {
+                return details;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "file {file_id} still processing: {details}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Follows a variant's or the original's link and returns the bytes.
+    pub async fn download(&self, token: &str, path: &str) -> Vec<u8> {
+        let redirect = self.get(path, Some(token)).await;
+        assert_eq!(redirect.status(), StatusCode::FOUND, "{path}");
+        let location = redirect.headers()["location"].to_str().unwrap().to_string();
+        let response = reqwest::get(&location).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{location}");
+        response.bytes().await.unwrap().to_vec()
+    }
+
+    /// Every key under the user's prefix in the configured store.
+    pub async fn stored_keys(&self, user_id: &str) -> Vec<String> {
+        use kiln::actors::storage::ObjectKey;
+        use kiln::actors::storage::messages::ListObjects;
+        self.actors
+            .storage
+            .send(ListObjects {
+                request_id: kiln::telemetry::RequestId::generate(),
+                prefix: ObjectKey::parse(user_id).unwrap(),
+            })
+            .await
+            .unwrap()
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect()
+    }
+}
+
+/// Signs up a user and returns `(token, user_id)`.
+pub async fn user_with_id(app: &TestApp, email: &str) -> (String, String) {
+    let token = app.signed_in_user(email).await;
+    let me: Value = app.get("/api/me", Some(&token)).await.json().await.unwrap();
+    (token, me["user"]["id"].as_str().unwrap().to_string())
 }

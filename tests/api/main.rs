@@ -6,6 +6,7 @@ mod accounts;
 mod cli;
 mod helpers;
 mod http_basics;
+mod pipeline;
 mod process;
 mod storage;
 mod tokens;

@@ -1,12 +1,15 @@
 //! Messages the Catalog accepts. Each carries the request id it serves, recorded
 //! on the handler's span.
 
+use std::time::Duration;
+
 use actix::Message;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::CatalogError;
-use super::records::{ApiToken, LoginCandidate, User};
+use super::records::{ApiToken, File, FileDetails, Job, LoginCandidate, User, Variant};
+use crate::domain::jobs::FileStatus;
 use crate::telemetry::RequestId;
 
 /// Answers when the database answers a trivial query.
@@ -87,4 +90,202 @@ pub struct DeleteApiToken {
 pub struct AuthenticateApiToken {
     pub request_id: RequestId,
     pub token_hash: String,
+}
+
+// ---- files ------------------------------------------------------------------
+
+/// An original already in storage, to be recorded with its jobs.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub filename: String,
+    pub content_type: String,
+    pub extension: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub storage_key: String,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub processor: String,
+    pub variant: String,
+    pub options: serde_json::Value,
+}
+
+/// Records a file and its jobs in one transaction (the outbox): either both
+/// exist afterwards or neither does.
+#[derive(Message)]
+#[rtype(result = "Result<(File, Vec<Job>), CatalogError>")]
+pub struct RecordUpload {
+    pub request_id: RequestId,
+    pub file: NewFile,
+    pub jobs: Vec<NewJob>,
+}
+
+/// Where a page of files starts: after this file in newest-first order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// One page of the user's files, newest first; `limit + 1` are fetched so the
+/// caller knows whether another page follows.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<File>, CatalogError>")]
+pub struct ListFiles {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub limit: u64,
+    pub after: Option<FileCursor>,
+    pub status: Option<FileStatus>,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Option<FileDetails>, CatalogError>")]
+pub struct FindFile {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub file_id: Uuid,
+}
+
+/// Deletes a file's rows (variants and jobs go with it) and replies with the
+/// storage keys that were in use, for the caller to delete.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Vec<String>>, CatalogError>")]
+pub struct DeleteFile {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub file_id: Uuid,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Option<Variant>, CatalogError>")]
+pub struct FindVariant {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub file_id: Uuid,
+    pub name: String,
+}
+
+// ---- jobs -------------------------------------------------------------------
+
+/// Queues another job for one of the user's files; the file is `processing`
+/// again until it finishes.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Job>, CatalogError>")]
+pub struct AddJob {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub file_id: Uuid,
+    pub job: NewJob,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Option<Job>, CatalogError>")]
+pub struct FindJob {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub job_id: Uuid,
+}
+
+/// Puts a dead job back in the queue with a fresh set of attempts.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Job>, CatalogError>")]
+pub struct RetryDeadJob {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub job_id: Uuid,
+}
+
+/// Claims a job for one attempt with one conditional UPDATE, so two consumers
+/// never run it at once.
+#[derive(Message)]
+#[rtype(result = "Result<Claim, CatalogError>")]
+pub struct ClaimJob {
+    pub job_id: Uuid,
+    pub consumer: String,
+    pub lease: Duration,
+    /// A job that already ran this many times (its workers died) is dead.
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum Claim {
+    /// Run it: the caller holds the lease.
+    Claimed(ClaimedJob),
+    /// It had used up its attempts and is now dead.
+    Exhausted(Transition),
+    /// Someone else has it, it finished, or it is not due: just acknowledge.
+    NotRunnable,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub job: Job,
+    pub file: File,
+}
+
+/// A variant already in storage, to be recorded with the job's success.
+#[derive(Debug, Clone)]
+pub struct NewVariant {
+    pub name: String,
+    pub storage_key: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub width: i32,
+    pub height: i32,
+}
+
+/// What a job learnt about its original (PDF page count, oriented size).
+#[derive(Debug, Clone, Default)]
+pub struct LearntFacts {
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub page_count: Option<i32>,
+}
+
+/// Upserts the variants and marks the job succeeded in one transaction, if the
+/// consumer still holds the job's lease. Replies with the job and file status
+/// afterwards, or `None` when the lease was lost.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Transition>, CatalogError>")]
+pub struct CompleteJob {
+    pub job_id: Uuid,
+    pub consumer: String,
+    pub variants: Vec<NewVariant>,
+    pub facts: LearntFacts,
+}
+
+/// Records a failed attempt: `retrying` with backoff, or `dead`.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Transition>, CatalogError>")]
+pub struct FailJob {
+    pub job_id: Uuid,
+    pub consumer: String,
+    pub error: String,
+    pub permanent: bool,
+    pub max_retries: u32,
+}
+
+/// A job's new status and its file's, for events.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub job: Job,
+    pub user_id: Uuid,
+    pub file_status: FileStatus,
+}
+
+/// Finds jobs the transport must carry again and marks them queued: retries now
+/// due, runs whose lease expired (the worker died), and queued jobs untouched
+/// for `stale_after` (their transport entry may be lost).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<Uuid>, CatalogError>")]
+pub struct TakeDueJobs {
+    pub stale_after: Duration,
+    pub limit: u64,
 }

@@ -9,13 +9,18 @@
 //!
 //! Handlers clone the pool into a future, so slow queries never block the mailbox.
 
-mod handlers;
+mod account_handlers;
+mod file_handlers;
+mod job_handlers;
 pub mod messages;
 pub mod records;
 
-use actix::{Actor, Context, Supervised};
+use std::future::Future;
+
+use actix::{Actor, Context, ResponseFuture, Supervised};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use secrecy::ExposeSecret;
+use tracing::{Instrument, Span};
 
 use crate::actors::supervisor::RestartBackoff;
 use crate::config::DatabaseConfig;
@@ -24,6 +29,8 @@ use crate::config::DatabaseConfig;
 pub enum CatalogError {
     #[error("an account with this email already exists")]
     EmailTaken,
+    #[error("only a dead job can be retried; this one is {0}")]
+    JobNotDead(crate::domain::jobs::JobStatus),
     #[error("the database is unavailable")]
     Unavailable(#[source] DbErr),
     #[error("database query failed")]
@@ -50,6 +57,18 @@ impl Catalog {
             db,
             restarts: RestartBackoff::default(),
         }
+    }
+}
+
+impl Catalog {
+    /// Runs `query` on a clone of the pool under `span`, off the actor's
+    /// mailbox: every handler is one call to this.
+    fn run<T, Q, Fut>(&self, span: Span, query: Q) -> ResponseFuture<Result<T, CatalogError>>
+    where
+        Q: FnOnce(DatabaseConnection) -> Fut,
+        Fut: Future<Output = Result<T, CatalogError>> + 'static,
+    {
+        Box::pin(query(self.db.clone()).instrument(span))
     }
 }
 

@@ -1,7 +1,7 @@
 //! The Limiter actor counts failed sign-ins per account and per client address
 //! and says when to refuse more, with how long to wait.
 //!
-//! It owns the Redis pool when `REDIS_URL` is set, so every `kiln api` process
+//! It counts in Redis when `REDIS_URL` is set, so every `kiln api` process
 //! shares one count; on the embedded default it keeps the counts in memory. A
 //! window opens at the first failure and closes `LOGIN_RATE_WINDOW` later.
 //!
@@ -13,13 +13,12 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use actix::{Actor, AsyncContext, Context, Handler, Message, ResponseFuture, Supervised};
+use deadpool_redis::Pool;
 use deadpool_redis::redis::{self, AsyncCommands};
-use deadpool_redis::{Pool, Runtime};
-use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 use crate::actors::supervisor::RestartBackoff;
-use crate::config::{LoginLimits, RedisConfig};
+use crate::config::LoginLimits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LimiterError {
@@ -27,8 +26,6 @@ pub enum LimiterError {
     Redis(#[source] redis::RedisError),
     #[error("no redis connection could be had")]
     Pool(#[source] deadpool_redis::PoolError),
-    #[error("redis is misconfigured: {0}")]
-    Config(String),
 }
 
 /// What a login attempt is counted against.
@@ -74,30 +71,17 @@ pub struct Limiter {
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 impl Limiter {
-    pub fn new(redis: Option<&RedisConfig>, limits: LoginLimits) -> Result<Self, LimiterError> {
+    /// `redis`: the pool of `REDIS_URL` and the key namespace, when configured.
+    pub fn new(redis: Option<(Pool, String)>, limits: LoginLimits) -> Self {
         let counts = match redis {
             None => Counts::Memory(HashMap::new()),
-            Some(config) => {
-                let pool = deadpool_redis::Config::from_url(config.url.expose_secret())
-                    .builder()
-                    .map_err(|e| LimiterError::Config(e.to_string()))?
-                    .max_size(8)
-                    .wait_timeout(Some(Duration::from_secs(2)))
-                    .create_timeout(Some(Duration::from_secs(2)))
-                    .runtime(Runtime::Tokio1)
-                    .build()
-                    .map_err(|e| LimiterError::Config(e.to_string()))?;
-                Counts::Redis {
-                    pool,
-                    namespace: config.namespace.clone(),
-                }
-            }
+            Some((pool, namespace)) => Counts::Redis { pool, namespace },
         };
-        Ok(Self {
+        Self {
             counts,
             limits,
             restarts: RestartBackoff::default(),
-        })
+        }
     }
 
     fn redis_key(namespace: &str, subject: &LoginSubject) -> String {

@@ -5,8 +5,12 @@
 //! `actix::Supervisor`, so its address stays valid across restarts: when a child
 //! stops, actix calls its `restarting` hook and starts it again, and the child's
 //! [`RestartBackoff`] holds its mailbox closed for a growing pause first, so a
-//! child that keeps failing cannot spin. CPU-bound children (password hashing)
-//! run in a `SyncArbiter` pool instead.
+//! child that keeps failing cannot spin. CPU-bound children (password hashing,
+//! processors) run in `SyncArbiter` pools instead.
+//!
+//! Which pipeline actors start depends on the process's role: every process
+//! has a Dispatcher (when it has a transport to publish on); processes that
+//! run jobs also get a StreamReader, a JobRunner and the processor pool.
 //!
 //! Handlers receive the addresses as [`ActorHandles`]; nothing is looked up in a
 //! global registry.
@@ -16,14 +20,25 @@ mod restart;
 use std::time::Duration;
 
 use actix::{Actor, Addr, Arbiter, Context, Handler, Message, ResponseFuture, SyncArbiter};
+use deadpool_redis::{Pool, redis};
 use sea_orm::DatabaseConnection;
 
 pub use restart::RestartBackoff;
 
 use crate::actors::catalog::{Catalog, messages::PingDatabase};
 use crate::actors::credentials::Credentials;
+use crate::actors::dispatcher::Dispatcher;
+use crate::actors::events::Events;
+use crate::actors::ingest::Ingest;
 use crate::actors::limiter::{Limiter, PingRedis};
+use crate::actors::processors::ProcessorWorker;
+use crate::actors::reader::StreamReader;
+use crate::actors::runner::{JobRunner, lease_for};
 use crate::actors::storage::{Storage, messages::CheckStorage};
+use crate::config::LoginLimits;
+use crate::processing::Limits;
+use crate::transport::redis_stream::{StreamConsumer, StreamPublisher};
+use crate::transport::{Consumer, Publisher, memory};
 
 /// Cloneable addresses of the actor graph, handed to HTTP handlers.
 #[derive(Clone)]
@@ -33,15 +48,45 @@ pub struct ActorHandles {
     pub storage: Addr<Storage>,
     pub credentials: Addr<Credentials>,
     pub limiter: Addr<Limiter>,
+    pub events: Addr<Events>,
+    pub ingest: Addr<Ingest>,
+    /// Absent on an `api` process without Redis: a worker process sharing the
+    /// database finds its jobs by reconciling.
+    pub dispatcher: Option<Addr<Dispatcher>>,
+    /// Present on processes that run jobs (`serve`, `worker`).
+    pub reader: Option<Addr<StreamReader>>,
+}
+
+/// Redis, when `REDIS_URL` is set: a pool for commands and a client for the
+/// connections that block (stream reads, pub/sub).
+#[derive(Clone)]
+pub struct RedisResources {
+    pub pool: Pool,
+    pub client: redis::Client,
+    pub namespace: String,
+}
+
+/// How this process takes part in the pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    /// Whether this process runs jobs (it is a `serve` or `worker` process).
+    pub runs_jobs: bool,
+    pub worker_concurrency: usize,
+    pub job_timeout: Duration,
+    pub max_retries: u32,
+    pub reconcile_interval: Duration,
+    pub requeue_after: Duration,
+    pub limits: Limits,
 }
 
 /// The resources the children will own, opened by start-up.
 pub struct GraphResources {
     pub db: DatabaseConnection,
     pub storage: Storage,
-    pub limiter: Limiter,
-    /// Whether Redis is configured and so part of readiness.
-    pub uses_redis: bool,
+    pub redis: Option<RedisResources>,
+    pub login_limits: LoginLimits,
+    pub max_upload_size: u64,
+    pub pipeline: PipelineSettings,
 }
 
 pub struct Supervisor {
@@ -60,26 +105,118 @@ impl Actor for Supervisor {
 /// Threads hashing passwords; more would only compete for the same cores.
 const CREDENTIAL_THREADS: usize = 2;
 
+/// A consumer name unique to this process, stable for its lifetime.
+fn consumer_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "kiln".into());
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &nonce[..8])
+}
+
 impl Supervisor {
     /// Starts every child and the Supervisor itself; must run inside an actix System.
     pub fn start_graph(resources: GraphResources) -> ActorHandles {
         let GraphResources {
             db,
             storage,
-            limiter,
-            uses_redis,
+            redis,
+            login_limits,
+            max_upload_size,
+            pipeline,
         } = resources;
-        let arbiters: Vec<Arbiter> = (0..3).map(|_| Arbiter::new()).collect();
-        let catalog =
-            actix::Supervisor::start_in_arbiter(&arbiters[0].handle(), move |_| Catalog::new(db));
-        let storage = actix::Supervisor::start_in_arbiter(&arbiters[1].handle(), move |_| storage);
-        let limiter = actix::Supervisor::start_in_arbiter(&arbiters[2].handle(), move |_| limiter);
+        let mut arbiters = Vec::new();
+        let mut own_thread = || {
+            let arbiter = Arbiter::new();
+            let handle = arbiter.handle();
+            arbiters.push(arbiter);
+            handle
+        };
+        let catalog = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| Catalog::new(db));
+        let storage = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| storage);
+        let limiter_redis = redis
+            .as_ref()
+            .map(|r| (r.pool.clone(), r.namespace.clone()));
+        let limiter = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| {
+            Limiter::new(limiter_redis, login_limits)
+        });
+        let events_redis = redis.clone();
+        let events = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| {
+            Events::new(
+                events_redis
+                    .as_ref()
+                    .map(|r| (r.pool.clone(), r.client.clone(), r.namespace.as_str())),
+            )
+        });
         let credentials = SyncArbiter::start(CREDENTIAL_THREADS, Credentials::default);
+
+        let consumer = consumer_name();
+        let (publisher, job_source) = match (&redis, pipeline.runs_jobs) {
+            (Some(r), runs_jobs) => (
+                Some(Publisher::Redis(Box::new(StreamPublisher::new(
+                    r.client.clone(),
+                    &r.namespace,
+                )))),
+                runs_jobs.then(|| {
+                    Consumer::Redis(Box::new(StreamConsumer::new(
+                        r.client.clone(),
+                        &r.namespace,
+                        consumer.clone(),
+                    )))
+                }),
+            ),
+            (None, true) => {
+                let (publisher, consumer) = memory::channel();
+                (
+                    Some(Publisher::Memory(publisher)),
+                    Some(Consumer::Memory(consumer)),
+                )
+            }
+            (None, false) => (None, None),
+        };
+        let dispatcher = publisher.map(|publisher| {
+            let catalog = catalog.clone();
+            let settings = pipeline.clone();
+            actix::Supervisor::start_in_arbiter(&own_thread(), move |_| {
+                Dispatcher::new(
+                    publisher,
+                    catalog,
+                    settings.reconcile_interval,
+                    settings.requeue_after,
+                )
+            })
+        });
+        let reader = job_source.map(|job_source| {
+            let limits = pipeline.limits;
+            let processors = SyncArbiter::start(pipeline.worker_concurrency, move || {
+                ProcessorWorker::new(limits)
+            });
+            let runner = JobRunner {
+                catalog: catalog.clone(),
+                storage: storage.clone(),
+                processors,
+                events: events.clone(),
+                consumer,
+                job_timeout: pipeline.job_timeout,
+                max_retries: pipeline.max_retries,
+            }
+            .start();
+            let capacity = pipeline.worker_concurrency;
+            let lease = lease_for(pipeline.job_timeout);
+            StreamReader::new(job_source, runner, capacity, lease).start()
+        });
+
+        let ingest = Ingest {
+            storage: storage.clone(),
+            catalog: catalog.clone(),
+            dispatcher: dispatcher.clone(),
+            max_upload_size,
+        }
+        .start();
+
         let supervisor = Supervisor {
             catalog: catalog.clone(),
             storage: storage.clone(),
             limiter: limiter.clone(),
-            uses_redis,
+            uses_redis: redis.is_some(),
             _arbiters: arbiters,
         }
         .start();
@@ -89,6 +226,10 @@ impl Supervisor {
             storage,
             credentials,
             limiter,
+            events,
+            ingest,
+            dispatcher,
+            reader,
         }
     }
 }

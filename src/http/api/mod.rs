@@ -1,6 +1,10 @@
 //! The JSON API under `/api`, as `shared/API.md` specifies it.
 
 mod accounts;
+mod bodies;
+mod events;
+mod files;
+mod jobs;
 mod tokens;
 
 use actix_web::web;
@@ -12,7 +16,10 @@ use crate::actors::catalog::records;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(accounts::configure)
-        .configure(tokens::configure);
+        .configure(tokens::configure)
+        .configure(files::configure)
+        .configure(events::configure)
+        .configure(jobs::configure);
 }
 
 /// `user` as the API shows it.

@@ -1,32 +1,18 @@
-//! One `Handler` per Catalog message. Each clones the pool into a future that runs
-//! the query under a span carrying the request id.
-
-use std::future::Future;
+//! Catalog handlers for accounts, sign-in and API tokens.
 
 use actix::{Handler, ResponseFuture};
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    SqlErr,
 };
-use tracing::{Instrument, Span, info_span};
+use tracing::info_span;
 use uuid::Uuid;
 
 use super::messages::*;
 use super::records::{ApiToken, LoginCandidate, User};
 use super::{Catalog, CatalogError};
 use crate::entities::{api_tokens, revoked_tokens, users};
-
-impl Catalog {
-    /// Runs `query` on a clone of the pool, off the actor's mailbox.
-    fn run<T, Q, Fut>(&self, span: Span, query: Q) -> ResponseFuture<Result<T, CatalogError>>
-    where
-        Q: FnOnce(DatabaseConnection) -> Fut,
-        Fut: Future<Output = Result<T, CatalogError>> + 'static,
-    {
-        Box::pin(query(self.db.clone()).instrument(span))
-    }
-}
 
 impl Handler<PingDatabase> for Catalog {
     type Result = ResponseFuture<Result<(), CatalogError>>;

@@ -1,0 +1,320 @@
+//! Catalog handlers for files, their variants and the jobs users ask for.
+
+use actix::{Handler, ResponseFuture};
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use tracing::info_span;
+use uuid::Uuid;
+
+use super::messages::*;
+use super::records::{File, FileDetails, Job, Variant};
+use super::{Catalog, CatalogError};
+use crate::domain::jobs::{FileStatus, JobStatus};
+use crate::entities::{file_variants, files, processing_jobs};
+
+fn job_row(file_id: Uuid, job: NewJob, now: chrono::DateTime<Utc>) -> processing_jobs::ActiveModel {
+    processing_jobs::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        file_id: Set(file_id),
+        processor: Set(job.processor),
+        variant: Set(job.variant),
+        options: Set(job.options),
+        status: Set(JobStatus::Queued.as_str().into()),
+        attempts: Set(0),
+        error: Set(None),
+        run_after: Set(now),
+        lease_expires_at: Set(None),
+        leased_by: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        started_at: Set(None),
+        finished_at: Set(None),
+    }
+}
+
+/// Recomputes a file's status from its jobs and stores it.
+pub(super) async fn refresh_file_status<C: ConnectionTrait>(
+    db: &C,
+    file_id: Uuid,
+) -> Result<FileStatus, CatalogError> {
+    let statuses: Vec<String> = processing_jobs::Entity::find()
+        .select_only()
+        .column(processing_jobs::Column::Status)
+        .filter(processing_jobs::Column::FileId.eq(file_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let status = FileStatus::from_jobs(statuses.iter().filter_map(|s| JobStatus::parse(s)));
+    files::Entity::update_many()
+        .col_expr(files::Column::Status, Expr::value(status.as_str()))
+        .col_expr(files::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(files::Column::Id.eq(file_id))
+        .exec(db)
+        .await?;
+    Ok(status)
+}
+
+/// The user's file, or `None` when it does not exist or is someone else's.
+async fn owned_file<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    file_id: Uuid,
+) -> Result<Option<files::Model>, CatalogError> {
+    Ok(files::Entity::find_by_id(file_id)
+        .filter(files::Column::UserId.eq(user_id))
+        .one(db)
+        .await?)
+}
+
+impl Handler<RecordUpload> for Catalog {
+    type Result = ResponseFuture<Result<(File, Vec<Job>), CatalogError>>;
+
+    fn handle(&mut self, msg: RecordUpload, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.record_upload", request_id = %msg.request_id, file_id = %msg.file.id);
+        self.run(span, |db| async move {
+            let now = Utc::now();
+            let new = msg.file;
+            let status = if msg.jobs.is_empty() {
+                FileStatus::Ready
+            } else {
+                FileStatus::Processing
+            };
+            let txn = db.begin().await?;
+            let file = files::ActiveModel {
+                id: Set(new.id),
+                user_id: Set(new.user_id),
+                filename: Set(new.filename),
+                content_type: Set(new.content_type),
+                extension: Set(new.extension),
+                size_bytes: Set(new.size_bytes),
+                sha256: Set(new.sha256),
+                storage_key: Set(new.storage_key),
+                status: Set(status.as_str().into()),
+                width: Set(new.width),
+                height: Set(new.height),
+                page_count: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+            let mut jobs = Vec::with_capacity(msg.jobs.len());
+            for job in msg.jobs {
+                jobs.push(Job::from(job_row(file.id, job, now).insert(&txn).await?));
+            }
+            txn.commit().await?;
+            Ok((file.into(), jobs))
+        })
+    }
+}
+
+impl Handler<ListFiles> for Catalog {
+    type Result = ResponseFuture<Result<Vec<File>, CatalogError>>;
+
+    fn handle(&mut self, msg: ListFiles, _: &mut Self::Context) -> Self::Result {
+        let span =
+            info_span!("catalog.list_files", request_id = %msg.request_id, user_id = %msg.user_id);
+        self.run(span, |db| async move {
+            let mut query = files::Entity::find().filter(files::Column::UserId.eq(msg.user_id));
+            if let Some(status) = msg.status {
+                query = query.filter(files::Column::Status.eq(status.as_str()));
+            }
+            if let Some(after) = msg.after {
+                query = query.filter(
+                    Condition::any()
+                        .add(files::Column::CreatedAt.lt(after.created_at))
+                        .add(
+                            Condition::all()
+                                .add(files::Column::CreatedAt.eq(after.created_at))
+                                .add(files::Column::Id.lt(after.id)),
+                        ),
+                );
+            }
+            let rows = query
+                .order_by_desc(files::Column::CreatedAt)
+                .order_by_desc(files::Column::Id)
+                .limit(msg.limit + 1)
+                .all(&db)
+                .await?;
+            Ok(rows.into_iter().map(File::from).collect())
+        })
+    }
+}
+
+impl Handler<FindFile> for Catalog {
+    type Result = ResponseFuture<Result<Option<FileDetails>, CatalogError>>;
+
+    fn handle(&mut self, msg: FindFile, _: &mut Self::Context) -> Self::Result {
+        let span =
+            info_span!("catalog.find_file", request_id = %msg.request_id, file_id = %msg.file_id);
+        self.run(span, |db| async move {
+            let Some(file) = owned_file(&db, msg.user_id, msg.file_id).await? else {
+                return Ok(None);
+            };
+            let variants = file_variants::Entity::find()
+                .filter(file_variants::Column::FileId.eq(file.id))
+                .order_by_asc(file_variants::Column::Name)
+                .all(&db)
+                .await?;
+            let jobs = processing_jobs::Entity::find()
+                .filter(processing_jobs::Column::FileId.eq(file.id))
+                .order_by_asc(processing_jobs::Column::CreatedAt)
+                .order_by_asc(processing_jobs::Column::Id)
+                .all(&db)
+                .await?;
+            Ok(Some(FileDetails {
+                file: file.into(),
+                variants: variants.into_iter().map(Variant::from).collect(),
+                jobs: jobs.into_iter().map(Job::from).collect(),
+            }))
+        })
+    }
+}
+
+impl Handler<DeleteFile> for Catalog {
+    type Result = ResponseFuture<Result<Option<Vec<String>>, CatalogError>>;
+
+    fn handle(&mut self, msg: DeleteFile, _: &mut Self::Context) -> Self::Result {
+        let span =
+            info_span!("catalog.delete_file", request_id = %msg.request_id, file_id = %msg.file_id);
+        self.run(span, |db| async move {
+            let txn = db.begin().await?;
+            let Some(file) = owned_file(&txn, msg.user_id, msg.file_id).await? else {
+                return Ok(None);
+            };
+            let mut keys: Vec<String> = file_variants::Entity::find()
+                .select_only()
+                .column(file_variants::Column::StorageKey)
+                .filter(file_variants::Column::FileId.eq(file.id))
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            keys.push(file.storage_key.clone());
+            // Variants and jobs go with the file (ON DELETE CASCADE).
+            files::Entity::delete_by_id(file.id).exec(&txn).await?;
+            txn.commit().await?;
+            Ok(Some(keys))
+        })
+    }
+}
+
+impl Handler<FindVariant> for Catalog {
+    type Result = ResponseFuture<Result<Option<Variant>, CatalogError>>;
+
+    fn handle(&mut self, msg: FindVariant, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.find_variant", request_id = %msg.request_id, file_id = %msg.file_id);
+        self.run(span, |db| async move {
+            if owned_file(&db, msg.user_id, msg.file_id).await?.is_none() {
+                return Ok(None);
+            }
+            Ok(file_variants::Entity::find()
+                .filter(file_variants::Column::FileId.eq(msg.file_id))
+                .filter(file_variants::Column::Name.eq(msg.name))
+                .one(&db)
+                .await?
+                .map(Variant::from))
+        })
+    }
+}
+
+impl Handler<AddJob> for Catalog {
+    type Result = ResponseFuture<Result<Option<Job>, CatalogError>>;
+
+    fn handle(&mut self, msg: AddJob, _: &mut Self::Context) -> Self::Result {
+        let span =
+            info_span!("catalog.add_job", request_id = %msg.request_id, file_id = %msg.file_id);
+        self.run(span, |db| async move {
+            let txn = db.begin().await?;
+            if owned_file(&txn, msg.user_id, msg.file_id).await?.is_none() {
+                return Ok(None);
+            }
+            let job = job_row(msg.file_id, msg.job, Utc::now())
+                .insert(&txn)
+                .await?;
+            refresh_file_status(&txn, msg.file_id).await?;
+            txn.commit().await?;
+            Ok(Some(job.into()))
+        })
+    }
+}
+
+/// The user's job, found through its file so another user's id answers `None`.
+async fn owned_job<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    job_id: Uuid,
+) -> Result<Option<processing_jobs::Model>, CatalogError> {
+    let Some((job, Some(_))) = processing_jobs::Entity::find_by_id(job_id)
+        .find_also_related(files::Entity)
+        .filter(files::Column::UserId.eq(user_id))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(job))
+}
+
+impl Handler<FindJob> for Catalog {
+    type Result = ResponseFuture<Result<Option<Job>, CatalogError>>;
+
+    fn handle(&mut self, msg: FindJob, _: &mut Self::Context) -> Self::Result {
+        let span =
+            info_span!("catalog.find_job", request_id = %msg.request_id, job_id = %msg.job_id);
+        self.run(span, |db| async move {
+            Ok(owned_job(&db, msg.user_id, msg.job_id)
+                .await?
+                .map(Job::from))
+        })
+    }
+}
+
+impl Handler<RetryDeadJob> for Catalog {
+    type Result = ResponseFuture<Result<Option<Job>, CatalogError>>;
+
+    fn handle(&mut self, msg: RetryDeadJob, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.retry_dead_job", request_id = %msg.request_id, job_id = %msg.job_id);
+        self.run(span, |db| async move {
+            let txn = db.begin().await?;
+            let Some(job) = owned_job(&txn, msg.user_id, msg.job_id).await? else {
+                return Ok(None);
+            };
+            let now = Utc::now();
+            let revived = processing_jobs::Entity::update_many()
+                .col_expr(
+                    processing_jobs::Column::Status,
+                    Expr::value(JobStatus::Queued.as_str()),
+                )
+                .col_expr(processing_jobs::Column::Attempts, Expr::value(0))
+                .col_expr(
+                    processing_jobs::Column::Error,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(processing_jobs::Column::RunAfter, Expr::value(now))
+                .col_expr(
+                    processing_jobs::Column::FinishedAt,
+                    Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                )
+                .col_expr(processing_jobs::Column::UpdatedAt, Expr::value(now))
+                .filter(processing_jobs::Column::Id.eq(job.id))
+                .filter(processing_jobs::Column::Status.eq(JobStatus::Dead.as_str()))
+                .exec(&txn)
+                .await?;
+            if revived.rows_affected == 0 {
+                return Err(CatalogError::JobNotDead(
+                    JobStatus::parse(&job.status).unwrap_or(JobStatus::Dead),
+                ));
+            }
+            refresh_file_status(&txn, job.file_id).await?;
+            let job = processing_jobs::Entity::find_by_id(job.id)
+                .one(&txn)
+                .await?;
+            txn.commit().await?;
+            Ok(job.map(Job::from))
+        })
+    }
+}

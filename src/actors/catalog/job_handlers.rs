@@ -1,0 +1,350 @@
+//! Catalog handlers for a job's life in the pipeline: claim, complete, fail,
+//! and finding the jobs the transport must carry again.
+//!
+//! Every transition is one conditional UPDATE on the job's current status (and,
+//! for a running job, on the consumer holding its lease), so concurrent workers
+//! and reconcilers can race without a job running twice or a result landing
+//! for a lease that was lost.
+
+use actix::{Handler, ResponseFuture};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    TransactionTrait,
+};
+use tracing::info_span;
+use uuid::Uuid;
+
+use super::file_handlers::refresh_file_status;
+use super::messages::*;
+use super::records::{File, Job};
+use super::{Catalog, CatalogError};
+use crate::domain::jobs::{AfterFailure, JobStatus, after_failure};
+use crate::entities::{file_variants, files, processing_jobs};
+
+/// Condition: the job is running under `consumer`'s lease.
+fn held_by(job_id: Uuid, consumer: &str) -> Condition {
+    Condition::all()
+        .add(processing_jobs::Column::Id.eq(job_id))
+        .add(processing_jobs::Column::Status.eq(JobStatus::Running.as_str()))
+        .add(processing_jobs::Column::LeasedBy.eq(consumer))
+}
+
+async fn transition<C: ConnectionTrait>(
+    db: &C,
+    job_id: Uuid,
+) -> Result<Option<Transition>, CatalogError> {
+    let Some((job, Some(file))) = processing_jobs::Entity::find_by_id(job_id)
+        .find_also_related(files::Entity)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let file_status = refresh_file_status(db, file.id).await?;
+    Ok(Some(Transition {
+        job: Job::from(job),
+        user_id: file.user_id,
+        file_status,
+    }))
+}
+
+impl Handler<ClaimJob> for Catalog {
+    type Result = ResponseFuture<Result<Claim, CatalogError>>;
+
+    fn handle(&mut self, msg: ClaimJob, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.claim_job", job_id = %msg.job_id, consumer = %msg.consumer);
+        self.run(span, |db| async move {
+            let now = Utc::now();
+            let runnable = Condition::any()
+                .add(processing_jobs::Column::Status.eq(JobStatus::Queued.as_str()))
+                .add(
+                    Condition::all()
+                        .add(processing_jobs::Column::Status.eq(JobStatus::Retrying.as_str()))
+                        .add(processing_jobs::Column::RunAfter.lte(now)),
+                )
+                .add(
+                    Condition::all()
+                        .add(processing_jobs::Column::Status.eq(JobStatus::Running.as_str()))
+                        .add(processing_jobs::Column::LeaseExpiresAt.lt(now)),
+                );
+            // A job whose workers died on every attempt would otherwise crash
+            // workers forever: past its attempts it is dead instead of claimed.
+            let exhausted = processing_jobs::Entity::update_many()
+                .col_expr(
+                    processing_jobs::Column::Status,
+                    Expr::value(JobStatus::Dead.as_str()),
+                )
+                .col_expr(
+                    processing_jobs::Column::Error,
+                    Expr::value("the job stopped its worker on every attempt (crash or timeout)"),
+                )
+                .col_expr(
+                    processing_jobs::Column::LeaseExpiresAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(processing_jobs::Column::FinishedAt, Expr::value(now))
+                .col_expr(processing_jobs::Column::UpdatedAt, Expr::value(now))
+                .filter(processing_jobs::Column::Id.eq(msg.job_id))
+                .filter(runnable.clone())
+                .filter(processing_jobs::Column::Attempts.gte(msg.max_attempts as i32))
+                .exec(&db)
+                .await?;
+            if exhausted.rows_affected > 0 {
+                return Ok(match transition(&db, msg.job_id).await? {
+                    Some(dead) => Claim::Exhausted(dead),
+                    None => Claim::NotRunnable,
+                });
+            }
+            let lease = chrono::Duration::from_std(msg.lease).unwrap_or(chrono::Duration::MAX);
+            let claimed = processing_jobs::Entity::update_many()
+                .col_expr(
+                    processing_jobs::Column::Status,
+                    Expr::value(JobStatus::Running.as_str()),
+                )
+                .col_expr(
+                    processing_jobs::Column::Attempts,
+                    Expr::col(processing_jobs::Column::Attempts).add(1),
+                )
+                .col_expr(
+                    processing_jobs::Column::LeaseExpiresAt,
+                    Expr::value(now + lease),
+                )
+                .col_expr(
+                    processing_jobs::Column::LeasedBy,
+                    Expr::value(msg.consumer.clone()),
+                )
+                .col_expr(processing_jobs::Column::StartedAt, Expr::value(now))
+                .col_expr(processing_jobs::Column::UpdatedAt, Expr::value(now))
+                .filter(processing_jobs::Column::Id.eq(msg.job_id))
+                .filter(runnable)
+                .exec(&db)
+                .await?;
+            if claimed.rows_affected == 0 {
+                return Ok(Claim::NotRunnable);
+            }
+            let Some((job, Some(file))) = processing_jobs::Entity::find_by_id(msg.job_id)
+                .find_also_related(files::Entity)
+                .one(&db)
+                .await?
+            else {
+                return Ok(Claim::NotRunnable);
+            };
+            Ok(Claim::Claimed(ClaimedJob {
+                job: Job::from(job),
+                file: File::from(file),
+            }))
+        })
+    }
+}
+
+impl Handler<CompleteJob> for Catalog {
+    type Result = ResponseFuture<Result<Option<Transition>, CatalogError>>;
+
+    fn handle(&mut self, msg: CompleteJob, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.complete_job", job_id = %msg.job_id);
+        self.run(span, |db| async move {
+            let now = Utc::now();
+            let txn = db.begin().await?;
+            let done = processing_jobs::Entity::update_many()
+                .col_expr(
+                    processing_jobs::Column::Status,
+                    Expr::value(JobStatus::Succeeded.as_str()),
+                )
+                .col_expr(
+                    processing_jobs::Column::Error,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    processing_jobs::Column::LeaseExpiresAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(processing_jobs::Column::FinishedAt, Expr::value(now))
+                .col_expr(processing_jobs::Column::UpdatedAt, Expr::value(now))
+                .filter(held_by(msg.job_id, &msg.consumer))
+                .exec(&txn)
+                .await?;
+            if done.rows_affected == 0 {
+                return Ok(None);
+            }
+            let Some(file_id) = processing_jobs::Entity::find_by_id(msg.job_id)
+                .one(&txn)
+                .await?
+                .map(|job| job.file_id)
+            else {
+                return Ok(None);
+            };
+            for variant in msg.variants {
+                let row = file_variants::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    file_id: Set(file_id),
+                    name: Set(variant.name),
+                    storage_key: Set(variant.storage_key),
+                    content_type: Set(variant.content_type),
+                    size_bytes: Set(variant.size_bytes),
+                    width: Set(variant.width),
+                    height: Set(variant.height),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                };
+                // A job that runs twice overwrites its variant; it never duplicates.
+                file_variants::Entity::insert(row)
+                    .on_conflict(
+                        OnConflict::columns([
+                            file_variants::Column::FileId,
+                            file_variants::Column::Name,
+                        ])
+                        .update_columns([
+                            file_variants::Column::StorageKey,
+                            file_variants::Column::ContentType,
+                            file_variants::Column::SizeBytes,
+                            file_variants::Column::Width,
+                            file_variants::Column::Height,
+                            file_variants::Column::UpdatedAt,
+                        ])
+                        .to_owned(),
+                    )
+                    .exec_without_returning(&txn)
+                    .await?;
+            }
+            let facts = msg.facts;
+            let mut learnt = files::Entity::update_many().filter(files::Column::Id.eq(file_id));
+            let mut any = false;
+            for (column, value) in [
+                (files::Column::Width, facts.width),
+                (files::Column::Height, facts.height),
+                (files::Column::PageCount, facts.page_count),
+            ] {
+                if let Some(value) = value {
+                    learnt = learnt.col_expr(column, Expr::value(value));
+                    any = true;
+                }
+            }
+            if any {
+                learnt.exec(&txn).await?;
+            }
+            let transition = transition(&txn, msg.job_id).await?;
+            txn.commit().await?;
+            Ok(transition)
+        })
+    }
+}
+
+impl Handler<FailJob> for Catalog {
+    type Result = ResponseFuture<Result<Option<Transition>, CatalogError>>;
+
+    fn handle(&mut self, msg: FailJob, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.fail_job", job_id = %msg.job_id);
+        self.run(span, |db| async move {
+            let txn = db.begin().await?;
+            let Some(job) = processing_jobs::Entity::find()
+                .filter(held_by(msg.job_id, &msg.consumer))
+                .one(&txn)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let now = Utc::now();
+            let jitter: f64 = rand::random();
+            let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+            let (status, run_after, finished_at) =
+                match after_failure(attempts, msg.max_retries, msg.permanent, jitter) {
+                    AfterFailure::Retry { delay } => (
+                        JobStatus::Retrying,
+                        now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
+                        None,
+                    ),
+                    AfterFailure::Dead => (JobStatus::Dead, now, Some(now)),
+                };
+            processing_jobs::Entity::update_many()
+                .col_expr(
+                    processing_jobs::Column::Status,
+                    Expr::value(status.as_str()),
+                )
+                .col_expr(processing_jobs::Column::Error, Expr::value(msg.error))
+                .col_expr(processing_jobs::Column::RunAfter, Expr::value(run_after))
+                .col_expr(
+                    processing_jobs::Column::LeaseExpiresAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(
+                    processing_jobs::Column::FinishedAt,
+                    Expr::value(finished_at),
+                )
+                .col_expr(processing_jobs::Column::UpdatedAt, Expr::value(now))
+                .filter(held_by(msg.job_id, &msg.consumer))
+                .exec(&txn)
+                .await?;
+            let transition = transition(&txn, msg.job_id).await?;
+            txn.commit().await?;
+            Ok(transition)
+        })
+    }
+}
+
+impl Handler<TakeDueJobs> for Catalog {
+    type Result = ResponseFuture<Result<Vec<Uuid>, CatalogError>>;
+
+    fn handle(&mut self, msg: TakeDueJobs, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.take_due_jobs");
+        self.run(span, |db| async move {
+            let now = Utc::now();
+            let stale =
+                now - chrono::Duration::from_std(msg.stale_after).unwrap_or(chrono::Duration::MAX);
+            let due = Condition::any()
+                .add(
+                    Condition::all()
+                        .add(processing_jobs::Column::Status.eq(JobStatus::Retrying.as_str()))
+                        .add(processing_jobs::Column::RunAfter.lte(now)),
+                )
+                .add(
+                    Condition::all()
+                        .add(processing_jobs::Column::Status.eq(JobStatus::Running.as_str()))
+                        .add(processing_jobs::Column::LeaseExpiresAt.lt(now)),
+                )
+                .add(
+                    Condition::all()
+                        .add(processing_jobs::Column::Status.eq(JobStatus::Queued.as_str()))
+                        .add(processing_jobs::Column::UpdatedAt.lt(stale)),
+                );
+            let candidates: Vec<(Uuid, String, DateTime<Utc>)> = processing_jobs::Entity::find()
+                .select_only()
+                .columns([
+                    processing_jobs::Column::Id,
+                    processing_jobs::Column::Status,
+                    processing_jobs::Column::UpdatedAt,
+                ])
+                .filter(due)
+                .limit(msg.limit)
+                .into_tuple()
+                .all(&db)
+                .await?;
+            let mut taken = Vec::with_capacity(candidates.len());
+            for (id, status, updated_at) in candidates {
+                // Conditional on what we read, so among several reconcilers one
+                // takes each job. A running job keeps its attempt count: the next
+                // claim decides whether it has attempts left.
+                let result = processing_jobs::Entity::update_many()
+                    .col_expr(
+                        processing_jobs::Column::Status,
+                        Expr::value(JobStatus::Queued.as_str()),
+                    )
+                    .col_expr(
+                        processing_jobs::Column::LeaseExpiresAt,
+                        Expr::value(Option::<DateTime<Utc>>::None),
+                    )
+                    .col_expr(processing_jobs::Column::UpdatedAt, Expr::value(now))
+                    .filter(processing_jobs::Column::Id.eq(id))
+                    .filter(processing_jobs::Column::Status.eq(status))
+                    .filter(processing_jobs::Column::UpdatedAt.eq(updated_at))
+                    .exec(&db)
+                    .await?;
+                if result.rows_affected == 1 {
+                    taken.push(id);
+                }
+            }
+            Ok(taken)
+        })
+    }
+}

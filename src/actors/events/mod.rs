@@ -1,0 +1,183 @@
+//! The Events actor fans job and file status changes out to whoever watches
+//! (the SSE route). It owns the publishing side of Redis pub/sub when
+//! `REDIS_URL` is set, so an event raised by any worker reaches subscribers on
+//! every API process; on the embedded default it is an in-process broadcast.
+//!
+//! - Accepts: [`PublishEvent`] (notification; losing one only delays a
+//!   watcher's view, never the work) and [`Subscribe`].
+//! - With Redis, a task it starts re-broadcasts the channel locally and
+//!   resubscribes after a dropped connection.
+//! - Supervised by the Supervisor.
+
+use std::time::Duration;
+
+use actix::{Actor, AsyncContext, Context, Handler, Message, ResponseFuture, Supervised};
+use chrono::{DateTime, Utc};
+use deadpool_redis::Pool;
+use deadpool_redis::redis::{self, AsyncCommands};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::actors::supervisor::RestartBackoff;
+
+/// A change a watcher of a file cares about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StatusEvent {
+    Job {
+        user_id: Uuid,
+        file_id: Uuid,
+        job_id: Uuid,
+        processor: String,
+        variant: String,
+        status: String,
+        attempts: i32,
+        error: Option<String>,
+        at: DateTime<Utc>,
+    },
+    File {
+        user_id: Uuid,
+        file_id: Uuid,
+        status: String,
+        at: DateTime<Utc>,
+    },
+}
+
+impl StatusEvent {
+    pub fn file_id(&self) -> Uuid {
+        match self {
+            Self::Job { file_id, .. } | Self::File { file_id, .. } => *file_id,
+        }
+    }
+}
+
+/// Events a slow subscriber may fall behind by before it misses some.
+const BUFFER: usize = 1024;
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
+
+pub struct Events {
+    local: broadcast::Sender<StatusEvent>,
+    redis: Option<RedisChannel>,
+    restarts: RestartBackoff,
+}
+
+struct RedisChannel {
+    /// Publishes (pooled connections reconnect by themselves).
+    pool: Pool,
+    /// Subscribes: pub/sub needs a dedicated connection.
+    client: redis::Client,
+    channel: String,
+}
+
+impl Events {
+    /// `redis`: the pool and client of `REDIS_URL`, and the key namespace.
+    pub fn new(redis: Option<(Pool, redis::Client, &str)>) -> Self {
+        let (local, _) = broadcast::channel(BUFFER);
+        Self {
+            local,
+            redis: redis.map(|(pool, client, namespace)| RedisChannel {
+                pool,
+                client,
+                channel: format!("{namespace}:events"),
+            }),
+            restarts: RestartBackoff::default(),
+        }
+    }
+}
+
+impl Actor for Events {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let Some(redis) = &self.redis else { return };
+        let client = redis.client.clone();
+        let channel = redis.channel.clone();
+        let local = self.local.clone();
+        ctx.spawn(actix::fut::wrap_future(relay(client, channel, local)));
+    }
+}
+
+impl Supervised for Events {
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
+        self.restarts.pause_before_restart("events", ctx);
+    }
+}
+
+/// Re-broadcasts the Redis channel to local subscribers, forever.
+async fn relay(client: redis::Client, channel: String, local: broadcast::Sender<StatusEvent>) {
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => {
+                if let Err(err) = pubsub.subscribe(&channel).await {
+                    tracing::warn!(error = %err, "cannot subscribe to the events channel");
+                } else {
+                    let mut messages = pubsub.on_message();
+                    while let Some(message) = messages.next().await {
+                        let payload: String = match message.get_payload() {
+                            Ok(payload) => payload,
+                            Err(_) => continue,
+                        };
+                        if let Ok(event) = serde_json::from_str::<StatusEvent>(&payload) {
+                            // No subscriber is fine: nobody is watching.
+                            let _ = local.send(event);
+                        }
+                    }
+                    tracing::warn!("the events subscription ended; resubscribing");
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot connect to redis for events"),
+        }
+        tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PublishEvent(pub StatusEvent);
+
+/// A receiver of every event from now on; the caller filters what it needs.
+#[derive(Message)]
+#[rtype(result = "broadcast::Receiver<StatusEvent>")]
+pub struct Subscribe;
+
+impl Handler<PublishEvent> for Events {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: PublishEvent, _: &mut Self::Context) -> Self::Result {
+        let Some(redis) = &mut self.redis else {
+            let _ = self.local.send(msg.0);
+            return Box::pin(async {});
+        };
+        let pool = redis.pool.clone();
+        let channel = redis.channel.clone();
+        let local = self.local.clone();
+        Box::pin(async move {
+            let payload = match serde_json::to_string(&msg.0) {
+                Ok(payload) => payload,
+                Err(err) => return tracing::error!(error = %err, "cannot encode an event"),
+            };
+            let published = match pool.get().await {
+                Ok(mut connection) => connection
+                    .publish::<_, _, ()>(&channel, payload)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(err) => Err(err.to_string()),
+            };
+            if let Err(err) = published {
+                // Redis is down: watchers on this process still hear of it.
+                tracing::warn!(error = %err, "cannot publish an event to redis; delivering it locally");
+                let _ = local.send(msg.0);
+            }
+        })
+    }
+}
+
+impl Handler<Subscribe> for Events {
+    type Result = actix::MessageResult<Subscribe>;
+
+    fn handle(&mut self, _: Subscribe, _: &mut Self::Context) -> Self::Result {
+        actix::MessageResult(self.local.subscribe())
+    }
+}

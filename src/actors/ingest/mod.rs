@@ -1,0 +1,385 @@
+//! The Ingest actor turns an upload into a stored original and a recorded file
+//! with its jobs. It owns the rules of accepting a file, not a resource:
+//!
+//! 1. [`StageOriginal`]: the type is sniffed from the first bytes (never taken
+//!    from the client), the pixel size read from the header, and the body is
+//!    streamed to storage while its size is checked against `MAX_UPLOAD_SIZE`
+//!    and its SHA-256 computed. A refused or failed upload leaves nothing behind.
+//! 2. [`CommitUpload`]: the file row and one row per job are written in one
+//!    transaction (the outbox), then the Dispatcher is told. If the commit
+//!    fails, the staged original is deleted.
+//!
+//! Two steps because a multipart client may send the `processors` field after
+//! the file itself.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, stream};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::actors::catalog::messages::{NewFile, NewJob, RecordUpload};
+use crate::actors::catalog::records::{File, Job};
+use crate::actors::catalog::{Catalog, CatalogError};
+use crate::actors::dispatcher::{Dispatcher, JobsQueued};
+use crate::actors::storage::messages::{ByteStream, DeleteObject, PutObject};
+use crate::actors::storage::{ObjectKey, Storage, StorageError};
+use crate::processing::{self, MediaKind};
+use crate::telemetry::RequestId;
+
+/// Bytes read before deciding the type and size: enough for every header we probe.
+const SNIFF_LEN: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("upload exceeds {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error(
+        "unsupported file type: only JPEG, PNG, GIF, WebP, BMP, TIFF images and PDF documents are accepted"
+    )]
+    UnsupportedType,
+    #[error("{0}")]
+    InvalidProcessors(String),
+    #[error("reading the upload failed")]
+    Body(#[source] std::io::Error),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("an internal service did not answer")]
+    Mailbox(#[from] actix::MailboxError),
+}
+
+pub struct Ingest {
+    pub storage: Addr<Storage>,
+    pub catalog: Addr<Catalog>,
+    pub dispatcher: Option<Addr<Dispatcher>>,
+    pub max_upload_size: u64,
+}
+
+impl Actor for Ingest {
+    type Context = Context<Self>;
+}
+
+/// An original in storage, not yet recorded.
+#[derive(Debug, Clone)]
+pub struct StagedOriginal {
+    pub file_id: Uuid,
+    pub user_id: Uuid,
+    pub key: ObjectKey,
+    pub kind: MediaKind,
+    pub size: u64,
+    pub sha256: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<StagedOriginal, IngestError>")]
+pub struct StageOriginal {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub body: ByteStream,
+}
+
+/// A processor the client asked for by name.
+#[derive(Debug, Clone)]
+pub struct RequestedJob {
+    pub processor: String,
+    pub variant: String,
+    pub options: serde_json::Value,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<(File, Vec<Job>), IngestError>")]
+pub struct CommitUpload {
+    pub request_id: RequestId,
+    pub staged: StagedOriginal,
+    pub filename: String,
+    /// `None`: the default jobs for the file's type.
+    pub requested: Option<Vec<RequestedJob>>,
+}
+
+/// Parses the `processors` field (`thumbnail,webp`) into jobs with their default
+/// variants and options; each must be a processor Kiln knows.
+pub fn parse_processors(field: &str) -> Result<Vec<RequestedJob>, IngestError> {
+    let mut jobs: Vec<RequestedJob> = Vec::new();
+    for name in field.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let options = serde_json::json!({});
+        let variant = processing::validate(name, &options)
+            .map_err(|e| IngestError::InvalidProcessors(e.to_string()))?;
+        if jobs.iter().any(|j| j.variant == variant) {
+            continue;
+        }
+        jobs.push(RequestedJob {
+            processor: name.to_string(),
+            variant,
+            options,
+        });
+    }
+    if jobs.is_empty() {
+        return Err(IngestError::InvalidProcessors(
+            "processors names no processor".into(),
+        ));
+    }
+    Ok(jobs)
+}
+
+/// Keeps a client's file name as harmless metadata: the last path segment,
+/// without control characters, at most 255 characters.
+pub fn sanitize_filename(raw: Option<&str>, kind: MediaKind) -> String {
+    let base = raw
+        .unwrap_or_default()
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(255)
+        .collect::<String>();
+    let base = base.trim();
+    if base.is_empty() || base == "." || base == ".." {
+        format!("upload.{}", kind.extension())
+    } else {
+        base.to_string()
+    }
+}
+
+impl Handler<StageOriginal> for Ingest {
+    type Result = ResponseFuture<Result<StagedOriginal, IngestError>>;
+
+    fn handle(&mut self, msg: StageOriginal, _: &mut Self::Context) -> Self::Result {
+        let storage = self.storage.clone();
+        let limit = self.max_upload_size;
+        Box::pin(async move {
+            // Fused: the sniffing below may read it to its end before the rest
+            // is chained after the head.
+            let mut body = msg.body.fuse();
+            // Enough of the start to know what this is.
+            let mut head = BytesMut::new();
+            while head.len() < SNIFF_LEN {
+                match body.next().await {
+                    Some(chunk) => head.extend_from_slice(&chunk.map_err(IngestError::Body)?),
+                    None => break,
+                }
+                if head.len() as u64 > limit {
+                    return Err(IngestError::TooLarge { limit });
+                }
+            }
+            if head.is_empty() {
+                return Err(IngestError::Empty);
+            }
+            let kind = MediaKind::sniff(&head).ok_or(IngestError::UnsupportedType)?;
+            let (width, height) = match kind.is_image() {
+                true => processing::probe_dimensions(&head).unzip(),
+                false => (None, None),
+            };
+
+            let file_id = Uuid::now_v7();
+            let key = ObjectKey::parse(&format!(
+                "{}/{file_id}/original.{}",
+                msg.user_id,
+                kind.extension()
+            ))?;
+            let hasher = Arc::new(std::sync::Mutex::new(Sha256::new()));
+            let too_large = Arc::new(AtomicBool::new(false));
+            let counted = {
+                let hasher = hasher.clone();
+                let too_large = too_large.clone();
+                let mut size = 0u64;
+                stream::once(async move { Ok::<Bytes, std::io::Error>(head.freeze()) })
+                    .chain(body)
+                    .map(move |chunk| {
+                        let chunk = chunk?;
+                        size += chunk.len() as u64;
+                        if size > limit {
+                            too_large.store(true, Ordering::Relaxed);
+                            return Err(std::io::Error::other("upload too large"));
+                        }
+                        if let Ok(mut hasher) = hasher.lock() {
+                            hasher.update(&chunk);
+                        }
+                        Ok(chunk)
+                    })
+            };
+            let stored = storage
+                .send(PutObject {
+                    request_id: msg.request_id,
+                    key: key.clone(),
+                    content_type: kind.content_type().into(),
+                    body: Box::pin(counted),
+                })
+                .await?;
+            let stored = match stored {
+                Ok(stored) => stored,
+                Err(_) if too_large.load(Ordering::Relaxed) => {
+                    return Err(IngestError::TooLarge { limit });
+                }
+                Err(StorageError::Body(err)) => return Err(IngestError::Body(err)),
+                Err(err) => return Err(err.into()),
+            };
+            let sha256 = hasher
+                .lock()
+                .map(|h| hex::encode(h.clone().finalize()))
+                .map_err(|_| IngestError::Body(std::io::Error::other("hashing failed")))?;
+            Ok(StagedOriginal {
+                file_id,
+                user_id: msg.user_id,
+                key,
+                kind,
+                size: stored.size,
+                sha256,
+                width,
+                height,
+            })
+        })
+    }
+}
+
+impl Handler<CommitUpload> for Ingest {
+    type Result = ResponseFuture<Result<(File, Vec<Job>), IngestError>>;
+
+    fn handle(&mut self, msg: CommitUpload, _: &mut Self::Context) -> Self::Result {
+        let storage = self.storage.clone();
+        let catalog = self.catalog.clone();
+        let dispatcher = self.dispatcher.clone();
+        Box::pin(async move {
+            let staged = msg.staged;
+            let kind = staged.kind;
+            let jobs: Vec<NewJob> = match msg.requested {
+                Some(requested) => {
+                    for job in &requested {
+                        let processor = processing::Processor::from_name(&job.processor)
+                            .map_err(|e| IngestError::InvalidProcessors(e.to_string()))?;
+                        if !processor.accepts(kind) {
+                            return Err(IngestError::InvalidProcessors(format!(
+                                "{} cannot process {}",
+                                job.processor,
+                                kind.description()
+                            )));
+                        }
+                    }
+                    requested
+                        .into_iter()
+                        .map(|j| NewJob {
+                            processor: j.processor,
+                            variant: j.variant,
+                            options: j.options,
+                        })
+                        .collect()
+                }
+                None => processing::default_jobs(kind, staged.width)
+                    .into_iter()
+                    .map(|spec| NewJob {
+                        processor: spec.processor,
+                        variant: spec.variant,
+                        options: spec.options,
+                    })
+                    .collect(),
+            };
+            let recorded = catalog
+                .send(RecordUpload {
+                    request_id: msg.request_id.clone(),
+                    file: NewFile {
+                        id: staged.file_id,
+                        user_id: staged.user_id,
+                        filename: msg.filename,
+                        content_type: kind.content_type().into(),
+                        extension: kind.extension().into(),
+                        size_bytes: staged.size as i64,
+                        sha256: staged.sha256.clone(),
+                        storage_key: staged.key.as_str().into(),
+                        width: staged.width.map(|w| w as i32),
+                        height: staged.height.map(|h| h as i32),
+                    },
+                    jobs,
+                })
+                .await;
+            let (file, jobs) = match recorded {
+                Ok(Ok(recorded)) => recorded,
+                failed => {
+                    // Nothing may stay half-written: the original goes too.
+                    let _ = storage
+                        .send(DeleteObject {
+                            request_id: msg.request_id,
+                            key: staged.key,
+                        })
+                        .await;
+                    return Err(match failed {
+                        Ok(Err(err)) => err.into(),
+                        Err(err) => err.into(),
+                        Ok(Ok(_)) => unreachable!("matched above"),
+                    });
+                }
+            };
+            if let Some(dispatcher) = dispatcher {
+                dispatcher.do_send(JobsQueued {
+                    job_ids: jobs.iter().map(|j| j.id).collect(),
+                });
+            }
+            Ok((file, jobs))
+        })
+    }
+}
+
+/// Discards a staged original the upload will not commit (the request failed
+/// after the file was stored).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DiscardStaged {
+    pub request_id: RequestId,
+    pub staged: StagedOriginal,
+}
+
+impl Handler<DiscardStaged> for Ingest {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: DiscardStaged, _: &mut Self::Context) -> Self::Result {
+        let storage = self.storage.clone();
+        Box::pin(async move {
+            let _ = storage
+                .send(DeleteObject {
+                    request_id: msg.request_id,
+                    key: msg.staged.key,
+                })
+                .await;
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_keep_only_their_last_segment_and_printable_characters() {
+        assert_eq!(
+            sanitize_filename(Some("../../etc/passwd"), MediaKind::Png),
+            "passwd"
+        );
+        assert_eq!(
+            sanitize_filename(Some("C:\\photos\\cat\u{7}.jpg"), MediaKind::Jpeg),
+            "cat.jpg"
+        );
+        assert_eq!(sanitize_filename(Some("  "), MediaKind::Pdf), "upload.pdf");
+        assert_eq!(sanitize_filename(None, MediaKind::Gif), "upload.gif");
+    }
+
+    #[test]
+    fn processors_are_parsed_deduplicated_and_checked() {
+        let jobs = parse_processors("thumbnail, thumbnail,resize").unwrap();
+        assert_eq!(
+            jobs.iter()
+                .map(|j| j.processor.as_str())
+                .collect::<Vec<_>>(),
+            ["thumbnail", "resize"]
+        );
+        assert!(parse_processors("thumbnail,sharpen").is_err());
+        assert!(parse_processors(" , ").is_err());
+    }
+}

@@ -1,0 +1,80 @@
+//! The processor pool: `WORKER_CONCURRENCY` threads (a `SyncArbiter`) that run
+//! the CPU-bound processors of [`crate::processing`], so decoding and encoding
+//! never run on an async executor thread.
+//!
+//! - Accepts: [`RunProcessor`].
+//! - A panic inside a processor is caught here and becomes a permanent failure
+//!   of that job; the thread and the process live on.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use actix::{Actor, Handler, Message, SyncContext};
+use bytes::Bytes;
+use uuid::Uuid;
+
+use crate::processing::{self, Limits, ProcessError, Processed};
+
+pub struct ProcessorWorker {
+    limits: Limits,
+}
+
+impl ProcessorWorker {
+    pub fn new(limits: Limits) -> Self {
+        Self { limits }
+    }
+}
+
+impl Actor for ProcessorWorker {
+    type Context = SyncContext<Self>;
+}
+
+/// Runs one processor on a whole original.
+#[derive(Message)]
+#[rtype(result = "Result<Processed, ProcessFailure>")]
+pub struct RunProcessor {
+    pub job_id: Uuid,
+    pub processor: String,
+    pub variant: String,
+    pub options: serde_json::Value,
+    pub input: Bytes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessFailure {
+    #[error(transparent)]
+    Rejected(#[from] ProcessError),
+    #[error("the processor crashed: {0}")]
+    Panicked(String),
+}
+
+impl Handler<RunProcessor> for ProcessorWorker {
+    type Result = Result<Processed, ProcessFailure>;
+
+    fn handle(&mut self, msg: RunProcessor, _: &mut Self::Context) -> Self::Result {
+        let _span =
+            tracing::info_span!("processor", job_id = %msg.job_id, processor = %msg.processor)
+                .entered();
+        let limits = &self.limits;
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            processing::run(
+                &msg.processor,
+                &msg.variant,
+                &msg.options,
+                &msg.input,
+                limits,
+            )
+        }));
+        match outcome {
+            Ok(result) => result.map_err(ProcessFailure::Rejected),
+            Err(panic) => {
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                tracing::error!(reason = %reason, "a processor panicked");
+                Err(ProcessFailure::Panicked(reason))
+            }
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The JobRunner carries one job through one attempt: claim it, fetch the
+//! original, run the processor, store each variant, record the outcome, and
+//! tell the Events actor. It owns no resource; it coordinates the actors that
+//! do, and it is where an attempt's errors are sorted into transient (retry
+//! with backoff) and permanent (dead at once, with a reason a person can read).
+//!
+//! - Accepts: [`RunJob`] from the StreamReader, which acknowledges the
+//!   delivery when the reply says so.
+//! - Every attempt is logged with job_id, processor, attempt, duration, outcome.
+
+use std::time::{Duration, Instant};
+
+use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
+use bytes::BytesMut;
+use futures::TryStreamExt;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::actors::catalog::Catalog;
+use crate::actors::catalog::messages::{
+    Claim, ClaimJob, ClaimedJob, CompleteJob, FailJob, LearntFacts, NewVariant, Transition,
+};
+use crate::actors::events::{Events, PublishEvent, StatusEvent};
+use crate::actors::processors::{ProcessFailure, ProcessorWorker, RunProcessor};
+use crate::actors::storage::messages::{GetObject, PutObject};
+use crate::actors::storage::{ObjectKey, Storage, StorageError};
+use crate::domain::jobs::JobStatus;
+use crate::telemetry::RequestId;
+
+/// Everything an attempt needs, cloned into each attempt's future.
+#[derive(Clone)]
+pub struct JobRunner {
+    pub catalog: Addr<Catalog>,
+    pub storage: Addr<Storage>,
+    pub processors: Addr<ProcessorWorker>,
+    pub events: Addr<Events>,
+    /// This process's name as a consumer; the lease is held under it.
+    pub consumer: String,
+    pub job_timeout: Duration,
+    pub max_retries: u32,
+}
+
+impl Actor for JobRunner {
+    type Context = Context<Self>;
+}
+
+/// How long a claim holds a job: the job's own time limit plus a margin for
+/// storing results. A worker that dies loses its jobs after this long.
+pub fn lease_for(job_timeout: Duration) -> Duration {
+    job_timeout + Duration::from_secs(5)
+}
+
+/// Runs one delivered job; replies whether to acknowledge the delivery.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct RunJob {
+    pub job_id: Uuid,
+}
+
+impl Handler<RunJob> for JobRunner {
+    type Result = ResponseFuture<bool>;
+
+    fn handle(&mut self, msg: RunJob, _: &mut Self::Context) -> Self::Result {
+        let runner = self.clone();
+        let span = tracing::info_span!("job", job_id = %msg.job_id, processor = tracing::field::Empty, attempt = tracing::field::Empty);
+        Box::pin(async move { runner.run(msg.job_id).await }.instrument(span))
+    }
+}
+
+/// Why an attempt failed, and whether trying again could help.
+#[derive(Debug)]
+enum AttemptError {
+    Transient(String),
+    Permanent(String),
+}
+
+impl From<actix::MailboxError> for AttemptError {
+    fn from(err: actix::MailboxError) -> Self {
+        Self::Transient(format!("an internal service did not answer: {err}"))
+    }
+}
+
+impl From<StorageError> for AttemptError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::NotFound => {
+                Self::Permanent("the original is missing from storage".into())
+            }
+            StorageError::InvalidKey(key) => {
+                Self::Permanent(format!("the storage key {key:?} is invalid"))
+            }
+            other => Self::Transient(format!(
+                "object storage failed: {}",
+                crate::error_chain(&other)
+            )),
+        }
+    }
+}
+
+impl JobRunner {
+    async fn run(self, job_id: Uuid) -> bool {
+        let claim = self
+            .catalog
+            .send(ClaimJob {
+                job_id,
+                consumer: self.consumer.clone(),
+                lease: lease_for(self.job_timeout),
+                max_attempts: self.max_retries + 1,
+            })
+            .await;
+        let claimed = match claim {
+            Ok(Ok(Claim::Claimed(claimed))) => claimed,
+            Ok(Ok(Claim::NotRunnable)) => return true,
+            Ok(Ok(Claim::Exhausted(dead))) => {
+                self.announce(&dead);
+                return true;
+            }
+            // The database is unreachable: leave the delivery pending, so it is
+            // reclaimed once the lease runs out, or found by the reconciler.
+            Ok(Err(err)) => {
+                tracing::warn!(error = %crate::error_chain(&err), "cannot claim the job");
+                return false;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot claim the job");
+                return false;
+            }
+        };
+        let span = tracing::Span::current();
+        span.record("processor", claimed.job.processor.as_str());
+        span.record("attempt", claimed.job.attempts);
+        self.announce(&Transition {
+            job: claimed.job.clone(),
+            user_id: claimed.file.user_id,
+            file_status: claimed.file.status,
+        });
+
+        let started = Instant::now();
+        let outcome = match tokio::time::timeout(self.job_timeout, self.attempt(&claimed)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(AttemptError::Transient(format!(
+                "the job did not finish within {}",
+                humantime::format_duration(self.job_timeout)
+            ))),
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let recorded = match outcome {
+            Ok((variants, facts)) => {
+                tracing::info!(duration_ms, outcome = "succeeded", "job attempt finished");
+                self.catalog
+                    .send(CompleteJob {
+                        job_id,
+                        consumer: self.consumer.clone(),
+                        variants,
+                        facts,
+                    })
+                    .await
+            }
+            Err(failure) => {
+                let (permanent, error) = match failure {
+                    AttemptError::Permanent(reason) => (true, reason),
+                    AttemptError::Transient(reason) => (false, reason),
+                };
+                tracing::warn!(duration_ms, outcome = if permanent { "permanent failure" } else { "transient failure" }, error = %error, "job attempt finished");
+                self.catalog
+                    .send(FailJob {
+                        job_id,
+                        consumer: self.consumer.clone(),
+                        error,
+                        permanent,
+                        max_retries: self.max_retries,
+                    })
+                    .await
+            }
+        };
+        match recorded {
+            Ok(Ok(Some(transition))) => {
+                self.announce(&transition);
+                true
+            }
+            Ok(Ok(None)) => {
+                tracing::warn!("the job's lease was lost before its outcome was recorded");
+                true
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(error = %crate::error_chain(&err), "cannot record the job's outcome");
+                false
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot record the job's outcome");
+                false
+            }
+        }
+    }
+
+    /// Fetches the original, runs the processor and stores every output.
+    async fn attempt(
+        &self,
+        claimed: &ClaimedJob,
+    ) -> Result<(Vec<NewVariant>, LearntFacts), AttemptError> {
+        let file = &claimed.file;
+        let job = &claimed.job;
+        let request_id = RequestId::generate();
+        let original_key = ObjectKey::parse(&file.storage_key)?;
+        let original = self
+            .storage
+            .send(GetObject {
+                request_id: request_id.clone(),
+                key: original_key,
+            })
+            .await??;
+        let mut input = BytesMut::with_capacity(original.size as usize);
+        let mut body = original.body;
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| AttemptError::Transient(format!("reading the original failed: {e}")))?
+        {
+            input.extend_from_slice(&chunk);
+        }
+
+        let processed = self
+            .processors
+            .send(RunProcessor {
+                job_id: job.id,
+                processor: job.processor.clone(),
+                variant: job.variant.clone(),
+                options: job.options.clone(),
+                input: input.freeze(),
+            })
+            .await?
+            .map_err(|failure| match failure {
+                ProcessFailure::Rejected(reason) => AttemptError::Permanent(reason.to_string()),
+                panicked @ ProcessFailure::Panicked(_) => {
+                    AttemptError::Permanent(panicked.to_string())
+                }
+            })?;
+
+        let mut variants = Vec::with_capacity(processed.outputs.len());
+        for output in processed.outputs {
+            // Deterministic keys: a job that runs twice overwrites its outputs.
+            let key = ObjectKey::parse(&format!(
+                "{}/{}/{}.{}",
+                file.user_id, file.id, output.variant, output.extension
+            ))?;
+            let size = output.bytes.len() as i64;
+            let body = futures::stream::once(async move { Ok(bytes::Bytes::from(output.bytes)) });
+            self.storage
+                .send(PutObject {
+                    request_id: request_id.clone(),
+                    key: key.clone(),
+                    content_type: output.content_type.to_string(),
+                    body: Box::pin(body),
+                })
+                .await??;
+            variants.push(NewVariant {
+                name: output.variant,
+                storage_key: key.as_str().to_string(),
+                content_type: output.content_type.to_string(),
+                size_bytes: size,
+                width: output.width as i32,
+                height: output.height as i32,
+            });
+        }
+        let facts = processed.source;
+        Ok((
+            variants,
+            LearntFacts {
+                width: facts.width.map(|w| w as i32),
+                height: facts.height.map(|h| h as i32),
+                page_count: facts.page_count.map(|p| p as i32),
+            },
+        ))
+    }
+
+    /// Tells watchers of the job's new status and, once it changes, the file's.
+    fn announce(&self, transition: &Transition) {
+        let job = &transition.job;
+        let now = chrono::Utc::now();
+        self.events.do_send(PublishEvent(StatusEvent::Job {
+            user_id: transition.user_id,
+            file_id: job.file_id,
+            job_id: job.id,
+            processor: job.processor.clone(),
+            variant: job.variant.clone(),
+            status: job.status.as_str().into(),
+            attempts: job.attempts,
+            error: job.error.clone(),
+            at: now,
+        }));
+        if job.status != JobStatus::Running {
+            self.events.do_send(PublishEvent(StatusEvent::File {
+                user_id: transition.user_id,
+                file_id: job.file_id,
+                status: transition.file_status.as_str().into(),
+                at: now,
+            }));
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! How files, variants and jobs look in API responses (`shared/API.md`).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::actors::catalog::records::{File, Job, Variant};
+
+#[derive(Serialize)]
+pub struct FileBody {
+    id: Uuid,
+    filename: String,
+    content_type: String,
+    size_bytes: i64,
+    sha256: String,
+    status: &'static str,
+    created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page_count: Option<i32>,
+}
+
+impl From<File> for FileBody {
+    fn from(file: File) -> Self {
+        Self {
+            id: file.id,
+            filename: file.filename,
+            content_type: file.content_type,
+            size_bytes: file.size_bytes,
+            sha256: file.sha256,
+            status: file.status.as_str(),
+            created_at: file.created_at,
+            width: file.width,
+            height: file.height,
+            page_count: file.page_count,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct VariantBody {
+    name: String,
+    content_type: String,
+    size_bytes: i64,
+    width: i32,
+    height: i32,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Variant> for VariantBody {
+    fn from(variant: Variant) -> Self {
+        Self {
+            name: variant.name,
+            content_type: variant.content_type,
+            size_bytes: variant.size_bytes,
+            width: variant.width,
+            height: variant.height,
+            created_at: variant.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct JobBody {
+    id: Uuid,
+    file_id: Uuid,
+    processor: String,
+    variant: String,
+    options: serde_json::Value,
+    status: &'static str,
+    attempts: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<Job> for JobBody {
+    fn from(job: Job) -> Self {
+        Self {
+            id: job.id,
+            file_id: job.file_id,
+            processor: job.processor,
+            variant: job.variant,
+            options: job.options,
+            status: job.status.as_str(),
+            attempts: job.attempts,
+            error: job.error,
+            created_at: job.created_at,
+            started_at: job.started_at,
+            finished_at: job.finished_at,
+        }
+    }
+}

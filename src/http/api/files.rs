@@ -1,0 +1,490 @@
+//! Files: upload, list, show, delete, download links, and asking for more
+//! processing.
+
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::bodies::{FileBody, JobBody, VariantBody};
+use crate::actors::catalog::messages::{
+    AddJob, DeleteFile, FileCursor, FindFile, FindVariant, ListFiles, NewJob,
+};
+use crate::actors::dispatcher::JobsQueued;
+use crate::actors::ingest::{
+    CommitUpload, DiscardStaged, IngestError, StageOriginal, StagedOriginal, parse_processors,
+    sanitize_filename,
+};
+use crate::actors::storage::ObjectKey;
+use crate::actors::storage::messages::{DeleteObject, PresignGet};
+use crate::domain::jobs::FileStatus;
+use crate::http::auth::Authenticated;
+use crate::http::error::ApiError;
+use crate::http::{AppState, ask};
+use crate::processing;
+use crate::telemetry::RequestId;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/upload", web::post().to(upload))
+        .route("/files", web::get().to(list))
+        .service(
+            web::resource("/files/{id}")
+                .route(web::get().to(show))
+                .route(web::delete().to(delete)),
+        )
+        .route("/files/{id}/content", web::get().to(content))
+        .route("/files/{id}/variants/{name}", web::get().to(variant))
+        .route("/files/{id}/process", web::post().to(process));
+}
+
+impl From<IngestError> for ApiError {
+    fn from(err: IngestError) -> Self {
+        match err {
+            IngestError::Empty => ApiError::bad_request("empty_file", err.to_string()),
+            IngestError::TooLarge { .. } => ApiError::PayloadTooLarge(err.to_string()),
+            IngestError::UnsupportedType => ApiError::UnsupportedType(err.to_string()),
+            IngestError::InvalidProcessors(message) => {
+                ApiError::unprocessable("invalid_processors", message)
+            }
+            IngestError::Body(_) => {
+                ApiError::bad_request("invalid_body", "the upload body could not be read")
+            }
+            IngestError::Storage(err) => err.into(),
+            IngestError::Catalog(err) => err.into(),
+            IngestError::Mailbox(err) => err.into(),
+        }
+    }
+}
+
+/// Longest `processors` field accepted.
+const PROCESSORS_FIELD_LIMIT: usize = 1024;
+/// Chunks in flight between the request and the storage upload.
+const UPLOAD_PIPE_DEPTH: usize = 4;
+
+async fn upload(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    caller: Authenticated,
+    mut payload: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let mut staged: Option<(StagedOriginal, Option<String>)> = None;
+    let mut processors: Option<String> = None;
+    let read = async {
+        while let Some(mut field) = payload.try_next().await.map_err(multipart_error)? {
+            match field.name() {
+                Some("file") if staged.is_none() => {
+                    let filename = field
+                        .content_disposition()
+                        .and_then(|cd| cd.get_filename())
+                        .map(str::to_string);
+                    // The multipart field cannot leave this task; a channel
+                    // carries its chunks to the Ingest actor as they arrive.
+                    let (sender, receiver) = mpsc::channel(UPLOAD_PIPE_DEPTH);
+                    let body = futures::stream::unfold(receiver, |mut receiver| async move {
+                        receiver.recv().await.map(|chunk| (chunk, receiver))
+                    });
+                    let stage = ask(
+                        &state.actors.ingest,
+                        StageOriginal {
+                            request_id: request_id.clone(),
+                            user_id: caller.user_id,
+                            body: Box::pin(body),
+                        },
+                    );
+                    let pump = async move {
+                        while let Some(chunk) = field.next().await {
+                            let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
+                            // A closed channel: Ingest has refused the file.
+                            if sender.send(chunk).await.is_err() {
+                                break;
+                            }
+                        }
+                    };
+                    let (result, ()) = futures::join!(stage, pump);
+                    staged = Some((result?, filename));
+                }
+                Some("processors") if processors.is_none() => {
+                    let mut text = Vec::new();
+                    while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
+                        text.extend_from_slice(&chunk);
+                        if text.len() > PROCESSORS_FIELD_LIMIT {
+                            return Err(ApiError::bad_request(
+                                "invalid_processors",
+                                "the processors field is too long",
+                            ));
+                        }
+                    }
+                    processors = Some(String::from_utf8(text).map_err(|_| {
+                        ApiError::bad_request(
+                            "invalid_processors",
+                            "the processors field is not text",
+                        )
+                    })?);
+                }
+                // Other fields are ignored, but read so the body stays in sync.
+                _ => while field.try_next().await.map_err(multipart_error)?.is_some() {},
+            }
+        }
+        Ok(())
+    };
+    let read: Result<(), ApiError> = read.await;
+    let Some((staged, filename)) = staged else {
+        read?;
+        return Err(ApiError::bad_request(
+            "missing_file",
+            "the multipart body has no file field",
+        ));
+    };
+    let requested = match (read, processors.as_deref().map(parse_processors)) {
+        (Ok(()), None) => Ok(None),
+        (Ok(()), Some(Ok(jobs))) => Ok(Some(jobs)),
+        (Ok(()), Some(Err(err))) => Err(ApiError::from(err)),
+        (Err(err), _) => Err(err),
+    };
+    let requested = match requested {
+        Ok(requested) => requested,
+        Err(err) => {
+            state
+                .actors
+                .ingest
+                .do_send(DiscardStaged { request_id, staged });
+            return Err(err);
+        }
+    };
+    let kind = staged.kind;
+    let (file, jobs) = ask(
+        &state.actors.ingest,
+        CommitUpload {
+            request_id,
+            staged,
+            filename: sanitize_filename(filename.as_deref(), kind),
+            requested,
+        },
+    )
+    .await?;
+    tracing::info!(file_id = %file.id, jobs = jobs.len(), "upload accepted");
+    let jobs: Vec<JobBody> = jobs.into_iter().map(JobBody::from).collect();
+    Ok(HttpResponse::Accepted().json(json!({ "file": FileBody::from(file), "jobs": jobs })))
+}
+
+fn multipart_error(err: actix_multipart::MultipartError) -> ApiError {
+    ApiError::bad_request(
+        "invalid_multipart",
+        format!("invalid multipart body: {err}"),
+    )
+}
+
+/// Largest page of files.
+const MAX_PAGE: u64 = 100;
+const DEFAULT_PAGE: u64 = 20;
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<u64>,
+    cursor: Option<String>,
+    status: Option<String>,
+}
+
+fn encode_cursor(cursor: &FileCursor) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{}", cursor.created_at.to_rfc3339(), cursor.id))
+}
+
+fn decode_cursor(raw: &str) -> Option<FileCursor> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).ok()?).ok()?;
+    let (at, id) = text.split_once('|')?;
+    Some(FileCursor {
+        created_at: DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
+        id: Uuid::parse_str(id).ok()?,
+    })
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    caller: Authenticated,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let limit = match query.limit {
+        None => DEFAULT_PAGE,
+        Some(limit @ 1..=MAX_PAGE) => limit,
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                "invalid_limit",
+                format!("limit must be between 1 and {MAX_PAGE}"),
+            ));
+        }
+    };
+    let after = match query.cursor.as_deref() {
+        None | Some("") => None,
+        Some(raw) => Some(decode_cursor(raw).ok_or_else(|| {
+            ApiError::unprocessable("invalid_cursor", "cursor is not one this API returned")
+        })?),
+    };
+    let status = match query.status.as_deref() {
+        None | Some("") => None,
+        Some(raw) => Some(FileStatus::parse(raw).ok_or_else(|| {
+            ApiError::unprocessable(
+                "invalid_status",
+                "status must be processing, ready or failed",
+            )
+        })?),
+    };
+    let mut files = ask(
+        &state.actors.catalog,
+        ListFiles {
+            request_id,
+            user_id: caller.user_id,
+            limit,
+            after,
+            status,
+        },
+    )
+    .await?;
+    let next_cursor = if files.len() as u64 > limit {
+        files.truncate(limit as usize);
+        files.last().map(|last| {
+            encode_cursor(&FileCursor {
+                created_at: last.created_at,
+                id: last.id,
+            })
+        })
+    } else {
+        None
+    };
+    let files: Vec<FileBody> = files.into_iter().map(FileBody::from).collect();
+    Ok(HttpResponse::Ok().json(json!({ "files": files, "next_cursor": next_cursor })))
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    caller: Authenticated,
+    file_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let details = ask(
+        &state.actors.catalog,
+        FindFile {
+            request_id,
+            user_id: caller.user_id,
+            file_id: file_id.into_inner(),
+        },
+    )
+    .await?
+    .ok_or(ApiError::NotFound("file"))?;
+    let variants: Vec<VariantBody> = details
+        .variants
+        .into_iter()
+        .map(VariantBody::from)
+        .collect();
+    let jobs: Vec<JobBody> = details.jobs.into_iter().map(JobBody::from).collect();
+    Ok(HttpResponse::Ok()
+        .json(json!({ "file": FileBody::from(details.file), "variants": variants, "jobs": jobs })))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    caller: Authenticated,
+    file_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let keys = ask(
+        &state.actors.catalog,
+        DeleteFile {
+            request_id: request_id.clone(),
+            user_id: caller.user_id,
+            file_id: file_id.into_inner(),
+        },
+    )
+    .await?
+    .ok_or(ApiError::NotFound("file"))?;
+    // The rows are gone, so nothing can reach these objects any more; a job in
+    // flight finds its claim or completion refused and ends.
+    for key in keys {
+        let Ok(key) = ObjectKey::parse(&key) else {
+            continue;
+        };
+        ask(
+            &state.actors.storage,
+            DeleteObject {
+                request_id: request_id.clone(),
+                key,
+            },
+        )
+        .await?;
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+struct LinkQuery {
+    redirect: Option<bool>,
+}
+
+/// Answers with a short-lived link to `key`: a 302 to it, or its JSON form.
+async fn link_to(
+    state: &AppState,
+    request_id: RequestId,
+    key: &str,
+    query: LinkQuery,
+) -> Result<HttpResponse, ApiError> {
+    let key = ObjectKey::parse(key)?;
+    let link = ask(
+        &state.actors.storage,
+        PresignGet {
+            request_id,
+            key,
+            ttl: state.config.presign_ttl,
+        },
+    )
+    .await?;
+    if query.redirect == Some(false) {
+        return Ok(HttpResponse::Ok()
+            .json(json!({ "url": link.url.as_str(), "expires_at": link.expires_at })));
+    }
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, link.url.as_str()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+async fn content(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    caller: Authenticated,
+    file_id: web::Path<Uuid>,
+    query: web::Query<LinkQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let details = ask(
+        &state.actors.catalog,
+        FindFile {
+            request_id: request_id.clone(),
+            user_id: caller.user_id,
+            file_id: file_id.into_inner(),
+        },
+    )
+    .await?
+    .ok_or(ApiError::NotFound("file"))?;
+    link_to(
+        &state,
+        request_id,
+        &details.file.storage_key,
+        query.into_inner(),
+    )
+    .await
+}
+
+async fn variant(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    caller: Authenticated,
+    path: web::Path<(Uuid, String)>,
+    query: web::Query<LinkQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (file_id, name) = path.into_inner();
+    let variant = ask(
+        &state.actors.catalog,
+        FindVariant {
+            request_id: request_id.clone(),
+            user_id: caller.user_id,
+            file_id,
+            name,
+        },
+    )
+    .await?
+    .ok_or(ApiError::NotFound("variant"))?;
+    link_to(&state, request_id, &variant.storage_key, query.into_inner()).await
+}
+
+#[derive(Deserialize)]
+struct ProcessBody {
+    processor: String,
+    variant: Option<String>,
+    #[serde(default)]
+    options: Option<serde_json::Value>,
+}
+
+/// Longest variant name; names become part of storage keys.
+const MAX_VARIANT_LEN: usize = 64;
+
+fn valid_variant_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_VARIANT_LEN
+        && name != "original"
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+}
+
+async fn process(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    caller: Authenticated,
+    file_id: web::Path<Uuid>,
+    body: web::Json<ProcessBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let file_id = file_id.into_inner();
+    let options = body.options.unwrap_or_else(|| json!({}));
+    let default_variant = processing::validate(&body.processor, &options)
+        .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))?;
+    let variant = body.variant.unwrap_or(default_variant);
+    if !valid_variant_name(&variant) {
+        return Err(ApiError::unprocessable(
+            "invalid_variant",
+            format!(
+                "variant must be 1 to {MAX_VARIANT_LEN} letters, digits, '-' or '_', and not \"original\""
+            ),
+        ));
+    }
+    let details = ask(
+        &state.actors.catalog,
+        FindFile {
+            request_id: request_id.clone(),
+            user_id: caller.user_id,
+            file_id,
+        },
+    )
+    .await?
+    .ok_or(ApiError::NotFound("file"))?;
+    let kind = processing::MediaKind::from_extension(&details.file.extension);
+    let processor = processing::Processor::from_name(&body.processor)
+        .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))?;
+    if !kind.is_some_and(|kind| processor.accepts(kind)) {
+        return Err(ApiError::unprocessable(
+            "unsupported_processor",
+            format!(
+                "{} cannot process {}",
+                body.processor, details.file.content_type
+            ),
+        ));
+    }
+    let job = ask(
+        &state.actors.catalog,
+        AddJob {
+            request_id,
+            user_id: caller.user_id,
+            file_id,
+            job: NewJob {
+                processor: body.processor,
+                variant,
+                options,
+            },
+        },
+    )
+    .await?
+    .ok_or(ApiError::NotFound("file"))?;
+    if let Some(dispatcher) = &state.actors.dispatcher {
+        dispatcher.do_send(JobsQueued {
+            job_ids: vec![job.id],
+        });
+    }
+    Ok(HttpResponse::Accepted().json(json!({ "job": JobBody::from(job) })))
+}

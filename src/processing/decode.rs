@@ -1,0 +1,286 @@
+//! Decoding an original into pixels a processor can work on, safely.
+//!
+//! Order matters: sniff the type, read width and height from the header and refuse
+//! more than `Limits::max_pixels` *before* anything is allocated for pixels, give the
+//! decoder its own allocation limit as a second fence, then decode, apply EXIF
+//! orientation and normalise to 8-bit RGB or RGBA (16-bit, greyscale, palette and CMYK
+//! sources all end there; the `image` crate converts CMYK JPEGs to RGB itself).
+//! Animated GIF and WebP decode to their first frame.
+//!
+//! ICC profiles are not applied yet: pixels are taken as sRGB.
+
+use std::io::Cursor;
+
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageError, ImageReader};
+
+use super::{Limits, MediaKind, ProcessError, probe_dimensions};
+
+/// Bytes per pixel of the widest layout a decoder may produce (RGBA, 16 bits a channel),
+/// so `max_pixels * this` bounds the decoder's allocation for any image we accept.
+const WIDEST_PIXEL: u64 = 8;
+
+/// Refuses a width x height over the pixel limit.
+pub(crate) fn check_pixels(width: u32, height: u32, limits: &Limits) -> Result<(), ProcessError> {
+    if u64::from(width) * u64::from(height) > limits.max_pixels {
+        return Err(ProcessError::TooManyPixels {
+            width,
+            height,
+            max: limits.max_pixels,
+        });
+    }
+    Ok(())
+}
+
+/// Decodes an image original to oriented 8-bit RGB (`ImageRgb8`) or RGBA (`ImageRgba8`).
+pub(crate) fn decode_image(input: &[u8], limits: &Limits) -> Result<DynamicImage, ProcessError> {
+    let kind = MediaKind::sniff(input)
+        .filter(|kind| kind.is_image())
+        .ok_or_else(|| {
+            ProcessError::Unsupported("the file is not an image Kiln can read".into())
+        })?;
+    let format = kind.image_format().ok_or_else(|| {
+        ProcessError::Unsupported(format!("{} is not an image", kind.description()))
+    })?;
+
+    let (width, height) = probe_dimensions(input)
+        .ok_or_else(|| ProcessError::Corrupt("the image header is missing or unreadable".into()))?;
+    check_pixels(width, height, limits)?;
+    if kind == MediaKind::Jpeg {
+        check_jpeg_is_complete(input)?;
+    }
+
+    let mut reader = ImageReader::with_format(Cursor::new(input), format);
+    let mut decoder_limits = image::Limits::default();
+    decoder_limits.max_alloc = Some(limits.max_pixels.saturating_mul(WIDEST_PIXEL));
+    reader.limits(decoder_limits);
+    let mut decoder = reader.into_decoder().map_err(from_image_error)?;
+
+    // The decoder's own header parse is the authority (the probe and the decoder could
+    // disagree on a malformed file); check again before the pixels are read.
+    let (width, height) = decoder.dimensions();
+    check_pixels(width, height, limits)?;
+    // A damaged EXIF block loses only the orientation, not the whole image.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+
+    let mut image = DynamicImage::from_decoder(decoder).map_err(from_image_error)?;
+    image.apply_orientation(orientation);
+    Ok(to_8_bit(image))
+}
+
+fn to_8_bit(image: DynamicImage) -> DynamicImage {
+    match image {
+        DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => image,
+        other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.to_rgba8()),
+        other => DynamicImage::ImageRgb8(other.to_rgb8()),
+    }
+}
+
+/// The JPEG decoder is lenient: it fills a truncated file's missing rows with grey and
+/// reports success. A complete baseline or progressive JPEG has an EOI marker after its
+/// first scan, so we require one (cameras may append trailers after it; that is fine).
+fn check_jpeg_is_complete(input: &[u8]) -> Result<(), ProcessError> {
+    let truncated = || ProcessError::Corrupt("the JPEG data ends before the image does".into());
+    let mut pos = 2; // after SOI
+    loop {
+        // Markers are 0xFF, optional 0xFF fill bytes, then the marker code. Stray bytes
+        // before a marker are skipped, as libjpeg does (with a warning).
+        pos += input
+            .get(pos..)
+            .and_then(|rest| rest.iter().position(|&b| b == 0xFF))
+            .ok_or_else(truncated)?;
+        while input.get(pos) == Some(&0xFF) {
+            pos += 1;
+        }
+        let marker = *input.get(pos).ok_or_else(truncated)?;
+        pos += 1;
+        match marker {
+            0xD9 => {
+                return Err(ProcessError::Corrupt(
+                    "the JPEG ends before any image data".into(),
+                ));
+            }
+            0x01 | 0xD0..=0xD7 => continue, // no length field
+            _ => {}
+        }
+        let length = match (input.get(pos), input.get(pos + 1)) {
+            (Some(&hi), Some(&lo)) => usize::from(u16::from_be_bytes([hi, lo])),
+            _ => return Err(truncated()),
+        };
+        pos += length;
+        if marker == 0xDA {
+            // Start of scan: entropy-coded data follows, where 0xFF is always stuffed
+            // (0xFF00) or a restart marker, so an 0xFFD9 here is the real end.
+            let rest = input.get(pos..).ok_or_else(truncated)?;
+            return if rest.windows(2).rev().any(|w| w == [0xFF, 0xD9]) {
+                Ok(())
+            } else {
+                Err(truncated())
+            };
+        }
+    }
+}
+
+/// Turns the `image` crate's error into a reason a person can act on.
+pub(crate) fn from_image_error(err: ImageError) -> ProcessError {
+    match err {
+        ImageError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            ProcessError::Corrupt("the data ends before the image does".into())
+        }
+        ImageError::IoError(e) => ProcessError::Corrupt(e.to_string()),
+        ImageError::Decoding(e) => ProcessError::Corrupt(e.to_string()),
+        ImageError::Limits(e) => ProcessError::Unsupported(format!(
+            "decoding the image needs more memory than Kiln allows ({e})"
+        )),
+        ImageError::Unsupported(e) => ProcessError::Unsupported(e.to_string()),
+        ImageError::Parameter(e) => ProcessError::Corrupt(e.to_string()),
+        ImageError::Encoding(e) => ProcessError::Encode(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{close, fixture};
+    use super::*;
+    use image::GenericImageView;
+
+    fn decode(name: &str) -> Result<DynamicImage, ProcessError> {
+        decode_image(&fixture(name), &Limits::default())
+    }
+
+    fn rgb(img: &DynamicImage, x: u32, y: u32) -> [u8; 3] {
+        let p = img.get_pixel(x, y).0;
+        [p[0], p[1], p[2]]
+    }
+
+    #[test]
+    fn exif_orientation_6_turns_a_landscape_photo_into_a_portrait_with_the_marker_top_right() {
+        let img = decode("orientation6.jpg").unwrap();
+        assert_eq!(img.dimensions(), (800, 1200));
+        // The red block was stored top-left; rotated 90 degrees clockwise it is top-right.
+        assert!(
+            close(rgb(&img, 790, 10), [255, 0, 0], 40),
+            "{:?}",
+            rgb(&img, 790, 10)
+        );
+        assert!(!close(rgb(&img, 10, 10), [255, 0, 0], 40));
+    }
+
+    #[test]
+    fn a_cmyk_jpeg_decodes_to_the_right_rgb_colours() {
+        let img = decode("cmyk.jpg").unwrap();
+        assert!(matches!(img, DynamicImage::ImageRgb8(_)));
+        assert!(
+            close(rgb(&img, 40, 120), [0, 255, 255], 30),
+            "cyan: {:?}",
+            rgb(&img, 40, 120)
+        );
+        assert!(
+            close(rgb(&img, 280, 120), [255, 0, 255], 30),
+            "magenta: {:?}",
+            rgb(&img, 280, 120)
+        );
+    }
+
+    #[test]
+    fn a_16_bit_png_decodes_to_8_bit_with_the_same_colours() {
+        let img = decode("deep16.png").unwrap();
+        assert!(matches!(img, DynamicImage::ImageRgb8(_)));
+        assert_eq!(rgb(&img, 10, 10), [255, 0, 0]);
+        assert_eq!(rgb(&img, 300, 10), [0, 128, 255]);
+    }
+
+    #[test]
+    fn an_animated_gif_decodes_to_its_first_frame() {
+        let img = decode("animated.gif").unwrap();
+        assert_eq!(img.dimensions(), (200, 150));
+        assert!(
+            close(rgb(&img, 100, 75), [255, 0, 0], 0),
+            "{:?}",
+            rgb(&img, 100, 75)
+        );
+    }
+
+    #[test]
+    fn an_animated_webp_decodes_to_its_first_frame() {
+        let img = decode("animated.webp").unwrap();
+        assert_eq!(img.dimensions(), (200, 150));
+        assert!(
+            close(rgb(&img, 100, 75), [255, 0, 0], 0),
+            "{:?}",
+            rgb(&img, 100, 75)
+        );
+    }
+
+    #[test]
+    fn a_png_with_alpha_stays_rgba() {
+        let img = decode("alpha.png").unwrap();
+        assert!(matches!(img, DynamicImage::ImageRgba8(_)));
+        assert_eq!(img.get_pixel(350, 150).0[3], 0);
+        assert_eq!(img.get_pixel(50, 150).0[3], 255);
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_corrupt_with_a_reason() {
+        let err = decode("truncated.jpg").unwrap_err();
+        assert!(matches!(err, ProcessError::Corrupt(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "the file is truncated or corrupt: the JPEG data ends before the image does"
+        );
+    }
+
+    #[test]
+    fn a_jpeg_cut_inside_its_header_is_corrupt() {
+        let whole = fixture("photo.jpg");
+        for len in [3, 4, 20, 200] {
+            let err = decode_image(&whole[..len], &Limits::default()).unwrap_err();
+            assert!(
+                matches!(err, ProcessError::Corrupt(_)),
+                "{len} bytes: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_png_cut_short_is_corrupt() {
+        let whole = fixture("alpha.png");
+        let err = decode_image(&whole[..whole.len() / 2], &Limits::default()).unwrap_err();
+        assert!(matches!(err, ProcessError::Corrupt(_)), "{err:?}");
+    }
+
+    #[test]
+    fn a_png_claiming_20000_by_20000_is_refused_from_its_header() {
+        let err = decode("bomb.png").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ProcessError::TooManyPixels {
+                    width: 20000,
+                    height: 20000,
+                    max: 50_000_000
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("20000x20000"), "{err}");
+    }
+
+    #[test]
+    fn the_pixel_limit_is_the_configured_one() {
+        let tight = Limits { max_pixels: 1000 };
+        let err = decode_image(&fixture("small.jpg"), &tight).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ProcessError::TooManyPixels {
+                    width: 300,
+                    height: 200,
+                    max: 1000
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(decode_image(&fixture("small.jpg"), &Limits { max_pixels: 60_000 }).is_ok());
+    }
+}

@@ -1,0 +1,463 @@
+//! Processors: pure functions from an original's bytes to variant bytes.
+//!
+//! This module owns the registry of processors (`thumbnail`, `resize`, `pdf_thumbnail`;
+//! `webp` and `watermark` come with the processors issue), their options and their
+//! errors. It knows nothing of actors, storage or the database: the processor actors
+//! (a `SyncArbiter`, so CPU work never blocks the async threads) call [`run`] with the
+//! whole original in memory and store what comes back; the upload handler calls
+//! [`MediaKind::sniff`], [`probe_dimensions`] and [`default_jobs`]; the process
+//! endpoint calls [`validate`] to answer 422 before queueing anything.
+//!
+//! ```text
+//!  run(processor, variant, options, input, limits)
+//!    ├─ options::parse      typed options, ranges checked      (also used by validate)
+//!    ├─ thumbnail / resize  decode ─▶ geometry + Lanczos3 ─▶ encode
+//!    │                      (decode: sniff, pixel limit from the header *before* any
+//!    │                       allocation, EXIF orientation, 8-bit RGB(A))
+//!    └─ pdf                 PDFium renders page N ─▶ encode
+//! ```
+//!
+//! Every [`ProcessError`] is permanent: the input or the request is wrong and running
+//! the job again would fail the same way, so the pipeline marks the job dead at once
+//! and never retries it. (`PdfiumUnavailable` is an operator's mistake, not the user's,
+//! but retrying does not fix it either; the retry endpoint brings the job back once
+//! the library is installed.) Panics are not errors: the processor actor catches them.
+
+mod decode;
+mod encode;
+mod options;
+mod pdf;
+mod resize;
+mod sniff;
+mod thumbnail;
+
+#[cfg(test)]
+mod test_support;
+
+pub use options::{Fit, OutputFormat, Size};
+pub use pdf::{DEFAULT_PDFIUM_LIBRARY, pdfium_library, set_pdfium_library};
+pub use sniff::{MediaKind, probe_dimensions};
+
+use options::ProcessorOptions;
+
+/// The default `MAX_IMAGE_PIXELS`: 50 megapixels.
+pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
+
+/// Resource limits applied to every job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Images whose header claims more pixels than this are refused before decoding
+    /// (`MAX_IMAGE_PIXELS`). Also bounds the decoder's allocations and PDF renders.
+    pub max_pixels: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_pixels: DEFAULT_MAX_PIXELS,
+        }
+    }
+}
+
+/// The processors Kiln knows, in the order they are listed to users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Processor {
+    Thumbnail,
+    Resize,
+    PdfThumbnail,
+}
+
+impl Processor {
+    pub const ALL: [Processor; 3] = [
+        Processor::Thumbnail,
+        Processor::Resize,
+        Processor::PdfThumbnail,
+    ];
+
+    /// Looks a processor up by the name clients use.
+    pub fn from_name(name: &str) -> Result<Processor, ProcessError> {
+        Processor::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| ProcessError::UnknownProcessor(name.to_owned()))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Processor::Thumbnail => "thumbnail",
+            Processor::Resize => "resize",
+            Processor::PdfThumbnail => "pdf_thumbnail",
+        }
+    }
+
+    /// The variant name used when the client names none.
+    pub fn default_variant(self) -> &'static str {
+        self.name()
+    }
+
+    /// Whether this processor can run on an original of this kind.
+    pub fn accepts(self, kind: MediaKind) -> bool {
+        match self {
+            Processor::Thumbnail | Processor::Resize => kind.is_image(),
+            Processor::PdfThumbnail => kind == MediaKind::Pdf,
+        }
+    }
+}
+
+/// "thumbnail, resize, pdf_thumbnail", for error messages.
+const PROCESSOR_NAMES: &str = "thumbnail, resize, pdf_thumbnail";
+
+/// One job to create for an upload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSpec {
+    pub processor: String,
+    pub variant: String,
+    pub options: serde_json::Value,
+}
+
+/// The output of one processor run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Processed {
+    /// The variants to store, in order. May be empty: a `resize` with `sizes` on a
+    /// source no wider than the smallest size has nothing to make, and that is success.
+    pub outputs: Vec<Output>,
+    pub source: SourceFacts,
+}
+
+/// What the run learnt about the original, for the `files` row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SourceFacts {
+    /// Image width and height after EXIF orientation (as a person sees it).
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Number of pages of a PDF.
+    pub page_count: Option<u32>,
+}
+
+/// One encoded variant.
+#[derive(Clone, PartialEq)]
+pub struct Output {
+    pub variant: String,
+    pub bytes: Vec<u8>,
+    pub content_type: &'static str,
+    pub extension: &'static str,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl std::fmt::Debug for Output {
+    // The bytes are elided: a Debug of a 2 MB Vec helps nobody.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("variant", &self.variant)
+            .field("bytes", &format_args!("<{} bytes>", self.bytes.len()))
+            .field("content_type", &self.content_type)
+            .field("extension", &self.extension)
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .finish()
+    }
+}
+
+/// Why a processor refused or failed. Every variant is permanent (see the module doc).
+/// `Display` is shown to users as the job's `error`.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("unknown processor `{0}`; the processors are {PROCESSOR_NAMES}")]
+    UnknownProcessor(String),
+    #[error("invalid options: {0}")]
+    InvalidOptions(String),
+    #[error("unsupported input: {0}")]
+    Unsupported(String),
+    #[error(
+        "the image is {width}x{height} pixels, more than the limit of {max} pixels; it was not decoded"
+    )]
+    TooManyPixels { width: u32, height: u32, max: u64 },
+    #[error("the file is truncated or corrupt: {0}")]
+    Corrupt(String),
+    #[error("page {page} does not exist; the document has {}", pages(*page_count))]
+    PageOutOfRange { page: u32, page_count: u32 },
+    #[error("the PDF is password-protected; Kiln cannot open encrypted documents")]
+    Encrypted,
+    #[error("PDF rendering is unavailable: {0}")]
+    PdfiumUnavailable(String),
+    #[error("could not encode the output: {0}")]
+    Encode(String),
+}
+
+fn pages(count: u32) -> String {
+    if count == 1 {
+        "1 page".to_owned()
+    } else {
+        format!("{count} pages")
+    }
+}
+
+impl ProcessError {
+    /// Always true: no processor error goes away on a retry (see the module doc).
+    pub fn is_permanent(&self) -> bool {
+        true
+    }
+
+    /// A stable snake_case word for logs, metrics and API error codes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProcessError::UnknownProcessor(_) => "unknown_processor",
+            ProcessError::InvalidOptions(_) => "invalid_options",
+            ProcessError::Unsupported(_) => "unsupported_input",
+            ProcessError::TooManyPixels { .. } => "too_many_pixels",
+            ProcessError::Corrupt(_) => "corrupt_input",
+            ProcessError::PageOutOfRange { .. } => "page_out_of_range",
+            ProcessError::Encrypted => "encrypted_pdf",
+            ProcessError::PdfiumUnavailable(_) => "pdfium_unavailable",
+            ProcessError::Encode(_) => "encode_failed",
+        }
+    }
+}
+
+/// The jobs an upload gets by default.
+///
+/// Images get `thumbnail` and, when wider than the smallest size (640), one `resize`
+/// job listing the sizes narrower than the original (`{"sizes": ["sm", ...]}`). `width`
+/// is the width from [`probe_dimensions`] (stored, before EXIF orientation); when it is
+/// unknown all four sizes are listed and the processor skips those not narrower than
+/// the real, oriented width. PDFs get `pdf_thumbnail`.
+pub fn default_jobs(kind: MediaKind, width: Option<u32>) -> Vec<JobSpec> {
+    let job = |processor: Processor, options: serde_json::Value| JobSpec {
+        processor: processor.name().to_owned(),
+        variant: processor.default_variant().to_owned(),
+        options,
+    };
+    if kind == MediaKind::Pdf {
+        return vec![job(Processor::PdfThumbnail, serde_json::json!({}))];
+    }
+    let mut jobs = vec![job(Processor::Thumbnail, serde_json::json!({}))];
+    let sizes: Vec<&str> = Size::ALL
+        .into_iter()
+        .filter(|size| width.is_none_or(|w| w > size.width()))
+        .map(Size::name)
+        .collect();
+    if !sizes.is_empty() {
+        jobs.push(job(
+            Processor::Resize,
+            serde_json::json!({ "sizes": sizes }),
+        ));
+    }
+    jobs
+}
+
+/// Checks a processor name and its options at request time, so a bad request is a 422
+/// and never a dead job. Returns the variant name to use when the client gave none.
+/// `options` may be `null` (same as `{}`).
+pub fn validate(processor: &str, options: &serde_json::Value) -> Result<String, ProcessError> {
+    let processor = Processor::from_name(processor)?;
+    ProcessorOptions::parse(processor, options)?;
+    Ok(processor.default_variant().to_owned())
+}
+
+/// Runs one processor on a whole original.
+///
+/// `variant` names the output; a `resize` with `sizes` names its outputs by size
+/// ("sm", "md", ...) instead. The input's type is sniffed from its bytes.
+pub fn run(
+    processor: &str,
+    variant: &str,
+    options: &serde_json::Value,
+    input: &[u8],
+    limits: &Limits,
+) -> Result<Processed, ProcessError> {
+    let processor = Processor::from_name(processor)?;
+    let options = ProcessorOptions::parse(processor, options)?;
+    let kind = MediaKind::sniff(input).ok_or_else(|| {
+        ProcessError::Unsupported("the file is not an image or PDF that Kiln can read".into())
+    })?;
+    if !processor.accepts(kind) {
+        let wants = match processor {
+            Processor::PdfThumbnail => "a PDF",
+            Processor::Thumbnail | Processor::Resize => "an image",
+        };
+        return Err(ProcessError::Unsupported(format!(
+            "{} needs {wants}, and this file is {}",
+            processor.name(),
+            kind.description()
+        )));
+    }
+    match options {
+        ProcessorOptions::Thumbnail(opts) => thumbnail::run(variant, &opts, input, limits),
+        ProcessorOptions::Resize(opts) => resize::run(variant, &opts, input, limits),
+        ProcessorOptions::PdfThumbnail(opts) => pdf::run(variant, &opts, input, limits),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::fixture;
+    use super::*;
+    use serde_json::json;
+
+    fn sizes_of(jobs: &[JobSpec]) -> Option<serde_json::Value> {
+        jobs.iter()
+            .find(|j| j.processor == "resize")
+            .map(|j| j.options["sizes"].clone())
+    }
+
+    #[test]
+    fn an_image_wider_than_640_gets_a_thumbnail_and_the_sizes_narrower_than_it() {
+        let jobs = default_jobs(MediaKind::Jpeg, Some(1200));
+        assert_eq!(jobs[0].processor, "thumbnail");
+        assert_eq!(jobs[0].variant, "thumbnail");
+        assert_eq!(jobs[0].options, json!({}));
+        assert_eq!(jobs[1].variant, "resize");
+        assert_eq!(sizes_of(&jobs), Some(json!(["sm", "md"])));
+        assert_eq!(jobs.len(), 2);
+    }
+
+    #[test]
+    fn a_size_equal_to_the_original_width_is_not_made() {
+        assert_eq!(
+            sizes_of(&default_jobs(MediaKind::Png, Some(1920))),
+            Some(json!(["sm", "md"]))
+        );
+        assert_eq!(
+            sizes_of(&default_jobs(MediaKind::Png, Some(5000))),
+            Some(json!(["sm", "md", "lg", "xl"]))
+        );
+    }
+
+    #[test]
+    fn an_image_640_wide_or_narrower_gets_only_a_thumbnail() {
+        let jobs = default_jobs(MediaKind::Gif, Some(640));
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].processor, "thumbnail");
+    }
+
+    #[test]
+    fn an_image_of_unknown_width_gets_every_size() {
+        assert_eq!(
+            sizes_of(&default_jobs(MediaKind::Tiff, None)),
+            Some(json!(["sm", "md", "lg", "xl"]))
+        );
+    }
+
+    #[test]
+    fn a_pdf_gets_only_a_pdf_thumbnail() {
+        let jobs = default_jobs(MediaKind::Pdf, Some(5000));
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].processor, "pdf_thumbnail");
+        assert_eq!(jobs[0].variant, "pdf_thumbnail");
+    }
+
+    #[test]
+    fn every_default_job_passes_validation() {
+        for kind in [MediaKind::Jpeg, MediaKind::Pdf] {
+            for job in default_jobs(kind, None) {
+                assert_eq!(validate(&job.processor, &job.options).unwrap(), job.variant);
+            }
+        }
+    }
+
+    #[test]
+    fn validate_returns_the_default_variant_name() {
+        assert_eq!(validate("thumbnail", &json!(null)).unwrap(), "thumbnail");
+        assert_eq!(
+            validate("resize", &json!({"width": 800})).unwrap(),
+            "resize"
+        );
+        assert_eq!(
+            validate("pdf_thumbnail", &json!({"page": 3})).unwrap(),
+            "pdf_thumbnail"
+        );
+    }
+
+    #[test]
+    fn validate_rejects_an_unknown_processor_naming_the_known_ones() {
+        let err = validate("sharpen", &json!({})).unwrap_err();
+        assert!(matches!(err, ProcessError::UnknownProcessor(_)));
+        assert!(
+            err.to_string().contains("thumbnail, resize, pdf_thumbnail"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn validate_rejects_unknown_keys_bad_types_and_out_of_range_values() {
+        let cases = [
+            ("thumbnail", json!({"widht": 100}), "widht"),
+            ("thumbnail", json!({"width": 0}), "width"),
+            ("thumbnail", json!({"width": "big"}), "width"),
+            ("thumbnail", json!({"quality": 101}), "quality"),
+            ("thumbnail", json!({"fit": "stretch"}), "stretch"),
+            ("thumbnail", json!({"format": "gif"}), "gif"),
+            ("thumbnail", json!([1, 2]), "object"),
+            ("resize", json!({"sizes": ["sm", "huge"]}), "huge"),
+            ("resize", json!({"sizes": []}), "sizes"),
+            ("resize", json!({"sizes": ["sm"], "width": 100}), "sizes"),
+            ("resize", json!({"width": 100_000}), "width"),
+            ("pdf_thumbnail", json!({"page": 0}), "page"),
+            ("pdf_thumbnail", json!({"format": "webp"}), "webp"),
+            ("pdf_thumbnail", json!({"fit": "cover"}), "fit"),
+        ];
+        for (processor, options, mentions) in cases {
+            match validate(processor, &options) {
+                Err(err @ ProcessError::InvalidOptions(_)) => assert!(
+                    err.to_string().contains(mentions),
+                    "{processor} {options}: `{err}` should mention `{mentions}`"
+                ),
+                other => panic!("{processor} {options}: expected InvalidOptions, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_error_message_is_a_readable_sentence() {
+        let err = ProcessError::PageOutOfRange {
+            page: 5,
+            page_count: 2,
+        };
+        assert_eq!(
+            err.to_string(),
+            "page 5 does not exist; the document has 2 pages"
+        );
+        let err = ProcessError::PageOutOfRange {
+            page: 2,
+            page_count: 1,
+        };
+        assert_eq!(
+            err.to_string(),
+            "page 2 does not exist; the document has 1 page"
+        );
+        assert!(ProcessError::Encrypted.is_permanent());
+    }
+
+    #[test]
+    fn an_image_processor_refuses_a_pdf_and_the_pdf_processor_refuses_an_image() {
+        let pdf = fixture("two-pages.pdf");
+        let err = run(
+            "thumbnail",
+            "thumbnail",
+            &json!({}),
+            &pdf,
+            &Limits::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ProcessError::Unsupported(_)), "{err:?}");
+        assert!(err.to_string().contains("a PDF"), "{err}");
+
+        let jpeg = fixture("small.jpg");
+        let err = run("pdf_thumbnail", "p", &json!({}), &jpeg, &Limits::default()).unwrap_err();
+        assert!(matches!(err, ProcessError::Unsupported(_)), "{err:?}");
+    }
+
+    #[test]
+    fn a_text_file_named_jpg_is_unsupported() {
+        let err = run(
+            "thumbnail",
+            "thumbnail",
+            &json!({}),
+            &fixture("spoofed.jpg"),
+            &Limits::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ProcessError::Unsupported(_)), "{err:?}");
+    }
+}

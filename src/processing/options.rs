@@ -1,0 +1,414 @@
+//! Processor options: the JSON a client sends (API.md "Processor options") parsed into
+//! typed values with their defaults, or an [`ProcessError::InvalidOptions`] that names
+//! the offending key. Parsed by hand rather than with serde derive so every message
+//! says which option is wrong and what would be right.
+
+use serde_json::{Map, Value};
+
+use super::{ProcessError, Processor};
+
+/// Largest width or height a client may ask of an image processor (they never upscale,
+/// so the source bounds the real output anyway).
+pub const MAX_DIMENSION: u32 = 10_000;
+/// Largest width or height of a rendered PDF page.
+pub const MAX_PDF_DIMENSION: u32 = 4_096;
+
+/// How an image meets a width x height box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// Fit inside the box, keeping the aspect ratio (one side may be shorter).
+    Contain,
+    /// Fill the box, keeping the aspect ratio, and crop the overflow around the centre.
+    Cover,
+}
+
+/// The encodings a processor can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Jpeg,
+    Png,
+    /// Lossless for now (the `image` crate's encoder); lossy comes with the webp processor.
+    Webp,
+}
+
+/// The named widths of the default `resize` job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Size {
+    Sm,
+    Md,
+    Lg,
+    Xl,
+}
+
+impl Size {
+    pub const ALL: [Size; 4] = [Size::Sm, Size::Md, Size::Lg, Size::Xl];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Size::Sm => "sm",
+            Size::Md => "md",
+            Size::Lg => "lg",
+            Size::Xl => "xl",
+        }
+    }
+
+    /// The output width; the height follows the aspect ratio.
+    pub fn width(self) -> u32 {
+        match self {
+            Size::Sm => 640,
+            Size::Md => 1024,
+            Size::Lg => 1920,
+            Size::Xl => 2560,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ThumbnailOptions {
+    pub width: u32,
+    pub height: u32,
+    pub fit: Fit,
+    pub format: OutputFormat,
+    pub quality: u8,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ResizeTarget {
+    /// Named sizes from one decode, each only when narrower than the source.
+    Sizes(Vec<Size>),
+    /// One output: by width, by height, or into a box with a fit.
+    Box {
+        width: Option<u32>,
+        height: Option<u32>,
+        fit: Fit,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ResizeOptions {
+    pub target: ResizeTarget,
+    /// `None`: JPEG, or PNG when the source has an alpha channel.
+    pub format: Option<OutputFormat>,
+    pub quality: u8,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PdfThumbnailOptions {
+    /// 1-based.
+    pub page: u32,
+    pub width: u32,
+    pub height: u32,
+    pub format: OutputFormat,
+    pub quality: u8,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ProcessorOptions {
+    Thumbnail(ThumbnailOptions),
+    Resize(ResizeOptions),
+    PdfThumbnail(PdfThumbnailOptions),
+}
+
+const DEFAULT_QUALITY: u8 = 85;
+const THUMBNAIL_BOX: u32 = 300;
+
+impl ProcessorOptions {
+    /// Parses `options` (an object, or `null` for none) for `processor`.
+    pub fn parse(processor: Processor, options: &Value) -> Result<ProcessorOptions, ProcessError> {
+        let empty = Map::new();
+        let map = match options {
+            Value::Null => &empty,
+            Value::Object(map) => map,
+            _ => {
+                return Err(invalid(format!(
+                    "options for {} must be a JSON object",
+                    processor.name()
+                )));
+            }
+        };
+        let o = Options { map, processor };
+        match processor {
+            Processor::Thumbnail => {
+                o.only(&["width", "height", "fit", "format", "quality"])?;
+                Ok(ProcessorOptions::Thumbnail(ThumbnailOptions {
+                    width: o
+                        .dimension("width", MAX_DIMENSION)?
+                        .unwrap_or(THUMBNAIL_BOX),
+                    height: o
+                        .dimension("height", MAX_DIMENSION)?
+                        .unwrap_or(THUMBNAIL_BOX),
+                    fit: o.fit()?.unwrap_or(Fit::Contain),
+                    format: o.format(&IMAGE_FORMATS)?.unwrap_or(OutputFormat::Jpeg),
+                    quality: o.quality()?.unwrap_or(DEFAULT_QUALITY),
+                }))
+            }
+            Processor::Resize => {
+                o.only(&["sizes", "width", "height", "fit", "format", "quality"])?;
+                let (width, height, fit) = (
+                    o.dimension("width", MAX_DIMENSION)?,
+                    o.dimension("height", MAX_DIMENSION)?,
+                    o.fit()?,
+                );
+                let target = match o.sizes()? {
+                    Some(_) if width.is_some() || height.is_some() || fit.is_some() => {
+                        return Err(invalid(
+                            "resize takes either `sizes` or `width`/`height`/`fit`, not both"
+                                .into(),
+                        ));
+                    }
+                    Some(sizes) => ResizeTarget::Sizes(sizes),
+                    // No target at all means the default set.
+                    None if width.is_none() && height.is_none() => {
+                        ResizeTarget::Sizes(Size::ALL.to_vec())
+                    }
+                    None => ResizeTarget::Box {
+                        width,
+                        height,
+                        fit: fit.unwrap_or(Fit::Contain),
+                    },
+                };
+                Ok(ProcessorOptions::Resize(ResizeOptions {
+                    target,
+                    format: o.format(&IMAGE_FORMATS)?,
+                    quality: o.quality()?.unwrap_or(DEFAULT_QUALITY),
+                }))
+            }
+            Processor::PdfThumbnail => {
+                o.only(&["page", "width", "height", "format", "quality"])?;
+                Ok(ProcessorOptions::PdfThumbnail(PdfThumbnailOptions {
+                    page: o.whole_number("page", 1, u32::MAX)?.unwrap_or(1),
+                    width: o
+                        .dimension("width", MAX_PDF_DIMENSION)?
+                        .unwrap_or(THUMBNAIL_BOX),
+                    height: o
+                        .dimension("height", MAX_PDF_DIMENSION)?
+                        .unwrap_or(THUMBNAIL_BOX),
+                    format: o.format(&PDF_FORMATS)?.unwrap_or(OutputFormat::Png),
+                    quality: o.quality()?.unwrap_or(DEFAULT_QUALITY),
+                }))
+            }
+        }
+    }
+}
+
+const IMAGE_FORMATS: [(&str, OutputFormat); 4] = [
+    ("jpeg", OutputFormat::Jpeg),
+    ("jpg", OutputFormat::Jpeg),
+    ("png", OutputFormat::Png),
+    ("webp", OutputFormat::Webp),
+];
+const PDF_FORMATS: [(&str, OutputFormat); 3] = [
+    ("png", OutputFormat::Png),
+    ("jpeg", OutputFormat::Jpeg),
+    ("jpg", OutputFormat::Jpeg),
+];
+
+fn invalid(message: String) -> ProcessError {
+    ProcessError::InvalidOptions(message)
+}
+
+/// One processor's options object, read key by key.
+struct Options<'a> {
+    map: &'a Map<String, Value>,
+    processor: Processor,
+}
+
+impl Options<'_> {
+    fn only(&self, known: &[&str]) -> Result<(), ProcessError> {
+        match self.map.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(key) => Err(invalid(format!(
+                "unknown option `{key}` for {}; its options are {}",
+                self.processor.name(),
+                known.join(", ")
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn whole_number(&self, key: &str, min: u32, max: u32) -> Result<Option<u32>, ProcessError> {
+        let Some(value) = self.map.get(key) else {
+            return Ok(None);
+        };
+        value
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (min..=max).contains(n))
+            .map(Some)
+            .ok_or_else(|| {
+                let range = if max == u32::MAX {
+                    format!("{min} or more")
+                } else {
+                    format!("from {min} to {max}")
+                };
+                invalid(format!(
+                    "`{key}` must be a whole number {range}, not {value}"
+                ))
+            })
+    }
+
+    fn dimension(&self, key: &str, max: u32) -> Result<Option<u32>, ProcessError> {
+        self.whole_number(key, 1, max)
+    }
+
+    fn quality(&self) -> Result<Option<u8>, ProcessError> {
+        // 1..=100 always fits a u8.
+        Ok(self
+            .whole_number("quality", 1, 100)?
+            .and_then(|q| u8::try_from(q).ok()))
+    }
+
+    fn choice<T: Copy>(&self, key: &str, choices: &[(&str, T)]) -> Result<Option<T>, ProcessError> {
+        let Some(value) = self.map.get(key) else {
+            return Ok(None);
+        };
+        let found = value
+            .as_str()
+            .and_then(|s| choices.iter().find(|(name, _)| *name == s));
+        match found {
+            Some((_, choice)) => Ok(Some(*choice)),
+            None => {
+                let names: Vec<String> = choices.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+                Err(invalid(format!(
+                    "`{key}` for {} must be one of {}, not {value}",
+                    self.processor.name(),
+                    names.join(", ")
+                )))
+            }
+        }
+    }
+
+    fn fit(&self) -> Result<Option<Fit>, ProcessError> {
+        self.choice("fit", &[("contain", Fit::Contain), ("cover", Fit::Cover)])
+    }
+
+    fn format(
+        &self,
+        formats: &[(&str, OutputFormat)],
+    ) -> Result<Option<OutputFormat>, ProcessError> {
+        self.choice("format", formats)
+    }
+
+    fn sizes(&self) -> Result<Option<Vec<Size>>, ProcessError> {
+        let Some(value) = self.map.get("sizes") else {
+            return Ok(None);
+        };
+        let expected = || {
+            invalid(format!(
+                "`sizes` must be a non-empty list of \"sm\", \"md\", \"lg\", \"xl\", not {value}"
+            ))
+        };
+        let items = value
+            .as_array()
+            .filter(|a| !a.is_empty())
+            .ok_or_else(expected)?;
+        let mut sizes = Vec::with_capacity(items.len());
+        for item in items {
+            let size = Size::ALL
+                .into_iter()
+                .find(|s| item.as_str() == Some(s.name()))
+                .ok_or_else(expected)?;
+            sizes.push(size);
+        }
+        sizes.sort();
+        sizes.dedup();
+        Ok(Some(sizes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(processor: Processor, options: Value) -> ProcessorOptions {
+        ProcessorOptions::parse(processor, &options).unwrap()
+    }
+
+    #[test]
+    fn an_empty_thumbnail_request_means_a_300_box_jpeg_at_quality_85() {
+        assert_eq!(
+            parse(Processor::Thumbnail, json!({})),
+            ProcessorOptions::Thumbnail(ThumbnailOptions {
+                width: 300,
+                height: 300,
+                fit: Fit::Contain,
+                format: OutputFormat::Jpeg,
+                quality: 85,
+            })
+        );
+    }
+
+    #[test]
+    fn an_empty_resize_request_means_every_size() {
+        let ProcessorOptions::Resize(opts) = parse(Processor::Resize, json!(null)) else {
+            panic!("not resize");
+        };
+        assert_eq!(opts.target, ResizeTarget::Sizes(Size::ALL.to_vec()));
+        assert_eq!(opts.format, None);
+    }
+
+    #[test]
+    fn sizes_are_sorted_and_deduplicated() {
+        let ProcessorOptions::Resize(opts) =
+            parse(Processor::Resize, json!({"sizes": ["xl", "sm", "xl"]}))
+        else {
+            panic!("not resize");
+        };
+        assert_eq!(opts.target, ResizeTarget::Sizes(vec![Size::Sm, Size::Xl]));
+    }
+
+    #[test]
+    fn a_resize_by_width_alone_keeps_the_aspect_ratio() {
+        let ProcessorOptions::Resize(opts) = parse(
+            Processor::Resize,
+            json!({"width": 800, "format": "webp", "quality": 70}),
+        ) else {
+            panic!("not resize");
+        };
+        assert_eq!(
+            opts.target,
+            ResizeTarget::Box {
+                width: Some(800),
+                height: None,
+                fit: Fit::Contain
+            }
+        );
+        assert_eq!(opts.format, Some(OutputFormat::Webp));
+        assert_eq!(opts.quality, 70);
+    }
+
+    #[test]
+    fn a_pdf_thumbnail_defaults_to_page_one_as_png() {
+        assert_eq!(
+            parse(Processor::PdfThumbnail, json!({"format": "jpg"})),
+            ProcessorOptions::PdfThumbnail(PdfThumbnailOptions {
+                page: 1,
+                width: 300,
+                height: 300,
+                format: OutputFormat::Jpeg,
+                quality: 85,
+            })
+        );
+    }
+
+    #[test]
+    fn an_unknown_option_is_named_with_the_valid_ones() {
+        let err = ProcessorOptions::parse(Processor::Thumbnail, &json!({"colour": 1})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid options: unknown option `colour` for thumbnail; its options are width, height, fit, format, quality"
+        );
+    }
+
+    #[test]
+    fn a_fractional_or_negative_width_is_refused() {
+        for width in [json!(1.5), json!(-3), json!(null), json!(true)] {
+            let err = ProcessorOptions::parse(Processor::Thumbnail, &json!({ "width": width }))
+                .unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("`width` must be a whole number from 1 to 10000")
+            );
+        }
+    }
+}

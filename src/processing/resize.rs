@@ -1,0 +1,347 @@
+//! Scaling pixels: the geometry of contain/cover/by-width boxes (never upscaling), the
+//! Lanczos3 resampler (`fast_image_resize`, SIMD, alpha premultiplied so transparent
+//! pixels do not bleed dark fringes), and the `resize` processor itself, which serves
+//! every requested size from one decode.
+
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions as FirOptions, Resizer};
+use image::{DynamicImage, RgbImage, RgbaImage};
+
+use super::decode::decode_image;
+use super::encode::encode;
+use super::options::{Fit, OutputFormat, ResizeOptions, ResizeTarget};
+use super::{Limits, ProcessError, Processed, SourceFacts};
+
+/// Output size for a source, and whether the source is centre-cropped to its aspect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub width: u32,
+    pub height: u32,
+    pub crop: bool,
+}
+
+/// Where a `width` x `height` source lands in a box. `None` on a side leaves it free
+/// (the aspect ratio decides it). Never upscales: `contain` and by-side stop at the
+/// source size; `cover` on a source smaller than the box yields the largest centred
+/// crop with the box's aspect ratio, at the source's scale.
+pub(crate) fn plan(
+    width: u32,
+    height: u32,
+    box_width: Option<u32>,
+    box_height: Option<u32>,
+    fit: Fit,
+) -> Plan {
+    let (w, h) = (f64::from(width), f64::from(height));
+    let scaled = |scale: f64, crop: bool| Plan {
+        width: round_side(w * scale),
+        height: round_side(h * scale),
+        crop,
+    };
+    match (box_width, box_height) {
+        (None, None) => scaled(1.0, false),
+        (Some(bw), None) => scaled((f64::from(bw) / w).min(1.0), false),
+        (None, Some(bh)) => scaled((f64::from(bh) / h).min(1.0), false),
+        (Some(bw), Some(bh)) => {
+            let (bw, bh) = (f64::from(bw), f64::from(bh));
+            match fit {
+                Fit::Contain => scaled((bw / w).min(bh / h).min(1.0), false),
+                Fit::Cover => {
+                    // Shrink the box (keeping its aspect) until it fits in the source.
+                    let shrink = (w / bw).min(h / bh).min(1.0);
+                    Plan {
+                        width: round_side(bw * shrink),
+                        height: round_side(bh * shrink),
+                        crop: true,
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn round_side(side: f64) -> u32 {
+    // Bounded by the source's u32 sides, so the cast cannot overflow.
+    (side.round() as u32).max(1)
+}
+
+/// Resamples 8-bit RGB or RGBA pixels. Reuse one `Resizer` across the sizes of a job:
+/// it keeps its buffers.
+pub(crate) fn resample(
+    resizer: &mut Resizer,
+    source: &DynamicImage,
+    plan: Plan,
+) -> Result<DynamicImage, ProcessError> {
+    if (plan.width, plan.height) == (source.width(), source.height()) && !plan.crop {
+        return Ok(source.clone());
+    }
+    let pixel_type = match source {
+        DynamicImage::ImageRgb8(_) => PixelType::U8x3,
+        DynamicImage::ImageRgba8(_) => PixelType::U8x4,
+        other => {
+            // decode_image only yields the two above; convert rather than fail.
+            let converted = if other.color().has_alpha() {
+                DynamicImage::ImageRgba8(other.to_rgba8())
+            } else {
+                DynamicImage::ImageRgb8(other.to_rgb8())
+            };
+            return resample(resizer, &converted, plan);
+        }
+    };
+    let resample_error = |e: &dyn std::fmt::Display| {
+        ProcessError::Encode(format!(
+            "resizing to {}x{} failed: {e}",
+            plan.width, plan.height
+        ))
+    };
+    let src = ImageRef::new(
+        source.width(),
+        source.height(),
+        source.as_bytes(),
+        pixel_type,
+    )
+    .map_err(|e| resample_error(&e))?;
+    let mut dst = Image::new(plan.width, plan.height, pixel_type);
+    let mut options = FirOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    if plan.crop {
+        options = options.fit_into_destination(Some((0.5, 0.5)));
+    }
+    resizer
+        .resize(&src, &mut dst, &options)
+        .map_err(|e| resample_error(&e))?;
+    let (width, height, pixels) = (dst.width(), dst.height(), dst.into_vec());
+    let image = match pixel_type {
+        PixelType::U8x4 => RgbaImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgba8),
+        _ => RgbImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8),
+    };
+    image.ok_or_else(|| resample_error(&"the resized buffer has the wrong size"))
+}
+
+/// The `resize` processor.
+pub(crate) fn run(
+    variant: &str,
+    options: &ResizeOptions,
+    input: &[u8],
+    limits: &Limits,
+) -> Result<Processed, ProcessError> {
+    let source = decode_image(input, limits)?;
+    let (width, height) = (source.width(), source.height());
+    // Unless asked, keep transparency where the source has it.
+    let format = options.format.unwrap_or(if source.color().has_alpha() {
+        OutputFormat::Png
+    } else {
+        OutputFormat::Jpeg
+    });
+    let mut resizer = Resizer::new();
+    let mut outputs = Vec::new();
+    let mut make = |name: &str, plan: Plan| -> Result<(), ProcessError> {
+        let pixels = resample(&mut resizer, &source, plan)?;
+        outputs.push(encode(name, &pixels, format, options.quality)?);
+        Ok(())
+    };
+    match &options.target {
+        ResizeTarget::Sizes(sizes) => {
+            for size in sizes.iter().filter(|size| width > size.width()) {
+                make(
+                    size.name(),
+                    plan(width, height, Some(size.width()), None, Fit::Contain),
+                )?;
+            }
+        }
+        ResizeTarget::Box {
+            width: box_width,
+            height: box_height,
+            fit,
+        } => make(variant, plan(width, height, *box_width, *box_height, *fit))?,
+    }
+    Ok(Processed {
+        outputs,
+        source: SourceFacts {
+            width: Some(width),
+            height: Some(height),
+            page_count: None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{decode_output, fixture, only_output};
+    use super::super::{Limits, run as run_processor};
+    use super::*;
+    use serde_json::json;
+
+    fn resize(name: &str, options: serde_json::Value) -> Processed {
+        run_processor(
+            "resize",
+            "custom",
+            &options,
+            &fixture(name),
+            &Limits::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn contain_fits_inside_the_box_and_never_upscales() {
+        let contain = |w, h, bw, bh| plan(w, h, Some(bw), Some(bh), Fit::Contain);
+        assert_eq!(
+            contain(1200, 800, 300, 300),
+            Plan {
+                width: 300,
+                height: 200,
+                crop: false
+            }
+        );
+        assert_eq!(
+            contain(800, 1200, 300, 300),
+            Plan {
+                width: 200,
+                height: 300,
+                crop: false
+            }
+        );
+        assert_eq!(
+            contain(200, 100, 300, 300),
+            Plan {
+                width: 200,
+                height: 100,
+                crop: false
+            }
+        );
+        assert_eq!(
+            contain(10000, 1, 300, 300),
+            Plan {
+                width: 300,
+                height: 1,
+                crop: false
+            }
+        );
+    }
+
+    #[test]
+    fn cover_fills_the_box_and_shrinks_it_for_a_small_source() {
+        let cover = |w, h, bw, bh| plan(w, h, Some(bw), Some(bh), Fit::Cover);
+        assert_eq!(
+            cover(1200, 800, 300, 300),
+            Plan {
+                width: 300,
+                height: 300,
+                crop: true
+            }
+        );
+        assert_eq!(
+            cover(200, 100, 300, 300),
+            Plan {
+                width: 100,
+                height: 100,
+                crop: true
+            }
+        );
+        assert_eq!(
+            cover(1200, 800, 400, 100),
+            Plan {
+                width: 400,
+                height: 100,
+                crop: true
+            }
+        );
+    }
+
+    #[test]
+    fn one_side_alone_keeps_the_aspect_ratio() {
+        assert_eq!(plan(1200, 800, Some(640), None, Fit::Contain).height, 427);
+        assert_eq!(plan(1200, 800, None, Some(400), Fit::Contain).width, 600);
+        assert_eq!(plan(1200, 800, Some(5000), None, Fit::Contain).width, 1200);
+    }
+
+    #[test]
+    fn the_default_sizes_make_only_those_narrower_than_the_photo() {
+        let processed = resize("photo.jpg", json!({"sizes": ["sm", "md", "lg", "xl"]}));
+        let names: Vec<&str> = processed
+            .outputs
+            .iter()
+            .map(|o| o.variant.as_str())
+            .collect();
+        assert_eq!(names, ["sm", "md"]);
+        let sm = decode_output(&processed.outputs[0]);
+        assert_eq!((sm.width(), sm.height()), (640, 427));
+        let md = decode_output(&processed.outputs[1]);
+        assert_eq!((md.width(), md.height()), (1024, 683));
+        assert_eq!(processed.outputs[0].content_type, "image/jpeg");
+        assert_eq!(processed.outputs[0].extension, "jpg");
+        assert_eq!(processed.source.width, Some(1200));
+    }
+
+    #[test]
+    fn sizes_follow_the_oriented_width_of_a_rotated_photo() {
+        // Stored 1200x800 with Orientation=6: displayed 800 wide, so only sm.
+        let processed = resize("orientation6.jpg", json!({}));
+        let names: Vec<&str> = processed
+            .outputs
+            .iter()
+            .map(|o| o.variant.as_str())
+            .collect();
+        assert_eq!(names, ["sm"]);
+        let sm = decode_output(&processed.outputs[0]);
+        assert_eq!((sm.width(), sm.height()), (640, 960));
+    }
+
+    #[test]
+    fn a_source_narrower_than_every_size_makes_nothing_and_succeeds() {
+        let processed = resize("small.jpg", json!({}));
+        assert!(processed.outputs.is_empty());
+        assert_eq!(processed.source.width, Some(300));
+    }
+
+    #[test]
+    fn an_explicit_width_makes_one_output_named_by_the_variant() {
+        let processed = resize("photo.jpg", json!({"width": 500, "format": "png"}));
+        let out = only_output(&processed);
+        assert_eq!(out.variant, "custom");
+        assert_eq!(out.content_type, "image/png");
+        let img = decode_output(out);
+        assert_eq!((img.width(), img.height()), (500, 333));
+    }
+
+    #[test]
+    fn an_explicit_width_larger_than_the_source_keeps_the_source_size() {
+        let processed = resize("small.jpg", json!({"width": 2000}));
+        assert_eq!(
+            (
+                only_output(&processed).width,
+                only_output(&processed).height
+            ),
+            (300, 200)
+        );
+    }
+
+    #[test]
+    fn a_resized_png_with_alpha_stays_a_png_with_alpha_by_default() {
+        let processed = resize("alpha.png", json!({"width": 200}));
+        let out = only_output(&processed);
+        assert_eq!(out.extension, "png");
+        let img = decode_output(out).to_rgba8();
+        assert_eq!((img.width(), img.height()), (200, 150));
+        assert_eq!(
+            img.get_pixel(180, 75).0[3],
+            0,
+            "right half stays transparent"
+        );
+        // Premultiplied resampling: the opaque blue does not darken at the edge.
+        let edge = img.get_pixel(98, 75).0;
+        assert_eq!(edge[3], 255);
+        assert!(edge[2] > 200, "edge pixel {edge:?}");
+    }
+
+    #[test]
+    fn cover_crops_to_the_exact_box() {
+        let processed = resize(
+            "photo.jpg",
+            json!({"width": 400, "height": 400, "fit": "cover", "format": "webp"}),
+        );
+        let out = only_output(&processed);
+        assert_eq!(out.content_type, "image/webp");
+        let img = decode_output(out);
+        assert_eq!((img.width(), img.height()), (400, 400));
+    }
+}

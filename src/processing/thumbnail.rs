@@ -1,0 +1,237 @@
+//! The `thumbnail` processor: one small image inside (`contain`, the default) or
+//! filling (`cover`, centre-cropped) a 300x300 box, JPEG q85 unless asked otherwise.
+
+use fast_image_resize::Resizer;
+
+use super::decode::decode_image;
+use super::encode::encode;
+use super::options::ThumbnailOptions;
+use super::resize::{plan, resample};
+use super::{Limits, ProcessError, Processed, SourceFacts};
+
+pub(crate) fn run(
+    variant: &str,
+    options: &ThumbnailOptions,
+    input: &[u8],
+    limits: &Limits,
+) -> Result<Processed, ProcessError> {
+    let source = decode_image(input, limits)?;
+    let plan = plan(
+        source.width(),
+        source.height(),
+        Some(options.width),
+        Some(options.height),
+        options.fit,
+    );
+    let pixels = resample(&mut Resizer::new(), &source, plan)?;
+    let output = encode(variant, &pixels, options.format, options.quality)?;
+    Ok(Processed {
+        outputs: vec![output],
+        source: SourceFacts {
+            width: Some(source.width()),
+            height: Some(source.height()),
+            page_count: None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{close, decode_output, fixture, only_output};
+    use super::super::{Limits, ProcessError, Processed, run as run_processor};
+    use image::GenericImageView;
+    use serde_json::{Value, json};
+
+    fn thumbnail(name: &str, options: Value) -> Result<Processed, ProcessError> {
+        run_processor(
+            "thumbnail",
+            "thumbnail",
+            &options,
+            &fixture(name),
+            &Limits::default(),
+        )
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn a_landscape_photo_becomes_a_300_by_200_jpeg() {
+        let processed = thumbnail("photo.jpg", json!({})).unwrap();
+        let out = only_output(&processed);
+        assert_eq!(out.variant, "thumbnail");
+        assert_eq!((out.content_type, out.extension), ("image/jpeg", "jpg"));
+        let img = decode_output(out);
+        assert_eq!(img.dimensions(), (300, 200));
+        assert_eq!(
+            (processed.source.width, processed.source.height),
+            (Some(1200), Some(800))
+        );
+        assert_eq!(processed.source.page_count, None);
+    }
+
+    #[test]
+    fn an_orientation_6_photo_becomes_a_portrait_thumbnail_turned_the_right_way() {
+        let processed = thumbnail("orientation6.jpg", json!({})).unwrap();
+        let img = decode_output(only_output(&processed));
+        assert_eq!(img.dimensions(), (200, 300));
+        assert_eq!(
+            (processed.source.width, processed.source.height),
+            (Some(800), Some(1200))
+        );
+        // The stored top-left red marker must now be at the top-right.
+        let top_right = img.get_pixel(195, 5).0;
+        assert!(
+            close([top_right[0], top_right[1], top_right[2]], [255, 0, 0], 50),
+            "{top_right:?}"
+        );
+    }
+
+    #[test]
+    fn the_thumbnail_carries_no_exif_gps_or_orientation() {
+        let original = fixture("orientation6.jpg");
+        assert!(
+            contains(&original, b"Exif\0\0"),
+            "the fixture must have EXIF to strip"
+        );
+        assert!(contains(&original, b"KilnCam"));
+        for format in ["jpeg", "png", "webp"] {
+            let processed = thumbnail("orientation6.jpg", json!({ "format": format })).unwrap();
+            let bytes = &only_output(&processed).bytes;
+            assert!(
+                !contains(bytes, b"Exif"),
+                "{format} output has an EXIF block"
+            );
+            assert!(
+                !contains(bytes, b"KilnCam"),
+                "{format} output kept the camera make"
+            );
+            assert!(
+                !contains(bytes, b"eXIf"),
+                "{format} output has a PNG eXIf chunk"
+            );
+            assert!(
+                !contains(bytes, b"http://ns.adobe.com/xap"),
+                "{format} output has XMP"
+            );
+            let mut decoder = image::ImageReader::new(std::io::Cursor::new(bytes))
+                .with_guessed_format()
+                .unwrap()
+                .into_decoder()
+                .unwrap();
+            use image::ImageDecoder;
+            assert_eq!(decoder.exif_metadata().unwrap(), None, "{format}");
+        }
+    }
+
+    #[test]
+    fn cover_fills_the_whole_box() {
+        let processed = thumbnail(
+            "photo.jpg",
+            json!({"fit": "cover", "width": 200, "height": 200}),
+        )
+        .unwrap();
+        assert_eq!(
+            decode_output(only_output(&processed)).dimensions(),
+            (200, 200)
+        );
+    }
+
+    #[test]
+    fn a_png_thumbnail_of_a_transparent_png_keeps_its_alpha() {
+        let processed = thumbnail("alpha.png", json!({"format": "png"})).unwrap();
+        let out = only_output(&processed);
+        assert_eq!(out.content_type, "image/png");
+        let img = decode_output(out);
+        assert!(img.color().has_alpha());
+        assert_eq!(img.dimensions(), (300, 225));
+        let rgba = img.to_rgba8();
+        assert_eq!(rgba.get_pixel(280, 100).0[3], 0);
+        assert_eq!(rgba.get_pixel(20, 100).0, [20, 120, 220, 255]);
+    }
+
+    #[test]
+    fn a_jpeg_thumbnail_of_a_transparent_png_is_white_where_it_was_transparent() {
+        let processed = thumbnail("alpha.png", json!({})).unwrap();
+        let img = decode_output(only_output(&processed)).to_rgb8();
+        assert!(close(img.get_pixel(280, 100).0, [255, 255, 255], 3));
+        assert!(close(img.get_pixel(20, 100).0, [20, 120, 220], 12));
+    }
+
+    #[test]
+    fn a_16_bit_png_and_a_cmyk_jpeg_make_thumbnails_in_their_true_colours() {
+        let img =
+            decode_output(only_output(&thumbnail("deep16.png", json!({})).unwrap())).to_rgb8();
+        assert_eq!(img.dimensions(), (300, 225));
+        assert!(
+            close(img.get_pixel(30, 100).0, [255, 0, 0], 12),
+            "{:?}",
+            img.get_pixel(30, 100)
+        );
+        assert!(
+            close(img.get_pixel(270, 100).0, [0, 128, 255], 12),
+            "{:?}",
+            img.get_pixel(270, 100)
+        );
+
+        let img = decode_output(only_output(&thumbnail("cmyk.jpg", json!({})).unwrap())).to_rgb8();
+        assert!(
+            close(img.get_pixel(30, 100).0, [0, 255, 255], 30),
+            "{:?}",
+            img.get_pixel(30, 100)
+        );
+        assert!(
+            close(img.get_pixel(270, 100).0, [255, 0, 255], 30),
+            "{:?}",
+            img.get_pixel(270, 100)
+        );
+    }
+
+    #[test]
+    fn an_animated_gif_thumbnail_shows_the_first_frame() {
+        let img =
+            decode_output(only_output(&thumbnail("animated.gif", json!({})).unwrap())).to_rgb8();
+        assert_eq!(img.dimensions(), (200, 150), "never upscaled");
+        assert!(
+            close(img.get_pixel(100, 75).0, [255, 0, 0], 12),
+            "{:?}",
+            img.get_pixel(100, 75)
+        );
+    }
+
+    #[test]
+    fn a_small_image_is_not_upscaled() {
+        let processed = thumbnail("small.jpg", json!({"width": 600, "height": 600})).unwrap();
+        assert_eq!(
+            decode_output(only_output(&processed)).dimensions(),
+            (300, 200)
+        );
+    }
+
+    #[test]
+    fn quality_changes_the_jpeg_size() {
+        let low = thumbnail("photo.jpg", json!({"quality": 20})).unwrap();
+        let high = thumbnail("photo.jpg", json!({"quality": 95})).unwrap();
+        assert!(only_output(&low).bytes.len() < only_output(&high).bytes.len());
+    }
+
+    #[test]
+    fn a_truncated_jpeg_fails_as_corrupt_and_a_bomb_as_too_many_pixels() {
+        let err = thumbnail("truncated.jpg", json!({})).unwrap_err();
+        assert!(matches!(err, ProcessError::Corrupt(_)), "{err:?}");
+        assert!(err.is_permanent());
+        let err = thumbnail("bomb.png", json!({})).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ProcessError::TooManyPixels {
+                    width: 20000,
+                    height: 20000,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! How job ids travel from the process that queued them to a worker.
+//!
+//! The database is the truth; the transport only says "job X may be ready".
+//! Losing an entry delays a job until the reconciler finds it, and delivering
+//! one twice costs a failed claim: neither loses or repeats work.
+//!
+//! - [`redis_stream`]: a Redis Stream with one consumer group, shared by every process.
+//! - [`memory`]: an in-process channel for the embedded default.
+//!
+//! A transport is split into a [`Publisher`] (owned by the Dispatcher) and a
+//! [`Consumer`] (owned by the StreamReader).
+
+pub mod memory;
+pub mod redis_stream;
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("redis is unavailable")]
+    Redis(#[from] deadpool_redis::redis::RedisError),
+    #[error("the in-process queue is closed")]
+    Closed,
+}
+
+/// One job id handed to this consumer; acknowledge it once the job's outcome is
+/// committed (or once it turned out not to be runnable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub job_id: Uuid,
+    /// The stream entry id, for the Redis transport.
+    entry_id: Option<String>,
+}
+
+pub enum Publisher {
+    Memory(memory::MemoryPublisher),
+    Redis(Box<redis_stream::StreamPublisher>),
+}
+
+impl Publisher {
+    pub async fn publish(&mut self, job_ids: &[Uuid]) -> Result<(), TransportError> {
+        match self {
+            Self::Memory(p) => p.publish(job_ids),
+            Self::Redis(p) => p.publish(job_ids).await,
+        }
+    }
+}
+
+pub enum Consumer {
+    Memory(memory::MemoryConsumer),
+    Redis(Box<redis_stream::StreamConsumer>),
+}
+
+impl Consumer {
+    /// Waits up to `block` for at most `max` deliveries.
+    pub async fn read(
+        &mut self,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<Delivery>, TransportError> {
+        match self {
+            Self::Memory(c) => c.read(max, block).await,
+            Self::Redis(c) => c.read(max, block).await,
+        }
+    }
+
+    /// Takes over deliveries another consumer received but did not acknowledge
+    /// within `min_idle` (it died). The in-process transport has none.
+    pub async fn reclaim(
+        &mut self,
+        min_idle: Duration,
+        max: usize,
+    ) -> Result<Vec<Delivery>, TransportError> {
+        match self {
+            Self::Memory(_) => Ok(Vec::new()),
+            Self::Redis(c) => c.reclaim(min_idle, max).await,
+        }
+    }
+
+    pub async fn ack(&mut self, delivery: &Delivery) -> Result<(), TransportError> {
+        match self {
+            Self::Memory(_) => Ok(()),
+            Self::Redis(c) => c.ack(delivery).await,
+        }
+    }
+}

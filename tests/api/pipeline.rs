@@ -1,0 +1,609 @@
+//! The pipeline from a user's side: upload, processing to variants, downloads,
+//! refusals, the files and jobs API, and status events.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{error_code, fixture, spawn_app, spawn_app_with, user_with_id, wait_until};
+
+fn variant<'a>(details: &'a Value, name: &str) -> &'a Value {
+    details["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name)
+        .unwrap_or_else(|| panic!("no variant {name} in {details}"))
+}
+
+fn dimensions(bytes: &[u8]) -> (u32, u32) {
+    let image = image::load_from_memory(bytes).expect("a variant decodes");
+    (image.width(), image.height())
+}
+
+#[actix_rt::test]
+async fn an_uploaded_photo_becomes_ready_with_a_thumbnail_and_the_sizes_narrower_than_it() {
+    let app = spawn_app().await;
+    let (token, user_id) = user_with_id(&app, "photos@example.com").await;
+    let accepted = app.upload_fixture(&token, "photo.jpg").await;
+    let file = &accepted["file"];
+    assert_eq!(file["status"], "processing");
+    assert_eq!(file["content_type"], "image/jpeg");
+    assert_eq!(file["filename"], "photo.jpg");
+    assert_eq!(file["size_bytes"], fixture("photo.jpg").len());
+    assert_eq!(file["width"], 1200);
+    assert_eq!(file["height"], 800);
+    let expected_sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(fixture("photo.jpg")))
+    };
+    assert_eq!(file["sha256"], expected_sha);
+    let processors: Vec<&str> = accepted["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["processor"].as_str().unwrap())
+        .collect();
+    assert_eq!(processors, ["thumbnail", "resize"]);
+
+    let id = file["id"].as_str().unwrap();
+    let details = app.wait_until_processed(&token, id).await;
+    assert_eq!(details["file"]["status"], "ready", "{details}");
+    assert!(
+        details["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["status"] == "succeeded")
+    );
+    let names: Vec<&str> = details["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["md", "sm", "thumbnail"],
+        "1200 px wide: no lg (1920) or xl (2560)"
+    );
+
+    let thumbnail = app
+        .download(&token, &format!("/api/files/{id}/variants/thumbnail"))
+        .await;
+    assert_eq!(dimensions(&thumbnail), (300, 200));
+    assert_eq!(variant(&details, "thumbnail")["width"], 300);
+    let sm = app
+        .download(&token, &format!("/api/files/{id}/variants/sm"))
+        .await;
+    assert_eq!(dimensions(&sm).0, 640);
+    let md = app
+        .download(&token, &format!("/api/files/{id}/variants/md"))
+        .await;
+    assert_eq!(dimensions(&md).0, 1024);
+    assert_eq!(
+        app.download(&token, &format!("/api/files/{id}/content"))
+            .await,
+        fixture("photo.jpg")
+    );
+
+    let mut keys = app.stored_keys(&user_id).await;
+    keys.sort();
+    let prefix = format!("{user_id}/{id}");
+    assert_eq!(
+        keys,
+        ["md.jpg", "original.jpg", "sm.jpg", "thumbnail.jpg"].map(|k| format!("{prefix}/{k}"))
+    );
+}
+
+#[actix_rt::test]
+async fn a_pdf_gets_a_page_preview_and_its_page_count() {
+    let app = spawn_app().await;
+    let (token, _) = user_with_id(&app, "docs@example.com").await;
+    let accepted = app.upload_fixture(&token, "two-pages.pdf").await;
+    assert_eq!(accepted["jobs"][0]["processor"], "pdf_thumbnail");
+    let id = accepted["file"]["id"].as_str().unwrap();
+    let details = app.wait_until_processed(&token, id).await;
+    assert_eq!(details["file"]["status"], "ready", "{details}");
+    assert_eq!(details["file"]["page_count"], 2);
+    let preview = app
+        .download(&token, &format!("/api/files/{id}/variants/pdf_thumbnail"))
+        .await;
+    let (width, height) = dimensions(&preview);
+    assert!(
+        width <= 300 && height <= 300 && width.max(height) == 300,
+        "{width}x{height}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_file_that_is_not_an_image_or_pdf_is_refused_whatever_its_name_and_nothing_is_kept() {
+    let app = spawn_app().await;
+    let (token, user_id) = user_with_id(&app, "spoof@example.com").await;
+    let response = app
+        .upload(&token, "cat.jpg", fixture("spoofed.jpg"), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(error_code(response).await, "unsupported_type");
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>".to_vec();
+    let response = app.upload(&token, "logo.svg", svg, None).await;
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(app.stored_keys(&user_id).await.is_empty());
+    let files: Value = app
+        .get("/api/files", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(files["files"], json!([]));
+}
+
+#[actix_rt::test]
+async fn an_upload_over_the_size_limit_is_a_413_and_leaves_nothing_behind() {
+    let app = spawn_app_with(&[("MAX_UPLOAD_SIZE", "16KiB")]).await;
+    let (token, user_id) = user_with_id(&app, "big@example.com").await;
+    let response = app
+        .upload(&token, "photo.jpg", fixture("photo.jpg"), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(response).await, "file_too_large");
+    // Larger than one multipart part, so a partly sent upload must be aborted.
+    let huge = [fixture("photo.jpg"), vec![0u8; 9 * 1024 * 1024]].concat();
+    let app_large = spawn_app_with(&[("MAX_UPLOAD_SIZE", "8MiB")]).await;
+    let (token_large, user_large) = user_with_id(&app_large, "huge@example.com").await;
+    let response = app_large.upload(&token_large, "huge.jpg", huge, None).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(app.stored_keys(&user_id).await.is_empty());
+    assert!(app_large.stored_keys(&user_large).await.is_empty());
+    let files: Value = app_large
+        .get("/api/files", Some(&token_large))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(files["files"], json!([]));
+}
+
+#[actix_rt::test]
+async fn an_empty_upload_or_one_without_a_file_is_a_400() {
+    let app = spawn_app().await;
+    let (token, _) = user_with_id(&app, "empty@example.com").await;
+    let response = app.upload(&token, "nothing.jpg", Vec::new(), None).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(response).await, "empty_file");
+    let form = reqwest::multipart::Form::new().text("processors", "thumbnail");
+    let response = app
+        .client
+        .post(app.url("/api/upload"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(response).await, "missing_file");
+    let response = app
+        .client
+        .post(app.url("/api/upload"))
+        .bearer_auth(&token)
+        .body("raw")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(response).await, "invalid_multipart");
+    let anonymous = app
+        .client
+        .post(app.url("/api/upload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Uploads a fixture and waits for it to end `failed`; returns the dead job.
+async fn dead_job_for(fixture_name: &str) -> Value {
+    let app = spawn_app().await;
+    let (token, _) = user_with_id(&app, "broken@example.com").await;
+    let accepted = app.upload_fixture(&token, fixture_name).await;
+    let details = app
+        .wait_until_processed(&token, accepted["file"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(details["file"]["status"], "failed", "{details}");
+    let dead = details["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["status"] == "dead")
+        .unwrap()
+        .clone();
+    assert_eq!(dead["attempts"], 1, "a permanent error is not retried");
+    dead
+}
+
+#[actix_rt::test]
+async fn a_truncated_jpeg_ends_in_a_dead_job_with_a_reason() {
+    let dead = dead_job_for("truncated.jpg").await;
+    let reason = dead["error"].as_str().unwrap();
+    assert!(
+        reason.contains("corrupt") || reason.contains("truncated"),
+        "{reason}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_small_png_claiming_20000_by_20000_is_refused_before_decoding() {
+    let dead = dead_job_for("bomb.png").await;
+    assert!(dead["error"].as_str().unwrap().contains("pixels"), "{dead}");
+}
+
+#[actix_rt::test]
+async fn an_encrypted_pdf_ends_in_a_dead_job_saying_so() {
+    let dead = dead_job_for("encrypted.pdf").await;
+    assert!(
+        dead["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("encrypt"),
+        "{dead}"
+    );
+}
+
+#[actix_rt::test]
+async fn another_users_file_and_jobs_answer_404_everywhere() {
+    let app = spawn_app().await;
+    let (owner, _) = user_with_id(&app, "owner@example.com").await;
+    let (stranger, _) = user_with_id(&app, "stranger@example.com").await;
+    let accepted = app.upload_fixture(&owner, "small.jpg").await;
+    let id = accepted["file"]["id"].as_str().unwrap();
+    let job_id = accepted["jobs"][0]["id"].as_str().unwrap();
+    for path in [
+        format!("/api/files/{id}"),
+        format!("/api/files/{id}/content"),
+        format!("/api/files/{id}/variants/thumbnail"),
+        format!("/api/files/{id}/events"),
+        format!("/api/jobs/{job_id}"),
+    ] {
+        let response = app.get(&path, Some(&stranger)).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(error_code(response).await, "not_found");
+    }
+    let process = app
+        .post_json(
+            &format!("/api/files/{id}/process"),
+            &json!({ "processor": "thumbnail" }),
+            Some(&stranger),
+        )
+        .await;
+    assert_eq!(process.status(), StatusCode::NOT_FOUND);
+    let retry = app
+        .post_json(
+            &format!("/api/jobs/{job_id}/retry"),
+            &json!({}),
+            Some(&stranger),
+        )
+        .await;
+    assert_eq!(retry.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.delete(&format!("/api/files/{id}"), &stranger)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/api/files/{id}"), Some(&owner))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[actix_rt::test]
+async fn deleting_a_file_removes_its_objects_and_rows() {
+    let app = spawn_app().await;
+    let (token, user_id) = user_with_id(&app, "delete@example.com").await;
+    let accepted = app.upload_fixture(&token, "photo.jpg").await;
+    let id = accepted["file"]["id"].as_str().unwrap();
+    app.wait_until_processed(&token, id).await;
+    assert_eq!(app.stored_keys(&user_id).await.len(), 4);
+    assert_eq!(
+        app.delete(&format!("/api/files/{id}"), &token)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(app.stored_keys(&user_id).await.is_empty());
+    assert_eq!(
+        app.get(&format!("/api/files/{id}"), Some(&token))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let job_id = accepted["jobs"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/api/jobs/{job_id}"), Some(&token))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[actix_rt::test]
+async fn files_are_listed_newest_first_in_pages_with_a_status_filter() {
+    let app = spawn_app().await;
+    let (token, _) = user_with_id(&app, "lister@example.com").await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let accepted = app.upload_fixture(&token, "small.jpg").await;
+        ids.push(accepted["file"]["id"].as_str().unwrap().to_string());
+    }
+    let broken = app.upload_fixture(&token, "truncated.jpg").await;
+    let broken_id = broken["file"]["id"].as_str().unwrap().to_string();
+    for id in ids.iter().chain([&broken_id]) {
+        app.wait_until_processed(&token, id).await;
+    }
+    let first: Value = app
+        .get("/api/files?limit=2", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let page: Vec<&str> = first["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(page, [broken_id.as_str(), ids[2].as_str()]);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second: Value = app
+        .get(&format!("/api/files?limit=2&cursor={cursor}"), Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let page: Vec<&str> = second["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(page, [ids[1].as_str(), ids[0].as_str()]);
+    assert!(second["next_cursor"].is_null());
+    let failed: Value = app
+        .get("/api/files?status=failed", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(failed["files"].as_array().unwrap().len(), 1);
+    for bad in [
+        "/api/files?limit=0",
+        "/api/files?limit=101",
+        "/api/files?status=lost",
+        "/api/files?cursor=zzz",
+    ] {
+        let response = app.get(bad, Some(&token)).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+}
+
+#[actix_rt::test]
+async fn more_processing_can_be_asked_for_and_bad_requests_are_422() {
+    let app = spawn_app().await;
+    let (token, _) = user_with_id(&app, "process@example.com").await;
+    let accepted = app.upload_fixture(&token, "photo.jpg").await;
+    let id = accepted["file"]["id"].as_str().unwrap();
+    app.wait_until_processed(&token, id).await;
+    let path = format!("/api/files/{id}/process");
+    let response = app
+        .post_json(&path, &json!({ "processor": "thumbnail", "variant": "square", "options": { "width": 100, "height": 100, "fit": "cover", "format": "png" } }), Some(&token))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let job: Value = response.json().await.unwrap();
+    assert_eq!(job["job"]["status"], "queued");
+    assert_eq!(job["job"]["variant"], "square");
+    let details = app.wait_until_processed(&token, id).await;
+    assert_eq!(details["file"]["status"], "ready");
+    let square = app
+        .download(&token, &format!("/api/files/{id}/variants/square"))
+        .await;
+    assert_eq!(dimensions(&square), (100, 100));
+    assert_eq!(variant(&details, "square")["content_type"], "image/png");
+
+    for (body, code) in [
+        (json!({ "processor": "sharpen" }), "unknown_processor"),
+        (
+            json!({ "processor": "thumbnail", "options": { "width": -4 } }),
+            "invalid_options",
+        ),
+        (
+            json!({ "processor": "thumbnail", "options": { "colour": "red" } }),
+            "invalid_options",
+        ),
+        (
+            json!({ "processor": "pdf_thumbnail" }),
+            "unsupported_processor",
+        ),
+        (
+            json!({ "processor": "thumbnail", "variant": "../x" }),
+            "invalid_variant",
+        ),
+    ] {
+        let response = app.post_json(&path, &body, Some(&token)).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
+        assert_eq!(error_code(response).await, code, "{body}");
+    }
+    let unknown = app
+        .upload(
+            &token,
+            "photo.jpg",
+            fixture("photo.jpg"),
+            Some("thumbnail,sharpen"),
+        )
+        .await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[actix_rt::test]
+async fn only_chosen_processors_run_when_the_upload_names_them() {
+    let app = spawn_app().await;
+    let (token, _) = user_with_id(&app, "choose@example.com").await;
+    let response = app
+        .upload(&token, "photo.jpg", fixture("photo.jpg"), Some("thumbnail"))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let accepted: Value = response.json().await.unwrap();
+    assert_eq!(accepted["jobs"].as_array().unwrap().len(), 1);
+    let details = app
+        .wait_until_processed(&token, accepted["file"]["id"].as_str().unwrap())
+        .await;
+    let names: Vec<&str> = details["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["thumbnail"]);
+}
+
+#[actix_rt::test]
+async fn a_dead_job_can_be_retried_and_other_jobs_cannot() {
+    let app = spawn_app().await;
+    let (token, _) = user_with_id(&app, "retry@example.com").await;
+    let broken = app.upload_fixture(&token, "truncated.jpg").await;
+    let id = broken["file"]["id"].as_str().unwrap();
+    let details = app.wait_until_processed(&token, id).await;
+    let dead = details["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["status"] == "dead")
+        .unwrap();
+    let retried = app
+        .post_json(
+            &format!("/api/jobs/{}/retry", dead["id"].as_str().unwrap()),
+            &json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(retried.status(), StatusCode::ACCEPTED);
+    let retried: Value = retried.json().await.unwrap();
+    assert_eq!(retried["job"]["status"], "queued");
+    assert_eq!(retried["job"]["attempts"], 0);
+    // It really runs again (and, the file being corrupt, dies again).
+    let job_path = format!("/api/jobs/{}", dead["id"].as_str().unwrap());
+    wait_until(Duration::from_secs(30), || async {
+        let job: Value = app.get(&job_path, Some(&token)).await.json().await.unwrap();
+        job["job"]["status"] == "dead" && job["job"]["attempts"] == 1
+    })
+    .await;
+
+    let fine = app.upload_fixture(&token, "small.jpg").await;
+    let fine_id = fine["file"]["id"].as_str().unwrap();
+    app.wait_until_processed(&token, fine_id).await;
+    let job_id = fine["jobs"][0]["id"].as_str().unwrap();
+    let refused = app
+        .post_json(
+            &format!("/api/jobs/{job_id}/retry"),
+            &json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(refused).await, "job_not_dead");
+}
+
+#[actix_rt::test]
+async fn download_links_come_as_json_when_asked_not_to_redirect() {
+    let app = spawn_app().await;
+    let (token, _) = user_with_id(&app, "links@example.com").await;
+    let accepted = app.upload_fixture(&token, "small.jpg").await;
+    let id = accepted["file"]["id"].as_str().unwrap();
+    let link: Value = app
+        .get(
+            &format!("/api/files/{id}/content?redirect=false"),
+            Some(&token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(link["expires_at"].as_str().unwrap()).unwrap();
+    assert!(expires > chrono::Utc::now());
+    let bytes = reqwest::get(link["url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(bytes.to_vec(), fixture("small.jpg"));
+    let missing = app
+        .get(&format!("/api/files/{id}/variants/nope"), Some(&token))
+        .await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+#[actix_rt::test]
+async fn an_event_stream_shows_a_job_running_then_succeeded() {
+    let app = spawn_app().await;
+    let (token, _) = user_with_id(&app, "events@example.com").await;
+    let accepted = app.upload_fixture(&token, "photo.jpg").await;
+    let id = accepted["file"]["id"].as_str().unwrap().to_string();
+    app.wait_until_processed(&token, &id).await;
+
+    let mut stream = app
+        .client
+        .get(app.url(&format!("/api/files/{id}/events")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let job: Value = app
+        .post_json(
+            &format!("/api/files/{id}/process"),
+            &json!({ "processor": "thumbnail", "variant": "again" }),
+            Some(&token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job_id = job["job"]["id"].as_str().unwrap().to_string();
+
+    let mut seen: Vec<String> = Vec::new();
+    let mut buffer = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !seen.contains(&"succeeded".to_string()) {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .expect("events arrive in time")
+            .unwrap()
+            .expect("the stream stays open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let frame: String = buffer.drain(..end + 2).collect();
+            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) else {
+                continue;
+            };
+            let event: Value = serde_json::from_str(data).unwrap();
+            if event["type"] == "job" && event["job_id"] == job_id.as_str() {
+                seen.push(event["status"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    let running = seen
+        .iter()
+        .position(|s| s == "running")
+        .expect("running is announced");
+    let succeeded = seen.iter().position(|s| s == "succeeded").unwrap();
+    assert!(running < succeeded, "{seen:?}");
+}
