@@ -3,10 +3,13 @@
 //! PostgreSQL, Redis and an S3-compatible server (see `scripts/test.sh`).
 
 mod accounts;
+mod chaos;
 mod cli;
 mod helpers;
 mod http_basics;
 mod pipeline;
 mod process;
+mod retries;
+mod servers;
 mod storage;
 mod tokens;
