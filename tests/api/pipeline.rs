@@ -607,3 +607,51 @@ async fn an_event_stream_shows_a_job_running_then_succeeded() {
     let succeeded = seen.iter().position(|s| s == "succeeded").unwrap();
     assert!(running < succeeded, "{seen:?}");
 }
+
+/// A 12-megapixel JPEG, slow enough to process that a test can act mid-job.
+fn large_photo() -> Vec<u8> {
+    let pixels = image::RgbImage::from_fn(4000, 3000, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x ^ y) % 239) as u8])
+    });
+    let mut encoded = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut encoded, 90)
+        .encode_image(&pixels)
+        .unwrap();
+    encoded
+}
+
+#[actix_rt::test]
+async fn deleting_a_file_while_its_job_runs_ends_the_job_and_leaves_nothing_behind() {
+    let app = spawn_app().await;
+    let (token, user_id) = user_with_id(&app, "hasty@example.com").await;
+    let response = app
+        .upload(&token, "large.jpg", large_photo(), Some("resize"))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let accepted: Value = response.json().await.unwrap();
+    let id = accepted["file"]["id"].as_str().unwrap();
+    let job_path = format!("/api/jobs/{}", accepted["jobs"][0]["id"].as_str().unwrap());
+    wait_until(Duration::from_secs(30), || async {
+        let job: Value = app.get(&job_path, Some(&token)).await.json().await.unwrap();
+        job["job"]["status"] == "running"
+    })
+    .await;
+    assert_eq!(
+        app.delete(&format!("/api/files/{id}"), &token)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    // The job ends after its file is gone, and nothing it touched remains.
+    wait_until(Duration::from_secs(30), || async {
+        app.stored_keys(&user_id).await.is_empty()
+    })
+    .await;
+    let files: Value = app
+        .get("/api/files", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(files["files"], json!([]));
+}

@@ -139,8 +139,22 @@ impl Handler<ClaimJob> for Catalog {
     }
 }
 
+/// Why a conditional update on a held job matched nothing.
+async fn not_held<C: ConnectionTrait>(db: &C, job_id: Uuid) -> Result<Recorded, CatalogError> {
+    Ok(
+        match processing_jobs::Entity::find_by_id(job_id).one(db).await? {
+            Some(_) => Recorded::LeaseLost,
+            None => Recorded::JobGone,
+        },
+    )
+}
+
+fn stored(transition: Option<Transition>) -> Recorded {
+    transition.map_or(Recorded::JobGone, Recorded::Stored)
+}
+
 impl Handler<CompleteJob> for Catalog {
-    type Result = ResponseFuture<Result<Option<Transition>, CatalogError>>;
+    type Result = ResponseFuture<Result<Recorded, CatalogError>>;
 
     fn handle(&mut self, msg: CompleteJob, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.complete_job", job_id = %msg.job_id);
@@ -166,14 +180,14 @@ impl Handler<CompleteJob> for Catalog {
                 .exec(&txn)
                 .await?;
             if done.rows_affected == 0 {
-                return Ok(None);
+                return not_held(&txn, msg.job_id).await;
             }
             let Some(file_id) = processing_jobs::Entity::find_by_id(msg.job_id)
                 .one(&txn)
                 .await?
                 .map(|job| job.file_id)
             else {
-                return Ok(None);
+                return Ok(Recorded::JobGone);
             };
             for variant in msg.variants {
                 let row = file_variants::ActiveModel {
@@ -226,13 +240,13 @@ impl Handler<CompleteJob> for Catalog {
             }
             let transition = transition(&txn, msg.job_id).await?;
             txn.commit().await?;
-            Ok(transition)
+            Ok(stored(transition))
         })
     }
 }
 
 impl Handler<FailJob> for Catalog {
-    type Result = ResponseFuture<Result<Option<Transition>, CatalogError>>;
+    type Result = ResponseFuture<Result<Recorded, CatalogError>>;
 
     fn handle(&mut self, msg: FailJob, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.fail_job", job_id = %msg.job_id);
@@ -243,7 +257,7 @@ impl Handler<FailJob> for Catalog {
                 .one(&txn)
                 .await?
             else {
-                return Ok(None);
+                return not_held(&txn, msg.job_id).await;
             };
             let now = Utc::now();
             let jitter: f64 = rand::random();
@@ -278,7 +292,7 @@ impl Handler<FailJob> for Catalog {
                 .await?;
             let transition = transition(&txn, msg.job_id).await?;
             txn.commit().await?;
-            Ok(transition)
+            Ok(stored(transition))
         })
     }
 }

@@ -250,10 +250,9 @@ pub struct LearntFacts {
 }
 
 /// Upserts the variants and marks the job succeeded in one transaction, if the
-/// consumer still holds the job's lease. Replies with the job and file status
-/// afterwards, or `None` when the lease was lost.
+/// consumer still holds the job's lease.
 #[derive(Message)]
-#[rtype(result = "Result<Option<Transition>, CatalogError>")]
+#[rtype(result = "Result<Recorded, CatalogError>")]
 pub struct CompleteJob {
     pub job_id: Uuid,
     pub consumer: String,
@@ -263,13 +262,24 @@ pub struct CompleteJob {
 
 /// Records a failed attempt: `retrying` with backoff, or `dead`.
 #[derive(Message)]
-#[rtype(result = "Result<Option<Transition>, CatalogError>")]
+#[rtype(result = "Result<Recorded, CatalogError>")]
 pub struct FailJob {
     pub job_id: Uuid,
     pub consumer: String,
     pub error: String,
     pub permanent: bool,
     pub max_retries: u32,
+}
+
+/// What became of an attempt's outcome.
+#[derive(Debug, Clone)]
+pub enum Recorded {
+    /// Stored; the job and its file are now as the transition says.
+    Stored(Transition),
+    /// Another consumer holds the job now (this one's lease expired).
+    LeaseLost,
+    /// The job is gone: its file was deleted while it ran.
+    JobGone,
 }
 
 /// A job's new status and its file's, for events.

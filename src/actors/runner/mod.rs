@@ -18,11 +18,12 @@ use uuid::Uuid;
 
 use crate::actors::catalog::Catalog;
 use crate::actors::catalog::messages::{
-    Claim, ClaimJob, ClaimedJob, CompleteJob, FailJob, LearntFacts, NewVariant, Transition,
+    Claim, ClaimJob, ClaimedJob, CompleteJob, FailJob, LearntFacts, NewVariant, Recorded,
+    Transition,
 };
 use crate::actors::events::{Events, PublishEvent, StatusEvent};
 use crate::actors::processors::{ProcessFailure, ProcessorWorker, RunProcessor};
-use crate::actors::storage::messages::{GetObject, PutObject};
+use crate::actors::storage::messages::{DeleteObject, GetObject, PutObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
 use crate::domain::jobs::JobStatus;
 use crate::telemetry::RequestId;
@@ -144,8 +145,10 @@ impl JobRunner {
             ))),
         };
         let duration_ms = started.elapsed().as_millis() as u64;
+        let mut written = Vec::new();
         let recorded = match outcome {
             Ok((variants, facts)) => {
+                written = variants.iter().map(|v| v.storage_key.clone()).collect();
                 tracing::info!(duration_ms, outcome = "succeeded", "job attempt finished");
                 self.catalog
                     .send(CompleteJob {
@@ -174,12 +177,29 @@ impl JobRunner {
             }
         };
         match recorded {
-            Ok(Ok(Some(transition))) => {
+            Ok(Ok(Recorded::Stored(transition))) => {
                 self.announce(&transition);
                 true
             }
-            Ok(Ok(None)) => {
+            Ok(Ok(Recorded::LeaseLost)) => {
                 tracing::warn!("the job's lease was lost before its outcome was recorded");
+                true
+            }
+            Ok(Ok(Recorded::JobGone)) => {
+                // The file was deleted while the job ran: what the job stored
+                // belongs to nothing, so it goes too.
+                tracing::info!("the job's file was deleted while it ran; removing its outputs");
+                for key in written {
+                    if let Ok(key) = ObjectKey::parse(&key) {
+                        let _ = self
+                            .storage
+                            .send(DeleteObject {
+                                request_id: RequestId::generate(),
+                                key,
+                            })
+                            .await;
+                    }
+                }
                 true
             }
             Ok(Err(err)) => {
