@@ -23,6 +23,20 @@ use super::{Catalog, CatalogError};
 use crate::domain::jobs::{AfterFailure, JobStatus, after_failure};
 use crate::entities::{file_variants, files, processing_jobs};
 
+/// Condition: the job waits for a retry whose time has come.
+fn retry_due(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(processing_jobs::Column::Status.eq(JobStatus::Retrying.as_str()))
+        .add(processing_jobs::Column::RunAfter.lte(now))
+}
+
+/// Condition: the job was running, but its worker's lease ran out (it died).
+fn lease_expired(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(processing_jobs::Column::Status.eq(JobStatus::Running.as_str()))
+        .add(processing_jobs::Column::LeaseExpiresAt.lt(now))
+}
+
 /// Condition: the job is running under `consumer`'s lease.
 fn held_by(job_id: Uuid, consumer: &str) -> Condition {
     Condition::all()
@@ -59,16 +73,8 @@ impl Handler<ClaimJob> for Catalog {
             let now = Utc::now();
             let runnable = Condition::any()
                 .add(processing_jobs::Column::Status.eq(JobStatus::Queued.as_str()))
-                .add(
-                    Condition::all()
-                        .add(processing_jobs::Column::Status.eq(JobStatus::Retrying.as_str()))
-                        .add(processing_jobs::Column::RunAfter.lte(now)),
-                )
-                .add(
-                    Condition::all()
-                        .add(processing_jobs::Column::Status.eq(JobStatus::Running.as_str()))
-                        .add(processing_jobs::Column::LeaseExpiresAt.lt(now)),
-                );
+                .add(retry_due(now))
+                .add(lease_expired(now));
             // A job whose workers died on every attempt would otherwise crash
             // workers forever: past its attempts it is dead instead of claimed.
             let exhausted = processing_jobs::Entity::update_many()
@@ -150,7 +156,7 @@ async fn not_held<C: ConnectionTrait>(db: &C, job_id: Uuid) -> Result<Recorded, 
 }
 
 fn stored(transition: Option<Transition>) -> Recorded {
-    transition.map_or(Recorded::JobGone, Recorded::Stored)
+    transition.map_or(Recorded::JobGone, |t| Recorded::Stored(Box::new(t)))
 }
 
 impl Handler<CompleteJob> for Catalog {
@@ -307,16 +313,8 @@ impl Handler<TakeDueJobs> for Catalog {
             let stale =
                 now - chrono::Duration::from_std(msg.stale_after).unwrap_or(chrono::Duration::MAX);
             let due = Condition::any()
-                .add(
-                    Condition::all()
-                        .add(processing_jobs::Column::Status.eq(JobStatus::Retrying.as_str()))
-                        .add(processing_jobs::Column::RunAfter.lte(now)),
-                )
-                .add(
-                    Condition::all()
-                        .add(processing_jobs::Column::Status.eq(JobStatus::Running.as_str()))
-                        .add(processing_jobs::Column::LeaseExpiresAt.lt(now)),
-                )
+                .add(retry_due(now))
+                .add(lease_expired(now))
                 .add(
                     Condition::all()
                         .add(processing_jobs::Column::Status.eq(JobStatus::Queued.as_str()))

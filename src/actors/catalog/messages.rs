@@ -275,7 +275,7 @@ pub struct FailJob {
 #[derive(Debug, Clone)]
 pub enum Recorded {
     /// Stored; the job and its file are now as the transition says.
-    Stored(Transition),
+    Stored(Box<Transition>),
     /// Another consumer holds the job now (this one's lease expired).
     LeaseLost,
     /// The job is gone: its file was deleted while it ran.

@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use crate::actors::catalog::records::Job;
 use crate::actors::supervisor::RestartBackoff;
+use crate::domain::jobs::FileStatus;
 
 /// A change a watcher of a file cares about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +48,30 @@ pub enum StatusEvent {
 }
 
 impl StatusEvent {
+    /// The event saying `job` is now as it is.
+    pub fn job(user_id: Uuid, job: &Job, at: DateTime<Utc>) -> Self {
+        Self::Job {
+            user_id,
+            file_id: job.file_id,
+            job_id: job.id,
+            processor: job.processor.clone(),
+            variant: job.variant.clone(),
+            status: job.status.as_str().into(),
+            attempts: job.attempts,
+            error: job.error.clone(),
+            at,
+        }
+    }
+
+    pub fn file(user_id: Uuid, file_id: Uuid, status: FileStatus, at: DateTime<Utc>) -> Self {
+        Self::File {
+            user_id,
+            file_id,
+            status: status.as_str().into(),
+            at,
+        }
+    }
+
     pub fn file_id(&self) -> Uuid {
         match self {
             Self::Job { file_id, .. } | Self::File { file_id, .. } => *file_id,

@@ -297,24 +297,15 @@ impl JobRunner {
     fn announce(&self, transition: &Transition) {
         let job = &transition.job;
         let now = chrono::Utc::now();
-        self.events.do_send(PublishEvent(StatusEvent::Job {
-            user_id: transition.user_id,
-            file_id: job.file_id,
-            job_id: job.id,
-            processor: job.processor.clone(),
-            variant: job.variant.clone(),
-            status: job.status.as_str().into(),
-            attempts: job.attempts,
-            error: job.error.clone(),
-            at: now,
-        }));
+        self.events
+            .do_send(PublishEvent(StatusEvent::job(transition.user_id, job, now)));
         if job.status != JobStatus::Running {
-            self.events.do_send(PublishEvent(StatusEvent::File {
-                user_id: transition.user_id,
-                file_id: job.file_id,
-                status: transition.file_status.as_str().into(),
-                at: now,
-            }));
+            self.events.do_send(PublishEvent(StatusEvent::file(
+                transition.user_id,
+                job.file_id,
+                transition.file_status,
+                now,
+            )));
         }
     }
 }

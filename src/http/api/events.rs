@@ -58,24 +58,14 @@ async fn events(
     let mut snapshot: Vec<StatusEvent> = details
         .jobs
         .iter()
-        .map(|job| StatusEvent::Job {
-            user_id,
-            file_id,
-            job_id: job.id,
-            processor: job.processor.clone(),
-            variant: job.variant.clone(),
-            status: job.status.as_str().into(),
-            attempts: job.attempts,
-            error: job.error.clone(),
-            at: now,
-        })
+        .map(|job| StatusEvent::job(user_id, job, now))
         .collect();
-    snapshot.push(StatusEvent::File {
+    snapshot.push(StatusEvent::file(
         user_id,
         file_id,
-        status: details.file.status.as_str().into(),
-        at: now,
-    });
+        details.file.status,
+        now,
+    ));
 
     let live = stream::unfold(receiver, move |mut receiver| async move {
         loop {
