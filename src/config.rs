@@ -50,6 +50,9 @@ pub struct Config {
     pub presign_ttl: Duration,
     /// Images whose header claims more pixels are refused before decoding.
     pub max_image_pixels: u64,
+    /// MIME types, beyond images and PDF, that uploads may have: such files are
+    /// stored (type still sniffed from their bytes) and get no jobs.
+    pub extra_allowed_types: Vec<String>,
     /// Where PDFium's shared library is (for `pdf_thumbnail`).
     pub pdfium_library: PathBuf,
     /// How often each process looks for jobs the transport must carry again.
@@ -265,6 +268,11 @@ impl Config {
                 Some(pixels) => pixels,
                 None => crate::processing::DEFAULT_MAX_PIXELS,
             },
+            extra_allowed_types: env
+                .string("ALLOWED_EXTRA_TYPES")
+                .map(|list| parse_mime_list("ALLOWED_EXTRA_TYPES", &list))
+                .transpose()?
+                .unwrap_or_default(),
             pdfium_library: env
                 .string("PDFIUM_LIBRARY")
                 .map(PathBuf::from)
@@ -347,6 +355,26 @@ fn storage_backend(
             .string("MINIO_REGION")
             .unwrap_or_else(|| "us-east-1".into()),
     })
+}
+
+/// `type/subtype` entries, comma separated, lowercased.
+fn parse_mime_list(variable: &'static str, raw: &str) -> Result<Vec<String>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let valid = entry.split_once('/').is_some_and(|(kind, sub)| {
+                !kind.is_empty() && !sub.is_empty() && !entry.contains(char::is_whitespace)
+            });
+            match valid {
+                true => Ok(entry.to_ascii_lowercase()),
+                false => Err(ConfigError::new(
+                    variable,
+                    format!("{entry:?} is not a MIME type like application/zip"),
+                )),
+            }
+        })
+        .collect()
 }
 
 fn parse_http_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {
@@ -482,6 +510,7 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("REDIS_URL", "http://x"),
             ("JWT_SECRET", "short"),
+            ("ALLOWED_EXTRA_TYPES", "zip"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{err}");

@@ -118,6 +118,7 @@ impl Application {
             redis,
             login_limits: config.login_limits,
             max_upload_size: config.max_upload_size,
+            extra_allowed_types: config.extra_allowed_types.clone(),
             pipeline: PipelineSettings {
                 runs_jobs: role.runs_jobs(),
                 worker_concurrency: config.worker_concurrency,

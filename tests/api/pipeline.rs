@@ -655,3 +655,39 @@ async fn deleting_a_file_while_its_job_runs_ends_the_job_and_leaves_nothing_behi
         .unwrap();
     assert_eq!(files["files"], json!([]));
 }
+
+#[actix_rt::test]
+async fn an_allowed_extra_type_is_stored_without_processing() {
+    let app = spawn_app_with(&[("ALLOWED_EXTRA_TYPES", "application/zip")]).await;
+    let (token, _) = user_with_id(&app, "archive@example.com").await;
+    let zip = [b"PK\x03\x04".as_slice(), &[0u8; 60]].concat();
+    let response = app.upload(&token, "bundle.zip", zip.clone(), None).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let accepted: Value = response.json().await.unwrap();
+    assert_eq!(accepted["jobs"], json!([]));
+    assert_eq!(accepted["file"]["status"], "ready");
+    assert_eq!(accepted["file"]["content_type"], "application/zip");
+    let id = accepted["file"]["id"].as_str().unwrap();
+    assert_eq!(
+        app.download(&token, &format!("/api/files/{id}/content"))
+            .await,
+        zip
+    );
+    let asked = app
+        .upload(&token, "bundle.zip", zip.clone(), Some("thumbnail"))
+        .await;
+    assert_eq!(asked.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let process = app
+        .post_json(
+            &format!("/api/files/{id}/process"),
+            &json!({ "processor": "thumbnail" }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(process.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let strict = spawn_app().await;
+    let (token, _) = user_with_id(&strict, "strict@example.com").await;
+    let refused = strict.upload(&token, "bundle.zip", zip, None).await;
+    assert_eq!(refused.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}

@@ -60,6 +60,46 @@ pub struct Ingest {
     pub catalog: Addr<Catalog>,
     pub dispatcher: Option<Addr<Dispatcher>>,
     pub max_upload_size: u64,
+    /// `ALLOWED_EXTRA_TYPES`: stored without processing.
+    pub extra_allowed_types: Arc<[String]>,
+}
+
+/// What an upload is, from its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SniffedType {
+    /// An image or PDF Kiln processes; `None` for an allowed extra type.
+    pub media: Option<MediaKind>,
+    pub content_type: String,
+    pub extension: String,
+}
+
+impl SniffedType {
+    /// Identifies the bytes as a processable kind, or as one of `extra_allowed`.
+    pub fn of(head: &[u8], extra_allowed: &[String]) -> Option<Self> {
+        if let Some(kind) = MediaKind::sniff(head) {
+            return Some(Self {
+                media: Some(kind),
+                content_type: kind.content_type().into(),
+                extension: kind.extension().into(),
+            });
+        }
+        let other = infer::get(head)?;
+        extra_allowed
+            .iter()
+            .any(|allowed| allowed == other.mime_type())
+            .then(|| Self {
+                media: None,
+                content_type: other.mime_type().into(),
+                extension: other.extension().into(),
+            })
+    }
+
+    pub fn describe(&self) -> &str {
+        match self.media {
+            Some(media) => media.description(),
+            None => &self.content_type,
+        }
+    }
 }
 
 impl Actor for Ingest {
@@ -72,7 +112,7 @@ pub struct StagedOriginal {
     pub file_id: Uuid,
     pub user_id: Uuid,
     pub key: ObjectKey,
-    pub kind: MediaKind,
+    pub kind: SniffedType,
     pub size: u64,
     pub sha256: String,
     pub width: Option<u32>,
@@ -132,7 +172,7 @@ pub fn parse_processors(field: &str) -> Result<Vec<RequestedJob>, IngestError> {
 
 /// Keeps a client's file name as harmless metadata: the last path segment,
 /// without control characters, at most 255 characters.
-pub fn sanitize_filename(raw: Option<&str>, kind: MediaKind) -> String {
+pub fn sanitize_filename(raw: Option<&str>, extension: &str) -> String {
     let base = raw
         .unwrap_or_default()
         .rsplit(['/', '\\'])
@@ -144,7 +184,7 @@ pub fn sanitize_filename(raw: Option<&str>, kind: MediaKind) -> String {
         .collect::<String>();
     let base = base.trim();
     if base.is_empty() || base == "." || base == ".." {
-        format!("upload.{}", kind.extension())
+        format!("upload.{extension}")
     } else {
         base.to_string()
     }
@@ -156,6 +196,7 @@ impl Handler<StageOriginal> for Ingest {
     fn handle(&mut self, msg: StageOriginal, _: &mut Self::Context) -> Self::Result {
         let storage = self.storage.clone();
         let limit = self.max_upload_size;
+        let extra_allowed = self.extra_allowed_types.clone();
         Box::pin(async move {
             // Fused: the sniffing below may read it to its end before the rest
             // is chained after the head.
@@ -174,8 +215,9 @@ impl Handler<StageOriginal> for Ingest {
             if head.is_empty() {
                 return Err(IngestError::Empty);
             }
-            let kind = MediaKind::sniff(&head).ok_or(IngestError::UnsupportedType)?;
-            let (width, height) = match kind.is_image() {
+            let kind =
+                SniffedType::of(&head, &extra_allowed).ok_or(IngestError::UnsupportedType)?;
+            let (width, height) = match kind.media.is_some_and(MediaKind::is_image) {
                 true => processing::probe_dimensions(&head).unzip(),
                 false => (None, None),
             };
@@ -183,8 +225,7 @@ impl Handler<StageOriginal> for Ingest {
             let file_id = Uuid::now_v7();
             let key = ObjectKey::parse(&format!(
                 "{}/{file_id}/original.{}",
-                msg.user_id,
-                kind.extension()
+                msg.user_id, kind.extension
             ))?;
             let hasher = Arc::new(std::sync::Mutex::new(Sha256::new()));
             let too_large = Arc::new(AtomicBool::new(false));
@@ -211,7 +252,7 @@ impl Handler<StageOriginal> for Ingest {
                 .send(PutObject {
                     request_id: msg.request_id,
                     key: key.clone(),
-                    content_type: kind.content_type().into(),
+                    content_type: kind.content_type.clone(),
                     body: Box::pin(counted),
                 })
                 .await?;
@@ -250,17 +291,17 @@ impl Handler<CommitUpload> for Ingest {
         let dispatcher = self.dispatcher.clone();
         Box::pin(async move {
             let staged = msg.staged;
-            let kind = staged.kind;
+            let kind = staged.kind.clone();
             let jobs: Vec<NewJob> = match msg.requested {
                 Some(requested) => {
                     for job in &requested {
                         let processor = processing::Processor::from_name(&job.processor)
                             .map_err(|e| IngestError::InvalidProcessors(e.to_string()))?;
-                        if !processor.accepts(kind) {
+                        if !kind.media.is_some_and(|media| processor.accepts(media)) {
                             return Err(IngestError::InvalidProcessors(format!(
                                 "{} cannot process {}",
                                 job.processor,
-                                kind.description()
+                                kind.describe()
                             )));
                         }
                     }
@@ -273,7 +314,10 @@ impl Handler<CommitUpload> for Ingest {
                         })
                         .collect()
                 }
-                None => processing::default_jobs(kind, staged.width)
+                None => kind
+                    .media
+                    .map(|media| processing::default_jobs(media, staged.width))
+                    .unwrap_or_default()
                     .into_iter()
                     .map(|spec| NewJob {
                         processor: spec.processor,
@@ -289,8 +333,8 @@ impl Handler<CommitUpload> for Ingest {
                         id: staged.file_id,
                         user_id: staged.user_id,
                         filename: msg.filename,
-                        content_type: kind.content_type().into(),
-                        extension: kind.extension().into(),
+                        content_type: kind.content_type.clone(),
+                        extension: kind.extension.clone(),
                         size_bytes: staged.size as i64,
                         sha256: staged.sha256.clone(),
                         storage_key: staged.key.as_str().into(),
@@ -358,16 +402,23 @@ mod tests {
 
     #[test]
     fn file_names_keep_only_their_last_segment_and_printable_characters() {
+        assert_eq!(sanitize_filename(Some("../../etc/passwd"), "png"), "passwd");
         assert_eq!(
-            sanitize_filename(Some("../../etc/passwd"), MediaKind::Png),
-            "passwd"
-        );
-        assert_eq!(
-            sanitize_filename(Some("C:\\photos\\cat\u{7}.jpg"), MediaKind::Jpeg),
+            sanitize_filename(Some("C:\\photos\\cat\u{7}.jpg"), "jpg"),
             "cat.jpg"
         );
-        assert_eq!(sanitize_filename(Some("  "), MediaKind::Pdf), "upload.pdf");
-        assert_eq!(sanitize_filename(None, MediaKind::Gif), "upload.gif");
+        assert_eq!(sanitize_filename(Some("  "), "pdf"), "upload.pdf");
+        assert_eq!(sanitize_filename(None, "gif"), "upload.gif");
+    }
+
+    #[test]
+    fn extra_types_are_recognised_only_when_allowed() {
+        let zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00";
+        assert_eq!(SniffedType::of(zip, &[]), None);
+        let allowed = SniffedType::of(zip, &["application/zip".to_string()]).unwrap();
+        assert_eq!((allowed.media, allowed.extension.as_str()), (None, "zip"));
+        let png = SniffedType::of(b"\x89PNG\r\n\x1a\n0000", &[]).unwrap();
+        assert_eq!(png.media, Some(MediaKind::Png));
     }
 
     #[test]

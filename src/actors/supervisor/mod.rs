@@ -86,6 +86,7 @@ pub struct GraphResources {
     pub redis: Option<RedisResources>,
     pub login_limits: LoginLimits,
     pub max_upload_size: u64,
+    pub extra_allowed_types: Vec<String>,
     pub pipeline: PipelineSettings,
 }
 
@@ -121,6 +122,7 @@ impl Supervisor {
             redis,
             login_limits,
             max_upload_size,
+            extra_allowed_types,
             pipeline,
         } = resources;
         let mut arbiters = Vec::new();
@@ -209,6 +211,7 @@ impl Supervisor {
             catalog: catalog.clone(),
             dispatcher: dispatcher.clone(),
             max_upload_size,
+            extra_allowed_types: extra_allowed_types.into(),
         }
         .start();
 

@@ -158,13 +158,13 @@ async fn upload(
             return Err(err);
         }
     };
-    let kind = staged.kind;
+    let extension = staged.kind.extension.clone();
     let (file, jobs) = ask(
         &state.actors.ingest,
         CommitUpload {
             request_id,
             staged,
-            filename: sanitize_filename(filename.as_deref(), kind),
+            filename: sanitize_filename(filename.as_deref(), &extension),
             requested,
         },
     )
