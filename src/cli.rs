@@ -22,6 +22,25 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// Runs one processor on a local file, exactly as a worker would.
+    Process(ProcessArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProcessArgs {
+    /// thumbnail, resize, pdf_thumbnail, ...
+    pub processor: String,
+    /// The original to read.
+    pub input: std::path::PathBuf,
+    /// Where to write the output; a directory when the processor makes several
+    /// (e.g. resize's default sizes), each then named `{variant}.{ext}`.
+    pub output: std::path::PathBuf,
+    /// Processor options as JSON, e.g. '{"width":200,"fit":"cover"}'.
+    #[arg(long, default_value = "{}")]
+    pub options: String,
+    /// The variant name (defaults to the processor's).
+    #[arg(long)]
+    pub variant: Option<String>,
 }
 
 #[derive(Debug, clap::Args, Default)]

@@ -26,6 +26,7 @@ pub mod config;
 pub mod domain;
 pub mod entities;
 pub mod http;
+pub mod process_cli;
 pub mod processing;
 pub mod startup;
 pub mod telemetry;

@@ -39,6 +39,7 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
         Some(Command::Api(args)) => (Role::Api, args),
         Some(Command::Worker(args)) => (Role::Worker, args),
         Some(Command::Migrate { action }) => return migrate(&config, action).await,
+        Some(Command::Process(args)) => return kiln::process_cli::run(&config, args),
     };
     if args.no_migrate {
         config.auto_migrate = false;

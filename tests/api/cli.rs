@@ -67,3 +67,101 @@ fn a_bad_variable_stops_kiln_with_one_line_naming_it() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("JWT_SECRET"), "{stderr}");
 }
+
+fn fixture_path(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn process_runs_a_processor_on_local_files_and_reports_the_output() {
+    let out = tempfile::tempdir().unwrap();
+    let thumb = out.path().join("thumb.jpg");
+    let env = std::collections::HashMap::new();
+    let printed = kiln(
+        &env,
+        &[
+            "process",
+            "thumbnail",
+            &fixture_path("photo.jpg"),
+            thumb.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        printed.contains("image/jpeg") && printed.contains("300x200"),
+        "{printed}"
+    );
+    assert!(printed.contains("took "), "{printed}");
+    let image = image::open(&thumb).unwrap();
+    assert_eq!((image.width(), image.height()), (300, 200));
+
+    let sizes = out.path().join("sizes");
+    let printed = kiln(
+        &env,
+        &[
+            "process",
+            "resize",
+            &fixture_path("photo.jpg"),
+            sizes.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        printed.contains("sm\t") && printed.contains("md\t"),
+        "{printed}"
+    );
+    assert_eq!(image::open(sizes.join("sm.jpg")).unwrap().width(), 640);
+
+    let custom = out.path().join("square.png");
+    let options = r#"{"width":64,"height":64,"fit":"cover","format":"png"}"#;
+    kiln(
+        &env,
+        &[
+            "process",
+            "thumbnail",
+            &fixture_path("photo.jpg"),
+            custom.to_str().unwrap(),
+            "--options",
+            options,
+        ],
+    );
+    let image = image::open(&custom).unwrap();
+    assert_eq!((image.width(), image.height()), (64, 64));
+}
+
+#[test]
+fn process_fails_with_the_reason_for_bad_input_or_options() {
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("x.jpg");
+    for (args, reason) in [
+        (vec!["process", "sharpen", "in", "out"], "sharpen"),
+        (
+            vec!["process", "thumbnail", "/nonexistent.jpg", "out"],
+            "cannot read",
+        ),
+        (
+            vec!["process", "thumbnail", "in", "out", "--options", "{"],
+            "not JSON",
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .args(&args)
+            .env_clear()
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(reason),
+            "{args:?}"
+        );
+    }
+    let truncated = fixture_path("truncated.jpg");
+    let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(["process", "thumbnail", &truncated, target.to_str().unwrap()])
+        .env_clear()
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("corrupt"));
+    assert!(!target.exists(), "nothing is written for a failed run");
+}
