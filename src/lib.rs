@@ -5,19 +5,27 @@
 //! variants. The map of the crate:
 //!
 //! ```text
-//!  main ─▶ cli, config, telemetry ─▶ startup::Application
+//!  main ─▶ cli, config, telemetry ─▶ startup::Application          (process_cli: `kiln process`)
 //!                                        │
 //!  http (handlers) ──typed messages──▶ actors::ActorHandles
 //!                                        │
-//!  actors::supervisor::Supervisor ─┬─ Catalog      owns the database pool      (entities/, migration/)
-//!                                  ├─ Storage      owns the object store       (local dir or S3)
-//!                                  ├─ Limiter      owns Redis (sign-in limits)
-//!                                  └─ Credentials  password hashing threads    (auth::password_hash)
+//!  actors::supervisor::Supervisor ─┬─ Catalog      owns the database pool     (entities/, migration/)
+//!                                  ├─ Storage      owns the object store      (local dir or S3)
+//!                                  ├─ Ingest       upload → Storage → Catalog (file + jobs in one transaction)
+//!                                  ├─ Dispatcher   publishes jobs on the transport; reconciles from the DB
+//!                                  ├─ StreamReader reads deliveries for free slots; acks after the outcome
+//!                                  │    └─ JobRunner ─▶ ProcessorPool (SyncArbiter; processing::run)
+//!                                  ├─ Events       status fan-out (Redis pub/sub when scaled out)
+//!                                  ├─ Limiter      counts failed sign-ins (Redis when scaled out)
+//!                                  └─ Credentials  password hashing threads   (auth::password_hash)
+//!
+//!  transport: Redis Streams consumer group, or an in-process channel
 //! ```
 //!
-//! Plain logic with no actor lives in [`domain`] (validated values) and [`auth`]
-//! (tokens and hashes), each with its own unit tests; [`processing`] holds the
-//! processors (bytes in, variants out) that the processor actors run.
+//! Plain logic with no actor lives in [`domain`] (validated values, the job state
+//! machine) and [`auth`] (tokens and hashes), each with its own unit tests;
+//! [`processing`] holds the processors (bytes in, variants out) that the processor
+//! actors run.
 
 pub mod actors;
 pub mod auth;
