@@ -249,3 +249,52 @@ async fn uploads_are_accepted_while_redis_is_down_and_processed_when_it_returns(
     redis.resume().await;
     cluster.assert_all_ready(files.len(), PHOTO_VARIANTS).await;
 }
+
+#[actix_rt::test]
+async fn a_watcher_on_the_api_process_sees_what_a_worker_process_did() {
+    let redis = PrivateRedis::start().await;
+    let cluster = Cluster::start(1, Some(&redis)).await;
+    let accepted = cluster.upload("small.jpg").await;
+    let id = accepted["file"]["id"].as_str().unwrap().to_string();
+    cluster.assert_all_ready(1, 1).await;
+    let mut stream = cluster
+        .client
+        .get(format!("{}/api/files/{id}/events", cluster.api.address()))
+        .bearer_auth(&cluster.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    // A new job, queued after the watcher connected: only the worker process
+    // runs it, so its events reach the api process through Redis alone.
+    let job: Value = cluster
+        .client
+        .post(format!("{}/api/files/{id}/process", cluster.api.address()))
+        .bearer_auth(&cluster.token)
+        .json(&json!({ "processor": "thumbnail", "variant": "relayed" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let succeeded = format!("\"job_id\":\"{}\"", job["job"]["id"].as_str().unwrap());
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !text
+        .lines()
+        .any(|l| l.contains(&succeeded) && l.contains("\"status\":\"succeeded\""))
+    {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .expect("the worker's events arrive in time")
+            .unwrap()
+            .expect("the stream stays open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.contains(&succeeded) && l.contains("\"status\":\"running\"")),
+        "{text}"
+    );
+}
