@@ -28,7 +28,7 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct ProcessArgs {
-    /// thumbnail, resize, pdf_thumbnail, ...
+    /// thumbnail, resize, webp, watermark or pdf_thumbnail.
     pub processor: String,
     /// The original to read.
     pub input: std::path::PathBuf,

@@ -1,13 +1,14 @@
 //! Encoding pixels into an [`Output`]: JPEG (at a quality, alpha flattened onto white),
-//! PNG (alpha kept) and WebP (lossless via the `image` crate for now; lossy libwebp
-//! comes with the webp processor).
+//! PNG (alpha kept) and WebP (libwebp, lossy at a quality or lossless, alpha kept).
+//!
+//! Every WebP goes through libwebp (the `webp` crate): the `image` crate's own WebP
+//! encoder is lossless-only, several times larger than lossy on photos.
 //!
 //! Outputs are written from pixels alone, so no EXIF, XMP, GPS or ICC data from the
 //! original can reach them.
 
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
-use image::codecs::webp::WebPEncoder;
 use std::borrow::Cow;
 
 use image::{DynamicImage, ImageEncoder, RgbImage, RgbaImage};
@@ -25,8 +26,31 @@ impl OutputFormat {
     }
 }
 
+/// The format an image processor writes when the client names none: PNG when the
+/// source has an alpha channel (so transparency survives), JPEG otherwise.
+pub(crate) fn default_format(source: &DynamicImage) -> OutputFormat {
+    if source.color().has_alpha() {
+        OutputFormat::Png
+    } else {
+        OutputFormat::Jpeg
+    }
+}
+
+/// How libwebp compresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WebpCompression {
+    /// VP8 at a quality from 1 to 100 (alpha, if any, is kept losslessly).
+    Lossy {
+        quality: u8,
+    },
+    Lossless,
+}
+
+/// libwebp refuses a side longer than this (`WEBP_MAX_DIMENSION`).
+const WEBP_MAX_SIDE: u32 = 16_383;
+
 /// Encodes 8-bit RGB or RGBA pixels as the variant `variant`. `quality` (1-100) applies
-/// to JPEG only.
+/// to JPEG and (lossy) WebP.
 pub(crate) fn encode(
     variant: &str,
     image: &DynamicImage,
@@ -55,25 +79,58 @@ pub(crate) fn encode(
             )
         }
         OutputFormat::Webp => {
-            let image = to_rgb_or_rgba(image);
-            WebPEncoder::new_lossless(&mut bytes).write_image(
-                image.as_bytes(),
-                width,
-                height,
-                image.color().into(),
-            )
+            return encode_webp(variant, image, WebpCompression::Lossy { quality });
         }
     };
     result.map_err(|e| ProcessError::Encode(e.to_string()))?;
+    Ok(output(variant, bytes, format, width, height))
+}
+
+/// Encodes 8-bit RGB or RGBA pixels as a WebP with libwebp.
+pub(crate) fn encode_webp(
+    variant: &str,
+    image: &DynamicImage,
+    compression: WebpCompression,
+) -> Result<Output, ProcessError> {
+    let (width, height) = (image.width(), image.height());
+    if width > WEBP_MAX_SIDE || height > WEBP_MAX_SIDE {
+        return Err(ProcessError::Encode(format!(
+            "WebP cannot hold an image of {width}x{height} pixels; its sides are at most {WEBP_MAX_SIDE}"
+        )));
+    }
+    let image = to_rgb_or_rgba(image);
+    let encoder = match &*image {
+        DynamicImage::ImageRgba8(rgba) => ::webp::Encoder::from_rgba(rgba.as_raw(), width, height),
+        // to_rgb_or_rgba leaves only RGB8 otherwise.
+        other => ::webp::Encoder::from_rgb(other.as_bytes(), width, height),
+    };
+    // `encode_simple`, not `encode`/`encode_lossless`: those unwrap libwebp's error.
+    let encoded = match compression {
+        WebpCompression::Lossy { quality } => {
+            encoder.encode_simple(false, f32::from(quality.clamp(1, 100)))
+        }
+        WebpCompression::Lossless => encoder.encode_simple(true, 75.0),
+    }
+    .map_err(|e| ProcessError::Encode(format!("libwebp: {e:?}")))?;
+    Ok(output(
+        variant,
+        encoded.to_vec(),
+        OutputFormat::Webp,
+        width,
+        height,
+    ))
+}
+
+fn output(variant: &str, bytes: Vec<u8>, format: OutputFormat, width: u32, height: u32) -> Output {
     let kind = format.media_kind();
-    Ok(Output {
+    Output {
         variant: variant.to_owned(),
         bytes,
         content_type: kind.content_type(),
         extension: kind.extension(),
         width,
         height,
-    })
+    }
 }
 
 /// JPEG has no alpha: composite over white, as a browser shows a transparent image on
@@ -146,8 +203,31 @@ mod tests {
                 ((x ^ y) * 13 % 256) as u8,
             ])
         }));
-        let small = encode("t", &noisy, OutputFormat::Jpeg, 30).unwrap();
-        let large = encode("t", &noisy, OutputFormat::Jpeg, 95).unwrap();
-        assert!(small.bytes.len() < large.bytes.len());
+        for format in [OutputFormat::Jpeg, OutputFormat::Webp] {
+            let small = encode("t", &noisy, format, 30).unwrap();
+            let large = encode("t", &noisy, format, 95).unwrap();
+            assert!(small.bytes.len() < large.bytes.len(), "{format:?}");
+        }
+    }
+
+    #[test]
+    fn lossless_webp_gives_back_the_exact_pixels() {
+        // Alpha never 0: libwebp may drop the colour of invisible pixels (as cwebp does).
+        let pixels = RgbaImage::from_fn(32, 16, |x, y| {
+            let (x, y) = (x as u8, y as u8);
+            Rgba([x * 8, y * 16, (x + y) * 5, 10 + x * 7])
+        });
+        let image = DynamicImage::ImageRgba8(pixels.clone());
+        let out = encode_webp("t", &image, WebpCompression::Lossless).unwrap();
+        assert_eq!(out.content_type, "image/webp");
+        assert!(decode_output(&out).to_rgba8() == pixels, "pixels changed");
+    }
+
+    #[test]
+    fn a_webp_side_longer_than_libwebp_allows_is_an_encode_error_not_a_panic() {
+        let wide = DynamicImage::ImageRgb8(RgbImage::new(16_384, 1));
+        let err = encode("t", &wide, OutputFormat::Webp, 80).unwrap_err();
+        assert!(matches!(err, ProcessError::Encode(_)), "{err:?}");
+        assert!(err.to_string().contains("16384x1"), "{err}");
     }
 }

@@ -1,19 +1,24 @@
 //! Processors: pure functions from an original's bytes to variant bytes.
 //!
-//! This module owns the registry of processors (`thumbnail`, `resize`, `pdf_thumbnail`;
-//! `webp` and `watermark` come with the processors issue), their options and their
-//! errors. It knows nothing of actors, storage or the database: the processor actors
-//! (a `SyncArbiter`, so CPU work never blocks the async threads) call [`run`] with the
-//! whole original in memory and store what comes back; the upload handler calls
-//! [`MediaKind::sniff`], [`probe_dimensions`] and [`default_jobs`]; the process
-//! endpoint calls [`validate`] to answer 422 before queueing anything.
+//! This module owns the registry of processors (`thumbnail`, `resize`, `webp`,
+//! `watermark`, `pdf_thumbnail`), their options and their errors. It knows nothing of
+//! actors, storage or the database: the processor actors (a `SyncArbiter`, so CPU work
+//! never blocks the async threads) call [`run`] with the whole original in memory and
+//! store what comes back; the upload handler calls [`MediaKind::sniff`],
+//! [`probe_dimensions`] and [`default_jobs`]; the process endpoint calls [`validate`]
+//! to answer 422 before queueing anything. The uploads' default jobs are `thumbnail`
+//! and `resize` (or `pdf_thumbnail`); `webp` and `watermark` run when a client asks.
 //!
 //! ```text
 //!  run(processor, variant, options, input, limits)
 //!    ├─ options::parse      typed options, ranges checked      (also used by validate)
 //!    ├─ thumbnail / resize  decode ─▶ geometry + Lanczos3 ─▶ encode
+//!    ├─ webp                decode ─▶ (max_width: Lanczos3) ─▶ libwebp lossy/lossless
+//!    ├─ watermark           decode ─▶ text (embedded Open Sans, ab_glyph) ─▶ encode
 //!    │                      (decode: sniff, pixel limit from the header *before* any
-//!    │                       allocation, EXIF orientation, 8-bit RGB(A))
+//!    │                       allocation, EXIF orientation, 8-bit RGB(A), first frame)
+//!    │                      (encode: JPEG, PNG, or WebP through libwebp; pixels only,
+//!    │                       so no EXIF/XMP/GPS reaches an output)
 //!    └─ pdf                 PDFium renders page N ─▶ encode
 //! ```
 //!
@@ -29,12 +34,15 @@ mod options;
 mod pdf;
 mod resize;
 mod sniff;
+mod text;
 mod thumbnail;
+mod watermark;
+mod webp;
 
 #[cfg(test)]
 mod test_support;
 
-pub use options::{Fit, OutputFormat, Size};
+pub use options::{Fit, OutputFormat, Position, Size};
 pub use pdf::{DEFAULT_PDFIUM_LIBRARY, pdfium_library, set_pdfium_library};
 pub use sniff::{MediaKind, probe_dimensions};
 
@@ -64,13 +72,17 @@ impl Default for Limits {
 pub enum Processor {
     Thumbnail,
     Resize,
+    Webp,
+    Watermark,
     PdfThumbnail,
 }
 
 impl Processor {
-    pub const ALL: [Processor; 3] = [
+    pub const ALL: [Processor; 5] = [
         Processor::Thumbnail,
         Processor::Resize,
+        Processor::Webp,
+        Processor::Watermark,
         Processor::PdfThumbnail,
     ];
 
@@ -86,6 +98,8 @@ impl Processor {
         match self {
             Processor::Thumbnail => "thumbnail",
             Processor::Resize => "resize",
+            Processor::Webp => "webp",
+            Processor::Watermark => "watermark",
             Processor::PdfThumbnail => "pdf_thumbnail",
         }
     }
@@ -98,14 +112,16 @@ impl Processor {
     /// Whether this processor can run on an original of this kind.
     pub fn accepts(self, kind: MediaKind) -> bool {
         match self {
-            Processor::Thumbnail | Processor::Resize => kind.is_image(),
+            Processor::Thumbnail | Processor::Resize | Processor::Webp | Processor::Watermark => {
+                kind.is_image()
+            }
             Processor::PdfThumbnail => kind == MediaKind::Pdf,
         }
     }
 }
 
-/// "thumbnail, resize, pdf_thumbnail", for error messages.
-const PROCESSOR_NAMES: &str = "thumbnail, resize, pdf_thumbnail";
+/// The names of [`Processor::ALL`], for error messages (a test keeps them in step).
+const PROCESSOR_NAMES: &str = "thumbnail, resize, webp, watermark, pdf_thumbnail";
 
 /// One job to create for an upload.
 #[derive(Debug, Clone, PartialEq)]
@@ -274,7 +290,9 @@ pub fn run(
     if !processor.accepts(kind) {
         let wants = match processor {
             Processor::PdfThumbnail => "a PDF",
-            Processor::Thumbnail | Processor::Resize => "an image",
+            Processor::Thumbnail | Processor::Resize | Processor::Webp | Processor::Watermark => {
+                "an image"
+            }
         };
         return Err(ProcessError::Unsupported(format!(
             "{} needs {wants}, and this file is {}",
@@ -285,6 +303,8 @@ pub fn run(
     match options {
         ProcessorOptions::Thumbnail(opts) => thumbnail::run(variant, &opts, input, limits),
         ProcessorOptions::Resize(opts) => resize::run(variant, &opts, input, limits),
+        ProcessorOptions::Webp(opts) => webp::run(variant, &opts, input, limits),
+        ProcessorOptions::Watermark(opts) => watermark::run(variant, &opts, input, limits),
         ProcessorOptions::PdfThumbnail(opts) => pdf::run(variant, &opts, input, limits),
     }
 }
@@ -374,9 +394,39 @@ mod tests {
         let err = validate("sharpen", &json!({})).unwrap_err();
         assert!(matches!(err, ProcessError::UnknownProcessor(_)));
         assert!(
-            err.to_string().contains("thumbnail, resize, pdf_thumbnail"),
+            err.to_string()
+                .contains("thumbnail, resize, webp, watermark, pdf_thumbnail"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_listed_processor_names_are_those_of_the_registry() {
+        let names: Vec<&str> = Processor::ALL.into_iter().map(Processor::name).collect();
+        assert_eq!(PROCESSOR_NAMES, names.join(", "));
+        for processor in Processor::ALL {
+            assert_eq!(Processor::from_name(processor.name()).unwrap(), processor);
+        }
+    }
+
+    #[test]
+    fn webp_and_watermark_take_images_only_and_default_to_their_own_variant_names() {
+        for (name, options) in [("webp", json!({})), ("watermark", json!({"text": "Kiln"}))] {
+            let processor = Processor::from_name(name).unwrap();
+            assert_eq!(processor.default_variant(), name);
+            assert_eq!(validate(name, &options).unwrap(), name);
+            assert!(processor.accepts(MediaKind::Jpeg) && processor.accepts(MediaKind::Gif));
+            assert!(!processor.accepts(MediaKind::Pdf));
+            let err = run(
+                name,
+                name,
+                &options,
+                &fixture("two-pages.pdf"),
+                &Limits::default(),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("needs an image"), "{err}");
+        }
     }
 
     #[test]
@@ -396,6 +446,24 @@ mod tests {
             ("pdf_thumbnail", json!({"page": 0}), "page"),
             ("pdf_thumbnail", json!({"format": "webp"}), "webp"),
             ("pdf_thumbnail", json!({"fit": "cover"}), "fit"),
+            ("webp", json!({"quality": 0}), "quality"),
+            ("webp", json!({"quality": 101}), "quality"),
+            ("webp", json!({"lossless": 1}), "lossless"),
+            ("webp", json!({"max_width": 0}), "max_width"),
+            ("webp", json!({"format": "png"}), "format"),
+            ("watermark", json!({}), "text"),
+            ("watermark", json!({"text": ""}), "text"),
+            (
+                "watermark",
+                json!({"text": "Kiln", "position": "middle"}),
+                "middle",
+            ),
+            (
+                "watermark",
+                json!({"text": "Kiln", "opacity": 1.5}),
+                "opacity",
+            ),
+            ("watermark", json!({"text": "Kiln", "format": "gif"}), "gif"),
         ];
         for (processor, options, mentions) in cases {
             match validate(processor, &options) {

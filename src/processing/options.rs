@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 
+use super::text::{has_ink, missing_glyphs};
 use super::{ProcessError, Processor};
 
 /// Largest width or height a client may ask of an image processor (they never upscale,
@@ -27,8 +28,51 @@ pub enum Fit {
 pub enum OutputFormat {
     Jpeg,
     Png,
-    /// Lossless for now (the `image` crate's encoder); lossy comes with the webp processor.
+    /// Lossy libwebp at the job's quality (the `webp` processor can also ask for lossless).
     Webp,
+}
+
+/// Where a watermark sits: one of nine anchors, a margin in from the edges it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    TopLeft,
+    Top,
+    TopRight,
+    Left,
+    Center,
+    Right,
+    BottomLeft,
+    Bottom,
+    BottomRight,
+}
+
+impl Position {
+    pub const ALL: [Position; 9] = [
+        Position::TopLeft,
+        Position::Top,
+        Position::TopRight,
+        Position::Left,
+        Position::Center,
+        Position::Right,
+        Position::BottomLeft,
+        Position::Bottom,
+        Position::BottomRight,
+    ];
+
+    /// The name clients use ("top-left", "center", ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Position::TopLeft => "top-left",
+            Position::Top => "top",
+            Position::TopRight => "top-right",
+            Position::Left => "left",
+            Position::Center => "center",
+            Position::Right => "right",
+            Position::BottomLeft => "bottom-left",
+            Position::Bottom => "bottom",
+            Position::BottomRight => "bottom-right",
+        }
+    }
 }
 
 /// The named widths of the default `resize` job.
@@ -103,13 +147,46 @@ pub(crate) struct PdfThumbnailOptions {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+pub(crate) struct WebpOptions {
+    /// Ignored when `lossless`.
+    pub quality: u8,
+    pub lossless: bool,
+    /// Downscale to at most this width (aspect kept); never upscales.
+    pub max_width: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct WatermarkOptions {
+    /// One line of 1 to [`MAX_WATERMARK_CHARS`] characters, not all blank.
+    pub text: String,
+    pub position: Position,
+    /// 0.0 (invisible) to 1.0; the shadow is drawn at 0.6 of it.
+    pub opacity: f32,
+    /// Pixels; `None`: relative to the image (see the watermark module).
+    pub font_size: Option<u32>,
+    /// `None`: JPEG, or PNG when the source has an alpha channel.
+    pub format: Option<OutputFormat>,
+    pub quality: u8,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ProcessorOptions {
     Thumbnail(ThumbnailOptions),
     Resize(ResizeOptions),
+    Webp(WebpOptions),
+    Watermark(WatermarkOptions),
     PdfThumbnail(PdfThumbnailOptions),
 }
 
+/// Longest watermark text, in characters.
+pub const MAX_WATERMARK_CHARS: usize = 200;
+/// Largest watermark font size a client may ask for, in pixels. Bounds the glyph
+/// rasteriser's buffers (it allocates per glyph, proportional to the size squared).
+pub const MAX_FONT_SIZE: u32 = 1_000;
+
 const DEFAULT_QUALITY: u8 = 85;
+const DEFAULT_WEBP_QUALITY: u8 = 80;
+const DEFAULT_OPACITY: f32 = 0.5;
 const THUMBNAIL_BOX: u32 = 300;
 
 impl ProcessorOptions {
@@ -169,6 +246,35 @@ impl ProcessorOptions {
                 };
                 Ok(ProcessorOptions::Resize(ResizeOptions {
                     target,
+                    format: o.format(&IMAGE_FORMATS)?,
+                    quality: o.quality()?.unwrap_or(DEFAULT_QUALITY),
+                }))
+            }
+            Processor::Webp => {
+                o.only(&["quality", "lossless", "max_width"])?;
+                Ok(ProcessorOptions::Webp(WebpOptions {
+                    quality: o.quality()?.unwrap_or(DEFAULT_WEBP_QUALITY),
+                    lossless: o.boolean("lossless")?.unwrap_or(false),
+                    max_width: o.dimension("max_width", MAX_DIMENSION)?,
+                }))
+            }
+            Processor::Watermark => {
+                o.only(&[
+                    "text",
+                    "position",
+                    "opacity",
+                    "font_size",
+                    "format",
+                    "quality",
+                ])?;
+                let positions = Position::ALL.map(|p| (p.name(), p));
+                Ok(ProcessorOptions::Watermark(WatermarkOptions {
+                    text: o.text()?,
+                    position: o
+                        .choice("position", &positions)?
+                        .unwrap_or(Position::BottomRight),
+                    opacity: o.fraction("opacity")?.unwrap_or(DEFAULT_OPACITY),
+                    font_size: o.whole_number("font_size", 1, MAX_FONT_SIZE)?,
                     format: o.format(&IMAGE_FORMATS)?,
                     quality: o.quality()?.unwrap_or(DEFAULT_QUALITY),
                 }))
@@ -273,6 +379,77 @@ impl Options<'_> {
                     self.processor.name(),
                     names.join(", ")
                 )))
+            }
+        }
+    }
+
+    fn boolean(&self, key: &str) -> Result<Option<bool>, ProcessError> {
+        let Some(value) = self.map.get(key) else {
+            return Ok(None);
+        };
+        value
+            .as_bool()
+            .map(Some)
+            .ok_or_else(|| invalid(format!("`{key}` must be true or false, not {value}")))
+    }
+
+    /// A number from 0.0 to 1.0 inclusive.
+    fn fraction(&self, key: &str) -> Result<Option<f32>, ProcessError> {
+        let Some(value) = self.map.get(key) else {
+            return Ok(None);
+        };
+        value
+            .as_f64()
+            .filter(|n| (0.0..=1.0).contains(n))
+            // Within 0..=1, so the narrowing loses only precision nobody can see.
+            .map(|n| Some(n as f32))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "`{key}` must be a number from 0.0 to 1.0, not {value}"
+                ))
+            })
+    }
+
+    /// The watermark's required `text`: one line, 1 to `MAX_WATERMARK_CHARS` characters,
+    /// at least one of them visible.
+    fn text(&self) -> Result<String, ProcessError> {
+        let rule = format!("a line of 1 to {MAX_WATERMARK_CHARS} characters");
+        let Some(value) = self.map.get("text") else {
+            return Err(invalid(format!(
+                "{} needs `text`, {rule}",
+                self.processor.name()
+            )));
+        };
+        let Some(text) = value.as_str() else {
+            return Err(invalid(format!("`text` must be {rule}, not {value}")));
+        };
+        let chars = text.chars().count();
+        if text.trim().is_empty() {
+            Err(invalid(format!(
+                "`text` must be {rule}, and this one is blank"
+            )))
+        } else if chars > MAX_WATERMARK_CHARS {
+            Err(invalid(format!(
+                "`text` must be {rule}, and this one has {chars}"
+            )))
+        } else if text.chars().any(char::is_control) {
+            Err(invalid(format!(
+                "`text` must be {rule}, without line breaks, tabs or other control characters"
+            )))
+        } else {
+            let missing = missing_glyphs(text)?;
+            if !missing.is_empty() {
+                let missing: String = missing.into_iter().collect();
+                Err(invalid(format!(
+                    "`text` has characters the watermark font cannot draw: {missing}"
+                )))
+            } else if !has_ink(text)? {
+                Err(invalid(
+                    "`text` has nothing visible to draw (only spaces or invisible characters)"
+                        .into(),
+                ))
+            } else {
+                Ok(text.to_owned())
             }
         }
     }
@@ -389,6 +566,52 @@ mod tests {
                 quality: 85,
             })
         );
+    }
+
+    #[test]
+    fn an_empty_webp_request_means_lossy_at_quality_80_at_full_size() {
+        assert_eq!(
+            parse(Processor::Webp, json!({})),
+            ProcessorOptions::Webp(WebpOptions {
+                quality: 80,
+                lossless: false,
+                max_width: None,
+            })
+        );
+        assert_eq!(
+            parse(Processor::Webp, json!({"lossless": true, "max_width": 640})),
+            ProcessorOptions::Webp(WebpOptions {
+                quality: 80,
+                lossless: true,
+                max_width: Some(640),
+            })
+        );
+    }
+
+    #[test]
+    fn a_watermark_needs_only_text_and_defaults_to_bottom_right_at_half_opacity() {
+        assert_eq!(
+            parse(Processor::Watermark, json!({"text": "© Kiln"})),
+            ProcessorOptions::Watermark(WatermarkOptions {
+                text: "© Kiln".into(),
+                position: Position::BottomRight,
+                opacity: 0.5,
+                font_size: None,
+                format: None,
+                quality: 85,
+            })
+        );
+    }
+
+    #[test]
+    fn every_watermark_position_is_accepted_by_its_name() {
+        for position in Position::ALL {
+            let options = json!({"text": "Kiln", "position": position.name()});
+            let ProcessorOptions::Watermark(opts) = parse(Processor::Watermark, options) else {
+                panic!("not watermark");
+            };
+            assert_eq!(opts.position, position);
+        }
     }
 
     #[test]

@@ -8,8 +8,8 @@ use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions as FirOp
 use image::{DynamicImage, RgbImage, RgbaImage};
 
 use super::decode::decode_image;
-use super::encode::encode;
-use super::options::{Fit, OutputFormat, ResizeOptions, ResizeTarget};
+use super::encode::{default_format, encode};
+use super::options::{Fit, ResizeOptions, ResizeTarget};
 use super::{Limits, ProcessError, Processed, SourceFacts};
 
 /// Output size for a source, and whether the source is centre-cropped to its aspect.
@@ -126,11 +126,7 @@ pub(crate) fn run(
     let source = decode_image(input, limits)?;
     let (width, height) = (source.width(), source.height());
     // Unless asked, keep transparency where the source has it.
-    let format = options.format.unwrap_or(if source.color().has_alpha() {
-        OutputFormat::Png
-    } else {
-        OutputFormat::Jpeg
-    });
+    let format = options.format.unwrap_or_else(|| default_format(&source));
     let mut resizer = Resizer::new();
     let mut outputs = Vec::new();
     let mut make = |name: &str, plan: Plan| -> Result<(), ProcessError> {

@@ -691,3 +691,66 @@ async fn an_allowed_extra_type_is_stored_without_processing() {
     let refused = strict.upload(&token, "bundle.zip", zip, None).await;
     assert_eq!(refused.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+#[actix_rt::test]
+async fn webp_and_watermark_variants_can_be_asked_for_at_upload_or_later() {
+    let app = spawn_app().await;
+    let (token, _) = user_with_id(&app, "variants@example.com").await;
+    let response = app
+        .upload(&token, "photo.jpg", fixture("photo.jpg"), Some("webp"))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let accepted: Value = response.json().await.unwrap();
+    let id = accepted["file"]["id"].as_str().unwrap();
+    let details = app.wait_until_processed(&token, id).await;
+    assert_eq!(details["file"]["status"], "ready", "{details}");
+    let webp = app
+        .download(&token, &format!("/api/files/{id}/variants/webp"))
+        .await;
+    assert_eq!(&webp[..4], b"RIFF");
+    assert_eq!(&webp[8..12], b"WEBP");
+    assert_eq!(dimensions(&webp), (1200, 800));
+    assert_eq!(variant(&details, "webp")["content_type"], "image/webp");
+    assert!(
+        webp.len() < fixture("photo.jpg").len(),
+        "lossy q80 is smaller than the JPEG source"
+    );
+
+    let job = app
+        .post_json(
+            &format!("/api/files/{id}/process"),
+            &json!({ "processor": "watermark", "options": { "text": "© Kiln", "position": "top-left", "format": "png" } }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(job.status(), StatusCode::ACCEPTED);
+    let details = app.wait_until_processed(&token, id).await;
+    assert_eq!(details["file"]["status"], "ready", "{details}");
+    let marked = app
+        .download(&token, &format!("/api/files/{id}/variants/watermark"))
+        .await;
+    let marked = image::load_from_memory(&marked).unwrap().to_rgb8();
+    let original = image::load_from_memory(&fixture("photo.jpg"))
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(marked.dimensions(), original.dimensions());
+    let differs = |x0: u32, y0: u32| {
+        (x0..x0 + 100).any(|x| {
+            (y0..y0 + 40).any(|y| {
+                let (a, b) = (marked.get_pixel(x, y), original.get_pixel(x, y));
+                a.0.iter().zip(b.0).any(|(p, q)| p.abs_diff(q) > 40)
+            })
+        })
+    };
+    assert!(differs(0, 0), "the mark is in the top-left corner");
+    assert!(!differs(1100, 760), "the opposite corner is untouched");
+
+    let missing_text = app
+        .post_json(
+            &format!("/api/files/{id}/process"),
+            &json!({ "processor": "watermark" }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(missing_text.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -1,0 +1,161 @@
+//! The `webp` processor: the whole image as a WebP, lossy at quality 80 by default or
+//! lossless on request, optionally narrowed to `max_width` first (never widened).
+//!
+//! libwebp dominates the time, and its cost grows with the pixel count, so a requested
+//! size is applied before encoding, not after.
+
+use fast_image_resize::Resizer;
+
+use super::decode::decode_image;
+use super::encode::{WebpCompression, encode_webp};
+use super::options::{Fit, WebpOptions};
+use super::resize::{plan, resample};
+use super::{Limits, ProcessError, Processed, SourceFacts};
+
+pub(crate) fn run(
+    variant: &str,
+    options: &WebpOptions,
+    input: &[u8],
+    limits: &Limits,
+) -> Result<Processed, ProcessError> {
+    let source = decode_image(input, limits)?;
+    let (width, height) = (source.width(), source.height());
+    let plan = plan(width, height, options.max_width, None, Fit::Contain);
+    let pixels = resample(&mut Resizer::new(), &source, plan)?;
+    let compression = if options.lossless {
+        WebpCompression::Lossless
+    } else {
+        WebpCompression::Lossy {
+            quality: options.quality,
+        }
+    };
+    Ok(Processed {
+        outputs: vec![encode_webp(variant, &pixels, compression)?],
+        source: SourceFacts {
+            width: Some(width),
+            height: Some(height),
+            page_count: None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{close, decode_output, fixture, only_output};
+    use super::super::{Limits, ProcessError, Processed, run as run_processor};
+    use image::GenericImageView;
+    use serde_json::{Value, json};
+
+    fn webp(name: &str, options: Value) -> Result<Processed, ProcessError> {
+        run_processor("webp", "webp", &options, &fixture(name), &Limits::default())
+    }
+
+    #[test]
+    fn a_photo_becomes_a_webp_of_the_same_size_named_by_the_variant() {
+        let processed = webp("photo.jpg", json!({})).unwrap();
+        let out = only_output(&processed);
+        assert_eq!(out.variant, "webp");
+        assert_eq!((out.content_type, out.extension), ("image/webp", "webp"));
+        let img = decode_output(out);
+        assert_eq!(img.dimensions(), (1200, 800));
+        // The red marker survives lossy compression.
+        let marker = img.to_rgb8().get_pixel(50, 50).0;
+        assert!(close(marker, [255, 0, 0], 30), "{marker:?}");
+        assert_eq!(
+            (processed.source.width, processed.source.height),
+            (Some(1200), Some(800))
+        );
+    }
+
+    #[test]
+    fn lossy_is_much_smaller_than_lossless_on_a_photo() {
+        let lossy = webp("photo.jpg", json!({})).unwrap();
+        let lossless = webp("photo.jpg", json!({"lossless": true})).unwrap();
+        let (lossy, lossless) = (only_output(&lossy), only_output(&lossless));
+        assert_eq!(decode_output(lossless).dimensions(), (1200, 800));
+        assert!(
+            lossy.bytes.len() * 3 < lossless.bytes.len(),
+            "lossy {} bytes, lossless {} bytes",
+            lossy.bytes.len(),
+            lossless.bytes.len()
+        );
+    }
+
+    #[test]
+    fn quality_changes_the_size() {
+        let low = webp("photo.jpg", json!({"quality": 20})).unwrap();
+        let high = webp("photo.jpg", json!({"quality": 95})).unwrap();
+        assert!(only_output(&low).bytes.len() < only_output(&high).bytes.len());
+    }
+
+    #[test]
+    fn max_width_narrows_keeping_the_aspect_ratio_and_never_widens() {
+        let narrowed = webp("photo.jpg", json!({"max_width": 600})).unwrap();
+        assert_eq!(
+            decode_output(only_output(&narrowed)).dimensions(),
+            (600, 400)
+        );
+        let kept = webp("small.jpg", json!({"max_width": 2000})).unwrap();
+        assert_eq!(decode_output(only_output(&kept)).dimensions(), (300, 200));
+    }
+
+    #[test]
+    fn a_transparent_png_keeps_its_alpha_lossy_and_lossless() {
+        for options in [json!({}), json!({"lossless": true})] {
+            let processed = webp("alpha.png", options.clone()).unwrap();
+            let img = decode_output(only_output(&processed));
+            assert!(img.color().has_alpha(), "{options}");
+            assert_eq!(img.dimensions(), (400, 300));
+            let rgba = img.to_rgba8();
+            assert_eq!(rgba.get_pixel(350, 150).0[3], 0, "{options}");
+            let opaque = rgba.get_pixel(50, 150).0;
+            assert_eq!(opaque[3], 255, "{options}");
+            assert!(
+                close([opaque[0], opaque[1], opaque[2]], [20, 120, 220], 12),
+                "{options}: {opaque:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_orientation_6_photo_comes_out_upright_without_exif() {
+        let processed = webp("orientation6.jpg", json!({"max_width": 400})).unwrap();
+        let out = only_output(&processed);
+        let img = decode_output(out);
+        assert_eq!(img.dimensions(), (400, 600));
+        let top_right = img.to_rgb8().get_pixel(395, 5).0;
+        assert!(close(top_right, [255, 0, 0], 50), "{top_right:?}");
+        let has = |needle: &[u8]| out.bytes.windows(needle.len()).any(|w| w == needle);
+        assert!(!has(b"EXIF") && !has(b"Exif") && !has(b"KilnCam"));
+    }
+
+    #[test]
+    fn an_animated_webp_becomes_its_first_frame() {
+        let processed = webp("animated.webp", json!({})).unwrap();
+        let img = decode_output(only_output(&processed)).to_rgb8();
+        assert_eq!(img.dimensions(), (200, 150));
+        assert!(close(img.get_pixel(100, 75).0, [255, 0, 0], 12));
+    }
+
+    #[test]
+    fn bad_options_and_bad_inputs_are_permanent_errors() {
+        for options in [
+            json!({"quality": 0}),
+            json!({"quality": 101}),
+            json!({"lossless": "yes"}),
+            json!({"max_width": 0}),
+            json!({"max_width": 10_001}),
+            json!({"width": 100}),
+        ] {
+            let err = webp("photo.jpg", options.clone()).unwrap_err();
+            assert!(
+                matches!(err, ProcessError::InvalidOptions(_)),
+                "{options}: {err:?}"
+            );
+        }
+        let err = webp("bomb.png", json!({})).unwrap_err();
+        assert!(matches!(err, ProcessError::TooManyPixels { .. }), "{err:?}");
+        let err = webp("truncated.jpg", json!({})).unwrap_err();
+        assert!(matches!(err, ProcessError::Corrupt(_)), "{err:?}");
+    }
+}
