@@ -13,7 +13,7 @@ ARGS ?=
 .DEFAULT_GOAL := help
 
 .PHONY: help run build test test-embedded test-services services-up migrate \
-	fmt lint pdfium s3-start s3-stop s3-status
+	fmt lint pdfium s3-start s3-stop s3-status bench bench-pipeline
 
 help: ## list the targets
 	@echo "Kiln make targets:"
@@ -59,3 +59,10 @@ s3-stop: ## stop the local S3-compatible test server
 
 s3-status: ## is the local S3-compatible test server answering?
 	bash scripts/s3-server.sh status
+
+bench: bench-pipeline ## run the benchmarks (for now: bench-pipeline); results go in BENCHMARKS.md
+
+bench-pipeline: pdfium ## uploads/s and jobs/s for 200 small JPEGs, embedded and services (ARGS= more options)
+	$(CARGO) build --release --bin kiln
+	bash scripts/s3-server.sh start
+	python3 scripts/bench-pipeline.py --mode both --repeat 3 --binary target/release/kiln $(ARGS)

@@ -82,8 +82,9 @@ impl Supervised for Catalog {
     }
 }
 
-/// Opens the pool. SQLite gets a single-writer-friendly pool size; PostgreSQL a
-/// pool sized for concurrent requests and workers.
+/// Opens the pool. SQLite gets a small pool in WAL mode, so readers never wait
+/// for the writer and writers queue briefly instead of backing off in steps;
+/// PostgreSQL a pool sized for concurrent requests and workers.
 pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(config.url.expose_secret().to_string());
     options
@@ -93,6 +94,14 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
         })
         .acquire_timeout(std::time::Duration::from_secs(5))
         .connect_timeout(std::time::Duration::from_secs(5))
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|sqlite| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                // Durable at every checkpoint; the recommended pairing with WAL.
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(std::time::Duration::from_secs(10))
+        });
     Database::connect(options).await
 }
