@@ -150,6 +150,17 @@ pub struct SourceFacts {
     pub page_count: Option<u32>,
 }
 
+impl SourceFacts {
+    /// The facts of an image: its oriented width and height.
+    pub fn image(width: u32, height: u32) -> Self {
+        Self {
+            width: Some(width),
+            height: Some(height),
+            page_count: None,
+        }
+    }
+}
+
 /// One encoded variant.
 #[derive(Clone, PartialEq)]
 pub struct Output {

@@ -151,11 +151,7 @@ pub(crate) fn run(
     }
     Ok(Processed {
         outputs,
-        source: SourceFacts {
-            width: Some(width),
-            height: Some(height),
-            page_count: None,
-        },
+        source: SourceFacts::image(width, height),
     })
 }
 

@@ -27,11 +27,7 @@ pub(crate) fn run(
     let output = encode(variant, &pixels, options.format, options.quality)?;
     Ok(Processed {
         outputs: vec![output],
-        source: SourceFacts {
-            width: Some(source.width()),
-            height: Some(source.height()),
-            page_count: None,
-        },
+        source: SourceFacts::image(source.width(), source.height()),
     })
 }
 

@@ -61,11 +61,7 @@ pub(crate) fn run(
     draw_watermark(&mut canvas, options)?;
     Ok(Processed {
         outputs: vec![encode(variant, &image, format, options.quality)?],
-        source: SourceFacts {
-            width: Some(width),
-            height: Some(height),
-            page_count: None,
-        },
+        source: SourceFacts::image(width, height),
     })
 }
 

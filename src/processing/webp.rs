@@ -31,11 +31,7 @@ pub(crate) fn run(
     };
     Ok(Processed {
         outputs: vec![encode_webp(variant, &pixels, compression)?],
-        source: SourceFacts {
-            width: Some(width),
-            height: Some(height),
-            page_count: None,
-        },
+        source: SourceFacts::image(width, height),
     })
 }
 
