@@ -7,6 +7,7 @@ mod chaos;
 mod cli;
 mod helpers;
 mod http_basics;
+mod outcomes;
 mod pipeline;
 mod process;
 mod retries;

@@ -5,14 +5,14 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 use tracing::info_span;
 use uuid::Uuid;
 
 use super::messages::*;
 use super::records::{File, FileDetails, Job, Variant};
-use super::{Catalog, CatalogError};
+use super::{Catalog, CatalogError, begin_write};
 use crate::domain::jobs::{FileStatus, JobStatus};
 use crate::entities::{file_variants, files, processing_jobs};
 
@@ -41,6 +41,16 @@ pub(super) async fn refresh_file_status<C: ConnectionTrait>(
     db: &C,
     file_id: Uuid,
 ) -> Result<FileStatus, CatalogError> {
+    // Two jobs of one file finishing at once must not each read the other as
+    // still running: the file's row lock orders them (PostgreSQL; SQLite's
+    // write transactions are already serial).
+    files::Entity::find_by_id(file_id)
+        .select_only()
+        .column(files::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
     let statuses: Vec<String> = processing_jobs::Entity::find()
         .select_only()
         .column(processing_jobs::Column::Status)
@@ -83,7 +93,7 @@ impl Handler<RecordUpload> for Catalog {
             } else {
                 FileStatus::Processing
             };
-            let txn = db.begin().await?;
+            let txn = begin_write(&db).await?;
             let file = files::ActiveModel {
                 id: Set(new.id),
                 user_id: Set(new.user_id),
@@ -182,7 +192,7 @@ impl Handler<DeleteFile> for Catalog {
         let span =
             info_span!("catalog.delete_file", request_id = %msg.request_id, file_id = %msg.file_id);
         self.run(span, |db| async move {
-            let txn = db.begin().await?;
+            let txn = begin_write(&db).await?;
             let Some(file) = owned_file(&txn, msg.user_id, msg.file_id).await? else {
                 return Ok(None);
             };
@@ -228,7 +238,7 @@ impl Handler<AddJob> for Catalog {
         let span =
             info_span!("catalog.add_job", request_id = %msg.request_id, file_id = %msg.file_id);
         self.run(span, |db| async move {
-            let txn = db.begin().await?;
+            let txn = begin_write(&db).await?;
             if owned_file(&txn, msg.user_id, msg.file_id).await?.is_none() {
                 return Ok(None);
             }
@@ -279,7 +289,7 @@ impl Handler<RetryDeadJob> for Catalog {
     fn handle(&mut self, msg: RetryDeadJob, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.retry_dead_job", request_id = %msg.request_id, job_id = %msg.job_id);
         self.run(span, |db| async move {
-            let txn = db.begin().await?;
+            let txn = begin_write(&db).await?;
             let Some(job) = owned_job(&txn, msg.user_id, msg.job_id).await? else {
                 return Ok(None);
             };

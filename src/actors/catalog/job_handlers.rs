@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
-    TransactionTrait,
 };
 use tracing::info_span;
 use uuid::Uuid;
@@ -19,7 +18,7 @@ use uuid::Uuid;
 use super::file_handlers::refresh_file_status;
 use super::messages::*;
 use super::records::{File, Job};
-use super::{Catalog, CatalogError};
+use super::{Catalog, CatalogError, begin_write};
 use crate::domain::jobs::{AfterFailure, JobStatus, after_failure};
 use crate::entities::{file_variants, files, processing_jobs};
 
@@ -77,6 +76,7 @@ impl Handler<ClaimJob> for Catalog {
                 .add(lease_expired(now));
             // A job whose workers died on every attempt would otherwise crash
             // workers forever: past its attempts it is dead instead of claimed.
+            let txn = begin_write(&db).await?;
             let exhausted = processing_jobs::Entity::update_many()
                 .col_expr(
                     processing_jobs::Column::Status,
@@ -95,14 +95,14 @@ impl Handler<ClaimJob> for Catalog {
                 .filter(processing_jobs::Column::Id.eq(msg.job_id))
                 .filter(runnable.clone())
                 .filter(processing_jobs::Column::Attempts.gte(msg.max_attempts as i32))
-                .exec(&db)
+                .exec(&txn)
                 .await?;
             if exhausted.rows_affected > 0 {
-                return Ok(match transition(&db, msg.job_id).await? {
-                    Some(dead) => Claim::Exhausted(dead),
-                    None => Claim::NotRunnable,
-                });
+                let dead = transition(&txn, msg.job_id).await?;
+                txn.commit().await?;
+                return Ok(dead.map_or(Claim::NotRunnable, Claim::Exhausted));
             }
+            txn.commit().await?;
             let lease = chrono::Duration::from_std(msg.lease).unwrap_or(chrono::Duration::MAX);
             let claimed = processing_jobs::Entity::update_many()
                 .col_expr(
@@ -166,7 +166,7 @@ impl Handler<CompleteJob> for Catalog {
         let span = info_span!("catalog.complete_job", job_id = %msg.job_id);
         self.run(span, |db| async move {
             let now = Utc::now();
-            let txn = db.begin().await?;
+            let txn = begin_write(&db).await?;
             let done = processing_jobs::Entity::update_many()
                 .col_expr(
                     processing_jobs::Column::Status,
@@ -257,7 +257,7 @@ impl Handler<FailJob> for Catalog {
     fn handle(&mut self, msg: FailJob, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.fail_job", job_id = %msg.job_id);
         self.run(span, |db| async move {
-            let txn = db.begin().await?;
+            let txn = begin_write(&db).await?;
             let Some(job) = processing_jobs::Entity::find()
                 .filter(held_by(msg.job_id, &msg.consumer))
                 .one(&txn)

@@ -18,7 +18,10 @@ pub mod records;
 use std::future::Future;
 
 use actix::{Actor, Context, ResponseFuture, Supervised};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use secrecy::ExposeSecret;
 use tracing::{Instrument, Span};
 
@@ -70,6 +73,19 @@ impl Catalog {
     {
         Box::pin(query(self.db.clone()).instrument(span))
     }
+}
+
+/// Starts a transaction that will write. SQLite takes its write lock at BEGIN
+/// (`BEGIN IMMEDIATE`), so concurrent writers queue on the busy timeout: a
+/// deferred transaction that reads first fails at its first write, with no
+/// wait, whenever another writer committed in between. PostgreSQL ignores the
+/// mode.
+pub(super) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
 }
 
 impl Actor for Catalog {

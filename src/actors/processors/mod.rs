@@ -14,14 +14,35 @@ use uuid::Uuid;
 
 use crate::processing::{self, Limits, ProcessError, Processed};
 
+/// The code a worker runs for a message: [`processing::run`] in Kiln. A test may
+/// start a pool with a processor that panics, to see the pool and the job survive it.
+pub type ProcessFn = fn(&RunProcessor, &Limits) -> Result<Processed, ProcessError>;
+
 pub struct ProcessorWorker {
     limits: Limits,
+    process: ProcessFn,
 }
 
 impl ProcessorWorker {
     pub fn new(limits: Limits) -> Self {
-        Self { limits }
+        Self::running(limits, run_registered)
     }
+
+    /// A worker that runs `process` instead of Kiln's processors.
+    pub fn running(limits: Limits, process: ProcessFn) -> Self {
+        Self { limits, process }
+    }
+}
+
+/// Runs the processor the message names, from Kiln's registry.
+fn run_registered(msg: &RunProcessor, limits: &Limits) -> Result<Processed, ProcessError> {
+    processing::run(
+        &msg.processor,
+        &msg.variant,
+        &msg.options,
+        &msg.input,
+        limits,
+    )
 }
 
 impl Actor for ProcessorWorker {
@@ -54,16 +75,7 @@ impl Handler<RunProcessor> for ProcessorWorker {
         let _span =
             tracing::info_span!("processor", job_id = %msg.job_id, processor = %msg.processor)
                 .entered();
-        let limits = &self.limits;
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            processing::run(
-                &msg.processor,
-                &msg.variant,
-                &msg.options,
-                &msg.input,
-                limits,
-            )
-        }));
+        let outcome = catch_unwind(AssertUnwindSafe(|| (self.process)(&msg, &self.limits)));
         match outcome {
             Ok(result) => result.map_err(ProcessFailure::Rejected),
             Err(panic) => {
