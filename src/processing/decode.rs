@@ -7,13 +7,22 @@
 //! sources all end there; the `image` crate converts CMYK JPEGs to RGB itself).
 //! Animated GIF and WebP decode to their first frame.
 //!
-//! ICC profiles are not applied yet: pixels are taken as sRGB.
+//! A processor that makes only smaller outputs says how large the pixels must stay
+//! ([`decode_image_for`]); a JPEG is then decoded at 1/2, 1/4 or 1/8 of its size in
+//! the DCT domain (`jpeg-decoder`'s scaled IDCT), which skips most of the decoding
+//! work and the memory of the full-size pixels, as libjpeg's scaled decompression
+//! does for libvips. The smallest scale that still leaves the needed size is used, so
+//! the final resample always shrinks. Every other case takes the full decode.
+//!
+//! Pixels tagged with an ICC profile other than sRGB are converted to sRGB (see
+//! [`super::color`]).
 
 use std::io::Cursor;
 
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageReader};
 
+use super::color::convert_to_srgb;
 use super::{Limits, MediaKind, ProcessError, probe_dimensions};
 
 /// Bytes per pixel of the widest layout a decoder may produce (RGBA, 16 bits a channel),
@@ -32,24 +41,68 @@ pub(crate) fn check_pixels(width: u32, height: u32, limits: &Limits) -> Result<(
     Ok(())
 }
 
+/// An original's pixels, possibly decoded at a reduced scale, with the original's own
+/// (oriented) size.
+pub(crate) struct Decoded {
+    pub image: DynamicImage,
+    pub width: u32,
+    pub height: u32,
+}
+
 /// Decodes an image original to oriented 8-bit RGB (`ImageRgb8`) or RGBA (`ImageRgba8`).
 pub(crate) fn decode_image(input: &[u8], limits: &Limits) -> Result<DynamicImage, ProcessError> {
+    let kind = checked_image_kind(input, limits)?;
+    decode_full(kind, input, limits)
+}
+
+/// Decodes an original for outputs that need at most `needed(width, height)` pixels
+/// of it, given its oriented size: the result is at least that large on both sides
+/// (or the full image, if smaller).
+pub(crate) fn decode_image_for(
+    input: &[u8],
+    limits: &Limits,
+    needed: impl Fn(u32, u32) -> (u32, u32),
+) -> Result<Decoded, ProcessError> {
+    let kind = checked_image_kind(input, limits)?;
+    if kind == MediaKind::Jpeg
+        && let Some(decoded) = decode_jpeg_reduced(input, limits, &needed)
+    {
+        return Ok(decoded);
+    }
+    let image = decode_full(kind, input, limits)?;
+    Ok(Decoded {
+        width: image.width(),
+        height: image.height(),
+        image,
+    })
+}
+
+/// Sniffs an original and, from its header alone, refuses a file that is no image
+/// Kiln reads, has more pixels than allowed, or (a JPEG) ends early.
+fn checked_image_kind(input: &[u8], limits: &Limits) -> Result<MediaKind, ProcessError> {
     let kind = MediaKind::sniff(input)
         .filter(|kind| kind.is_image())
         .ok_or_else(|| {
             ProcessError::Unsupported("the file is not an image Kiln can read".into())
         })?;
-    let format = kind.image_format().ok_or_else(|| {
-        ProcessError::Unsupported(format!("{} is not an image", kind.description()))
-    })?;
-
     let (width, height) = probe_dimensions(input)
         .ok_or_else(|| ProcessError::Corrupt("the image header is missing or unreadable".into()))?;
     check_pixels(width, height, limits)?;
     if kind == MediaKind::Jpeg {
         check_jpeg_is_complete(input)?;
     }
+    Ok(kind)
+}
 
+/// The full-size decode through the `image` crate, for every format.
+fn decode_full(
+    kind: MediaKind,
+    input: &[u8],
+    limits: &Limits,
+) -> Result<DynamicImage, ProcessError> {
+    let format = kind.image_format().ok_or_else(|| {
+        ProcessError::Unsupported(format!("{} is not an image", kind.description()))
+    })?;
     let mut reader = ImageReader::with_format(Cursor::new(input), format);
     let mut decoder_limits = image::Limits::default();
     decoder_limits.max_alloc = Some(limits.max_pixels.saturating_mul(WIDEST_PIXEL));
@@ -60,12 +113,98 @@ pub(crate) fn decode_image(input: &[u8], limits: &Limits) -> Result<DynamicImage
     // disagree on a malformed file); check again before the pixels are read.
     let (width, height) = decoder.dimensions();
     check_pixels(width, height, limits)?;
-    // A damaged EXIF block loses only the orientation, not the whole image.
+    // A damaged EXIF block loses only the orientation, not the whole image; a damaged
+    // ICC profile only the colour conversion.
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let icc = decoder.icc_profile().ok().flatten();
 
-    let mut image = DynamicImage::from_decoder(decoder).map_err(from_image_error)?;
+    let mut image = to_8_bit(DynamicImage::from_decoder(decoder).map_err(from_image_error)?);
+    if let Some(icc) = icc {
+        convert_to_srgb(&mut image, &icc);
+    }
     image.apply_orientation(orientation);
-    Ok(to_8_bit(image))
+    Ok(image)
+}
+
+/// The smallest DCT scale (1/8, 1/4, 1/2) that leaves at least `needed` pixels of a
+/// `width` x `height` JPEG, or `None` when only the full size does.
+fn jpeg_reduction(width: u32, height: u32, needed: (u32, u32)) -> Option<u32> {
+    [8, 4, 2]
+        .into_iter()
+        .find(|&d| width.div_ceil(d) >= needed.0 && height.div_ceil(d) >= needed.1)
+}
+
+/// The scaled decode of a plain 8-bit greyscale or YCbCr JPEG. `None` sends the caller
+/// to the full decode: no reduction possible, CMYK, 12/16-bit, or anything this
+/// decoder rejects (the full decoder then gives the authoritative error).
+fn decode_jpeg_reduced(
+    input: &[u8],
+    limits: &Limits,
+    needed: &impl Fn(u32, u32) -> (u32, u32),
+) -> Option<Decoded> {
+    use jpeg_decoder::PixelFormat;
+
+    let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(input));
+    decoder.set_max_decoding_buffer_size(
+        usize::try_from(limits.max_pixels.saturating_mul(WIDEST_PIXEL)).unwrap_or(usize::MAX),
+    );
+    decoder.read_info().ok()?;
+    let info = decoder.info()?;
+    if !matches!(info.pixel_format, PixelFormat::RGB24 | PixelFormat::L8) {
+        return None;
+    }
+    let orientation = decoder
+        .exif_data()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    let sideways = turns_sideways(orientation);
+    let (oriented_width, oriented_height) = if sideways {
+        (height, width)
+    } else {
+        (width, height)
+    };
+    let (need_width, need_height) = needed(oriented_width, oriented_height);
+    let need = if sideways {
+        (need_height, need_width)
+    } else {
+        (need_width, need_height)
+    };
+    let divisor = jpeg_reduction(width, height, need)?;
+    let request = |side: u32| u16::try_from(side.div_ceil(divisor)).ok();
+    let (scaled_width, scaled_height) = decoder.scale(request(width)?, request(height)?).ok()?;
+    let (w, h) = (u32::from(scaled_width), u32::from(scaled_height));
+    if w < need.0 || h < need.1 {
+        return None;
+    }
+    let pixels = decoder.decode().ok()?;
+    let icc = decoder.icc_profile();
+    let mut image = match info.pixel_format {
+        PixelFormat::L8 => DynamicImage::ImageRgb8(
+            DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, pixels)?).to_rgb8(),
+        ),
+        _ => DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, pixels)?),
+    };
+    if let Some(icc) = icc {
+        convert_to_srgb(&mut image, &icc);
+    }
+    image.apply_orientation(orientation);
+    Some(Decoded {
+        image,
+        width: oriented_width,
+        height: oriented_height,
+    })
+}
+
+/// Whether an EXIF orientation swaps width and height.
+fn turns_sideways(orientation: Orientation) -> bool {
+    matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
 }
 
 fn to_8_bit(image: DynamicImage) -> DynamicImage {
@@ -282,5 +421,103 @@ mod tests {
             "{err:?}"
         );
         assert!(decode_image(&fixture("small.jpg"), &Limits { max_pixels: 60_000 }).is_ok());
+    }
+
+    /// A JPEG of `width` x `height` with smooth gradients, and `icc` embedded.
+    fn gradient_jpeg(width: u16, height: u16, icc: Option<&[u8]>) -> Vec<u8> {
+        let pixels: Vec<u8> = (0..u32::from(height))
+            .flat_map(|y| {
+                (0..u32::from(width))
+                    .flat_map(move |x| [(x * 255 / 4000) as u8, (y * 255 / 3000) as u8, 120])
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, 90);
+        if let Some(icc) = icc {
+            encoder.add_icc_profile(icc).unwrap();
+        }
+        encoder
+            .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        bytes
+    }
+
+    #[test]
+    fn a_jpeg_is_decoded_at_the_smallest_dct_scale_that_still_covers_the_need() {
+        let jpeg = gradient_jpeg(4000, 3000, None);
+        for (need, decoded_size) in [
+            ((300, 225), (500, 375)),
+            ((600, 400), (1000, 750)),
+            ((1000, 300), (1000, 750)),
+            ((1001, 300), (2000, 1500)),
+            ((2001, 1), (4000, 3000)),
+        ] {
+            let decoded = decode_image_for(&jpeg, &Limits::default(), |w, h| {
+                assert_eq!((w, h), (4000, 3000));
+                need
+            })
+            .unwrap();
+            assert_eq!(decoded.image.dimensions(), decoded_size, "for {need:?}");
+            assert_eq!((decoded.width, decoded.height), (4000, 3000));
+        }
+    }
+
+    #[test]
+    fn a_reduced_decode_looks_like_the_full_one_shrunk() {
+        let jpeg = gradient_jpeg(4000, 3000, None);
+        let reduced = decode_image_for(&jpeg, &Limits::default(), |_, _| (500, 375)).unwrap();
+        let full = decode_image(&jpeg, &Limits::default()).unwrap();
+        // The centre of the 8x8 block at reduced (250, 187) is full (2003.5, 1499.5).
+        let (r, f) = (rgb(&reduced.image, 250, 187), rgb(&full, 2003, 1499));
+        assert!(close(r, f, 3), "reduced {r:?} vs full {f:?}");
+    }
+
+    #[test]
+    fn a_sideways_photo_is_reduced_by_its_upright_size() {
+        let photo = fixture("orientation6.jpg");
+        // Stored 1200x800, upright 800x1200: a 200x300 need allows a quarter.
+        let decoded = decode_image_for(&photo, &Limits::default(), |w, h| {
+            assert_eq!((w, h), (800, 1200));
+            (200, 300)
+        })
+        .unwrap();
+        assert_eq!(decoded.image.dimensions(), (200, 300));
+        assert!(close(rgb(&decoded.image, 195, 5), [255, 0, 0], 40));
+    }
+
+    #[test]
+    fn cmyk_and_non_jpeg_sources_take_the_full_decode() {
+        for name in ["cmyk.jpg", "alpha.png"] {
+            let full = decode(name).unwrap();
+            let decoded =
+                decode_image_for(&fixture(name), &Limits::default(), |_, _| (1, 1)).unwrap();
+            assert_eq!(decoded.image.dimensions(), full.dimensions(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_display_p3_jpeg_is_converted_to_srgb_on_both_decode_paths() {
+        let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
+        let tagged = gradient_jpeg(1600, 1200, Some(&p3));
+        let untagged = gradient_jpeg(1600, 1200, None);
+        let full = |jpeg: &[u8]| decode_image(jpeg, &Limits::default()).unwrap();
+        let reduced = |jpeg: &[u8]| {
+            decode_image_for(jpeg, &Limits::default(), |_, _| (200, 150))
+                .unwrap()
+                .image
+        };
+        // Reds are stronger in P3: the converted pixel is redder than the untagged one.
+        let (x, y) = (150, 20);
+        let tagged_full = rgb(&full(&tagged), x * 8, y * 8);
+        let untagged_full = rgb(&full(&untagged), x * 8, y * 8);
+        assert!(
+            tagged_full[0] > untagged_full[0] + 5,
+            "{tagged_full:?} vs {untagged_full:?}"
+        );
+        let tagged_reduced = rgb(&reduced(&tagged), x, y);
+        assert!(
+            close(tagged_reduced, tagged_full, 6),
+            "{tagged_reduced:?} vs {tagged_full:?}"
+        );
     }
 }

@@ -1,5 +1,9 @@
-//! Encoding pixels into an [`Output`]: JPEG (at a quality, alpha flattened onto white),
-//! PNG (alpha kept) and WebP (libwebp, lossy at a quality or lossless, alpha kept).
+//! Encoding pixels into an [`Output`]: JPEG (at a quality, 4:2:0 with box-averaged
+//! chroma, alpha flattened onto white), PNG (alpha kept) and WebP (libwebp, lossy at a
+//! quality or lossless, alpha kept).
+//!
+//! JPEG goes through `jpeg-encoder` (AVX2 colour conversion and DCT when the CPU has
+//! them): several times faster than the `image` crate's encoder at the same quality.
 //!
 //! Every WebP goes through libwebp (the `webp` crate): the `image` crate's own WebP
 //! encoder is lossless-only, several times larger than lossy on photos.
@@ -7,7 +11,6 @@
 //! Outputs are written from pixels alone, so no EXIF, XMP, GPS or ICC data from the
 //! original can reach them.
 
-use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use std::borrow::Cow;
 
@@ -61,13 +64,8 @@ pub(crate) fn encode(
     let (width, height) = (image.width(), image.height());
     let result = match format {
         OutputFormat::Jpeg => {
-            let rgb = flatten_on_white(image);
-            JpegEncoder::new_with_quality(&mut bytes, quality.clamp(1, 100)).write_image(
-                rgb.as_raw(),
-                width,
-                height,
-                image::ExtendedColorType::Rgb8,
-            )
+            encode_jpeg(&mut bytes, image, quality)?;
+            Ok(())
         }
         OutputFormat::Png => {
             let image = to_rgb_or_rgba(image);
@@ -84,6 +82,28 @@ pub(crate) fn encode(
     };
     result.map_err(|e| ProcessError::Encode(e.to_string()))?;
     Ok(output(variant, bytes, format, width, height))
+}
+
+/// JPEG's sides are 16-bit.
+const JPEG_MAX_SIDE: u32 = u16::MAX as u32;
+
+/// Baseline JPEG, 4:2:0 below quality 90 and 4:4:4 from 90 up (as libjpeg's
+/// cjpeg and libvips do), chroma box-averaged rather than point-sampled.
+fn encode_jpeg(bytes: &mut Vec<u8>, image: &DynamicImage, quality: u8) -> Result<(), ProcessError> {
+    let (width, height) = (image.width(), image.height());
+    let too_large = || {
+        ProcessError::Encode(format!(
+            "JPEG cannot hold an image of {width}x{height} pixels; its sides are at most {JPEG_MAX_SIDE}"
+        ))
+    };
+    let side = |s: u32| u16::try_from(s).map_err(|_| too_large());
+    let (w, h) = (side(width)?, side(height)?);
+    let rgb = flatten_on_white(image);
+    let mut encoder = jpeg_encoder::Encoder::new(bytes, quality.clamp(1, 100));
+    encoder.set_chroma_subsampling_method(jpeg_encoder::ChromaSubsamplingMethod::Average);
+    encoder
+        .encode(rgb.as_raw(), w, h, jpeg_encoder::ColorType::Rgb)
+        .map_err(|e| ProcessError::Encode(format!("JPEG: {e}")))
 }
 
 /// Encodes 8-bit RGB or RGBA pixels as a WebP with libwebp.

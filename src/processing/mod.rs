@@ -28,6 +28,7 @@
 //! but retrying does not fix it either; the retry endpoint brings the job back once
 //! the library is installed.) Panics are not errors: the processor actor catches them.
 
+mod color;
 mod decode;
 mod encode;
 mod options;

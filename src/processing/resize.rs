@@ -7,7 +7,7 @@ use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions as FirOptions, Resizer};
 use image::{DynamicImage, RgbImage, RgbaImage};
 
-use super::decode::decode_image;
+use super::decode::decode_image_for;
 use super::encode::{default_format, encode};
 use super::options::{Fit, ResizeOptions, ResizeTarget};
 use super::{Limits, ProcessError, Processed, SourceFacts};
@@ -56,6 +56,20 @@ pub(crate) fn plan(
                 }
             }
         }
+    }
+}
+
+impl Plan {
+    /// How much of a `width` x `height` source this plan reads: the output size, or
+    /// for a crop, the size the whole source is scaled to before it is cropped.
+    pub(crate) fn source_pixels_needed(self, width: u32, height: u32) -> (u32, u32) {
+        if !self.crop {
+            return (self.width, self.height);
+        }
+        let (w, h) = (f64::from(width), f64::from(height));
+        let scale = (f64::from(self.width) / w).max(f64::from(self.height) / h);
+        // At most the source's own u32 sides (scale <= 1), so the casts keep the value.
+        ((w * scale).ceil() as u32, (h * scale).ceil() as u32)
     }
 }
 
@@ -123,31 +137,40 @@ pub(crate) fn run(
     input: &[u8],
     limits: &Limits,
 ) -> Result<Processed, ProcessError> {
-    let source = decode_image(input, limits)?;
-    let (width, height) = (source.width(), source.height());
+    // One decode serves every size, at the scale the largest of them needs.
+    let plans = |width: u32, height: u32| -> Vec<(&str, Plan)> {
+        match &options.target {
+            ResizeTarget::Sizes(sizes) => sizes
+                .iter()
+                .filter(|size| width > size.width())
+                .map(|size| {
+                    let plan = plan(width, height, Some(size.width()), None, Fit::Contain);
+                    (size.name(), plan)
+                })
+                .collect(),
+            ResizeTarget::Box {
+                width: box_width,
+                height: box_height,
+                fit,
+            } => vec![(variant, plan(width, height, *box_width, *box_height, *fit))],
+        }
+    };
+    let decoded = decode_image_for(input, limits, |width, height| {
+        plans(width, height)
+            .iter()
+            .map(|(_, plan)| plan.source_pixels_needed(width, height))
+            .fold((0, 0), |most, need| {
+                (most.0.max(need.0), most.1.max(need.1))
+            })
+    })?;
+    let (width, height, source) = (decoded.width, decoded.height, decoded.image);
     // Unless asked, keep transparency where the source has it.
     let format = options.format.unwrap_or_else(|| default_format(&source));
     let mut resizer = Resizer::new();
     let mut outputs = Vec::new();
-    let mut make = |name: &str, plan: Plan| -> Result<(), ProcessError> {
+    for (name, plan) in plans(width, height) {
         let pixels = resample(&mut resizer, &source, plan)?;
         outputs.push(encode(name, &pixels, format, options.quality)?);
-        Ok(())
-    };
-    match &options.target {
-        ResizeTarget::Sizes(sizes) => {
-            for size in sizes.iter().filter(|size| width > size.width()) {
-                make(
-                    size.name(),
-                    plan(width, height, Some(size.width()), None, Fit::Contain),
-                )?;
-            }
-        }
-        ResizeTarget::Box {
-            width: box_width,
-            height: box_height,
-            fit,
-        } => make(variant, plan(width, height, *box_width, *box_height, *fit))?,
     }
     Ok(Processed {
         outputs,

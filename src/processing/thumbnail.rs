@@ -3,7 +3,7 @@
 
 use fast_image_resize::Resizer;
 
-use super::decode::decode_image;
+use super::decode::decode_image_for;
 use super::encode::encode;
 use super::options::ThumbnailOptions;
 use super::resize::{plan, resample};
@@ -15,19 +15,24 @@ pub(crate) fn run(
     input: &[u8],
     limits: &Limits,
 ) -> Result<Processed, ProcessError> {
-    let source = decode_image(input, limits)?;
-    let plan = plan(
-        source.width(),
-        source.height(),
-        Some(options.width),
-        Some(options.height),
-        options.fit,
-    );
-    let pixels = resample(&mut Resizer::new(), &source, plan)?;
+    let plan_for = |width, height| {
+        plan(
+            width,
+            height,
+            Some(options.width),
+            Some(options.height),
+            options.fit,
+        )
+    };
+    let decoded = decode_image_for(input, limits, |width, height| {
+        plan_for(width, height).source_pixels_needed(width, height)
+    })?;
+    let plan = plan_for(decoded.width, decoded.height);
+    let pixels = resample(&mut Resizer::new(), &decoded.image, plan)?;
     let output = encode(variant, &pixels, options.format, options.quality)?;
     Ok(Processed {
         outputs: vec![output],
-        source: SourceFacts::image(source.width(), source.height()),
+        source: SourceFacts::image(decoded.width, decoded.height),
     })
 }
 

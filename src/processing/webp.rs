@@ -6,7 +6,7 @@
 
 use fast_image_resize::Resizer;
 
-use super::decode::decode_image;
+use super::decode::decode_image_for;
 use super::encode::{WebpCompression, encode_webp};
 use super::options::{Fit, WebpOptions};
 use super::resize::{plan, resample};
@@ -18,10 +18,12 @@ pub(crate) fn run(
     input: &[u8],
     limits: &Limits,
 ) -> Result<Processed, ProcessError> {
-    let source = decode_image(input, limits)?;
-    let (width, height) = (source.width(), source.height());
-    let plan = plan(width, height, options.max_width, None, Fit::Contain);
-    let pixels = resample(&mut Resizer::new(), &source, plan)?;
+    let plan_for = |width, height| plan(width, height, options.max_width, None, Fit::Contain);
+    let decoded = decode_image_for(input, limits, |width, height| {
+        plan_for(width, height).source_pixels_needed(width, height)
+    })?;
+    let (width, height) = (decoded.width, decoded.height);
+    let pixels = resample(&mut Resizer::new(), &decoded.image, plan_for(width, height))?;
     let compression = if options.lossless {
         WebpCompression::Lossless
     } else {
