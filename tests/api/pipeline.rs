@@ -140,6 +140,37 @@ async fn a_file_that_is_not_an_image_or_pdf_is_refused_whatever_its_name_and_not
 }
 
 #[actix_rt::test]
+async fn a_processor_that_cannot_take_the_file_is_a_422_and_nothing_is_kept() {
+    let app = spawn_app().await;
+    let (token, user_id) = user_with_id(&app, "mismatch@example.com").await;
+    let response = app
+        .upload(
+            &token,
+            "doc.pdf",
+            fixture("two-pages.pdf"),
+            Some("thumbnail"),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("thumbnail cannot process"),
+        "{body}"
+    );
+    assert!(app.stored_keys(&user_id).await.is_empty());
+    let files: Value = app
+        .get("/api/files", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(files["files"], json!([]));
+}
+
+#[actix_rt::test]
 async fn an_upload_over_the_size_limit_is_a_413_and_leaves_nothing_behind() {
     let app = spawn_app_with(&[("MAX_UPLOAD_SIZE", "16KiB")]).await;
     let (token, user_id) = user_with_id(&app, "big@example.com").await;

@@ -292,39 +292,12 @@ impl Handler<CommitUpload> for Ingest {
         Box::pin(async move {
             let staged = msg.staged;
             let kind = staged.kind.clone();
-            let jobs: Vec<NewJob> = match msg.requested {
-                Some(requested) => {
-                    for job in &requested {
-                        let processor = processing::Processor::from_name(&job.processor)
-                            .map_err(|e| IngestError::InvalidProcessors(e.to_string()))?;
-                        if !kind.media.is_some_and(|media| processor.accepts(media)) {
-                            return Err(IngestError::InvalidProcessors(format!(
-                                "{} cannot process {}",
-                                job.processor,
-                                kind.describe()
-                            )));
-                        }
-                    }
-                    requested
-                        .into_iter()
-                        .map(|j| NewJob {
-                            processor: j.processor,
-                            variant: j.variant,
-                            options: j.options,
-                        })
-                        .collect()
+            let jobs = match jobs_for(&kind, msg.requested, staged.width) {
+                Ok(jobs) => jobs,
+                Err(err) => {
+                    discard(&storage, msg.request_id, staged.key).await;
+                    return Err(err);
                 }
-                None => kind
-                    .media
-                    .map(|media| processing::default_jobs(media, staged.width))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|spec| NewJob {
-                        processor: spec.processor,
-                        variant: spec.variant,
-                        options: spec.options,
-                    })
-                    .collect(),
             };
             let recorded = catalog
                 .send(RecordUpload {
@@ -348,12 +321,7 @@ impl Handler<CommitUpload> for Ingest {
                 Ok(Ok(recorded)) => recorded,
                 failed => {
                     // Nothing may stay half-written: the original goes too.
-                    let _ = storage
-                        .send(DeleteObject {
-                            request_id: msg.request_id,
-                            key: staged.key,
-                        })
-                        .await;
+                    discard(&storage, msg.request_id, staged.key).await;
                     return Err(match failed {
                         Ok(Err(err)) => err.into(),
                         Err(err) => err.into(),
@@ -385,15 +353,56 @@ impl Handler<DiscardStaged> for Ingest {
 
     fn handle(&mut self, msg: DiscardStaged, _: &mut Self::Context) -> Self::Result {
         let storage = self.storage.clone();
-        Box::pin(async move {
-            let _ = storage
-                .send(DeleteObject {
-                    request_id: msg.request_id,
-                    key: msg.staged.key,
-                })
-                .await;
-        })
+        Box::pin(async move { discard(&storage, msg.request_id, msg.staged.key).await })
     }
+}
+
+/// Deletes a staged original that will not be recorded.
+async fn discard(storage: &Addr<Storage>, request_id: RequestId, key: ObjectKey) {
+    let _ = storage.send(DeleteObject { request_id, key }).await;
+}
+
+/// The jobs an upload queues: the ones asked for, each checked against the
+/// file's type, or the type's defaults.
+fn jobs_for(
+    kind: &SniffedType,
+    requested: Option<Vec<RequestedJob>>,
+    width: Option<u32>,
+) -> Result<Vec<NewJob>, IngestError> {
+    Ok(match requested {
+        Some(requested) => {
+            for job in &requested {
+                let processor = processing::Processor::from_name(&job.processor)
+                    .map_err(|e| IngestError::InvalidProcessors(e.to_string()))?;
+                if !kind.media.is_some_and(|media| processor.accepts(media)) {
+                    return Err(IngestError::InvalidProcessors(format!(
+                        "{} cannot process {}",
+                        job.processor,
+                        kind.describe()
+                    )));
+                }
+            }
+            requested
+                .into_iter()
+                .map(|j| NewJob {
+                    processor: j.processor,
+                    variant: j.variant,
+                    options: j.options,
+                })
+                .collect()
+        }
+        None => kind
+            .media
+            .map(|media| processing::default_jobs(media, width))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|spec| NewJob {
+                processor: spec.processor,
+                variant: spec.variant,
+                options: spec.options,
+            })
+            .collect(),
+    })
 }
 
 #[cfg(test)]
