@@ -11,6 +11,8 @@ fixture. Every file stays well under 100 KB.
 | orientation6.jpg     | photo.jpg's pixels with EXIF Orientation=6 and a GPS position      |
 | small.jpg            | 300x200 JPEG                                                        |
 | alpha.png            | 400x300 RGBA: opaque left half, fully transparent right half       |
+| logo.png             | 160x80 RGBA watermark: transparent 8 px border, opaque magenta left |
+|                      | half, green at alpha 128 right half                                 |
 | deep16.png           | 320x240 16-bit RGB PNG: left half red, right half (0, 0x8080, 0xffff) |
 | cmyk.jpg             | 320x240 CMYK JPEG (Adobe): left half cyan, right half magenta       |
 | animated.gif         | 200x150, two frames: red, then blue                                 |
@@ -159,6 +161,13 @@ def main() -> None:
     buf = io.BytesIO()
     alpha.save(buf, "PNG")
     files["alpha.png"] = buf.getvalue()
+
+    logo = Image.new("RGBA", (160, 80), (0, 0, 0, 0))
+    ImageDraw.Draw(logo).rectangle((8, 8, 79, 71), fill=(255, 0, 255, 255))
+    ImageDraw.Draw(logo).rectangle((80, 8, 151, 71), fill=(0, 255, 0, 128))
+    buf = io.BytesIO()
+    logo.save(buf, "PNG")
+    files["logo.png"] = buf.getvalue()
 
     files["deep16.png"] = deep16_png()
 

@@ -41,6 +41,11 @@ pub struct ProcessArgs {
     /// The variant name (defaults to the processor's).
     #[arg(long)]
     pub variant: Option<String>,
+    /// The image to draw with the watermark processor (instead of `text`). The
+    /// options' `image`, which names one of a user's files in the service, may be
+    /// left out; it defaults to this path.
+    #[arg(long, value_name = "PATH")]
+    pub watermark: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args, Default)]

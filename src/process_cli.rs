@@ -1,30 +1,46 @@
 //! `kiln process <processor> <input> <output>`: one processor on local files,
 //! through the same code a worker runs, for operators debugging a file and for
 //! benchmarks against other tools. Prints each output's format, size, pixel
-//! size and the time taken.
+//! size and the time taken. An image watermark reads its mark from `--watermark`,
+//! where a worker reads the user's file the options' `image` names.
 
+use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
+use serde_json::Value;
 
 use crate::cli::ProcessArgs;
 use crate::config::Config;
-use crate::processing::{self, Limits};
+use crate::processing::{self, Inputs, Limits};
 
 pub fn run(config: &Config, args: ProcessArgs) -> anyhow::Result<()> {
-    let options: serde_json::Value =
+    let mut options: Value =
         serde_json::from_str(&args.options).context("--options is not JSON")?;
+    let watermark = match &args.watermark {
+        Some(path) => {
+            name_the_mark(&args.processor, &mut options, path)?;
+            Some(read(path)?)
+        }
+        None if processing::watermark_image(&args.processor, &options).is_some() => {
+            bail!("the options name a watermark image: pass its file with --watermark <PATH>")
+        }
+        None => None,
+    };
     let default_variant = processing::validate(&args.processor, &options)?;
     let variant = args.variant.unwrap_or(default_variant);
-    let input = std::fs::read(&args.input)
-        .with_context(|| format!("cannot read {}", args.input.display()))?;
+    let input = read(&args.input)?;
     processing::set_pdfium_library(config.pdfium_library.clone());
     let limits = Limits {
         max_pixels: config.max_image_pixels,
     };
 
     let started = Instant::now();
-    let processed = processing::run(&args.processor, &variant, &options, &input, &limits)?;
+    let inputs = Inputs {
+        original: &input,
+        watermark: watermark.as_deref(),
+    };
+    let processed = processing::run(&args.processor, &variant, &options, inputs, &limits)?;
     let elapsed = started.elapsed();
 
     let several = processed.outputs.len() > 1;
@@ -55,5 +71,29 @@ pub fn run(config: &Config, args: ProcessArgs) -> anyhow::Result<()> {
         println!("no output: nothing to make from this input with these options");
     }
     println!("took {:.1} ms", elapsed.as_secs_f64() * 1000.0);
+    Ok(())
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Makes `options` an image watermark drawn from `path`: `image` defaults to the
+/// path (a label here; the bytes come from the file).
+fn name_the_mark(processor: &str, options: &mut Value, path: &Path) -> anyhow::Result<()> {
+    if processor != "watermark" {
+        bail!("--watermark is for the watermark processor, not {processor}");
+    }
+    if options.is_null() {
+        *options = Value::Object(Default::default());
+    }
+    let Some(map) = options.as_object_mut() else {
+        bail!("--options must be a JSON object");
+    };
+    if map.contains_key("text") {
+        bail!("--watermark draws an image; leave `text` out of --options");
+    }
+    map.entry("image")
+        .or_insert_with(|| Value::String(path.display().to_string()));
     Ok(())
 }

@@ -9,12 +9,19 @@
 //! to answer 422 before queueing anything. The uploads' default jobs are `thumbnail`
 //! and `resize` (or `pdf_thumbnail`); `webp` and `watermark` run when a client asks.
 //!
+//! One processor reads a second file: a `watermark` whose options name an `image`.
+//! [`watermark_image`] tells the caller which (a file id in the service, checked
+//! against the user's files before the job is queued), and the caller hands its bytes
+//! over in [`Inputs::watermark`]; the mark goes through the same decoding checks as
+//! any original.
+//!
 //! ```text
-//!  run(processor, variant, options, input, limits)
+//!  run(processor, variant, options, inputs, limits)
 //!    ├─ options::parse      typed options, ranges checked      (also used by validate)
 //!    ├─ thumbnail / resize  decode ─▶ geometry + Lanczos3 ─▶ encode
 //!    ├─ webp                decode ─▶ (max_width: Lanczos3) ─▶ libwebp lossy/lossless
 //!    ├─ watermark           decode ─▶ text (embedded Open Sans, ab_glyph) ─▶ encode
+//!    │                        or ─▶ image mark (decode, Lanczos3, its alpha) ─▶ encode
 //!    │                      (decode: sniff, pixel limit from the header *before* any
 //!    │                       allocation, EXIF orientation, 8-bit RGB(A), first frame)
 //!    │                      (encode: JPEG, PNG, or WebP through libwebp; pixels only,
@@ -47,7 +54,7 @@ pub use options::{Fit, OutputFormat, Position, Size};
 pub use pdf::{DEFAULT_PDFIUM_LIBRARY, pdfium_library, set_pdfium_library};
 pub use sniff::{MediaKind, probe_dimensions};
 
-use options::ProcessorOptions;
+use options::{Mark, ProcessorOptions, WatermarkOptions};
 
 /// The default `MAX_IMAGE_PIXELS`: 50 megapixels.
 pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
@@ -211,6 +218,10 @@ pub enum ProcessError {
     PdfiumUnavailable(String),
     #[error("could not encode the output: {0}")]
     Encode(String),
+    /// The mark of an image watermark was refused (too many pixels, corrupt, not an
+    /// image), which is said apart from the same faults of the original.
+    #[error("the watermark image cannot be used: {0}")]
+    WatermarkImage(Box<ProcessError>),
 }
 
 fn pages(count: u32) -> String {
@@ -239,6 +250,7 @@ impl ProcessError {
             ProcessError::Encrypted => "encrypted_pdf",
             ProcessError::PdfiumUnavailable(_) => "pdfium_unavailable",
             ProcessError::Encode(_) => "encode_failed",
+            ProcessError::WatermarkImage(_) => "invalid_watermark_image",
         }
     }
 }
@@ -283,17 +295,54 @@ pub fn validate(processor: &str, options: &serde_json::Value) -> Result<String, 
     Ok(processor.default_variant().to_owned())
 }
 
+/// Names the image a job's options ask to read beside the original: a `watermark`'s
+/// `image`. `None` for every other job, and for options [`validate`] refuses (the run
+/// then fails on those with their own reason).
+pub fn watermark_image(processor: &str, options: &serde_json::Value) -> Option<String> {
+    let processor = Processor::from_name(processor).ok()?;
+    match ProcessorOptions::parse(processor, options).ok()? {
+        ProcessorOptions::Watermark(WatermarkOptions {
+            mark: Mark::Image { source, .. },
+            ..
+        }) => Some(source),
+        _ => None,
+    }
+}
+
+/// The whole files a processor reads.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a> {
+    /// The original the variants are made from.
+    pub original: &'a [u8],
+    /// The mark of a `watermark` whose options name an `image` ([`watermark_image`]);
+    /// read by nothing else.
+    pub watermark: Option<&'a [u8]>,
+}
+
+/// An original alone, as every processor but an image watermark reads it.
+impl<'a, T: AsRef<[u8]> + ?Sized> From<&'a T> for Inputs<'a> {
+    fn from(original: &'a T) -> Self {
+        Inputs {
+            original: original.as_ref(),
+            watermark: None,
+        }
+    }
+}
+
 /// Runs one processor on a whole original.
 ///
 /// `variant` names the output; a `resize` with `sizes` names its outputs by size
-/// ("sm", "md", ...) instead. The input's type is sniffed from its bytes.
-pub fn run(
+/// ("sm", "md", ...) instead. `inputs` is the original's bytes, or [`Inputs`] that
+/// also carry a watermark's image. Types are sniffed from the bytes.
+pub fn run<'a>(
     processor: &str,
     variant: &str,
     options: &serde_json::Value,
-    input: &[u8],
+    inputs: impl Into<Inputs<'a>>,
     limits: &Limits,
 ) -> Result<Processed, ProcessError> {
+    let inputs = inputs.into();
+    let input = inputs.original;
     let processor = Processor::from_name(processor)?;
     let options = ProcessorOptions::parse(processor, options)?;
     let kind = MediaKind::sniff(input).ok_or_else(|| {
@@ -316,7 +365,9 @@ pub fn run(
         ProcessorOptions::Thumbnail(opts) => thumbnail::run(variant, &opts, input, limits),
         ProcessorOptions::Resize(opts) => resize::run(variant, &opts, input, limits),
         ProcessorOptions::Webp(opts) => webp::run(variant, &opts, input, limits),
-        ProcessorOptions::Watermark(opts) => watermark::run(variant, &opts, input, limits),
+        ProcessorOptions::Watermark(opts) => {
+            watermark::run(variant, &opts, input, inputs.watermark, limits)
+        }
         ProcessorOptions::PdfThumbnail(opts) => pdf::run(variant, &opts, input, limits),
     }
 }
@@ -442,6 +493,22 @@ mod tests {
     }
 
     #[test]
+    fn only_a_watermark_naming_an_image_reads_a_second_file() {
+        let id = "0190d7a2-6c3e-7b8e-9a51-1f2d3c4b5a69";
+        assert_eq!(
+            watermark_image("watermark", &json!({"image": id, "scale": 0.1})),
+            Some(id.to_owned())
+        );
+        assert_eq!(watermark_image("watermark", &json!({"text": "Kiln"})), None);
+        assert_eq!(watermark_image("thumbnail", &json!({"image": id})), None);
+        assert_eq!(
+            watermark_image("watermark", &json!({"image": id, "text": "Kiln"})),
+            None,
+            "invalid options name nothing (validate refuses them)"
+        );
+    }
+
+    #[test]
     fn validate_rejects_unknown_keys_bad_types_and_out_of_range_values() {
         let cases = [
             ("thumbnail", json!({"widht": 100}), "widht"),
@@ -476,6 +543,12 @@ mod tests {
                 "opacity",
             ),
             ("watermark", json!({"text": "Kiln", "format": "gif"}), "gif"),
+            (
+                "watermark",
+                json!({"text": "Kiln", "image": "logo"}),
+                "not both",
+            ),
+            ("watermark", json!({"image": "logo", "scale": 2}), "scale"),
         ];
         for (processor, options, mentions) in cases {
             match validate(processor, &options) {

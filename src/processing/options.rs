@@ -155,15 +155,32 @@ pub(crate) struct WebpOptions {
     pub max_width: Option<u32>,
 }
 
+/// What a watermark draws: exactly one of `text` or `image`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Mark {
+    Text {
+        /// One line of 1 to [`MAX_WATERMARK_CHARS`] characters, not all blank.
+        text: String,
+        /// Pixels; `None`: relative to the image (see the watermark module).
+        font_size: Option<u32>,
+    },
+    Image {
+        /// Names the mark's image: a file id in the service, which checks it and
+        /// fetches the file; any label in `kiln process`, which reads `--watermark`.
+        source: String,
+        /// The fraction of the target's width the mark spans, [`MIN_SCALE`] to
+        /// [`MAX_SCALE`]; the mark is never enlarged (see the watermark module).
+        scale: f32,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct WatermarkOptions {
-    /// One line of 1 to [`MAX_WATERMARK_CHARS`] characters, not all blank.
-    pub text: String,
+    pub mark: Mark,
     pub position: Position,
-    /// 0.0 (invisible) to 1.0; the shadow is drawn at 0.6 of it.
+    /// 0.0 (invisible) to 1.0. Multiplies an image mark's own alpha; text's shadow
+    /// is drawn at 0.6 of it.
     pub opacity: f32,
-    /// Pixels; `None`: relative to the image (see the watermark module).
-    pub font_size: Option<u32>,
     /// `None`: JPEG, or PNG when the source has an alpha channel.
     pub format: Option<OutputFormat>,
     pub quality: u8,
@@ -183,6 +200,10 @@ pub const MAX_WATERMARK_CHARS: usize = 200;
 /// Largest watermark font size a client may ask for, in pixels. Bounds the glyph
 /// rasteriser's buffers (it allocates per glyph, proportional to the size squared).
 pub const MAX_FONT_SIZE: u32 = 1_000;
+/// Bounds and default of an image watermark's `scale`.
+pub const MIN_SCALE: f32 = 0.01;
+pub const MAX_SCALE: f32 = 1.0;
+const DEFAULT_SCALE: f32 = 0.25;
 
 const DEFAULT_QUALITY: u8 = 85;
 const DEFAULT_WEBP_QUALITY: u8 = 80;
@@ -261,20 +282,21 @@ impl ProcessorOptions {
             Processor::Watermark => {
                 o.only(&[
                     "text",
+                    "image",
                     "position",
                     "opacity",
                     "font_size",
+                    "scale",
                     "format",
                     "quality",
                 ])?;
                 let positions = Position::ALL.map(|p| (p.name(), p));
                 Ok(ProcessorOptions::Watermark(WatermarkOptions {
-                    text: o.text()?,
+                    mark: o.mark()?,
                     position: o
                         .choice("position", &positions)?
                         .unwrap_or(Position::BottomRight),
-                    opacity: o.fraction("opacity")?.unwrap_or(DEFAULT_OPACITY),
-                    font_size: o.whole_number("font_size", 1, MAX_FONT_SIZE)?,
+                    opacity: o.number("opacity", 0.0, 1.0)?.unwrap_or(DEFAULT_OPACITY),
                     format: o.format(&IMAGE_FORMATS)?,
                     quality: o.quality()?.unwrap_or(DEFAULT_QUALITY),
                 }))
@@ -311,6 +333,42 @@ const PDF_FORMATS: [(&str, OutputFormat); 3] = [
 
 fn invalid(message: String) -> ProcessError {
     ProcessError::InvalidOptions(message)
+}
+
+/// A watermark's `text`: one line, 1 to `MAX_WATERMARK_CHARS` characters, at least
+/// one of them visible. `rule` says so, for the messages.
+fn watermark_text(value: &Value, rule: &str) -> Result<String, ProcessError> {
+    let Some(text) = value.as_str() else {
+        return Err(invalid(format!("`text` must be {rule}, not {value}")));
+    };
+    let chars = text.chars().count();
+    if text.trim().is_empty() {
+        Err(invalid(format!(
+            "`text` must be {rule}, and this one is blank"
+        )))
+    } else if chars > MAX_WATERMARK_CHARS {
+        Err(invalid(format!(
+            "`text` must be {rule}, and this one has {chars}"
+        )))
+    } else if text.chars().any(char::is_control) {
+        Err(invalid(format!(
+            "`text` must be {rule}, without line breaks, tabs or other control characters"
+        )))
+    } else {
+        let missing = missing_glyphs(text)?;
+        if !missing.is_empty() {
+            let missing: String = missing.into_iter().collect();
+            Err(invalid(format!(
+                "`text` has characters the watermark font cannot draw: {missing}"
+            )))
+        } else if !has_ink(text)? {
+            Err(invalid(
+                "`text` has nothing visible to draw (only spaces or invisible characters)".into(),
+            ))
+        } else {
+            Ok(text.to_owned())
+        }
+    }
 }
 
 /// One processor's options object, read key by key.
@@ -393,63 +451,65 @@ impl Options<'_> {
             .ok_or_else(|| invalid(format!("`{key}` must be true or false, not {value}")))
     }
 
-    /// A number from 0.0 to 1.0 inclusive.
-    fn fraction(&self, key: &str) -> Result<Option<f32>, ProcessError> {
+    /// A number from `min` to `max` inclusive.
+    fn number(&self, key: &str, min: f32, max: f32) -> Result<Option<f32>, ProcessError> {
         let Some(value) = self.map.get(key) else {
             return Ok(None);
         };
         value
             .as_f64()
-            .filter(|n| (0.0..=1.0).contains(n))
-            // Within 0..=1, so the narrowing loses only precision nobody can see.
+            // Narrowed after the range check, so only precision nobody can see is lost.
+            .filter(|n| (f64::from(min)..=f64::from(max)).contains(n))
             .map(|n| Some(n as f32))
             .ok_or_else(|| {
                 invalid(format!(
-                    "`{key}` must be a number from 0.0 to 1.0, not {value}"
+                    "`{key}` must be a number from {min:?} to {max:?}, not {value}"
                 ))
             })
     }
 
-    /// The watermark's required `text`: one line, 1 to `MAX_WATERMARK_CHARS` characters,
-    /// at least one of them visible.
-    fn text(&self) -> Result<String, ProcessError> {
+    /// The watermark's mark: `text` (with `font_size`) or `image` (with `scale`).
+    fn mark(&self) -> Result<Mark, ProcessError> {
         let rule = format!("a line of 1 to {MAX_WATERMARK_CHARS} characters");
-        let Some(value) = self.map.get("text") else {
-            return Err(invalid(format!(
-                "{} needs `text`, {rule}",
+        match (self.map.get("text"), self.map.get("image")) {
+            (Some(_), Some(_)) => Err(invalid(
+                "watermark takes either `text` or `image`, not both".into(),
+            )),
+            (None, None) => Err(invalid(format!(
+                "{} needs `text`, {rule}, or `image`, the id of another of your image files",
                 self.processor.name()
-            )));
-        };
-        let Some(text) = value.as_str() else {
-            return Err(invalid(format!("`text` must be {rule}, not {value}")));
-        };
-        let chars = text.chars().count();
-        if text.trim().is_empty() {
-            Err(invalid(format!(
-                "`text` must be {rule}, and this one is blank"
-            )))
-        } else if chars > MAX_WATERMARK_CHARS {
-            Err(invalid(format!(
-                "`text` must be {rule}, and this one has {chars}"
-            )))
-        } else if text.chars().any(char::is_control) {
-            Err(invalid(format!(
-                "`text` must be {rule}, without line breaks, tabs or other control characters"
-            )))
-        } else {
-            let missing = missing_glyphs(text)?;
-            if !missing.is_empty() {
-                let missing: String = missing.into_iter().collect();
-                Err(invalid(format!(
-                    "`text` has characters the watermark font cannot draw: {missing}"
-                )))
-            } else if !has_ink(text)? {
-                Err(invalid(
-                    "`text` has nothing visible to draw (only spaces or invisible characters)"
-                        .into(),
-                ))
-            } else {
-                Ok(text.to_owned())
+            ))),
+            (Some(text), None) => {
+                if self.map.contains_key("scale") {
+                    return Err(invalid(
+                        "`scale` sizes an image watermark; text is sized by `font_size`".into(),
+                    ));
+                }
+                Ok(Mark::Text {
+                    text: watermark_text(text, &rule)?,
+                    font_size: self.whole_number("font_size", 1, MAX_FONT_SIZE)?,
+                })
+            }
+            (None, Some(image)) => {
+                if self.map.contains_key("font_size") {
+                    return Err(invalid(
+                        "`font_size` sizes a text watermark; an image is sized by `scale`".into(),
+                    ));
+                }
+                let source = image
+                    .as_str()
+                    .filter(|s| !s.trim().is_empty())
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "`image` must be the id of one of your image files, not {image}"
+                        ))
+                    })?;
+                Ok(Mark::Image {
+                    source: source.to_owned(),
+                    scale: self
+                        .number("scale", MIN_SCALE, MAX_SCALE)?
+                        .unwrap_or(DEFAULT_SCALE),
+                })
             }
         }
     }
@@ -593,14 +653,82 @@ mod tests {
         assert_eq!(
             parse(Processor::Watermark, json!({"text": "© Kiln"})),
             ProcessorOptions::Watermark(WatermarkOptions {
-                text: "© Kiln".into(),
+                mark: Mark::Text {
+                    text: "© Kiln".into(),
+                    font_size: None,
+                },
                 position: Position::BottomRight,
                 opacity: 0.5,
-                font_size: None,
                 format: None,
                 quality: 85,
             })
         );
+    }
+
+    #[test]
+    fn an_image_watermark_spans_a_quarter_of_the_width_unless_scale_says_otherwise() {
+        let id = "0190d7a2-6c3e-7b8e-9a51-1f2d3c4b5a69";
+        assert_eq!(
+            parse(Processor::Watermark, json!({"image": id})),
+            ProcessorOptions::Watermark(WatermarkOptions {
+                mark: Mark::Image {
+                    source: id.into(),
+                    scale: 0.25,
+                },
+                position: Position::BottomRight,
+                opacity: 0.5,
+                format: None,
+                quality: 85,
+            })
+        );
+        let ProcessorOptions::Watermark(opts) = parse(
+            Processor::Watermark,
+            json!({"image": id, "scale": 0.01, "opacity": 1}),
+        ) else {
+            panic!("not watermark");
+        };
+        assert_eq!(
+            opts.mark,
+            Mark::Image {
+                source: id.into(),
+                scale: 0.01
+            }
+        );
+        assert_eq!(opts.opacity, 1.0);
+    }
+
+    #[test]
+    fn a_watermark_takes_exactly_one_of_text_and_image_with_its_own_size_option() {
+        let refused = |options: Value| {
+            ProcessorOptions::parse(Processor::Watermark, &options)
+                .unwrap_err()
+                .to_string()
+        };
+        let both = refused(json!({"text": "Kiln", "image": "logo"}));
+        assert!(
+            both.contains("either `text` or `image`, not both"),
+            "{both}"
+        );
+        let neither = refused(json!({"position": "top"}));
+        assert!(
+            neither.contains("needs `text`") && neither.contains("or `image`"),
+            "{neither}"
+        );
+        let scaled_text = refused(json!({"text": "Kiln", "scale": 0.5}));
+        assert!(scaled_text.contains("`scale`"), "{scaled_text}");
+        let sized_image = refused(json!({"image": "logo", "font_size": 20}));
+        assert!(sized_image.contains("`font_size`"), "{sized_image}");
+        for image in [json!(""), json!("  "), json!(42), json!(null)] {
+            let message = refused(json!({ "image": image }));
+            assert!(message.contains("`image` must be"), "{image}: {message}");
+        }
+        for scale in [json!(0.005), json!(0), json!(1.5), json!("0.5")] {
+            let message = refused(json!({"image": "logo", "scale": scale}));
+            assert!(
+                message.contains("`scale` must be a number from 0.01 to 1.0"),
+                "{scale}: {message}"
+            );
+        }
     }
 
     #[test]

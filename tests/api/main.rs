@@ -14,3 +14,4 @@ mod retries;
 mod servers;
 mod storage;
 mod tokens;
+mod watermark;

@@ -328,3 +328,16 @@ impl Handler<RetryDeadJob> for Catalog {
         })
     }
 }
+
+impl Handler<FindWatermarkImage> for Catalog {
+    type Result = ResponseFuture<Result<Option<File>, CatalogError>>;
+
+    fn handle(&mut self, msg: FindWatermarkImage, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.find_watermark_image", request_id = %msg.request_id, file_id = %msg.file_id);
+        self.run(span, |db| async move {
+            Ok(owned_file(&db, msg.user_id, msg.file_id)
+                .await?
+                .map(File::from))
+        })
+    }
+}

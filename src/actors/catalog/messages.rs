@@ -299,3 +299,17 @@ pub struct TakeDueJobs {
     pub stale_after: Duration,
     pub limit: u64,
 }
+
+// ---- watermarks -------------------------------------------------------------
+
+/// Finds the file a watermark job names as its mark: one of the user's own files,
+/// or `None` when it does not exist or belongs to someone else (the two are not
+/// told apart). The process endpoint asks before queueing the job, the runner again
+/// before each attempt, since the mark may be deleted in between.
+#[derive(Message)]
+#[rtype(result = "Result<Option<File>, CatalogError>")]
+pub struct FindWatermarkImage {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub file_id: Uuid,
+}

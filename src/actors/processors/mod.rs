@@ -12,7 +12,7 @@ use actix::{Actor, Handler, Message, SyncContext};
 use bytes::Bytes;
 use uuid::Uuid;
 
-use crate::processing::{self, Limits, ProcessError, Processed};
+use crate::processing::{self, Inputs, Limits, ProcessError, Processed};
 
 /// The code a worker runs for a message: [`processing::run`] in Kiln. A test may
 /// start a pool with a processor that panics, to see the pool and the job survive it.
@@ -36,13 +36,11 @@ impl ProcessorWorker {
 
 /// Runs the processor the message names, from Kiln's registry.
 fn run_registered(msg: &RunProcessor, limits: &Limits) -> Result<Processed, ProcessError> {
-    processing::run(
-        &msg.processor,
-        &msg.variant,
-        &msg.options,
-        &msg.input,
-        limits,
-    )
+    let inputs = Inputs {
+        original: &msg.input,
+        watermark: msg.watermark.as_deref(),
+    };
+    processing::run(&msg.processor, &msg.variant, &msg.options, inputs, limits)
 }
 
 impl Actor for ProcessorWorker {
@@ -58,6 +56,8 @@ pub struct RunProcessor {
     pub variant: String,
     pub options: serde_json::Value,
     pub input: Bytes,
+    /// The image a watermark's options name ([`processing::watermark_image`]).
+    pub watermark: Option<Bytes>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,10 @@
 //! The JobRunner carries one job through one attempt: claim it, fetch the
-//! original, run the processor, store each variant, record the outcome, and
-//! tell the Events actor. It owns no resource; it coordinates the actors that
-//! do, and it is where an attempt's errors are sorted into transient (retry
-//! with backoff) and permanent (dead at once, with a reason a person can read).
+//! original (and a watermark's image, looked up again each attempt, since its
+//! owner may have deleted it since the job was queued), run the processor,
+//! store each variant, record the outcome, and tell the Events actor. It owns
+//! no resource; it coordinates the actors that do, and it is where an attempt's
+//! errors are sorted into transient (retry with backoff) and permanent (dead at
+//! once, with a reason a person can read).
 //!
 //! - Accepts: [`RunJob`] from the StreamReader, which acknowledges the
 //!   delivery when the reply says so.
@@ -11,21 +13,22 @@
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures::TryStreamExt;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::actors::catalog::Catalog;
 use crate::actors::catalog::messages::{
-    Claim, ClaimJob, ClaimedJob, CompleteJob, FailJob, LearntFacts, NewVariant, Recorded,
-    Transition,
+    Claim, ClaimJob, ClaimedJob, CompleteJob, FailJob, FindWatermarkImage, LearntFacts, NewVariant,
+    Recorded, Transition,
 };
+use crate::actors::catalog::{Catalog, CatalogError};
 use crate::actors::events::{Events, PublishEvent, StatusEvent};
 use crate::actors::processors::{ProcessFailure, ProcessorWorker, RunProcessor};
 use crate::actors::storage::messages::{DeleteObject, GetObject, PutObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
 use crate::domain::jobs::JobStatus;
+use crate::processing;
 use crate::telemetry::RequestId;
 
 /// Everything an attempt needs, cloned into each attempt's future.
@@ -78,6 +81,12 @@ enum AttemptError {
 impl From<actix::MailboxError> for AttemptError {
     fn from(err: actix::MailboxError) -> Self {
         Self::Transient(format!("an internal service did not answer: {err}"))
+    }
+}
+
+impl From<CatalogError> for AttemptError {
+    fn from(err: CatalogError) -> Self {
+        Self::Transient(format!("the database failed: {}", crate::error_chain(&err)))
     }
 }
 
@@ -221,23 +230,16 @@ impl JobRunner {
         let file = &claimed.file;
         let job = &claimed.job;
         let request_id = RequestId::generate();
-        let original_key = ObjectKey::parse(&file.storage_key)?;
-        let original = self
-            .storage
-            .send(GetObject {
-                request_id: request_id.clone(),
-                key: original_key,
-            })
-            .await??;
-        let mut input = BytesMut::with_capacity(original.size as usize);
-        let mut body = original.body;
-        while let Some(chunk) = body
-            .try_next()
-            .await
-            .map_err(|e| AttemptError::Transient(format!("reading the original failed: {e}")))?
-        {
-            input.extend_from_slice(&chunk);
-        }
+        let input = self
+            .read_object(&request_id, &file.storage_key, "the original")
+            .await?;
+        let watermark = match processing::watermark_image(&job.processor, &job.options) {
+            Some(image) => Some(
+                self.read_watermark(&request_id, file.user_id, &image)
+                    .await?,
+            ),
+            None => None,
+        };
 
         let processed = self
             .processors
@@ -246,7 +248,8 @@ impl JobRunner {
                 processor: job.processor.clone(),
                 variant: job.variant.clone(),
                 options: job.options.clone(),
-                input: input.freeze(),
+                input,
+                watermark,
             })
             .await?
             .map_err(|failure| match failure {
@@ -291,6 +294,68 @@ impl JobRunner {
                 page_count: facts.page_count.map(|p| p as i32),
             },
         ))
+    }
+
+    /// Reads a whole object into memory; `what` names it in errors.
+    async fn read_object(
+        &self,
+        request_id: &RequestId,
+        key: &str,
+        what: &str,
+    ) -> Result<Bytes, AttemptError> {
+        let object = self
+            .storage
+            .send(GetObject {
+                request_id: request_id.clone(),
+                key: ObjectKey::parse(key)?,
+            })
+            .await?
+            .map_err(|err| match err {
+                StorageError::NotFound => {
+                    AttemptError::Permanent(format!("{what} is missing from storage"))
+                }
+                other => other.into(),
+            })?;
+        let mut bytes = BytesMut::with_capacity(object.size as usize);
+        let mut body = object.body;
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| AttemptError::Transient(format!("reading {what} failed: {e}")))?
+        {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes.freeze())
+    }
+
+    /// Reads the original of the file a watermark's `image` names, which must still
+    /// be one of the job owner's files (the process endpoint checked it was then).
+    async fn read_watermark(
+        &self,
+        request_id: &RequestId,
+        user_id: Uuid,
+        image: &str,
+    ) -> Result<Bytes, AttemptError> {
+        let file_id = Uuid::parse_str(image).map_err(|_| {
+            AttemptError::Permanent(format!("the watermark image {image:?} is not a file id"))
+        })?;
+        let gone =
+            || AttemptError::Permanent(format!("the watermark image {file_id} no longer exists"));
+        let mark = self
+            .catalog
+            .send(FindWatermarkImage {
+                request_id: request_id.clone(),
+                user_id,
+                file_id,
+            })
+            .await??
+            .ok_or_else(gone)?;
+        self.read_object(
+            request_id,
+            &mark.storage_key,
+            &format!("the watermark image {file_id}"),
+        )
+        .await
     }
 
     /// Tells watchers of the job's new status and, once it changes, the file's.

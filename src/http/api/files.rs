@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::bodies::{FileBody, JobBody, VariantBody};
 use crate::actors::catalog::messages::{
-    AddJob, DeleteFile, FileCursor, FindFile, FindVariant, ListFiles, NewJob,
+    AddJob, DeleteFile, FileCursor, FindFile, FindVariant, FindWatermarkImage, ListFiles, NewJob,
 };
 use crate::actors::dispatcher::JobsQueued;
 use crate::actors::ingest::{
@@ -466,6 +466,9 @@ async fn process(
             ),
         ));
     }
+    if let Some(image) = processing::watermark_image(&body.processor, &options) {
+        check_watermark_image(&state, &request_id, caller.user_id, &image).await?;
+    }
     let job = ask(
         &state.actors.catalog,
         AddJob {
@@ -487,4 +490,39 @@ async fn process(
         });
     }
     Ok(HttpResponse::Accepted().json(json!({ "job": JobBody::from(job) })))
+}
+
+/// A watermark's `image` must be the id of another of the caller's files, and that
+/// file an image. Only its original is read, so it need not be `ready`. A missing
+/// file and someone else's get the same answer.
+async fn check_watermark_image(
+    state: &AppState,
+    request_id: &RequestId,
+    user_id: Uuid,
+    image: &str,
+) -> Result<(), ApiError> {
+    let refused = |message: String| ApiError::unprocessable("invalid_watermark_image", message);
+    let file_id = Uuid::parse_str(image)
+        .map_err(|_| refused("`image` must be the id of one of your image files".into()))?;
+    let mark = ask(
+        &state.actors.catalog,
+        FindWatermarkImage {
+            request_id: request_id.clone(),
+            user_id,
+            file_id,
+        },
+    )
+    .await?
+    .ok_or_else(|| {
+        refused(format!(
+            "the watermark image {file_id} is not one of your files"
+        ))
+    })?;
+    match processing::MediaKind::from_extension(&mark.extension) {
+        Some(kind) if kind.is_image() => Ok(()),
+        kind => Err(refused(format!(
+            "the watermark image must be an image, and {file_id} is {}",
+            kind.map_or(mark.content_type.as_str(), |kind| kind.description())
+        ))),
+    }
 }

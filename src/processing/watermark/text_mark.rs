@@ -1,29 +1,20 @@
-//! The `watermark` processor: a line of text drawn over the whole image, which keeps
-//! its size (and loses its EXIF, like every output).
+//! A text watermark: one line set in the font Kiln ships (see `processing/text.rs`),
+//! rasterised into one coverage mask and painted twice, as a shadow and as the text.
 //!
-//! The text is set in the font Kiln ships (see `text.rs`), rasterised into one coverage
-//! mask and composited here in straight alpha, so text over a transparent area of a
-//! PNG stays readable (it raises the alpha there).
-//!
-//! Geometry, all relative to the image as a person sees it (after EXIF orientation):
-//! - font size: `font_size` pixels per em, or 4% of the shorter side (at least 12 px);
-//!   the text is made smaller, never clipped, when it would not fit between the margins;
-//! - margin: 2% of the shorter side from the edges the position names;
+//! - font size: `font_size` pixels per em, or 4% of the image's shorter side (at
+//!   least 12 px); the text is made smaller, never clipped, when it would not fit
+//!   between the margins;
 //! - the text is white at `opacity` over a black shadow at 0.6 x `opacity`, offset
 //!   down-right by 1 px (2 px from 24 px up), so it reads on light and dark images.
 
-use image::DynamicImage;
+use super::super::ProcessError;
+use super::super::options::Position;
+use super::super::text::{Line, font};
+use super::Canvas;
 
-use super::decode::decode_image;
-use super::encode::{default_format, encode};
-use super::options::{Position, WatermarkOptions};
-use super::text::{Line, Mask, font};
-use super::{Limits, ProcessError, Processed, SourceFacts};
-
-/// Default font size and margin, as fractions of the image's shorter side.
+/// Default font size, as a fraction of the image's shorter side, and its floor.
 const DEFAULT_SIZE: f32 = 0.04;
 const MIN_DEFAULT_SIZE: f32 = 12.0;
-const MARGIN: f32 = 0.02;
 /// The shadow's opacity relative to the text's.
 const SHADOW_OPACITY: f32 = 0.6;
 /// Room kept for the shadow's offset when fitting the text.
@@ -32,57 +23,25 @@ const MAX_SHADOW_OFFSET: u32 = 2;
 const WHITE: [u8; 3] = [255, 255, 255];
 const BLACK: [u8; 3] = [0, 0, 0];
 
-pub(crate) fn run(
-    variant: &str,
-    options: &WatermarkOptions,
-    input: &[u8],
-    limits: &Limits,
-) -> Result<Processed, ProcessError> {
-    let mut image = decode_image(input, limits)?;
-    let (width, height) = (image.width(), image.height());
-    let format = options.format.unwrap_or_else(|| default_format(&image));
-    let (pixels, channels) = match &mut image {
-        DynamicImage::ImageRgb8(rgb) => (&mut **rgb, 3),
-        DynamicImage::ImageRgba8(rgba) => (&mut **rgba, 4),
-        // decode_image yields only the two above.
-        other => {
-            return Err(ProcessError::Unsupported(format!(
-                "cannot draw on {:?} pixels",
-                other.color()
-            )));
-        }
-    };
-    let mut canvas = Canvas {
-        pixels,
-        channels,
-        width,
-        height,
-    };
-    draw_watermark(&mut canvas, options)?;
-    Ok(Processed {
-        outputs: vec![encode(variant, &image, format, options.quality)?],
-        source: SourceFacts::image(width, height),
-    })
-}
-
-/// 8-bit RGB or RGBA pixels, row-major, to draw on.
-struct Canvas<'a> {
-    pixels: &'a mut [u8],
-    channels: usize,
-    width: u32,
-    height: u32,
-}
-
-fn draw_watermark(canvas: &mut Canvas<'_>, options: &WatermarkOptions) -> Result<(), ProcessError> {
-    if options.opacity <= 0.0 {
+pub(super) fn draw(
+    canvas: &mut Canvas<'_>,
+    text: &str,
+    font_size: Option<u32>,
+    position: Position,
+    opacity: f32,
+) -> Result<(), ProcessError> {
+    if opacity <= 0.0 {
         return Ok(());
     }
     let font = font()?;
     let (width, height) = (canvas.width as f32, canvas.height as f32);
-    let shorter = width.min(height);
-    let margin = (shorter * MARGIN).round();
-    let wanted = options.font_size.map_or_else(
-        || (shorter * DEFAULT_SIZE).round().max(MIN_DEFAULT_SIZE),
+    let margin = canvas.margin();
+    let wanted = font_size.map_or_else(
+        || {
+            (width.min(height) * DEFAULT_SIZE)
+                .round()
+                .max(MIN_DEFAULT_SIZE)
+        },
         |size| size as f32,
     );
     let room_width = (width - 2.0 * margin - MAX_SHADOW_OFFSET as f32).max(1.0);
@@ -90,12 +49,12 @@ fn draw_watermark(canvas: &mut Canvas<'_>, options: &WatermarkOptions) -> Result
 
     // Lay out (cheap: outlines and bounds, no pixels), shrink to fit, then rasterise,
     // so the mask is never much larger than the image whatever the size asked.
-    let Some(mut line) = Line::lay_out(font, &options.text, wanted) else {
+    let Some(mut line) = Line::lay_out(font, text, wanted) else {
         return Ok(()); // no ink: options parsing refuses such text (has_ink)
     };
     let shrink = (room_width / line.width()).min(room_height / line.height());
     if shrink < 1.0 {
-        match Line::lay_out(font, &options.text, wanted * shrink) {
+        match Line::lay_out(font, text, wanted * shrink) {
             Some(smaller) => line = smaller,
             None => return Ok(()),
         }
@@ -103,154 +62,31 @@ fn draw_watermark(canvas: &mut Canvas<'_>, options: &WatermarkOptions) -> Result
     let mask = line.rasterise();
     let shadow_offset = if line.size >= 24.0 { 2 } else { 1 };
 
-    let (across, down) = alignment(options.position);
-    let box_width = (mask.width + shadow_offset) as f32;
-    let box_height = (mask.height + shadow_offset) as f32;
-    let left = (margin + (width - 2.0 * margin - box_width) * across).round() as i64;
-    let top = (margin + (height - 2.0 * margin - box_height) * down).round() as i64;
+    let (left, top) = canvas.place(
+        mask.width + shadow_offset,
+        mask.height + shadow_offset,
+        position,
+    );
     let offset = i64::from(shadow_offset);
-    let shadow_opacity = options.opacity * SHADOW_OPACITY;
-    canvas.composite(&mask, left + offset, top + offset, BLACK, shadow_opacity);
-    canvas.composite(&mask, left, top, WHITE, options.opacity);
+    let size = (mask.width, mask.height);
+    let coverage = |x: u32, y: u32| mask.coverage[y as usize * mask.width as usize + x as usize];
+    let shadow_opacity = opacity * SHADOW_OPACITY;
+    canvas.paint((left + offset, top + offset), size, |x, y| {
+        (BLACK, coverage(x, y) * shadow_opacity)
+    });
+    canvas.paint((left, top), size, |x, y| (WHITE, coverage(x, y) * opacity));
     Ok(())
-}
-
-/// Where the text box sits between the margins: 0 at the left/top, 1 at the right/bottom.
-fn alignment(position: Position) -> (f32, f32) {
-    match position {
-        Position::TopLeft => (0.0, 0.0),
-        Position::Top => (0.5, 0.0),
-        Position::TopRight => (1.0, 0.0),
-        Position::Left => (0.0, 0.5),
-        Position::Center => (0.5, 0.5),
-        Position::Right => (1.0, 0.5),
-        Position::BottomLeft => (0.0, 1.0),
-        Position::Bottom => (0.5, 1.0),
-        Position::BottomRight => (1.0, 1.0),
-    }
-}
-
-impl Canvas<'_> {
-    /// Paints `colour` through `mask` at `opacity`, the mask's top-left at (`left`,
-    /// `top`); what falls outside the canvas is dropped.
-    fn composite(&mut self, mask: &Mask, left: i64, top: i64, colour: [u8; 3], opacity: f32) {
-        let (width, height) = (i64::from(self.width), i64::from(self.height));
-        for my in 0..i64::from(mask.height) {
-            let y = top + my;
-            if !(0..height).contains(&y) {
-                continue;
-            }
-            for mx in 0..i64::from(mask.width) {
-                let x = left + mx;
-                if !(0..width).contains(&x) {
-                    continue;
-                }
-                // Both indices are non-negative and inside their buffers (checked above).
-                let coverage = mask.coverage[(my * i64::from(mask.width) + mx) as usize];
-                let alpha = coverage * opacity;
-                if alpha <= 0.0 {
-                    continue;
-                }
-                let at = (y * width + x) as usize * self.channels;
-                blend(&mut self.pixels[at..at + self.channels], colour, alpha);
-            }
-        }
-    }
-}
-
-/// Source-over in straight (not premultiplied) alpha: `colour` at `alpha` (0 to 1) over
-/// an RGB pixel, or over an RGBA pixel whose own alpha it also raises.
-fn blend(pixel: &mut [u8], colour: [u8; 3], alpha: f32) {
-    let below = if pixel.len() == 4 {
-        f32::from(pixel[3]) / 255.0
-    } else {
-        1.0
-    };
-    // alpha > 0, so out > 0.
-    let out = alpha + below * (1.0 - alpha);
-    for (channel, &c) in pixel.iter_mut().zip(&colour) {
-        let mixed = (f32::from(c) * alpha + f32::from(*channel) * below * (1.0 - alpha)) / out;
-        *channel = to_u8(mixed);
-    }
-    if let Some(a) = pixel.get_mut(3) {
-        *a = to_u8(out * 255.0);
-    }
-}
-
-fn to_u8(value: f32) -> u8 {
-    // Clamped to 0..=255 first, so the cast is exact.
-    value.round().clamp(0.0, 255.0) as u8
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::decode::decode_image;
-    use super::super::test_support::{close, decode_output, fixture, only_output};
-    use super::super::{Limits, ProcessError, Processed, run as run_processor, validate};
+    use super::super::super::test_support::{close, decode_output, only_output};
+    use super::super::super::{ProcessError, validate};
+    use super::super::alignment;
+    use super::super::test_helpers::{changed_box, png_of, source, watermark, watermark_bytes};
     use super::*;
-    use image::{GenericImageView, ImageFormat, RgbImage, RgbaImage};
+    use image::{DynamicImage, RgbImage};
     use serde_json::{Value, json};
-
-    fn watermark_bytes(input: &[u8], options: Value) -> Result<Processed, ProcessError> {
-        run_processor("watermark", "marked", &options, input, &Limits::default())
-    }
-
-    fn watermark(name: &str, options: Value) -> Result<Processed, ProcessError> {
-        watermark_bytes(&fixture(name), options)
-    }
-
-    /// The source's pixels as the processor sees them (decoded and oriented).
-    fn source(name: &str) -> RgbaImage {
-        decode_image(&fixture(name), &Limits::default())
-            .unwrap()
-            .to_rgba8()
-    }
-
-    /// The smallest box (inclusive corners) around every pixel that differs.
-    fn changed_box(before: &RgbaImage, after: &RgbaImage) -> Option<(u32, u32, u32, u32)> {
-        assert_eq!(before.dimensions(), after.dimensions());
-        let mut found: Option<(u32, u32, u32, u32)> = None;
-        for (x, y, px) in after.enumerate_pixels() {
-            if px != before.get_pixel(x, y) {
-                found = Some(match found {
-                    None => (x, y, x, y),
-                    Some((x0, y0, x1, y1)) => (x0.min(x), y0.min(y), x1.max(x), y1.max(y)),
-                });
-            }
-        }
-        found
-    }
-
-    fn png_of(image: DynamicImage) -> Vec<u8> {
-        let mut bytes = std::io::Cursor::new(Vec::new());
-        image.write_to(&mut bytes, ImageFormat::Png).unwrap();
-        bytes.into_inner()
-    }
-
-    #[test]
-    fn the_output_is_the_whole_image_at_its_size_in_the_source_format_family() {
-        let processed = watermark("photo.jpg", json!({"text": "Kiln"})).unwrap();
-        let out = only_output(&processed);
-        assert_eq!(out.variant, "marked");
-        assert_eq!((out.content_type, out.extension), ("image/jpeg", "jpg"));
-        assert_eq!(decode_output(out).dimensions(), (1200, 800));
-        assert_eq!(
-            (processed.source.width, processed.source.height),
-            (Some(1200), Some(800))
-        );
-
-        let processed = watermark("alpha.png", json!({"text": "Kiln"})).unwrap();
-        let out = only_output(&processed);
-        assert_eq!(out.content_type, "image/png");
-        let img = decode_output(out);
-        assert!(img.color().has_alpha());
-        assert_eq!(img.dimensions(), (400, 300));
-
-        let processed = watermark("photo.jpg", json!({"text": "Kiln", "format": "webp"})).unwrap();
-        let out = only_output(&processed);
-        assert_eq!(out.content_type, "image/webp");
-        assert_eq!(decode_output(out).dimensions(), (1200, 800));
-    }
 
     #[test]
     fn the_default_bottom_right_mark_changes_that_corner_and_not_the_opposite_one() {
@@ -418,34 +254,6 @@ mod tests {
     }
 
     #[test]
-    fn an_orientation_6_photo_is_marked_upright_and_loses_its_exif() {
-        let before = source("orientation6.jpg");
-        assert_eq!(before.dimensions(), (800, 1200));
-        let processed =
-            watermark("orientation6.jpg", json!({"text": "Kiln", "format": "png"})).unwrap();
-        let out = only_output(&processed);
-        let after = decode_output(out).to_rgba8();
-        let (x0, y0, ..) = changed_box(&before, &after).unwrap();
-        assert!(
-            x0 > 600 && y0 > 1100,
-            "bottom-right of the upright image: {x0},{y0}"
-        );
-        let processed = watermark("orientation6.jpg", json!({"text": "Kiln"})).unwrap();
-        let bytes = &only_output(&processed).bytes;
-        for needle in [&b"Exif"[..], b"KilnCam"] {
-            assert!(!bytes.windows(needle.len()).any(|w| w == needle));
-        }
-    }
-
-    #[test]
-    fn an_animated_gif_is_marked_on_its_first_frame() {
-        let processed = watermark("animated.gif", json!({"text": "Kiln"})).unwrap();
-        let img = decode_output(only_output(&processed)).to_rgb8();
-        assert_eq!(img.dimensions(), (200, 150));
-        assert!(close(img.get_pixel(20, 20).0, [255, 0, 0], 12));
-    }
-
-    #[test]
     fn bad_text_position_opacity_and_size_are_invalid_options() {
         let too_long = "x".repeat(201);
         let cases = [
@@ -481,11 +289,5 @@ mod tests {
         // The limit counts characters, not bytes.
         assert!(validate("watermark", &json!({"text": "é".repeat(200)})).is_ok());
         assert!(validate("watermark", &json!({"text": "Kiln", "opacity": 1})).is_ok());
-    }
-
-    #[test]
-    fn a_bomb_is_refused_before_anything_is_drawn() {
-        let err = watermark("bomb.png", json!({"text": "Kiln"})).unwrap_err();
-        assert!(matches!(err, ProcessError::TooManyPixels { .. }), "{err:?}");
     }
 }

@@ -1,0 +1,331 @@
+//! Image watermarks from a user's side: one of their files (a PNG logo) marks
+//! another; a mark that is someone else's, missing or a PDF is refused before a job
+//! is queued; a mark deleted or unusable by the time the job runs ends the job dead
+//! with a reason; and `kiln process --watermark` does the same with local files.
+
+use std::process::Command;
+use std::time::Duration;
+
+use image::RgbImage;
+use kiln::actors::catalog::messages::{AddJob, NewJob};
+use kiln::actors::dispatcher::JobsQueued;
+use kiln::telemetry::RequestId;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_code, fixture, spawn_app_with, user_with_id, wait_until};
+
+const MAGENTA: [u8; 3] = [255, 0, 255];
+
+/// Whether two colours are within `tolerance` on every channel.
+fn close(actual: [u8; 3], expected: [u8; 3], tolerance: u8) -> bool {
+    actual
+        .iter()
+        .zip(expected)
+        .all(|(a, e)| a.abs_diff(e) <= tolerance)
+}
+
+/// Uploads a fixture, waits until its own jobs are done, and returns its id.
+async fn uploaded(app: &TestApp, token: &str, name: &str) -> String {
+    let accepted = app.upload_fixture(token, name).await;
+    let id = accepted["file"]["id"].as_str().unwrap().to_string();
+    app.wait_until_processed(token, &id).await;
+    id
+}
+
+async fn ask_for_watermark(
+    app: &TestApp,
+    token: &str,
+    file_id: &str,
+    options: Value,
+) -> reqwest::Response {
+    app.post_json(
+        &format!("/api/files/{file_id}/process"),
+        &json!({ "processor": "watermark", "options": options }),
+        Some(token),
+    )
+    .await
+}
+
+async fn job(app: &TestApp, token: &str, job_id: &str) -> Value {
+    let body: Value = app
+        .get(&format!("/api/jobs/{job_id}"), Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    body["job"].clone()
+}
+
+/// Checks photo.jpg (1200x800, margin 16) carries logo.png (160x80, its own size,
+/// at opacity 1) in the top-left corner and nothing in the bottom-right one.
+fn assert_logo_top_left(marked: &RgbImage) {
+    let original = image::load_from_memory(&fixture("photo.jpg"))
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(marked.dimensions(), original.dimensions());
+    let at = |x: u32, y: u32| (marked.get_pixel(x, y).0, original.get_pixel(x, y).0);
+    // The logo's opaque magenta, 8 px inside its box at (16, 16).
+    let (mark, _) = at(16 + 26, 16 + 36);
+    assert!(close(mark, MAGENTA, 2), "opaque part: {mark:?}");
+    // Its half-transparent green over the photo's red marker block: half of each.
+    let (mixed, below) = at(16 + 126, 16 + 36);
+    let expected = [0, 1, 2].map(|c| ((u16::from(below[c]) + [0, 255, 0][c]) / 2) as u8);
+    assert!(
+        close(mixed, expected, 3),
+        "translucent part: {mixed:?} over {below:?}"
+    );
+    // Its transparent border leaves the photo as it was.
+    let (border, below) = at(16 + 2, 16 + 2);
+    assert!(close(border, below, 2), "border: {border:?} vs {below:?}");
+    let (corner, below) = at(1100, 700);
+    assert!(close(corner, below, 2), "the opposite corner changed");
+}
+
+#[actix_rt::test]
+async fn a_logo_the_user_uploaded_marks_a_photo_at_the_anchor_asked_for() {
+    let app = spawn_app_with(&[]).await;
+    let (token, _) = user_with_id(&app, "logo@example.com").await;
+    let logo = uploaded(&app, &token, "logo.png").await;
+    let photo = uploaded(&app, &token, "photo.jpg").await;
+
+    let options = json!({ "image": logo, "position": "top-left", "opacity": 1, "format": "png" });
+    let response = ask_for_watermark(&app, &token, &photo, options).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let details = app.wait_until_processed(&token, &photo).await;
+    assert_eq!(details["file"]["status"], "ready", "{details}");
+    let variant = details["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "watermark")
+        .unwrap();
+    assert_eq!(variant["content_type"], "image/png");
+    assert_eq!(
+        (variant["width"].as_u64(), variant["height"].as_u64()),
+        (Some(1200), Some(800))
+    );
+
+    let marked = app
+        .download(&token, &format!("/api/files/{photo}/variants/watermark"))
+        .await;
+    assert_logo_top_left(&image::load_from_memory(&marked).unwrap().to_rgb8());
+}
+
+#[actix_rt::test]
+async fn a_mark_that_is_not_one_of_your_images_is_a_422_and_queues_nothing() {
+    let app = spawn_app_with(&[]).await;
+    let (token, _) = user_with_id(&app, "marker@example.com").await;
+    let (stranger, _) = user_with_id(&app, "stranger@example.com").await;
+    let photo = uploaded(&app, &token, "photo.jpg").await;
+    let pdf = uploaded(&app, &token, "two-pages.pdf").await;
+    let theirs = uploaded(&app, &stranger, "logo.png").await;
+    let nobodys = uuid::Uuid::now_v7().to_string();
+
+    let refusal = async |image: &str| {
+        let response = ask_for_watermark(&app, &token, &photo, json!({ "image": image })).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{image}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_watermark_image", "{body}");
+        body["error"]["message"].as_str().unwrap().to_string()
+    };
+    // Someone else's file is answered exactly as a file that does not exist.
+    let other_users = refusal(&theirs).await;
+    let missing = refusal(&nobodys).await;
+    assert_eq!(
+        other_users.replace(&theirs, "ID"),
+        missing.replace(&nobodys, "ID")
+    );
+    assert_eq!(
+        missing,
+        format!("the watermark image {nobodys} is not one of your files")
+    );
+    let not_an_image = refusal(&pdf).await;
+    assert!(
+        not_an_image.contains("must be an image") && not_an_image.contains("PDF"),
+        "{not_an_image}"
+    );
+    let not_an_id = refusal("logo.png").await;
+    assert!(not_an_id.contains("`image` must be the id"), "{not_an_id}");
+
+    let both = ask_for_watermark(
+        &app,
+        &token,
+        &photo,
+        json!({ "image": nobodys, "text": "Kiln" }),
+    )
+    .await;
+    assert_eq!(both.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(both).await, "invalid_options");
+
+    let details: Value = app
+        .get(&format!("/api/files/{photo}"), Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        details["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["processor"] != "watermark"),
+        "{details}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_job_whose_mark_was_deleted_before_it_ran_is_dead_saying_so() {
+    // The job is queued in the catalog but published only after the mark is gone,
+    // so the runner meets the deletion every time; the reconciler must not publish
+    // it earlier.
+    let app = spawn_app_with(&[("REQUEUE_AFTER", "1h")]).await;
+    let (token, user_id) = user_with_id(&app, "deleted@example.com").await;
+    let logo = uploaded(&app, &token, "logo.png").await;
+    let photo = uploaded(&app, &token, "photo.jpg").await;
+    let queued = app
+        .actors
+        .catalog
+        .send(AddJob {
+            request_id: RequestId::generate(),
+            user_id: user_id.parse().unwrap(),
+            file_id: photo.parse().unwrap(),
+            job: NewJob {
+                processor: "watermark".into(),
+                variant: "watermark".into(),
+                options: json!({ "image": logo }),
+            },
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        app.delete(&format!("/api/files/{logo}"), &token)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    app.actors
+        .dispatcher
+        .as_ref()
+        .expect("serve publishes jobs")
+        .send(JobsQueued {
+            job_ids: vec![queued.id],
+        })
+        .await
+        .unwrap();
+
+    let job_id = queued.id.to_string();
+    wait_until(Duration::from_secs(30), || async {
+        job(&app, &token, &job_id).await["status"] == "dead"
+    })
+    .await;
+    let dead = job(&app, &token, &job_id).await;
+    assert_eq!(dead["attempts"], 1, "a missing mark is not retried: {dead}");
+    assert_eq!(
+        dead["error"],
+        format!("the watermark image {logo} no longer exists")
+    );
+    let details = app.wait_until_processed(&token, &photo).await;
+    assert_eq!(details["file"]["status"], "failed");
+}
+
+#[actix_rt::test]
+async fn a_mark_too_large_to_decode_is_refused_like_an_original_would_be() {
+    let app = spawn_app_with(&[]).await;
+    let (token, _) = user_with_id(&app, "bomb@example.com").await;
+    // The bomb's own thumbnail dies; as a mark it is still an image, and only its
+    // original is read, so the job is accepted and dies when it decodes the header.
+    let bomb = uploaded(&app, &token, "bomb.png").await;
+    let photo = uploaded(&app, &token, "photo.jpg").await;
+    let response = ask_for_watermark(&app, &token, &photo, json!({ "image": bomb })).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let body: Value = response.json().await.unwrap();
+    let job_id = body["job"]["id"].as_str().unwrap().to_string();
+    wait_until(Duration::from_secs(30), || async {
+        job(&app, &token, &job_id).await["status"] == "dead"
+    })
+    .await;
+    let error = job(&app, &token, &job_id).await["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.starts_with("the watermark image cannot be used") && error.contains("pixels"),
+        "{error}"
+    );
+}
+
+fn fixture_path(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn kiln_process(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("process")
+        .args(args)
+        .env_clear()
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn kiln_process_draws_the_mark_given_with_watermark() {
+    let out = tempfile::tempdir().unwrap();
+    let marked = out.path().join("marked.png");
+    let output = kiln_process(&[
+        "watermark",
+        &fixture_path("photo.jpg"),
+        marked.to_str().unwrap(),
+        "--watermark",
+        &fixture_path("logo.png"),
+        "--options",
+        r#"{"position":"top-left","opacity":1,"format":"png"}"#,
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_logo_top_left(&image::open(&marked).unwrap().to_rgb8());
+
+    for (args, reason) in [
+        (
+            vec![
+                "watermark",
+                "in.jpg",
+                "out.png",
+                "--options",
+                r#"{"image":"logo"}"#,
+            ],
+            "--watermark",
+        ),
+        (
+            vec![
+                "watermark",
+                "in.jpg",
+                "out.png",
+                "--watermark",
+                "logo.png",
+                "--options",
+                r#"{"text":"Kiln"}"#,
+            ],
+            "leave `text` out",
+        ),
+        (
+            vec!["thumbnail", "in.jpg", "out.png", "--watermark", "logo.png"],
+            "for the watermark processor",
+        ),
+    ] {
+        let output = kiln_process(&args);
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(reason), "{args:?}: {stderr}");
+    }
+}
