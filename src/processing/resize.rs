@@ -3,6 +3,8 @@
 //! pixels do not bleed dark fringes), and the `resize` processor itself, which serves
 //! every requested size from one decode.
 
+use std::borrow::Cow;
+
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions as FirOptions, Resizer};
 use image::{DynamicImage, RgbImage, RgbaImage};
@@ -78,15 +80,16 @@ fn round_side(side: f64) -> u32 {
     (side.round() as u32).max(1)
 }
 
-/// Resamples 8-bit RGB or RGBA pixels. Reuse one `Resizer` across the sizes of a job:
-/// it keeps its buffers.
-pub(crate) fn resample(
+/// Resamples 8-bit RGB or RGBA pixels; a plan that keeps the source's size and crops
+/// nothing borrows the source instead of copying it. Reuse one `Resizer` across the
+/// sizes of a job: it keeps its buffers.
+pub(crate) fn resample<'a>(
     resizer: &mut Resizer,
-    source: &DynamicImage,
+    source: &'a DynamicImage,
     plan: Plan,
-) -> Result<DynamicImage, ProcessError> {
+) -> Result<Cow<'a, DynamicImage>, ProcessError> {
     if (plan.width, plan.height) == (source.width(), source.height()) && !plan.crop {
-        return Ok(source.clone());
+        return Ok(Cow::Borrowed(source));
     }
     let pixel_type = match source {
         DynamicImage::ImageRgb8(_) => PixelType::U8x3,
@@ -98,7 +101,8 @@ pub(crate) fn resample(
             } else {
                 DynamicImage::ImageRgb8(other.to_rgb8())
             };
-            return resample(resizer, &converted, plan);
+            return resample(resizer, &converted, plan)
+                .map(|pixels| Cow::Owned(pixels.into_owned()));
         }
     };
     let resample_error = |e: &dyn std::fmt::Display| {
@@ -127,7 +131,9 @@ pub(crate) fn resample(
         PixelType::U8x4 => RgbaImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgba8),
         _ => RgbImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8),
     };
-    image.ok_or_else(|| resample_error(&"the resized buffer has the wrong size"))
+    image
+        .map(Cow::Owned)
+        .ok_or_else(|| resample_error(&"the resized buffer has the wrong size"))
 }
 
 /// The `resize` processor.

@@ -47,6 +47,7 @@ pub(super) fn draw(
     );
     let mark = resample(&mut Resizer::new(), &mark, size)
         .map_err(unusable)?
+        .into_owned()
         .into_rgba8();
     let at = canvas.place(mark.width(), mark.height(), position);
     canvas.paint(at, mark.dimensions(), |x, y| {
