@@ -112,6 +112,118 @@ async fn a_logo_the_user_uploaded_marks_a_photo_at_the_anchor_asked_for() {
     assert_logo_top_left(&image::load_from_memory(&marked).unwrap().to_rgb8());
 }
 
+/// Uploads photo.jpg with the given `processors` and `options` form fields.
+async fn upload_with_options(
+    app: &TestApp,
+    token: &str,
+    processors: Option<&str>,
+    options: &str,
+) -> reqwest::Response {
+    let mut form = reqwest::multipart::Form::new().text("options", options.to_string());
+    if let Some(processors) = processors {
+        form = form.text("processors", processors.to_string());
+    }
+    let form = form.part(
+        "file",
+        reqwest::multipart::Part::bytes(fixture("photo.jpg")).file_name("photo.jpg"),
+    );
+    app.client
+        .post(app.url("/api/upload"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[actix_rt::test]
+async fn an_upload_can_carry_options_for_the_processors_it_names() {
+    let app = spawn_app_with(&[]).await;
+    let (token, user_id) = user_with_id(&app, "upload-options@example.com").await;
+    let (stranger, _) = user_with_id(&app, "upload-stranger@example.com").await;
+    let logo = uploaded(&app, &token, "logo.png").await;
+    let theirs = uploaded(&app, &stranger, "logo.png").await;
+    let stored_before = app.stored_keys(&user_id).await.len();
+
+    let options = json!({
+        "watermark": { "image": logo, "position": "top-left", "opacity": 1, "format": "png" },
+        "thumbnail": { "width": 120, "height": 120 },
+    });
+    let response = upload_with_options(
+        &app,
+        &token,
+        Some("thumbnail,watermark"),
+        &options.to_string(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let accepted: Value = response.json().await.unwrap();
+    let photo = accepted["file"]["id"].as_str().unwrap();
+    let details = app.wait_until_processed(&token, photo).await;
+    assert_eq!(details["file"]["status"], "ready", "{details}");
+    let thumbnail = details["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "thumbnail")
+        .unwrap();
+    assert_eq!(
+        (thumbnail["width"].as_u64(), thumbnail["height"].as_u64()),
+        (Some(120), Some(80))
+    );
+    let marked = app
+        .download(&token, &format!("/api/files/{photo}/variants/watermark"))
+        .await;
+    assert_logo_top_left(&image::load_from_memory(&marked).unwrap().to_rgb8());
+
+    // Refused before anything is recorded, and the stored original goes again.
+    let stored_after_one = app.stored_keys(&user_id).await.len();
+    assert!(stored_after_one > stored_before);
+    for (processors, options, code) in [
+        (
+            Some("watermark"),
+            json!({ "watermark": { "image": theirs } }).to_string(),
+            "invalid_watermark_image",
+        ),
+        (
+            Some("thumbnail"),
+            json!({ "watermark": { "text": "x" } }).to_string(),
+            "invalid_options",
+        ),
+        (
+            Some("watermark"),
+            json!({ "watermark": { "text": "" } }).to_string(),
+            "invalid_options",
+        ),
+        (
+            None,
+            json!({ "thumbnail": { "width": 10 } }).to_string(),
+            "invalid_options",
+        ),
+        (
+            Some("thumbnail"),
+            "{not json".to_string(),
+            "invalid_options",
+        ),
+    ] {
+        let response = upload_with_options(&app, &token, processors, &options).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{options}"
+        );
+        assert_eq!(error_code(response).await, code, "{options}");
+    }
+    assert_eq!(app.stored_keys(&user_id).await.len(), stored_after_one);
+    let files: Value = app
+        .get("/api/files", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(files["files"].as_array().unwrap().len(), 2);
+}
+
 #[actix_rt::test]
 async fn a_mark_that_is_not_one_of_your_images_is_a_422_and_queues_nothing() {
     let app = spawn_app_with(&[]).await;

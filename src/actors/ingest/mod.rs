@@ -45,6 +45,8 @@ pub enum IngestError {
     UnsupportedType,
     #[error("{0}")]
     InvalidProcessors(String),
+    #[error("{0}")]
+    InvalidOptions(String),
     #[error("reading the upload failed")]
     Body(#[source] std::io::Error),
     #[error(transparent)]
@@ -146,13 +148,51 @@ pub struct CommitUpload {
 }
 
 /// Parses the `processors` field (`thumbnail,webp`) into jobs with their default
-/// variants and options; each must be a processor Kiln knows.
-pub fn parse_processors(field: &str) -> Result<Vec<RequestedJob>, IngestError> {
+/// variants; each must be a processor Kiln knows. `options`, the upload's optional
+/// `options` field, is a JSON object of options per processor
+/// (`{"watermark": {"text": "© me"}}`); each of its keys must be one of the
+/// processors named, and each processor's options are checked as
+/// `POST /api/files/{id}/process` checks them.
+pub fn parse_processors(
+    field: &str,
+    options: Option<&str>,
+) -> Result<Vec<RequestedJob>, IngestError> {
+    let invalid_options = |message: String| IngestError::InvalidOptions(message);
+    let mut per_processor = match options {
+        None => serde_json::Map::new(),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => {
+                return Err(invalid_options(
+                    "options must be a JSON object of options per processor, e.g. {\"watermark\": {\"text\": \"© me\"}}".into(),
+                ));
+            }
+        },
+    };
+    let names: Vec<&str> = field
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    if let Some(stray) = per_processor
+        .keys()
+        .find(|key| !names.contains(&key.as_str()))
+    {
+        return Err(invalid_options(format!(
+            "options names {stray:?}, which the processors field does not"
+        )));
+    }
     let mut jobs: Vec<RequestedJob> = Vec::new();
-    for name in field.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let options = serde_json::json!({});
-        let variant = processing::validate(name, &options)
-            .map_err(|e| IngestError::InvalidProcessors(e.to_string()))?;
+    for name in names {
+        let options = per_processor
+            .remove(name)
+            .unwrap_or_else(|| serde_json::json!({}));
+        let variant = processing::validate(name, &options).map_err(|e| match e {
+            processing::ProcessError::UnknownProcessor(_) => {
+                IngestError::InvalidProcessors(e.to_string())
+            }
+            other => invalid_options(other.to_string()),
+        })?;
         if jobs.iter().any(|j| j.variant == variant) {
             continue;
         }
@@ -432,14 +472,41 @@ mod tests {
 
     #[test]
     fn processors_are_parsed_deduplicated_and_checked() {
-        let jobs = parse_processors("thumbnail, thumbnail,resize").unwrap();
+        let jobs = parse_processors("thumbnail, thumbnail,resize", None).unwrap();
         assert_eq!(
             jobs.iter()
                 .map(|j| j.processor.as_str())
                 .collect::<Vec<_>>(),
             ["thumbnail", "resize"]
         );
-        assert!(parse_processors("thumbnail,sharpen").is_err());
-        assert!(parse_processors(" , ").is_err());
+        assert!(matches!(
+            parse_processors("thumbnail,sharpen", None),
+            Err(IngestError::InvalidProcessors(_))
+        ));
+        assert!(parse_processors(" , ", None).is_err());
+    }
+
+    #[test]
+    fn options_go_to_the_processor_they_name_and_are_checked_like_later_jobs() {
+        let jobs = parse_processors(
+            "thumbnail,watermark",
+            Some(r#"{"watermark": {"text": "© Kiln", "position": "top-left"}, "thumbnail": {"width": 120}}"#),
+        )
+        .unwrap();
+        assert_eq!(jobs[0].options["width"], 120);
+        assert_eq!(jobs[1].options["text"], "© Kiln");
+        for (processors, options) in [
+            ("thumbnail", r#"{"watermark": {"text": "x"}}"#),
+            ("thumbnail", r#"{"thumbnail": {"width": 0}}"#),
+            ("watermark", "{}"),
+            ("thumbnail", "[1, 2]"),
+            ("thumbnail", "not json"),
+        ] {
+            let err = parse_processors(processors, Some(options)).unwrap_err();
+            assert!(
+                matches!(err, IngestError::InvalidOptions(_)),
+                "{processors} {options}: {err:?}"
+            );
+        }
     }
 }

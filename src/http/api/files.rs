@@ -19,8 +19,8 @@ use crate::actors::catalog::messages::{
 };
 use crate::actors::dispatcher::JobsQueued;
 use crate::actors::ingest::{
-    CommitUpload, DiscardStaged, IngestError, StageOriginal, StagedOriginal, parse_processors,
-    sanitize_filename,
+    CommitUpload, DiscardStaged, IngestError, RequestedJob, StageOriginal, StagedOriginal,
+    parse_processors, sanitize_filename,
 };
 use crate::actors::storage::ObjectKey;
 use crate::actors::storage::messages::{DeleteObject, PresignGet};
@@ -53,6 +53,9 @@ impl From<IngestError> for ApiError {
             IngestError::InvalidProcessors(message) => {
                 ApiError::unprocessable("invalid_processors", message)
             }
+            IngestError::InvalidOptions(message) => {
+                ApiError::unprocessable("invalid_options", message)
+            }
             IngestError::Body(_) => {
                 ApiError::bad_request("invalid_body", "the upload body could not be read")
             }
@@ -65,6 +68,8 @@ impl From<IngestError> for ApiError {
 
 /// Longest `processors` field accepted.
 const PROCESSORS_FIELD_LIMIT: usize = 1024;
+/// Longest `options` field accepted.
+const OPTIONS_FIELD_LIMIT: usize = 16 * 1024;
 /// Chunks in flight between the request and the storage upload.
 const UPLOAD_PIPE_DEPTH: usize = 4;
 
@@ -76,6 +81,7 @@ async fn upload(
 ) -> Result<HttpResponse, ApiError> {
     let mut staged: Option<(StagedOriginal, Option<String>)> = None;
     let mut processors: Option<String> = None;
+    let mut options: Option<String> = None;
     let read = async {
         while let Some(mut field) = payload.try_next().await.map_err(multipart_error)? {
             match field.name() {
@@ -111,22 +117,21 @@ async fn upload(
                     staged = Some((result?, filename));
                 }
                 Some("processors") if processors.is_none() => {
-                    let mut text = Vec::new();
-                    while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
-                        text.extend_from_slice(&chunk);
-                        if text.len() > PROCESSORS_FIELD_LIMIT {
-                            return Err(ApiError::bad_request(
-                                "invalid_processors",
-                                "the processors field is too long",
-                            ));
-                        }
-                    }
-                    processors = Some(String::from_utf8(text).map_err(|_| {
-                        ApiError::bad_request(
+                    processors = Some(
+                        read_text_field(
+                            field,
+                            "processors",
                             "invalid_processors",
-                            "the processors field is not text",
+                            PROCESSORS_FIELD_LIMIT,
                         )
-                    })?);
+                        .await?,
+                    );
+                }
+                Some("options") if options.is_none() => {
+                    options = Some(
+                        read_text_field(field, "options", "invalid_options", OPTIONS_FIELD_LIMIT)
+                            .await?,
+                    );
                 }
                 // Other fields are ignored, but read so the body stays in sync.
                 _ => while field.try_next().await.map_err(multipart_error)?.is_some() {},
@@ -142,11 +147,9 @@ async fn upload(
             "the multipart body has no file field",
         ));
     };
-    let requested = match (read, processors.as_deref().map(parse_processors)) {
-        (Ok(()), None) => Ok(None),
-        (Ok(()), Some(Ok(jobs))) => Ok(Some(jobs)),
-        (Ok(()), Some(Err(err))) => Err(ApiError::from(err)),
-        (Err(err), _) => Err(err),
+    let requested = match read {
+        Ok(()) => requested_jobs(&state, &request_id, &caller, processors, options).await,
+        Err(err) => Err(err),
     };
     let requested = match requested {
         Ok(requested) => requested,
@@ -490,6 +493,54 @@ async fn process(
         });
     }
     Ok(HttpResponse::Accepted().json(json!({ "job": JobBody::from(job) })))
+}
+
+/// Reads a small text field of the upload form, at most `limit` bytes of UTF-8.
+async fn read_text_field(
+    mut field: actix_multipart::Field,
+    name: &str,
+    code: &'static str,
+    limit: usize,
+) -> Result<String, ApiError> {
+    let mut text = Vec::new();
+    while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
+        text.extend_from_slice(&chunk);
+        if text.len() > limit {
+            return Err(ApiError::bad_request(
+                code,
+                format!("the {name} field is longer than {limit} bytes"),
+            ));
+        }
+    }
+    String::from_utf8(text)
+        .map_err(|_| ApiError::bad_request(code, format!("the {name} field is not text")))
+}
+
+/// The jobs an upload's `processors` and `options` fields ask for (`None`: the
+/// defaults), with every watermark image checked as the process endpoint does.
+async fn requested_jobs(
+    state: &AppState,
+    request_id: &RequestId,
+    caller: &Authenticated,
+    processors: Option<String>,
+    options: Option<String>,
+) -> Result<Option<Vec<RequestedJob>>, ApiError> {
+    let Some(processors) = processors else {
+        return match options {
+            Some(_) => Err(ApiError::unprocessable(
+                "invalid_options",
+                "options applies to the processors named in the processors field, and there is none",
+            )),
+            None => Ok(None),
+        };
+    };
+    let jobs = parse_processors(&processors, options.as_deref())?;
+    for job in &jobs {
+        if let Some(image) = processing::watermark_image(&job.processor, &job.options) {
+            check_watermark_image(state, request_id, caller.user_id, &image).await?;
+        }
+    }
+    Ok(Some(jobs))
 }
 
 /// A watermark's `image` must be the id of another of the caller's files, and that
