@@ -18,14 +18,18 @@
 //! ```text
 //!  run(processor, variant, options, inputs, limits)
 //!    ├─ options::parse      typed options, ranges checked      (also used by validate)
-//!    ├─ thumbnail / resize  decode ─▶ geometry + Lanczos3 ─▶ encode
-//!    ├─ webp                decode ─▶ (max_width: Lanczos3) ─▶ libwebp lossy/lossless
+//!    ├─ thumbnail / resize  decode (JPEG: at 1/2-1/8 scale when the outputs allow)
+//!    │                        ─▶ geometry + Lanczos3 ─▶ encode
+//!    ├─ webp                decode (reduced as above for max_width) ─▶ (Lanczos3)
+//!    │                        ─▶ libwebp lossy/lossless
 //!    ├─ watermark           decode ─▶ text (embedded Open Sans, ab_glyph) ─▶ encode
 //!    │                        or ─▶ image mark (decode, Lanczos3, its alpha) ─▶ encode
 //!    │                      (decode: sniff, pixel limit from the header *before* any
-//!    │                       allocation, EXIF orientation, 8-bit RGB(A), first frame)
-//!    │                      (encode: JPEG, PNG, or WebP through libwebp; pixels only,
-//!    │                       so no EXIF/XMP/GPS reaches an output)
+//!    │                       allocation, EXIF orientation, ICC profile to sRGB,
+//!    │                       8-bit RGB(A), first frame)
+//!    │                      (encode: JPEG through jpeg-encoder, PNG, or WebP through
+//!    │                       libwebp; pixels only, so no EXIF/XMP/GPS/ICC reaches an
+//!    │                       output)
 //!    └─ pdf                 PDFium renders page N ─▶ encode
 //! ```
 //!
