@@ -9,10 +9,11 @@
 //!
 //! A processor that makes only smaller outputs says how large the pixels must stay
 //! ([`decode_image_for`]); a JPEG is then decoded at 1/2, 1/4 or 1/8 of its size in
-//! the DCT domain (`jpeg-decoder`'s scaled IDCT), which skips most of the decoding
-//! work and the memory of the full-size pixels, as libjpeg's scaled decompression
-//! does for libvips. The smallest scale that still leaves the needed size is used, so
-//! the final resample always shrinks. Every other case takes the full decode.
+//! the DCT domain (libjpeg-turbo's scaled IDCT, through `mozjpeg`), which skips most
+//! of the decoding work and the memory of the full-size pixels, as libvips does when
+//! it shrinks on load. The smallest scale that still leaves twice the needed size is
+//! used, so the final Lanczos3 always has real filtering to do. Every other case
+//! takes the full decode.
 //!
 //! Pixels tagged with an ICC profile other than sRGB are converted to sRGB (see
 //! [`super::color`]).
@@ -47,6 +48,62 @@ pub(crate) struct Decoded {
     pub image: DynamicImage,
     pub width: u32,
     pub height: u32,
+    /// The part of `image` that shows the whole original (see [`Region`]).
+    pub region: Region,
+}
+
+/// A rectangle of an image in its own pixel coordinates, fractional. A reduced decode
+/// rounds each side up: a 4243-pixel side at 1/4 is 1060.75 pixels, decoded as 1061,
+/// the last of them standing for 3 original pixels. Resampling from the exact region
+/// keeps the output on the original's pixel grid; resampling from all 1061 would
+/// shift and stretch it by a fraction of a pixel, which shows on fine detail.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Region {
+    pub left: f64,
+    pub top: f64,
+    pub width: f64,
+    pub height: f64,
+}
+
+impl Region {
+    pub fn whole(image: &DynamicImage) -> Region {
+        Region {
+            left: 0.0,
+            top: 0.0,
+            width: f64::from(image.width()),
+            height: f64::from(image.height()),
+        }
+    }
+
+    /// Where the exact `width` x `height` top-left part of a `stored` image (before
+    /// orientation) lands once `orientation` is applied: flips and turns carry the
+    /// partial last row and column to another side.
+    fn oriented(stored: (u32, u32), width: f64, height: f64, orientation: Orientation) -> Region {
+        let (excess_x, excess_y) = (f64::from(stored.0) - width, f64::from(stored.1) - height);
+        let region = |left, top, sideways| {
+            let (width, height) = if sideways {
+                (height, width)
+            } else {
+                (width, height)
+            };
+            Region {
+                left,
+                top,
+                width,
+                height,
+            }
+        };
+        match orientation {
+            Orientation::NoTransforms => region(0.0, 0.0, false),
+            Orientation::FlipHorizontal => region(excess_x, 0.0, false),
+            Orientation::FlipVertical => region(0.0, excess_y, false),
+            Orientation::Rotate180 => region(excess_x, excess_y, false),
+            Orientation::Rotate90 => region(excess_y, 0.0, true),
+            Orientation::Rotate270 => region(0.0, excess_x, true),
+            Orientation::Rotate90FlipH => region(0.0, 0.0, true),
+            Orientation::Rotate270FlipH => region(excess_y, excess_x, true),
+        }
+    }
 }
 
 /// Decodes an image original to oriented 8-bit RGB (`ImageRgb8`) or RGBA (`ImageRgba8`).
@@ -65,7 +122,7 @@ pub(crate) fn decode_image_for(
 ) -> Result<Decoded, ProcessError> {
     let kind = checked_image_kind(input, limits)?;
     if kind == MediaKind::Jpeg
-        && let Some(decoded) = decode_jpeg_reduced(input, limits, &needed)
+        && let Some(decoded) = decode_jpeg_reduced(input, &needed)
     {
         return Ok(decoded);
     }
@@ -73,6 +130,7 @@ pub(crate) fn decode_image_for(
     Ok(Decoded {
         width: image.width(),
         height: image.height(),
+        region: Region::whole(&image),
         image,
     })
 }
@@ -126,38 +184,35 @@ fn decode_full(
     Ok(image)
 }
 
-/// The smallest DCT scale (1/8, 1/4, 1/2) that leaves at least `needed` pixels of a
-/// `width` x `height` JPEG, or `None` when only the full size does.
+/// How much larger than the outputs a reduced decode stays, so the final Lanczos3
+/// still does real filtering: the DCT reduction is close to a box filter, and a
+/// reduction straight down to the output size aliases fine detail (libvips keeps the
+/// same margin when it shrinks on load).
+const RESAMPLE_MARGIN: u32 = 2;
+
+/// The smallest DCT scale (1/8, 1/4, 1/2) that leaves at least [`RESAMPLE_MARGIN`]
+/// times the `needed` pixels of a `width` x `height` JPEG, or `None` when only the
+/// full size does.
 fn jpeg_reduction(width: u32, height: u32, needed: (u32, u32)) -> Option<u32> {
+    let (need_width, need_height) = (
+        needed.0.saturating_mul(RESAMPLE_MARGIN),
+        needed.1.saturating_mul(RESAMPLE_MARGIN),
+    );
     [8, 4, 2]
         .into_iter()
-        .find(|&d| width.div_ceil(d) >= needed.0 && height.div_ceil(d) >= needed.1)
+        .find(|&d| width.div_ceil(d) >= need_width && height.div_ceil(d) >= need_height)
 }
 
-/// The scaled decode of a plain 8-bit greyscale or YCbCr JPEG. `None` sends the caller
-/// to the full decode: no reduction possible, CMYK, 12/16-bit, or anything this
-/// decoder rejects (the full decoder then gives the authoritative error).
-fn decode_jpeg_reduced(
-    input: &[u8],
-    limits: &Limits,
-    needed: &impl Fn(u32, u32) -> (u32, u32),
-) -> Option<Decoded> {
-    use jpeg_decoder::PixelFormat;
-
-    let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(input));
-    decoder.set_max_decoding_buffer_size(
-        usize::try_from(limits.max_pixels.saturating_mul(WIDEST_PIXEL)).unwrap_or(usize::MAX),
-    );
-    decoder.read_info().ok()?;
-    let info = decoder.info()?;
-    if !matches!(info.pixel_format, PixelFormat::RGB24 | PixelFormat::L8) {
-        return None;
-    }
-    let orientation = decoder
-        .exif_data()
-        .and_then(Orientation::from_exif_chunk)
-        .unwrap_or(Orientation::NoTransforms);
-    let (width, height) = (u32::from(info.width), u32::from(info.height));
+/// The scaled decode of a plain 8-bit greyscale or YCbCr JPEG: orientation and ICC
+/// profile from the `image` crate's header parse, pixels from libjpeg-turbo's scaled
+/// IDCT (through `mozjpeg`), as libvips shrinks on load. `None` sends the caller to
+/// the full decode: no reduction possible, CMYK, 12-bit, or anything libjpeg rejects
+/// (the full decoder then gives the authoritative error).
+fn decode_jpeg_reduced(input: &[u8], needed: &impl Fn(u32, u32) -> (u32, u32)) -> Option<Decoded> {
+    let mut header = image::codecs::jpeg::JpegDecoder::new(Cursor::new(input)).ok()?;
+    let (width, height) = header.dimensions();
+    let orientation = header.orientation().unwrap_or(Orientation::NoTransforms);
+    let icc = header.icc_profile().ok().flatten();
     let sideways = turns_sideways(orientation);
     let (oriented_width, oriented_height) = if sideways {
         (height, width)
@@ -171,29 +226,48 @@ fn decode_jpeg_reduced(
         (need_width, need_height)
     };
     let divisor = jpeg_reduction(width, height, need)?;
-    let request = |side: u32| u16::try_from(side.div_ceil(divisor)).ok();
-    let (scaled_width, scaled_height) = decoder.scale(request(width)?, request(height)?).ok()?;
-    let (w, h) = (u32::from(scaled_width), u32::from(scaled_height));
+    let (w, h, pixels) = libjpeg_scaled_rgb(input, divisor)?;
+    let mut image = DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, pixels)?);
     if w < need.0 || h < need.1 {
         return None;
     }
-    let pixels = decoder.decode().ok()?;
-    let icc = decoder.icc_profile();
-    let mut image = match info.pixel_format {
-        PixelFormat::L8 => DynamicImage::ImageRgb8(
-            DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, pixels)?).to_rgb8(),
-        ),
-        _ => DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, pixels)?),
-    };
     if let Some(icc) = icc {
         convert_to_srgb(&mut image, &icc);
     }
     image.apply_orientation(orientation);
+    let exact = |side: u32| f64::from(side) / f64::from(divisor);
     Some(Decoded {
         image,
         width: oriented_width,
         height: oriented_height,
+        region: Region::oriented((w, h), exact(width), exact(height), orientation),
     })
+}
+
+/// Decodes a greyscale or YCbCr JPEG to RGB at 1/`divisor` of its size. libjpeg
+/// reports errors by unwinding (`mozjpeg` resumes a panic without the panic hook),
+/// so they are caught here and become `None`.
+fn libjpeg_scaled_rgb(input: &[u8], divisor: u32) -> Option<(u32, u32, Vec<u8>)> {
+    use mozjpeg::ColorSpace;
+
+    let numerator = u8::try_from(8 / divisor).ok()?;
+    let decode = || -> std::io::Result<Option<(u32, u32, Vec<u8>)>> {
+        let mut decompress = mozjpeg::Decompress::new_mem(input)?;
+        if !matches!(
+            decompress.color_space(),
+            ColorSpace::JCS_YCbCr | ColorSpace::JCS_GRAYSCALE | ColorSpace::JCS_RGB
+        ) {
+            return Ok(None);
+        }
+        decompress.scale(numerator);
+        let mut started = decompress.rgb()?;
+        let (w, h) = (started.width(), started.height());
+        let rows: Vec<[u8; 3]> = started.read_scanlines()?;
+        started.finish()?;
+        let side = |side: usize| u32::try_from(side).map_err(std::io::Error::other);
+        Ok(Some((side(w)?, side(h)?, rows.into_flattened())))
+    };
+    std::panic::catch_unwind(decode).ok()?.ok()?
 }
 
 /// Whether an EXIF orientation swaps width and height.
@@ -445,12 +519,14 @@ mod tests {
     #[test]
     fn a_jpeg_is_decoded_at_the_smallest_dct_scale_that_still_covers_the_need() {
         let jpeg = gradient_jpeg(4000, 3000, None);
+        // Twice the need must fit: Lanczos3 gets at least a 2x reduction to do.
         for (need, decoded_size) in [
-            ((300, 225), (500, 375)),
-            ((600, 400), (1000, 750)),
-            ((1000, 300), (1000, 750)),
-            ((1001, 300), (2000, 1500)),
-            ((2001, 1), (4000, 3000)),
+            ((250, 180), (500, 375)),
+            ((300, 225), (1000, 750)),
+            ((500, 375), (1000, 750)),
+            ((600, 400), (2000, 1500)),
+            ((1000, 300), (2000, 1500)),
+            ((1001, 300), (4000, 3000)),
         ] {
             let decoded = decode_image_for(&jpeg, &Limits::default(), |w, h| {
                 assert_eq!((w, h), (4000, 3000));
@@ -465,7 +541,7 @@ mod tests {
     #[test]
     fn a_reduced_decode_looks_like_the_full_one_shrunk() {
         let jpeg = gradient_jpeg(4000, 3000, None);
-        let reduced = decode_image_for(&jpeg, &Limits::default(), |_, _| (500, 375)).unwrap();
+        let reduced = decode_image_for(&jpeg, &Limits::default(), |_, _| (250, 180)).unwrap();
         let full = decode_image(&jpeg, &Limits::default()).unwrap();
         // The centre of the 8x8 block at reduced (250, 187) is full (2003.5, 1499.5).
         let (r, f) = (rgb(&reduced.image, 250, 187), rgb(&full, 2003, 1499));
@@ -475,10 +551,10 @@ mod tests {
     #[test]
     fn a_sideways_photo_is_reduced_by_its_upright_size() {
         let photo = fixture("orientation6.jpg");
-        // Stored 1200x800, upright 800x1200: a 200x300 need allows a quarter.
+        // Stored 1200x800, upright 800x1200: a 100x150 need allows a quarter.
         let decoded = decode_image_for(&photo, &Limits::default(), |w, h| {
             assert_eq!((w, h), (800, 1200));
-            (200, 300)
+            (100, 150)
         })
         .unwrap();
         assert_eq!(decoded.image.dimensions(), (200, 300));
@@ -502,7 +578,7 @@ mod tests {
         let untagged = gradient_jpeg(1600, 1200, None);
         let full = |jpeg: &[u8]| decode_image(jpeg, &Limits::default()).unwrap();
         let reduced = |jpeg: &[u8]| {
-            decode_image_for(jpeg, &Limits::default(), |_, _| (200, 150))
+            decode_image_for(jpeg, &Limits::default(), |_, _| (100, 75))
                 .unwrap()
                 .image
         };
@@ -518,6 +594,53 @@ mod tests {
         assert!(
             close(tagged_reduced, tagged_full, 6),
             "{tagged_reduced:?} vs {tagged_full:?}"
+        );
+    }
+
+    #[test]
+    fn a_reduced_decode_says_which_part_of_it_is_the_original() {
+        // 4001 x 3001 at 1/4: 1000.25 x 750.25 original pixels, decoded as 1001 x 751.
+        let jpeg = gradient_jpeg(4001, 3001, None);
+        let decoded = decode_image_for(&jpeg, &Limits::default(), |_, _| (300, 300)).unwrap();
+        assert_eq!(decoded.image.dimensions(), (1001, 751));
+        assert_eq!(
+            decoded.region,
+            Region {
+                left: 0.0,
+                top: 0.0,
+                width: 1000.25,
+                height: 750.25
+            }
+        );
+        let full = decode_image(&jpeg, &Limits::default()).unwrap();
+        assert_eq!(
+            decode_image_for(&jpeg, &Limits::default(), |_, _| (4001, 3001))
+                .unwrap()
+                .region,
+            Region::whole(&full)
+        );
+    }
+
+    #[test]
+    fn turns_and_flips_carry_the_partial_edge_to_its_new_side() {
+        let region = |o| Region::oriented((11, 7), 10.5, 6.25, o);
+        let r = |left, top, width, height| Region {
+            left,
+            top,
+            width,
+            height,
+        };
+        assert_eq!(region(Orientation::NoTransforms), r(0.0, 0.0, 10.5, 6.25));
+        assert_eq!(region(Orientation::FlipHorizontal), r(0.5, 0.0, 10.5, 6.25));
+        assert_eq!(region(Orientation::FlipVertical), r(0.0, 0.75, 10.5, 6.25));
+        assert_eq!(region(Orientation::Rotate180), r(0.5, 0.75, 10.5, 6.25));
+        // Turned, the image is 7 x 11: clockwise the bottom edge becomes the left one.
+        assert_eq!(region(Orientation::Rotate90), r(0.75, 0.0, 6.25, 10.5));
+        assert_eq!(region(Orientation::Rotate270), r(0.0, 0.5, 6.25, 10.5));
+        assert_eq!(region(Orientation::Rotate90FlipH), r(0.0, 0.0, 6.25, 10.5));
+        assert_eq!(
+            region(Orientation::Rotate270FlipH),
+            r(0.75, 0.5, 6.25, 10.5)
         );
     }
 }

@@ -9,10 +9,10 @@ use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions as FirOptions, Resizer};
 use image::{DynamicImage, RgbImage, RgbaImage};
 
-use super::decode::decode_image_for;
+use super::decode::{Region, decode_image_for};
 use super::encode::{default_format, encode};
 use super::options::{Fit, ResizeOptions, ResizeTarget};
-use super::{Limits, ProcessError, Processed, SourceFacts};
+use super::{Limits, Output, ProcessError, Processed, SourceFacts};
 
 /// Output size for a source, and whether the source is centre-cropped to its aspect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,9 +86,13 @@ fn round_side(side: f64) -> u32 {
 pub(crate) fn resample<'a>(
     resizer: &mut Resizer,
     source: &'a DynamicImage,
+    region: Region,
     plan: Plan,
 ) -> Result<Cow<'a, DynamicImage>, ProcessError> {
-    if (plan.width, plan.height) == (source.width(), source.height()) && !plan.crop {
+    if (plan.width, plan.height) == (source.width(), source.height())
+        && !plan.crop
+        && region == Region::whole(source)
+    {
         return Ok(Cow::Borrowed(source));
     }
     let pixel_type = match source {
@@ -101,7 +105,7 @@ pub(crate) fn resample<'a>(
             } else {
                 DynamicImage::ImageRgb8(other.to_rgb8())
             };
-            return resample(resizer, &converted, plan)
+            return resample(resizer, &converted, region, plan)
                 .map(|pixels| Cow::Owned(pixels.into_owned()));
         }
     };
@@ -119,10 +123,14 @@ pub(crate) fn resample<'a>(
     )
     .map_err(|e| resample_error(&e))?;
     let mut dst = Image::new(plan.width, plan.height, pixel_type);
-    let mut options = FirOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
-    if plan.crop {
-        options = options.fit_into_destination(Some((0.5, 0.5)));
-    }
+    let crop = if plan.crop {
+        centred_crop(region, plan)
+    } else {
+        region
+    };
+    let options = FirOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .crop(crop.left, crop.top, crop.width, crop.height);
     resizer
         .resize(&src, &mut dst, &options)
         .map_err(|e| resample_error(&e))?;
@@ -134,6 +142,20 @@ pub(crate) fn resample<'a>(
     image
         .map(Cow::Owned)
         .ok_or_else(|| resample_error(&"the resized buffer has the wrong size"))
+}
+
+/// The largest centred part of `region` with the plan's aspect ratio.
+fn centred_crop(region: Region, plan: Plan) -> Region {
+    let aspect = f64::from(plan.width) / f64::from(plan.height);
+    let mut crop = region;
+    if region.width / region.height > aspect {
+        crop.width = region.height * aspect;
+        crop.left += (region.width - crop.width) / 2.0;
+    } else {
+        crop.height = region.width / aspect;
+        crop.top += (region.height - crop.height) / 2.0;
+    }
+    crop
 }
 
 /// The `resize` processor.
@@ -169,17 +191,32 @@ pub(crate) fn run(
                 (most.0.max(need.0), most.1.max(need.1))
             })
     })?;
-    let (width, height, source) = (decoded.width, decoded.height, decoded.image);
+    let (width, height, region, source) =
+        (decoded.width, decoded.height, decoded.region, decoded.image);
     // Unless asked, keep transparency where the source has it.
     let format = options.format.unwrap_or_else(|| default_format(&source));
+    let plans = plans(width, height);
+    // Largest first, each size from the one before it rather than from the original:
+    // a shrink costs in proportion to its source's pixels, so the whole set then costs
+    // little more than its largest size alone. (Sizes are never cropped, so each
+    // result holds the whole picture the next one needs.)
+    let mut largest_first: Vec<usize> = (0..plans.len()).collect();
+    largest_first.sort_by_key(|&i| std::cmp::Reverse((plans[i].1.width, plans[i].1.height)));
     let mut resizer = Resizer::new();
-    let mut outputs = Vec::new();
-    for (name, plan) in plans(width, height) {
-        let pixels = resample(&mut resizer, &source, plan)?;
-        outputs.push(encode(name, &pixels, format, options.quality)?);
+    let mut made: Vec<Option<Output>> = plans.iter().map(|_| None).collect();
+    let mut previous: Option<DynamicImage> = None;
+    for i in largest_first {
+        let (name, plan) = plans[i];
+        let pixels = match &previous {
+            Some(larger) => resample(&mut resizer, larger, Region::whole(larger), plan)?,
+            None => resample(&mut resizer, &source, region, plan)?,
+        }
+        .into_owned();
+        made[i] = Some(encode(name, &pixels, format, options.quality)?);
+        previous = Some(pixels);
     }
     Ok(Processed {
-        outputs,
+        outputs: made.into_iter().flatten().collect(),
         source: SourceFacts::image(width, height),
     })
 }

@@ -28,7 +28,7 @@ pub(crate) fn run(
         plan_for(width, height).source_pixels_needed(width, height)
     })?;
     let plan = plan_for(decoded.width, decoded.height);
-    let pixels = resample(&mut Resizer::new(), &decoded.image, plan)?;
+    let pixels = resample(&mut Resizer::new(), &decoded.image, decoded.region, plan)?;
     let output = encode(variant, &pixels, options.format, options.quality)?;
     Ok(Processed {
         outputs: vec![output],

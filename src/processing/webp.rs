@@ -23,7 +23,12 @@ pub(crate) fn run(
         plan_for(width, height).source_pixels_needed(width, height)
     })?;
     let (width, height) = (decoded.width, decoded.height);
-    let pixels = resample(&mut Resizer::new(), &decoded.image, plan_for(width, height))?;
+    let pixels = resample(
+        &mut Resizer::new(),
+        &decoded.image,
+        decoded.region,
+        plan_for(width, height),
+    )?;
     let compression = if options.lossless {
         WebpCompression::Lossless
     } else {

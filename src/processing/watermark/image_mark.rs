@@ -16,7 +16,7 @@
 
 use fast_image_resize::Resizer;
 
-use super::super::decode::decode_image;
+use super::super::decode::{Region, decode_image};
 use super::super::options::{Fit, Position};
 use super::super::resize::{plan, resample};
 use super::super::{Limits, ProcessError};
@@ -45,7 +45,7 @@ pub(super) fn draw(
         Some(room_height as u32),
         Fit::Contain,
     );
-    let mark = resample(&mut Resizer::new(), &mark, size)
+    let mark = resample(&mut Resizer::new(), &mark, Region::whole(&mark), size)
         .map_err(unusable)?
         .into_owned()
         .into_rgba8();
