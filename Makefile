@@ -13,12 +13,13 @@ ARGS ?=
 .DEFAULT_GOAL := help
 
 .PHONY: help run build test test-embedded test-services services-up migrate \
-	fmt lint pdfium s3-start s3-stop s3-status bench bench-pipeline
+	fmt lint pdfium s3-start s3-stop s3-status bench bench-processors bench-criterion \
+	bench-pipeline
 
 help: ## list the targets
 	@echo "Kiln make targets:"
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*## "} {printf "  %-15s %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-17s %s\n", $$1, $$2}'
 
 run: pdfium ## run `kiln serve` (API + web UI + workers) on http://127.0.0.1:8080, data in ./data
 	$(CARGO) run --bin kiln -- serve
@@ -60,7 +61,14 @@ s3-stop: ## stop the local S3-compatible test server
 s3-status: ## is the local S3-compatible test server answering?
 	bash scripts/s3-server.sh status
 
-bench: bench-pipeline ## run the benchmarks (for now: bench-pipeline); results go in BENCHMARKS.md
+bench: bench-processors bench-criterion bench-pipeline ## run every benchmark; results go in BENCHMARKS.md
+
+bench-processors: pdfium ## `kiln process` vs vipsthumbnail, vips, cwebp, pdftoppm on a Debian-built corpus (ARGS= more options)
+	$(CARGO) build --release --bin kiln
+	$(or $(BENCH_PYTHON),python3) scripts/bench-processors.py --binary target/release/kiln $(ARGS)
+
+bench-criterion: pdfium ## criterion benches of each processor in process (cargo bench --bench processors)
+	$(CARGO) bench --bench processors
 
 bench-pipeline: pdfium ## uploads/s and jobs/s for 200 small JPEGs, embedded and services (ARGS= more options)
 	$(CARGO) build --release --bin kiln
