@@ -643,4 +643,27 @@ mod tests {
             r(0.75, 0.5, 6.25, 10.5)
         );
     }
+
+    #[test]
+    fn a_jpeg_libjpeg_refuses_is_an_error_from_the_full_decoder_not_a_crash() {
+        // Point the first component at a quantisation table the file never defines:
+        // a fatal error inside libjpeg (it unwinds; the reduced path must catch it).
+        let mut jpeg = gradient_jpeg(1600, 1200, None);
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        // FFC0, length (2), precision, height (2), width (2), count, then id, sampling, table.
+        jpeg[sof + 12] = 3;
+        assert!(
+            libjpeg_scaled_rgb(&jpeg, 8).is_none(),
+            "libjpeg must refuse it"
+        );
+        let reduced = std::panic::catch_unwind(|| {
+            decode_image_for(&jpeg, &Limits::default(), |_, _| (100, 75)).map(|d| d.region)
+        })
+        .expect("no panic escapes");
+        let full = decode_image(&jpeg, &Limits::default()).map(|image| Region::whole(&image));
+        assert_eq!(reduced.is_err(), full.is_err(), "{reduced:?} vs {full:?}");
+        if let Err(err) = reduced {
+            assert!(matches!(err, ProcessError::Corrupt(_)), "{err:?}");
+        }
+    }
 }
