@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generates the small real files under tests/fixtures/ that the processing tests use.
 
-Run from anywhere: `python3 scripts/make_fixtures.py` (needs `pip install pillow pypdf`).
+Run from anywhere: `python3 scripts/make_fixtures.py [NAME ...]` (needs `pip install pillow
+pypdf`); with names, only those files are written (encrypted.pdf differs on every run).
 The outputs are committed, so tests never need Python; rerun this only to change a
 fixture. Every file stays well under 100 KB.
 
@@ -15,6 +16,8 @@ fixture. Every file stays well under 100 KB.
 |                      | half, green at alpha 128 right half                                 |
 | deep16.png           | 320x240 16-bit RGB PNG: left half red, right half (0, 0x8080, 0xffff) |
 | cmyk.jpg             | 320x240 CMYK JPEG (Adobe): left half cyan, right half magenta       |
+| cmyk-profiled.jpg    | 160x40 CMYK JPEG (Adobe) carrying a CMYK ICC profile of a made-up   |
+|                      | press (see `press_profile`): four 40x40 patches of PRESS_PATCHES     |
 | animated.gif         | 200x150, two frames: red, then blue                                 |
 | animated.webp        | the same two frames as a lossless animated WebP                     |
 | truncated.jpg        | photo.jpg cut at 60% of its bytes                                   |
@@ -26,6 +29,7 @@ fixture. Every file stays well under 100 KB.
 
 import io
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -131,6 +135,84 @@ def encrypt_pdf(plain: bytes) -> bytes:
     return out.getvalue()
 
 
+# CMYK ink amounts (0-255) of the patches in cmyk-profiled.jpg; the Rust test keeps a
+# copy and the same press model.
+PRESS_PATCHES = [(128, 128, 0, 0), (0, 128, 255, 0), (255, 0, 128, 64), (64, 64, 64, 128)]
+
+
+def press_rgb(c: float, m: float, y: float, k: float) -> tuple[float, float, float]:
+    """The made-up press: sRGB (0-1) of ink amounts (0-1). Its inks are impure (cyan
+    also darkens green a little, magenta red and blue), so colours through its profile
+    differ clearly from the naive 1 - ink formula."""
+    r = (1 - c) * (1 - 0.3 * m) * (1 - k)
+    g = (1 - m) * (1 - 0.3 * c) * (1 - 0.3 * y) * (1 - k)
+    b = (1 - y) * (1 - 0.2 * m) * (1 - k)
+    return r, g, b
+
+
+def srgb_to_lab_d50(rgb: tuple[float, float, float]) -> tuple[float, float, float]:
+    """sRGB (0-1) to CIELAB relative to D50, the ICC profile connection space."""
+    lin = [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in rgb]
+    # sRGB to XYZ with the Bradford adaptation to D50 folded in (the ICC sRGB matrix).
+    m = [
+        (0.4360747, 0.3850649, 0.1430804),
+        (0.2225045, 0.7168786, 0.0606169),
+        (0.0139322, 0.0971045, 0.7141733),
+    ]
+    x, y, z = (sum(row[i] * lin[i] for i in range(3)) for row in m)
+    white = (0.9642, 1.0, 0.8249)
+
+    def f(t: float) -> float:
+        return t ** (1 / 3) if t > (6 / 29) ** 3 else t / (3 * (6 / 29) ** 2) + 4 / 29
+
+    fx, fy, fz = (f(v / w) for v, w in zip((x, y, z), white))
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+def press_profile(grid: int = 9) -> bytes:
+    """An ICC v2 output profile (CMYK, Lab connection space) for press_rgb: one lut8
+    A2B0 tag with a grid x grid x grid x grid table, plus the required desc, cprt and
+    wtpt tags. Small enough for a fixture and free of anyone's licence."""
+
+    def s15(v: float) -> bytes:
+        return struct.pack(">i", round(v * 65536))
+
+    identity = bytes(range(256))
+    clut = bytearray()
+    steps = [i / (grid - 1) for i in range(grid)]
+    for c in steps:
+        for m in steps:
+            for y in steps:
+                for k in steps:
+                    lab = srgb_to_lab_d50(press_rgb(c, m, y, k))
+                    encoded = (lab[0] * 255 / 100, lab[1] + 128, lab[2] + 128)
+                    clut += bytes(min(255, max(0, round(v))) for v in encoded)
+    matrix = b"".join(s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    a2b0 = b"mft1" + bytes(4) + bytes((4, 3, grid, 0)) + matrix + identity * 4 + bytes(clut) + identity * 3
+    text = b"Kiln test press"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(text) + 1) + text + b"\0" + bytes(4 + 4 + 2 + 1 + 67)
+    cprt = b"text" + bytes(4) + b"No copyright, test data\0"
+    wtpt = b"XYZ " + bytes(4) + s15(0.9642) + s15(1.0) + s15(0.8249)
+    tags = [(b"desc", desc), (b"cprt", cprt), (b"wtpt", wtpt), (b"A2B0", a2b0)]
+
+    def padded(data: bytes) -> bytes:
+        return data + bytes(-len(data) % 4)
+
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for signature, data in tags:
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += padded(data)
+    size = offset + len(body)
+    header = (
+        struct.pack(">I", size) + bytes(4) + bytes((2, 0x10, 0, 0)) + b"prtr" + b"CMYK" + b"Lab "
+        + struct.pack(">6H", 2026, 11, 28, 0, 0, 0) + b"acsp" + bytes(4 + 4 + 4 + 4 + 8)
+        + struct.pack(">I", 0) + s15(0.9642) + s15(1.0) + s15(0.8249) + bytes(4 + 16 + 28)
+    )
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
 def jpeg_bytes(img: Image.Image, **kwargs) -> bytes:
     out = io.BytesIO()
     img.save(out, "JPEG", quality=80, **kwargs)
@@ -175,6 +257,11 @@ def main() -> None:
     ImageDraw.Draw(cmyk).rectangle((0, 0, 159, 239), fill=(255, 0, 0, 0))  # cyan
     files["cmyk.jpg"] = jpeg_bytes(cmyk)
 
+    patches = Image.new("CMYK", (40 * len(PRESS_PATCHES), 40))
+    for i, ink in enumerate(PRESS_PATCHES):
+        ImageDraw.Draw(patches).rectangle((40 * i, 0, 40 * i + 39, 39), fill=ink)
+    files["cmyk-profiled.jpg"] = jpeg_bytes(patches, icc_profile=press_profile())
+
     red = Image.new("RGB", (200, 150), (255, 0, 0))
     blue = Image.new("RGB", (200, 150), (0, 0, 255))
     buf = io.BytesIO()
@@ -195,9 +282,13 @@ def main() -> None:
 
     files["spoofed.jpg"] = b"This is plain text pretending to be a JPEG.\n"
 
+    only = set(sys.argv[1:])
+    unknown = only - files.keys()
+    assert not unknown, f"no such fixture: {sorted(unknown)}"
     for name, data in sorted(files.items()):
         assert len(data) < 100_000, f"{name} is {len(data)} bytes"
-        (OUT / name).write_bytes(data)
+        if not only or name in only:
+            (OUT / name).write_bytes(data)
         print(f"{name:18} {len(data):7} bytes")
 
 

@@ -6,8 +6,10 @@
 //! The conversion uses moxcms, the colour engine the `image` crate already carries,
 //! with the perceptual intent. A profile that is already sRGB (by its primaries and
 //! white point) is skipped, which is the common case and costs nothing. A profile that
-//! cannot be read, or is not an RGB one (CMYK and greyscale sources were turned into
-//! RGB by the decoder without it), leaves the pixels as they are, as browsers do.
+//! cannot be read, or is not an RGB one, leaves the pixels as they are, as browsers
+//! do. CMYK JPEGs with a CMYK profile are the exception: the decoder hands their raw
+//! ink amounts to [`cmyk_to_srgb`] (a CMYK JPEG without one gets the plain
+//! 1 - ink formula).
 
 use image::DynamicImage;
 use moxcms::{ColorProfile, DataColorSpace, Layout, TransformOptions, Xyzd};
@@ -43,6 +45,30 @@ pub(crate) fn convert_to_srgb(image: &mut DynamicImage, icc: &[u8]) {
         tracing::debug!(error = ?err, "ICC conversion failed: pixels taken as sRGB");
         target.copy_from_slice(&source);
     }
+}
+
+/// The profile in `icc`, when it is a CMYK one moxcms can read.
+pub(crate) fn cmyk_profile(icc: &[u8]) -> Option<ColorProfile> {
+    ColorProfile::new_from_slice(icc)
+        .ok()
+        .filter(|profile| profile.color_space == DataColorSpace::Cmyk)
+}
+
+/// Converts CMYK pixels (ink amounts, 0 for none) described by a CMYK `profile` to
+/// sRGB pixels; `None` when moxcms cannot build or run the transform.
+pub(crate) fn cmyk_to_srgb(profile: &ColorProfile, cmyk: &[u8]) -> Option<Vec<u8>> {
+    // moxcms takes four-channel device data in the Rgba layout.
+    let transform = profile
+        .create_transform_8bit(
+            Layout::Rgba,
+            &ColorProfile::new_srgb(),
+            Layout::Rgb,
+            TransformOptions::default(),
+        )
+        .ok()?;
+    let mut rgb = vec![0; cmyk.len() / 4 * 3];
+    transform.transform(cmyk, &mut rgb).ok()?;
+    Some(rgb)
 }
 
 /// Whether an RGB profile has sRGB's primaries and white point (its tone curve is

@@ -4,8 +4,7 @@
 //! more than `Limits::max_pixels` *before* anything is allocated for pixels, give the
 //! decoder its own allocation limit as a second fence, then decode, apply EXIF
 //! orientation and normalise to 8-bit RGB or RGBA (16-bit, greyscale, palette and CMYK
-//! sources all end there; the `image` crate converts CMYK JPEGs to RGB itself).
-//! Animated GIF and WebP decode to their first frame.
+//! sources all end there). Animated GIF and WebP decode to their first frame.
 //!
 //! A processor that makes only smaller outputs says how large the pixels must stay
 //! ([`decode_image_for`]); a JPEG is then decoded at 1/2, 1/4 or 1/8 of its size in
@@ -16,14 +15,16 @@
 //! takes the full decode.
 //!
 //! Pixels tagged with an ICC profile other than sRGB are converted to sRGB (see
-//! [`super::color`]).
+//! [`super::color`]). A CMYK JPEG that carries a CMYK profile is read as raw inks by
+//! libjpeg and converted through its profile; one without a profile gets the `image`
+//! crate's plain 1 - ink conversion.
 
 use std::io::Cursor;
 
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageReader};
 
-use super::color::convert_to_srgb;
+use super::color::{cmyk_profile, cmyk_to_srgb, convert_to_srgb};
 use super::{Limits, MediaKind, ProcessError, probe_dimensions};
 
 /// Bytes per pixel of the widest layout a decoder may produce (RGBA, 16 bits a channel),
@@ -109,6 +110,11 @@ impl Region {
 /// Decodes an image original to oriented 8-bit RGB (`ImageRgb8`) or RGBA (`ImageRgba8`).
 pub(crate) fn decode_image(input: &[u8], limits: &Limits) -> Result<DynamicImage, ProcessError> {
     let kind = checked_image_kind(input, limits)?;
+    if kind == MediaKind::Jpeg
+        && let Some(decoded) = decode_jpeg_with_libjpeg(input, &|width, height| (width, height))
+    {
+        return Ok(decoded.image);
+    }
     decode_full(kind, input, limits)
 }
 
@@ -122,7 +128,7 @@ pub(crate) fn decode_image_for(
 ) -> Result<Decoded, ProcessError> {
     let kind = checked_image_kind(input, limits)?;
     if kind == MediaKind::Jpeg
-        && let Some(decoded) = decode_jpeg_reduced(input, &needed)
+        && let Some(decoded) = decode_jpeg_with_libjpeg(input, &needed)
     {
         return Ok(decoded);
     }
@@ -203,12 +209,17 @@ fn jpeg_reduction(width: u32, height: u32, needed: (u32, u32)) -> Option<u32> {
         .find(|&d| width.div_ceil(d) >= need_width && height.div_ceil(d) >= need_height)
 }
 
-/// The scaled decode of a plain 8-bit greyscale or YCbCr JPEG: orientation and ICC
-/// profile from the `image` crate's header parse, pixels from libjpeg-turbo's scaled
-/// IDCT (through `mozjpeg`), as libvips shrinks on load. `None` sends the caller to
-/// the full decode: no reduction possible, CMYK, 12-bit, or anything libjpeg rejects
+/// The decode of a JPEG through libjpeg-turbo (the `mozjpeg` crate): scaled, for a
+/// plain 8-bit greyscale or YCbCr JPEG whose outputs allow a reduction (its scaled
+/// IDCT, as libvips shrinks on load), and at any scale for a CMYK JPEG carrying a CMYK
+/// ICC profile (its raw inks go through the profile). Orientation and ICC profile come
+/// from the `image` crate's header parse. `None` sends the caller to the `image`
+/// crate's full decode: nothing to gain here, 12-bit, or anything libjpeg rejects
 /// (the full decoder then gives the authoritative error).
-fn decode_jpeg_reduced(input: &[u8], needed: &impl Fn(u32, u32) -> (u32, u32)) -> Option<Decoded> {
+fn decode_jpeg_with_libjpeg(
+    input: &[u8],
+    needed: &impl Fn(u32, u32) -> (u32, u32),
+) -> Option<Decoded> {
     let mut header = image::codecs::jpeg::JpegDecoder::new(Cursor::new(input)).ok()?;
     let (width, height) = header.dimensions();
     let orientation = header.orientation().unwrap_or(Orientation::NoTransforms);
@@ -225,14 +236,30 @@ fn decode_jpeg_reduced(input: &[u8], needed: &impl Fn(u32, u32) -> (u32, u32)) -
     } else {
         (need_width, need_height)
     };
-    let divisor = jpeg_reduction(width, height, need)?;
-    let (w, h, pixels) = libjpeg_scaled_rgb(input, divisor)?;
-    let mut image = DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, pixels)?);
+    let cmyk_profile = icc.as_deref().and_then(cmyk_profile);
+    let divisor = match (jpeg_reduction(width, height, need), &cmyk_profile) {
+        (Some(divisor), _) => divisor,
+        (None, Some(_)) => 1,
+        (None, None) => return None,
+    };
+    let mut image = match cmyk_profile {
+        Some(profile) => {
+            let (w, h, inks) = libjpeg_scaled(input, divisor, Channels::Cmyk)?;
+            let rgb = cmyk_to_srgb(&profile, &inks)?;
+            DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb)?)
+        }
+        None => {
+            let (w, h, rgb) = libjpeg_scaled(input, divisor, Channels::Rgb)?;
+            let mut image = DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb)?);
+            if let Some(icc) = &icc {
+                convert_to_srgb(&mut image, icc);
+            }
+            image
+        }
+    };
+    let (w, h) = (image.width(), image.height());
     if w < need.0 || h < need.1 {
         return None;
-    }
-    if let Some(icc) = icc {
-        convert_to_srgb(&mut image, &icc);
     }
     image.apply_orientation(orientation);
     let exact = |side: u32| f64::from(side) / f64::from(divisor);
@@ -244,28 +271,67 @@ fn decode_jpeg_reduced(input: &[u8], needed: &impl Fn(u32, u32) -> (u32, u32)) -
     })
 }
 
-/// Decodes a greyscale or YCbCr JPEG to RGB at 1/`divisor` of its size. libjpeg
+/// What [`libjpeg_scaled`] reads out of a JPEG.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Channels {
+    /// RGB from a greyscale, YCbCr or RGB JPEG.
+    Rgb,
+    /// Ink amounts (0 for none) from a CMYK or YCCK JPEG.
+    Cmyk,
+}
+
+/// Decodes a JPEG at 1/`divisor` of its size to interleaved `channels`. libjpeg
 /// reports errors by unwinding (`mozjpeg` resumes a panic without the panic hook),
-/// so they are caught here and become `None`.
-fn libjpeg_scaled_rgb(input: &[u8], divisor: u32) -> Option<(u32, u32, Vec<u8>)> {
-    use mozjpeg::ColorSpace;
+/// so they are caught here and become `None`, as does a JPEG of other channels.
+fn libjpeg_scaled(input: &[u8], divisor: u32, channels: Channels) -> Option<(u32, u32, Vec<u8>)> {
+    use mozjpeg::{ColorSpace, Marker};
 
     let numerator = u8::try_from(8 / divisor).ok()?;
     let decode = || -> std::io::Result<Option<(u32, u32, Vec<u8>)>> {
-        let mut decompress = mozjpeg::Decompress::new_mem(input)?;
-        if !matches!(
-            decompress.color_space(),
-            ColorSpace::JCS_YCbCr | ColorSpace::JCS_GRAYSCALE | ColorSpace::JCS_RGB
-        ) {
+        let mut decompress = mozjpeg::Decompress::builder()
+            .with_markers(&[Marker::APP(14)])
+            .from_mem(input)?;
+        let fits = match channels {
+            Channels::Rgb => matches!(
+                decompress.color_space(),
+                ColorSpace::JCS_YCbCr | ColorSpace::JCS_GRAYSCALE | ColorSpace::JCS_RGB
+            ),
+            Channels::Cmyk => matches!(
+                decompress.color_space(),
+                ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK
+            ),
+        };
+        if !fits {
             return Ok(None);
         }
+        // Adobe's (Photoshop's, Pillow's) CMYK JPEGs store inverted inks.
+        let inverted = channels == Channels::Cmyk
+            && decompress
+                .markers()
+                .any(|marker| marker.data.starts_with(b"Adobe"));
         decompress.scale(numerator);
-        let mut started = decompress.rgb()?;
-        let (w, h) = (started.width(), started.height());
-        let rows: Vec<[u8; 3]> = started.read_scanlines()?;
-        started.finish()?;
         let side = |side: usize| u32::try_from(side).map_err(std::io::Error::other);
-        Ok(Some((side(w)?, side(h)?, rows.into_flattened())))
+        let (w, h, pixels) = match channels {
+            Channels::Rgb => {
+                let mut started = decompress.rgb()?;
+                let (w, h) = (side(started.width())?, side(started.height())?);
+                let rows: Vec<[u8; 3]> = started.read_scanlines()?;
+                started.finish()?;
+                (w, h, rows.into_flattened())
+            }
+            Channels::Cmyk => {
+                let mut started = decompress.to_colorspace(ColorSpace::JCS_CMYK)?;
+                let (w, h) = (side(started.width())?, side(started.height())?);
+                let rows: Vec<[u8; 4]> = started.read_scanlines()?;
+                started.finish()?;
+                let mut inks = rows.into_flattened();
+                if inverted {
+                    inks.iter_mut().for_each(|ink| *ink = 255 - *ink);
+                }
+                (w, h, inks)
+            }
+        };
+        Ok(Some((w, h, pixels)))
     };
     std::panic::catch_unwind(decode).ok()?.ok()?
 }
@@ -653,7 +719,7 @@ mod tests {
         // FFC0, length (2), precision, height (2), width (2), count, then id, sampling, table.
         jpeg[sof + 12] = 3;
         assert!(
-            libjpeg_scaled_rgb(&jpeg, 8).is_none(),
+            libjpeg_scaled(&jpeg, 8, Channels::Rgb).is_none(),
             "libjpeg must refuse it"
         );
         let reduced = std::panic::catch_unwind(|| {
@@ -664,6 +730,68 @@ mod tests {
         assert_eq!(reduced.is_err(), full.is_err(), "{reduced:?} vs {full:?}");
         if let Err(err) = reduced {
             assert!(matches!(err, ProcessError::Corrupt(_)), "{err:?}");
+        }
+    }
+
+    /// The made-up press of `scripts/make_fixtures.py` (`press_rgb`): sRGB 0-255 of
+    /// ink amounts 0-255.
+    fn press_rgb([c, m, y, k]: [u8; 4]) -> [f64; 3] {
+        let [c, m, y, k] = [c, m, y, k].map(|ink| f64::from(ink) / 255.0);
+        [
+            (1.0 - c) * (1.0 - 0.3 * m) * (1.0 - k),
+            (1.0 - m) * (1.0 - 0.3 * c) * (1.0 - 0.3 * y) * (1.0 - k),
+            (1.0 - y) * (1.0 - 0.2 * m) * (1.0 - k),
+        ]
+        .map(|v| v * 255.0)
+    }
+
+    #[test]
+    fn a_cmyk_jpeg_with_a_cmyk_profile_is_converted_through_it_at_any_scale() {
+        const PATCHES: [[u8; 4]; 4] = [
+            [128, 128, 0, 0],
+            [0, 128, 255, 0],
+            [255, 0, 128, 64],
+            [64, 64, 64, 128],
+        ];
+        let jpeg = fixture("cmyk-profiled.jpg");
+        let full = decode("cmyk-profiled.jpg").unwrap();
+        assert_eq!(full.dimensions(), (160, 40));
+        let reduced = decode_image_for(&jpeg, &Limits::default(), |_, _| (40, 10))
+            .unwrap()
+            .image;
+        assert_eq!(reduced.dimensions(), (80, 20));
+        for (i, ink) in PATCHES.into_iter().enumerate() {
+            let expected = press_rgb(ink);
+            let x = 40 * i as u32 + 20;
+            for (got, scale) in [(rgb(&full, x, 20), 1), (rgb(&reduced, x / 2, 10), 2)] {
+                // Compared in linear light: near black a few codes are nothing.
+                let linear = |code: f64| {
+                    let v = code / 255.0;
+                    if v <= 0.04045 {
+                        v / 12.92
+                    } else {
+                        ((v + 0.055) / 1.055).powf(2.4)
+                    }
+                };
+                let close = got
+                    .iter()
+                    .zip(expected)
+                    .all(|(g, e)| (linear(f64::from(*g)) - linear(e)).abs() <= 0.02);
+                assert!(
+                    close,
+                    "patch {i} at 1/{scale}: got {got:?}, the press gives {expected:?}"
+                );
+            }
+            // The naive formula would be far off for these impure inks.
+            let naive = ink.map(|v| 255.0 - f64::from(v));
+            let naive = [0, 1, 2].map(|c| naive[c] * naive[3] / 255.0);
+            let got = rgb(&full, x, 20);
+            assert!(
+                got.iter()
+                    .zip(naive)
+                    .any(|(g, n)| (f64::from(*g) - n).abs() > 12.0),
+                "patch {i}: {got:?} is the naive {naive:?}"
+            );
         }
     }
 }
