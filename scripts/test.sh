@@ -21,6 +21,10 @@
 #   scripts/test.sh services -- --test api       one test binary, services mode
 #   scripts/test.sh embedded -- upload -- --nocapture
 #
+# Both modes need PDFium, s3s-fs (private S3 servers) and aiosmtpd (private SMTP servers
+# that receive Kiln's mail); each is installed on first use. aiosmtpd comes from PyPI into
+# a virtualenv, target/test-venv, which the tests find there (or via KILN_TEST_PYTHON).
+#
 # Overrides: TEST_DATABASE_URL and TEST_REDIS_URL, if already set, replace the
 # defaults below for services mode; KILN_S3_* configure s3s-fs (see s3-server.sh).
 set -euo pipefail
@@ -33,6 +37,8 @@ DEFAULT_REDIS_URL=redis://127.0.0.1:6379
 DATABASE_URL_FOR_TESTS=${TEST_DATABASE_URL:-$DEFAULT_DATABASE_URL}
 REDIS_URL_FOR_TESTS=${TEST_REDIS_URL:-$DEFAULT_REDIS_URL}
 SERVICE_WAIT=${KILN_SERVICE_WAIT:-30} # seconds to wait for a service we started
+AIOSMTPD_VERSION=1.4.6
+TEST_VENV=$ROOT/target/test-venv
 
 # Everything that could point the app or the tests at a service.
 SERVICE_VARS=(
@@ -66,6 +72,21 @@ wait_for() {
         ((SECONDS < deadline)) || die "$what did not answer within ${seconds}s"
         sleep 0.5
     done
+}
+
+# The tests' SMTP server: aiosmtpd, pinned, in a virtualenv of its own (installed once).
+ensure_aiosmtpd() {
+    local python=$TEST_VENV/bin/python
+    if [[ -x $python ]] && "$python" -c \
+        "import sys, aiosmtpd; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+        return
+    fi
+    command -v python3 >/dev/null 2>&1 || die "python3 not found (the mail tests run aiosmtpd)"
+    log "installing aiosmtpd==$AIOSMTPD_VERSION into $TEST_VENV (the mail tests' SMTP server)"
+    python3 -m venv "$TEST_VENV" ||
+        die "cannot create a virtualenv in $TEST_VENV (Debian: apt-get install python3-venv)"
+    "$TEST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "aiosmtpd==$AIOSMTPD_VERSION" >&2
 }
 
 postgres_ready() { pg_isready -q -d "$DATABASE_URL_FOR_TESTS"; }
@@ -187,10 +208,13 @@ esac
 
 command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH"
 
-# Both modes render PDFs (pdf_thumbnail) and start private S3 servers for the
-# outage tests, so both need PDFium and s3s-fs installed.
+# Both modes render PDFs (pdf_thumbnail), start private S3 servers for the
+# outage tests and private SMTP servers for the mail tests, so both need PDFium,
+# s3s-fs and aiosmtpd installed.
 log "PDFium: $(bash "$ROOT/scripts/install-pdfium.sh")"
 bash "$ROOT/scripts/s3-server.sh" install >&2
+ensure_aiosmtpd
+export KILN_TEST_PYTHON=$TEST_VENV/bin/python
 
 declare -A RESULT
 failed=0

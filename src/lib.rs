@@ -17,6 +17,7 @@
 //!                                  │    └─ JobRunner ─▶ ProcessorPool (SyncArbiter; processing::run)
 //!                                  ├─ Events       status fan-out (Redis pub/sub when scaled out)
 //!                                  ├─ Limiter      counts failed sign-ins (Redis when scaled out)
+//!                                  ├─ Mailer       account mail: SMTP, or .eml files under DATA_DIR/mail
 //!                                  └─ Credentials  password hashing threads   (auth::password_hash)
 //!
 //!  transport: Redis Streams consumer group, or an in-process channel

@@ -21,6 +21,7 @@ use sha2::Sha256;
 
 use crate::actors::ActorHandles;
 use crate::actors::catalog;
+use crate::actors::mailer::Mailer;
 use crate::actors::reader::Drain;
 use crate::actors::storage::Storage;
 use crate::actors::supervisor::{GraphResources, PipelineSettings, RedisResources, Supervisor};
@@ -104,17 +105,21 @@ impl Application {
             Some(listener) => Some(listener.local_addr()?.port()),
             None => None,
         };
+        let public_url = config.public_url(port.unwrap_or(config.port));
         let storage = Storage::open(
             &config.storage,
-            config.public_url(port.unwrap_or(config.port)),
+            public_url.clone(),
             derive_key(&jwt_secret, b"kiln/local-object-links"),
         )
         .context("cannot open object storage (MINIO_* / DATA_DIR)")?;
+        let mailer = Mailer::new(&config.mail, public_url)
+            .context("cannot set up mail (SMTP_HOST, SMTP_TLS)")?;
         let redis = config.redis.as_ref().map(open_redis).transpose()?;
         crate::processing::set_pdfium_library(config.pdfium_library.clone());
         let actors = Supervisor::start_graph(GraphResources {
             db,
             storage,
+            mailer,
             redis,
             login_limits: config.login_limits,
             max_upload_size: config.max_upload_size,
@@ -162,6 +167,10 @@ impl Application {
             storage = match config.storage.backend {
                 crate::config::StorageBackend::Local { .. } => "local",
                 crate::config::StorageBackend::S3 { .. } => "s3",
+            },
+            mail = match config.mail.transport {
+                crate::config::MailTransport::Smtp(_) => "smtp",
+                crate::config::MailTransport::Files { .. } => "files",
             },
             "kiln started"
         );

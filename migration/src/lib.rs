@@ -1,4 +1,5 @@
-//! Kiln's database schema, one migration per table, in dependency order.
+//! Kiln's database schema: one migration per table, in dependency order, then
+//! one per later change (never an edit of a migration that has shipped).
 //!
 //! Every migration uses portable sea-query builders only, so the same files run
 //! up and down on SQLite (the embedded default) and PostgreSQL. Secrets are
@@ -18,6 +19,7 @@ mod m20261128_000007_create_file_variants;
 mod m20261128_000008_create_processing_jobs;
 mod m20261128_000009_create_password_resets;
 mod m20261128_000010_create_email_verifications;
+mod m20261201_000011_add_users_token_generation;
 
 /// Runs Kiln's migrations; `up` applies them in this order, `down` in reverse.
 pub struct Migrator;
@@ -36,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_create_processing_jobs::Migration),
             Box::new(m20261128_000009_create_password_resets::Migration),
             Box::new(m20261128_000010_create_email_verifications::Migration),
+            Box::new(m20261201_000011_add_users_token_generation::Migration),
         ]
     }
 }

@@ -29,9 +29,24 @@ async fn assert_tables(db: &DatabaseConnection, expect_present: bool) {
     }
 }
 
+async fn has_token_generation(db: &DatabaseConnection) -> bool {
+    SchemaManager::new(db)
+        .has_column("users", "token_generation")
+        .await
+        .expect("inspect schema")
+}
+
 async fn run_up_down_up(db: &DatabaseConnection) {
     Migrator::up(db, None).await.expect("first up");
     assert_tables(db, true).await;
+    assert!(has_token_generation(db).await);
+
+    // The column migration alone goes down and up again on a populated schema.
+    Migrator::down(db, Some(1)).await.expect("down one step");
+    assert!(!has_token_generation(db).await);
+    assert_tables(db, true).await;
+    Migrator::up(db, None).await.expect("up one step");
+    assert!(has_token_generation(db).await);
 
     Migrator::down(db, None).await.expect("down");
     assert_tables(db, false).await;

@@ -9,7 +9,8 @@
 //! - [`processors`] is the CPU-bound processor pool;
 //! - [`events`] fans status changes out (Redis pub/sub when scaled out);
 //! - [`credentials`] hashes passwords on its own threads;
-//! - [`limiter`] counts failed sign-ins (in Redis when scaled out).
+//! - [`limiter`] counts failed sign-ins (in Redis when scaled out);
+//! - [`mailer`] sends account mail (SMTP, or `.eml` files on the embedded default).
 //!
 //! HTTP handlers hold only [`ActorHandles`] and talk to actors with typed messages.
 
@@ -19,6 +20,7 @@ pub mod dispatcher;
 pub mod events;
 pub mod ingest;
 pub mod limiter;
+pub mod mailer;
 pub mod processors;
 pub mod reader;
 pub mod runner;

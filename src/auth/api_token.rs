@@ -2,10 +2,6 @@
 //! The token is shown once; the database keeps its SHA-256 and a short prefix for
 //! listings. A fast hash is enough because the token is random, unlike a password.
 
-use base64::Engine;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
-
 pub const PREFIX: &str = "kiln_";
 /// Characters of the token kept in clear so a user can tell tokens apart.
 const DISPLAY_PREFIX_LEN: usize = PREFIX.len() + 6;
@@ -19,12 +15,7 @@ pub struct NewApiToken {
 }
 
 pub fn generate() -> NewApiToken {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = format!(
-        "{PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    );
+    let token = format!("{PREFIX}{}", super::random_secret());
     NewApiToken {
         display_prefix: token[..DISPLAY_PREFIX_LEN].to_string(),
         hash: hash(&token),
@@ -34,7 +25,7 @@ pub fn generate() -> NewApiToken {
 
 /// The stored form of a token (hex SHA-256), used to look one up.
 pub fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    super::sha256_hex(token)
 }
 
 /// Whether a bearer credential has the shape of a personal token, not a JWT.

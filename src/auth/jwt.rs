@@ -1,6 +1,8 @@
-//! Access tokens issued at login: HS256 JWTs with `sub`, `iat`, `exp` and a `jti`
-//! that logout revokes. Only HS256 is accepted; `alg: none`, other algorithms, bad
-//! signatures and expired tokens are refused alike.
+//! Access tokens issued at login: HS256 JWTs with `sub`, `iat`, `exp`, a `jti`
+//! that logout revokes, and `gen`, the user's token generation at issue (a
+//! password reset moves it on, ending every token issued before). Only HS256 is
+//! accepted; `alg: none`, other algorithms, bad signatures and expired tokens are
+//! refused alike.
 
 use std::time::Duration;
 
@@ -15,6 +17,10 @@ struct Claims {
     iat: i64,
     exp: i64,
     jti: Uuid,
+    /// Absent from tokens issued before generations existed: those belong to
+    /// the first generation, 0.
+    #[serde(default, rename = "gen")]
+    generation: i32,
 }
 
 /// A verified access token.
@@ -23,6 +29,8 @@ pub struct AccessToken {
     pub user_id: Uuid,
     pub jti: Uuid,
     pub expires_at: DateTime<Utc>,
+    /// The user's token generation when it was issued.
+    pub generation: i32,
 }
 
 /// A freshly signed access token and what the client is told about it.
@@ -73,13 +81,15 @@ impl JwtKeys {
         })
     }
 
-    pub fn issue(&self, user_id: Uuid) -> Result<IssuedToken, JwtError> {
+    /// Signs a token for `user_id` under the user's current token `generation`.
+    pub fn issue(&self, user_id: Uuid, generation: i32) -> Result<IssuedToken, JwtError> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: user_id,
             iat: now,
             exp: now + self.ttl.as_secs() as i64,
             jti: Uuid::new_v4(),
+            generation,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(JwtError::Sign)?;
@@ -97,6 +107,7 @@ impl JwtKeys {
             user_id: claims.sub,
             jti: claims.jti,
             expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(DateTime::<Utc>::MAX_UTC),
+            generation: claims.generation,
         })
     }
 }
@@ -111,8 +122,9 @@ mod tests {
     fn an_issued_token_verifies_to_its_user() {
         let keys = JwtKeys::new(SECRET, Duration::from_secs(60)).unwrap();
         let user = Uuid::new_v4();
-        let issued = keys.issue(user).unwrap();
-        assert_eq!(keys.verify(&issued.token).unwrap().user_id, user);
+        let issued = keys.issue(user, 3).unwrap();
+        let verified = keys.verify(&issued.token).unwrap();
+        assert_eq!((verified.user_id, verified.generation), (user, 3));
     }
 
     #[test]
@@ -123,7 +135,7 @@ mod tests {
             Duration::from_secs(60),
         )
         .unwrap();
-        let issued = other.issue(Uuid::new_v4()).unwrap();
+        let issued = other.issue(Uuid::new_v4(), 0).unwrap();
         assert!(keys.verify(&issued.token).is_err());
     }
 }

@@ -45,6 +45,13 @@ impl Password {
         Ok(Self(raw.into()))
     }
 
+    /// Checks a new password for an account: its address, the address's local
+    /// part and its name are the words an attacker would try first.
+    pub fn for_account(raw: String, email: &str, name: &str) -> Result<Self, PasswordRejection> {
+        let local_part = email.split('@').next().unwrap_or_default();
+        Self::new(raw, &[email, local_part, name])
+    }
+
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
@@ -94,10 +101,8 @@ mod tests {
 
     #[test]
     fn a_password_made_of_the_account_email_is_refused() {
-        let result = Password::new(
-            "grace.hopper1".into(),
-            &["grace.hopper@example.com", "grace.hopper"],
-        );
+        let result =
+            Password::for_account("grace.hopper1".into(), "grace.hopper@example.com", "Grace");
         assert!(matches!(result, Err(PasswordRejection::TooWeak(_))));
     }
 }

@@ -1,4 +1,6 @@
 //! `users`: one row per account; `password_hash` is `None` for OAuth-only users.
+//! `token_generation` is bumped when the account's sign-ins must end (a password
+//! reset): access tokens issued under an older generation are refused.
 
 use sea_orm::entity::prelude::*;
 
@@ -17,6 +19,7 @@ pub struct Model {
     pub is_admin: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub token_generation: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

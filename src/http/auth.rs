@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::error::ApiError;
 use super::request_context::request_id_of;
-use crate::actors::catalog::messages::{AuthenticateApiToken, IsAccessTokenRevoked};
+use crate::actors::catalog::messages::{AuthenticateApiToken, CheckAccessToken};
 use crate::auth::api_token;
 use crate::auth::jwt::AccessToken;
 
@@ -24,7 +24,7 @@ pub struct Authenticated {
 
 #[derive(Debug, Clone)]
 pub enum Credential {
-    /// A JWT from login, which logout can revoke.
+    /// A JWT from login, which logout revokes, and a password reset ends.
     AccessToken(AccessToken),
     /// A personal API token, revoked through `DELETE /api/tokens/{id}`.
     ApiToken,
@@ -69,15 +69,17 @@ impl FromRequest for Authenticated {
                     .jwt
                     .verify(&credential)
                     .map_err(|_| ApiError::Unauthorized)?;
-                let revoked = state
+                let valid = state
                     .actors
                     .catalog
-                    .send(IsAccessTokenRevoked {
+                    .send(CheckAccessToken {
                         request_id,
                         jti: token.jti,
+                        user_id: token.user_id,
+                        generation: token.generation,
                     })
                     .await??;
-                if revoked {
+                if !valid {
                     return Err(ApiError::Unauthorized);
                 }
                 Authenticated {

@@ -169,6 +169,11 @@ impl From<CatalogError> for ApiError {
                 code: "job_not_dead",
                 message: err.to_string(),
             },
+            CatalogError::AlreadyVerified => Self::Conflict {
+                code: "already_verified",
+                message: err.to_string(),
+            },
+            CatalogError::TooSoon(retry_after) => Self::TooManyRequests { retry_after },
             CatalogError::Unavailable(_) => Self::Unavailable {
                 backend: "the database",
                 source: Box::new(err),
@@ -201,6 +206,12 @@ impl From<LimiterError> for ApiError {
             backend: "redis",
             source: Box::new(err),
         }
+    }
+}
+
+impl From<crate::domain::PasswordRejection> for ApiError {
+    fn from(rejection: crate::domain::PasswordRejection) -> Self {
+        Self::unprocessable("weak_password", rejection.to_string())
     }
 }
 

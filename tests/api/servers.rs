@@ -1,6 +1,6 @@
 //! Real servers a test starts for itself, so it can stop, flush or kill them
 //! without disturbing other tests: a private Redis, a private S3-compatible
-//! server (s3s-fs), and `kiln` processes.
+//! server (s3s-fs), a private SMTP server (aiosmtpd), and `kiln` processes.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::helpers::wait_until;
+use crate::mail::Inbox;
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -174,6 +175,89 @@ impl PrivateS3 {
 impl Drop for PrivateS3 {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The Python with aiosmtpd that `scripts/test.sh` installs (in
+/// `target/test-venv`), or `KILN_TEST_PYTHON`.
+fn python_with_aiosmtpd() -> PathBuf {
+    if let Ok(path) = std::env::var("KILN_TEST_PYTHON") {
+        return PathBuf::from(path);
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+/// An aiosmtpd server of this test's own on loopback, keeping every message it
+/// receives as a file in a maildir, read through [`Inbox`].
+pub struct PrivateSmtp {
+    pub port: u16,
+    pub inbox: Inbox,
+    /// Holds the maildir and the server's log.
+    _dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl PrivateSmtp {
+    pub async fn start() -> Self {
+        Self::start_on(free_port()).await
+    }
+
+    /// Starts on `port`, which the app may have been told about before.
+    pub async fn start_on(port: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = dir.path().join("maildir");
+        let log_path = dir.path().join("aiosmtpd.log");
+        let child = Command::new(python_with_aiosmtpd())
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .expect("python3 runs");
+        let mut smtp = Self {
+            port,
+            inbox: Inbox::new(maildir.join("new")),
+            _dir: dir,
+            child: Some(child),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            let exited = smtp.child.as_mut().unwrap().try_wait().unwrap();
+            assert!(
+                exited.is_none() && tokio::time::Instant::now() < deadline,
+                "aiosmtpd did not start ({exited:?}; scripts/test.sh installs it, or set \
+                 KILN_TEST_PYTHON to a Python that has it):\n{}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        smtp
+    }
+
+    /// The app variables that send mail to this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SMTP_HOST", "127.0.0.1".into()),
+            ("SMTP_PORT", self.port.to_string()),
+            ("SMTP_TLS", "none".into()),
+        ]
+    }
+}
+
+impl Drop for PrivateSmtp {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill(&mut child);
+        }
     }
 }
 

@@ -3,15 +3,16 @@
 use actix::{Handler, ResponseFuture};
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, SqlErr,
 };
 use tracing::info_span;
 use uuid::Uuid;
 
+use super::link_handlers::email_verification_row;
 use super::messages::*;
 use super::records::{ApiToken, LoginCandidate, User};
-use super::{Catalog, CatalogError};
+use super::{Catalog, CatalogError, begin_write};
 use crate::entities::{api_tokens, revoked_tokens, users};
 
 impl Handler<PingDatabase> for Catalog {
@@ -43,14 +44,21 @@ impl Handler<CreateUser> for Catalog {
                 is_admin: Set(false),
                 created_at: Set(now),
                 updated_at: Set(now),
+                token_generation: Set(0),
             };
-            match user.insert(&db).await {
-                Ok(model) => Ok(model.into()),
+            let txn = begin_write(&db).await?;
+            let user = match user.insert(&txn).await {
+                Ok(model) => model,
                 Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                    Err(CatalogError::EmailTaken)
+                    return Err(CatalogError::EmailTaken);
                 }
-                Err(err) => Err(err.into()),
-            }
+                Err(err) => return Err(err.into()),
+            };
+            email_verification_row(&user, msg.verification, now)
+                .insert(&txn)
+                .await?;
+            txn.commit().await?;
+            Ok(user.into())
         })
     }
 }
@@ -67,6 +75,7 @@ impl Handler<FindLoginCandidate> for Catalog {
                 .await?;
             Ok(found.map(|mut model| LoginCandidate {
                 password_hash: model.password_hash.take(),
+                token_generation: model.token_generation,
                 user: model.into(),
             }))
         })
@@ -118,16 +127,26 @@ impl Handler<RevokeAccessToken> for Catalog {
     }
 }
 
-impl Handler<IsAccessTokenRevoked> for Catalog {
+impl Handler<CheckAccessToken> for Catalog {
     type Result = ResponseFuture<Result<bool, CatalogError>>;
 
-    fn handle(&mut self, msg: IsAccessTokenRevoked, _: &mut Self::Context) -> Self::Result {
-        let span = info_span!("catalog.is_access_token_revoked", request_id = %msg.request_id);
+    fn handle(&mut self, msg: CheckAccessToken, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.check_access_token", request_id = %msg.request_id, user_id = %msg.user_id);
         self.run(span, |db| async move {
-            Ok(revoked_tokens::Entity::find_by_id(msg.jti.to_string())
+            let revoked = revoked_tokens::Entity::find_by_id(msg.jti.to_string())
                 .one(&db)
                 .await?
-                .is_some())
+                .is_some();
+            if revoked {
+                return Ok(false);
+            }
+            let generation: Option<i32> = users::Entity::find_by_id(msg.user_id)
+                .select_only()
+                .column(users::Column::TokenGeneration)
+                .into_tuple()
+                .one(&db)
+                .await?;
+            Ok(generation == Some(msg.generation))
         })
     }
 }

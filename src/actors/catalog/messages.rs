@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::CatalogError;
-use super::records::{ApiToken, File, FileDetails, Job, LoginCandidate, User, Variant};
+use super::records::{ApiToken, File, FileDetails, Job, LinkCheck, LoginCandidate, User, Variant};
 use crate::domain::jobs::FileStatus;
 use crate::telemetry::RequestId;
 
@@ -17,6 +17,8 @@ use crate::telemetry::RequestId;
 #[rtype(result = "Result<(), CatalogError>")]
 pub struct PingDatabase;
 
+/// Creates an account and, in the same transaction, the token of the link that
+/// verifies its address.
 #[derive(Message)]
 #[rtype(result = "Result<User, CatalogError>")]
 pub struct CreateUser {
@@ -24,6 +26,14 @@ pub struct CreateUser {
     pub email: String,
     pub name: String,
     pub password_hash: String,
+    pub verification: NewLinkToken,
+}
+
+/// A single-use link token to store: only its hash, and when it stops working.
+#[derive(Debug, Clone)]
+pub struct NewLinkToken {
+    pub token_hash: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Message)]
@@ -50,11 +60,16 @@ pub struct RevokeAccessToken {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Whether an access token still opens its account: it was not logged out, the
+/// account exists, and the token was issued under the account's current token
+/// generation (a password reset since then ended it).
 #[derive(Message)]
 #[rtype(result = "Result<bool, CatalogError>")]
-pub struct IsAccessTokenRevoked {
+pub struct CheckAccessToken {
     pub request_id: RequestId,
     pub jti: Uuid,
+    pub user_id: Uuid,
+    pub generation: i32,
 }
 
 #[derive(Message)]
@@ -90,6 +105,64 @@ pub struct DeleteApiToken {
 pub struct AuthenticateApiToken {
     pub request_id: RequestId,
     pub token_hash: String,
+}
+
+// ---- mailed links: e-mail verification and password reset ----------------------
+
+/// Stores another verification token for the user's current address and replies
+/// with the account to mail it to (`None`: the account is gone). Refused with
+/// [`CatalogError::AlreadyVerified`], or [`CatalogError::TooSoon`] when the last
+/// one was made less than `interval` ago.
+#[derive(Message)]
+#[rtype(result = "Result<Option<User>, CatalogError>")]
+pub struct IssueEmailVerification {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub token: NewLinkToken,
+    pub interval: Duration,
+}
+
+/// Uses a verification token: the address it was sent to is verified, if it is
+/// still the account's address. Replies with the account's id.
+#[derive(Message)]
+#[rtype(result = "Result<LinkCheck<Uuid>, CatalogError>")]
+pub struct VerifyEmail {
+    pub request_id: RequestId,
+    pub token_hash: String,
+}
+
+/// Stores a reset token for the account with `email` and replies with the
+/// account to mail it to. `None`, with nothing stored, when there is no such
+/// account or the last reset for it was made less than `interval` ago: the
+/// caller answers both alike, so nobody learns which addresses have accounts.
+#[derive(Message)]
+#[rtype(result = "Result<Option<User>, CatalogError>")]
+pub struct IssuePasswordReset {
+    pub request_id: RequestId,
+    pub email: String,
+    pub token: NewLinkToken,
+    pub interval: Duration,
+}
+
+/// The account a reset token is for, leaving the token unused (the new
+/// password is checked against the account before the token is spent).
+#[derive(Message)]
+#[rtype(result = "Result<LinkCheck<User>, CatalogError>")]
+pub struct FindPasswordReset {
+    pub request_id: RequestId,
+    pub token_hash: String,
+}
+
+/// Uses a reset token, in one transaction: stores the new password hash, ends
+/// the account's sign-ins (a new token generation; web sessions deleted) and
+/// every other reset link it has, and counts the address as verified (the link
+/// reached it). API tokens stay. Replies with the account's id.
+#[derive(Message)]
+#[rtype(result = "Result<LinkCheck<Uuid>, CatalogError>")]
+pub struct ResetPassword {
+    pub request_id: RequestId,
+    pub token_hash: String,
+    pub password_hash: String,
 }
 
 // ---- files ------------------------------------------------------------------

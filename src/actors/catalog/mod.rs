@@ -1,7 +1,7 @@
 //! The Catalog actor owns the database connection pool; every SQL query in Kiln
 //! lives behind its messages.
 //!
-//! - Accepts: account, token and (later) file and job messages from `messages`.
+//! - Accepts: account, token, mailed-link, file and job messages from `messages`.
 //! - Replies: plain records from `records` (never sea-orm models) or a
 //!   [`CatalogError`].
 //! - Supervised by the [`Supervisor`](crate::actors::supervisor): restarted with
@@ -12,6 +12,7 @@
 mod account_handlers;
 mod file_handlers;
 mod job_handlers;
+mod link_handlers;
 pub mod messages;
 pub mod records;
 
@@ -34,6 +35,11 @@ pub enum CatalogError {
     EmailTaken,
     #[error("only a dead job can be retried; this one is {0}")]
     JobNotDead(crate::domain::jobs::JobStatus),
+    #[error("this email address is already verified")]
+    AlreadyVerified,
+    /// Another mail of the kind asked for went out too recently.
+    #[error("a mail was sent moments ago; retry in {} seconds", .0.as_secs().max(1))]
+    TooSoon(std::time::Duration),
     #[error("the database is unavailable")]
     Unavailable(#[source] DbErr),
     #[error("database query failed")]

@@ -29,11 +29,23 @@ impl From<users::Model> for User {
 }
 
 /// An account looked up for sign-in, with its password hash (none for accounts
-/// that only sign in through OAuth).
+/// that only sign in through OAuth) and the token generation a new access token
+/// is issued under.
 #[derive(Debug, Clone)]
 pub struct LoginCandidate {
     pub user: User,
     pub password_hash: Option<String>,
+    pub token_generation: i32,
+}
+
+/// What a presented single-use link token turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkCheck<T> {
+    Valid(T),
+    /// It existed, unused, but its time ran out.
+    Expired,
+    /// Unknown, already used, or no longer meaningful.
+    Invalid,
 }
 
 #[derive(Debug, Clone)]

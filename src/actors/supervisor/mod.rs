@@ -31,6 +31,7 @@ use crate::actors::dispatcher::Dispatcher;
 use crate::actors::events::Events;
 use crate::actors::ingest::Ingest;
 use crate::actors::limiter::{Limiter, PingRedis};
+use crate::actors::mailer::Mailer;
 use crate::actors::processors::ProcessorWorker;
 use crate::actors::reader::StreamReader;
 use crate::actors::runner::{JobRunner, lease_for};
@@ -48,6 +49,7 @@ pub struct ActorHandles {
     pub storage: Addr<Storage>,
     pub credentials: Addr<Credentials>,
     pub limiter: Addr<Limiter>,
+    pub mailer: Addr<Mailer>,
     pub events: Addr<Events>,
     pub ingest: Addr<Ingest>,
     /// Absent on an `api` process without Redis: a worker process sharing the
@@ -83,6 +85,7 @@ pub struct PipelineSettings {
 pub struct GraphResources {
     pub db: DatabaseConnection,
     pub storage: Storage,
+    pub mailer: Mailer,
     pub redis: Option<RedisResources>,
     pub login_limits: LoginLimits,
     pub max_upload_size: u64,
@@ -119,6 +122,7 @@ impl Supervisor {
         let GraphResources {
             db,
             storage,
+            mailer,
             redis,
             login_limits,
             max_upload_size,
@@ -134,6 +138,7 @@ impl Supervisor {
         };
         let catalog = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| Catalog::new(db));
         let storage = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| storage);
+        let mailer = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| mailer);
         let limiter_redis = redis
             .as_ref()
             .map(|r| (r.pool.clone(), r.namespace.clone()));
@@ -229,6 +234,7 @@ impl Supervisor {
             storage,
             credentials,
             limiter,
+            mailer,
             events,
             ingest,
             dispatcher,

@@ -1,4 +1,5 @@
-//! Register, log in, log out, and who am I.
+//! Register (which mails the first verification link), log in, log out, and
+//! who am I.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
@@ -6,11 +7,13 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::UserBody;
+use super::recovery::{mail_link, new_link};
 use crate::actors::catalog::messages::{
     CreateUser, FindLoginCandidate, FindUser, RevokeAccessToken,
 };
 use crate::actors::credentials::{HashPassword, VerifyPassword};
 use crate::actors::limiter::{CheckLogin, ClearLoginFailures, LoginSubject, RecordLoginFailure};
+use crate::auth::link_token::LinkPurpose;
 use crate::domain::{Email, Password};
 use crate::http::auth::{Authenticated, Credential};
 use crate::http::error::ApiError;
@@ -54,9 +57,7 @@ async fn register(
             format!("name must be 1 to {MAX_NAME_CHARS} printable characters"),
         ));
     }
-    let personal = [email.as_str(), email.local_part(), name.as_str()];
-    let password = Password::new(password, &personal)
-        .map_err(|rejection| ApiError::unprocessable("weak_password", rejection.to_string()))?;
+    let password = Password::for_account(password, email.as_str(), &name)?;
     let password_hash = ask(
         &state.actors.credentials,
         HashPassword {
@@ -64,17 +65,20 @@ async fn register(
         },
     )
     .await?;
+    let (token, verification) = new_link(LinkPurpose::VerifyEmail);
     let user = ask(
         &state.actors.catalog,
         CreateUser {
-            request_id,
+            request_id: request_id.clone(),
             email: email.as_str().to_string(),
             name,
             password_hash,
+            verification,
         },
     )
     .await?;
     tracing::info!(user_id = %user.id, "account registered");
+    mail_link(&state, request_id, &user, LinkPurpose::VerifyEmail, token).await;
     Ok(HttpResponse::Created().json(json!({ "user": UserBody::from(user) })))
 }
 
@@ -118,7 +122,10 @@ async fn login(
     )
     .await?;
     let (user, stored_hash) = match candidate {
-        Some(candidate) => (Some(candidate.user), candidate.password_hash),
+        Some(candidate) => (
+            Some((candidate.user, candidate.token_generation)),
+            candidate.password_hash,
+        ),
         None => (None, None),
     };
     let verified = state
@@ -129,7 +136,7 @@ async fn login(
             stored_hash,
         })
         .await?;
-    let Some(user) = user.filter(|_| verified) else {
+    let Some((user, generation)) = user.filter(|_| verified) else {
         ask(&state.actors.limiter, RecordLoginFailure { subjects }).await?;
         return Err(ApiError::InvalidCredentials);
     };
@@ -139,7 +146,10 @@ async fn login(
         ClearLoginFailures { subject: account },
     )
     .await?;
-    let issued = state.jwt.issue(user.id).map_err(ApiError::internal)?;
+    let issued = state
+        .jwt
+        .issue(user.id, generation)
+        .map_err(ApiError::internal)?;
     tracing::info!(user_id = %user.id, "signed in");
     Ok(HttpResponse::Ok().json(json!({
         "access_token": issued.token,

@@ -5,6 +5,7 @@ mod bodies;
 mod events;
 mod files;
 mod jobs;
+mod recovery;
 mod tokens;
 
 use actix_web::web;
@@ -16,6 +17,7 @@ use crate::actors::catalog::records;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(accounts::configure)
+        .configure(recovery::configure)
         .configure(tokens::configure)
         .configure(files::configure)
         .configure(events::configure)

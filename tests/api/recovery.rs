@@ -1,0 +1,420 @@
+//! Password reset and e-mail verification through the API, with the mail
+//! received by a real SMTP server on loopback (aiosmtpd) or, on the embedded
+//! default without SMTP settings, read from the `.eml` files Kiln writes.
+
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use kiln::entities::{email_verifications, password_resets};
+use reqwest::StatusCode;
+use sea_orm::sea_query::Expr;
+use sea_orm::{Database, DatabaseConnection, EntityTrait};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, error_code, spawn_app, spawn_app_with};
+use crate::mail::Inbox;
+use crate::servers::{PrivateSmtp, free_port};
+
+const NEW_PASSWORD: &str = "copper lantern orbits the fjord";
+
+async fn app_mailing_to(smtp: &PrivateSmtp, extra: &[(&str, &str)]) -> TestApp {
+    let env = smtp.env();
+    let mut overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    overrides.extend_from_slice(extra);
+    spawn_app_with(&overrides).await
+}
+
+/// The app's own database, to move a link's times where a test needs them.
+async fn database(app: &TestApp) -> DatabaseConnection {
+    Database::connect(app.config.database.url.expose_secret())
+        .await
+        .unwrap()
+}
+
+async fn me(app: &TestApp, token: &str) -> Value {
+    let response = app.get("/api/me", Some(token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
+    app.post_json(
+        "/api/auth/password/forgot",
+        &json!({ "email": email }),
+        None,
+    )
+    .await
+}
+
+async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+    app.post_json(
+        "/api/auth/password/reset",
+        &json!({ "token": token, "password": password }),
+        None,
+    )
+    .await
+}
+
+async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
+    app.post_json("/api/auth/email/verify", &json!({ "token": token }), None)
+        .await
+}
+
+async fn resend(app: &TestApp, token: Option<&str>) -> reqwest::Response {
+    app.post_json("/api/auth/email/resend", &json!({}), token)
+        .await
+}
+
+#[actix_rt::test]
+async fn registration_mails_a_link_that_verifies_the_address_once() {
+    let mut smtp = PrivateSmtp::start().await;
+    let app = app_mailing_to(&smtp, &[]).await;
+    let session = app.signed_in_user("ada@example.com").await;
+
+    let mail = smtp.inbox.next().await;
+    assert!(mail.to.contains("<ada@example.com>"), "{}", mail.to);
+    assert_eq!(mail.subject, "Confirm your e-mail address for Kiln");
+    assert!(mail.text.contains("Hello Test User,"));
+    // Without BASE_URL, links point at the address Kiln listens on.
+    let link = mail.link("verify-email");
+    assert!(
+        link.as_str()
+            .starts_with(&format!("{}/verify-email?token=", app.address)),
+        "{link}"
+    );
+    assert!(mail.html.as_deref().unwrap().contains("Confirm my address"));
+    assert_eq!(me(&app, &session).await["user"]["email_verified"], false);
+
+    let token = mail.token("verify-email");
+    assert_eq!(verify(&app, &token).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(me(&app, &session).await["user"]["email_verified"], true);
+
+    let again = verify(&app, &token).await;
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(again).await, "invalid_token");
+}
+
+#[actix_rt::test]
+async fn links_in_mail_are_built_from_base_url_never_from_the_host_header() {
+    let mut smtp = PrivateSmtp::start().await;
+    let app = app_mailing_to(&smtp, &[("BASE_URL", "https://kiln.example.test/photos")]).await;
+    let response = app
+        .client
+        .post(app.url("/api/auth/register"))
+        .header("Host", "evil.example")
+        .json(&json!({ "email": "host@example.com", "password": PASSWORD, "name": "Host" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    let mail = smtp.inbox.next().await;
+    let link = mail.link("verify-email");
+    assert!(
+        link.as_str()
+            .starts_with("https://kiln.example.test/photos/verify-email?token="),
+        "{link}"
+    );
+    assert!(!mail.text.contains("evil.example"));
+}
+
+#[actix_rt::test]
+async fn a_new_verification_link_can_be_asked_for_once_a_minute() {
+    let mut smtp = PrivateSmtp::start().await;
+    let app = app_mailing_to(&smtp, &[]).await;
+    let session = app.signed_in_user("resend@example.com").await;
+    let first = smtp.inbox.next().await.token("verify-email");
+
+    let anonymous = resend(&app, None).await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    // Registration mailed a link moments ago.
+    let too_soon = resend(&app, Some(&session)).await;
+    assert_eq!(too_soon.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = too_soon.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=60).contains(&retry_after),
+        "Retry-After: {retry_after}"
+    );
+    assert_eq!(error_code(too_soon).await, "rate_limited");
+
+    // A minute later (moved back in the database rather than waited for).
+    email_verifications::Entity::update_many()
+        .col_expr(
+            email_verifications::Column::CreatedAt,
+            Expr::value(Utc::now() - TimeDelta::minutes(2)),
+        )
+        .exec(&database(&app).await)
+        .await
+        .unwrap();
+    let accepted = resend(&app, Some(&session)).await;
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    let second = smtp.inbox.next().await.token("verify-email");
+    assert_ne!(first, second);
+
+    assert_eq!(verify(&app, &second).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(me(&app, &session).await["user"]["email_verified"], true);
+    // The older link was spent along with it.
+    let older = verify(&app, &first).await;
+    assert_eq!(older.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(older).await, "invalid_token");
+
+    let verified = resend(&app, Some(&session)).await;
+    assert_eq!(verified.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(verified).await, "already_verified");
+}
+
+#[actix_rt::test]
+async fn a_password_reset_sets_the_new_password_and_ends_earlier_sign_ins_but_not_api_tokens() {
+    let mut smtp = PrivateSmtp::start().await;
+    let app = app_mailing_to(&smtp, &[]).await;
+    let old_session = app.signed_in_user("grace@example.com").await;
+    smtp.inbox.next().await; // the verification mail
+    let api_token: Value = app
+        .post_json("/api/tokens", &json!({ "name": "ci" }), Some(&old_session))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let api_token = api_token["token"].as_str().unwrap().to_string();
+
+    let asked = forgot(&app, " Grace@Example.com ").await;
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    let mail = smtp.inbox.next().await;
+    assert!(mail.to.contains("<grace@example.com>"), "{}", mail.to);
+    assert_eq!(mail.subject, "Reset your Kiln password");
+    assert!(mail.text.contains("for 1 hour"));
+    let token = mail.token("reset-password");
+
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.login("grace@example.com", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let login = app.login("grace@example.com", NEW_PASSWORD).await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let login: Value = login.json().await.unwrap();
+    let new_session = login["access_token"].as_str().unwrap();
+    // The link reached the address, so the address is verified too.
+    assert_eq!(me(&app, new_session).await["user"]["email_verified"], true);
+
+    let old = app.get("/api/me", Some(&old_session)).await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(old).await, "unauthorized");
+    me(&app, &api_token).await;
+
+    let twice = reset(&app, &token, "another fine passphrase here").await;
+    assert_eq!(twice.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(twice).await, "invalid_token");
+    assert_eq!(
+        app.login("grace@example.com", NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[actix_rt::test]
+async fn expired_links_are_refused_and_change_nothing() {
+    let mut smtp = PrivateSmtp::start().await;
+    let app = app_mailing_to(&smtp, &[]).await;
+    let session = app.signed_in_user("late@example.com").await;
+    let verification = smtp.inbox.next().await.token("verify-email");
+    assert_eq!(
+        forgot(&app, "late@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let reset_token = smtp.inbox.next().await.token("reset-password");
+
+    // An hour and a day later, as far as the links can tell.
+    let db = database(&app).await;
+    let past = Utc::now() - TimeDelta::seconds(1);
+    password_resets::Entity::update_many()
+        .col_expr(password_resets::Column::ExpiresAt, Expr::value(past))
+        .exec(&db)
+        .await
+        .unwrap();
+    email_verifications::Entity::update_many()
+        .col_expr(email_verifications::Column::ExpiresAt, Expr::value(past))
+        .exec(&db)
+        .await
+        .unwrap();
+
+    let expired = reset(&app, &reset_token, NEW_PASSWORD).await;
+    assert_eq!(expired.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(expired).await, "token_expired");
+    let expired = verify(&app, &verification).await;
+    assert_eq!(expired.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(expired).await, "token_expired");
+
+    assert_eq!(
+        app.login("late@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(me(&app, &session).await["user"]["email_verified"], false);
+}
+
+#[actix_rt::test]
+async fn forgot_password_answers_alike_for_unknown_addresses_and_mails_nobody_twice_a_minute() {
+    let mut smtp = PrivateSmtp::start().await;
+    let app = app_mailing_to(&smtp, &[]).await;
+    assert_eq!(
+        app.register("known@example.com").await.status(),
+        StatusCode::CREATED
+    );
+    smtp.inbox.next().await; // the verification mail
+
+    let unknown = forgot(&app, "nobody@example.com").await;
+    let unknown = (unknown.status(), unknown.text().await.unwrap());
+    let known = forgot(&app, "known@example.com").await;
+    let known = (known.status(), known.text().await.unwrap());
+    assert_eq!(unknown.0, StatusCode::ACCEPTED);
+    assert_eq!(unknown, known);
+    let mail = smtp.inbox.next().await;
+    assert!(mail.to.contains("<known@example.com>"), "{}", mail.to);
+    assert_eq!(mail.subject, "Reset your Kiln password");
+
+    // Asked again at once: the same answer, and no second mail.
+    let again = forgot(&app, "known@example.com").await;
+    assert_eq!((again.status(), again.text().await.unwrap()), known);
+
+    // Any mail the two requests above had caused would be queued before this one.
+    assert_eq!(
+        app.register("other@example.com").await.status(),
+        StatusCode::CREATED
+    );
+    let next = smtp.inbox.next().await;
+    assert!(next.to.contains("<other@example.com>"), "{}", next.to);
+    assert_eq!(smtp.inbox.count(), 3);
+}
+
+#[actix_rt::test]
+async fn a_weak_new_password_is_a_422_and_leaves_the_link_usable() {
+    let mut smtp = PrivateSmtp::start().await;
+    let app = app_mailing_to(&smtp, &[]).await;
+    app.register("linus.torvalds@example.com").await;
+    smtp.inbox.next().await;
+    forgot(&app, "linus.torvalds@example.com").await;
+    let token = smtp.inbox.next().await.token("reset-password");
+
+    for weak in ["short1!", "password", "12345678", "linus.torvalds1"] {
+        let response = reset(&app, &token, weak).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{weak} was accepted"
+        );
+        assert_eq!(error_code(response).await, "weak_password");
+    }
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status(),
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[actix_rt::test]
+async fn malformed_tokens_addresses_and_bodies_are_client_errors() {
+    let app = spawn_app().await;
+    let unknown = "A".repeat(43);
+    for (path, body, status, code) in [
+        (
+            "/api/auth/password/reset",
+            json!({ "token": "nope", "password": NEW_PASSWORD }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_token",
+        ),
+        (
+            "/api/auth/password/reset",
+            json!({ "token": unknown, "password": NEW_PASSWORD }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_token",
+        ),
+        (
+            "/api/auth/password/reset",
+            json!({ "token": unknown }),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "/api/auth/email/verify",
+            json!({ "token": "" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_token",
+        ),
+        (
+            "/api/auth/email/verify",
+            json!({ "token": 42 }),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "/api/auth/password/forgot",
+            json!({ "email": "not-an-email" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_email",
+        ),
+    ] {
+        let response = app.post_json(path, &body, None).await;
+        assert_eq!(response.status(), status, "{path} {body}");
+        assert_eq!(error_code(response).await, code, "{path} {body}");
+    }
+}
+
+#[actix_rt::test]
+async fn without_smtp_settings_each_mail_is_an_eml_file_under_the_data_dir() {
+    let app = spawn_app().await;
+    let mut inbox = Inbox::new(app.config.data_dir.join("mail"));
+    assert_eq!(
+        app.register("newcomer@example.com").await.status(),
+        StatusCode::CREATED
+    );
+
+    let mail = inbox.next().await;
+    assert!(mail.to.contains("<newcomer@example.com>"), "{}", mail.to);
+    let file = inbox.files().pop().unwrap();
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.ends_with(".eml") && name.contains("verify_email"),
+        "{name}"
+    );
+    // The link is one plain line of the file, ready to be clicked.
+    let raw = std::fs::read_to_string(&file).unwrap();
+    let link = mail.link("verify-email");
+    assert!(raw.lines().any(|line| line == link.as_str()), "{raw}");
+
+    assert_eq!(
+        verify(&app, &mail.token("verify-email")).await.status(),
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[actix_rt::test]
+async fn a_mail_the_smtp_server_could_not_take_is_retried_until_it_can() {
+    let port = free_port();
+    let port_text = port.to_string();
+    let app = spawn_app_with(&[
+        ("SMTP_HOST", "127.0.0.1"),
+        ("SMTP_PORT", &port_text),
+        ("SMTP_TLS", "none"),
+    ])
+    .await;
+    // Nothing listens yet: the account is made all the same.
+    assert_eq!(
+        app.register("patient@example.com").await.status(),
+        StatusCode::CREATED
+    );
+
+    let mut smtp = PrivateSmtp::start_on(port).await;
+    let mail = smtp.inbox.next_within(Duration::from_secs(30)).await;
+    assert!(mail.to.contains("<patient@example.com>"), "{}", mail.to);
+    assert_eq!(
+        verify(&app, &mail.token("verify-email")).await.status(),
+        StatusCode::NO_CONTENT
+    );
+}
