@@ -314,6 +314,17 @@ impl TestApp {
         }
     }
 
+    /// `GET /api/jobs/{id}`'s job.
+    pub async fn job(&self, token: &str, job_id: &str) -> Value {
+        let body: Value = self
+            .get(&format!("/api/jobs/{job_id}"), Some(token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        body["job"].clone()
+    }
+
     /// Follows a variant's or the original's link and returns the bytes.
     pub async fn download(&self, token: &str, path: &str) -> Vec<u8> {
         let redirect = self.get(path, Some(token)).await;

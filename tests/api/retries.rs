@@ -17,16 +17,6 @@ async fn app_on(s3: &PrivateS3, max_retries: &str) -> TestApp {
     spawn_app_with(&overrides).await
 }
 
-async fn job(app: &TestApp, token: &str, job_id: &str) -> Value {
-    let body: Value = app
-        .get(&format!("/api/jobs/{job_id}"), Some(token))
-        .await
-        .json()
-        .await
-        .unwrap();
-    body["job"].clone()
-}
-
 /// Uploads a small image, waits for it, then asks for one more thumbnail.
 async fn ready_file_and_new_job(app: &TestApp, token: &str, s3: &mut PrivateS3) -> String {
     let accepted = app.upload_fixture(token, "small.jpg").await;
@@ -56,11 +46,11 @@ async fn a_job_retries_with_backoff_while_storage_is_down_and_succeeds_when_it_r
     let job_id = ready_file_and_new_job(&app, &token, &mut s3).await;
 
     wait_until(Duration::from_secs(30), || async {
-        let job = job(&app, &token, &job_id).await;
+        let job = app.job(&token, &job_id).await;
         job["status"] == "retrying" && job["attempts"].as_i64() >= Some(2)
     })
     .await;
-    let retrying = job(&app, &token, &job_id).await;
+    let retrying = app.job(&token, &job_id).await;
     assert!(
         retrying["error"].as_str().unwrap().contains("storage"),
         "{retrying}"
@@ -68,10 +58,10 @@ async fn a_job_retries_with_backoff_while_storage_is_down_and_succeeds_when_it_r
 
     s3.resume().await;
     wait_until(Duration::from_secs(60), || async {
-        job(&app, &token, &job_id).await["status"] == "succeeded"
+        app.job(&token, &job_id).await["status"] == "succeeded"
     })
     .await;
-    let done = job(&app, &token, &job_id).await;
+    let done = app.job(&token, &job_id).await;
     assert!(done["attempts"].as_i64().unwrap() >= 3, "{done}");
     assert!(
         done.get("error").is_none(),
@@ -87,10 +77,10 @@ async fn a_job_out_of_retries_is_dead_and_the_retry_endpoint_brings_it_back() {
     let job_id = ready_file_and_new_job(&app, &token, &mut s3).await;
 
     wait_until(Duration::from_secs(30), || async {
-        job(&app, &token, &job_id).await["status"] == "dead"
+        app.job(&token, &job_id).await["status"] == "dead"
     })
     .await;
-    let dead = job(&app, &token, &job_id).await;
+    let dead = app.job(&token, &job_id).await;
     assert_eq!(
         dead["attempts"], 2,
         "one try and MAX_RETRIES=1 retry: {dead}"
@@ -120,7 +110,7 @@ async fn a_job_out_of_retries_is_dead_and_the_retry_endpoint_brings_it_back() {
         .await;
     assert_eq!(retried.status(), StatusCode::ACCEPTED);
     wait_until(Duration::from_secs(30), || async {
-        job(&app, &token, &job_id).await["status"] == "succeeded"
+        app.job(&token, &job_id).await["status"] == "succeeded"
     })
     .await;
     let file: Value = app

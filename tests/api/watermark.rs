@@ -47,16 +47,6 @@ async fn ask_for_watermark(
     .await
 }
 
-async fn job(app: &TestApp, token: &str, job_id: &str) -> Value {
-    let body: Value = app
-        .get(&format!("/api/jobs/{job_id}"), Some(token))
-        .await
-        .json()
-        .await
-        .unwrap();
-    body["job"].clone()
-}
-
 /// Checks photo.jpg (1200x800, margin 16) carries logo.png (160x80, its own size,
 /// at opacity 1) in the top-left corner and nothing in the bottom-right one.
 fn assert_logo_top_left(marked: &RgbImage) {
@@ -334,10 +324,10 @@ async fn a_job_whose_mark_was_deleted_before_it_ran_is_dead_saying_so() {
 
     let job_id = queued.id.to_string();
     wait_until(Duration::from_secs(30), || async {
-        job(&app, &token, &job_id).await["status"] == "dead"
+        app.job(&token, &job_id).await["status"] == "dead"
     })
     .await;
-    let dead = job(&app, &token, &job_id).await;
+    let dead = app.job(&token, &job_id).await;
     assert_eq!(dead["attempts"], 1, "a missing mark is not retried: {dead}");
     assert_eq!(
         dead["error"],
@@ -360,10 +350,10 @@ async fn a_mark_too_large_to_decode_is_refused_like_an_original_would_be() {
     let body: Value = response.json().await.unwrap();
     let job_id = body["job"]["id"].as_str().unwrap().to_string();
     wait_until(Duration::from_secs(30), || async {
-        job(&app, &token, &job_id).await["status"] == "dead"
+        app.job(&token, &job_id).await["status"] == "dead"
     })
     .await;
-    let error = job(&app, &token, &job_id).await["error"]
+    let error = app.job(&token, &job_id).await["error"]
         .as_str()
         .unwrap()
         .to_string();
