@@ -21,9 +21,11 @@
 #   scripts/test.sh services -- --test api       one test binary, services mode
 #   scripts/test.sh embedded -- upload -- --nocapture
 #
-# Both modes need PDFium, s3s-fs (private S3 servers) and aiosmtpd (private SMTP servers
-# that receive Kiln's mail); each is installed on first use. aiosmtpd comes from PyPI into
-# a virtualenv, target/test-venv, which the tests find there (or via KILN_TEST_PYTHON).
+# Both modes need PDFium, s3s-fs (private S3 servers), aiosmtpd (private SMTP servers
+# that receive Kiln's mail) and Chromium with chromedriver (the web UI's browser tests);
+# each is installed on first use. aiosmtpd comes from PyPI into a virtualenv,
+# target/test-venv, which the tests find there (or via KILN_TEST_PYTHON); Chromium and
+# chromedriver are Debian's packages (apt-get, as root or through sudo).
 #
 # Overrides: TEST_DATABASE_URL and TEST_REDIS_URL, if already set, replace the
 # defaults below for services mode; KILN_S3_* configure s3s-fs (see s3-server.sh).
@@ -87,6 +89,32 @@ ensure_aiosmtpd() {
         die "cannot create a virtualenv in $TEST_VENV (Debian: apt-get install python3-venv)"
     "$TEST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         "aiosmtpd==$AIOSMTPD_VERSION" >&2
+}
+
+# The web UI tests' browser: Debian's headless-capable Chromium and its chromedriver
+# (/usr/bin/chromium, /usr/bin/chromedriver), installed once with apt-get.
+ensure_chromium() {
+    if [[ -x /usr/bin/chromedriver && -x /usr/bin/chromium ]]; then
+        return
+    fi
+    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get)
+    if ! is_root; then
+        command -v sudo >/dev/null 2>&1 ||
+            die "Chromium is missing and installing it needs root: apt-get install chromium chromium-driver"
+        apt=(sudo "${apt[@]}")
+    fi
+    command -v apt-get >/dev/null 2>&1 ||
+        die "Chromium is missing and there is no apt-get (the browser tests need /usr/bin/chromium and /usr/bin/chromedriver)"
+    local packages=(chromium chromium-driver)
+    log "installing ${packages[*]} with apt-get (the web UI's browser tests)"
+    # The package lists may be missing or stale: refresh them only if the install fails.
+    if ! "${apt[@]}" install -y --no-install-recommends "${packages[@]}" >&2; then
+        "${apt[@]}" update >&2 || die "apt-get update failed"
+        "${apt[@]}" install -y --no-install-recommends "${packages[@]}" >&2 ||
+            die "apt-get install ${packages[*]} failed"
+    fi
+    [[ -x /usr/bin/chromedriver && -x /usr/bin/chromium ]] ||
+        die "apt-get installed ${packages[*]} but /usr/bin/chromium or /usr/bin/chromedriver is missing"
 }
 
 postgres_ready() { pg_isready -q -d "$DATABASE_URL_FOR_TESTS"; }
@@ -209,11 +237,12 @@ esac
 command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH"
 
 # Both modes render PDFs (pdf_thumbnail), start private S3 servers for the
-# outage tests and private SMTP servers for the mail tests, so both need PDFium,
-# s3s-fs and aiosmtpd installed.
+# outage tests, private SMTP servers for the mail tests and a browser for the web
+# UI tests, so both need PDFium, s3s-fs, aiosmtpd and Chromium installed.
 log "PDFium: $(bash "$ROOT/scripts/install-pdfium.sh")"
 bash "$ROOT/scripts/s3-server.sh" install >&2
 ensure_aiosmtpd
+ensure_chromium
 export KILN_TEST_PYTHON=$TEST_VENV/bin/python
 
 declare -A RESULT

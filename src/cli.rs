@@ -1,4 +1,4 @@
-//! The command line: `kiln [serve|api|worker|migrate ...]`.
+//! The command line: `kiln [serve|api|worker|migrate|process|user ...]`.
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +24,29 @@ pub enum Command {
     },
     /// Runs one processor on a local file, exactly as a worker would.
     Process(ProcessArgs),
+    /// Manages accounts on the configured database.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Makes an account an administrator, who sees and retries every user's
+    /// failed jobs in the web UI, or a regular user again.
+    SetRole {
+        /// The account's e-mail address.
+        email: String,
+        #[arg(value_enum)]
+        role: UserRole,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UserRole {
+    Admin,
+    User,
 }
 
 #[derive(Debug, clap::Args)]

@@ -44,7 +44,9 @@ pub struct Config {
     pub storage: StorageConfig,
     pub jwt: JwtConfig,
     pub login_limits: LoginLimits,
+    pub sessions: SessionConfig,
     pub mail: MailConfig,
+    pub oauth: OAuthConfig,
     pub worker_concurrency: usize,
     pub job_timeout: Duration,
     pub max_retries: u32,
@@ -129,6 +131,39 @@ pub struct LoginLimits {
     pub per_account: u32,
     pub per_ip: u32,
     pub window: Duration,
+}
+
+/// Web UI sign-ins: a session ends after `idle_timeout` without a request, and
+/// `max_age` after sign-in whatever happens.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub idle_timeout: Duration,
+    pub max_age: Duration,
+}
+
+/// Sign-in through OAuth providers. A provider is offered only when its client
+/// id and secret are set; its endpoints default to the real provider's and can
+/// point elsewhere (the tests' loopback provider, an enterprise GitHub).
+#[derive(Debug, Clone, Default)]
+pub struct OAuthConfig {
+    /// `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_{AUTH,TOKEN,USERINFO}_URL`.
+    pub google: Option<OAuthProviderConfig>,
+    /// `GITHUB_CLIENT_ID`, `GITHUB_CLIENT_SECRET`, `GITHUB_{AUTH,TOKEN,USERINFO,EMAILS}_URL`.
+    pub github: Option<OAuthProviderConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthProviderConfig {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// Where the browser is sent to sign in and consent.
+    pub auth_url: Url,
+    /// Where Kiln exchanges the code (and PKCE verifier) for an access token.
+    pub token_url: Url,
+    /// Who signed in: OpenID userinfo (Google) or `/user` (GitHub).
+    pub userinfo_url: Url,
+    /// GitHub only: the account's addresses and whether each is verified.
+    pub emails_url: Option<Url>,
 }
 
 /// Where account mail (verification and password-reset links) goes.
@@ -272,7 +307,20 @@ impl Config {
                 .unwrap_or(Duration::from_secs(15 * 60)),
         };
 
+        let sessions = SessionConfig {
+            idle_timeout: env
+                .duration("SESSION_IDLE_TIMEOUT")?
+                .unwrap_or(Duration::from_secs(7 * 24 * 3600)),
+            max_age: env
+                .duration("SESSION_MAX_AGE")?
+                .unwrap_or(Duration::from_secs(30 * 24 * 3600)),
+        };
+
         let mail = mail_config(&env, &data_dir)?;
+        let oauth = OAuthConfig {
+            google: oauth_provider(&env, &GOOGLE)?,
+            github: oauth_provider(&env, &GITHUB)?,
+        };
 
         let log = LogConfig {
             level: env.string("LOG_LEVEL").unwrap_or_else(|| "info".into()),
@@ -293,7 +341,9 @@ impl Config {
             storage,
             jwt,
             login_limits,
+            sessions,
             mail,
+            oauth,
             worker_concurrency: env.positive("WORKER_CONCURRENCY")?.unwrap_or(4) as usize,
             job_timeout: env
                 .duration("JOB_TIMEOUT")?
@@ -482,6 +532,93 @@ fn mail_config(env: &Env<'_>, data_dir: &std::path::Path) -> Result<MailConfig, 
             credentials,
         }),
     })
+}
+
+/// The variables of one OAuth provider and its real endpoints.
+struct OAuthVariables {
+    client_id: &'static str,
+    client_secret: &'static str,
+    /// (variable, default) for the authorize, token, userinfo and, for GitHub,
+    /// e-mails endpoints.
+    auth_url: (&'static str, &'static str),
+    token_url: (&'static str, &'static str),
+    userinfo_url: (&'static str, &'static str),
+    emails_url: Option<(&'static str, &'static str)>,
+}
+
+const GOOGLE: OAuthVariables = OAuthVariables {
+    client_id: "GOOGLE_CLIENT_ID",
+    client_secret: "GOOGLE_CLIENT_SECRET",
+    auth_url: (
+        "GOOGLE_AUTH_URL",
+        "https://accounts.google.com/o/oauth2/v2/auth",
+    ),
+    token_url: ("GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token"),
+    userinfo_url: (
+        "GOOGLE_USERINFO_URL",
+        "https://openidconnect.googleapis.com/v1/userinfo",
+    ),
+    emails_url: None,
+};
+
+const GITHUB: OAuthVariables = OAuthVariables {
+    client_id: "GITHUB_CLIENT_ID",
+    client_secret: "GITHUB_CLIENT_SECRET",
+    auth_url: (
+        "GITHUB_AUTH_URL",
+        "https://github.com/login/oauth/authorize",
+    ),
+    token_url: (
+        "GITHUB_TOKEN_URL",
+        "https://github.com/login/oauth/access_token",
+    ),
+    userinfo_url: ("GITHUB_USERINFO_URL", "https://api.github.com/user"),
+    emails_url: Some(("GITHUB_EMAILS_URL", "https://api.github.com/user/emails")),
+};
+
+/// One provider: enabled when its client id and secret are both set. An
+/// endpoint set without them is a mistake (the operator expects a button that
+/// never shows), so it is refused like a lone id or secret.
+fn oauth_provider(
+    env: &Env<'_>,
+    vars: &OAuthVariables,
+) -> Result<Option<OAuthProviderConfig>, ConfigError> {
+    let url = |(name, default): (&'static str, &'static str)| {
+        parse_http_url(name, &env.string(name).unwrap_or_else(|| default.into()))
+    };
+    match (env.string(vars.client_id), env.string(vars.client_secret)) {
+        (Some(client_id), Some(client_secret)) => Ok(Some(OAuthProviderConfig {
+            client_id,
+            client_secret: client_secret.into(),
+            auth_url: url(vars.auth_url)?,
+            token_url: url(vars.token_url)?,
+            userinfo_url: url(vars.userinfo_url)?,
+            emails_url: vars.emails_url.map(url).transpose()?,
+        })),
+        (Some(_), None) => Err(ConfigError::new(
+            vars.client_secret,
+            format!("is required when {} is set", vars.client_id),
+        )),
+        (None, Some(_)) => Err(ConfigError::new(
+            vars.client_id,
+            format!("is required when {} is set", vars.client_secret),
+        )),
+        (None, None) => {
+            let endpoints = [vars.auth_url, vars.token_url, vars.userinfo_url]
+                .into_iter()
+                .chain(vars.emails_url);
+            match endpoints
+                .map(|(name, _)| name)
+                .find(|name| env.string(name).is_some())
+            {
+                Some(name) => Err(ConfigError::new(
+                    vars.client_id,
+                    format!("is required when {name} is set"),
+                )),
+                None => Ok(None),
+            }
+        }
+    }
 }
 
 /// `type/subtype` entries, comma separated, lowercased.
@@ -755,5 +892,54 @@ mod tests {
         let config = config(&[("MAX_UPLOAD_SIZE", "10MiB"), ("JOB_TIMEOUT", "90s")]).unwrap();
         assert_eq!(config.max_upload_size, 10 * 1024 * 1024);
         assert_eq!(config.job_timeout, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn oauth_providers_are_enabled_by_their_client_id_and_secret() {
+        let none = config(&[]).unwrap();
+        assert!(none.oauth.google.is_none() && none.oauth.github.is_none());
+
+        let config = config(&[
+            ("GOOGLE_CLIENT_ID", "google-id"),
+            ("GOOGLE_CLIENT_SECRET", "google-secret-hunter2"),
+            ("GITHUB_CLIENT_ID", "github-id"),
+            ("GITHUB_CLIENT_SECRET", "github-secret"),
+            ("GITHUB_TOKEN_URL", "http://127.0.0.1:9999/token"),
+        ])
+        .unwrap();
+        let google = config.oauth.google.as_ref().unwrap();
+        assert_eq!(google.client_id, "google-id");
+        assert_eq!(
+            google.auth_url.as_str(),
+            "https://accounts.google.com/o/oauth2/v2/auth"
+        );
+        assert!(google.emails_url.is_none());
+        let github = config.oauth.github.as_ref().unwrap();
+        assert_eq!(github.token_url.as_str(), "http://127.0.0.1:9999/token");
+        assert_eq!(github.userinfo_url.as_str(), "https://api.github.com/user");
+        assert_eq!(
+            github.emails_url.as_ref().unwrap().as_str(),
+            "https://api.github.com/user/emails"
+        );
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn incomplete_or_bad_oauth_settings_name_their_variable() {
+        let id = ("GITHUB_CLIENT_ID", "github-id");
+        let secret = ("GITHUB_CLIENT_SECRET", "github-secret");
+        let ftp = ("GITHUB_AUTH_URL", "ftp://x.test/a");
+        let garbage = ("GITHUB_EMAILS_URL", "not a url");
+        let lone_url = ("GOOGLE_AUTH_URL", "http://x.test/a");
+        for (vars, variable) in [
+            (vec![id], "GITHUB_CLIENT_SECRET"),
+            (vec![("GOOGLE_CLIENT_SECRET", "s")], "GOOGLE_CLIENT_ID"),
+            (vec![lone_url], "GOOGLE_CLIENT_ID"),
+            (vec![id, secret, ftp], "GITHUB_AUTH_URL"),
+            (vec![id, secret, garbage], "GITHUB_EMAILS_URL"),
+        ] {
+            let err = config(&vars).unwrap_err();
+            assert_eq!(err.variable, variable, "{vars:?}: {err}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 //!
 //! ```text
 //!  main ─▶ cli, config, telemetry ─▶ startup::Application          (process_cli: `kiln process`)
+//!                                                                  (user_cli: `kiln user`)
 //!                                        │
 //!  http (handlers) ──typed messages──▶ actors::ActorHandles
 //!                                        │
@@ -40,6 +41,7 @@ pub mod processing;
 pub mod startup;
 pub mod telemetry;
 pub mod transport;
+pub mod user_cli;
 
 /// Formats an error with its whole `source` chain, for logs.
 pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {

@@ -40,6 +40,7 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
         Some(Command::Worker(args)) => (Role::Worker, args),
         Some(Command::Migrate { action }) => return migrate(&config, action).await,
         Some(Command::Process(args)) => return kiln::process_cli::run(&config, args),
+        Some(Command::User { action }) => return kiln::user_cli::run(&config, action).await,
     };
     if args.no_migrate {
         config.auto_migrate = false;

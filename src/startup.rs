@@ -141,11 +141,13 @@ impl Application {
             let state = web::Data::new(AppState {
                 actors: actors.clone(),
                 jwt: JwtKeys::new(&jwt_secret, config.jwt.ttl)?,
+                cookie_key: derive_key(&jwt_secret, b"kiln/signed-cookies"),
                 config: config.clone(),
-                templates: http::load_templates()?,
             });
+            http::check_templates().context("a web page template does not compile")?;
             let server = HttpServer::new(move || {
                 App::new()
+                    .wrap(from_fn(http::refuse_cross_site))
                     .wrap(from_fn(request_context))
                     .app_data(state.clone())
                     .configure(http::configure)

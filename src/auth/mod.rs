@@ -1,12 +1,16 @@
 //! Credentials as plain code: access tokens (JWT), personal API tokens, the
-//! single-use tokens mailed in links, and password hashes. No actors and no I/O
+//! single-use tokens mailed in links, web session ids, and password hashes. No actors and no I/O
 //! here; the Credentials actor runs the slow hashing off the async threads, and
-//! the Catalog stores what these functions produce.
+//! the Catalog stores what these functions produce. The one exception is
+//! [`oauth`], which talks HTTP to the OAuth providers' token and userinfo
+//! endpoints.
 
 pub mod api_token;
 pub mod jwt;
 pub mod link_token;
+pub mod oauth;
 pub mod password_hash;
+pub mod session_token;
 
 use base64::Engine;
 use rand::RngCore;

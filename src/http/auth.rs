@@ -1,9 +1,11 @@
-//! Bearer authentication: `Authorization: Bearer <credential>`, where the
-//! credential is a login JWT or a personal API token (`kiln_...`). Handlers that
+//! API authentication: `Authorization: Bearer <credential>`, where the
+//! credential is a login JWT or a personal API token (`kiln_...`); or, for the
+//! web UI's scripts, the session cookie, with the session's CSRF token in the
+//! `X-CSRF-Token` header on every request that changes something. Handlers that
 //! take an [`Authenticated`] argument are closed to everyone else with a 401.
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures::future::LocalBoxFuture;
 use uuid::Uuid;
@@ -11,6 +13,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::error::ApiError;
 use super::request_context::request_id_of;
+use super::session::current_session;
 use crate::actors::catalog::messages::{AuthenticateApiToken, CheckAccessToken};
 use crate::auth::api_token;
 use crate::auth::jwt::AccessToken;
@@ -28,6 +31,8 @@ pub enum Credential {
     AccessToken(AccessToken),
     /// A personal API token, revoked through `DELETE /api/tokens/{id}`.
     ApiToken,
+    /// A web session's cookie (the UI's scripts).
+    Session,
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {
@@ -46,9 +51,13 @@ impl FromRequest for Authenticated {
         let credential = bearer(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let request_id = request_id_of(req);
+        let req = req.clone();
         Box::pin(async move {
-            let (Some(credential), Some(state)) = (credential, state) else {
+            let Some(state) = state else {
                 return Err(ApiError::Unauthorized);
+            };
+            let Some(credential) = credential else {
+                return from_session(&state, &req).await;
             };
             let caller = if api_token::looks_like_api_token(&credential) {
                 let user_id = state
@@ -91,4 +100,23 @@ impl FromRequest for Authenticated {
             Ok(caller)
         })
     }
+}
+
+/// The caller of a request with no bearer credential: a browser with an open
+/// session. A request that changes something must also carry the session's
+/// CSRF token, which no other site can read or send.
+async fn from_session(state: &AppState, req: &HttpRequest) -> Result<Authenticated, ApiError> {
+    let signed_in = current_session(state, req)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe && !signed_in.check_csrf_header(req) {
+        return Err(ApiError::Forbidden(
+            "a request made with a session cookie needs the session's X-CSRF-Token header".into(),
+        ));
+    }
+    Ok(Authenticated {
+        user_id: signed_in.user.id,
+        credential: Credential::Session,
+    })
 }

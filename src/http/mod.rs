@@ -2,15 +2,20 @@
 //! route and the web UI's pages. Handlers hold no database pool, object store or
 //! Redis client: they send typed messages to the actors in [`AppState`].
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod files;
+pub mod jobs;
 mod objects;
 mod ops;
 pub mod request_context;
+pub mod session;
+pub mod tokens;
 mod ui;
 
-pub use ui::load_templates;
+pub use ui::{check_templates, refuse_cross_site};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,8 +33,9 @@ use error::ApiError;
 pub struct AppState {
     pub actors: ActorHandles,
     pub jwt: JwtKeys,
+    /// Authenticates short-lived cookies Kiln reads back (the OAuth flow's).
+    pub cookie_key: [u8; 32],
     pub config: Arc<Config>,
-    pub templates: tera::Tera,
 }
 
 /// Longest a handler waits for an actor's reply before answering 503.

@@ -54,7 +54,10 @@ mod webp;
 #[cfg(test)]
 mod test_support;
 
-pub use options::{Fit, OutputFormat, Position, Size};
+pub use options::{
+    Fit, MAX_DIMENSION, MAX_FONT_SIZE, MAX_PDF_DIMENSION, MAX_WATERMARK_CHARS, OutputFormat,
+    Position, Size,
+};
 pub use pdf::{DEFAULT_PDFIUM_LIBRARY, pdfium_library, set_pdfium_library};
 pub use sniff::{MediaKind, probe_dimensions};
 

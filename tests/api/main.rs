@@ -3,11 +3,16 @@
 //! PostgreSQL, Redis and an S3-compatible server (see `scripts/test.sh`).
 
 mod accounts;
+mod browser;
+mod browser_smoke;
 mod chaos;
 mod cli;
+mod cli_users;
 mod helpers;
 mod http_basics;
 mod mail;
+mod oauth;
+mod oauth_provider;
 mod outcomes;
 mod pipeline;
 mod process;
@@ -17,3 +22,8 @@ mod servers;
 mod storage;
 mod tokens;
 mod watermark;
+mod web;
+mod web_accounts;
+mod web_admin;
+mod web_files;
+mod web_settings;

@@ -2,7 +2,7 @@
 
 use actix::{Handler, ResponseFuture};
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -11,7 +11,7 @@ use tracing::info_span;
 use uuid::Uuid;
 
 use super::messages::*;
-use super::records::{File, FileDetails, Job, Variant};
+use super::records::{File, FileCounts, FileDetails, Job, Variant};
 use super::{Catalog, CatalogError, begin_write};
 use crate::domain::jobs::{FileStatus, JobStatus};
 use crate::entities::{file_variants, files, processing_jobs};
@@ -133,6 +133,9 @@ impl Handler<ListFiles> for Catalog {
             if let Some(status) = msg.status {
                 query = query.filter(files::Column::Status.eq(status.as_str()));
             }
+            if let Some(needle) = msg.name_contains.as_deref() {
+                query = query.filter(filename_contains(needle));
+            }
             if let Some(after) = msg.after {
                 query = query.filter(
                     Condition::any()
@@ -147,10 +150,91 @@ impl Handler<ListFiles> for Catalog {
             let rows = query
                 .order_by_desc(files::Column::CreatedAt)
                 .order_by_desc(files::Column::Id)
+                .offset((msg.offset > 0).then_some(msg.offset))
                 .limit(msg.limit + 1)
                 .all(&db)
                 .await?;
             Ok(rows.into_iter().map(File::from).collect())
+        })
+    }
+}
+
+/// The LIKE pattern that finds `needle` anywhere in a name, its wildcards and
+/// the escape character escaped (with `\`), lower-cased to compare with
+/// `LOWER(filename)`.
+fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Condition: the file's name contains `needle`, ignoring case. `LOWER` and
+/// `LIKE ... ESCAPE` mean the same on SQLite and PostgreSQL (SQLite folds only
+/// ASCII letters).
+fn filename_contains(needle: &str) -> Expr {
+    let filename = Expr::col((files::Entity, files::Column::Filename));
+    Expr::expr(Func::lower(filename)).like(LikeExpr::new(contains_pattern(needle)).escape('\\'))
+}
+
+impl Handler<CountFiles> for Catalog {
+    type Result = ResponseFuture<Result<FileCounts, CatalogError>>;
+
+    fn handle(&mut self, msg: CountFiles, _: &mut Self::Context) -> Self::Result {
+        let span =
+            info_span!("catalog.count_files", request_id = %msg.request_id, user_id = %msg.user_id);
+        self.run(span, |db| async move {
+            let mut query = files::Entity::find()
+                .select_only()
+                .column(files::Column::Status)
+                .column_as(files::Column::Id.count(), "count")
+                .filter(files::Column::UserId.eq(msg.user_id))
+                .group_by(files::Column::Status);
+            if let Some(needle) = msg.name_contains.as_deref() {
+                query = query.filter(filename_contains(needle));
+            }
+            let rows: Vec<(String, i64)> = query.into_tuple().all(&db).await?;
+            let mut counts = FileCounts::default();
+            for (status, count) in rows {
+                let count = u64::try_from(count).unwrap_or(0);
+                match FileStatus::parse(&status) {
+                    Some(FileStatus::Processing) => counts.processing += count,
+                    Some(FileStatus::Ready) => counts.ready += count,
+                    // Only the Catalog writes the column; see `File::from`.
+                    Some(FileStatus::Failed) | None => counts.failed += count,
+                }
+            }
+            Ok(counts)
+        })
+    }
+}
+
+impl Handler<ListVariantNames> for Catalog {
+    type Result = ResponseFuture<Result<Vec<(Uuid, String)>, CatalogError>>;
+
+    fn handle(&mut self, msg: ListVariantNames, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.list_variant_names", request_id = %msg.request_id, user_id = %msg.user_id);
+        self.run(span, |db| async move {
+            if msg.file_ids.is_empty() || msg.names.is_empty() {
+                return Ok(Vec::new());
+            }
+            Ok(file_variants::Entity::find()
+                .select_only()
+                .column(file_variants::Column::FileId)
+                .column(file_variants::Column::Name)
+                .inner_join(files::Entity)
+                .filter(files::Column::UserId.eq(msg.user_id))
+                .filter(file_variants::Column::FileId.is_in(msg.file_ids))
+                .filter(file_variants::Column::Name.is_in(msg.names))
+                .into_tuple()
+                .all(&db)
+                .await?)
         })
     }
 }
@@ -290,7 +374,15 @@ impl Handler<RetryDeadJob> for Catalog {
         let span = info_span!("catalog.retry_dead_job", request_id = %msg.request_id, job_id = %msg.job_id);
         self.run(span, |db| async move {
             let txn = begin_write(&db).await?;
-            let Some(job) = owned_job(&txn, msg.user_id, msg.job_id).await? else {
+            let job = match msg.scope {
+                JobScope::OwnedBy(user_id) => owned_job(&txn, user_id, msg.job_id).await?,
+                JobScope::AnyUser => {
+                    processing_jobs::Entity::find_by_id(msg.job_id)
+                        .one(&txn)
+                        .await?
+                }
+            };
+            let Some(job) = job else {
                 return Ok(None);
             };
             let now = Utc::now();
@@ -339,5 +431,16 @@ impl Handler<FindWatermarkImage> for Catalog {
                 .await?
                 .map(File::from))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn a_name_search_matches_wildcards_literally_and_ignores_case() {
+        assert_eq!(contains_pattern("Cat"), "%cat%");
+        assert_eq!(contains_pattern("100%_off\\"), "%100\\%\\_off\\\\%");
     }
 }

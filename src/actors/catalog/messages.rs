@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::CatalogError;
-use super::records::{ApiToken, File, FileDetails, Job, LinkCheck, LoginCandidate, User, Variant};
+use super::records::{
+    ApiToken, File, FileDetails, Job, LinkCheck, LoginCandidate, OpenSession, User, Variant,
+};
 use crate::domain::jobs::FileStatus;
 use crate::telemetry::RequestId;
 
@@ -216,6 +218,34 @@ pub struct ListFiles {
     pub limit: u64,
     pub after: Option<FileCursor>,
     pub status: Option<FileStatus>,
+    /// Only files whose name contains this, ignoring case (on SQLite only
+    /// ASCII letters fold). `%`, `_` and `\` in it match themselves.
+    pub name_contains: Option<String>,
+    /// How many files to skip first: the web UI's numbered pages (the API pages
+    /// with `after` and passes 0).
+    pub offset: u64,
+}
+
+/// How many of the user's files there are in each status, among those whose
+/// name contains `name_contains` (as [`ListFiles`] matches it).
+#[derive(Message)]
+#[rtype(result = "Result<super::records::FileCounts, CatalogError>")]
+pub struct CountFiles {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub name_contains: Option<String>,
+}
+
+/// Which of `names` each of the user's `file_ids` has as a variant: the
+/// `(file id, variant name)` pairs that exist (another user's files have none).
+/// The file grid asks it to show a thumbnail only where there is one.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<(Uuid, String)>, CatalogError>")]
+pub struct ListVariantNames {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub file_ids: Vec<Uuid>,
+    pub names: Vec<String>,
 }
 
 #[derive(Message)]
@@ -266,12 +296,14 @@ pub struct FindJob {
     pub job_id: Uuid,
 }
 
-/// Puts a dead job back in the queue with a fresh set of attempts.
+/// Puts a dead job back in the queue with a fresh set of attempts. `None` when
+/// there is no such job within `scope` (the owner's own, or any for an
+/// administrator).
 #[derive(Message)]
 #[rtype(result = "Result<Option<Job>, CatalogError>")]
 pub struct RetryDeadJob {
     pub request_id: RequestId,
-    pub user_id: Uuid,
+    pub scope: JobScope,
     pub job_id: Uuid,
 }
 
@@ -385,4 +417,186 @@ pub struct FindWatermarkImage {
     pub request_id: RequestId,
     pub user_id: Uuid,
     pub file_id: Uuid,
+}
+
+// ---- web sessions ----------------------------------------------------------------
+
+/// Stores a new session for `user_id`; `replaces` (the hash of the session the
+/// browser held before signing in) is deleted in the same transaction, so a
+/// sign-in always rotates the id.
+#[derive(Message)]
+#[rtype(result = "Result<(), CatalogError>")]
+pub struct CreateSession {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub id_hash: String,
+    pub csrf_token_hash: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub replaces: Option<String>,
+}
+
+/// The open session with this id hash: not past its absolute expiry and seen
+/// within `idle_timeout`. A session past either is deleted and `None` returned;
+/// an open one has `last_seen_at` brought forward (at most once a minute).
+#[derive(Message)]
+#[rtype(result = "Result<Option<OpenSession>, CatalogError>")]
+pub struct FindSession {
+    pub request_id: RequestId,
+    pub id_hash: String,
+    pub idle_timeout: Duration,
+}
+
+/// Ends one session (sign-out); ending one that is gone is not an error.
+#[derive(Message)]
+#[rtype(result = "Result<(), CatalogError>")]
+pub struct EndSession {
+    pub request_id: RequestId,
+    pub id_hash: String,
+}
+
+// ---- OAuth accounts ----------------------------------------------------------------
+
+/// Signs in with an identity a provider vouched for, in one write transaction
+/// (so two callbacks racing for a new identity make one account): the account
+/// linked to it; else the account with its address, linked now, when the
+/// provider says the address is verified; else a new account without a
+/// password.
+#[derive(Message)]
+#[rtype(result = "Result<OAuthSignInOutcome, CatalogError>")]
+pub struct OAuthSignIn {
+    pub request_id: RequestId,
+    pub identity: crate::auth::oauth::Identity,
+}
+
+#[derive(Debug, Clone)]
+pub enum OAuthSignInOutcome {
+    /// The identity was linked to this account already.
+    SignedIn(User),
+    /// The account with the provider-verified address, linked now. If the
+    /// account had not verified that address itself, nothing proved that its
+    /// password was set by the address's owner: the password is removed and
+    /// the account's sessions, access and API tokens end (its address counts as
+    /// verified now).
+    Linked(User),
+    /// A new account: no password, the address verified as the provider says,
+    /// the provider's name or else the address's local part.
+    Created(User),
+    /// An account has this address but the provider does not vouch for it:
+    /// refused; the owner signs in with the password and links from settings.
+    EmailInUseUnverified,
+    /// The account with this address already has another identity at this
+    /// provider: refused rather than give one account two.
+    OtherIdentityLinked,
+    /// No link, and the provider gave no address to make an account with.
+    NoEmail,
+}
+
+/// Links an identity to a signed-in account (from settings).
+#[derive(Message)]
+#[rtype(result = "Result<OAuthLinkOutcome, CatalogError>")]
+pub struct LinkOAuthAccount {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub identity: crate::auth::oauth::Identity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthLinkOutcome {
+    /// Linked now, or it was linked to this account already.
+    Linked,
+    /// That identity signs in to another account.
+    AlreadyLinkedElsewhere,
+    /// The account has a different identity at this provider.
+    ProviderAlreadyLinked,
+    /// The account was deleted meanwhile.
+    AccountGone,
+}
+
+/// Removes the account's link to `provider`, unless it is the account's last
+/// way to sign in.
+#[derive(Message)]
+#[rtype(result = "Result<OAuthUnlinkOutcome, CatalogError>")]
+pub struct UnlinkOAuthAccount {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub provider: crate::auth::oauth::Provider,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthUnlinkOutcome {
+    Unlinked,
+    NotLinked,
+    /// No password and no other provider: unlinking would lock the owner out.
+    LastSignInMethod,
+}
+
+/// The account's linked providers and whether it has a password.
+#[derive(Message)]
+#[rtype(result = "Result<super::records::SignInMethods, CatalogError>")]
+pub struct ListOAuthAccounts {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+}
+
+// ---- settings and administration -------------------------------------------------
+
+/// Whose jobs a job message may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobScope {
+    /// Only jobs of this user's files: another user's job answers as absent.
+    OwnedBy(Uuid),
+    /// Any user's job: for administrators, who were checked by the caller.
+    AnyUser,
+}
+
+/// Sets the account's display name; replies with the account as it is now
+/// (`None`: it is gone).
+#[derive(Message)]
+#[rtype(result = "Result<Option<User>, CatalogError>")]
+pub struct RenameUser {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub name: String,
+}
+
+/// Sets a new password hash and, in one transaction, ends every sign-in the
+/// account had: a new token generation (its access tokens stop working), all
+/// its web sessions deleted, its unused reset links spent. API tokens stay.
+///
+/// `replaces` is the hash the caller checked the current password against
+/// (`None`: the account had no password): the change happens only if it is
+/// still the stored one, so two changes racing with one old password cannot
+/// both win. Replies whether the password was changed.
+#[derive(Message)]
+#[rtype(result = "Result<bool, CatalogError>")]
+pub struct ChangePassword {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub password_hash: String,
+    pub replaces: Option<String>,
+}
+
+/// One page of the jobs that failed across all users (dead, or retrying after a
+/// failure), most recently changed first, with their file and owner, and how
+/// many of each kind there are.
+#[derive(Message)]
+#[rtype(result = "Result<super::records::FailedJobsPage, CatalogError>")]
+pub struct ListFailedJobs {
+    pub request_id: RequestId,
+    /// `Dead` or `Retrying`; `None` for both.
+    pub status: Option<crate::domain::jobs::JobStatus>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// Makes the account with `email` an administrator, or a regular user again.
+/// Replies with the account as it is now (`None`: no account uses `email`).
+#[derive(Message)]
+#[rtype(result = "Result<Option<User>, CatalogError>")]
+pub struct SetUserRole {
+    pub request_id: RequestId,
+    pub email: String,
+    pub is_admin: bool,
 }

@@ -1,7 +1,8 @@
 //! The Catalog actor owns the database connection pool; every SQL query in Kiln
 //! lives behind its messages.
 //!
-//! - Accepts: account, token, mailed-link, file and job messages from `messages`.
+//! - Accepts: account, OAuth identity, token, session, mailed-link, file, job
+//!   and administration messages from `messages`.
 //! - Replies: plain records from `records` (never sea-orm models) or a
 //!   [`CatalogError`].
 //! - Supervised by the [`Supervisor`](crate::actors::supervisor): restarted with
@@ -10,11 +11,14 @@
 //! Handlers clone the pool into a future, so slow queries never block the mailbox.
 
 mod account_handlers;
+mod admin_handlers;
 mod file_handlers;
 mod job_handlers;
 mod link_handlers;
 pub mod messages;
+mod oauth_handlers;
 pub mod records;
+mod session_handlers;
 
 use std::future::Future;
 

@@ -13,6 +13,8 @@ pub struct User {
     pub email: String,
     pub name: String,
     pub email_verified: bool,
+    /// May see and retry every user's jobs in the web UI.
+    pub is_admin: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -23,6 +25,7 @@ impl From<users::Model> for User {
             email: model.email,
             name: model.name,
             email_verified: model.email_verified,
+            is_admin: model.is_admin,
             created_at: model.created_at,
         }
     }
@@ -169,10 +172,81 @@ impl From<processing_jobs::Model> for Job {
     }
 }
 
+/// How many files there are in each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileCounts {
+    pub processing: u64,
+    pub ready: u64,
+    pub failed: u64,
+}
+
+impl FileCounts {
+    pub fn total(&self) -> u64 {
+        self.processing + self.ready + self.failed
+    }
+
+    /// The count of one status, or of all for `None`.
+    pub fn of(&self, status: Option<FileStatus>) -> u64 {
+        match status {
+            None => self.total(),
+            Some(FileStatus::Processing) => self.processing,
+            Some(FileStatus::Ready) => self.ready,
+            Some(FileStatus::Failed) => self.failed,
+        }
+    }
+}
+
 /// A file with everything made from it.
 #[derive(Debug, Clone)]
 pub struct FileDetails {
     pub file: File,
     pub variants: Vec<Variant>,
     pub jobs: Vec<Job>,
+}
+
+/// A web session that is still open, with its account.
+#[derive(Debug, Clone)]
+pub struct OpenSession {
+    pub user: User,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A provider linked to an account, as settings lists it.
+#[derive(Debug, Clone)]
+pub struct LinkedProvider {
+    pub provider: crate::auth::oauth::Provider,
+    /// The address the provider gave when the link was made.
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An account's ways to sign in: its linked providers, and whether it has a
+/// password (so settings can keep the last way from being unlinked).
+#[derive(Debug, Clone)]
+pub struct SignInMethods {
+    pub linked: Vec<LinkedProvider>,
+    pub has_password: bool,
+}
+
+/// A job that failed (dead, or waiting for a retry), with whose file it is,
+/// for the administrators' jobs page.
+#[derive(Debug, Clone)]
+pub struct FailedJob {
+    pub job: Job,
+    pub filename: String,
+    pub owner_id: Uuid,
+    pub owner_email: String,
+    /// When the job last changed: when it died, or when its last attempt failed.
+    pub updated_at: DateTime<Utc>,
+    /// When a retrying job is tried next.
+    pub run_after: DateTime<Utc>,
+}
+
+/// One page of failed jobs, and how many there are of each kind in all.
+#[derive(Debug, Clone)]
+pub struct FailedJobsPage {
+    pub jobs: Vec<FailedJob>,
+    pub dead: u64,
+    pub retrying: u64,
 }

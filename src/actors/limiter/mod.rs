@@ -1,5 +1,6 @@
 //! The Limiter actor counts failed sign-ins per account and per client address
-//! and says when to refuse more, with how long to wait.
+//! (and password-reset requests per client address) and says when to refuse
+//! more, with how long to wait.
 //!
 //! It counts in Redis when `REDIS_URL` is set, so every `kiln api` process
 //! shares one count; on the embedded default it keeps the counts in memory. A
@@ -33,6 +34,9 @@ pub enum LimiterError {
 pub enum LoginSubject {
     Account(String),
     ClientIp(String),
+    /// Password-reset mails asked for from one client address: each request
+    /// counts, so one address cannot make Kiln mail strangers without end.
+    ResetRequestsFromIp(String),
 }
 
 impl LoginSubject {
@@ -41,6 +45,7 @@ impl LoginSubject {
         let (scope, value) = match self {
             Self::Account(email) => ("account", email),
             Self::ClientIp(ip) => ("ip", ip),
+            Self::ResetRequestsFromIp(ip) => ("reset-ip", ip),
         };
         format!(
             "{scope}:{}",
@@ -51,7 +56,7 @@ impl LoginSubject {
     fn limit(&self, limits: &LoginLimits) -> u32 {
         match self {
             Self::Account(_) => limits.per_account,
-            Self::ClientIp(_) => limits.per_ip,
+            Self::ClientIp(_) | Self::ResetRequestsFromIp(_) => limits.per_ip,
         }
     }
 }

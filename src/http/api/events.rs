@@ -2,6 +2,11 @@
 //! file status changes. It opens with the current state (so a watcher that
 //! connects late misses nothing), then relays events as they happen, from any
 //! worker, with a comment line every 15 s to keep proxies from closing it.
+//!
+//! `GET /api/events` (an extension, for the web UI's file grid and upload
+//! page): the same events for every file of the caller, from now on. It has no
+//! opening state (a user may have many files); a client that needs the state
+//! reads it from `/api/files` once the stream is open.
 
 use std::time::Duration;
 
@@ -19,7 +24,8 @@ use crate::http::{AppState, ask};
 use crate::telemetry::RequestId;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/files/{id}/events", web::get().to(events));
+    cfg.route("/files/{id}/events", web::get().to(events))
+        .route("/events", web::get().to(user_events));
 }
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -67,11 +73,40 @@ async fn events(
         now,
     ));
 
-    let live = stream::unfold(receiver, move |mut receiver| async move {
+    let opening = snapshot.iter().map(frame).collect();
+    Ok(event_stream(opening, receiver, move |event| {
+        event.file_id() == file_id
+    }))
+}
+
+async fn user_events(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = caller.user_id;
+    let receiver = state.actors.events.send(Subscribe).await?;
+    // An EventSource reconnects after 2 s rather than its default 3 s; the
+    // frame also gets the response under way at once.
+    let opening = vec![Bytes::from_static(b"retry: 2000\n\n")];
+    Ok(event_stream(opening, receiver, move |event| {
+        let (StatusEvent::Job { user_id: owner, .. } | StatusEvent::File { user_id: owner, .. }) =
+            event;
+        *owner == user_id
+    }))
+}
+
+/// The `text/event-stream` response: `opening`, then every event from
+/// `receiver` that `wanted` keeps, with a keep-alive comment when idle.
+fn event_stream(
+    opening: Vec<Bytes>,
+    receiver: broadcast::Receiver<StatusEvent>,
+    wanted: impl Fn(&StatusEvent) -> bool + 'static,
+) -> HttpResponse {
+    let live = stream::unfold((receiver, wanted), |(mut receiver, wanted)| async move {
         loop {
             match tokio::time::timeout(KEEP_ALIVE, receiver.recv()).await {
-                Ok(Ok(event)) if event.file_id() == file_id => {
-                    return Some((frame(&event), receiver));
+                Ok(Ok(event)) if wanted(&event) => {
+                    return Some((frame(&event), (receiver, wanted)));
                 }
                 Ok(Ok(_)) => continue,
                 Ok(Err(broadcast::error::RecvError::Lagged(missed))) => {
@@ -79,16 +114,18 @@ async fn events(
                     continue;
                 }
                 Ok(Err(broadcast::error::RecvError::Closed)) => return None,
-                Err(_) => return Some((Bytes::from_static(b": keep-alive\n\n"), receiver)),
+                Err(_) => {
+                    return Some((Bytes::from_static(b": keep-alive\n\n"), (receiver, wanted)));
+                }
             }
         }
     });
-    let body = stream::iter(snapshot.iter().map(frame).collect::<Vec<_>>())
+    let body = stream::iter(opening)
         .chain(live)
         .map(Ok::<_, std::convert::Infallible>);
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("cache-control", "no-cache"))
         .insert_header(("x-accel-buffering", "no"))
-        .streaming(body))
+        .streaming(body)
 }

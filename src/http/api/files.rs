@@ -1,5 +1,6 @@
 //! Files: upload, list, show, delete, download links, and asking for more
-//! processing.
+//! processing. Processing requests and deletion are [`crate::http::files`]'s,
+//! shared with the web UI.
 
 use actix_multipart::Multipart;
 use actix_web::http::header;
@@ -14,19 +15,19 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::bodies::{FileBody, JobBody, VariantBody};
-use crate::actors::catalog::messages::{
-    AddJob, DeleteFile, FileCursor, FindFile, FindVariant, FindWatermarkImage, ListFiles, NewJob,
-};
-use crate::actors::dispatcher::JobsQueued;
+use crate::actors::catalog::messages::{FileCursor, FindFile, FindVariant, ListFiles};
 use crate::actors::ingest::{
     CommitUpload, DiscardStaged, IngestError, RequestedJob, StageOriginal, StagedOriginal,
     parse_processors, sanitize_filename,
 };
 use crate::actors::storage::ObjectKey;
-use crate::actors::storage::messages::{DeleteObject, PresignGet};
+use crate::actors::storage::messages::PresignGet;
 use crate::domain::jobs::FileStatus;
 use crate::http::auth::Authenticated;
 use crate::http::error::ApiError;
+use crate::http::files::{
+    ProcessRequest, check_watermark_image, delete_file, name_search, request_processing,
+};
 use crate::http::{AppState, ask};
 use crate::processing;
 use crate::telemetry::RequestId;
@@ -193,6 +194,8 @@ struct ListQuery {
     limit: Option<u64>,
     cursor: Option<String>,
     status: Option<String>,
+    /// Only files whose name contains this, ignoring case (an extension).
+    q: Option<String>,
 }
 
 fn encode_cursor(cursor: &FileCursor) -> String {
@@ -248,6 +251,8 @@ async fn list(
             limit,
             after,
             status,
+            name_contains: name_search(query.q.as_deref()),
+            offset: 0,
         },
     )
     .await?;
@@ -298,31 +303,7 @@ async fn delete(
     caller: Authenticated,
     file_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let keys = ask(
-        &state.actors.catalog,
-        DeleteFile {
-            request_id: request_id.clone(),
-            user_id: caller.user_id,
-            file_id: file_id.into_inner(),
-        },
-    )
-    .await?
-    .ok_or(ApiError::NotFound("file"))?;
-    // The rows are gone, so nothing can reach these objects any more; a job in
-    // flight finds its claim or completion refused and ends.
-    for key in keys {
-        let Ok(key) = ObjectKey::parse(&key) else {
-            continue;
-        };
-        ask(
-            &state.actors.storage,
-            DeleteObject {
-                request_id: request_id.clone(),
-                key,
-            },
-        )
-        .await?;
-    }
+    delete_file(&state, request_id, caller.user_id, file_id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -414,18 +395,6 @@ struct ProcessBody {
     options: Option<serde_json::Value>,
 }
 
-/// Longest variant name; names become part of storage keys.
-const MAX_VARIANT_LEN: usize = 64;
-
-fn valid_variant_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_VARIANT_LEN
-        && name != "original"
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
-}
-
 async fn process(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -434,64 +403,18 @@ async fn process(
     body: web::Json<ProcessBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let file_id = file_id.into_inner();
-    let options = body.options.unwrap_or_else(|| json!({}));
-    let default_variant = processing::validate(&body.processor, &options)
-        .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))?;
-    let variant = body.variant.unwrap_or(default_variant);
-    if !valid_variant_name(&variant) {
-        return Err(ApiError::unprocessable(
-            "invalid_variant",
-            format!(
-                "variant must be 1 to {MAX_VARIANT_LEN} letters, digits, '-' or '_', and not \"original\""
-            ),
-        ));
-    }
-    let details = ask(
-        &state.actors.catalog,
-        FindFile {
-            request_id: request_id.clone(),
-            user_id: caller.user_id,
-            file_id,
+    let job = request_processing(
+        &state,
+        request_id,
+        caller.user_id,
+        file_id.into_inner(),
+        ProcessRequest {
+            processor: body.processor,
+            variant: body.variant,
+            options: body.options,
         },
     )
-    .await?
-    .ok_or(ApiError::NotFound("file"))?;
-    let kind = processing::MediaKind::from_extension(&details.file.extension);
-    let processor = processing::Processor::from_name(&body.processor)
-        .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))?;
-    if !kind.is_some_and(|kind| processor.accepts(kind)) {
-        return Err(ApiError::unprocessable(
-            "unsupported_processor",
-            format!(
-                "{} cannot process {}",
-                body.processor, details.file.content_type
-            ),
-        ));
-    }
-    if let Some(image) = processing::watermark_image(&body.processor, &options) {
-        check_watermark_image(&state, &request_id, caller.user_id, &image).await?;
-    }
-    let job = ask(
-        &state.actors.catalog,
-        AddJob {
-            request_id,
-            user_id: caller.user_id,
-            file_id,
-            job: NewJob {
-                processor: body.processor,
-                variant,
-                options,
-            },
-        },
-    )
-    .await?
-    .ok_or(ApiError::NotFound("file"))?;
-    if let Some(dispatcher) = &state.actors.dispatcher {
-        dispatcher.do_send(JobsQueued {
-            job_ids: vec![job.id],
-        });
-    }
+    .await?;
     Ok(HttpResponse::Accepted().json(json!({ "job": JobBody::from(job) })))
 }
 
@@ -541,39 +464,4 @@ async fn requested_jobs(
         }
     }
     Ok(Some(jobs))
-}
-
-/// A watermark's `image` must be the id of another of the caller's files, and that
-/// file an image. Only its original is read, so it need not be `ready`. A missing
-/// file and someone else's get the same answer.
-async fn check_watermark_image(
-    state: &AppState,
-    request_id: &RequestId,
-    user_id: Uuid,
-    image: &str,
-) -> Result<(), ApiError> {
-    let refused = |message: String| ApiError::unprocessable("invalid_watermark_image", message);
-    let file_id = Uuid::parse_str(image)
-        .map_err(|_| refused("`image` must be the id of one of your image files".into()))?;
-    let mark = ask(
-        &state.actors.catalog,
-        FindWatermarkImage {
-            request_id: request_id.clone(),
-            user_id,
-            file_id,
-        },
-    )
-    .await?
-    .ok_or_else(|| {
-        refused(format!(
-            "the watermark image {file_id} is not one of your files"
-        ))
-    })?;
-    match processing::MediaKind::from_extension(&mark.extension) {
-        Some(kind) if kind.is_image() => Ok(()),
-        kind => Err(refused(format!(
-            "the watermark image must be an image, and {file_id} is {}",
-            kind.map_or(mark.content_type.as_str(), |kind| kind.description())
-        ))),
-    }
 }

@@ -5,10 +5,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::bodies::JobBody;
-use crate::actors::catalog::messages::{FindJob, RetryDeadJob};
-use crate::actors::dispatcher::JobsQueued;
+use crate::actors::catalog::messages::{FindJob, JobScope};
 use crate::http::auth::Authenticated;
 use crate::http::error::ApiError;
+use crate::http::jobs::retry_dead_job;
 use crate::http::{AppState, ask};
 use crate::telemetry::RequestId;
 
@@ -42,20 +42,12 @@ async fn retry(
     caller: Authenticated,
     job_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let job = ask(
-        &state.actors.catalog,
-        RetryDeadJob {
-            request_id,
-            user_id: caller.user_id,
-            job_id: job_id.into_inner(),
-        },
+    let job = retry_dead_job(
+        &state,
+        request_id,
+        JobScope::OwnedBy(caller.user_id),
+        job_id.into_inner(),
     )
-    .await?
-    .ok_or(ApiError::NotFound("job"))?;
-    if let Some(dispatcher) = &state.actors.dispatcher {
-        dispatcher.do_send(JobsQueued {
-            job_ids: vec![job.id],
-        });
-    }
+    .await?;
     Ok(HttpResponse::Accepted().json(json!({ "job": JobBody::from(job) })))
 }

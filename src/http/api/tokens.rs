@@ -1,18 +1,17 @@
-//! Personal API tokens: create (shown once), list, delete.
+//! Personal API tokens: create (shown once), list, delete. The rules are
+//! [`crate::http::tokens`]'s, shared with the settings page.
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::actors::catalog::messages::{CreateApiToken, DeleteApiToken, ListApiTokens};
 use crate::actors::catalog::records::ApiToken;
-use crate::auth::api_token;
-use crate::domain::TokenName;
+use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::error::ApiError;
-use crate::http::{AppState, ask};
+use crate::http::tokens;
 use crate::telemetry::RequestId;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -23,9 +22,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/tokens/{id}", web::delete().to(delete));
 }
-
-/// Longest lifetime a token may be given: ten years.
-const MAX_EXPIRES_IN_DAYS: i64 = 3650;
 
 #[derive(Deserialize)]
 struct CreateBody {
@@ -62,38 +58,19 @@ async fn create(
     caller: Authenticated,
     body: web::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let CreateBody {
-        name,
-        expires_in_days,
-    } = body.into_inner();
-    let name = TokenName::parse(&name).map_err(|m| ApiError::unprocessable("invalid_name", m))?;
-    let expires_at = match expires_in_days {
-        None => None,
-        Some(days @ 1..=MAX_EXPIRES_IN_DAYS) => Some(Utc::now() + Duration::days(days)),
-        Some(_) => {
-            return Err(ApiError::unprocessable(
-                "invalid_expiry",
-                format!("expires_in_days must be between 1 and {MAX_EXPIRES_IN_DAYS}"),
-            ));
-        }
-    };
-    let generated = api_token::generate();
-    let stored = ask(
-        &state.actors.catalog,
-        CreateApiToken {
-            request_id,
-            user_id: caller.user_id,
-            name: name.into_inner(),
-            prefix: generated.display_prefix,
-            token_hash: generated.hash,
-            expires_at,
-        },
+    let created = tokens::create(
+        &state,
+        request_id,
+        caller.user_id,
+        &body.name,
+        body.expires_in_days,
     )
     .await?;
+    let stored = created.stored;
     Ok(HttpResponse::Created().json(json!({
         "id": stored.id,
         "name": stored.name,
-        "token": generated.token,
+        "token": created.secret,
         "created_at": stored.created_at,
         "expires_at": stored.expires_at,
     })))
@@ -104,15 +81,11 @@ async fn list(
     request_id: RequestId,
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = ask(
-        &state.actors.catalog,
-        ListApiTokens {
-            request_id,
-            user_id: caller.user_id,
-        },
-    )
-    .await?;
-    let tokens: Vec<TokenListing> = tokens.into_iter().map(TokenListing::from).collect();
+    let tokens: Vec<TokenListing> = tokens::list(&state, request_id, caller.user_id)
+        .await?
+        .into_iter()
+        .map(TokenListing::from)
+        .collect();
     Ok(HttpResponse::Ok().json(json!({ "tokens": tokens })))
 }
 
@@ -122,17 +95,6 @@ async fn delete(
     caller: Authenticated,
     token_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let deleted = ask(
-        &state.actors.catalog,
-        DeleteApiToken {
-            request_id,
-            user_id: caller.user_id,
-            token_id: token_id.into_inner(),
-        },
-    )
-    .await?;
-    if !deleted {
-        return Err(ApiError::NotFound("token"));
-    }
+    tokens::revoke(&state, request_id, caller.user_id, token_id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,0 +1,106 @@
+//! Personal API tokens, whichever door they are managed through: the JSON API
+//! (`api/tokens`) and the settings page (`ui/settings`) both call these, so the
+//! rules (name, lifetime, shown once, only the owner's) are kept once.
+//!
+//! The secret exists only in the reply to [`create`]: the Catalog keeps its
+//! hash and a short display prefix.
+
+use chrono::{Duration, Utc};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::{AppState, ask};
+use crate::actors::catalog::messages::{CreateApiToken, DeleteApiToken, ListApiTokens};
+use crate::actors::catalog::records::ApiToken;
+use crate::auth::api_token;
+use crate::domain::TokenName;
+use crate::telemetry::RequestId;
+
+/// Longest lifetime a token may be given: ten years.
+pub const MAX_EXPIRES_IN_DAYS: i64 = 3650;
+
+/// A token just made: what is stored, and the secret to show once.
+pub struct CreatedToken {
+    pub stored: ApiToken,
+    pub secret: String,
+}
+
+/// Makes a token for `user_id` named `name` that expires after
+/// `expires_in_days` (never, when `None`).
+pub async fn create(
+    state: &AppState,
+    request_id: RequestId,
+    user_id: Uuid,
+    name: &str,
+    expires_in_days: Option<i64>,
+) -> Result<CreatedToken, ApiError> {
+    let name = TokenName::parse(name).map_err(|m| ApiError::unprocessable("invalid_name", m))?;
+    let expires_at = match expires_in_days {
+        None => None,
+        Some(days @ 1..=MAX_EXPIRES_IN_DAYS) => Some(Utc::now() + Duration::days(days)),
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                "invalid_expiry",
+                format!("expires_in_days must be between 1 and {MAX_EXPIRES_IN_DAYS}"),
+            ));
+        }
+    };
+    let generated = api_token::generate();
+    let stored = ask(
+        &state.actors.catalog,
+        CreateApiToken {
+            request_id,
+            user_id,
+            name: name.into_inner(),
+            prefix: generated.display_prefix,
+            token_hash: generated.hash,
+            expires_at,
+        },
+    )
+    .await?;
+    tracing::info!(%user_id, token_id = %stored.id, "API token created");
+    Ok(CreatedToken {
+        stored,
+        secret: generated.token,
+    })
+}
+
+/// The user's tokens, newest first.
+pub async fn list(
+    state: &AppState,
+    request_id: RequestId,
+    user_id: Uuid,
+) -> Result<Vec<ApiToken>, ApiError> {
+    ask(
+        &state.actors.catalog,
+        ListApiTokens {
+            request_id,
+            user_id,
+        },
+    )
+    .await
+}
+
+/// Deletes one of the user's tokens: it stops working at once. 404 when the
+/// user has no such token (another user's id included).
+pub async fn revoke(
+    state: &AppState,
+    request_id: RequestId,
+    user_id: Uuid,
+    token_id: Uuid,
+) -> Result<(), ApiError> {
+    let deleted = ask(
+        &state.actors.catalog,
+        DeleteApiToken {
+            request_id,
+            user_id,
+            token_id,
+        },
+    )
+    .await?;
+    if !deleted {
+        return Err(ApiError::NotFound("token"));
+    }
+    tracing::info!(%user_id, %token_id, "API token revoked");
+    Ok(())
+}

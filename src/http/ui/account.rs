@@ -1,0 +1,446 @@
+//! The signed-out pages and the account's way in and out: landing, register,
+//! sign in, sign out, forgot and reset password, verify the e-mail address and
+//! ask for another verification link. The rules are [`crate::http::accounts`]'s,
+//! shared with the API; these handlers turn them into forms and redirects.
+//!
+//! GET never changes anything: a mailed verification link opens a page whose
+//! button confirms (a mail scanner fetching the link verifies nothing).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::{Deserialize, Serialize};
+
+use super::{CsrfForm, Notice, Page, UiError, see_other, see_other_with};
+use crate::auth::oauth::Provider;
+use crate::http::AppState;
+use crate::http::accounts::{self, client_ip};
+use crate::http::error::ApiError;
+use crate::http::request_context::request_id_of;
+use crate::http::session::{SignedIn, begin_session, current_session, end_session};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(landing))
+        .service(
+            web::resource("/login")
+                .route(web::get().to(login_page))
+                .route(web::post().to(login)),
+        )
+        .service(
+            web::resource("/register")
+                .route(web::get().to(register_page))
+                .route(web::post().to(register)),
+        )
+        .route("/logout", web::post().to(logout))
+        .service(
+            web::resource("/forgot-password")
+                .route(web::get().to(forgot_page))
+                .route(web::post().to(forgot)),
+        )
+        .service(
+            web::resource("/reset-password")
+                .route(web::get().to(reset_page))
+                .route(web::post().to(reset)),
+        )
+        .service(
+            web::resource("/verify-email")
+                .route(web::get().to(verify_page))
+                .route(web::post().to(verify)),
+        )
+        .service(
+            web::resource("/verify-email/resend")
+                .route(web::get().to(resend_page))
+                .route(web::post().to(resend)),
+        );
+}
+
+/// A client mistake to show on the form it came from (with its status), or a
+/// server failure or rate limit to show as an error page (which keeps the
+/// `Retry-After` header).
+pub(super) fn form_error(err: ApiError) -> Result<(StatusCode, String), UiError> {
+    let status = err.status_code();
+    match status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        true => Err(UiError::Api(err)),
+        false => Ok((status, err.to_string())),
+    }
+}
+
+/// Where to go after signing in: a path on this site only (never `//host`).
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path
+        }
+        _ => "/files",
+    }
+}
+
+/// A sign-in button for each OAuth provider Kiln is configured for.
+#[derive(Serialize)]
+struct ProviderButton {
+    id: &'static str,
+    label: &'static str,
+}
+
+fn provider_buttons(state: &AppState) -> Vec<ProviderButton> {
+    Provider::configured(&state.config.oauth)
+        .map(|provider| ProviderButton {
+            id: provider.id(),
+            label: provider.label(),
+        })
+        .collect()
+}
+
+async fn landing(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, UiError> {
+    if current_session(&state, &req).await?.is_some() {
+        return Ok(see_other("/files"));
+    }
+    Page::new("pages/index.html").render(&req, None)
+}
+
+// ---- sign in and out -------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// The sign-in page, with the address typed so far and what went wrong.
+pub(super) fn login_form(
+    state: &AppState,
+    email: &str,
+    next: Option<&str>,
+    error: Option<&str>,
+) -> Page {
+    Page::new("pages/login.html")
+        .with("email", &email)
+        .with("next", &next.unwrap_or_default())
+        .with("error", &error)
+        .with("providers", &provider_buttons(state))
+}
+
+async fn login_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, UiError> {
+    if current_session(&state, &req).await?.is_some() {
+        return Ok(see_other(safe_next(query.next.as_deref())));
+    }
+    login_form(&state, "", query.next.as_deref(), query.error.as_deref()).render(&req, None)
+}
+
+async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, UiError> {
+    let LoginForm {
+        email,
+        password,
+        next,
+    } = form.into_inner();
+    let signed_in = accounts::sign_in_with_password(
+        &state,
+        request_id_of(&req),
+        client_ip(&req),
+        &email,
+        password,
+    )
+    .await;
+    match signed_in {
+        Ok(signed_in) => {
+            let cookie = begin_session(&state, &req, signed_in.user.id).await?;
+            let mut response = see_other(safe_next(next.as_deref()));
+            response.add_cookie(&cookie).map_err(ApiError::internal)?;
+            Ok(response)
+        }
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            login_form(&state, &email, next.as_deref(), Some(&message))
+                .status(status)
+                .render(&req, None)
+        }
+    }
+}
+
+async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    signed_in: SignedIn,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, UiError> {
+    signed_in.check_csrf(&form.csrf_token)?;
+    let removal = end_session(&state, &req).await?;
+    tracing::info!(user_id = %signed_in.user.id, "signed out");
+    let mut response = see_other_with(&state.config, "/login", Notice::SignedOut);
+    response.add_cookie(&removal).map_err(ApiError::internal)?;
+    Ok(response)
+}
+
+// ---- register ----------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct RegisterForm {
+    name: String,
+    email: String,
+    password: String,
+}
+
+fn register_form(name: &str, email: &str, error: Option<&str>) -> Page {
+    Page::new("pages/register.html")
+        .with("name", &name)
+        .with("email", &email)
+        .with("error", &error)
+}
+
+async fn register_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, UiError> {
+    if current_session(&state, &req).await?.is_some() {
+        return Ok(see_other("/files"));
+    }
+    register_form("", "", None).render(&req, None)
+}
+
+async fn register(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<RegisterForm>,
+) -> Result<HttpResponse, UiError> {
+    let RegisterForm {
+        name,
+        email,
+        password,
+    } = form.into_inner();
+    match accounts::register(&state, request_id_of(&req), &email, password, &name).await {
+        Ok(user) => {
+            let cookie = begin_session(&state, &req, user.id).await?;
+            let mut response = see_other_with(&state.config, "/files", Notice::Registered);
+            response.add_cookie(&cookie).map_err(ApiError::internal)?;
+            Ok(response)
+        }
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            register_form(&name, &email, Some(&message))
+                .status(status)
+                .render(&req, None)
+        }
+    }
+}
+
+// ---- forgotten password ------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct ForgotForm {
+    email: String,
+}
+
+async fn forgot_page(req: HttpRequest) -> Result<HttpResponse, UiError> {
+    Page::new("pages/forgot_password.html").render(&req, None)
+}
+
+async fn forgot(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<ForgotForm>,
+) -> Result<HttpResponse, UiError> {
+    let requested =
+        accounts::request_password_reset(&state, request_id_of(&req), client_ip(&req), &form.email)
+            .await;
+    match requested {
+        Ok(()) => Ok(see_other_with(
+            &state.config,
+            "/login",
+            Notice::ResetLinkSent,
+        )),
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            Page::new("pages/forgot_password.html")
+                .with("email", &form.email)
+                .with("error", &message)
+                .status(status)
+                .render(&req, None)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// The page for a link that cannot be used, with the way to a new one.
+fn dead_link(
+    req: &HttpRequest,
+    message: &str,
+    retry_href: &str,
+    retry_label: &str,
+) -> Result<HttpResponse, UiError> {
+    #[derive(Serialize)]
+    struct Link<'a> {
+        href: &'a str,
+        label: &'a str,
+    }
+    Page::new("pages/message.html")
+        .with("heading", &"This link cannot be used")
+        .with("message", &message)
+        .with(
+            "link",
+            &Link {
+                href: retry_href,
+                label: retry_label,
+            },
+        )
+        .status(StatusCode::UNPROCESSABLE_ENTITY)
+        .render(req, None)
+}
+
+async fn reset_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, UiError> {
+    let token = query.token.clone().unwrap_or_default();
+    match accounts::check_reset_link(&state, request_id_of(&req), &token).await {
+        Ok(user) => Page::new("pages/reset_password.html")
+            .with("token", &token)
+            .with("email", &user.email)
+            .render(&req, None),
+        Err(err) => {
+            let (_, message) = form_error(err)?;
+            dead_link(&req, &message, "/forgot-password", "Ask for a new link")
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    token: String,
+    password: String,
+    password_confirm: String,
+}
+
+async fn reset(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<ResetForm>,
+) -> Result<HttpResponse, UiError> {
+    let ResetForm {
+        token,
+        password,
+        password_confirm,
+    } = form.into_inner();
+    let outcome = match password == password_confirm {
+        true => accounts::reset_password(&state, request_id_of(&req), &token, password)
+            .await
+            .map(|_| ()),
+        false => Err(ApiError::unprocessable(
+            "passwords_differ",
+            "the two passwords are not the same",
+        )),
+    };
+    match outcome {
+        Ok(()) => {
+            // The reset ended every session of the account; this browser's too.
+            let removal = end_session(&state, &req).await?;
+            let mut response = see_other_with(&state.config, "/login", Notice::PasswordReset);
+            response.add_cookie(&removal).map_err(ApiError::internal)?;
+            Ok(response)
+        }
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            // A spent or expired link is not fixed by typing again.
+            match accounts::check_reset_link(&state, request_id_of(&req), &token).await {
+                Ok(user) => Page::new("pages/reset_password.html")
+                    .with("token", &token)
+                    .with("email", &user.email)
+                    .with("error", &message)
+                    .status(status)
+                    .render(&req, None),
+                Err(_) => dead_link(&req, &message, "/forgot-password", "Ask for a new link"),
+            }
+        }
+    }
+}
+
+// ---- e-mail verification -------------------------------------------------------------
+
+async fn verify_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, UiError> {
+    let viewer = current_session(&state, &req).await?;
+    Page::new("pages/verify_email.html")
+        .with("token", &query.token.clone().unwrap_or_default())
+        .render(&req, viewer.as_ref())
+}
+
+#[derive(Deserialize)]
+struct VerifyForm {
+    token: String,
+}
+
+async fn verify(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<VerifyForm>,
+) -> Result<HttpResponse, UiError> {
+    match accounts::verify_email(&state, request_id_of(&req), &form.token).await {
+        Ok(_) => {
+            let signed_in = current_session(&state, &req).await?.is_some();
+            let to = if signed_in { "/files" } else { "/login" };
+            Ok(see_other_with(&state.config, to, Notice::EmailVerified))
+        }
+        Err(err) => {
+            let (_, message) = form_error(err)?;
+            dead_link(&req, &message, "/verify-email/resend", "Send a new link")
+        }
+    }
+}
+
+async fn resend_page(req: HttpRequest, signed_in: SignedIn) -> Result<HttpResponse, UiError> {
+    Page::new("pages/message.html")
+        .with("heading", &"Verify your e-mail address")
+        .with(
+            "message",
+            &match signed_in.user.email_verified {
+                true => "Your address is verified already.",
+                false => "Use the button in the banner above to get a new link.",
+            },
+        )
+        .render(&req, Some(&signed_in))
+}
+
+async fn resend(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    signed_in: SignedIn,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, UiError> {
+    signed_in.check_csrf(&form.csrf_token)?;
+    match accounts::resend_verification(&state, request_id_of(&req), signed_in.user.id).await {
+        Ok(()) => Ok(see_other_with(
+            &state.config,
+            "/files",
+            Notice::VerificationSent,
+        )),
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            Page::new("pages/message.html")
+                .with("heading", &"No new link yet")
+                .with("message", &message)
+                .status(status)
+                .render(&req, Some(&signed_in))
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Pages for administrators (accounts with `is_admin`, set with
+//! `kiln user set-role`): the jobs that failed across every user, dead or
+//! waiting for a retry, and a way to bring a dead one back. Everyone else gets
+//! a 403 page; the retry is the API's own ([`crate::http::jobs`]), with no
+//! owner check.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::account::form_error;
+use super::settings::When;
+use super::{Notice, Page, UiError, see_other_with};
+use crate::actors::catalog::messages::{JobScope, ListFailedJobs};
+use crate::actors::catalog::records::FailedJob;
+use crate::domain::jobs::JobStatus;
+use crate::http::error::ApiError;
+use crate::http::jobs::retry_dead_job;
+use crate::http::request_context::request_id_of;
+use crate::http::session::SignedIn;
+use crate::http::{AppState, ask};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/jobs", web::get().to(jobs))
+        .route("/admin/jobs/{id}/retry", web::post().to(retry));
+}
+
+/// Jobs on one page.
+const PAGE_SIZE: u64 = 25;
+
+/// Refuses everyone but administrators.
+fn require_admin(signed_in: &SignedIn) -> Result<(), UiError> {
+    match signed_in.user.is_admin {
+        true => Ok(()),
+        false => Err(UiError::Api(ApiError::Forbidden(
+            "only administrators can see this page".into(),
+        ))),
+    }
+}
+
+/// Which failed jobs the page lists, and which page of them. Read leniently
+/// from the query: an unknown filter or page shows the first page of all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct View {
+    status: Option<JobStatus>,
+    page: u64,
+}
+
+#[derive(Deserialize)]
+struct ViewQuery {
+    status: Option<String>,
+    page: Option<String>,
+}
+
+impl View {
+    fn from_query(status: Option<&str>, page: Option<&str>) -> Self {
+        let status = match status {
+            Some("dead") => Some(JobStatus::Dead),
+            Some("retrying") => Some(JobStatus::Retrying),
+            _ => None,
+        };
+        let page = page
+            .and_then(|p| p.parse::<u64>().ok())
+            .filter(|p| (1..=1_000_000).contains(p))
+            .unwrap_or(1);
+        Self { status, page }
+    }
+
+    fn href(self) -> String {
+        let mut href = String::from("/admin/jobs");
+        let mut sep = '?';
+        if let Some(status) = self.status {
+            href.push_str(&format!("{sep}status={status}"));
+            sep = '&';
+        }
+        if self.page > 1 {
+            href.push_str(&format!("{sep}page={}", self.page));
+        }
+        href
+    }
+}
+
+#[derive(Serialize)]
+struct Tab {
+    label: &'static str,
+    count: u64,
+    href: String,
+    current: bool,
+}
+
+#[derive(Serialize)]
+struct Pagination {
+    page: u64,
+    pages: u64,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JobRow {
+    id: Uuid,
+    filename: String,
+    owner_email: String,
+    processor: String,
+    variant: String,
+    status: &'static str,
+    attempts: i32,
+    error: Option<String>,
+    /// When it died, or when its last attempt failed.
+    changed: When,
+    /// When a retrying job is tried again.
+    next_try: Option<When>,
+    retryable: bool,
+}
+
+impl From<FailedJob> for JobRow {
+    fn from(failed: FailedJob) -> Self {
+        let status = failed.job.status;
+        Self {
+            id: failed.job.id,
+            filename: failed.filename,
+            owner_email: failed.owner_email,
+            processor: failed.job.processor,
+            variant: failed.job.variant,
+            status: status.as_str(),
+            attempts: failed.job.attempts,
+            error: failed.job.error,
+            changed: failed.updated_at.into(),
+            next_try: (status == JobStatus::Retrying).then(|| failed.run_after.into()),
+            retryable: status == JobStatus::Dead,
+        }
+    }
+}
+
+async fn render(
+    state: &AppState,
+    req: &HttpRequest,
+    signed_in: &SignedIn,
+    view: View,
+    error: Option<(StatusCode, String)>,
+) -> Result<HttpResponse, UiError> {
+    let listed = ask(
+        &state.actors.catalog,
+        ListFailedJobs {
+            request_id: request_id_of(req),
+            status: view.status,
+            offset: (view.page - 1) * PAGE_SIZE,
+            limit: PAGE_SIZE,
+        },
+    )
+    .await?;
+    let total = match view.status {
+        Some(JobStatus::Dead) => listed.dead,
+        Some(_) => listed.retrying,
+        None => listed.dead + listed.retrying,
+    };
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let tab = |label, status, count| Tab {
+        label,
+        count,
+        href: View { status, page: 1 }.href(),
+        current: view.status == status,
+    };
+    let tabs = [
+        tab("All", None, listed.dead + listed.retrying),
+        tab("Dead", Some(JobStatus::Dead), listed.dead),
+        tab("Retrying", Some(JobStatus::Retrying), listed.retrying),
+    ];
+    let at = |page| View { page, ..view }.href();
+    let pagination = Pagination {
+        page: view.page,
+        pages,
+        previous: (view.page > 1).then(|| at(view.page.min(pages + 1) - 1)),
+        next: (view.page < pages).then(|| at(view.page + 1)),
+    };
+    let jobs: Vec<JobRow> = listed.jobs.into_iter().map(JobRow::from).collect();
+    let (status, error) = match error {
+        Some((status, message)) => (status, Some(message)),
+        None => (StatusCode::OK, None),
+    };
+    Page::new("pages/admin_jobs.html")
+        .with("jobs", &jobs)
+        .with("tabs", &tabs)
+        .with("filter", &view.status.map(JobStatus::as_str))
+        .with("pagination", &pagination)
+        .with("page", &view.page)
+        .with("first_page", &at(1))
+        .with("error", &error)
+        .status(status)
+        .render(req, Some(signed_in))
+}
+
+async fn jobs(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    signed_in: SignedIn,
+    query: web::Query<ViewQuery>,
+) -> Result<HttpResponse, UiError> {
+    require_admin(&signed_in)?;
+    let view = View::from_query(query.status.as_deref(), query.page.as_deref());
+    render(&state, &req, &signed_in, view, None).await
+}
+
+#[derive(Deserialize)]
+struct RetryForm {
+    #[serde(default)]
+    csrf_token: String,
+    /// The view to return to.
+    status: Option<String>,
+    page: Option<String>,
+}
+
+async fn retry(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    signed_in: SignedIn,
+    job_id: web::Path<String>,
+    form: web::Form<RetryForm>,
+) -> Result<HttpResponse, UiError> {
+    signed_in.check_csrf(&form.csrf_token)?;
+    require_admin(&signed_in)?;
+    let view = View::from_query(form.status.as_deref(), form.page.as_deref());
+    let retried = match Uuid::parse_str(&job_id) {
+        Ok(job_id) => retry_dead_job(&state, request_id_of(&req), JobScope::AnyUser, job_id).await,
+        Err(_) => Err(ApiError::NotFound("job")),
+    };
+    match retried {
+        Ok(job) => {
+            tracing::info!(
+                admin_id = %signed_in.user.id,
+                job_id = %job.id,
+                "an administrator retried a dead job"
+            );
+            Ok(see_other_with(
+                &state.config,
+                &view.href(),
+                Notice::JobRetried,
+            ))
+        }
+        Err(err) => {
+            let error = form_error(err)?;
+            render(&state, &req, &signed_in, view, Some(error)).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_view_comes_from_the_query_and_goes_back_into_links() {
+        let view = View::from_query(Some("dead"), Some("3"));
+        assert_eq!(view.status, Some(JobStatus::Dead));
+        assert_eq!(view.href(), "/admin/jobs?status=dead&page=3");
+        assert_eq!(View::from_query(None, None).href(), "/admin/jobs");
+        assert_eq!(
+            View::from_query(Some("succeeded"), Some("0")).href(),
+            "/admin/jobs"
+        );
+        assert_eq!(
+            View::from_query(None, Some("2")).href(),
+            "/admin/jobs?page=2"
+        );
+        assert_eq!(View::from_query(Some("x"), Some("-1")).page, 1);
+    }
+}

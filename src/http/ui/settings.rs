@@ -1,0 +1,425 @@
+//! The settings page: the account's name, its password, its personal API
+//! tokens and the providers it signs in with. The rules are the shared ones
+//! ([`crate::http::accounts`], [`crate::http::tokens`]); these handlers turn them
+//! into one page of forms.
+//!
+//! Every form posts to its own route with the session's CSRF token. A success
+//! redirects back with a notice, except a new token: its secret exists only in
+//! that one response, which renders the page directly (and, like every page,
+//! is never stored by a cache), so a reload of `/settings` cannot show it again.
+//! A client mistake renders the page again with the message next to its form.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::account::form_error;
+use super::{CsrfForm, Notice, Page, UiError, see_other_with};
+use crate::actors::catalog::messages::{ListOAuthAccounts, RenameUser};
+use crate::actors::catalog::records::{ApiToken, SignInMethods};
+use crate::auth::oauth::Provider;
+use crate::http::accounts::{self, client_ip};
+use crate::http::error::ApiError;
+use crate::http::request_context::request_id_of;
+use crate::http::session::{SignedIn, begin_session};
+use crate::http::{AppState, ask, tokens};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/settings", web::get().to(show))
+        .route("/settings/profile", web::post().to(rename))
+        .route("/settings/password", web::post().to(change_password))
+        .route("/settings/tokens", web::post().to(create_token))
+        .route("/settings/tokens/{id}/revoke", web::post().to(revoke_token));
+}
+
+// ---- what the page shows -------------------------------------------------------------
+
+/// A moment as pages show it: machine-readable for `<time>`, and for people.
+#[derive(Serialize)]
+pub(super) struct When {
+    iso: String,
+    text: String,
+}
+
+impl From<DateTime<Utc>> for When {
+    fn from(at: DateTime<Utc>) -> Self {
+        Self {
+            iso: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            text: at.format("%-d %b %Y, %H:%M UTC").to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct TokenRow {
+    id: Uuid,
+    name: String,
+    prefix: String,
+    created: When,
+    last_used: Option<When>,
+    expires: Option<When>,
+    expired: bool,
+}
+
+impl From<ApiToken> for TokenRow {
+    fn from(token: ApiToken) -> Self {
+        Self {
+            id: token.id,
+            name: token.name,
+            prefix: token.prefix,
+            created: token.created_at.into(),
+            last_used: token.last_used_at.map(When::from),
+            expired: token.expires_at.is_some_and(|at| at <= Utc::now()),
+            expires: token.expires_at.map(When::from),
+        }
+    }
+}
+
+/// A token just made, shown this once.
+#[derive(Serialize)]
+struct NewToken {
+    name: String,
+    secret: String,
+    expires: Option<When>,
+}
+
+/// A lifetime offered for a new token.
+#[derive(Serialize)]
+struct Expiry {
+    days: &'static str,
+    label: &'static str,
+}
+
+/// The lifetimes offered, in days (empty: never expires).
+const EXPIRIES: [(&str, &str); 5] = [
+    ("7", "7 days"),
+    ("30", "30 days"),
+    ("90", "90 days"),
+    ("365", "1 year"),
+    ("", "Never"),
+];
+
+const DEFAULT_EXPIRY: &str = "30";
+
+/// A provider Kiln is configured for, or one this account is still linked to
+/// (the operator may have turned it off since: it can be unlinked, not linked).
+#[derive(Serialize)]
+struct ProviderRow {
+    id: &'static str,
+    label: &'static str,
+    configured: bool,
+    linked: bool,
+    /// The address the provider gave when it was linked.
+    email: Option<String>,
+    linked_at: Option<When>,
+    /// Unlinking would leave the account no way to sign in (the Catalog's
+    /// rule: a password or another link).
+    last_way_in: bool,
+}
+
+fn provider_rows(state: &AppState, methods: &SignInMethods) -> Vec<ProviderRow> {
+    let ways_in = methods.linked.len() + usize::from(methods.has_password);
+    Provider::ALL
+        .into_iter()
+        .filter_map(|provider| {
+            let configured = provider.settings(&state.config.oauth).is_some();
+            let link = methods.linked.iter().find(|l| l.provider == provider);
+            (configured || link.is_some()).then(|| ProviderRow {
+                id: provider.id(),
+                label: provider.label(),
+                configured,
+                linked: link.is_some(),
+                email: link.and_then(|l| l.email.clone()),
+                linked_at: link.map(|l| l.created_at.into()),
+                last_way_in: link.is_some() && ways_in <= 1,
+            })
+        })
+        .collect()
+}
+
+/// What a form left on the page: the values typed (kept on a mistake), the
+/// message for the form that failed, and a token made this once.
+#[derive(Default)]
+struct Outcome {
+    name: Option<String>,
+    profile_error: Option<String>,
+    password_error: Option<String>,
+    token_name: Option<String>,
+    token_expiry: Option<String>,
+    token_error: Option<String>,
+    new_token: Option<NewToken>,
+    status: Option<StatusCode>,
+}
+
+async fn render(
+    state: &AppState,
+    req: &HttpRequest,
+    signed_in: &SignedIn,
+    outcome: Outcome,
+) -> Result<HttpResponse, UiError> {
+    let user = &signed_in.user;
+    let request_id = request_id_of(req);
+    let tokens: Vec<TokenRow> = tokens::list(state, request_id.clone(), user.id)
+        .await?
+        .into_iter()
+        .map(TokenRow::from)
+        .collect();
+    let methods = ask(
+        &state.actors.catalog,
+        ListOAuthAccounts {
+            request_id,
+            user_id: user.id,
+        },
+    )
+    .await?;
+    let page = Page::new("pages/settings.html")
+        .with("name", &outcome.name.as_deref().unwrap_or(&user.name))
+        .with("email", &user.email)
+        .with("email_verified", &user.email_verified)
+        .with("profile_error", &outcome.profile_error)
+        .with("has_password", &methods.has_password)
+        .with("password_error", &outcome.password_error)
+        .with("tokens", &tokens)
+        .with("token_name", &outcome.token_name.unwrap_or_default())
+        .with(
+            "token_expiry",
+            &outcome
+                .token_expiry
+                .unwrap_or_else(|| DEFAULT_EXPIRY.to_string()),
+        )
+        .with(
+            "expiries",
+            &EXPIRIES.map(|(days, label)| Expiry { days, label }),
+        )
+        .with("token_error", &outcome.token_error)
+        .with("new_token", &outcome.new_token)
+        .with("providers", &provider_rows(state, &methods))
+        .status(outcome.status.unwrap_or(StatusCode::OK));
+    page.render(req, Some(signed_in))
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    signed_in: SignedIn,
+) -> Result<HttpResponse, UiError> {
+    render(&state, &req, &signed_in, Outcome::default()).await
+}
+
+// ---- profile -----------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct ProfileForm {
+    // Missing fields are empty, so a bare post is refused by the CSRF check
+    // (403) rather than by the form parser.
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    name: String,
+}
+
+async fn rename(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    signed_in: SignedIn,
+    form: web::Form<ProfileForm>,
+) -> Result<HttpResponse, UiError> {
+    signed_in.check_csrf(&form.csrf_token)?;
+    let name = match accounts::parse_name(&form.name) {
+        Ok(name) => name,
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            let outcome = Outcome {
+                name: Some(form.name.clone()),
+                profile_error: Some(message),
+                status: Some(status),
+                ..Outcome::default()
+            };
+            return render(&state, &req, &signed_in, outcome).await;
+        }
+    };
+    ask(
+        &state.actors.catalog,
+        RenameUser {
+            request_id: request_id_of(&req),
+            user_id: signed_in.user.id,
+            name,
+        },
+    )
+    .await?
+    .ok_or(ApiError::Unauthorized)?;
+    tracing::info!(user_id = %signed_in.user.id, "name changed");
+    Ok(see_other_with(
+        &state.config,
+        "/settings",
+        Notice::NameChanged,
+    ))
+}
+
+// ---- password ----------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    csrf_token: String,
+    /// Absent for an account that has no password yet.
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    new_password_confirm: String,
+}
+
+async fn change_password(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    signed_in: SignedIn,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, UiError> {
+    signed_in.check_csrf(&form.csrf_token)?;
+    let PasswordForm {
+        current_password,
+        new_password,
+        new_password_confirm,
+        ..
+    } = form.into_inner();
+    let changed = match new_password == new_password_confirm {
+        true => {
+            accounts::change_password(
+                &state,
+                request_id_of(&req),
+                client_ip(&req),
+                &signed_in.user,
+                current_password,
+                new_password,
+            )
+            .await
+        }
+        false => Err(ApiError::unprocessable(
+            "passwords_differ",
+            "the two new passwords are not the same",
+        )),
+    };
+    if let Err(err) = changed {
+        let (status, message) = form_error(err)?;
+        let outcome = Outcome {
+            password_error: Some(message),
+            status: Some(status),
+            ..Outcome::default()
+        };
+        return render(&state, &req, &signed_in, outcome).await;
+    }
+    // Every session of the account ended with the change, this one too; this
+    // browser, which just proved the password, gets a fresh one.
+    let cookie = begin_session(&state, &req, signed_in.user.id).await?;
+    let mut response = see_other_with(&state.config, "/settings", Notice::PasswordChanged);
+    response.add_cookie(&cookie).map_err(ApiError::internal)?;
+    Ok(response)
+}
+
+// ---- API tokens --------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    name: String,
+    /// Days until it expires; empty for never.
+    #[serde(default)]
+    expires_in_days: String,
+}
+
+/// The lifetime chosen on the form: days from 1 to the shared maximum, or
+/// nothing for a token that never expires.
+fn parse_expiry(raw: &str) -> Result<Option<i64>, ApiError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    match raw.parse::<i64>() {
+        Ok(days) if (1..=tokens::MAX_EXPIRES_IN_DAYS).contains(&days) => Ok(Some(days)),
+        _ => Err(ApiError::unprocessable(
+            "invalid_expiry",
+            format!(
+                "the lifetime must be a number of days from 1 to {}",
+                tokens::MAX_EXPIRES_IN_DAYS
+            ),
+        )),
+    }
+}
+
+async fn create_token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    signed_in: SignedIn,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, UiError> {
+    signed_in.check_csrf(&form.csrf_token)?;
+    let TokenForm {
+        name,
+        expires_in_days,
+        ..
+    } = form.into_inner();
+    let created = match parse_expiry(&expires_in_days) {
+        Ok(days) => {
+            tokens::create(&state, request_id_of(&req), signed_in.user.id, &name, days).await
+        }
+        Err(err) => Err(err),
+    };
+    let outcome = match created {
+        Ok(created) => Outcome {
+            new_token: Some(NewToken {
+                name: created.stored.name,
+                secret: created.secret,
+                expires: created.stored.expires_at.map(When::from),
+            }),
+            ..Outcome::default()
+        },
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            Outcome {
+                token_name: Some(name),
+                token_expiry: Some(expires_in_days),
+                token_error: Some(message),
+                status: Some(status),
+                ..Outcome::default()
+            }
+        }
+    };
+    render(&state, &req, &signed_in, outcome).await
+}
+
+async fn revoke_token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    signed_in: SignedIn,
+    token_id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, UiError> {
+    signed_in.check_csrf(&form.csrf_token)?;
+    let token_id = Uuid::parse_str(&token_id).map_err(|_| ApiError::NotFound("token"))?;
+    tokens::revoke(&state, request_id_of(&req), signed_in.user.id, token_id).await?;
+    Ok(see_other_with(
+        &state.config,
+        "/settings#tokens",
+        Notice::TokenRevoked,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_lifetime_is_a_number_of_days_or_nothing() {
+        assert_eq!(parse_expiry("").unwrap(), None);
+        assert_eq!(parse_expiry(" 30 ").unwrap(), Some(30));
+        assert!(parse_expiry("soon").is_err());
+        assert!(parse_expiry("0").is_err());
+        assert!(parse_expiry("3651").is_err());
+    }
+}

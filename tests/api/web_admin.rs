@@ -1,0 +1,193 @@
+//! The administrators' failed-jobs page over HTTP: closed to everyone else,
+//! listing other users' dead jobs with their owner and error, and retrying one
+//! so that it runs again for real.
+
+use std::time::Duration;
+
+use kiln::actors::catalog::messages::{
+    AddJob, Claim, ClaimJob, FailJob, NewJob, Recorded, SetUserRole,
+};
+use kiln::telemetry::RequestId;
+use reqwest::StatusCode;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with, user_with_id, wait_until};
+use crate::web::{WebClient, location};
+use crate::web_settings::follow_with_notice;
+
+const CONSUMER: &str = "web-admin-test";
+
+/// Makes the account with `email` an administrator, as `kiln user set-role` does.
+async fn make_admin(app: &TestApp, email: &str) {
+    let user = app
+        .actors
+        .catalog
+        .send(SetUserRole {
+            request_id: RequestId::generate(),
+            email: email.into(),
+            is_admin: true,
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("the account exists");
+    assert!(user.is_admin);
+}
+
+/// A job of `user_id`'s ready file that failed for good with `error`: added
+/// and claimed through the Catalog as a worker would, so no worker runs it.
+async fn dead_job(app: &TestApp, user_id: &str, file_id: &str, error: &str) -> Uuid {
+    let job = app
+        .actors
+        .catalog
+        .send(AddJob {
+            request_id: RequestId::generate(),
+            user_id: user_id.parse().unwrap(),
+            file_id: file_id.parse().unwrap(),
+            job: NewJob {
+                processor: "thumbnail".into(),
+                variant: "again".into(),
+                options: json!({}),
+            },
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("the file is the user's");
+    let claim = app
+        .actors
+        .catalog
+        .send(ClaimJob {
+            job_id: job.id,
+            consumer: CONSUMER.into(),
+            lease: Duration::from_secs(600),
+            max_attempts: 3,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(claim, Claim::Claimed(_)), "{claim:?}");
+    let failed = app
+        .actors
+        .catalog
+        .send(FailJob {
+            job_id: job.id,
+            consumer: CONSUMER.into(),
+            error: error.into(),
+            permanent: true,
+            max_retries: 3,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(failed, Recorded::Stored(_)), "{failed:?}");
+    job.id
+}
+
+#[actix_rt::test]
+async fn the_jobs_page_is_closed_to_everyone_but_administrators() {
+    let app = spawn_app().await;
+    let mut stranger = WebClient::new(&app);
+    let response = stranger.get("/admin/jobs").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(location(&response).starts_with("/login"));
+
+    let mut user = WebClient::register(&app, "plain@example.com").await;
+    let page = user.page("/settings").await;
+    assert!(
+        !page.contains(r#"href="/admin/jobs""#),
+        "no link to it either"
+    );
+    let response = user.get("/admin/jobs").await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("only administrators"), "{page}");
+    let response = user
+        .post_form(&format!("/admin/jobs/{}/retry", Uuid::now_v7()), &[])
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    make_admin(&app, "plain@example.com").await;
+    let response = user.get("/admin/jobs").await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the role applies at once"
+    );
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains(r#"href="/admin/jobs""#),
+        "the header links to it"
+    );
+    assert!(page.contains("No failed jobs"), "an empty state");
+}
+
+#[actix_rt::test]
+async fn an_administrator_sees_another_users_dead_job_and_retries_it() {
+    // The reconciler must not publish the test's job before it is dead.
+    let app = spawn_app_with(&[("REQUEUE_AFTER", "1h")]).await;
+    let (token, owner_id) = user_with_id(&app, "owner@example.com").await;
+    let uploaded = app.upload_fixture(&token, "small.jpg").await;
+    let file_id = uploaded["file"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.wait_until_processed(&token, &file_id).await["file"]["status"],
+        "ready"
+    );
+    let job_id = dead_job(&app, &owner_id, &file_id, "the disk caught fire").await;
+    assert_eq!(app.job(&token, &job_id.to_string()).await["status"], "dead");
+
+    let mut admin = WebClient::register(&app, "admin@example.com").await;
+    make_admin(&app, "admin@example.com").await;
+    let page = admin.page("/admin/jobs").await;
+    for shown in [
+        job_id.to_string().as_str(),
+        "small.jpg",
+        "owner@example.com",
+        "thumbnail",
+        "the disk caught fire",
+        "badge-dead",
+    ] {
+        assert!(page.contains(shown), "{shown} missing from the page");
+    }
+    let page = admin.page("/admin/jobs?status=dead").await;
+    assert!(page.contains(&job_id.to_string()));
+    let page = admin.page("/admin/jobs?status=retrying").await;
+    assert!(!page.contains(&job_id.to_string()));
+    assert!(page.contains("No jobs waiting for a retry"));
+
+    // Without the session's CSRF token nothing happens.
+    let retry = format!("/admin/jobs/{job_id}/retry");
+    let response = admin
+        .post_raw(&retry, &[("status", "dead")], Some(&app.address.clone()))
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.job(&token, &job_id.to_string()).await["status"], "dead");
+
+    let response = admin.post_form(&retry, &[("status", "dead")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/admin/jobs?status=dead");
+    let page = follow_with_notice(&admin, &response).await;
+    assert!(page.contains("The job is queued again."));
+
+    // Queued and published like the API's retry: a worker runs it to the end.
+    wait_until(Duration::from_secs(30), || async {
+        app.job(&token, &job_id.to_string()).await["status"] == "succeeded"
+    })
+    .await;
+    let job = app.job(&token, &job_id.to_string()).await;
+    assert_eq!(job["attempts"], 1, "a fresh set of attempts: {job}");
+    let details = app.wait_until_processed(&token, &file_id).await;
+    assert_eq!(details["file"]["status"], "ready");
+    let page = admin.page("/admin/jobs").await;
+    assert!(!page.contains(&job_id.to_string()), "no longer failed");
+
+    // Only a dead job can be retried; an unknown one is not found.
+    let response = admin.post_form(&retry, &[]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("only a dead job"));
+    let response = admin
+        .post_form(&format!("/admin/jobs/{}/retry", Uuid::now_v7()), &[])
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
