@@ -360,3 +360,48 @@ pub async fn user_with_id(app: &TestApp, email: &str) -> (String, String) {
     let me: Value = app.get("/api/me", Some(&token)).await.json().await.unwrap();
     (token, me["user"]["id"].as_str().unwrap().to_string())
 }
+
+/// The consumer name jobs are claimed under by [`TestApp::held_job`]: no
+/// worker of that name runs, so such a job stays where the test leaves it.
+pub const TEST_CONSUMER: &str = "test-held";
+
+impl TestApp {
+    /// Adds a `thumbnail` job (variant `variant`) to the user's file and
+    /// claims it through the Catalog as a worker would, so it is `running`
+    /// and no real worker touches it: the file is `processing` until the test
+    /// records an outcome for it under [`TEST_CONSUMER`].
+    pub async fn held_job(&self, user_id: Uuid, file_id: Uuid, variant: &str) -> Uuid {
+        use kiln::actors::catalog::messages::{AddJob, Claim, ClaimJob, NewJob};
+        let job = self
+            .actors
+            .catalog
+            .send(AddJob {
+                request_id: kiln::telemetry::RequestId::generate(),
+                user_id,
+                file_id,
+                job: NewJob {
+                    processor: "thumbnail".into(),
+                    variant: variant.into(),
+                    options: json!({}),
+                },
+            })
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("the file is the user's");
+        let claim = self
+            .actors
+            .catalog
+            .send(ClaimJob {
+                job_id: job.id,
+                consumer: TEST_CONSUMER.into(),
+                lease: Duration::from_secs(600),
+                max_attempts: 3,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(claim, Claim::Claimed(_)), "{claim:?}");
+        job.id
+    }
+}

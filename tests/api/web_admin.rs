@@ -4,19 +4,14 @@
 
 use std::time::Duration;
 
-use kiln::actors::catalog::messages::{
-    AddJob, Claim, ClaimJob, FailJob, NewJob, Recorded, SetUserRole,
-};
+use kiln::actors::catalog::messages::{FailJob, Recorded, SetUserRole};
 use kiln::telemetry::RequestId;
 use reqwest::StatusCode;
-use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with, user_with_id, wait_until};
+use crate::helpers::{TEST_CONSUMER, TestApp, spawn_app, spawn_app_with, user_with_id, wait_until};
 use crate::web::{WebClient, location};
 use crate::web_settings::follow_with_notice;
-
-const CONSUMER: &str = "web-admin-test";
 
 /// Makes the account with `email` an administrator, as `kiln user set-role` does.
 async fn make_admin(app: &TestApp, email: &str) {
@@ -38,42 +33,15 @@ async fn make_admin(app: &TestApp, email: &str) {
 /// A job of `user_id`'s ready file that failed for good with `error`: added
 /// and claimed through the Catalog as a worker would, so no worker runs it.
 async fn dead_job(app: &TestApp, user_id: &str, file_id: &str, error: &str) -> Uuid {
-    let job = app
-        .actors
-        .catalog
-        .send(AddJob {
-            request_id: RequestId::generate(),
-            user_id: user_id.parse().unwrap(),
-            file_id: file_id.parse().unwrap(),
-            job: NewJob {
-                processor: "thumbnail".into(),
-                variant: "again".into(),
-                options: json!({}),
-            },
-        })
-        .await
-        .unwrap()
-        .unwrap()
-        .expect("the file is the user's");
-    let claim = app
-        .actors
-        .catalog
-        .send(ClaimJob {
-            job_id: job.id,
-            consumer: CONSUMER.into(),
-            lease: Duration::from_secs(600),
-            max_attempts: 3,
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(matches!(claim, Claim::Claimed(_)), "{claim:?}");
+    let job_id = app
+        .held_job(user_id.parse().unwrap(), file_id.parse().unwrap(), "again")
+        .await;
     let failed = app
         .actors
         .catalog
         .send(FailJob {
-            job_id: job.id,
-            consumer: CONSUMER.into(),
+            job_id,
+            consumer: TEST_CONSUMER.into(),
             error: error.into(),
             permanent: true,
             max_retries: 3,
@@ -82,7 +50,7 @@ async fn dead_job(app: &TestApp, user_id: &str, file_id: &str, error: &str) -> U
         .unwrap()
         .unwrap();
     assert!(matches!(failed, Recorded::Stored(_)), "{failed:?}");
-    job.id
+    job_id
 }
 
 #[actix_rt::test]

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use kiln::actors::catalog::messages::{AddJob, Claim, ClaimJob, NewFile, NewJob, RecordUpload};
+use kiln::actors::catalog::messages::{NewFile, RecordUpload};
 use kiln::telemetry::RequestId;
 use reqwest::{Response, StatusCode, header};
 use serde_json::{Value, json};
@@ -114,36 +114,8 @@ async fn record_file(app: &TestApp, user_id: Uuid, filename: &str) -> Uuid {
 
 /// Puts the file back to `processing`: a job that a worker of no one's holds.
 async fn hold_processing(app: &TestApp, user_id: Uuid, file_id: &str) {
-    let job = app
-        .actors
-        .catalog
-        .send(AddJob {
-            request_id: RequestId::generate(),
-            user_id,
-            file_id: file_id.parse().unwrap(),
-            job: NewJob {
-                processor: "thumbnail".into(),
-                variant: "held".into(),
-                options: json!({}),
-            },
-        })
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let claim = app
-        .actors
-        .catalog
-        .send(ClaimJob {
-            job_id: job.id,
-            consumer: "web-files-test".into(),
-            lease: Duration::from_secs(600),
-            max_attempts: 3,
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(matches!(claim, Claim::Claimed(_)), "{claim:?}");
+    app.held_job(user_id, file_id.parse().unwrap(), "held")
+        .await;
 }
 
 /// A page as a browser reads its attributes: Tera escapes `/` (and the

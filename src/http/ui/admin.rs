@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::account::form_error;
 use super::settings::When;
-use super::{Notice, Page, UiError, see_other_with};
+use super::{Notice, Page, Pagination, UiError, see_other_with};
 use crate::actors::catalog::messages::{JobScope, ListFailedJobs};
 use crate::actors::catalog::records::FailedJob;
 use crate::domain::jobs::JobStatus;
@@ -87,14 +87,6 @@ struct Tab {
     count: u64,
     href: String,
     current: bool,
-}
-
-#[derive(Serialize)]
-struct Pagination {
-    page: u64,
-    pages: u64,
-    previous: Option<String>,
-    next: Option<String>,
 }
 
 #[derive(Serialize)]

@@ -18,7 +18,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Page, UiError};
+use super::{Page, Pagination, UiError};
 use crate::actors::catalog::messages::{CountFiles, ListFiles, ListVariantNames};
 use crate::actors::catalog::records::{File, FileCounts};
 use crate::config::Config;
@@ -277,14 +277,6 @@ struct Tab {
     count: u64,
     href: String,
     current: bool,
-}
-
-#[derive(Serialize)]
-struct Pagination {
-    page: u64,
-    pages: u64,
-    previous: Option<String>,
-    next: Option<String>,
 }
 
 fn tabs(view: &View, counts: &FileCounts) -> Vec<Tab> {

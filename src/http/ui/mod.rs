@@ -174,6 +174,16 @@ pub struct CsrfForm {
     pub csrf_token: String,
 }
 
+/// Where a paged list is, and the links to its neighbours (as the list's
+/// template shows them).
+#[derive(Serialize)]
+pub struct Pagination {
+    pub page: u64,
+    pub pages: u64,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
 // ---- notices after a redirect ------------------------------------------------------
 
 const NOTICE_COOKIE: &str = "kiln_notice";
