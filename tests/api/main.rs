@@ -4,6 +4,7 @@
 
 mod accounts;
 mod browser;
+mod browser_flows;
 mod browser_smoke;
 mod chaos;
 mod cli;

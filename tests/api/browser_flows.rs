@@ -1,0 +1,496 @@
+//! Whole journeys through the web UI in a real browser (headless Chromium):
+//! registering and verifying by mail, uploading and processing files, API
+//! tokens, password reset, OAuth sign-in against a loopback provider, and the
+//! refusal of a form posted from another origin.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::browser::Browser;
+use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::oauth_provider::{OAuthProvider, ProviderUser};
+use crate::servers::PrivateSmtp;
+
+const NEW_PASSWORD: &str = "copper lantern orbits the fjord";
+/// Processing (thumbnails, watermarks) may take a while on a busy machine.
+const SLOW: Duration = Duration::from_secs(60);
+
+/// An app whose mail goes to `smtp`.
+async fn app_with_mail(smtp: &PrivateSmtp) -> TestApp {
+    let env = smtp.env();
+    let overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    spawn_app_with(&overrides).await
+}
+
+/// A link from a mail, on the app's own address.
+fn on_app(app: &TestApp, link: &url::Url) -> String {
+    match link.query() {
+        Some(query) => format!("{}{}?{query}", app.address, link.path()),
+        None => format!("{}{}", app.address, link.path()),
+    }
+}
+
+/// How many elements match `css` now.
+async fn count(browser: &Browser, css: &str) -> usize {
+    browser
+        .client()
+        .find_all(Locator::Css(css))
+        .await
+        .map(|found| found.len())
+        .unwrap_or(0)
+}
+
+/// Polls until at least `n` elements match `css`.
+async fn wait_for_count(browser: &Browser, css: &str, n: usize, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let seen = count(browser, css).await;
+        if seen >= n {
+            return;
+        }
+        if Instant::now() >= deadline {
+            let shot = browser.screenshot("FAILED-count").await;
+            let url = browser.current_url().await;
+            panic!(
+                "only {seen} of {n} elements matched `{css}` within {timeout:?} on {url} \
+                 (screenshot {})",
+                shot.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs `script` in the page and returns its result.
+async fn js(browser: &Browser, script: &str) -> serde_json::Value {
+    browser
+        .client()
+        .execute(script, vec![])
+        .await
+        .unwrap_or_else(|error| panic!("script {script:?} failed: {error}"))
+}
+
+/// Registers on /register; the browser ends signed in on /files.
+async fn register_in_browser(browser: &Browser, app: &TestApp, name: &str, email: &str) {
+    browser.goto(&app.url("/register")).await;
+    browser.fill("#name", name).await;
+    browser.fill("#email", email).await;
+    browser.fill("#password", PASSWORD).await;
+    browser.submit(r#"form[action="/register"]"#).await;
+    browser.wait_for_url("/files", Browser::WAIT).await;
+    browser
+        .wait_for_text("[data-test=viewer-name]", name, Browser::WAIT)
+        .await;
+}
+
+/// Signs in on /login and waits for /files.
+async fn sign_in(browser: &Browser, app: &TestApp, email: &str, password: &str) {
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#email", email).await;
+    browser.fill("#password", password).await;
+    browser.submit(r#"form[action="/login"]"#).await;
+    browser.wait_for_url("/files", Browser::WAIT).await;
+    browser
+        .wait_for("[data-test=viewer-name]", Browser::WAIT)
+        .await;
+}
+
+/// Clicks the header's "Sign out" and waits for the sign-in page.
+async fn sign_out(browser: &Browser) {
+    browser.click("[data-test=logout]").await;
+    browser.wait_for_url("/login", Browser::WAIT).await;
+    browser.wait_for_text("h1", "Sign in", Browser::WAIT).await;
+    assert!(
+        !browser.is_present("[data-test=viewer-name]").await,
+        "after signing out the header still shows a signed-in person"
+    );
+}
+
+async fn api_me_status(app: &TestApp, token: &str) -> StatusCode {
+    app.get("/api/me", Some(token)).await.status()
+}
+
+#[actix_rt::test]
+async fn a_new_user_registers_verifies_uploads_watermarks_and_manages_tokens() {
+    let mut smtp = PrivateSmtp::start().await;
+    let app = app_with_mail(&smtp).await;
+    let browser = Browser::start().await;
+
+    browser.goto(&app.url("/")).await;
+    browser.screenshot("landing").await;
+
+    // Register, and verify the address from the mail.
+    register_in_browser(&browser, &app, "Ada Lovelace", "ada@example.com").await;
+    let mail = smtp.inbox.next().await;
+    assert!(
+        mail.to.contains("ada@example.com"),
+        "mail went to {}",
+        mail.to
+    );
+    browser
+        .goto(&on_app(&app, &mail.link("verify-email")))
+        .await;
+    browser
+        .wait_for_text("h1", "Verify your e-mail address", Browser::WAIT)
+        .await;
+    browser.submit(r#"form[action="/verify-email"]"#).await;
+    let deadline = Instant::now() + Browser::WAIT;
+    while browser.is_present(r#"form[action="/verify-email"]"#).await {
+        assert!(
+            Instant::now() < deadline,
+            "clicking \"Verify my address\" left the browser on the verify page"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.screenshot("verified").await;
+    let me: serde_json::Value = {
+        // Verified, as the API sees it (through a fresh API login).
+        let response = app.login("ada@example.com", PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: serde_json::Value = response.json().await.unwrap();
+        let token = body["access_token"].as_str().unwrap().to_string();
+        app.get("/api/me", Some(&token)).await.json().await.unwrap()
+    };
+    assert_eq!(
+        me["user"]["email_verified"],
+        json!(true),
+        "clicking \"Verify my address\" did not verify the account: /api/me says {me}"
+    );
+    browser.goto(&app.url("/files")).await;
+    assert!(
+        !browser
+            .is_present(r#"form[action="/verify-email/resend"]"#)
+            .await,
+        "the \"please verify\" banner still shows after verifying"
+    );
+
+    // Out, and back in on /login.
+    sign_out(&browser).await;
+    sign_in(&browser, &app, "ada@example.com", PASSWORD).await;
+
+    // Upload two images from /files, without the page reloading.
+    browser.goto(&app.url("/files")).await;
+    browser
+        .wait_for("[data-test=no-files]", Browser::WAIT)
+        .await;
+    let files_url = browser.current_url().await;
+    js(&browser, "window.__noReload = 1; return 1").await;
+    browser
+        .upload(
+            "[data-test=file-input]",
+            &[
+                Path::new("tests/fixtures/small.jpg"),
+                Path::new("tests/fixtures/logo.png"),
+            ],
+        )
+        .await;
+    wait_for_count(
+        &browser,
+        r#"[data-test="file-card"] [data-test="thumbnail"]"#,
+        2,
+        SLOW,
+    )
+    .await;
+    assert_eq!(
+        browser.current_url().await,
+        files_url,
+        "uploading moved the browser to another page"
+    );
+    assert_eq!(
+        js(&browser, "return window.__noReload === 1").await,
+        json!(true),
+        "the files page reloaded while uploading (the JS marker is gone)"
+    );
+    assert_eq!(count(&browser, r#"[data-test="file-card"]"#).await, 2);
+    // Let the cards' 0.3 s fade-in finish.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    browser.screenshot("files").await;
+
+    // A phone-width look at the grid.
+    browser.set_window_size(390, 844).await;
+    browser.screenshot("files-phone").await;
+    browser.set_window_size(1280, 900).await;
+
+    // One file's page: make a watermarked variant.
+    let link = browser
+        .find(r#"[data-test="file-card"] a.file-card-link"#)
+        .await;
+    let href = link
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("a card links to its file");
+    browser.goto(&app.url(&href)).await;
+    browser
+        .wait_for("[data-test=file-detail]", Browser::WAIT)
+        .await;
+    let select = browser.find("[data-test=processor]").await;
+    select
+        .select_by_value("watermark")
+        .await
+        .expect("the processor list offers watermark");
+    browser.fill("#opt-watermark-text", "Kiln test").await;
+    browser.submit("[data-test=process-form]").await;
+    browser
+        .wait_for(
+            r#"[data-test="job"][data-processor="watermark"][data-status="succeeded"]"#,
+            SLOW,
+        )
+        .await;
+    browser
+        .wait_for(r#"[data-test="variant"][data-variant="watermark"]"#, SLOW)
+        .await;
+    // Let the cards' 0.3 s fade-in finish.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    scroll_to_top(&browser).await;
+    browser.screenshot("file-detail").await;
+
+    // API tokens on /settings.
+    browser.goto(&app.url("/settings")).await;
+    browser.fill("#token_name", "Browser test").await;
+    browser.submit(r#"form[action="/settings/tokens"]"#).await;
+    let secret = browser
+        .wait_for("[data-test=new-token-secret]", Browser::WAIT)
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .expect("the new token's field has a value");
+    assert!(!secret.is_empty(), "the new token is shown empty");
+    assert_eq!(
+        api_me_status(&app, &secret).await,
+        StatusCode::OK,
+        "the token shown on /settings does not work on /api/me"
+    );
+    assert_eq!(count(&browser, "[data-test=token-row]").await, 1);
+    // The revoke form asks for confirmation; say yes.
+    js(&browser, "window.confirm = () => true; return 1").await;
+    browser.submit(r#"[data-test=token-row] form"#).await;
+    browser
+        .wait_for("[data-test=no-tokens]", Browser::WAIT)
+        .await;
+    assert_eq!(
+        api_me_status(&app, &secret).await,
+        StatusCode::UNAUTHORIZED,
+        "a revoked token still works"
+    );
+    scroll_to_top(&browser).await;
+    browser.screenshot("settings").await;
+
+    browser.goto(&app.url("/upload")).await;
+    browser
+        .wait_for("[data-test=dropzone]", Browser::WAIT)
+        .await;
+    browser.screenshot("upload").await;
+
+    sign_out(&browser).await;
+    browser.close().await;
+}
+
+#[actix_rt::test]
+async fn a_forgotten_password_is_reset_in_the_browser() {
+    let mut smtp = PrivateSmtp::start().await;
+    let app = app_with_mail(&smtp).await;
+    let browser = Browser::start().await;
+
+    register_in_browser(&browser, &app, "Grace Hopper", "grace@example.com").await;
+    smtp.inbox.next().await; // the verification mail
+    sign_out(&browser).await;
+    browser.screenshot("login").await;
+
+    browser.click(r#"a[href="/forgot-password"]"#).await;
+    browser
+        .wait_for_url("/forgot-password", Browser::WAIT)
+        .await;
+    browser.fill("#email", "grace@example.com").await;
+    browser.submit(r#"form[action="/forgot-password"]"#).await;
+    let mail = smtp.inbox.next().await;
+    assert!(
+        mail.to.contains("grace@example.com"),
+        "mail went to {}",
+        mail.to
+    );
+
+    browser
+        .goto(&on_app(&app, &mail.link("reset-password")))
+        .await;
+    browser
+        .wait_for_text("h1", "Choose a new password", Browser::WAIT)
+        .await;
+    browser.fill("#password", NEW_PASSWORD).await;
+    browser.fill("#password_confirm", NEW_PASSWORD).await;
+    browser.screenshot("reset-password").await;
+    browser.submit(r#"form[action="/reset-password"]"#).await;
+    browser.wait_for_url("/login", Browser::WAIT).await;
+    browser.wait_for("p.notice", Browser::WAIT).await;
+
+    // The old password no longer works; the new one does.
+    browser.fill("#email", "grace@example.com").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.submit(r#"form[action="/login"]"#).await;
+    browser
+        .wait_for("[data-test=form-error]", Browser::WAIT)
+        .await;
+    assert!(!browser.current_url().await.contains("/files"));
+
+    sign_in(&browser, &app, "grace@example.com", NEW_PASSWORD).await;
+    browser
+        .wait_for_text("[data-test=viewer-name]", "Grace Hopper", Browser::WAIT)
+        .await;
+    browser.close().await;
+}
+
+#[actix_rt::test]
+async fn oauth_sign_in_runs_against_the_loopback_provider() {
+    let provider = OAuthProvider::start();
+    let vars = provider.env("GOOGLE");
+    let overrides: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = spawn_app_with(&overrides).await;
+    let mut user = ProviderUser::new("g-5005", "lin@example.com", true);
+    user.name = Some("Lin Oauth".to_string());
+    provider.sign_in_as(user);
+    let browser = Browser::start().await;
+
+    browser.goto(&app.url("/login")).await;
+    browser
+        .wait_for("[data-test=oauth-google]", Browser::WAIT)
+        .await;
+    browser.screenshot("login-oauth").await;
+    browser.click("[data-test=oauth-google]").await;
+    browser
+        .wait_for_url(&format!("{}/files", app.address), Browser::WAIT)
+        .await;
+    browser
+        .wait_for_text("[data-test=viewer-name]", "Lin Oauth", Browser::WAIT)
+        .await;
+    assert_eq!(
+        provider.authorize_requests().len(),
+        1,
+        "the browser went through the provider's /authorize once"
+    );
+
+    browser.goto(&app.url("/settings")).await;
+    let linked = browser
+        .wait_for_text(
+            "[data-test=provider-google]",
+            "lin@example.com",
+            Browser::WAIT,
+        )
+        .await;
+    assert!(
+        linked.to_lowercase().contains("linked") && !linked.contains("Not linked"),
+        "/settings does not show Google as linked: {linked:?}"
+    );
+    browser.close().await;
+}
+
+/// Serves one page, forever, from a loopback port of its own: a form that
+/// posts to `action`. Returns the page's URL.
+fn serve_foreign_form(action: &str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let page = format!(
+        "<!doctype html><html><head><title>Elsewhere</title></head><body>\
+         <h1>Another site</h1>\
+         <form id=\"evil\" method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"name\" value=\"Mallory was here\">\
+         <button type=\"submit\" id=\"go\">Win a prize</button></form></body></html>"
+    );
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = [0u8; 8192];
+            let _ = stream.read(&mut buffer);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    format!("http://127.0.0.1:{port}/")
+}
+
+#[actix_rt::test]
+async fn a_cross_site_form_post_is_refused() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    register_in_browser(&browser, &app, "Katherine Johnson", "kj@example.com").await;
+
+    let foreign = serve_foreign_form(&app.url("/settings/profile"));
+    browser.goto(&foreign).await;
+    browser
+        .wait_for_text("h1", "Another site", Browser::WAIT)
+        .await;
+    browser.click("#go").await;
+    browser
+        .wait_for_url(&app.url("/settings/profile"), Browser::WAIT)
+        .await;
+    let body = browser
+        .wait_for_text("body", "another site", Browser::WAIT)
+        .await;
+    assert!(
+        body.contains("403") || body.to_lowercase().contains("forbidden"),
+        "the refusal page does not say 403/Forbidden: {body:?}"
+    );
+    browser.screenshot("cross-site-refused").await;
+
+    // Still signed in, and the name is unchanged.
+    browser.goto(&app.url("/files")).await;
+    assert!(browser.current_url().await.ends_with("/files"));
+    browser
+        .wait_for_text(
+            "[data-test=viewer-name]",
+            "Katherine Johnson",
+            Browser::WAIT,
+        )
+        .await;
+    browser.goto(&app.url("/settings")).await;
+    let name = browser
+        .find("#name")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(
+        name, "Katherine Johnson",
+        "the foreign form changed the name"
+    );
+
+    // The same for /logout: refused, and the session lives on.
+    let foreign = serve_foreign_form(&app.url("/logout"));
+    browser.goto(&foreign).await;
+    browser.click("#go").await;
+    browser
+        .wait_for_url(&app.url("/logout"), Browser::WAIT)
+        .await;
+    browser
+        .wait_for_text("body", "another site", Browser::WAIT)
+        .await;
+    browser.goto(&app.url("/files")).await;
+    browser
+        .wait_for_text(
+            "[data-test=viewer-name]",
+            "Katherine Johnson",
+            Browser::WAIT,
+        )
+        .await;
+    browser.close().await;
+}
+
+/// Scrolls back up, so a screenshot shows the page from its top.
+async fn scroll_to_top(browser: &Browser) {
+    browser
+        .client()
+        .execute("window.scrollTo(0, 0)", vec![])
+        .await
+        .expect("the page scrolls");
+}
