@@ -336,6 +336,11 @@ class UploadItem {
       image.alt = "";
       image.className = "local-preview";
       image.src = this.preview;
+      // Only a name says it is an image: if it does not decode, show its kind.
+      image.addEventListener("error", () => {
+        image.remove();
+        part(this.element, "kind").hidden = false;
+      });
       part(this.element, "thumb").prepend(image);
       part(this.element, "kind").hidden = true;
     }

@@ -486,6 +486,79 @@ async fn a_cross_site_form_post_is_refused() {
     browser.close().await;
 }
 
+#[actix_rt::test]
+async fn the_upload_page_says_which_files_were_refused_and_why() {
+    // 2 KiB: logo.png (281 B) fits, small.jpg (4.5 KB) does not.
+    let app = spawn_app_with(&[("MAX_UPLOAD_SIZE", "2KiB")]).await;
+    let browser = Browser::start().await;
+    register_in_browser(&browser, &app, "Ada Lovelace", "ada@example.com").await;
+    browser.goto(&app.url("/upload")).await;
+    browser
+        .upload(
+            r#"[data-test="file-input"]"#,
+            &[
+                Path::new("tests/fixtures/small.jpg"),
+                Path::new("tests/fixtures/spoofed.jpg"),
+                Path::new("tests/fixtures/logo.png"),
+            ],
+        )
+        .await;
+    // Too large is caught before sending; text dressed as a JPEG only by the
+    // server, which looks at the bytes.
+    wait_for_count(&browser, r#"[data-test="upload-error"]"#, 2, SLOW).await;
+    let errors = js(
+        &browser,
+        r#"return [...document.querySelectorAll('[data-test="upload"]')]
+             .map(card => [card.textContent.includes("small.jpg") ? "small" :
+                           card.textContent.includes("spoofed.jpg") ? "spoofed" : "logo",
+                           (card.querySelector('[data-test="upload-error"]') || {}).textContent || ""]);"#,
+    )
+    .await;
+    let message_of = |name: &str| -> String {
+        errors
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|pair| pair[0] == name)
+            .map(|pair| pair[1].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no upload card for {name}: {errors}"))
+    };
+    assert!(message_of("small").contains("Too large"), "{errors}");
+    assert!(
+        message_of("spoofed").contains("Unsupported type"),
+        "{errors}"
+    );
+    assert_eq!(message_of("logo"), "", "{errors}");
+    browser
+        .wait_for(r#"[data-test="upload"] [data-test="thumbnail"]"#, SLOW)
+        .await;
+    browser.screenshot("upload-errors").await;
+
+    let cookie = browser
+        .client()
+        .get_named_cookie("kiln_session")
+        .await
+        .expect("signed in");
+    let listed: serde_json::Value = app
+        .client
+        .get(app.url("/api/files"))
+        .header("cookie", format!("kiln_session={}", cookie.value()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| file["filename"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["logo.png"], "only the accepted file is stored");
+    browser.close().await;
+}
+
 /// Scrolls back up, so a screenshot shows the page from its top.
 async fn scroll_to_top(browser: &Browser) {
     browser
