@@ -1,6 +1,9 @@
-//! The command line: `kiln [serve|api|worker|migrate|process|user ...]`.
+//! The command line: `kiln [serve|api|worker|migrate|process|user|token|jobs|files|storage|migrate-backend ...]`.
+//! The operator's commands take their arguments from [`crate::admin_cli`].
 
 use clap::{Parser, Subcommand};
+
+use crate::admin_cli::{files, jobs, storage, tokens, users};
 
 #[derive(Debug, Parser)]
 #[command(name = "kiln", version, about = "Self-hosted file processing service")]
@@ -27,26 +30,31 @@ pub enum Command {
     /// Manages accounts on the configured database.
     User {
         #[command(subcommand)]
-        action: UserAction,
+        action: users::UserAction,
     },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum UserAction {
-    /// Makes an account an administrator, who sees and retries every user's
-    /// failed jobs in the web UI, or a regular user again.
-    SetRole {
-        /// The account's e-mail address.
-        email: String,
-        #[arg(value_enum)]
-        role: UserRole,
+    /// Makes API tokens for scripts.
+    Token {
+        #[command(subcommand)]
+        action: tokens::TokenAction,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum UserRole {
-    Admin,
-    User,
+    /// Lists failed jobs and runs dead ones again.
+    Jobs {
+        #[command(subcommand)]
+        action: jobs::JobsAction,
+    },
+    /// Removes old files with everything made from them.
+    Files {
+        #[command(subcommand)]
+        action: files::FilesAction,
+    },
+    /// Checks the object store against the database.
+    Storage {
+        #[command(subcommand)]
+        action: storage::StorageAction,
+    },
+    /// Copies an embedded installation (SQLite, local objects) to PostgreSQL
+    /// and S3, resumably and verified, and prints what to set afterwards.
+    MigrateBackend(crate::migrate_backend::MigrateBackendArgs),
 }
 
 #[derive(Debug, clap::Args)]

@@ -35,6 +35,9 @@ impl ConfigError {
 pub struct Config {
     pub host: String,
     pub port: u16,
+    /// `OPS_PORT`: a second listener (on `HOST`) serving only `/healthz`,
+    /// `/readyz` and `/metrics`; the only HTTP a `kiln worker` serves.
+    pub ops_port: Option<u16>,
     /// Public address of this Kiln, used for links Kiln signs itself; unset means
     /// `http://HOST:PORT` with the port actually bound.
     pub base_url: Option<Url>,
@@ -234,6 +237,7 @@ impl Config {
         let env = Env(&lookup);
         let host = env.string("HOST").unwrap_or_else(|| "127.0.0.1".into());
         let port = env.parse::<u16>("PORT")?.unwrap_or(8080);
+        let ops_port = env.parse::<u16>("OPS_PORT")?;
         let base_url = env
             .string("BASE_URL")
             .map(|raw| parse_http_url("BASE_URL", &raw))
@@ -334,6 +338,7 @@ impl Config {
         Ok(Self {
             host,
             port,
+            ops_port,
             base_url,
             data_dir,
             database,
@@ -386,6 +391,11 @@ impl Config {
     /// The listen address, `HOST:PORT`.
     pub fn listen_addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
+    }
+
+    /// The operational listener's address, `HOST:OPS_PORT`, when set.
+    pub fn ops_listen_addr(&self) -> Option<String> {
+        self.ops_port.map(|port| format!("{}:{port}", self.host))
     }
 
     /// `BASE_URL`, or this process's own address once it listens on `port`.
@@ -767,6 +777,7 @@ mod tests {
     fn a_bad_value_names_its_variable() {
         for (name, value) in [
             ("PORT", "eighty"),
+            ("OPS_PORT", "-1"),
             ("JOB_TIMEOUT", "soon"),
             ("MAX_UPLOAD_SIZE", "big"),
             ("WORKER_CONCURRENCY", "0"),

@@ -6,8 +6,12 @@
 //!
 //! ```text
 //!  main ─▶ cli, config, telemetry ─▶ startup::Application          (process_cli: `kiln process`)
-//!                                                                  (user_cli: `kiln user`)
-//!                                        │
+//!                                        │                         (admin_cli: `kiln user|token|jobs|
+//!                                        │                          files|storage`, on a Catalog and
+//!                                        │                          Storage of its own, no server)
+//!                                        │                         (migrate_backend: SQLite + local
+//!                                        │                          objects ─▶ PostgreSQL + S3, a bulk
+//!                                        │                          copy beside the actor graph)
 //!  http (handlers) ──typed messages──▶ actors::ActorHandles
 //!                                        │
 //!  actors::supervisor::Supervisor ─┬─ Catalog      owns the database pool     (entities/, migration/)
@@ -30,18 +34,19 @@
 //! actors run.
 
 pub mod actors;
+pub mod admin_cli;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod entities;
 pub mod http;
+pub mod migrate_backend;
 pub mod process_cli;
 pub mod processing;
 pub mod startup;
 pub mod telemetry;
 pub mod transport;
-pub mod user_cli;
 
 /// Formats an error with its whole `source` chain, for logs.
 pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {

@@ -1,6 +1,7 @@
 //! `kiln`: parse the command line, load configuration, start logging, run.
 
 use clap::Parser;
+use kiln::admin_cli;
 use kiln::cli::{Cli, Command, MigrateAction, RunArgs};
 use kiln::config::Config;
 use kiln::startup::{Application, Role};
@@ -40,7 +41,16 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
         Some(Command::Worker(args)) => (Role::Worker, args),
         Some(Command::Migrate { action }) => return migrate(&config, action).await,
         Some(Command::Process(args)) => return kiln::process_cli::run(&config, args),
-        Some(Command::User { action }) => return kiln::user_cli::run(&config, action).await,
+        Some(Command::User { action }) => return admin_cli::users::run(&config, action).await,
+        Some(Command::Token { action }) => return admin_cli::tokens::run(&config, action).await,
+        Some(Command::Jobs { action }) => return admin_cli::jobs::run(&config, action).await,
+        Some(Command::Files { action }) => return admin_cli::files::run(&config, action).await,
+        Some(Command::Storage { action }) => {
+            return admin_cli::storage::run(&config, action).await;
+        }
+        Some(Command::MigrateBackend(args)) => {
+            return kiln::migrate_backend::run(&config, args).await;
+        }
     };
     if args.no_migrate {
         config.auto_migrate = false;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
@@ -75,6 +75,8 @@ pub struct Application {
     /// The bound port, for the roles that serve HTTP.
     port: Option<u16>,
     server: Option<Server>,
+    /// The `OPS_PORT` listener, when configured; already running.
+    ops: Option<OpsServer>,
     actors: ActorHandles,
     shutdown_timeout: Duration,
 }
@@ -84,6 +86,8 @@ impl Application {
     pub async fn build(config: Config, role: Role) -> anyhow::Result<Self> {
         let config = Arc::new(config);
         let jwt_secret = resolve_jwt_secret(&config)?;
+        // Before any actor starts, so that nothing they count is lost.
+        crate::telemetry::metrics::install();
 
         let db = catalog::connect(&config.database)
             .await
@@ -137,14 +141,15 @@ impl Application {
             },
         });
 
+        let state = web::Data::new(AppState {
+            actors: actors.clone(),
+            jwt: JwtKeys::new(&jwt_secret, config.jwt.ttl)?,
+            cookie_key: derive_key(&jwt_secret, b"kiln/signed-cookies"),
+            config: config.clone(),
+        });
         let server = if let Some(listener) = listener {
-            let state = web::Data::new(AppState {
-                actors: actors.clone(),
-                jwt: JwtKeys::new(&jwt_secret, config.jwt.ttl)?,
-                cookie_key: derive_key(&jwt_secret, b"kiln/signed-cookies"),
-                config: config.clone(),
-            });
             http::check_templates().context("a web page template does not compile")?;
+            let state = state.clone();
             let server = HttpServer::new(move || {
                 App::new()
                     .wrap(from_fn(http::refuse_cross_site))
@@ -161,9 +166,14 @@ impl Application {
         } else {
             None
         };
+        let ops = match config.ops_listen_addr() {
+            Some(addr) => Some(start_ops_server(&addr, state)?),
+            None => None,
+        };
         tracing::info!(
             ?role,
             port,
+            ops_port = ops.as_ref().map(|ops| ops.port),
             database = ?config.database.backend,
             redis = config.redis.is_some(),
             storage = match config.storage.backend {
@@ -179,6 +189,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            ops,
             actors,
             shutdown_timeout: config.shutdown_timeout,
         })
@@ -186,6 +197,11 @@ impl Application {
 
     pub fn port(&self) -> Option<u16> {
         self.port
+    }
+
+    /// The bound `OPS_PORT`, when set.
+    pub fn ops_port(&self) -> Option<u16> {
+        self.ops.as_ref().map(|ops| ops.port)
     }
 
     pub fn actors(&self) -> &ActorHandles {
@@ -229,9 +245,43 @@ impl Application {
                 Err(err) => tracing::warn!(error = %err, "cannot drain running jobs"),
             }
         }
+        if let Some(ops) = self.ops {
+            ops.handle.stop(true).await;
+        }
         tracing::info!("kiln stopped");
         Ok(())
     }
+}
+
+/// The `OPS_PORT` listener: `/healthz`, `/readyz` and `/metrics` only.
+struct OpsServer {
+    port: u16,
+    handle: ServerHandle,
+}
+
+/// Binds `addr` and starts serving the operational routes on it, with the
+/// request middleware (ids, logs, HTTP metrics) but none of the API or pages.
+fn start_ops_server(addr: &str, state: web::Data<AppState>) -> anyhow::Result<OpsServer> {
+    let listener = TcpListener::bind(addr)
+        .with_context(|| format!("cannot listen on {addr} (HOST, OPS_PORT)"))?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(request_context))
+            .app_data(state.clone())
+            .configure(http::ops::configure)
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    actix_rt::spawn(async move {
+        if let Err(err) = server.await {
+            tracing::error!(error = %err, "the OPS_PORT listener stopped");
+        }
+    });
+    Ok(OpsServer { port, handle })
 }
 
 async fn wait_for_signal() -> std::io::Result<()> {

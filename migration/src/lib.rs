@@ -20,6 +20,7 @@ mod m20261128_000008_create_processing_jobs;
 mod m20261128_000009_create_password_resets;
 mod m20261128_000010_create_email_verifications;
 mod m20261201_000011_add_users_token_generation;
+mod m20261201_000012_add_users_disabled_at;
 
 /// Runs Kiln's migrations; `up` applies them in this order, `down` in reverse.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000009_create_password_resets::Migration),
             Box::new(m20261128_000010_create_email_verifications::Migration),
             Box::new(m20261201_000011_add_users_token_generation::Migration),
+            Box::new(m20261201_000012_add_users_disabled_at::Migration),
         ]
     }
 }

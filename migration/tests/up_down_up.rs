@@ -29,9 +29,12 @@ async fn assert_tables(db: &DatabaseConnection, expect_present: bool) {
     }
 }
 
-async fn has_token_generation(db: &DatabaseConnection) -> bool {
+/// The columns later migrations add to `users`, oldest first.
+const USER_COLUMNS: [&str; 2] = ["token_generation", "disabled_at"];
+
+async fn has_user_column(db: &DatabaseConnection, column: &str) -> bool {
     SchemaManager::new(db)
-        .has_column("users", "token_generation")
+        .has_column("users", column)
         .await
         .expect("inspect schema")
 }
@@ -39,14 +42,21 @@ async fn has_token_generation(db: &DatabaseConnection) -> bool {
 async fn run_up_down_up(db: &DatabaseConnection) {
     Migrator::up(db, None).await.expect("first up");
     assert_tables(db, true).await;
-    assert!(has_token_generation(db).await);
+    for column in USER_COLUMNS {
+        assert!(has_user_column(db, column).await, "{column}");
+    }
 
-    // The column migration alone goes down and up again on a populated schema.
-    Migrator::down(db, Some(1)).await.expect("down one step");
-    assert!(!has_token_generation(db).await);
-    assert_tables(db, true).await;
-    Migrator::up(db, None).await.expect("up one step");
-    assert!(has_token_generation(db).await);
+    // The column migrations alone go down and up again on a populated schema,
+    // newest first.
+    for column in USER_COLUMNS.iter().rev() {
+        Migrator::down(db, Some(1)).await.expect("down one step");
+        assert!(!has_user_column(db, column).await, "{column}");
+        assert_tables(db, true).await;
+    }
+    Migrator::up(db, None).await.expect("up again");
+    for column in USER_COLUMNS {
+        assert!(has_user_column(db, column).await, "{column}");
+    }
 
     Migrator::down(db, None).await.expect("down");
     assert_tables(db, false).await;

@@ -20,6 +20,14 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    pub const ALL: [Self; 5] = [
+        Self::Queued,
+        Self::Running,
+        Self::Retrying,
+        Self::Succeeded,
+        Self::Dead,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
@@ -31,15 +39,7 @@ impl JobStatus {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [
-            Self::Queued,
-            Self::Running,
-            Self::Retrying,
-            Self::Succeeded,
-            Self::Dead,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == raw)
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 
     pub fn is_finished(self) -> bool {

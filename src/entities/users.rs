@@ -1,6 +1,8 @@
 //! `users`: one row per account; `password_hash` is `None` for OAuth-only users.
 //! `token_generation` is bumped when the account's sign-ins must end (a password
 //! reset): access tokens issued under an older generation are refused.
+//! `disabled_at` is set while an operator has the account disabled: nothing
+//! signs in with it until it is cleared.
 
 use sea_orm::entity::prelude::*;
 
@@ -20,6 +22,7 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub token_generation: i32,
+    pub disabled_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -54,6 +54,27 @@ pub fn parse_name(name: &str) -> Result<String, ApiError> {
     Ok(name.to_string())
 }
 
+/// A new account's address, name and password, checked against the rules
+/// registration applies (`kiln user create` applies them too).
+pub struct NewAccount {
+    pub email: Email,
+    pub name: String,
+    pub password: Password,
+}
+
+impl NewAccount {
+    pub fn check(email: &str, name: &str, password: String) -> Result<Self, ApiError> {
+        let email = Email::parse(email).map_err(|m| ApiError::unprocessable("invalid_email", m))?;
+        let name = parse_name(name)?;
+        let password = Password::for_account(password, email.as_str(), &name)?;
+        Ok(Self {
+            email,
+            name,
+            password,
+        })
+    }
+}
+
 /// Creates an account and mails the link that verifies its address.
 pub async fn register(
     state: &AppState,
@@ -62,9 +83,11 @@ pub async fn register(
     password: String,
     name: &str,
 ) -> Result<User, ApiError> {
-    let email = Email::parse(email).map_err(|m| ApiError::unprocessable("invalid_email", m))?;
-    let name = parse_name(name)?;
-    let password = Password::for_account(password, email.as_str(), &name)?;
+    let NewAccount {
+        email,
+        name,
+        password,
+    } = NewAccount::check(email, name, password)?;
     let password_hash = ask(
         &state.actors.credentials,
         HashPassword {
@@ -80,7 +103,8 @@ pub async fn register(
             email: email.as_str().to_string(),
             name,
             password_hash,
-            verification,
+            verification: Some(verification),
+            is_admin: false,
         },
     )
     .await?;
@@ -98,7 +122,9 @@ pub struct PasswordSignIn {
 
 /// Checks an e-mail and password, counting failures per account and per client
 /// address: refused with 429 once either has used up its attempts. An unknown
-/// address costs a password check too, so both answers take as long.
+/// address costs a password check too, so both answers take as long. A
+/// disabled account is refused with 403 once its password is proven (so the
+/// refusal tells nothing to whoever does not know it).
 pub async fn sign_in_with_password(
     state: &AppState,
     request_id: RequestId,
@@ -129,6 +155,9 @@ pub async fn sign_in_with_password(
     let Some(signed_in) = found.filter(|_| verified) else {
         return Err(ApiError::InvalidCredentials);
     };
+    if signed_in.user.is_disabled() {
+        return Err(ApiError::AccountDisabled);
+    }
     tracing::info!(user_id = %signed_in.user.id, "signed in");
     Ok(signed_in)
 }

@@ -2,7 +2,8 @@
 //! credential is a login JWT or a personal API token (`kiln_...`); or, for the
 //! web UI's scripts, the session cookie, with the session's CSRF token in the
 //! `X-CSRF-Token` header on every request that changes something. Handlers that
-//! take an [`Authenticated`] argument are closed to everyone else with a 401.
+//! take an [`Authenticated`] argument are closed to everyone else with a 401,
+//! and to the credentials of a disabled account with a 403.
 
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
@@ -14,7 +15,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::request_context::request_id_of;
 use super::session::current_session;
-use crate::actors::catalog::messages::{AuthenticateApiToken, CheckAccessToken};
+use crate::actors::catalog::messages::{AuthenticateApiToken, CheckAccessToken, CredentialCheck};
 use crate::auth::api_token;
 use crate::auth::jwt::AccessToken;
 
@@ -60,17 +61,16 @@ impl FromRequest for Authenticated {
                 return from_session(&state, &req).await;
             };
             let caller = if api_token::looks_like_api_token(&credential) {
-                let user_id = state
+                let check = state
                     .actors
                     .catalog
                     .send(AuthenticateApiToken {
                         request_id,
                         token_hash: api_token::hash(&credential),
                     })
-                    .await??
-                    .ok_or(ApiError::Unauthorized)?;
+                    .await??;
                 Authenticated {
-                    user_id,
+                    user_id: opened_account(check)?,
                     credential: Credential::ApiToken,
                 }
             } else {
@@ -78,7 +78,7 @@ impl FromRequest for Authenticated {
                     .jwt
                     .verify(&credential)
                     .map_err(|_| ApiError::Unauthorized)?;
-                let valid = state
+                let check = state
                     .actors
                     .catalog
                     .send(CheckAccessToken {
@@ -88,17 +88,23 @@ impl FromRequest for Authenticated {
                         generation: token.generation,
                     })
                     .await??;
-                if !valid {
-                    return Err(ApiError::Unauthorized);
-                }
                 Authenticated {
-                    user_id: token.user_id,
+                    user_id: opened_account(check)?,
                     credential: Credential::AccessToken(token),
                 }
             };
             tracing::Span::current().record("user_id", tracing::field::display(caller.user_id));
             Ok(caller)
         })
+    }
+}
+
+/// The account a checked credential opens, or why it opens none.
+fn opened_account(check: CredentialCheck) -> Result<Uuid, ApiError> {
+    match check {
+        CredentialCheck::Valid(user_id) => Ok(user_id),
+        CredentialCheck::Invalid => Err(ApiError::Unauthorized),
+        CredentialCheck::AccountDisabled => Err(ApiError::AccountDisabled),
     }
 }
 

@@ -29,6 +29,9 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("{0}")]
     Forbidden(String),
+    /// The credential is right, but an operator disabled the account.
+    #[error("this account is disabled; ask the service's operator")]
+    AccountDisabled,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{message}")]
@@ -83,6 +86,7 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden(_) => "forbidden",
+            Self::AccountDisabled => "account_disabled",
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge(_) => "file_too_large",
             Self::UnsupportedType(_) => "unsupported_type",
@@ -121,7 +125,7 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::AccountDisabled => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

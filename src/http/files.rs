@@ -3,6 +3,7 @@
 //! so a processing request is checked, and a deletion carried out, the same way
 //! from either.
 
+use actix::Addr;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -10,9 +11,9 @@ use super::error::ApiError;
 use super::{AppState, ask};
 use crate::actors::catalog::messages::{AddJob, DeleteFile, FindFile, FindWatermarkImage, NewJob};
 use crate::actors::catalog::records::Job;
-use crate::actors::dispatcher::JobsQueued;
-use crate::actors::storage::ObjectKey;
+use crate::actors::dispatcher::announce_queued;
 use crate::actors::storage::messages::DeleteObject;
+use crate::actors::storage::{ObjectKey, Storage};
 use crate::processing;
 use crate::telemetry::RequestId;
 
@@ -113,13 +114,7 @@ pub async fn request_processing(
     )
     .await?
     .ok_or(ApiError::NotFound("file"))?;
-    // Losing this notification is harmless: the Dispatcher's reconciler
-    // publishes queued jobs it finds in the database.
-    if let Some(dispatcher) = &state.actors.dispatcher {
-        dispatcher.do_send(JobsQueued {
-            job_ids: vec![job.id],
-        });
-    }
+    announce_queued(state.actors.dispatcher.as_ref(), std::slice::from_ref(&job));
     Ok(job)
 }
 
@@ -143,12 +138,24 @@ pub async fn delete_file(
     .ok_or(ApiError::NotFound("file"))?;
     // The rows are gone, so nothing can reach these objects any more; a job in
     // flight finds its claim or completion refused and ends.
+    delete_objects(&state.actors.storage, &request_id, keys).await?;
+    tracing::info!(%file_id, "file deleted");
+    Ok(())
+}
+
+/// Deletes a file's objects by their recorded keys (an absent one is no
+/// error). `kiln files purge` deletes with it too.
+pub async fn delete_objects(
+    storage: &Addr<Storage>,
+    request_id: &RequestId,
+    keys: impl IntoIterator<Item = String>,
+) -> Result<(), ApiError> {
     for key in keys {
         let Ok(key) = ObjectKey::parse(&key) else {
             continue;
         };
         ask(
-            &state.actors.storage,
+            storage,
             DeleteObject {
                 request_id: request_id.clone(),
                 key,
@@ -156,7 +163,6 @@ pub async fn delete_file(
         )
         .await?;
     }
-    tracing::info!(%file_id, "file deleted");
     Ok(())
 }
 

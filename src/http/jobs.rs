@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::{AppState, ask};
-use crate::actors::catalog::messages::{JobScope, RetryDeadJob};
+use crate::actors::catalog::messages::{Handoff, JobScope, RetryDeadJob};
 use crate::actors::catalog::records::Job;
-use crate::actors::dispatcher::JobsQueued;
+use crate::actors::dispatcher::announce_queued;
 use crate::telemetry::RequestId;
 
 /// Puts a dead job within `scope` back in the queue with fresh attempts and
@@ -27,17 +27,12 @@ pub async fn retry_dead_job(
             request_id,
             scope,
             job_id,
+            handoff: Handoff::Announced,
         },
     )
     .await?
     .ok_or(ApiError::NotFound("job"))?;
-    // Losing this notification is harmless: the Dispatcher's reconciler
-    // publishes queued jobs it finds in the database.
-    if let Some(dispatcher) = &state.actors.dispatcher {
-        dispatcher.do_send(JobsQueued {
-            job_ids: vec![job.id],
-        });
-    }
+    announce_queued(state.actors.dispatcher.as_ref(), std::slice::from_ref(&job));
     tracing::info!(job_id = %job.id, ?scope, "dead job queued again");
     Ok(job)
 }

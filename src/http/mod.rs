@@ -9,7 +9,7 @@ pub mod error;
 pub mod files;
 pub mod jobs;
 mod objects;
-mod ops;
+pub mod ops;
 pub mod request_context;
 pub mod session;
 pub mod tokens;

@@ -1,5 +1,7 @@
-//! Operational routes: `/healthz` (the process answers) and `/readyz` (every
-//! backend answers, or 503 naming the ones that do not).
+//! Operational routes: `/healthz` (the process answers), `/readyz` (every
+//! backend answers, each with its latency, or 503 naming the ones that do not)
+//! and `/metrics` (Prometheus text). The same routes are served on `OPS_PORT`
+//! when it is set, which is how a `kiln worker` (no API) is probed and scraped.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -8,11 +10,13 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::error::error_body;
-use crate::actors::supervisor::CheckReadiness;
+use crate::actors::supervisor::{CheckReadiness, MeasureQueue};
+use crate::telemetry::metrics;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(prometheus_metrics));
 }
 
 async fn healthz() -> HttpResponse {
@@ -33,23 +37,30 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let checks: Map<String, Value> = readiness
         .checks
         .iter()
-        .map(|(name, failure)| {
-            let value = match failure {
+        .map(|check| {
+            let value = match &check.failure {
                 None => json!("ok"),
                 Some(reason) => json!(reason),
             };
-            (name.to_string(), value)
+            (check.name.to_string(), value)
+        })
+        .collect();
+    let latency_ms: Map<String, Value> = readiness
+        .checks
+        .iter()
+        .map(|check| {
+            let ms = (check.latency.as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
+            (check.name.to_string(), json!(ms))
         })
         .collect();
     if readiness.is_ready() {
-        return HttpResponse::Ok().json(json!({ "status": "ready", "checks": checks }));
+        return HttpResponse::Ok().json(json!({
+            "status": "ready",
+            "checks": checks,
+            "latency_ms": latency_ms,
+        }));
     }
-    let failed: Vec<&str> = readiness
-        .checks
-        .iter()
-        .filter(|(_, failure)| failure.is_some())
-        .map(|(name, _)| *name)
-        .collect();
+    let failed = readiness.failed();
     let mut response = HttpResponse::ServiceUnavailable().json(json!({
         "error": {
             "code": "not_ready",
@@ -57,9 +68,21 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             "failed": failed,
         },
         "checks": checks,
+        "latency_ms": latency_ms,
     }));
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     response
+}
+
+/// Measures the queue gauges, then renders every metric. A backend that does
+/// not answer leaves its gauges at their last values; the scrape still works.
+async fn prometheus_metrics(state: web::Data<AppState>) -> HttpResponse {
+    if let Err(err) = state.actors.supervisor.send(MeasureQueue).await {
+        tracing::warn!(error = %err, "cannot measure the queue for /metrics");
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics::render())
 }

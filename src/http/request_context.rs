@@ -1,7 +1,8 @@
 //! The outermost middleware: gives every request an id (the client's
 //! `X-Request-Id` when it is safe to echo, else a new one), runs it inside a
 //! tracing span carrying `request_id` and `user_id`, logs its outcome and
-//! duration, and makes sure every error response has the API's error body.
+//! duration, counts it in the HTTP metrics, and makes sure every error response
+//! has the API's error body.
 
 use std::time::Instant;
 
@@ -14,7 +15,7 @@ use futures::future::{Ready, ready};
 use tracing::Instrument;
 
 use super::error::{code_for_status, error_body};
-use crate::telemetry::RequestId;
+use crate::telemetry::{RequestId, metrics};
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -41,13 +42,22 @@ pub async fn request_context(
     // an `Err` would mean a middleware failed, and actix renders it itself.
     let response = next.call(req).instrument(span.clone()).await?;
     let status = response.status();
+    let elapsed = started.elapsed();
     span.in_scope(|| {
         tracing::info!(
             status = status.as_u16(),
-            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
             "request finished"
         );
     });
+    // The route's pattern, never its path: `/api/files/{id}` is one series.
+    let route = response.request().match_pattern();
+    metrics::http_request(
+        response.request().method().as_str(),
+        route.as_deref().unwrap_or("unmatched"),
+        status.as_u16(),
+        elapsed,
+    );
     let mut response = with_error_body(response);
     if let Ok(value) = HeaderValue::from_str(request_id.as_str()) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);

@@ -131,7 +131,8 @@ pub async fn end_session(state: &AppState, req: &HttpRequest) -> Result<Cookie<'
 }
 
 /// The signed-in browser's account and session, or `None` when it has no open
-/// session.
+/// session. A session of a disabled account is refused with 403 (it is kept:
+/// it works again once the account is enabled).
 pub async fn current_session(
     state: &AppState,
     req: &HttpRequest,
@@ -148,6 +149,9 @@ pub async fn current_session(
         },
     )
     .await?;
+    if found.as_ref().is_some_and(|open| open.user.is_disabled()) {
+        return Err(ApiError::AccountDisabled);
+    }
     Ok(found.map(|open| {
         tracing::Span::current().record("user_id", tracing::field::display(open.user.id));
         SignedIn {

@@ -1,15 +1,18 @@
 //! Personal API tokens, whichever door they are managed through: the JSON API
-//! (`api/tokens`) and the settings page (`ui/settings`) both call these, so the
-//! rules (name, lifetime, shown once, only the owner's) are kept once.
+//! (`api/tokens`), the settings page (`ui/settings`) and `kiln token create`
+//! all call these, so the rules (name, lifetime, shown once, only the owner's)
+//! are kept once.
 //!
 //! The secret exists only in the reply to [`create`]: the Catalog keeps its
 //! hash and a short display prefix.
 
+use actix::Addr;
 use chrono::{Duration, Utc};
 use uuid::Uuid;
 
 use super::error::ApiError;
 use super::{AppState, ask};
+use crate::actors::catalog::Catalog;
 use crate::actors::catalog::messages::{CreateApiToken, DeleteApiToken, ListApiTokens};
 use crate::actors::catalog::records::ApiToken;
 use crate::auth::api_token;
@@ -26,9 +29,10 @@ pub struct CreatedToken {
 }
 
 /// Makes a token for `user_id` named `name` that expires after
-/// `expires_in_days` (never, when `None`).
+/// `expires_in_days` (never, when `None`). Needs only the Catalog, so the
+/// command line, which has no server, makes tokens the same way.
 pub async fn create(
-    state: &AppState,
+    catalog: &Addr<Catalog>,
     request_id: RequestId,
     user_id: Uuid,
     name: &str,
@@ -47,7 +51,7 @@ pub async fn create(
     };
     let generated = api_token::generate();
     let stored = ask(
-        &state.actors.catalog,
+        catalog,
         CreateApiToken {
             request_id,
             user_id,

@@ -61,7 +61,7 @@ pub use options::{
 pub use pdf::{DEFAULT_PDFIUM_LIBRARY, pdfium_library, set_pdfium_library};
 pub use sniff::{MediaKind, probe_dimensions};
 
-use options::{Mark, ProcessorOptions, WatermarkOptions};
+use options::{Mark, ProcessorOptions, ResizeOptions, ResizeTarget, WatermarkOptions};
 
 /// The default `MAX_IMAGE_PIXELS`: 50 megapixels.
 pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
@@ -302,6 +302,24 @@ pub fn validate(processor: &str, options: &serde_json::Value) -> Result<String, 
     Ok(processor.default_variant().to_owned())
 }
 
+/// The names of the variants a job can make: its `variant`, or for a `resize`
+/// with `sizes` the sizes' names (each made only when the original is wider).
+/// `kiln storage verify --fix` asks it to find the job that remakes a lost
+/// variant. Options [`validate`] refuses make nothing.
+pub fn variant_names(processor: &str, variant: &str, options: &serde_json::Value) -> Vec<String> {
+    let Ok(processor) = Processor::from_name(processor) else {
+        return Vec::new();
+    };
+    match ProcessorOptions::parse(processor, options) {
+        Ok(ProcessorOptions::Resize(ResizeOptions {
+            target: ResizeTarget::Sizes(sizes),
+            ..
+        })) => sizes.iter().map(|size| size.name().to_owned()).collect(),
+        Ok(_) => vec![variant.to_owned()],
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Names the image a job's options ask to read beside the original: a `watermark`'s
 /// `image`. `None` for every other job, and for options [`validate`] refuses (the run
 /// then fails on those with their own reason).
@@ -457,6 +475,20 @@ mod tests {
             validate("pdf_thumbnail", &json!({"page": 3})).unwrap(),
             "pdf_thumbnail"
         );
+    }
+
+    #[test]
+    fn a_job_makes_its_variant_or_a_resize_its_sizes() {
+        assert_eq!(variant_names("thumbnail", "thumb", &json!({})), ["thumb"]);
+        assert_eq!(
+            variant_names("resize", "resize", &json!({"sizes": ["md", "sm"]})),
+            ["sm", "md"]
+        );
+        assert_eq!(
+            variant_names("resize", "wide", &json!({"width": 800})),
+            ["wide"]
+        );
+        assert!(variant_names("resize", "x", &json!({"sizes": "all"})).is_empty());
     }
 
     #[test]

@@ -46,6 +46,22 @@ impl Publisher {
             Self::Redis(p) => p.publish(job_ids).await,
         }
     }
+
+    pub async fn backlog(&mut self) -> Result<Backlog, TransportError> {
+        match self {
+            Self::Memory(p) => Ok(p.backlog()),
+            Self::Redis(p) => p.backlog().await,
+        }
+    }
+}
+
+/// What the transport holds, for the queue gauges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// Entries not yet acknowledged (Redis) or not yet read (in process).
+    pub length: u64,
+    /// Entries delivered to a consumer and not acknowledged; Redis only.
+    pub pending: Option<u64>,
 }
 
 pub enum Consumer {

@@ -16,7 +16,7 @@ use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadOptions, StreamRe
 use redis::{AsyncCommands, AsyncConnectionConfig, Client, RedisError};
 use uuid::Uuid;
 
-use super::{Delivery, TransportError};
+use super::{Backlog, Delivery, TransportError};
 
 const GROUP: &str = "workers";
 const FIELD: &str = "job_id";
@@ -79,6 +79,36 @@ impl StreamPublisher {
             self.connection = None;
         }
         Ok(sent?)
+    }
+
+    /// The stream's length and how many of its entries are delivered but not
+    /// yet acknowledged (`XLEN`, and the `XPENDING` summary of the group).
+    pub async fn backlog(&mut self) -> Result<Backlog, TransportError> {
+        if self.connection.is_none() {
+            self.connection = Some(connect(&self.client, Duration::ZERO).await?);
+        }
+        let Some(connection) = self.connection.as_mut() else {
+            unreachable!("connected just above");
+        };
+        let length: Result<u64, RedisError> = connection.xlen(&self.key).await;
+        let pending: Result<redis::streams::StreamPendingReply, RedisError> =
+            connection.xpending(&self.key, GROUP).await;
+        let measured = match (length, pending) {
+            (Ok(length), Ok(pending)) => Ok(Backlog {
+                length,
+                pending: Some(pending.count() as u64),
+            }),
+            // No group yet: nothing was ever read, so nothing is pending.
+            (Ok(length), Err(err)) if err.code() == Some("NOGROUP") => Ok(Backlog {
+                length,
+                pending: Some(0),
+            }),
+            (Err(err), _) | (_, Err(err)) => Err(err),
+        };
+        if measured.is_err() {
+            self.connection = None;
+        }
+        Ok(measured?)
     }
 }
 

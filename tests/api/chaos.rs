@@ -19,14 +19,15 @@ use crate::helpers::{
 };
 use crate::servers::{KilnProcess, PrivateRedis};
 
-/// A scaled-out Kiln: its processes, their shared settings and a client.
-struct Cluster {
-    env: Vec<(String, String)>,
-    dir: tempfile::TempDir,
-    api: KilnProcess,
-    workers: Vec<KilnProcess>,
-    client: reqwest::Client,
-    token: String,
+/// A scaled-out Kiln: its processes, their shared settings and a client. The
+/// observability tests use it too.
+pub(crate) struct Cluster {
+    pub env: Vec<(String, String)>,
+    pub dir: tempfile::TempDir,
+    pub api: KilnProcess,
+    pub workers: Vec<KilnProcess>,
+    pub client: reqwest::Client,
+    pub token: String,
     db: DatabaseConnection,
     _database: Option<ServiceDatabaseHandle>,
 }
@@ -35,6 +36,15 @@ impl Cluster {
     /// Starts an api and `workers` workers (or, on the embedded default without
     /// `redis`, one `kiln serve`); `redis` replaces the configured Redis.
     async fn start(workers: usize, redis: Option<&PrivateRedis>) -> Self {
+        Self::start_with(workers, redis, &[]).await
+    }
+
+    /// Like [`Cluster::start`], with `extra` variables for every process.
+    pub(crate) async fn start_with(
+        workers: usize,
+        redis: Option<&PrivateRedis>,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (base, database) = base_env(dir.path()).await;
         let mut env: Vec<(String, String)> = base.into_iter().collect();
@@ -53,6 +63,7 @@ impl Cluster {
             env.retain(|(k, _)| k != "REDIS_URL");
             env.push(("REDIS_URL".into(), redis.url()));
         }
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let database_url = env
             .iter()
             .find(|(k, _)| k == "DATABASE_URL")
@@ -104,7 +115,7 @@ impl Cluster {
         }
     }
 
-    async fn upload(&self, name: &str) -> Value {
+    pub(crate) async fn upload(&self, name: &str) -> Value {
         let form = reqwest::multipart::Form::new().part(
             "file",
             reqwest::multipart::Part::bytes(fixture(name)).file_name(name.to_string()),
@@ -141,7 +152,7 @@ impl Cluster {
 
     /// Waits until no file is processing, then checks every one is ready with
     /// each of its variants exactly once.
-    async fn assert_all_ready(&self, files: usize, variants_per_file: i64) {
+    pub(crate) async fn assert_all_ready(&self, files: usize, variants_per_file: i64) {
         wait_until(Duration::from_secs(120), || async {
             self.count("SELECT COUNT(*) FROM files WHERE status <> 'ready'")
                 .await
@@ -167,7 +178,7 @@ impl Cluster {
 }
 
 /// photo.jpg (1200 px wide) gets thumbnail, sm and md.
-const PHOTO_VARIANTS: i64 = 3;
+pub(crate) const PHOTO_VARIANTS: i64 = 3;
 
 #[actix_rt::test]
 async fn a_process_killed_while_holding_jobs_loses_none_of_them() {

@@ -10,7 +10,8 @@ use std::time::Duration;
 use actix::{Actor, SyncArbiter};
 use futures::future::join_all;
 use kiln::actors::catalog::messages::{
-    Claim, ClaimJob, CompleteJob, FailJob, LearntFacts, NewFile, NewJob, RecordUpload, Recorded,
+    Claim, ClaimJob, CompleteJob, FailJob, LearntFacts, NewFile, NewJob, NewVariant, RecordUpload,
+    Recorded,
 };
 use kiln::actors::processors::{ProcessorWorker, RunProcessor};
 use kiln::actors::runner::{JobRunner, RunJob};
@@ -112,12 +113,26 @@ async fn jobs_of_one_file_succeeding_together_leave_the_file_ready() {
     let app = app().await;
     let (token, user_id) = user_with_id(&app, "together@example.com").await;
     let files = claimed_jobs(&app, user_id.parse().unwrap()).await;
+    // As workers record them: each with its variant and what it learnt of the
+    // original, which writes the file's row (two such transactions once
+    // deadlocked on PostgreSQL).
     let outcomes = join_all(files.iter().flatten().map(|&job_id| {
         app.actors.catalog.send(CompleteJob {
             job_id,
             consumer: CONSUMER.into(),
-            variants: Vec::new(),
-            facts: LearntFacts::default(),
+            variants: vec![NewVariant {
+                name: format!("v-{job_id}"),
+                storage_key: format!("variants/{job_id}.jpg"),
+                content_type: "image/jpeg".into(),
+                size_bytes: 100,
+                width: 20,
+                height: 10,
+            }],
+            facts: LearntFacts {
+                width: Some(200),
+                height: Some(100),
+                page_count: None,
+            },
         })
     }))
     .await;

@@ -357,3 +357,60 @@ impl Drop for KilnProcess {
         kill(&mut self.child);
     }
 }
+
+/// A TCP proxy on a port of its own to `target`, which a test can cut (every
+/// connection dropped, new ones refused) and restore: a backend going away
+/// and coming back on the network, without stopping the shared server.
+pub struct CuttableProxy {
+    pub port: u16,
+    target: String,
+    accept: Option<tokio::task::JoinHandle<()>>,
+    connections: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl CuttableProxy {
+    pub async fn start(target: &str) -> Self {
+        let mut proxy = Self {
+            port: free_port(),
+            target: target.to_string(),
+            accept: None,
+            connections: Arc::new(Mutex::new(Vec::new())),
+        };
+        proxy.restore().await;
+        proxy
+    }
+
+    pub async fn restore(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("the proxy's port is free again");
+        let target = self.target.clone();
+        let connections = self.connections.clone();
+        self.accept = Some(tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let target = target.clone();
+                let forward = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                connections.lock().unwrap().push(forward);
+            }
+        }));
+    }
+
+    pub fn cut(&mut self) {
+        if let Some(accept) = self.accept.take() {
+            accept.abort();
+        }
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+}
+
+impl Drop for CuttableProxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}

@@ -1,7 +1,7 @@
 //! Catalog handlers for accounts, sign-in and API tokens.
 
 use actix::{Handler, ResponseFuture};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, SqlErr,
@@ -19,7 +19,7 @@ impl Handler<PingDatabase> for Catalog {
     type Result = ResponseFuture<Result<(), CatalogError>>;
 
     fn handle(&mut self, _: PingDatabase, _: &mut Self::Context) -> Self::Result {
-        self.run(info_span!("catalog.ping"), |db| async move {
+        self.run("ping", info_span!("catalog.ping"), |db| async move {
             db.execute_unprepared("SELECT 1")
                 .await
                 .map_err(CatalogError::Unavailable)?;
@@ -33,18 +33,19 @@ impl Handler<CreateUser> for Catalog {
 
     fn handle(&mut self, msg: CreateUser, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.create_user", request_id = %msg.request_id);
-        self.run(span, |db| async move {
+        self.run("create_user", span, |db| async move {
             let now = Utc::now();
             let user = users::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 email: Set(msg.email),
                 name: Set(msg.name),
                 password_hash: Set(Some(msg.password_hash)),
-                email_verified: Set(false),
-                is_admin: Set(false),
+                email_verified: Set(msg.verification.is_none()),
+                is_admin: Set(msg.is_admin),
                 created_at: Set(now),
                 updated_at: Set(now),
                 token_generation: Set(0),
+                disabled_at: Set(None),
             };
             let txn = begin_write(&db).await?;
             let user = match user.insert(&txn).await {
@@ -54,9 +55,11 @@ impl Handler<CreateUser> for Catalog {
                 }
                 Err(err) => return Err(err.into()),
             };
-            email_verification_row(&user, msg.verification, now)
-                .insert(&txn)
-                .await?;
+            if let Some(verification) = msg.verification {
+                email_verification_row(&user, verification, now)
+                    .insert(&txn)
+                    .await?;
+            }
             txn.commit().await?;
             Ok(user.into())
         })
@@ -68,7 +71,7 @@ impl Handler<FindLoginCandidate> for Catalog {
 
     fn handle(&mut self, msg: FindLoginCandidate, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.find_login_candidate", request_id = %msg.request_id);
-        self.run(span, |db| async move {
+        self.run("find_login_candidate", span, |db| async move {
             let found = users::Entity::find()
                 .filter(users::Column::Email.eq(msg.email))
                 .one(&db)
@@ -88,7 +91,7 @@ impl Handler<FindUser> for Catalog {
     fn handle(&mut self, msg: FindUser, _: &mut Self::Context) -> Self::Result {
         let span =
             info_span!("catalog.find_user", request_id = %msg.request_id, user_id = %msg.user_id);
-        self.run(span, |db| async move {
+        self.run("find_user", span, |db| async move {
             Ok(users::Entity::find_by_id(msg.user_id)
                 .one(&db)
                 .await?
@@ -102,7 +105,7 @@ impl Handler<RevokeAccessToken> for Catalog {
 
     fn handle(&mut self, msg: RevokeAccessToken, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.revoke_access_token", request_id = %msg.request_id, user_id = %msg.user_id);
-        self.run(span, |db| async move {
+        self.run("revoke_access_token", span, |db| async move {
             let now = Utc::now();
             let revoked = revoked_tokens::ActiveModel {
                 jti: Set(msg.jti.to_string()),
@@ -128,25 +131,31 @@ impl Handler<RevokeAccessToken> for Catalog {
 }
 
 impl Handler<CheckAccessToken> for Catalog {
-    type Result = ResponseFuture<Result<bool, CatalogError>>;
+    type Result = ResponseFuture<Result<CredentialCheck, CatalogError>>;
 
     fn handle(&mut self, msg: CheckAccessToken, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.check_access_token", request_id = %msg.request_id, user_id = %msg.user_id);
-        self.run(span, |db| async move {
+        self.run("check_access_token", span, |db| async move {
             let revoked = revoked_tokens::Entity::find_by_id(msg.jti.to_string())
                 .one(&db)
                 .await?
                 .is_some();
             if revoked {
-                return Ok(false);
+                return Ok(CredentialCheck::Invalid);
             }
-            let generation: Option<i32> = users::Entity::find_by_id(msg.user_id)
-                .select_only()
-                .column(users::Column::TokenGeneration)
-                .into_tuple()
-                .one(&db)
-                .await?;
-            Ok(generation == Some(msg.generation))
+            let account: Option<(i32, Option<DateTime<Utc>>)> =
+                users::Entity::find_by_id(msg.user_id)
+                    .select_only()
+                    .columns([users::Column::TokenGeneration, users::Column::DisabledAt])
+                    .into_tuple()
+                    .one(&db)
+                    .await?;
+            Ok(match account {
+                Some((generation, _)) if generation != msg.generation => CredentialCheck::Invalid,
+                Some((_, Some(_))) => CredentialCheck::AccountDisabled,
+                Some((_, None)) => CredentialCheck::Valid(msg.user_id),
+                None => CredentialCheck::Invalid,
+            })
         })
     }
 }
@@ -156,7 +165,7 @@ impl Handler<CreateApiToken> for Catalog {
 
     fn handle(&mut self, msg: CreateApiToken, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.create_api_token", request_id = %msg.request_id, user_id = %msg.user_id);
-        self.run(span, |db| async move {
+        self.run("create_api_token", span, |db| async move {
             let token = api_tokens::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 user_id: Set(msg.user_id),
@@ -177,7 +186,7 @@ impl Handler<ListApiTokens> for Catalog {
 
     fn handle(&mut self, msg: ListApiTokens, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.list_api_tokens", request_id = %msg.request_id, user_id = %msg.user_id);
-        self.run(span, |db| async move {
+        self.run("list_api_tokens", span, |db| async move {
             let tokens = api_tokens::Entity::find()
                 .filter(api_tokens::Column::UserId.eq(msg.user_id))
                 .order_by_desc(api_tokens::Column::CreatedAt)
@@ -193,7 +202,7 @@ impl Handler<DeleteApiToken> for Catalog {
 
     fn handle(&mut self, msg: DeleteApiToken, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.delete_api_token", request_id = %msg.request_id, user_id = %msg.user_id);
-        self.run(span, |db| async move {
+        self.run("delete_api_token", span, |db| async move {
             let deleted = api_tokens::Entity::delete_many()
                 .filter(api_tokens::Column::Id.eq(msg.token_id))
                 .filter(api_tokens::Column::UserId.eq(msg.user_id))
@@ -205,27 +214,31 @@ impl Handler<DeleteApiToken> for Catalog {
 }
 
 impl Handler<AuthenticateApiToken> for Catalog {
-    type Result = ResponseFuture<Result<Option<Uuid>, CatalogError>>;
+    type Result = ResponseFuture<Result<CredentialCheck, CatalogError>>;
 
     fn handle(&mut self, msg: AuthenticateApiToken, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.authenticate_api_token", request_id = %msg.request_id);
-        self.run(span, |db| async move {
-            let Some(token) = api_tokens::Entity::find()
+        self.run("authenticate_api_token", span, |db| async move {
+            let Some((token, Some(owner))) = api_tokens::Entity::find()
+                .find_also_related(users::Entity)
                 .filter(api_tokens::Column::TokenHash.eq(msg.token_hash))
                 .one(&db)
                 .await?
             else {
-                return Ok(None);
+                return Ok(CredentialCheck::Invalid);
             };
             let now = Utc::now();
             if token.expires_at.is_some_and(|expiry| expiry <= now) {
-                return Ok(None);
+                return Ok(CredentialCheck::Invalid);
+            }
+            if owner.disabled_at.is_some() {
+                return Ok(CredentialCheck::AccountDisabled);
             }
             let user_id = token.user_id;
             let mut touched: api_tokens::ActiveModel = token.into();
             touched.last_used_at = Set(Some(now));
             touched.update(&db).await?;
-            Ok(Some(user_id))
+            Ok(CredentialCheck::Valid(user_id))
         })
     }
 }

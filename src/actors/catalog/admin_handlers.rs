@@ -27,7 +27,7 @@ impl Handler<RenameUser> for Catalog {
     fn handle(&mut self, msg: RenameUser, _: &mut Self::Context) -> Self::Result {
         let span =
             info_span!("catalog.rename_user", request_id = %msg.request_id, user_id = %msg.user_id);
-        self.run(span, |db| async move {
+        self.run("rename_user", span, |db| async move {
             users::Entity::update_many()
                 .col_expr(users::Column::Name, Expr::value(msg.name))
                 .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -47,7 +47,7 @@ impl Handler<ChangePassword> for Catalog {
 
     fn handle(&mut self, msg: ChangePassword, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.change_password", request_id = %msg.request_id, user_id = %msg.user_id);
-        self.run(span, |db| async move {
+        self.run("change_password", span, |db| async move {
             let now = Utc::now();
             let txn = begin_write(&db).await?;
             let still_current = match msg.replaces {
@@ -95,7 +95,7 @@ impl Handler<ListFailedJobs> for Catalog {
 
     fn handle(&mut self, msg: ListFailedJobs, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.list_failed_jobs", request_id = %msg.request_id);
-        self.run(span, |db| async move {
+        self.run("list_failed_jobs", span, |db| async move {
             let statuses: Vec<&str> = match msg.status {
                 Some(status) => vec![status.as_str()],
                 None => FAILED.iter().map(|s| s.as_str()).collect(),
@@ -166,7 +166,7 @@ impl Handler<SetUserRole> for Catalog {
 
     fn handle(&mut self, msg: SetUserRole, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.set_user_role", request_id = %msg.request_id, is_admin = msg.is_admin);
-        self.run(span, |db| async move {
+        self.run("set_user_role", span, |db| async move {
             users::Entity::update_many()
                 .col_expr(users::Column::IsAdmin, Expr::value(msg.is_admin))
                 .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))

@@ -5,7 +5,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    QueryOrder, QuerySelect, Set, UpdateMany,
 };
 use tracing::info_span;
 use uuid::Uuid;
@@ -37,13 +37,14 @@ fn job_row(file_id: Uuid, job: NewJob, now: chrono::DateTime<Utc>) -> processing
 }
 
 /// Recomputes a file's status from its jobs and stores it.
-pub(super) async fn refresh_file_status<C: ConnectionTrait>(
+/// Locks the file's row until the transaction ends (PostgreSQL; SQLite's write
+/// transactions are already serial). A transaction that will change the file's
+/// rows takes this first: two that took weaker locks first (a variant insert
+/// holds a key-share lock on its file) and then this one would deadlock.
+pub(super) async fn lock_file_row<C: ConnectionTrait>(
     db: &C,
     file_id: Uuid,
-) -> Result<FileStatus, CatalogError> {
-    // Two jobs of one file finishing at once must not each read the other as
-    // still running: the file's row lock orders them (PostgreSQL; SQLite's
-    // write transactions are already serial).
+) -> Result<(), CatalogError> {
     files::Entity::find_by_id(file_id)
         .select_only()
         .column(files::Column::Id)
@@ -51,6 +52,16 @@ pub(super) async fn refresh_file_status<C: ConnectionTrait>(
         .into_tuple::<Uuid>()
         .one(db)
         .await?;
+    Ok(())
+}
+
+pub(super) async fn refresh_file_status<C: ConnectionTrait>(
+    db: &C,
+    file_id: Uuid,
+) -> Result<FileStatus, CatalogError> {
+    // Two jobs of one file finishing at once must not each read the other as
+    // still running: the file's row lock orders them.
+    lock_file_row(db, file_id).await?;
     let statuses: Vec<String> = processing_jobs::Entity::find()
         .select_only()
         .column(processing_jobs::Column::Status)
@@ -85,7 +96,7 @@ impl Handler<RecordUpload> for Catalog {
 
     fn handle(&mut self, msg: RecordUpload, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.record_upload", request_id = %msg.request_id, file_id = %msg.file.id);
-        self.run(span, |db| async move {
+        self.run("record_upload", span, |db| async move {
             let now = Utc::now();
             let new = msg.file;
             let status = if msg.jobs.is_empty() {
@@ -128,7 +139,7 @@ impl Handler<ListFiles> for Catalog {
     fn handle(&mut self, msg: ListFiles, _: &mut Self::Context) -> Self::Result {
         let span =
             info_span!("catalog.list_files", request_id = %msg.request_id, user_id = %msg.user_id);
-        self.run(span, |db| async move {
+        self.run("list_files", span, |db| async move {
             let mut query = files::Entity::find().filter(files::Column::UserId.eq(msg.user_id));
             if let Some(status) = msg.status {
                 query = query.filter(files::Column::Status.eq(status.as_str()));
@@ -189,7 +200,7 @@ impl Handler<CountFiles> for Catalog {
     fn handle(&mut self, msg: CountFiles, _: &mut Self::Context) -> Self::Result {
         let span =
             info_span!("catalog.count_files", request_id = %msg.request_id, user_id = %msg.user_id);
-        self.run(span, |db| async move {
+        self.run("count_files", span, |db| async move {
             let mut query = files::Entity::find()
                 .select_only()
                 .column(files::Column::Status)
@@ -220,7 +231,7 @@ impl Handler<ListVariantNames> for Catalog {
 
     fn handle(&mut self, msg: ListVariantNames, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.list_variant_names", request_id = %msg.request_id, user_id = %msg.user_id);
-        self.run(span, |db| async move {
+        self.run("list_variant_names", span, |db| async move {
             if msg.file_ids.is_empty() || msg.names.is_empty() {
                 return Ok(Vec::new());
             }
@@ -245,7 +256,7 @@ impl Handler<FindFile> for Catalog {
     fn handle(&mut self, msg: FindFile, _: &mut Self::Context) -> Self::Result {
         let span =
             info_span!("catalog.find_file", request_id = %msg.request_id, file_id = %msg.file_id);
-        self.run(span, |db| async move {
+        self.run("find_file", span, |db| async move {
             let Some(file) = owned_file(&db, msg.user_id, msg.file_id).await? else {
                 return Ok(None);
             };
@@ -275,7 +286,7 @@ impl Handler<DeleteFile> for Catalog {
     fn handle(&mut self, msg: DeleteFile, _: &mut Self::Context) -> Self::Result {
         let span =
             info_span!("catalog.delete_file", request_id = %msg.request_id, file_id = %msg.file_id);
-        self.run(span, |db| async move {
+        self.run("delete_file", span, |db| async move {
             let txn = begin_write(&db).await?;
             let Some(file) = owned_file(&txn, msg.user_id, msg.file_id).await? else {
                 return Ok(None);
@@ -301,7 +312,7 @@ impl Handler<FindVariant> for Catalog {
 
     fn handle(&mut self, msg: FindVariant, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.find_variant", request_id = %msg.request_id, file_id = %msg.file_id);
-        self.run(span, |db| async move {
+        self.run("find_variant", span, |db| async move {
             if owned_file(&db, msg.user_id, msg.file_id).await?.is_none() {
                 return Ok(None);
             }
@@ -321,11 +332,13 @@ impl Handler<AddJob> for Catalog {
     fn handle(&mut self, msg: AddJob, _: &mut Self::Context) -> Self::Result {
         let span =
             info_span!("catalog.add_job", request_id = %msg.request_id, file_id = %msg.file_id);
-        self.run(span, |db| async move {
+        self.run("add_job", span, |db| async move {
             let txn = begin_write(&db).await?;
             if owned_file(&txn, msg.user_id, msg.file_id).await?.is_none() {
                 return Ok(None);
             }
+            // Before the job row, whose insert holds a key-share lock on the file.
+            lock_file_row(&txn, msg.file_id).await?;
             let job = job_row(msg.file_id, msg.job, Utc::now())
                 .insert(&txn)
                 .await?;
@@ -334,6 +347,33 @@ impl Handler<AddJob> for Catalog {
             Ok(Some(job.into()))
         })
     }
+}
+
+/// The UPDATE that runs a finished job again with fresh attempts, due now, in
+/// the status `handoff` asks for; the caller adds which statuses it may leave.
+pub(super) fn run_again(job_id: Uuid, handoff: Handoff) -> UpdateMany<processing_jobs::Entity> {
+    let now = Utc::now();
+    let status = match handoff {
+        Handoff::Announced => JobStatus::Queued,
+        Handoff::ByReconciler => JobStatus::Retrying,
+    };
+    processing_jobs::Entity::update_many()
+        .col_expr(
+            processing_jobs::Column::Status,
+            Expr::value(status.as_str()),
+        )
+        .col_expr(processing_jobs::Column::Attempts, Expr::value(0))
+        .col_expr(
+            processing_jobs::Column::Error,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(processing_jobs::Column::RunAfter, Expr::value(now))
+        .col_expr(
+            processing_jobs::Column::FinishedAt,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .col_expr(processing_jobs::Column::UpdatedAt, Expr::value(now))
+        .filter(processing_jobs::Column::Id.eq(job_id))
 }
 
 /// The user's job, found through its file so another user's id answers `None`.
@@ -359,7 +399,7 @@ impl Handler<FindJob> for Catalog {
     fn handle(&mut self, msg: FindJob, _: &mut Self::Context) -> Self::Result {
         let span =
             info_span!("catalog.find_job", request_id = %msg.request_id, job_id = %msg.job_id);
-        self.run(span, |db| async move {
+        self.run("find_job", span, |db| async move {
             Ok(owned_job(&db, msg.user_id, msg.job_id)
                 .await?
                 .map(Job::from))
@@ -372,7 +412,7 @@ impl Handler<RetryDeadJob> for Catalog {
 
     fn handle(&mut self, msg: RetryDeadJob, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.retry_dead_job", request_id = %msg.request_id, job_id = %msg.job_id);
-        self.run(span, |db| async move {
+        self.run("retry_dead_job", span, |db| async move {
             let txn = begin_write(&db).await?;
             let job = match msg.scope {
                 JobScope::OwnedBy(user_id) => owned_job(&txn, user_id, msg.job_id).await?,
@@ -385,24 +425,7 @@ impl Handler<RetryDeadJob> for Catalog {
             let Some(job) = job else {
                 return Ok(None);
             };
-            let now = Utc::now();
-            let revived = processing_jobs::Entity::update_many()
-                .col_expr(
-                    processing_jobs::Column::Status,
-                    Expr::value(JobStatus::Queued.as_str()),
-                )
-                .col_expr(processing_jobs::Column::Attempts, Expr::value(0))
-                .col_expr(
-                    processing_jobs::Column::Error,
-                    Expr::value(Option::<String>::None),
-                )
-                .col_expr(processing_jobs::Column::RunAfter, Expr::value(now))
-                .col_expr(
-                    processing_jobs::Column::FinishedAt,
-                    Expr::value(Option::<chrono::DateTime<Utc>>::None),
-                )
-                .col_expr(processing_jobs::Column::UpdatedAt, Expr::value(now))
-                .filter(processing_jobs::Column::Id.eq(job.id))
+            let revived = run_again(job.id, msg.handoff)
                 .filter(processing_jobs::Column::Status.eq(JobStatus::Dead.as_str()))
                 .exec(&txn)
                 .await?;
@@ -426,7 +449,7 @@ impl Handler<FindWatermarkImage> for Catalog {
 
     fn handle(&mut self, msg: FindWatermarkImage, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.find_watermark_image", request_id = %msg.request_id, file_id = %msg.file_id);
-        self.run(span, |db| async move {
+        self.run("find_watermark_image", span, |db| async move {
             Ok(owned_file(&db, msg.user_id, msg.file_id)
                 .await?
                 .map(File::from))

@@ -1,5 +1,5 @@
 //! Catalog handlers for a job's life in the pipeline: claim, complete, fail,
-//! and finding the jobs the transport must carry again.
+//! finding the jobs the transport must carry again, and measuring the queue.
 //!
 //! Every transition is one conditional UPDATE on the job's current status (and,
 //! for a running job, on the consumer holding its lease), so concurrent workers
@@ -10,12 +10,12 @@ use actix::{Handler, ResponseFuture};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use tracing::info_span;
 use uuid::Uuid;
 
-use super::file_handlers::refresh_file_status;
+use super::file_handlers::{lock_file_row, refresh_file_status};
 use super::messages::*;
 use super::records::{File, Job};
 use super::{Catalog, CatalogError, begin_write};
@@ -68,7 +68,7 @@ impl Handler<ClaimJob> for Catalog {
 
     fn handle(&mut self, msg: ClaimJob, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.claim_job", job_id = %msg.job_id, consumer = %msg.consumer);
-        self.run(span, |db| async move {
+        self.run("claim_job", span, |db| async move {
             let now = Utc::now();
             let runnable = Condition::any()
                 .add(processing_jobs::Column::Status.eq(JobStatus::Queued.as_str()))
@@ -137,9 +137,13 @@ impl Handler<ClaimJob> for Catalog {
             else {
                 return Ok(Claim::NotRunnable);
             };
+            // A job is runnable from `run_after` (its creation, or its retry's
+            // backoff); a clock step back makes the wait zero, not negative.
+            let queue_wait = (now - job.run_after).to_std().unwrap_or_default();
             Ok(Claim::Claimed(ClaimedJob {
                 job: Job::from(job),
                 file: File::from(file),
+                queue_wait,
             }))
         })
     }
@@ -164,7 +168,7 @@ impl Handler<CompleteJob> for Catalog {
 
     fn handle(&mut self, msg: CompleteJob, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.complete_job", job_id = %msg.job_id);
-        self.run(span, |db| async move {
+        self.run("complete_job", span, |db| async move {
             let now = Utc::now();
             let txn = begin_write(&db).await?;
             let done = processing_jobs::Entity::update_many()
@@ -195,6 +199,9 @@ impl Handler<CompleteJob> for Catalog {
             else {
                 return Ok(Recorded::JobGone);
             };
+            // Before the variant rows: another job of this file may be
+            // completing now (see `lock_file_row`).
+            lock_file_row(&txn, file_id).await?;
             for variant in msg.variants {
                 let row = file_variants::ActiveModel {
                     id: Set(Uuid::now_v7()),
@@ -256,7 +263,7 @@ impl Handler<FailJob> for Catalog {
 
     fn handle(&mut self, msg: FailJob, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.fail_job", job_id = %msg.job_id);
-        self.run(span, |db| async move {
+        self.run("fail_job", span, |db| async move {
             let txn = begin_write(&db).await?;
             let Some(job) = processing_jobs::Entity::find()
                 .filter(held_by(msg.job_id, &msg.consumer))
@@ -308,7 +315,7 @@ impl Handler<TakeDueJobs> for Catalog {
 
     fn handle(&mut self, msg: TakeDueJobs, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.take_due_jobs");
-        self.run(span, |db| async move {
+        self.run("take_due_jobs", span, |db| async move {
             let now = Utc::now();
             let stale =
                 now - chrono::Duration::from_std(msg.stale_after).unwrap_or(chrono::Duration::MAX);
@@ -357,6 +364,44 @@ impl Handler<TakeDueJobs> for Catalog {
                 }
             }
             Ok(taken)
+        })
+    }
+}
+
+impl Handler<MeasureJobs> for Catalog {
+    type Result = ResponseFuture<Result<JobCounts, CatalogError>>;
+
+    fn handle(&mut self, _: MeasureJobs, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.measure_jobs");
+        self.run("measure_jobs", span, |db| async move {
+            let counted: Vec<(String, i64)> = processing_jobs::Entity::find()
+                .select_only()
+                .column(processing_jobs::Column::Status)
+                .column_as(processing_jobs::Column::Id.count(), "jobs")
+                .group_by(processing_jobs::Column::Status)
+                .into_tuple()
+                .all(&db)
+                .await?;
+            let by_status = counted
+                .into_iter()
+                .filter_map(|(status, jobs)| Some((JobStatus::parse(&status)?, jobs as u64)))
+                .collect();
+            let waiting = Condition::any()
+                .add(processing_jobs::Column::Status.eq(JobStatus::Queued.as_str()))
+                .add(retry_due(Utc::now()));
+            let oldest_runnable_since: Option<DateTime<Utc>> = processing_jobs::Entity::find()
+                .select_only()
+                .column(processing_jobs::Column::RunAfter)
+                .filter(waiting)
+                .order_by_asc(processing_jobs::Column::RunAfter)
+                .limit(1)
+                .into_tuple()
+                .one(&db)
+                .await?;
+            Ok(JobCounts {
+                by_status,
+                oldest_runnable_since,
+            })
         })
     }
 }

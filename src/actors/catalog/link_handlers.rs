@@ -80,7 +80,7 @@ impl Handler<IssueEmailVerification> for Catalog {
 
     fn handle(&mut self, msg: IssueEmailVerification, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.issue_email_verification", request_id = %msg.request_id, user_id = %msg.user_id);
-        self.run(span, |db| async move {
+        self.run("issue_email_verification", span, |db| async move {
             let now = Utc::now();
             let txn = begin_write(&db).await?;
             let Some(user) = lock_user(&txn, users::Column::Id.eq(msg.user_id).into()).await?
@@ -123,7 +123,7 @@ impl Handler<VerifyEmail> for Catalog {
 
     fn handle(&mut self, msg: VerifyEmail, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.verify_email", request_id = %msg.request_id);
-        self.run(span, |db| async move {
+        self.run("verify_email", span, |db| async move {
             let now = Utc::now();
             let txn = begin_write(&db).await?;
             let Some(row) = email_verifications::Entity::find()
@@ -177,7 +177,7 @@ impl Handler<IssuePasswordReset> for Catalog {
 
     fn handle(&mut self, msg: IssuePasswordReset, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.issue_password_reset", request_id = %msg.request_id);
-        self.run(span, |db| async move {
+        self.run("issue_password_reset", span, |db| async move {
             let now = Utc::now();
             // A write transaction whether or not the account exists, so both
             // cases do (nearly) the same work.
@@ -225,7 +225,7 @@ impl Handler<FindPasswordReset> for Catalog {
 
     fn handle(&mut self, msg: FindPasswordReset, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.find_password_reset", request_id = %msg.request_id);
-        self.run(span, |db| async move {
+        self.run("find_password_reset", span, |db| async move {
             let found = password_resets::Entity::find()
                 .filter(password_resets::Column::TokenHash.eq(msg.token_hash))
                 .find_also_related(users::Entity)
@@ -245,7 +245,7 @@ impl Handler<ResetPassword> for Catalog {
 
     fn handle(&mut self, msg: ResetPassword, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.reset_password", request_id = %msg.request_id);
-        self.run(span, |db| async move {
+        self.run("reset_password", span, |db| async move {
             let now = Utc::now();
             let txn = begin_write(&db).await?;
             let Some(row) = password_resets::Entity::find()

@@ -11,7 +11,7 @@ use super::CatalogError;
 use super::records::{
     ApiToken, File, FileDetails, Job, LinkCheck, LoginCandidate, OpenSession, User, Variant,
 };
-use crate::domain::jobs::FileStatus;
+use crate::domain::jobs::{FileStatus, JobStatus};
 use crate::telemetry::RequestId;
 
 /// Answers when the database answers a trivial query.
@@ -20,7 +20,8 @@ use crate::telemetry::RequestId;
 pub struct PingDatabase;
 
 /// Creates an account and, in the same transaction, the token of the link that
-/// verifies its address.
+/// verifies its address. Without one (an operator made the account with
+/// `kiln user create`) the address counts as verified.
 #[derive(Message)]
 #[rtype(result = "Result<User, CatalogError>")]
 pub struct CreateUser {
@@ -28,7 +29,8 @@ pub struct CreateUser {
     pub email: String,
     pub name: String,
     pub password_hash: String,
-    pub verification: NewLinkToken,
+    pub verification: Option<NewLinkToken>,
+    pub is_admin: bool,
 }
 
 /// A single-use link token to store: only its hash, and when it stops working.
@@ -62,11 +64,22 @@ pub struct RevokeAccessToken {
     pub expires_at: DateTime<Utc>,
 }
 
+/// What a presented credential (an access token, an API token) opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialCheck {
+    /// This account.
+    Valid(Uuid),
+    /// Nothing: unknown, expired, revoked, or its account is gone.
+    Invalid,
+    /// An account an operator has disabled.
+    AccountDisabled,
+}
+
 /// Whether an access token still opens its account: it was not logged out, the
-/// account exists, and the token was issued under the account's current token
-/// generation (a password reset since then ended it).
+/// account exists and is not disabled, and the token was issued under the
+/// account's current token generation (a password reset since then ended it).
 #[derive(Message)]
-#[rtype(result = "Result<bool, CatalogError>")]
+#[rtype(result = "Result<CredentialCheck, CatalogError>")]
 pub struct CheckAccessToken {
     pub request_id: RequestId,
     pub jti: Uuid,
@@ -101,9 +114,10 @@ pub struct DeleteApiToken {
     pub token_id: Uuid,
 }
 
-/// Finds the owner of an unexpired token by its hash and stamps `last_used_at`.
+/// Finds the owner of an unexpired token by its hash and, unless the owner is
+/// disabled, stamps `last_used_at`.
 #[derive(Message)]
-#[rtype(result = "Result<Option<Uuid>, CatalogError>")]
+#[rtype(result = "Result<CredentialCheck, CatalogError>")]
 pub struct AuthenticateApiToken {
     pub request_id: RequestId,
     pub token_hash: String,
@@ -305,6 +319,18 @@ pub struct RetryDeadJob {
     pub request_id: RequestId,
     pub scope: JobScope,
     pub job_id: Uuid,
+    pub handoff: Handoff,
+}
+
+/// How a job put back in the queue reaches a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handoff {
+    /// `queued`: the caller hands it to its own Dispatcher right away.
+    Announced,
+    /// `retrying`, due now: for a caller with no transport (the command line),
+    /// since every running Kiln's reconciler publishes due retries on its next
+    /// round (a queued job would wait for `REQUEUE_AFTER`).
+    ByReconciler,
 }
 
 /// Claims a job for one attempt with one conditional UPDATE, so two consumers
@@ -333,6 +359,8 @@ pub enum Claim {
 pub struct ClaimedJob {
     pub job: Job,
     pub file: File,
+    /// How long the job had been runnable when this claim took it.
+    pub queue_wait: Duration,
 }
 
 /// A variant already in storage, to be recorded with the job's success.
@@ -403,6 +431,20 @@ pub struct Transition {
 pub struct TakeDueJobs {
     pub stale_after: Duration,
     pub limit: u64,
+}
+
+/// Counts jobs by status and finds how long the oldest runnable job has
+/// waited, for the queue gauges of `/metrics`.
+#[derive(Message)]
+#[rtype(result = "Result<JobCounts, CatalogError>")]
+pub struct MeasureJobs;
+
+#[derive(Debug, Clone)]
+pub struct JobCounts {
+    /// Only statuses that have jobs appear.
+    pub by_status: Vec<(JobStatus, u64)>,
+    /// The oldest time a job still waiting to run became runnable.
+    pub oldest_runnable_since: Option<DateTime<Utc>>,
 }
 
 // ---- watermarks -------------------------------------------------------------
@@ -599,4 +641,51 @@ pub struct SetUserRole {
     pub request_id: RequestId,
     pub email: String,
     pub is_admin: bool,
+}
+
+// ---- the operator's command line (`kiln user|jobs|files|storage ...`) --------------
+
+/// Every account, oldest first.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<User>, CatalogError>")]
+pub struct ListUsers {
+    pub request_id: RequestId,
+}
+
+/// Disables the account with `email` (nothing signs in with it; its sessions
+/// and tokens are kept and refused), or enables it again. Disabling twice keeps
+/// the first time. Replies with the account as it is now (`None`: no account
+/// uses `email`).
+#[derive(Message)]
+#[rtype(result = "Result<Option<User>, CatalogError>")]
+pub struct SetUserDisabled {
+    pub request_id: RequestId,
+    pub email: String,
+    pub disabled: bool,
+}
+
+/// One page of files with their variants and jobs, oldest first, after
+/// `after` (in that order): those created before `created_before` and owned
+/// by `owner`, when given.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<FileDetails>, CatalogError>")]
+pub struct ScanFiles {
+    pub request_id: RequestId,
+    pub created_before: Option<DateTime<Utc>>,
+    pub owner: Option<Uuid>,
+    pub after: Option<FileCursor>,
+    pub limit: u64,
+}
+
+/// A variant whose object is missing or corrupt: its row is deleted and the
+/// finished jobs of `job_ids` (those that make it) run again, due now, for
+/// every running Kiln's reconciler to publish, in one transaction. Replies
+/// with the jobs run again.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<Uuid>, CatalogError>")]
+pub struct RemakeVariant {
+    pub request_id: RequestId,
+    pub file_id: Uuid,
+    pub name: String,
+    pub job_ids: Vec<Uuid>,
 }

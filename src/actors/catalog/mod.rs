@@ -1,8 +1,8 @@
 //! The Catalog actor owns the database connection pool; every SQL query in Kiln
 //! lives behind its messages.
 //!
-//! - Accepts: account, OAuth identity, token, session, mailed-link, file, job
-//!   and administration messages from `messages`.
+//! - Accepts: account, OAuth identity, token, session, mailed-link, file, job,
+//!   administration and operator (command-line) messages from `messages`.
 //! - Replies: plain records from `records` (never sea-orm models) or a
 //!   [`CatalogError`].
 //! - Supervised by the [`Supervisor`](crate::actors::supervisor): restarted with
@@ -17,10 +17,12 @@ mod job_handlers;
 mod link_handlers;
 pub mod messages;
 mod oauth_handlers;
+mod operator_handlers;
 pub mod records;
 mod session_handlers;
 
 use std::future::Future;
+use std::time::Instant;
 
 use actix::{Actor, Context, ResponseFuture, Supervised};
 use sea_orm::{
@@ -32,6 +34,7 @@ use tracing::{Instrument, Span};
 
 use crate::actors::supervisor::RestartBackoff;
 use crate::config::DatabaseConfig;
+use crate::telemetry::metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -75,13 +78,34 @@ impl Catalog {
 
 impl Catalog {
     /// Runs `query` on a clone of the pool under `span`, off the actor's
-    /// mailbox: every handler is one call to this.
-    fn run<T, Q, Fut>(&self, span: Span, query: Q) -> ResponseFuture<Result<T, CatalogError>>
+    /// mailbox, and records its latency (and failure) as the database
+    /// `operation`: every handler is one call to this.
+    fn run<T, Q, Fut>(
+        &self,
+        operation: &'static str,
+        span: Span,
+        query: Q,
+    ) -> ResponseFuture<Result<T, CatalogError>>
     where
         Q: FnOnce(DatabaseConnection) -> Fut,
         Fut: Future<Output = Result<T, CatalogError>> + 'static,
     {
-        Box::pin(query(self.db.clone()).instrument(span))
+        let started = Instant::now();
+        let query = query(self.db.clone());
+        Box::pin(
+            async move {
+                let result = query.await;
+                // Refusals the rules make (a taken e-mail, a job not dead) are
+                // answers, not database failures.
+                let failed = matches!(
+                    result,
+                    Err(CatalogError::Unavailable(_) | CatalogError::Query(_))
+                );
+                metrics::db_operation(operation, started.elapsed(), !failed);
+                result
+            }
+            .instrument(span),
+        )
     }
 }
 

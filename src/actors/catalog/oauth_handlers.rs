@@ -109,7 +109,7 @@ impl Handler<OAuthSignIn> for Catalog {
             request_id = %msg.request_id,
             provider = msg.identity.provider.id(),
         );
-        self.run(span, |db| async move {
+        self.run("oauth_sign_in", span, |db| async move {
             match sign_in(&db, &msg.identity).await {
                 // Another callback for the same identity or address committed
                 // first: this attempt now finds what it made.
@@ -169,6 +169,7 @@ async fn sign_in(
         created_at: Set(now),
         updated_at: Set(now),
         token_generation: Set(0),
+        disabled_at: Set(None),
     }
     .insert(&txn)
     .await?;
@@ -225,7 +226,7 @@ impl Handler<LinkOAuthAccount> for Catalog {
             user_id = %msg.user_id,
             provider = msg.identity.provider.id(),
         );
-        self.run(span, |db| async move {
+        self.run("link_oauth_account", span, |db| async move {
             let txn = begin_write(&db).await?;
             if lock_user(&txn, users::Column::Id.eq(msg.user_id).into())
                 .await?
@@ -266,7 +267,7 @@ impl Handler<UnlinkOAuthAccount> for Catalog {
             user_id = %msg.user_id,
             provider = msg.provider.id(),
         );
-        self.run(span, |db| async move {
+        self.run("unlink_oauth_account", span, |db| async move {
             let txn = begin_write(&db).await?;
             let Some(user) = lock_user(&txn, users::Column::Id.eq(msg.user_id).into()).await?
             else {
@@ -308,7 +309,7 @@ impl Handler<ListOAuthAccounts> for Catalog {
             request_id = %msg.request_id,
             user_id = %msg.user_id,
         );
-        self.run(span, |db| async move {
+        self.run("list_oauth_accounts", span, |db| async move {
             let password_hash: Option<Option<String>> = users::Entity::find_by_id(msg.user_id)
                 .select_only()
                 .column(users::Column::PasswordHash)

@@ -16,6 +16,14 @@ pub struct User {
     /// May see and retry every user's jobs in the web UI.
     pub is_admin: bool,
     pub created_at: DateTime<Utc>,
+    /// When an operator disabled the account; `None` while it is in use.
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+impl User {
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
+    }
 }
 
 impl From<users::Model> for User {
@@ -27,6 +35,7 @@ impl From<users::Model> for User {
             email_verified: model.email_verified,
             is_admin: model.is_admin,
             created_at: model.created_at,
+            disabled_at: model.disabled_at,
         }
     }
 }

@@ -23,7 +23,7 @@ impl Handler<CreateSession> for Catalog {
 
     fn handle(&mut self, msg: CreateSession, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.create_session", request_id = %msg.request_id, user_id = %msg.user_id);
-        self.run(span, |db| async move {
+        self.run("create_session", span, |db| async move {
             let now = Utc::now();
             let txn = begin_write(&db).await?;
             if let Some(previous) = msg.replaces {
@@ -58,7 +58,7 @@ impl Handler<FindSession> for Catalog {
 
     fn handle(&mut self, msg: FindSession, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.find_session", request_id = %msg.request_id);
-        self.run(span, |db| async move {
+        self.run("find_session", span, |db| async move {
             let Some((session, Some(user))) = sessions::Entity::find_by_id(msg.id_hash.clone())
                 .find_also_related(users::Entity)
                 .one(&db)
@@ -98,7 +98,7 @@ impl Handler<EndSession> for Catalog {
 
     fn handle(&mut self, msg: EndSession, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.end_session", request_id = %msg.request_id);
-        self.run(span, |db| async move {
+        self.run("end_session", span, |db| async move {
             sessions::Entity::delete_by_id(msg.id_hash)
                 .exec(&db)
                 .await?;

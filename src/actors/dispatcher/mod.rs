@@ -1,7 +1,8 @@
 //! The Dispatcher puts queued jobs on the transport. It owns the transport's
 //! publishing side.
 //!
-//! - Accepts: [`JobsQueued`] right after a commit that queued jobs.
+//! - Accepts: [`JobsQueued`] right after a commit that queued jobs (sent by
+//!   [`announce_queued`]), and [`MeasureBacklog`] when metrics are scraped.
 //! - Every `RECONCILE_INTERVAL` (and once at start) it reconciles: it asks the
 //!   Catalog for jobs the transport must carry again (retries now due, runs
 //!   whose lease expired, queued jobs untouched for `REQUEUE_AFTER`) and
@@ -20,8 +21,10 @@ use uuid::Uuid;
 
 use crate::actors::catalog::Catalog;
 use crate::actors::catalog::messages::TakeDueJobs;
+use crate::actors::catalog::records::Job;
 use crate::actors::supervisor::RestartBackoff;
-use crate::transport::Publisher;
+use crate::telemetry::metrics;
+use crate::transport::{Backlog, Publisher, TransportError};
 
 /// Most jobs one reconciliation republishes; the next round takes the rest.
 const RECONCILE_BATCH: u64 = 500;
@@ -116,6 +119,35 @@ impl Supervised for Dispatcher {
 #[rtype(result = "()")]
 pub struct JobsQueued {
     pub job_ids: Vec<Uuid>,
+}
+
+/// Called right after a commit that queued `jobs` (an upload, a process
+/// request, a retry of a dead job): counts them as enqueued and hands them to
+/// the Dispatcher, if this process has one. Losing the notification is
+/// harmless: the reconciler publishes queued jobs it finds in the database.
+pub fn announce_queued(dispatcher: Option<&Addr<Dispatcher>>, jobs: &[Job]) {
+    for job in jobs {
+        metrics::jobs_enqueued(&job.processor, 1);
+    }
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.do_send(JobsQueued {
+            job_ids: jobs.iter().map(|job| job.id).collect(),
+        });
+    }
+}
+
+/// Measures what the transport holds, for the queue gauges.
+#[derive(Message)]
+#[rtype(result = "Result<Backlog, TransportError>")]
+pub struct MeasureBacklog;
+
+impl Handler<MeasureBacklog> for Dispatcher {
+    type Result = actix::ResponseFuture<Result<Backlog, TransportError>>;
+
+    fn handle(&mut self, _: MeasureBacklog, _: &mut Self::Context) -> Self::Result {
+        let publisher = self.publisher.clone();
+        Box::pin(async move { publisher.lock().await.backlog().await })
+    }
 }
 
 impl Handler<JobsQueued> for Dispatcher {

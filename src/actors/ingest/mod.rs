@@ -24,11 +24,11 @@ use uuid::Uuid;
 use crate::actors::catalog::messages::{NewFile, NewJob, RecordUpload};
 use crate::actors::catalog::records::{File, Job};
 use crate::actors::catalog::{Catalog, CatalogError};
-use crate::actors::dispatcher::{Dispatcher, JobsQueued};
+use crate::actors::dispatcher::{Dispatcher, announce_queued};
 use crate::actors::storage::messages::{ByteStream, DeleteObject, PutObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
 use crate::processing::{self, MediaKind};
-use crate::telemetry::RequestId;
+use crate::telemetry::{RequestId, metrics};
 
 /// Bytes read before deciding the type and size: enough for every header we probe.
 const SNIFF_LEN: usize = 64 * 1024;
@@ -369,11 +369,8 @@ impl Handler<CommitUpload> for Ingest {
                     });
                 }
             };
-            if let Some(dispatcher) = dispatcher {
-                dispatcher.do_send(JobsQueued {
-                    job_ids: jobs.iter().map(|j| j.id).collect(),
-                });
-            }
+            metrics::upload_accepted(staged.size);
+            announce_queued(dispatcher.as_ref(), &jobs);
             Ok((file, jobs))
         })
     }

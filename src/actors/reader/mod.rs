@@ -7,7 +7,9 @@
 //! It also takes over deliveries that another consumer left unacknowledged for
 //! longer than a job lease (that consumer died) with `XAUTOCLAIM`.
 //!
-//! - Accepts: [`Drain`] at shutdown: stop reading, let running jobs finish.
+//! - Accepts: [`Drain`] at shutdown: stop reading, let running jobs finish;
+//!   [`SetPaused`] from the Supervisor while a backend is down: take nothing
+//!   new (running jobs go on) until resumed.
 //! - The read loop runs as a task of the actor and restarts with it.
 
 use std::sync::Arc;
@@ -18,10 +20,13 @@ use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, ResponseFuture
 use tokio::sync::{Mutex, Semaphore, mpsc};
 
 use crate::actors::runner::{JobRunner, RunJob};
+use crate::telemetry::metrics;
 use crate::transport::{Consumer, Delivery};
 
 /// Longest a read waits for work before looking again.
 const READ_BLOCK: Duration = Duration::from_secs(2);
+/// How often a paused reader looks whether it was resumed.
+const PAUSED_POLL: Duration = Duration::from_millis(250);
 /// Pause after a transport error before reading again.
 const RETRY_READ_AFTER: Duration = Duration::from_secs(1);
 
@@ -32,6 +37,7 @@ pub struct StreamReader {
     capacity: usize,
     lease: Duration,
     draining: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
 }
 
 impl StreamReader {
@@ -48,6 +54,7 @@ impl StreamReader {
             capacity,
             lease,
             draining: Arc::new(AtomicBool::new(false)),
+            paused: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -56,12 +63,14 @@ impl Actor for StreamReader {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        metrics::pool_size(self.capacity);
         let read_loop = ReadLoop {
             consumer: self.consumer.clone(),
             runner: self.runner.clone(),
             slots: self.slots.clone(),
             lease: self.lease,
             draining: self.draining.clone(),
+            paused: self.paused.clone(),
         };
         ctx.spawn(read_loop.run().into_actor(self));
     }
@@ -73,6 +82,7 @@ struct ReadLoop {
     slots: Arc<Semaphore>,
     lease: Duration,
     draining: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
 }
 
 impl ReadLoop {
@@ -84,6 +94,10 @@ impl ReadLoop {
             // Acknowledge what finished since the last read.
             while let Ok((delivery, ack)) = finished_rx.try_recv() {
                 self.acknowledge(&delivery, ack).await;
+            }
+            if self.paused.load(Ordering::Relaxed) {
+                tokio::time::sleep(PAUSED_POLL).await;
+                continue;
             }
             let free = self.slots.available_permits();
             if free == 0 {
@@ -128,12 +142,14 @@ impl ReadLoop {
                 let runner = self.runner.clone();
                 let finished = finished_tx.clone();
                 actix_rt::spawn(async move {
+                    let busy = metrics::BusySlot::take();
                     let ack = runner
                         .send(RunJob {
                             job_id: delivery.job_id,
                         })
                         .await
                         .unwrap_or(false);
+                    drop(busy);
                     drop(permit);
                     let _ = finished.send((delivery, ack));
                 });
@@ -154,6 +170,22 @@ impl ReadLoop {
             // The entry stays pending; a later claim of it finds the job done.
             tracing::warn!(error = %crate::error_chain(&err), job_id = %delivery.job_id, "cannot acknowledge a delivery");
         }
+    }
+}
+
+/// Stops (`paused: true`) or resumes taking deliveries. Jobs already running
+/// finish either way.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetPaused {
+    pub paused: bool,
+}
+
+impl Handler<SetPaused> for StreamReader {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetPaused, _: &mut Self::Context) {
+        self.paused.store(msg.paused, Ordering::Relaxed);
     }
 }
 

@@ -30,6 +30,7 @@ use crate::actors::storage::{ObjectKey, Storage, StorageError};
 use crate::domain::jobs::JobStatus;
 use crate::processing;
 use crate::telemetry::RequestId;
+use crate::telemetry::metrics::{self, AttemptOutcome};
 
 /// Everything an attempt needs, cloned into each attempt's future.
 #[derive(Clone)]
@@ -66,7 +67,13 @@ impl Handler<RunJob> for JobRunner {
 
     fn handle(&mut self, msg: RunJob, _: &mut Self::Context) -> Self::Result {
         let runner = self.clone();
-        let span = tracing::info_span!("job", job_id = %msg.job_id, processor = tracing::field::Empty, attempt = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "job",
+            job_id = %msg.job_id,
+            file_id = tracing::field::Empty,
+            processor = tracing::field::Empty,
+            attempt = tracing::field::Empty,
+        );
         Box::pin(async move { runner.run(msg.job_id).await }.instrument(span))
     }
 }
@@ -122,6 +129,7 @@ impl JobRunner {
             Ok(Ok(Claim::Claimed(claimed))) => claimed,
             Ok(Ok(Claim::NotRunnable)) => return true,
             Ok(Ok(Claim::Exhausted(dead))) => {
+                metrics::job_finished(&dead.job.processor, AttemptOutcome::Dead, None);
                 self.announce(&dead);
                 return true;
             }
@@ -137,8 +145,11 @@ impl JobRunner {
             }
         };
         let span = tracing::Span::current();
+        span.record("file_id", tracing::field::display(claimed.file.id));
         span.record("processor", claimed.job.processor.as_str());
         span.record("attempt", claimed.job.attempts);
+        let processor = claimed.job.processor.clone();
+        metrics::job_started(&processor, claimed.queue_wait);
         self.announce(&Transition {
             job: claimed.job.clone(),
             user_id: claimed.file.user_id,
@@ -153,7 +164,8 @@ impl JobRunner {
                 humantime::format_duration(self.job_timeout)
             ))),
         };
-        let duration_ms = started.elapsed().as_millis() as u64;
+        let elapsed = started.elapsed();
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
         let mut written = Vec::new();
         let recorded = match outcome {
             Ok((variants, facts)) => {
@@ -187,6 +199,12 @@ impl JobRunner {
         };
         match recorded {
             Ok(Ok(Recorded::Stored(transition))) => {
+                let outcome = match transition.job.status {
+                    JobStatus::Succeeded => AttemptOutcome::Succeeded,
+                    JobStatus::Dead => AttemptOutcome::Dead,
+                    _ => AttemptOutcome::Retried,
+                };
+                metrics::job_finished(&processor, outcome, Some(elapsed));
                 self.announce(&transition);
                 true
             }

@@ -2,7 +2,7 @@
 //! future so transfers run concurrently.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::{Handler, ResponseFuture};
 use chrono::Utc;
@@ -15,6 +15,24 @@ use tracing::{Instrument, info_span};
 
 use super::messages::*;
 use super::{Backend, Storage, StorageError, full_path};
+use crate::telemetry::metrics;
+
+/// Times `call` as the storage `operation`. Only a failure of the store itself
+/// counts as an error: not a missing object, a bad key or link, or a client's
+/// broken upload body.
+async fn measured<T>(
+    operation: &'static str,
+    call: impl Future<Output = Result<T, StorageError>>,
+) -> Result<T, StorageError> {
+    let started = Instant::now();
+    let result = call.await;
+    let failed = matches!(
+        result,
+        Err(StorageError::Unavailable(_) | StorageError::Write(_) | StorageError::Config(_))
+    );
+    metrics::storage_operation(operation, started.elapsed(), !failed);
+    result
+}
 
 /// Bodies up to this size go up in one PUT; larger ones as multipart uploads of
 /// parts this size.
@@ -37,7 +55,7 @@ impl Handler<PutObject> for Storage {
         }
         let mut body = msg.body;
         Box::pin(
-            async move {
+            measured("put", async move {
                 let mut size = 0u64;
                 let copied: Result<(), StorageError> = async {
                     while let Some(chunk) = body.next().await {
@@ -57,7 +75,7 @@ impl Handler<PutObject> for Storage {
                 }
                 writer.shutdown().await.map_err(StorageError::Write)?;
                 Ok(StoredObject { size })
-            }
+            })
             .instrument(span),
         )
     }
@@ -69,7 +87,7 @@ impl Handler<GetObject> for Storage {
     fn handle(&mut self, msg: GetObject, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("storage.get", request_id = %msg.request_id, key = msg.key.as_str());
         let fetch = open(self.store.clone(), self.path(&msg.key));
-        Box::pin(fetch.instrument(span))
+        Box::pin(measured("get", fetch).instrument(span))
     }
 }
 
@@ -93,12 +111,12 @@ impl Handler<DeleteObject> for Storage {
         let store = self.store.clone();
         let path = self.path(&msg.key);
         Box::pin(
-            async move {
+            measured("delete", async move {
                 match store.delete(&path).await {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
                     Err(err) => Err(StorageError::Unavailable(err)),
                 }
-            }
+            })
             .instrument(span),
         )
     }
@@ -110,32 +128,55 @@ impl Handler<ListObjects> for Storage {
     fn handle(&mut self, msg: ListObjects, _: &mut Self::Context) -> Self::Result {
         let span =
             info_span!("storage.list", request_id = %msg.request_id, prefix = msg.prefix.as_str());
+        let listing = self.list_under(Some(self.path(&msg.prefix)));
+        Box::pin(measured("list", listing).instrument(span))
+    }
+}
+
+impl Handler<ListAllObjects> for Storage {
+    type Result = ResponseFuture<Result<Vec<ListedObject>, StorageError>>;
+
+    fn handle(&mut self, msg: ListAllObjects, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("storage.list_all", request_id = %msg.request_id);
+        let root = match self.key_prefix.as_str() {
+            "" => None,
+            prefix => Some(object_store::path::Path::from(prefix)),
+        };
+        let listing = self.list_under(root);
+        Box::pin(measured("list", listing).instrument(span))
+    }
+}
+
+impl Storage {
+    /// Every object under `prefix` (the whole store for `None`), keyed as
+    /// Kiln names them (without the configured prefix), sorted by key.
+    fn list_under(
+        &self,
+        prefix: Option<object_store::path::Path>,
+    ) -> impl Future<Output = Result<Vec<ListedObject>, StorageError>> + 'static {
         let store = self.store.clone();
-        let prefix = self.path(&msg.prefix);
         let strip = match self.key_prefix.as_str() {
             "" => String::new(),
             p => format!("{p}/"),
         };
-        Box::pin(
-            async move {
-                let listed: Vec<_> = store.list(Some(&prefix)).try_collect().await?;
-                let mut objects: Vec<ListedObject> = listed
-                    .into_iter()
-                    .map(|meta| ListedObject {
-                        key: meta
-                            .location
-                            .as_ref()
-                            .strip_prefix(&strip)
-                            .unwrap_or(meta.location.as_ref())
-                            .to_string(),
-                        size: meta.size,
-                    })
-                    .collect();
-                objects.sort_by(|a, b| a.key.cmp(&b.key));
-                Ok(objects)
-            }
-            .instrument(span),
-        )
+        async move {
+            let listed: Vec<_> = store.list(prefix.as_ref()).try_collect().await?;
+            let mut objects: Vec<ListedObject> = listed
+                .into_iter()
+                .map(|meta| ListedObject {
+                    key: meta
+                        .location
+                        .as_ref()
+                        .strip_prefix(&strip)
+                        .unwrap_or(meta.location.as_ref())
+                        .to_string(),
+                    size: meta.size,
+                    last_modified: meta.last_modified,
+                })
+                .collect();
+            objects.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(objects)
+        }
     }
 }
 
@@ -154,13 +195,13 @@ impl Handler<PresignGet> for Storage {
         let path = self.path(&msg.key);
         let backend = self.backend.clone();
         Box::pin(
-            async move {
+            measured("presign", async move {
                 let url = match backend {
                     Backend::Local { signer } => signer.sign(&msg.key, expires_at),
                     Backend::S3(s3) => s3.signed_url(Method::GET, &path, ttl).await?,
                 };
                 Ok(PresignedUrl { url, expires_at })
-            }
+            })
             .instrument(span),
         )
     }
@@ -180,10 +221,10 @@ impl Handler<OpenSignedObject> for Storage {
         };
         let fetch = open(self.store.clone(), self.path(&msg.key));
         Box::pin(
-            async move {
+            measured("get", async move {
                 verified?;
                 fetch.await
-            }
+            })
             .instrument(span),
         )
     }
@@ -195,11 +236,11 @@ impl Handler<CheckStorage> for Storage {
     fn handle(&mut self, _: CheckStorage, _: &mut Self::Context) -> Self::Result {
         let store = self.store.clone();
         let prefix = full_path(&self.key_prefix, "readyz-probe");
-        Box::pin(async move {
+        Box::pin(measured("check", async move {
             // Listing an absent prefix is cheap and fails only when the bucket or
             // directory itself is unreachable.
             store.list_with_delimiter(Some(&prefix)).await?;
             Ok(())
-        })
+        }))
     }
 }

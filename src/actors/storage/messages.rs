@@ -57,10 +57,19 @@ pub struct ListObjects {
     pub prefix: ObjectKey,
 }
 
+/// Lists every object in the store (under the configured prefix), for a
+/// check of the whole store (`kiln storage verify`).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<ListedObject>, StorageError>")]
+pub struct ListAllObjects {
+    pub request_id: RequestId,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedObject {
     pub key: String,
     pub size: u64,
+    pub last_modified: DateTime<Utc>,
 }
 
 /// A link anyone holding it can GET until `expires_at`, and nobody after.

@@ -1,8 +1,9 @@
 //! The Storage actor owns the object store: a local directory on the embedded
 //! default, or an S3-compatible bucket (MinIO, AWS) when `MINIO_ENDPOINT` is set.
 //!
-//! - Accepts: streaming put, get, delete, list-by-prefix, presigned GET, health
-//!   check, and opening a locally signed URL (see `messages`).
+//! - Accepts: streaming put, get, delete, list-by-prefix, list-all (for
+//!   `kiln storage verify`), presigned GET, health check, and opening a locally
+//!   signed URL (see `messages`).
 //! - Replies: sizes, byte streams and URLs, or a [`StorageError`].
 //! - Supervised by the [`Supervisor`](crate::actors::supervisor); it holds no
 //!   state beyond the store handle, so a restart loses nothing.

@@ -1,5 +1,7 @@
 //! The Supervisor starts every long-lived actor, keeps their addresses, and
-//! answers for the graph as a whole (readiness).
+//! answers for the graph as a whole: readiness (and, on a process that runs
+//! jobs, pausing the StreamReader while a backend is down; see [`readiness`])
+//! and the queue gauges of `/metrics` ([`queue`]).
 //!
 //! Each child that owns a resource runs on its own arbiter under
 //! `actix::Supervisor`, so its address stays valid across restarts: when a child
@@ -15,27 +17,31 @@
 //! Handlers receive the addresses as [`ActorHandles`]; nothing is looked up in a
 //! global registry.
 
+mod queue;
+mod readiness;
 mod restart;
 
 use std::time::Duration;
 
-use actix::{Actor, Addr, Arbiter, Context, Handler, Message, ResponseFuture, SyncArbiter};
+use actix::{Actor, Addr, Arbiter, Context, SyncArbiter};
 use deadpool_redis::{Pool, redis};
 use sea_orm::DatabaseConnection;
 
+pub use queue::MeasureQueue;
+pub use readiness::{Check, CheckReadiness, Readiness};
 pub use restart::RestartBackoff;
 
-use crate::actors::catalog::{Catalog, messages::PingDatabase};
+use crate::actors::catalog::Catalog;
 use crate::actors::credentials::Credentials;
 use crate::actors::dispatcher::Dispatcher;
 use crate::actors::events::Events;
 use crate::actors::ingest::Ingest;
-use crate::actors::limiter::{Limiter, PingRedis};
+use crate::actors::limiter::Limiter;
 use crate::actors::mailer::Mailer;
 use crate::actors::processors::ProcessorWorker;
 use crate::actors::reader::StreamReader;
 use crate::actors::runner::{JobRunner, lease_for};
-use crate::actors::storage::{Storage, messages::CheckStorage};
+use crate::actors::storage::Storage;
 use crate::config::LoginLimits;
 use crate::processing::Limits;
 use crate::transport::redis_stream::{StreamConsumer, StreamPublisher};
@@ -97,13 +103,24 @@ pub struct Supervisor {
     catalog: Addr<Catalog>,
     storage: Addr<Storage>,
     limiter: Addr<Limiter>,
+    dispatcher: Option<Addr<Dispatcher>>,
+    /// Present on processes that run jobs: paused while a backend is down.
+    reader: Option<Addr<StreamReader>>,
     uses_redis: bool,
+    /// Whether the last health watch found every backend answering.
+    healthy: bool,
     /// The children's threads, kept so they live as long as the Supervisor.
     _arbiters: Vec<Arbiter>,
 }
 
 impl Actor for Supervisor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if self.reader.is_some() {
+            self.watch_health(ctx);
+        }
+    }
 }
 
 /// Threads hashing passwords; more would only compete for the same cores.
@@ -224,7 +241,10 @@ impl Supervisor {
             catalog: catalog.clone(),
             storage: storage.clone(),
             limiter: limiter.clone(),
+            dispatcher: dispatcher.clone(),
+            reader: reader.clone(),
             uses_redis: redis.is_some(),
+            healthy: true,
             _arbiters: arbiters,
         }
         .start();
@@ -240,69 +260,5 @@ impl Supervisor {
             dispatcher,
             reader,
         }
-    }
-}
-
-/// Asks every backend whether it answers.
-#[derive(Message)]
-#[rtype(result = "Readiness")]
-pub struct CheckReadiness;
-
-/// One line per backend: its name and `None` when it answered, or why not.
-#[derive(Debug, Clone)]
-pub struct Readiness {
-    pub checks: Vec<(&'static str, Option<String>)>,
-}
-
-impl Readiness {
-    pub fn is_ready(&self) -> bool {
-        self.checks.iter().all(|(_, failure)| failure.is_none())
-    }
-}
-
-/// How long one backend may take to answer a readiness check.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
-
-async fn probe<F, E>(check: F) -> Option<String>
-where
-    F: std::future::Future<Output = Result<Result<(), E>, actix::MailboxError>>,
-    E: std::error::Error + 'static,
-{
-    match tokio::time::timeout(CHECK_TIMEOUT, check).await {
-        Ok(Ok(Ok(()))) => None,
-        Ok(Ok(Err(err))) => {
-            tracing::warn!(error = %crate::error_chain(&err), "readiness check failed");
-            Some(err.to_string())
-        }
-        Ok(Err(mailbox)) => Some(format!("actor unavailable: {mailbox}")),
-        Err(_) => Some(format!("no answer within {}s", CHECK_TIMEOUT.as_secs())),
-    }
-}
-
-impl Handler<CheckReadiness> for Supervisor {
-    type Result = ResponseFuture<Readiness>;
-
-    fn handle(&mut self, _: CheckReadiness, _: &mut Self::Context) -> Self::Result {
-        let catalog = self.catalog.clone();
-        let storage = self.storage.clone();
-        let limiter = self.limiter.clone();
-        let uses_redis = self.uses_redis;
-        Box::pin(async move {
-            let (database, objects, redis) = tokio::join!(
-                probe(catalog.send(PingDatabase)),
-                probe(storage.send(CheckStorage)),
-                async {
-                    match uses_redis {
-                        true => Some(probe(limiter.send(PingRedis)).await),
-                        false => None,
-                    }
-                }
-            );
-            let mut checks = vec![("database", database), ("storage", objects)];
-            if let Some(redis) = redis {
-                checks.push(("redis", redis));
-            }
-            Readiness { checks }
-        })
     }
 }

@@ -39,6 +39,7 @@ impl RestartBackoff {
         A: Actor<Context = Context<A>>,
     {
         let pause = self.next_pause(Instant::now());
+        crate::telemetry::metrics::actor_restarted(actor);
         tracing::warn!(
             actor,
             restarts = self.consecutive,

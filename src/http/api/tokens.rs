@@ -59,7 +59,7 @@ async fn create(
     body: web::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let created = tokens::create(
-        &state,
+        &state.actors.catalog,
         request_id,
         caller.user_id,
         &body.name,

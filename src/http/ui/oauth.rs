@@ -360,6 +360,10 @@ async fn finish_sign_in(
             return login_error(state, req, StatusCode::UNPROCESSABLE_ENTITY, &message);
         }
     };
+    if user.is_disabled() {
+        let message = ApiError::AccountDisabled.to_string();
+        return login_error(state, req, StatusCode::FORBIDDEN, &message);
+    }
     let session = begin_session(state, req, user.id).await?;
     redirect_clearing_flow(state, "/files", Some(session))
 }

@@ -366,7 +366,14 @@ async fn create_token(
     } = form.into_inner();
     let created = match parse_expiry(&expires_in_days) {
         Ok(days) => {
-            tokens::create(&state, request_id_of(&req), signed_in.user.id, &name, days).await
+            tokens::create(
+                &state.actors.catalog,
+                request_id_of(&req),
+                signed_in.user.id,
+                &name,
+                days,
+            )
+            .await
         }
         Err(err) => Err(err),
     };

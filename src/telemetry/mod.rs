@@ -1,7 +1,10 @@
-//! Logging setup and the request id that ties one request's log lines together.
+//! Logging setup and the request id that ties one request's log lines together;
+//! [`metrics`] holds the Prometheus side.
 //!
 //! Text logs for people, JSON (`LOG_FORMAT=json`) for machines; `LOG_LEVEL` takes
 //! an `EnvFilter` directive such as `info` or `kiln=debug,sea_orm=warn`.
+
+pub mod metrics;
 
 use std::fmt;
 
@@ -24,11 +27,14 @@ pub fn init(config: &LogConfig) -> anyhow::Result<()> {
             .try_init()?,
         LogFormat::Json => registry
             .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
+                // One flat object per line: the event's fields and those of every
+                // span it happened in (request_id, user_id; job_id, file_id,
+                // processor, attempt), the innermost span winning a clash.
+                json_subscriber::layer()
                     .with_writer(std::io::stderr)
-                    .with_current_span(true)
-                    .with_span_list(false),
+                    .with_current_span(false)
+                    .flatten_span_list_on_top_level(true)
+                    .flatten_event(true),
             )
             .try_init()?,
     }

@@ -1,0 +1,146 @@
+//! Readiness: does every backend this process depends on answer, and how fast.
+//!
+//! `/readyz` asks with [`CheckReadiness`]. On a process that runs jobs the
+//! Supervisor also asks itself every few seconds (`watch_health`) and pauses
+//! the StreamReader while any backend is down: a worker that cannot reach the
+//! database or Redis would claim nothing, and one that cannot reach storage
+//! would spend its jobs' attempts on failures. Paused, it takes no deliveries
+//! (they stay on the stream for a worker that can run them, or until this one
+//! recovers) and resumes on the first check that finds everything answering.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use actix::{ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseFuture, WrapFuture};
+
+use super::Supervisor;
+use crate::actors::catalog::messages::PingDatabase;
+use crate::actors::limiter::PingRedis;
+use crate::actors::reader::SetPaused;
+use crate::actors::storage::messages::CheckStorage;
+
+/// Asks every backend whether it answers.
+#[derive(Message)]
+#[rtype(result = "Readiness")]
+pub struct CheckReadiness;
+
+/// One backend's answer: how long it took, and why it failed, if it did.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: &'static str,
+    pub latency: Duration,
+    pub failure: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    pub checks: Vec<Check>,
+}
+
+impl Readiness {
+    pub fn is_ready(&self) -> bool {
+        self.checks.iter().all(|check| check.failure.is_none())
+    }
+
+    pub fn failed(&self) -> Vec<&'static str> {
+        self.checks
+            .iter()
+            .filter(|check| check.failure.is_some())
+            .map(|check| check.name)
+            .collect()
+    }
+
+    /// `name: reason` for each failed check, for a log line.
+    pub fn failures(&self) -> String {
+        self.checks
+            .iter()
+            .filter_map(|check| Some(format!("{}: {}", check.name, check.failure.as_ref()?)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// How long one backend may take to answer a readiness check.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often a process that runs jobs checks its backends.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+async fn probe<F, E>(name: &'static str, check: F) -> Check
+where
+    F: Future<Output = Result<Result<(), E>, actix::MailboxError>>,
+    E: std::error::Error + 'static,
+{
+    let started = Instant::now();
+    let failure = match tokio::time::timeout(CHECK_TIMEOUT, check).await {
+        Ok(Ok(Ok(()))) => None,
+        Ok(Ok(Err(err))) => Some(crate::error_chain(&err)),
+        Ok(Err(mailbox)) => Some(format!("actor unavailable: {mailbox}")),
+        Err(_) => Some(format!("no answer within {}s", CHECK_TIMEOUT.as_secs())),
+    };
+    Check {
+        name,
+        latency: started.elapsed(),
+        failure,
+    }
+}
+
+impl Supervisor {
+    fn check_backends(&self) -> impl Future<Output = Readiness> + 'static {
+        let catalog = self.catalog.clone();
+        let storage = self.storage.clone();
+        let limiter = self.limiter.clone();
+        let uses_redis = self.uses_redis;
+        async move {
+            let (database, objects, redis) = tokio::join!(
+                probe("database", catalog.send(PingDatabase)),
+                probe("storage", storage.send(CheckStorage)),
+                async {
+                    match uses_redis {
+                        true => Some(probe("redis", limiter.send(PingRedis)).await),
+                        false => None,
+                    }
+                }
+            );
+            let mut checks = vec![database, objects];
+            checks.extend(redis);
+            Readiness { checks }
+        }
+    }
+}
+
+impl Handler<CheckReadiness> for Supervisor {
+    type Result = ResponseFuture<Readiness>;
+
+    fn handle(&mut self, _: CheckReadiness, _: &mut Self::Context) -> Self::Result {
+        Box::pin(self.check_backends())
+    }
+}
+
+impl Supervisor {
+    /// Checks the backends now and every [`WATCH_EVERY`] after, and pauses or
+    /// resumes the StreamReader when the answer changes. One check at a time:
+    /// a backend that hangs delays the next check rather than stacking them up.
+    pub(super) fn watch_health(&mut self, ctx: &mut Context<Self>) {
+        let round = self
+            .check_backends()
+            .into_actor(self)
+            .map(|readiness, supervisor, ctx| {
+                let healthy = readiness.is_ready();
+                if healthy != supervisor.healthy {
+                    supervisor.healthy = healthy;
+                    match healthy {
+                        true => tracing::info!("every backend answers again; taking jobs"),
+                        false => tracing::warn!(
+                            failures = %readiness.failures(),
+                            "a backend is down; taking no jobs until it answers"
+                        ),
+                    }
+                    if let Some(reader) = &supervisor.reader {
+                        reader.do_send(SetPaused { paused: !healthy });
+                    }
+                }
+                ctx.run_later(WATCH_EVERY, |supervisor, ctx| supervisor.watch_health(ctx));
+            });
+        ctx.spawn(round);
+    }
+}

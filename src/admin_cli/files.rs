@@ -1,0 +1,196 @@
+//! `kiln files purge --older-than 30d [--user EMAIL] [--dry-run]`: removes
+//! files uploaded before a cutoff, with every variant and job, from the
+//! database and the object store.
+//!
+//! Order matters for a purge that is interrupted (killed, a store gone
+//! away): each file's objects go first, then its rows, in the transaction
+//! `DELETE /api/files/{id}` uses, and any object a job recorded meanwhile
+//! after that. Stopped between the two, a file is left with rows whose
+//! objects are gone — still older than the cutoff, so running the purge again
+//! finishes it — and never with objects no row names, which nothing would
+//! find again.
+
+use std::collections::HashSet;
+
+use actix::Addr;
+use anyhow::Context as _;
+use chrono::Utc;
+use clap::Subcommand;
+
+use super::progress::Progress;
+use super::{find_account, open_catalog, open_storage, parse_days, when};
+use crate::actors::catalog::Catalog;
+use crate::actors::catalog::messages::{DeleteFile, FileCursor, ScanFiles};
+use crate::actors::catalog::records::FileDetails;
+use crate::actors::storage::Storage;
+use crate::config::Config;
+use crate::http::ask;
+use crate::http::files::delete_objects;
+use crate::telemetry::RequestId;
+
+#[derive(Debug, Subcommand)]
+pub enum FilesAction {
+    /// Removes files uploaded before a cutoff, with their variants and jobs,
+    /// from the database and the object store.
+    Purge {
+        /// Files uploaded more than this many days ago, e.g. 30d.
+        #[arg(long, value_name = "DAYS", value_parser = parse_days)]
+        older_than: u32,
+        /// Only this account's files.
+        #[arg(long, value_name = "EMAIL")]
+        user: Option<String>,
+        /// Lists what would be removed and removes nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Files read per query.
+const PAGE: u64 = 100;
+
+pub async fn run(config: &Config, action: FilesAction) -> anyhow::Result<()> {
+    let FilesAction::Purge {
+        older_than,
+        user,
+        dry_run,
+    } = action;
+    let catalog = open_catalog(config).await?;
+    let owner = match user {
+        Some(email) => Some(find_account(&catalog, &email).await?.id),
+        None => None,
+    };
+    let cutoff = Utc::now() - chrono::Duration::days(i64::from(older_than));
+    let storage = match dry_run {
+        true => None,
+        false => Some(open_storage(config)?),
+    };
+    let mut progress = Progress::start("purging files", None);
+    if dry_run {
+        progress.println(&format!(
+            "{:<36}  {:<36}  {:>7}  {:>10}  {:<16}  NAME",
+            "FILE ID", "OWNER ID", "OBJECTS", "SIZE", "UPLOADED"
+        ));
+    }
+    let mut totals = Totals::default();
+    let mut after = None;
+    loop {
+        let page = ask(
+            &catalog,
+            ScanFiles {
+                request_id: RequestId::generate(),
+                created_before: Some(cutoff),
+                owner,
+                after: after.clone(),
+                limit: PAGE,
+            },
+        )
+        .await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = Some(FileCursor {
+            created_at: last.file.created_at,
+            id: last.file.id,
+        });
+        for details in page {
+            totals.add(&details);
+            match &storage {
+                Some(storage) => purge(&catalog, storage, &details).await?,
+                None => progress.println(&would_purge(&details)),
+            }
+            progress.advance(1);
+        }
+    }
+    progress.finish();
+    let Totals {
+        files,
+        objects,
+        bytes,
+    } = totals;
+    let bytes = bytesize::ByteSize::b(bytes);
+    if dry_run {
+        println!(
+            "would remove {files} files uploaded before {} UTC ({objects} objects, {bytes}); \
+             nothing was removed",
+            when(cutoff)
+        );
+    } else {
+        tracing::info!(files, objects, "files purged from the command line");
+        println!(
+            "removed {files} files uploaded before {} UTC ({objects} objects, {bytes})",
+            when(cutoff)
+        );
+    }
+    Ok(())
+}
+
+/// What a purge removes (or would).
+#[derive(Default)]
+struct Totals {
+    files: u64,
+    objects: u64,
+    bytes: u64,
+}
+
+impl Totals {
+    fn add(&mut self, details: &FileDetails) {
+        self.files += 1;
+        self.objects += 1 + details.variants.len() as u64;
+        let sizes = std::iter::once(details.file.size_bytes)
+            .chain(details.variants.iter().map(|v| v.size_bytes));
+        self.bytes += sizes
+            .map(|size| u64::try_from(size).unwrap_or(0))
+            .sum::<u64>();
+    }
+}
+
+/// Removes one file: its objects, then its rows, then any object recorded
+/// for it in between.
+async fn purge(
+    catalog: &Addr<Catalog>,
+    storage: &Addr<Storage>,
+    details: &FileDetails,
+) -> anyhow::Result<()> {
+    let request_id = RequestId::generate();
+    let file = &details.file;
+    let keys: HashSet<String> = std::iter::once(file.storage_key.clone())
+        .chain(details.variants.iter().map(|v| v.storage_key.clone()))
+        .collect();
+    delete_objects(storage, &request_id, keys.iter().cloned())
+        .await
+        .with_context(|| format!("cannot delete the objects of file {}", file.id))?;
+    let recorded = ask(
+        catalog,
+        DeleteFile {
+            request_id: request_id.clone(),
+            user_id: file.user_id,
+            file_id: file.id,
+        },
+    )
+    .await?;
+    // `None`: it was deleted meanwhile, through the API or another purge.
+    let late = recorded
+        .into_iter()
+        .flatten()
+        .filter(|key| !keys.contains(key));
+    delete_objects(storage, &request_id, late)
+        .await
+        .with_context(|| format!("cannot delete the objects of file {}", file.id))?;
+    tracing::debug!(file_id = %file.id, "file purged");
+    Ok(())
+}
+
+/// One line of a dry run's list (the name last, since its width varies).
+fn would_purge(details: &FileDetails) -> String {
+    let file = &details.file;
+    let size = bytesize::ByteSize::b(u64::try_from(file.size_bytes).unwrap_or(0));
+    format!(
+        "{}  {}  {:>7}  {:>10}  {}  {}",
+        file.id,
+        file.user_id,
+        1 + details.variants.len(),
+        size.to_string(),
+        when(file.created_at),
+        file.filename
+    )
+}

@@ -1,0 +1,128 @@
+//! The operator's commands: `kiln user`, `kiln token`, `kiln jobs`, `kiln
+//! files` and `kiln storage`. They work on the configured database and object
+//! store with no server running, so an operator can act on a stopped or a
+//! busy installation alike.
+//!
+//! Like every other part of Kiln they hold no pool and no store handle: each
+//! command starts a Catalog (and, when it touches objects, a Storage) of its
+//! own and sends them the same typed messages the HTTP handlers send, through
+//! the same shared rules (`http::accounts`, `http::tokens`, `http::files`,
+//! `http::jobs`). A running Kiln sees the changes on its next query; jobs
+//! reach its workers through its reconciler, since the command line has no
+//! transport.
+//!
+//! Exit codes: 0 done, 1 failed (or, for `storage verify`, problems remain),
+//! 2 bad arguments or configuration.
+
+pub mod files;
+pub mod jobs;
+pub mod progress;
+pub mod storage;
+pub mod tokens;
+pub mod users;
+
+use actix::{Actor, Addr};
+use anyhow::{Context as _, anyhow, bail};
+
+use crate::actors::catalog::messages::FindLoginCandidate;
+use crate::actors::catalog::records::User;
+use crate::actors::catalog::{self, Catalog};
+use crate::actors::storage::Storage;
+use crate::config::Config;
+use crate::domain::Email;
+use crate::http::ask;
+use crate::telemetry::RequestId;
+
+/// Opens the configured database on a Catalog of the command's own.
+pub async fn open_catalog(config: &Config) -> anyhow::Result<Addr<Catalog>> {
+    let db = catalog::connect(&config.database)
+        .await
+        .context("cannot open the database (DATABASE_URL, DATA_DIR)")?;
+    Ok(Catalog::new(db).start())
+}
+
+/// Opens the configured object store on a Storage of the command's own.
+pub fn open_storage(config: &Config) -> anyhow::Result<Addr<Storage>> {
+    // The command line hands out no download links; a random key keeps any
+    // link it could sign useless everywhere else.
+    let storage = Storage::open(
+        &config.storage,
+        config.public_url(config.port),
+        rand::random(),
+    )
+    .context("cannot open object storage (MINIO_* / DATA_DIR)")?;
+    Ok(storage.start())
+}
+
+/// An address as registration stores it (trimmed, lower-case), or why it is
+/// not one.
+pub fn parse_email(raw: &str) -> anyhow::Result<Email> {
+    Email::parse(raw).map_err(|message| anyhow!(message))
+}
+
+/// The account with `email`.
+pub async fn find_account(catalog: &Addr<Catalog>, email: &str) -> anyhow::Result<User> {
+    let email = parse_email(email)?;
+    let candidate = ask(
+        catalog,
+        FindLoginCandidate {
+            request_id: RequestId::generate(),
+            email: email.as_str().to_string(),
+        },
+    )
+    .await?;
+    match candidate {
+        Some(candidate) => Ok(candidate.user),
+        None => bail!("no account uses {email}"),
+    }
+}
+
+/// A number of days as `30d` (or `30`), for `--older-than` and `--expires-in`.
+pub fn parse_days(raw: &str) -> Result<u32, String> {
+    let digits = raw.strip_suffix('d').unwrap_or(raw);
+    match digits.parse::<u32>() {
+        Ok(days) if days > 0 => Ok(days),
+        _ => Err(format!("{raw:?} is not a number of days like 30d")),
+    }
+}
+
+/// Prints rows under a header, each column as wide as its widest cell.
+pub fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; N]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header);
+    for row in rows {
+        line(row.each_ref().map(String::as_str));
+    }
+}
+
+/// A timestamp in a table: UTC to the minute.
+pub fn when(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_days;
+
+    #[test]
+    fn days_are_written_with_or_without_a_d() {
+        assert_eq!(parse_days("30d"), Ok(30));
+        assert_eq!(parse_days("7"), Ok(7));
+        for bad in ["0d", "-1d", "30h", "d", ""] {
+            assert!(parse_days(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! `kiln storage verify [--fix]`: checks the object store against the
+//! database, both ways.
+//!
+//! Every file row must have its original with the recorded size and SHA-256
+//! (read as a stream, so a large original is never held in memory), every
+//! variant row its object with the recorded size (variants record no
+//! checksum), and every object must be named by a row. `--fix` repairs what
+//! can be repaired without guessing:
+//!
+//! - an object no row names is deleted;
+//! - a variant whose object is missing or corrupt loses its row, and the jobs
+//!   that make it run again (every running Kiln's reconciler publishes them);
+//! - an original that is missing or corrupt cannot be made again: it is
+//!   reported, and the user's file is left for a person to decide about.
+//!
+//! An upload or a job stores its object a moment before it records the row,
+//! so objects younger than `--stray-min-age` are never called strays.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix::Addr;
+use anyhow::bail;
+use clap::Subcommand;
+use futures::TryStreamExt;
+use sha2::{Digest, Sha256};
+
+use super::progress::Progress;
+use super::{open_catalog, open_storage};
+use crate::actors::catalog::Catalog;
+use crate::actors::catalog::messages::{FileCursor, RemakeVariant, ScanFiles};
+use crate::actors::catalog::records::{FileDetails, Variant};
+use crate::actors::storage::messages::{DeleteObject, GetObject, ListAllObjects, ListedObject};
+use crate::actors::storage::{ObjectKey, Storage, StorageError};
+use crate::config::Config;
+use crate::http::ask;
+use crate::processing;
+use crate::telemetry::RequestId;
+
+#[derive(Debug, Subcommand)]
+pub enum StorageAction {
+    /// Checks that every file and variant has its object, intact, and that
+    /// every object belongs to one; exits with 1 while problems remain.
+    Verify {
+        /// Repairs what can be repaired (see the README).
+        #[arg(long)]
+        fix: bool,
+        /// Objects no row names count as strays only once this old: an
+        /// upload or a job may be about to record a younger one.
+        #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+        stray_min_age: Duration,
+    },
+}
+
+/// Files read per query.
+const PAGE: u64 = 100;
+
+pub async fn run(config: &Config, action: StorageAction) -> anyhow::Result<()> {
+    let StorageAction::Verify { fix, stray_min_age } = action;
+    let catalog = open_catalog(config).await?;
+    let storage = open_storage(config)?;
+    let listed = ask(
+        &storage,
+        ListAllObjects {
+            request_id: RequestId::generate(),
+        },
+    )
+    .await?;
+    let listed_count = listed.len();
+    let mut check = Check {
+        catalog,
+        storage,
+        fix,
+        pickup: humantime::format_duration(config.reconcile_interval).to_string(),
+        objects: listed.into_iter().map(|o| (o.key.clone(), o)).collect(),
+        found: 0,
+        fixed: 0,
+        progress: Progress::start("verifying storage", Some(listed_count as u64)),
+    };
+
+    let mut after = None;
+    let (mut files, mut variants) = (0u64, 0u64);
+    loop {
+        let page = ask(
+            &check.catalog,
+            ScanFiles {
+                request_id: RequestId::generate(),
+                created_before: None,
+                owner: None,
+                after: after.clone(),
+                limit: PAGE,
+            },
+        )
+        .await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = Some(FileCursor {
+            created_at: last.file.created_at,
+            id: last.file.id,
+        });
+        for details in &page {
+            files += 1;
+            variants += details.variants.len() as u64;
+            check.original(details).await?;
+            for variant in &details.variants {
+                check.variant(details, variant).await?;
+            }
+        }
+    }
+    let young = check.strays(stray_min_age).await?;
+    let Check {
+        progress,
+        found,
+        fixed,
+        ..
+    } = check;
+    progress.finish();
+
+    println!(
+        "checked {files} files, {variants} variants and {listed_count} objects: \
+         {found} problems, {fixed} fixed"
+    );
+    if young > 0 {
+        println!(
+            "{young} objects younger than {} not yet recorded were left alone",
+            humantime::format_duration(stray_min_age)
+        );
+    }
+    let remaining = found - fixed;
+    match (remaining, fix) {
+        (0, _) => Ok(()),
+        (_, false) => {
+            bail!("{remaining} problems found; `kiln storage verify --fix` repairs what it can")
+        }
+        (_, true) => bail!("{remaining} problems remain that need a person (see above)"),
+    }
+}
+
+/// One verification run: what is listed and not yet matched to a row, and
+/// the counts so far.
+struct Check {
+    catalog: Addr<Catalog>,
+    storage: Addr<Storage>,
+    fix: bool,
+    /// RECONCILE_INTERVAL, for saying when a job run again is picked up.
+    pickup: String,
+    /// Objects not yet matched to a row, by key.
+    objects: HashMap<String, ListedObject>,
+    found: u64,
+    fixed: u64,
+    progress: Progress,
+}
+
+/// What is wrong with a row's object.
+enum Damage {
+    Missing,
+    Corrupt(String),
+}
+
+impl Check {
+    /// Takes the object a row names off the unmatched list and checks its size.
+    fn take(&mut self, key: &str, recorded_size: i64) -> Result<(), Damage> {
+        let Some(object) = self.objects.remove(key) else {
+            return Err(Damage::Missing);
+        };
+        self.progress.advance(1);
+        match u64::try_from(recorded_size) == Ok(object.size) {
+            true => Ok(()),
+            false => Err(Damage::Corrupt(format!(
+                "{} bytes where {recorded_size} were recorded",
+                object.size
+            ))),
+        }
+    }
+
+    fn report(&mut self, line: String) {
+        self.found += 1;
+        self.progress.println(&line);
+    }
+
+    async fn original(&mut self, details: &FileDetails) -> anyhow::Result<()> {
+        let file = &details.file;
+        let mut checked = self.take(&file.storage_key, file.size_bytes);
+        if checked.is_ok() {
+            checked = match self.sha256_of(&file.storage_key).await? {
+                None => Err(Damage::Missing),
+                Some(sha256) if sha256 == file.sha256 => Ok(()),
+                Some(_) => Err(Damage::Corrupt(
+                    "its SHA-256 differs from the recorded one".into(),
+                )),
+            };
+        }
+        let damage = match checked {
+            Ok(()) => return Ok(()),
+            Err(Damage::Missing) => "missing".to_string(),
+            Err(Damage::Corrupt(how)) => format!("corrupt: {how}"),
+        };
+        self.report(format!(
+            "original {} of file {} (user {}) is {damage}; an original cannot be made again, so the \
+             file is kept for a person to restore it from a backup or delete it",
+            file.storage_key, file.id, file.user_id
+        ));
+        Ok(())
+    }
+
+    async fn variant(&mut self, details: &FileDetails, variant: &Variant) -> anyhow::Result<()> {
+        let damage = match self.take(&variant.storage_key, variant.size_bytes) {
+            Ok(()) => return Ok(()),
+            Err(Damage::Missing) => "missing".to_string(),
+            Err(Damage::Corrupt(how)) => format!("corrupt: {how}"),
+        };
+        let file_id = details.file.id;
+        self.report(format!(
+            "variant {} ({}) of file {file_id} is {damage}",
+            variant.name, variant.storage_key
+        ));
+        if !self.fix {
+            return Ok(());
+        }
+        let makers = details
+            .jobs
+            .iter()
+            .filter(|job| {
+                processing::variant_names(&job.processor, &job.variant, &job.options)
+                    .contains(&variant.name)
+            })
+            .map(|job| job.id)
+            .collect();
+        let again = ask(
+            &self.catalog,
+            RemakeVariant {
+                request_id: RequestId::generate(),
+                file_id,
+                name: variant.name.clone(),
+                job_ids: makers,
+            },
+        )
+        .await?;
+        self.fixed += 1;
+        let remade = match again.as_slice() {
+            [] => "no finished job makes it, so it stays gone".to_string(),
+            jobs => format!(
+                "{} will run again: a running Kiln picks it up within RECONCILE_INTERVAL ({})",
+                jobs.iter()
+                    .map(|id| format!("job {id}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.pickup
+            ),
+        };
+        self.progress
+            .println(&format!("  fixed: the variant's row is removed; {remade}"));
+        Ok(())
+    }
+
+    /// Reports (and with `--fix` deletes) the objects no row named; replies
+    /// how many were too young to judge.
+    async fn strays(&mut self, min_age: Duration) -> anyhow::Result<u64> {
+        let settled_before = chrono::Utc::now()
+            - chrono::Duration::from_std(min_age).unwrap_or(chrono::Duration::MAX);
+        let mut strays: Vec<ListedObject> =
+            std::mem::take(&mut self.objects).into_values().collect();
+        strays.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut young = 0;
+        for object in strays {
+            self.progress.advance(1);
+            if object.last_modified > settled_before {
+                young += 1;
+                continue;
+            }
+            self.report(format!(
+                "object {} ({} bytes) belongs to no file or variant",
+                object.key, object.size
+            ));
+            if !self.fix {
+                continue;
+            }
+            let Ok(key) = ObjectKey::parse(&object.key) else {
+                self.progress.println(
+                    "  not fixed: Kiln does not make keys like this one; delete it by hand",
+                );
+                continue;
+            };
+            ask(
+                &self.storage,
+                DeleteObject {
+                    request_id: RequestId::generate(),
+                    key,
+                },
+            )
+            .await?;
+            self.fixed += 1;
+            self.progress.println("  fixed: deleted");
+        }
+        Ok(young)
+    }
+
+    /// The SHA-256 of an object, read as a stream; `None` when it is gone.
+    async fn sha256_of(&self, key: &str) -> anyhow::Result<Option<String>> {
+        let key = ObjectKey::parse(key)?;
+        let fetched = self
+            .storage
+            .send(GetObject {
+                request_id: RequestId::generate(),
+                key,
+            })
+            .await?;
+        let object = match fetched {
+            Ok(object) => object,
+            // Deleted since the listing (the file is being deleted).
+            Err(StorageError::NotFound) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        };
+        let mut hasher = Sha256::new();
+        let mut body = object.body;
+        while let Some(chunk) = body.try_next().await? {
+            hasher.update(&chunk);
+        }
+        Ok(Some(hex::encode(hasher.finalize())))
+    }
+}

@@ -1,0 +1,334 @@
+//! Kiln's Prometheus metrics: the names, help texts, units and buckets in one
+//! place, and typed functions the rest of the code calls to record them, so no
+//! call site can misspell a name or invent an unbounded label.
+//!
+//! Labels are only ever bounded sets: a route *pattern* (`/api/files/{id}`),
+//! a method, a status code, a processor name, an actor name, an operation name.
+//! Never a file id, a user id or a raw path.
+//!
+//! The recorder is process-wide (the `metrics` facade has one global recorder),
+//! installed by [`install`] when an [`Application`](crate::startup::Application)
+//! starts; before that (the CLI commands) every recording is a no-op. A thread
+//! runs the recorder's upkeep every few seconds, so histogram samples are folded
+//! into their buckets even when nothing scrapes.
+//!
+//! Gauges that describe shared state (the queue, jobs by status) are measured
+//! when `/metrics` is scraped ([`QueueSnapshot`]); the others change as work
+//! happens.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use ::metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::domain::jobs::JobStatus;
+
+const HTTP_REQUESTS: &str = "kiln_http_requests_total";
+const HTTP_DURATION: &str = "kiln_http_request_duration_seconds";
+const UPLOADS: &str = "kiln_uploads_total";
+const UPLOAD_BYTES: &str = "kiln_upload_bytes_total";
+const JOBS_ENQUEUED: &str = "kiln_jobs_enqueued_total";
+const JOBS_STARTED: &str = "kiln_jobs_started_total";
+const JOBS_FINISHED: &str = "kiln_jobs_finished_total";
+const JOB_DURATION: &str = "kiln_job_duration_seconds";
+const JOB_QUEUE_WAIT: &str = "kiln_job_queue_wait_seconds";
+const QUEUE_LENGTH: &str = "kiln_queue_length";
+const QUEUE_PENDING: &str = "kiln_queue_pending";
+const QUEUE_OLDEST_AGE: &str = "kiln_queue_oldest_pending_age_seconds";
+const JOBS_BY_STATUS: &str = "kiln_jobs";
+const POOL_SIZE: &str = "kiln_processor_pool_size";
+const POOL_BUSY: &str = "kiln_processor_pool_busy";
+const ACTOR_RESTARTS: &str = "kiln_actor_restarts_total";
+const STORAGE_DURATION: &str = "kiln_storage_operation_duration_seconds";
+const STORAGE_ERRORS: &str = "kiln_storage_operation_errors_total";
+const DB_DURATION: &str = "kiln_db_operation_duration_seconds";
+const DB_ERRORS: &str = "kiln_db_operation_errors_total";
+
+/// Request latencies: a few milliseconds for most routes, seconds for uploads.
+const HTTP_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+/// Processor runs: milliseconds for a thumbnail, minutes for a huge PDF.
+const JOB_BUCKETS: &[f64] = &[
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
+/// Time from runnable to started: near zero when idle, minutes under a backlog.
+const QUEUE_WAIT_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0,
+];
+/// One database query or object store call.
+const OPERATION_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// How often the upkeep thread folds histogram samples into buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder (once; later calls return the same
+/// handle) and starts its upkeep thread.
+pub fn install() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let mut builder = PrometheusBuilder::new();
+        for (name, buckets) in [
+            (HTTP_DURATION, HTTP_BUCKETS),
+            (JOB_DURATION, JOB_BUCKETS),
+            (JOB_QUEUE_WAIT, QUEUE_WAIT_BUCKETS),
+            (STORAGE_DURATION, OPERATION_BUCKETS),
+            (DB_DURATION, OPERATION_BUCKETS),
+        ] {
+            builder = builder
+                .set_buckets_for_metric(Matcher::Full(name.to_string()), buckets)
+                // Only an empty bucket list is refused, and these are constants.
+                .expect("bucket lists are not empty");
+        }
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if ::metrics::set_global_recorder(recorder).is_err() {
+            // Another recorder owns the facade (only possible if a library
+            // installed one): Kiln still renders its own, empty, handle.
+            tracing::warn!("a metrics recorder was already installed; /metrics stays empty");
+        }
+        describe();
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name("kiln-metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::warn!(error = %err, "cannot start the metrics upkeep thread; scrapes still run it");
+        }
+        handle
+    })
+}
+
+/// The Prometheus text exposition of every metric recorded so far.
+pub fn render() -> String {
+    let handle = install();
+    handle.run_upkeep();
+    handle.render()
+}
+
+fn describe() {
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests answered, by method, route pattern and status"
+    );
+    describe_histogram!(
+        HTTP_DURATION,
+        Unit::Seconds,
+        "Time to answer an HTTP request, by method and route pattern"
+    );
+    describe_counter!(UPLOADS, "Uploads stored and recorded");
+    describe_counter!(
+        UPLOAD_BYTES,
+        Unit::Bytes,
+        "Bytes of uploads stored and recorded"
+    );
+    describe_counter!(
+        JOBS_ENQUEUED,
+        "Jobs queued (by uploads and process requests), by processor"
+    );
+    describe_counter!(
+        JOBS_STARTED,
+        "Job attempts started by this process, by processor"
+    );
+    describe_counter!(
+        JOBS_FINISHED,
+        "Job attempts finished, by processor and outcome (succeeded, retried, dead)"
+    );
+    describe_histogram!(
+        JOB_DURATION,
+        Unit::Seconds,
+        "Time one job attempt took, by processor"
+    );
+    describe_histogram!(
+        JOB_QUEUE_WAIT,
+        Unit::Seconds,
+        "Time from a job becoming runnable to its attempt starting, by processor"
+    );
+    describe_gauge!(
+        QUEUE_LENGTH,
+        "Entries on the job transport: the Redis stream's length, or the in-process queue's depth"
+    );
+    describe_gauge!(
+        QUEUE_PENDING,
+        "Stream entries delivered to a worker and not yet acknowledged (Redis transport)"
+    );
+    describe_gauge!(
+        QUEUE_OLDEST_AGE,
+        Unit::Seconds,
+        "How long the oldest runnable job has waited (0 when none waits)"
+    );
+    describe_gauge!(JOBS_BY_STATUS, "Jobs in the database, by status");
+    describe_gauge!(
+        POOL_SIZE,
+        "Processor slots of this worker (WORKER_CONCURRENCY)"
+    );
+    describe_gauge!(POOL_BUSY, "Processor slots running a job now");
+    describe_counter!(
+        ACTOR_RESTARTS,
+        "Supervised actors restarted after stopping, by actor"
+    );
+    describe_histogram!(
+        STORAGE_DURATION,
+        Unit::Seconds,
+        "Object storage calls, by operation"
+    );
+    describe_counter!(
+        STORAGE_ERRORS,
+        "Object storage calls that failed, by operation"
+    );
+    describe_histogram!(
+        DB_DURATION,
+        Unit::Seconds,
+        "Database operations, by Catalog operation"
+    );
+    describe_counter!(
+        DB_ERRORS,
+        "Database operations that failed, by Catalog operation"
+    );
+}
+
+/// One answered HTTP request. `route` is the matched pattern, or `unmatched`.
+pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    let method = method.to_string();
+    let route = route.to_string();
+    counter!(HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
+        .increment(1);
+    histogram!(HTTP_DURATION, "method" => method, "route" => route).record(elapsed.as_secs_f64());
+}
+
+/// One upload stored and recorded.
+pub fn upload_accepted(bytes: u64) {
+    counter!(UPLOADS).increment(1);
+    counter!(UPLOAD_BYTES).increment(bytes);
+}
+
+/// Jobs of one processor committed as queued.
+pub fn jobs_enqueued(processor: &str, count: u64) {
+    counter!(JOBS_ENQUEUED, "processor" => processor.to_string()).increment(count);
+}
+
+/// An attempt claimed its job after it waited `queue_wait` as runnable.
+pub fn job_started(processor: &str, queue_wait: Duration) {
+    let processor = processor.to_string();
+    counter!(JOBS_STARTED, "processor" => processor.clone()).increment(1);
+    histogram!(JOB_QUEUE_WAIT, "processor" => processor).record(queue_wait.as_secs_f64());
+}
+
+/// How an attempt ended, as far as the job is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Succeeded,
+    /// Failed, and the job will be tried again.
+    Retried,
+    /// Failed for good: the job is dead.
+    Dead,
+}
+
+impl AttemptOutcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Retried => "retried",
+            Self::Dead => "dead",
+        }
+    }
+}
+
+/// An attempt's outcome was recorded after it ran for `elapsed`; `None` for a
+/// job found dead at its claim (its workers died on every attempt), which ran
+/// nothing this time.
+pub fn job_finished(processor: &str, outcome: AttemptOutcome, elapsed: Option<Duration>) {
+    let processor = processor.to_string();
+    counter!(JOBS_FINISHED, "processor" => processor.clone(), "outcome" => outcome.label())
+        .increment(1);
+    if let Some(elapsed) = elapsed {
+        histogram!(JOB_DURATION, "processor" => processor).record(elapsed.as_secs_f64());
+    }
+}
+
+/// This worker's processor slots (and, so the series exists before the first
+/// job, none of them busy yet).
+pub fn pool_size(slots: usize) {
+    gauge!(POOL_SIZE).set(slots as f64);
+    gauge!(POOL_BUSY).increment(0.0);
+}
+
+/// Counts one processor slot as busy for as long as it lives.
+pub struct BusySlot(());
+
+impl BusySlot {
+    pub fn take() -> Self {
+        gauge!(POOL_BUSY).increment(1.0);
+        Self(())
+    }
+}
+
+impl Drop for BusySlot {
+    fn drop(&mut self) {
+        gauge!(POOL_BUSY).decrement(1.0);
+    }
+}
+
+/// A supervised actor is being restarted.
+pub fn actor_restarted(actor: &'static str) {
+    counter!(ACTOR_RESTARTS, "actor" => actor).increment(1);
+}
+
+/// One object storage call (`put`, `get`, `delete`, `list`, `presign`, ...).
+pub fn storage_operation(operation: &'static str, elapsed: Duration, succeeded: bool) {
+    histogram!(STORAGE_DURATION, "operation" => operation).record(elapsed.as_secs_f64());
+    if !succeeded {
+        counter!(STORAGE_ERRORS, "operation" => operation).increment(1);
+    }
+}
+
+/// One Catalog operation (a message's queries, often one transaction).
+pub fn db_operation(operation: &'static str, elapsed: Duration, succeeded: bool) {
+    histogram!(DB_DURATION, "operation" => operation).record(elapsed.as_secs_f64());
+    if !succeeded {
+        counter!(DB_ERRORS, "operation" => operation).increment(1);
+    }
+}
+
+/// The queue as measured at a scrape. `None` leaves a gauge at its last value
+/// (a backend that did not answer) or, for `pending`, unset (no such thing on
+/// the in-process transport).
+#[derive(Debug, Default, Clone)]
+pub struct QueueSnapshot {
+    pub length: Option<u64>,
+    pub pending: Option<u64>,
+    pub oldest_waiting: Option<Duration>,
+    pub jobs_by_status: Option<Vec<(JobStatus, u64)>>,
+}
+
+pub fn record_queue(snapshot: &QueueSnapshot) {
+    if let Some(length) = snapshot.length {
+        gauge!(QUEUE_LENGTH).set(length as f64);
+    }
+    if let Some(pending) = snapshot.pending {
+        gauge!(QUEUE_PENDING).set(pending as f64);
+    }
+    if let Some(age) = snapshot.oldest_waiting {
+        gauge!(QUEUE_OLDEST_AGE).set(age.as_secs_f64());
+    }
+    if let Some(counts) = &snapshot.jobs_by_status {
+        for status in JobStatus::ALL {
+            let count = counts
+                .iter()
+                .find(|(counted, _)| *counted == status)
+                .map_or(0, |(_, count)| *count);
+            gauge!(JOBS_BY_STATUS, "status" => status.as_str()).set(count as f64);
+        }
+    }
+}

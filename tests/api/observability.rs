@@ -1,0 +1,369 @@
+//! What operators see: `/metrics`, `/readyz` with latencies, the `OPS_PORT`
+//! listener of a worker (which stops taking jobs while Redis is down), and
+//! `LOG_FORMAT=json` lines with the request's and the job's fields.
+//! `prometheus.rs` has Prometheus itself scrape a running Kiln.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::chaos::{Cluster, PHOTO_VARIANTS};
+use crate::helpers::{spawn_app, wait_until};
+use crate::servers::{CuttableProxy, KilnProcess, PrivateRedis, free_port};
+
+/// The value of the sample whose line starts with `series` (name and labels
+/// exactly as rendered), if there is one.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let rest = line.strip_prefix(series)?;
+        rest.strip_prefix(' ')?.trim().parse().ok()
+    })
+}
+
+/// The sum of every sample of `name` whose labels contain all of `labels`.
+fn total(metrics: &str, name: &str, labels: &[&str]) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let labelled = series.strip_prefix(name)?;
+            let matches = (labelled.is_empty() || labelled.starts_with('{'))
+                && labels.iter().all(|label| labelled.contains(label));
+            matches.then(|| value.parse::<f64>().ok()).flatten()
+        })
+        .sum()
+}
+
+#[actix_rt::test]
+async fn metrics_count_requests_uploads_and_jobs_without_ids_in_labels() {
+    let app = spawn_app().await;
+    let token = app.signed_in_user("metrics@example.com").await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let file = app.upload_fixture(&token, "photo.jpg").await;
+        let id = file["file"]["id"].as_str().unwrap().to_string();
+        app.wait_until_processed(&token, &id).await;
+        ids.push(id);
+    }
+
+    let response = app.get("/metrics", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let metrics = response.text().await.unwrap();
+    // Other tests share this process's recorder, so counts are at least ours.
+    assert!(
+        total(
+            &metrics,
+            "kiln_http_requests_total",
+            &[
+                r#"method="POST""#,
+                r#"route="/api/upload""#,
+                r#"status="202""#
+            ]
+        ) >= 2.0,
+        "{metrics}"
+    );
+    assert!(
+        total(
+            &metrics,
+            "kiln_http_requests_total",
+            &[r#"route="/api/files/{id}""#]
+        ) >= 2.0,
+        "a file's route is counted under its pattern:\n{metrics}"
+    );
+    assert!(total(&metrics, "kiln_uploads_total", &[]) >= 2.0);
+    assert!(total(&metrics, "kiln_upload_bytes_total", &[]) > 0.0);
+    for processor in ["thumbnail", "resize"] {
+        let label = format!(r#"processor="{processor}""#);
+        assert!(total(&metrics, "kiln_jobs_enqueued_total", &[&label]) >= 2.0);
+        assert!(total(&metrics, "kiln_jobs_started_total", &[&label]) >= 2.0);
+        assert!(
+            total(
+                &metrics,
+                "kiln_jobs_finished_total",
+                &[&label, r#"outcome="succeeded""#]
+            ) >= 2.0
+        );
+        assert!(total(&metrics, "kiln_job_duration_seconds_count", &[&label]) >= 2.0);
+        assert!(total(&metrics, "kiln_job_queue_wait_seconds_count", &[&label]) >= 2.0);
+    }
+    assert!(
+        metrics.contains(r#"kiln_job_duration_seconds_bucket{processor="thumbnail",le="+Inf"}"#)
+    );
+    // The database's own view, measured at the scrape.
+    assert!(total(&metrics, "kiln_jobs", &[r#"status="succeeded""#]) >= 4.0);
+    assert!(sample(&metrics, r#"kiln_jobs{status="dead"}"#).is_some());
+    assert!(sample(&metrics, "kiln_queue_length").is_some());
+    assert!(sample(&metrics, "kiln_queue_oldest_pending_age_seconds").is_some());
+    assert!(sample(&metrics, "kiln_processor_pool_size").unwrap() >= 1.0);
+    assert!(sample(&metrics, "kiln_processor_pool_busy").is_some());
+    assert!(
+        total(
+            &metrics,
+            "kiln_db_operation_duration_seconds_count",
+            &[r#"operation="record_upload""#]
+        ) >= 2.0
+    );
+    assert!(
+        total(
+            &metrics,
+            "kiln_storage_operation_duration_seconds_count",
+            &[r#"operation="put""#]
+        ) >= 2.0
+    );
+    if app.uses_services() {
+        assert!(sample(&metrics, "kiln_queue_pending").is_some());
+    }
+    // Bounded labels only: no file id, no user id, no raw path.
+    for id in &ids {
+        assert!(!metrics.contains(id.as_str()), "a file id is a label");
+    }
+    assert!(!metrics.contains("metrics@example.com"));
+    // Every series has help text.
+    for name in [
+        "kiln_http_requests_total",
+        "kiln_jobs_finished_total",
+        "kiln_jobs",
+    ] {
+        assert!(
+            metrics.contains(&format!("# HELP {name} ")),
+            "{name} has no help"
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn readyz_reports_each_backends_latency() {
+    let app = spawn_app().await;
+    let body: Value = app.get("/readyz", None).await.json().await.unwrap();
+    let latency = body["latency_ms"].as_object().unwrap();
+    let mut names: Vec<&str> = latency.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let expected: &[&str] = match app.uses_services() {
+        true => &["database", "redis", "storage"],
+        false => &["database", "storage"],
+    };
+    assert_eq!(names, expected);
+    for value in latency.values() {
+        let ms = value.as_f64().unwrap();
+        assert!((0.0..3000.0).contains(&ms), "{ms}");
+    }
+}
+
+async fn ops_get(client: &reqwest::Client, port: u16, path: &str) -> reqwest::Response {
+    client
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[actix_rt::test]
+async fn a_worker_answers_on_its_ops_port_and_takes_no_jobs_while_redis_is_down() {
+    let mut redis = PrivateRedis::start().await;
+    let cluster = Cluster::start_with(0, Some(&redis), &[]).await;
+    let ops_port = free_port();
+    let mut env = cluster.env.clone();
+    env.push(("OPS_PORT".into(), ops_port.to_string()));
+    let worker = KilnProcess::spawn(&["worker", "--no-migrate"], cluster.dir.path(), &env);
+    worker.wait_for_log("kiln started").await;
+    let client = reqwest::Client::new();
+
+    let ready = ops_get(&client, ops_port, "/readyz").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: Value = ready.json().await.unwrap();
+    assert!(body["latency_ms"]["redis"].as_f64().is_some());
+    let metrics = ops_get(&client, ops_port, "/metrics")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        sample(&metrics, "kiln_processor_pool_size"),
+        Some(2.0),
+        "{metrics}"
+    );
+    // Only the operational routes: no API on this port.
+    assert_eq!(
+        ops_get(&client, ops_port, "/api/files").await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    redis.stop();
+    wait_until(Duration::from_secs(20), || async {
+        ops_get(&client, ops_port, "/readyz").await.status() == StatusCode::SERVICE_UNAVAILABLE
+    })
+    .await;
+    let body: Value = ops_get(&client, ops_port, "/readyz")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["error"]["failed"], serde_json::json!(["redis"]));
+    worker.wait_for_log("taking no jobs until it answers").await;
+
+    redis.resume().await;
+    wait_until(Duration::from_secs(20), || async {
+        ops_get(&client, ops_port, "/readyz").await.status() == StatusCode::OK
+    })
+    .await;
+    worker
+        .wait_for_log("every backend answers again; taking jobs")
+        .await;
+    cluster.upload("photo.jpg").await;
+    cluster.assert_all_ready(1, PHOTO_VARIANTS).await;
+}
+
+/// Every line of `log` parsed as one JSON object.
+fn json_lines(log: &str) -> Vec<serde_json::Map<String, Value>> {
+    log.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(object)) => object,
+            _ => panic!("not one JSON object: {line}"),
+        })
+        .collect()
+}
+
+#[actix_rt::test]
+async fn json_logs_are_flat_lines_with_the_request_and_job_fields() {
+    let cluster = Cluster::start_with(1, None, &[("LOG_FORMAT", "json")]).await;
+    let file = cluster.upload("photo.jpg").await;
+    cluster.assert_all_ready(1, PHOTO_VARIANTS).await;
+    let file_id = file["file"]["id"].as_str().unwrap();
+
+    let mut lines = json_lines(&cluster.api.log());
+    for worker in &cluster.workers {
+        lines.extend(json_lines(&worker.log()));
+    }
+    let upload = lines
+        .iter()
+        .find(|line| line["message"] == "request finished" && line["path"] == "/api/upload")
+        .expect("the upload's request line");
+    assert!(
+        upload["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    assert!(
+        upload["user_id"]
+            .as_str()
+            .is_some_and(|id| uuid::Uuid::parse_str(id).is_ok()),
+        "{upload:?}"
+    );
+    assert_eq!(upload["status"], 202);
+    assert!(upload["duration_ms"].is_number());
+    assert!(upload["level"].is_string() && upload["timestamp"].is_string());
+
+    let attempt = lines
+        .iter()
+        .find(|line| line["message"] == "job attempt finished" && line["processor"] == "thumbnail")
+        .expect("the thumbnail job's line");
+    assert_eq!(attempt["file_id"], file_id);
+    assert!(
+        attempt["job_id"]
+            .as_str()
+            .is_some_and(|id| uuid::Uuid::parse_str(id).is_ok())
+    );
+    assert_eq!(attempt["attempt"], 1);
+    assert!(attempt["duration_ms"].is_number(), "{attempt:?}");
+    assert_eq!(attempt["outcome"], "succeeded");
+}
+
+/// The database going away under a worker: it reports not ready, takes no
+/// deliveries off the stream (the api's gauges show the job waiting, not
+/// pending), and runs the job once the database is back.
+#[actix_rt::test]
+async fn a_worker_that_loses_the_database_takes_no_jobs_until_it_is_back() {
+    if !crate::helpers::services_mode() {
+        eprintln!(
+            "SKIPPED database outage: the embedded database is a file in the process; \
+             `scripts/test.sh services` runs this against PostgreSQL"
+        );
+        return;
+    }
+    let cluster = Cluster::start_with(0, None, &[]).await;
+    let database_url = cluster
+        .env
+        .iter()
+        .find(|(k, _)| k == "DATABASE_URL")
+        .map(|(_, v)| url::Url::parse(v).unwrap())
+        .unwrap();
+    let target = format!(
+        "{}:{}",
+        database_url.host_str().unwrap(),
+        database_url.port().unwrap_or(5432)
+    );
+    let mut proxy = CuttableProxy::start(&target).await;
+    let mut through_proxy = database_url.clone();
+    through_proxy.set_host(Some("127.0.0.1")).unwrap();
+    through_proxy.set_port(Some(proxy.port)).unwrap();
+    let ops_port = free_port();
+    let mut env: Vec<(String, String)> = cluster
+        .env
+        .iter()
+        .filter(|(k, _)| k != "DATABASE_URL")
+        .cloned()
+        .collect();
+    env.push(("DATABASE_URL".into(), through_proxy.to_string()));
+    env.push(("OPS_PORT".into(), ops_port.to_string()));
+    let worker = KilnProcess::spawn(&["worker", "--no-migrate"], cluster.dir.path(), &env);
+    worker.wait_for_log("kiln started").await;
+    let client = reqwest::Client::new();
+    assert_eq!(
+        ops_get(&client, ops_port, "/readyz").await.status(),
+        StatusCode::OK
+    );
+
+    proxy.cut();
+    wait_until(Duration::from_secs(20), || async {
+        ops_get(&client, ops_port, "/readyz").await.status() == StatusCode::SERVICE_UNAVAILABLE
+    })
+    .await;
+    let body: Value = ops_get(&client, ops_port, "/readyz")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["error"]["failed"], serde_json::json!(["database"]));
+    worker.wait_for_log("taking no jobs until it answers").await;
+
+    // The api still reaches the database: the upload is accepted and queued.
+    cluster.upload("photo.jpg").await;
+    let api_metrics = || async {
+        client
+            .get(format!("{}/metrics", cluster.api.address()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    wait_until(Duration::from_secs(10), || async {
+        sample(&api_metrics().await, "kiln_queue_length").is_some_and(|n| n >= 2.0)
+    })
+    .await;
+    // A few reads' worth of time: the paused worker takes none of them.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let metrics = api_metrics().await;
+    assert_eq!(
+        sample(&metrics, "kiln_queue_pending"),
+        Some(0.0),
+        "{metrics}"
+    );
+    assert_eq!(sample(&metrics, r#"kiln_jobs{status="queued"}"#), Some(2.0));
+
+    proxy.restore().await;
+    worker
+        .wait_for_log("every backend answers again; taking jobs")
+        .await;
+    cluster.assert_all_ready(1, PHOTO_VARIANTS).await;
+}
