@@ -14,7 +14,7 @@ ARGS ?=
 
 .PHONY: help run build test test-embedded test-services services-up migrate \
 	fmt lint pdfium s3-start s3-stop s3-status bench bench-processors bench-criterion \
-	bench-pipeline
+	bench-pipeline docker-check
 
 help: ## list the targets
 	@echo "Kiln make targets:"
@@ -47,6 +47,9 @@ migrate: ## apply database migrations (DATABASE_URL, or the embedded SQLite file
 
 fmt: ## format all code
 	$(CARGO) fmt --all
+
+docker-check: ## static checks of docker/ (compose schema, promtool, dashboard schema and queries, hadolint); no Docker engine needed
+	bash scripts/check-docker.sh
 
 lint: ## rustfmt check + clippy with warnings as errors
 	$(CARGO) fmt --all -- --check

@@ -94,27 +94,17 @@ ensure_aiosmtpd() {
 # The web UI tests' browser: Debian's headless-capable Chromium and its chromedriver
 # (/usr/bin/chromium, /usr/bin/chromedriver), installed once with apt-get.
 ensure_chromium() {
-    if [[ -x /usr/bin/chromedriver && -x /usr/bin/chromium ]]; then
-        return
-    fi
-    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get)
-    if ! is_root; then
-        command -v sudo >/dev/null 2>&1 ||
-            die "Chromium is missing and installing it needs root: apt-get install chromium chromium-driver"
-        apt=(sudo "${apt[@]}")
-    fi
-    command -v apt-get >/dev/null 2>&1 ||
-        die "Chromium is missing and there is no apt-get (the browser tests need /usr/bin/chromium and /usr/bin/chromedriver)"
-    local packages=(chromium chromium-driver)
-    log "installing ${packages[*]} with apt-get (the web UI's browser tests)"
-    # The package lists may be missing or stale: refresh them only if the install fails.
-    if ! "${apt[@]}" install -y --no-install-recommends "${packages[@]}" >&2; then
-        "${apt[@]}" update >&2 || die "apt-get update failed"
-        "${apt[@]}" install -y --no-install-recommends "${packages[@]}" >&2 ||
-            die "apt-get install ${packages[*]} failed"
-    fi
     [[ -x /usr/bin/chromedriver && -x /usr/bin/chromium ]] ||
-        die "apt-get installed ${packages[*]} but /usr/bin/chromium or /usr/bin/chromedriver is missing"
+        bash "$ROOT/scripts/apt-install.sh" chromium chromium-driver
+    [[ -x /usr/bin/chromedriver && -x /usr/bin/chromium ]] ||
+        die "apt-get installed chromium but /usr/bin/chromium or /usr/bin/chromedriver is missing"
+}
+
+# The metrics test's Prometheus (and promtool, for scripts/check-docker.sh):
+# Debian's prometheus package, installed once.
+ensure_prometheus() {
+    command -v prometheus >/dev/null 2>&1 || bash "$ROOT/scripts/apt-install.sh" prometheus
+    command -v prometheus >/dev/null 2>&1 || die "apt-get installed prometheus but it is not on PATH"
 }
 
 postgres_ready() { pg_isready -q -d "$DATABASE_URL_FOR_TESTS"; }
@@ -236,13 +226,21 @@ esac
 
 command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH"
 
+# docker/ cannot be run here (no Docker engine); its static checks take seconds.
+if [[ $MODE == all ]]; then
+    header "docker/: static checks (scripts/check-docker.sh)"
+    bash "$ROOT/scripts/check-docker.sh"
+fi
+
 # Both modes render PDFs (pdf_thumbnail), start private S3 servers for the
-# outage tests, private SMTP servers for the mail tests and a browser for the web
-# UI tests, so both need PDFium, s3s-fs, aiosmtpd and Chromium installed.
+# outage tests, private SMTP servers for the mail tests, a browser for the web
+# UI tests and Prometheus for the metrics test, so both need PDFium, s3s-fs,
+# aiosmtpd, Chromium and Prometheus installed.
 log "PDFium: $(bash "$ROOT/scripts/install-pdfium.sh")"
 bash "$ROOT/scripts/s3-server.sh" install >&2
 ensure_aiosmtpd
 ensure_chromium
+ensure_prometheus
 export KILN_TEST_PYTHON=$TEST_VENV/bin/python
 
 declare -A RESULT
