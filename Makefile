@@ -77,3 +77,9 @@ bench-pipeline: pdfium ## uploads/s and jobs/s for 200 small JPEGs, embedded and
 	$(CARGO) build --release --bin kiln
 	bash scripts/s3-server.sh start
 	python3 scripts/bench-pipeline.py --mode both --repeat 3 --binary target/release/kiln $(ARGS)
+
+.PHONY: loadtest
+loadtest: pdfium ## upload a photo/PNG/PDF mix for 60 s to `kiln api` + 2 workers on PostgreSQL/Redis/S3 (ARGS="--duration 120 --concurrency 32 ...")
+	$(CARGO) build --release --bin kiln
+	bash scripts/s3-server.sh install >/dev/null
+	python3 scripts/loadtest.py --binary target/release/kiln $(ARGS)

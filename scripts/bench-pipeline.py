@@ -22,257 +22,28 @@ Usage:
 Services mode needs PostgreSQL (psql, trust auth), Redis and the S3 server of
 scripts/s3-server.sh (`bash scripts/s3-server.sh start`); override with
 --pg-admin-url, --redis-url and the TEST_S3_* variables (default: `s3-server.sh env`).
-Python 3 standard library only.
+Python 3 standard library only; process and service helpers live in
+scripts/kiln_bench/services.py (shared with scripts/loadtest.py).
 """
 
 import argparse
 import concurrent.futures
-import datetime
-import http.client
 import json
 import os
-import re
-import resource
 import secrets
-import shlex
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
-import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-# Variables that would point a Kiln process at a service or change its behaviour;
-# removed from the inherited environment so each mode gets exactly what it sets.
-SERVICE_VARS = (
-    "DATABASE_URL", "REDIS_URL", "REDIS_NAMESPACE", "MINIO_ENDPOINT", "MINIO_ACCESS_KEY",
-    "MINIO_SECRET_KEY", "MINIO_BUCKET", "MINIO_REGION", "STORAGE_PREFIX", "JWT_SECRET",
-    "DATA_DIR", "HOST", "PORT", "BASE_URL", "WORKER_CONCURRENCY", "LOG_LEVEL", "LOG_FORMAT",
-    "AUTO_MIGRATE", "MAX_UPLOAD_SIZE", "MAX_RETRIES", "JOB_TIMEOUT",
-)
-
-
-class BenchError(Exception):
-    pass
-
-
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-# Log lines that are expected in a benchmark and say nothing about the pipeline.
-EXPECTED_WARNINGS = ("JWT_SECRET is not set",)
-
-
-def cpu_times():
-    """(busy, total) jiffies of the whole machine from /proc/stat, or None."""
-    try:
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        idle = v[3] + (v[4] if len(v) > 4 else 0)
-        return sum(v) - idle, sum(v)
-    except (OSError, ValueError):
-        return None
-
-
-def client_cpu():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def parse_ts(value):
-    """RFC 3339 -> POSIX seconds (fraction cut to microseconds), or None."""
-    if not value:
-        return None
-    m = re.match(r"(.*?T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", value)
-    if not m:
-        return None
-    frac = (m.group(2) or "")[:7]
-    tz = "+00:00" if m.group(3) == "Z" else m.group(3)
-    return datetime.datetime.fromisoformat(m.group(1) + frac + tz).timestamp()
-
-
-def log(msg):
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# --------------------------------------------------------------------------- HTTP
-
-
-class Client:
-    """Tiny JSON-over-HTTP client; one keep-alive connection per thread."""
-
-    def __init__(self, port, timeout=120):
-        self.port = port
-        self.timeout = timeout
-        self.token = None
-        self.local = threading.local()
-
-    def _conn(self):
-        conn = getattr(self.local, "conn", None)
-        if conn is None:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-            self.local.conn = conn
-        return conn
-
-    def request(self, method, path, body=None, headers=None):
-        headers = dict(headers or {})
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        for attempt in (1, 2):
-            conn = self._conn()
-            try:
-                conn.request(method, path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                break
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                # A keep-alive connection the server closed: reconnect once.
-                conn.close()
-                self.local.conn = None
-                if attempt == 2:
-                    raise
-        try:
-            parsed = json.loads(data) if data else None
-        except ValueError:
-            parsed = data.decode(errors="replace")
-        return resp.status, parsed
-
-    def expect(self, status, method, path, body=None, headers=None):
-        got, parsed = self.request(method, path, body, headers)
-        if got != status:
-            raise BenchError(f"{method} {path}: expected {status}, got {got}: {parsed}")
-        return parsed
-
-
-def multipart(field, filename, content_type, payload):
-    boundary = "----kiln-bench-" + secrets.token_hex(12)
-    head = (
-        f"--{boundary}\r\n"
-        f'Content-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
-        f"Content-Type: {content_type}\r\n\r\n"
-    ).encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    return head + payload + tail, f"multipart/form-data; boundary={boundary}"
-
-
-# ---------------------------------------------------------------------- processes
-
-
-class Proc:
-    def __init__(self, name, argv, env, cwd):
-        self.name = name
-        self.stderr_path = os.path.join(cwd, f"{name}.stderr")
-        self.stderr = open(self.stderr_path, "wb")
-        self.popen = subprocess.Popen(
-            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-            stdout=self.stderr, stderr=subprocess.STDOUT,
-        )
-
-    def alive(self):
-        return self.popen.poll() is None
-
-    def log_text(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return ANSI.sub("", f.read().decode(errors="replace"))
-        except OSError:
-            return ""
-
-    def tail(self, lines=25):
-        return "\n".join(self.log_text().splitlines()[-lines:])
-
-    def cpu_seconds(self):
-        """user + system CPU time of the process so far (Linux /proc), or None."""
-        try:
-            with open(f"/proc/{self.popen.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return None
-
-    def stop(self, timeout=15):
-        if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        self.stderr.close()
-
-
-def wait_ready(client, procs, timeout=60):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        for p in procs:
-            if not p.alive():
-                raise BenchError(f"{p.name} exited with code {p.popen.returncode} during start-up")
-        try:
-            status, body = client.request("GET", "/readyz")
-            if status == 200:
-                return
-            last = f"{status} {body}"
-        except OSError as e:
-            last = str(e)
-            client.local.conn = None
-        time.sleep(0.1)
-    raise BenchError(f"/readyz did not answer 200 within {timeout}s (last: {last})")
-
-
-def wait_started(proc, timeout=60):
-    """A worker serves no HTTP: wait for its 'kiln started' log line."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            raise BenchError(f"{proc.name} exited with code {proc.popen.returncode} during start-up")
-        if "kiln started" in proc.log_text():
-            return
-        time.sleep(0.1)
-    raise BenchError(f"{proc.name} did not log 'kiln started' within {timeout}s")
-
-
-def base_env(args):
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
-    env["HOST"] = "127.0.0.1"
-    env["LOG_LEVEL"] = args.log_level
-    env["SHUTDOWN_TIMEOUT"] = "5s"
-    env["PDFIUM_LIBRARY"] = os.path.join(ROOT, ".pdfium", "libpdfium.so")
-    if args.worker_concurrency:
-        env["WORKER_CONCURRENCY"] = str(args.worker_concurrency)
-    return env
-
-
-def s3_env():
-    env = {k: os.environ[k] for k in ("TEST_S3_ENDPOINT", "TEST_S3_ACCESS_KEY",
-                                       "TEST_S3_SECRET_KEY", "TEST_S3_BUCKET") if k in os.environ}
-    if len(env) < 4:
-        out = subprocess.run(["bash", os.path.join(ROOT, "scripts", "s3-server.sh"), "env"],
-                             check=True, capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            m = re.match(r"export (TEST_S3_\w+)=(.*)$", line.strip())
-            if m:
-                env.setdefault(m.group(1), shlex.split(m.group(2))[0] if m.group(2) else "")
-    return env
-
-
-def psql(admin_url, sql):
-    subprocess.run(["psql", admin_url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
-                   check=True, capture_output=True, text=True)
+from kiln_bench.common import ROOT, BenchError, log
+from kiln_bench.services import (DEFAULT_PG_ADMIN_URL, DEFAULT_REDIS_URL, Client, Proc,
+                                 ServicesCluster, base_env, busy_percent, client_cpu,
+                                 cpu_delta, cpu_times, finish, free_port, multipart, parse_ts,
+                                 s3_env, wait_ready)
 
 
 # --------------------------------------------------------------------------- bench
@@ -388,9 +159,7 @@ def run_load(client, args, payload, filename_ext, content_type):
         "job_queue_wait_ms": ms(queue_wait),
         "job_run_ms": ms(run_time),
         "last_job_finished_seconds": round(max(finished) - wall0, 3) if finished else None,
-        "machine_cpu_busy_percent": round(100 * (machine1[0] - machine0[0]) /
-                                          max(1, machine1[1] - machine0[1]), 1)
-        if machine0 and machine1 else None,
+        "machine_cpu_busy_percent": busy_percent(machine0, machine1),
         "client_cpu_seconds": round(client1 - client0, 2),
         "timed_out": t_done is None,
         "done_seconds": round(t_done - t0, 3) if t_done else None,
@@ -422,7 +191,7 @@ def bench_embedded(args, payload, ext, ctype):
     ok = False
     try:
         port = free_port()
-        env = base_env(args)
+        env = base_env(args.log_level, args.worker_concurrency)
         env.update({"PORT": str(port), "DATA_DIR": os.path.join(tmp, "data")})
         procs.append(Proc("serve", [args.binary, "serve"], env, tmp))
         client = Client(port)
@@ -441,42 +210,13 @@ def bench_embedded(args, payload, ext, ctype):
 
 def bench_services(args, payload, ext, ctype):
     tmp = tempfile.mkdtemp(prefix="kiln-bench-services-")
-    tag = f"{os.getpid()}_{secrets.token_hex(4)}"
-    db = f"kiln_bench_{tag}"
-    namespace = f"kiln-bench-{tag}"
-    procs = []
-    db_created = False
+    cluster = ServicesCluster(args.binary, tmp, base_env(args.log_level, args.worker_concurrency),
+                              args.workers, args.pg_admin_url, args.redis_url, s3_env(),
+                              tag_prefix="kiln_bench", keep=args.keep)
     ok = False
-    client = None
-    result = None
     try:
-        s3 = s3_env()
-        psql(args.pg_admin_url, f'CREATE DATABASE "{db}"')
-        db_created = True
-        u = urllib.parse.urlsplit(args.pg_admin_url)
-        db_url = urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + db, u.query, u.fragment))
-        port = free_port()
-        env = base_env(args)
-        env.update({
-            "DATABASE_URL": db_url,
-            "REDIS_URL": args.redis_url,
-            "REDIS_NAMESPACE": namespace,
-            "MINIO_ENDPOINT": s3["TEST_S3_ENDPOINT"],
-            "MINIO_ACCESS_KEY": s3["TEST_S3_ACCESS_KEY"],
-            "MINIO_SECRET_KEY": s3["TEST_S3_SECRET_KEY"],
-            "MINIO_BUCKET": s3["TEST_S3_BUCKET"],
-            "STORAGE_PREFIX": f"bench-{tag}/",
-            "JWT_SECRET": secrets.token_hex(32),
-            "DATA_DIR": os.path.join(tmp, "data"),
-            "PORT": str(port),
-        })
-        procs.append(Proc("api", [args.binary, "api"], env, tmp))
-        client = Client(port)
-        wait_ready(client, procs)  # the api has run the migrations
-        for n in range(args.workers):
-            procs.append(Proc(f"worker{n + 1}", [args.binary, "worker", "--no-migrate"], env, tmp))
-        for p in procs[1:]:
-            wait_started(p)
+        client = cluster.start()
+        procs = cluster.procs
         cpu0 = [p.cpu_seconds() for p in procs]
         result = run_load(client, args, payload, ext, ctype)
         result["cpu_seconds"] = cpu_delta(procs, cpu0)
@@ -489,52 +229,9 @@ def bench_services(args, payload, ext, ctype):
         ok = True
         return result
     finally:
-        finish(procs, ok)
-        if db_created and not args.keep:
-            try:
-                psql(args.pg_admin_url, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-            except subprocess.CalledProcessError as e:
-                log(f"warning: could not drop database {db}: {e.stderr.strip()}")
-        if not args.keep:
-            clear_redis(args.redis_url, namespace)
+        cluster.stop(ok)
+        cluster.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def clear_redis(url, namespace):
-    if not shutil.which("redis-cli"):
-        return
-    try:
-        keys = subprocess.run(["redis-cli", "-u", url, "--scan", "--pattern", f"{namespace}*"],
-                              check=True, capture_output=True, text=True).stdout.split()
-        if keys:
-            subprocess.run(["redis-cli", "-u", url, "DEL", *keys],
-                           check=True, capture_output=True, text=True)
-    except subprocess.CalledProcessError as e:
-        log(f"warning: could not clear Redis namespace {namespace}: {e.stderr.strip()}")
-
-
-def cpu_delta(procs, before):
-    out = {}
-    for p, b in zip(procs, before):
-        a = p.cpu_seconds()
-        out[p.name] = round(a - b, 2) if a is not None and b is not None else None
-    return out
-
-
-def finish(procs, ok):
-    for p in procs:
-        p.stop()
-    for p in procs:
-        warn_lines = [l for l in p.log_text().splitlines()
-                      if re.search(r"\b(WARN|ERROR)\b", l)
-                      and not any(w in l for w in EXPECTED_WARNINGS)]
-        if not ok:
-            log(f"--- {p.name} (exit {p.popen.returncode}) last lines of output:")
-            print(p.tail(), file=sys.stderr)
-        elif warn_lines:
-            log(f"{p.name}: {len(warn_lines)} WARN/ERROR log lines, first ones:")
-            for l in warn_lines[:5]:
-                print("    " + l, file=sys.stderr)
 
 
 def summary_line(r):
@@ -570,10 +267,9 @@ def main():
     p.add_argument("--poll", type=float, default=0.1, help="seconds between completion polls")
     p.add_argument("--log-level", default="warn,kiln::startup=info",
                    help="LOG_LEVEL of the Kiln processes (the startup line marks a worker ready)")
-    p.add_argument("--pg-admin-url", default=os.environ.get(
-        "TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
-    p.add_argument("--redis-url", default=os.environ.get("TEST_REDIS_URL",
-                                                         "redis://127.0.0.1:6379"))
+    p.add_argument("--pg-admin-url", default=os.environ.get("TEST_DATABASE_URL",
+                                                            DEFAULT_PG_ADMIN_URL))
+    p.add_argument("--redis-url", default=os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL))
     p.add_argument("--keep", action="store_true",
                    help="keep the services database, Redis keys and objects")
     p.add_argument("--json", action="store_true", help="also print one JSON document")

@@ -29,7 +29,8 @@ kiln's JPEGs are 4:2:0 (the sampling factors of their SOF marker). The anchors s
 JPEG at Q=85, kiln's default quality, so both write the same kind of file (vips' own
 default is Q=75).
 
-Corpus (--corpus, default target/bench-corpus/; --rebuild-corpus to make it anew):
+Corpus (--corpus, default target/bench-corpus/; --rebuild-corpus to make it anew;
+built by scripts/kiln_bench/corpus.py, which scripts/loadtest.py shares):
   photos/NAME-12mp.jpg, NAME-24mp.jpg  three mate-backgrounds photos (Storm 3:2,
       Wood 4:3, LadyBird 16:10), upscaled to 12 and 24 megapixels with
       `vips resize --kernel lanczos3`, saved Q=90 4:2:0 without metadata
@@ -54,7 +55,6 @@ target/bench-venv/bin/pip install pillow`, then run the script with that python.
 import argparse
 import dataclasses
 import datetime
-import hashlib
 import json
 import math
 import os
@@ -68,27 +68,13 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from kiln_bench.common import ROOT, BenchError, cpu_model, git_commit, log, memory_total, run
+from kiln_bench.corpus import build_corpus, default_corpus_dir, first_line, image_size
+from kiln_bench.corpus import ensure_packages as ensure_corpus_packages
 
 # command -> the Debian package that has it
 TOOLS = {"vips": "libvips-tools", "vipsthumbnail": "libvips-tools", "vipsheader":
          "libvips-tools", "cwebp": "webp", "pdftoppm": "poppler-utils", "time": "time"}
-
-# (name, package, path): real photos, upscaled below to camera sizes.
-PHOTOS = (
-    ("storm", "mate-backgrounds", "/usr/share/backgrounds/mate/nature/Storm.jpg"),
-    ("wood", "mate-backgrounds", "/usr/share/backgrounds/mate/nature/Wood.jpg"),
-    ("ladybird", "mate-backgrounds", "/usr/share/backgrounds/mate/nature/LadyBird.jpg"),
-)
-PHOTO_MEGAPIXELS = (12, 24)
-PDFS = (
-    ("bash", "bash-doc", "/usr/share/doc/bash/bash.pdf"),
-    ("bashref", "bash-doc", "/usr/share/doc/bash/bashref.pdf"),
-    ("debian-reference", "debian-reference-en",
-     "/usr/share/debian-reference/debian-reference.en.pdf"),
-)
-# Bump when the recipe changes, so an old cache is rebuilt.
-CORPUS_RECIPE = 1
 
 RESIZE_WIDTHS = (640, 1024, 1920, 2560)  # Kiln's sm, md, lg, xl
 ANCHOR_JPEG = "[Q=85]"                   # Kiln's default JPEG quality
@@ -101,143 +87,21 @@ PSNR_TOLERANCE_DB = 1.0
 PASSED_VARS = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
 
 
-class BenchError(Exception):
-    pass
-
-
-def log(msg):
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-def run(argv, **kw):
-    """Runs a helper command (corpus, quality checks); raises BenchError with its stderr."""
-    r = subprocess.run(argv, capture_output=True, text=True, **kw)
-    if r.returncode != 0:
-        raise BenchError(f"{' '.join(argv)} exited {r.returncode}: {r.stderr.strip()[-500:]}")
-    return r.stdout
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-# ------------------------------------------------------------------------- corpus
-
-
-def package_version(name):
-    r = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", name],
-                       capture_output=True, text=True)
-    return r.stdout.strip() if r.returncode == 0 else None
+# ------------------------------------------------------------------------- tools
 
 
 def ensure_packages():
-    """Installs what is missing when root; otherwise says what to install."""
-    wanted = set(TOOLS[t] for t in TOOLS if not shutil.which(t))
-    wanted |= set(pkg for _, pkg, path in PHOTOS + PDFS if not os.path.exists(path))
-    if not wanted:
-        return
-    missing = sorted(wanted)
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise BenchError("missing Debian packages: " + " ".join(missing) +
-                         "; install them: apt-get install --no-install-recommends " +
-                         " ".join(missing))
-    log(f"apt-get install {' '.join(missing)}")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    r = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", *missing],
-                       env=env, capture_output=True, text=True)
-    if r.returncode != 0:
-        # A fresh machine may have no package lists yet.
-        run(["apt-get", "update", "-qq"], env=env)
-        run(["apt-get", "install", "-y", "--no-install-recommends", *missing], env=env)
+    """The anchors' tools and the corpus sources (apt-installed when root)."""
+    ensure_corpus_packages(TOOLS)
 
 
 def tool_versions():
-    def first_line(argv):
-        r = subprocess.run(argv, capture_output=True, text=True)
-        out = (r.stdout or r.stderr).strip().splitlines()
-        return out[0] if out else None
     return {"vips": first_line(["vips", "--version"]),
             "cwebp": first_line(["cwebp", "-version"]),
             "pdftoppm": first_line(["pdftoppm", "-v"])}
 
 
-def corpus_spec():
-    """What the corpus is made of; the cache is re-used only while this is unchanged."""
-    return {
-        "recipe": CORPUS_RECIPE,
-        "vips": tool_versions()["vips"],
-        "packages": {p: package_version(p) for p in sorted({pkg for _, pkg, _ in PHOTOS + PDFS})},
-        "photos": [[name, path, sha256(path)] for name, _, path in PHOTOS],
-        "pdfs": [[name, path, sha256(path)] for name, _, path in PDFS],
-        "megapixels": list(PHOTO_MEGAPIXELS),
-    }
-
-
-def upscale(src, dst, megapixels):
-    """src upscaled (Lanczos3, aspect kept) to about `megapixels`, Q=90 4:2:0 JPEG."""
-    w, h = image_size(src)
-    aspect = w / h
-    tw = round((megapixels * 1e6 * aspect) ** 0.5)
-    th = round(tw / aspect)
-    tmp = dst + ".partial.jpg"
-    run(["vips", "resize", src, f"{tmp}[Q=90,subsample-mode=on,strip]", repr(tw / w),
-         "--vscale", repr(th / h), "--kernel", "lanczos3"])
-    os.replace(tmp, dst)
-    return image_size(dst)
-
-
-def build_corpus(directory, rebuild):
-    manifest_path = os.path.join(directory, "manifest.json")
-    spec = corpus_spec()
-    if not rebuild and os.path.exists(manifest_path):
-        with open(manifest_path) as f:
-            manifest = json.load(f)
-        if manifest.get("spec") == spec and all(
-                os.path.exists(os.path.join(directory, e["file"])) for e in manifest["files"]):
-            log(f"corpus: re-using {os.path.relpath(directory, ROOT)}")
-            return manifest
-        log("corpus: the cached one was built from something else; rebuilding")
-    if os.path.isdir(directory) and os.listdir(directory) and not os.path.exists(manifest_path):
-        # Never empty a directory this script did not make (e.g. a mistyped --corpus).
-        raise BenchError(f"{directory} is not empty and has no manifest.json; "
-                         "give --corpus a new or empty directory")
-    shutil.rmtree(directory, ignore_errors=True)
-    os.makedirs(os.path.join(directory, "photos"))
-    os.makedirs(os.path.join(directory, "pdfs"))
-    files = []
-    for name, package, path in PHOTOS:
-        for mp in PHOTO_MEGAPIXELS:
-            rel = os.path.join("photos", f"{name}-{mp}mp.jpg")
-            log(f"corpus: {rel} from {path} ({package})")
-            w, h = upscale(path, os.path.join(directory, rel), mp)
-            files.append({"file": rel, "kind": f"photo-{mp}mp", "source": path,
-                          "package": package, "width": w, "height": h})
-    for name, package, path in PDFS:
-        rel = os.path.join("pdfs", f"{name}.pdf")
-        shutil.copyfile(path, os.path.join(directory, rel))
-        files.append({"file": rel, "kind": "pdf", "source": path, "package": package})
-    for e in files:
-        full = os.path.join(directory, e["file"])
-        e["bytes"] = os.path.getsize(full)
-        e["sha256"] = sha256(full)
-    manifest = {"spec": spec, "files": files,
-                "built": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                    timespec="seconds")}
-    with open(manifest_path, "w") as f:
-        json.dump(manifest, f, indent=2)
-    return manifest
-
-
 # ------------------------------------------------------------------------- images
-
-
-def image_size(path):
-    out = run(["vipsheader", "-f", "width", path]), run(["vipsheader", "-f", "height", path])
-    return int(out[0]), int(out[1])
 
 
 def read_ppm(path):
@@ -491,27 +355,8 @@ def thumbnail_quality(r, src):
 
 
 def machine():
-    model = None
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem = None
-    try:
-        with open("/proc/meminfo") as f:
-            kb = int(re.search(r"MemTotal:\s+(\d+)", f.read()).group(1))
-            mem = f"{kb / 1024 / 1024:.1f} GiB"
-    except (OSError, AttributeError):
-        pass
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip() or None
-    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain"],
-                           capture_output=True, text=True).stdout.strip() != ""
-    return {"nproc": os.cpu_count(), "cpu": model, "memory": mem,
+    commit, dirty = git_commit()
+    return {"nproc": os.cpu_count(), "cpu": cpu_model(), "memory": memory_total(),
             "kernel": platform.release(), "commit": commit,
             "uncommitted_changes": dirty, "tools": tool_versions(),
             "date": datetime.date.today().isoformat()}
@@ -570,8 +415,7 @@ def main():
                    help="run only this case (repeatable): thumbnail-12mp, thumbnail-24mp, "
                         "resize, pdf_thumbnail, webp")
     p.add_argument("--binary", default="target/release/kiln")
-    p.add_argument("--corpus", default=os.environ.get("KILN_BENCH_CORPUS",
-                                                      "target/bench-corpus"))
+    p.add_argument("--corpus", default=default_corpus_dir())
     p.add_argument("--rebuild-corpus", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the outputs (prints where)")
     p.add_argument("--json", action="store_true", help="also print one JSON document")
