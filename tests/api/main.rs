@@ -8,6 +8,7 @@ mod browser_flows;
 mod browser_smoke;
 mod chaos;
 mod cli;
+mod cli_admin;
 mod cli_users;
 mod helpers;
 mod http_basics;
