@@ -165,6 +165,27 @@ async fn ops_get(client: &reqwest::Client, port: u16, path: &str) -> reqwest::Re
         .unwrap()
 }
 
+/// Waits until the worker on `ops_port` reports `backend` down on `/readyz`
+/// and says in its log that it takes no jobs.
+async fn wait_until_paused_for(
+    client: &reqwest::Client,
+    ops_port: u16,
+    worker: &KilnProcess,
+    backend: &str,
+) {
+    wait_until(Duration::from_secs(20), || async {
+        ops_get(client, ops_port, "/readyz").await.status() == StatusCode::SERVICE_UNAVAILABLE
+    })
+    .await;
+    let body: Value = ops_get(client, ops_port, "/readyz")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["error"]["failed"], serde_json::json!([backend]));
+    worker.wait_for_log("taking no jobs until it answers").await;
+}
+
 #[actix_rt::test]
 async fn a_worker_answers_on_its_ops_port_and_takes_no_jobs_while_redis_is_down() {
     let mut redis = PrivateRedis::start().await;
@@ -197,17 +218,7 @@ async fn a_worker_answers_on_its_ops_port_and_takes_no_jobs_while_redis_is_down(
     );
 
     redis.stop();
-    wait_until(Duration::from_secs(20), || async {
-        ops_get(&client, ops_port, "/readyz").await.status() == StatusCode::SERVICE_UNAVAILABLE
-    })
-    .await;
-    let body: Value = ops_get(&client, ops_port, "/readyz")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["error"]["failed"], serde_json::json!(["redis"]));
-    worker.wait_for_log("taking no jobs until it answers").await;
+    wait_until_paused_for(&client, ops_port, &worker, "redis").await;
 
     redis.resume().await;
     wait_until(Duration::from_secs(20), || async {
@@ -323,17 +334,10 @@ async fn a_worker_that_loses_the_database_takes_no_jobs_until_it_is_back() {
     );
 
     proxy.cut();
-    wait_until(Duration::from_secs(20), || async {
-        ops_get(&client, ops_port, "/readyz").await.status() == StatusCode::SERVICE_UNAVAILABLE
-    })
-    .await;
-    let body: Value = ops_get(&client, ops_port, "/readyz")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["error"]["failed"], serde_json::json!(["database"]));
-    worker.wait_for_log("taking no jobs until it answers").await;
+    wait_until_paused_for(&client, ops_port, &worker, "database").await;
+    // A read already waiting when the pause came may still take what arrives
+    // within its block (2 s); from then on the paused worker takes nothing.
+    tokio::time::sleep(Duration::from_secs(3)).await;
 
     // The api still reaches the database: the upload is accepted and queued.
     cluster.upload("photo.jpg").await;

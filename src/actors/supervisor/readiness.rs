@@ -7,6 +7,9 @@
 //! would spend its jobs' attempts on failures. Paused, it takes no deliveries
 //! (they stay on the stream for a worker that can run them, or until this one
 //! recovers) and resumes on the first check that finds everything answering.
+//! A stream read already waiting when the pause comes may still take what
+//! arrives within its block (2 s); those claims fail, and the reconciler
+//! publishes the jobs again after `REQUEUE_AFTER`.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
