@@ -2,14 +2,15 @@
 //!
 //! `/readyz` asks with [`CheckReadiness`]. On a process that runs jobs the
 //! Supervisor also asks itself every few seconds (`watch_health`) and pauses
-//! the StreamReader while any backend is down: a worker that cannot reach the
-//! database or Redis would claim nothing, and one that cannot reach storage
-//! would spend its jobs' attempts on failures. Paused, it takes no deliveries
-//! (they stay on the stream for a worker that can run them, or until this one
-//! recovers) and resumes on the first check that finds everything answering.
-//! A stream read already waiting when the pause comes may still take what
-//! arrives within its block (2 s); those claims fail, and the reconciler
-//! publishes the jobs again after `REQUEUE_AFTER`.
+//! the StreamReader while the database or Redis is down: a worker that cannot
+//! reach them can claim nothing, and every delivery it took would wait out a
+//! lease. Paused, it takes no deliveries (they stay on the stream for a worker
+//! that can run them, or until this one recovers) and resumes on the first
+//! check that finds both answering. A stream read already waiting when the
+//! pause comes may still take what arrives within its block (2 s); those
+//! claims fail, and the reconciler publishes the jobs again after
+//! `REQUEUE_AFTER`. Storage is not a reason to pause: a job that cannot reach
+//! it fails transiently and retries with backoff, as `MAX_RETRIES` allows.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -51,6 +52,14 @@ impl Readiness {
             .filter(|check| check.failure.is_some())
             .map(|check| check.name)
             .collect()
+    }
+
+    /// Whether a process may take jobs: the database and Redis answer.
+    pub fn can_claim(&self) -> bool {
+        self.checks
+            .iter()
+            .filter(|check| check.name != "storage")
+            .all(|check| check.failure.is_none())
     }
 
     /// `name: reason` for each failed check, for a log line.
@@ -121,14 +130,14 @@ impl Handler<CheckReadiness> for Supervisor {
 
 impl Supervisor {
     /// Checks the backends now and every [`WATCH_EVERY`] after, and pauses or
-    /// resumes the StreamReader when the answer changes. One check at a time:
+    /// resumes the StreamReader when whether it can claim changes. One check at a time:
     /// a backend that hangs delays the next check rather than stacking them up.
     pub(super) fn watch_health(&mut self, ctx: &mut Context<Self>) {
         let round = self
             .check_backends()
             .into_actor(self)
             .map(|readiness, supervisor, ctx| {
-                let healthy = readiness.is_ready();
+                let healthy = readiness.can_claim();
                 if healthy != supervisor.healthy {
                     supervisor.healthy = healthy;
                     match healthy {
