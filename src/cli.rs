@@ -55,6 +55,23 @@ pub enum Command {
     /// Copies an embedded installation (SQLite, local objects) to PostgreSQL
     /// and S3, resumably and verified, and prints what to set afterwards.
     MigrateBackend(crate::migrate_backend::MigrateBackendArgs),
+    /// Runs jobs' processors for the worker that started it, over its stdin
+    /// and stdout (see `isolation`). Workers start it; people do not.
+    #[command(hide = true)]
+    Processor(ProcessorChildArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProcessorChildArgs {
+    /// The address space the child may use, in bytes.
+    #[arg(long)]
+    pub memory_limit: u64,
+    /// Where PDFium's shared library is.
+    #[arg(long)]
+    pub pdfium: std::path::PathBuf,
+    /// Obey the test suite's fault markers (debug builds only).
+    #[arg(long)]
+    pub test_faults: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -62,6 +62,8 @@ pub struct Config {
     pub extra_allowed_types: Vec<String>,
     /// Where PDFium's shared library is (for `pdf_thumbnail`).
     pub pdfium_library: PathBuf,
+    /// The `kiln processor` children that run every job, and their limits.
+    pub processor: ProcessorConfig,
     /// How often each process looks for jobs the transport must carry again.
     pub reconcile_interval: Duration,
     /// A queued job untouched this long is published again (its transport
@@ -73,6 +75,27 @@ pub struct Config {
     /// How long a stopping process waits for in-flight work.
     pub shutdown_timeout: Duration,
 }
+
+/// How the processor children (`kiln processor`) are started and confined.
+#[derive(Debug, Clone)]
+pub struct ProcessorConfig {
+    /// `PROCESSOR_BINARY`: the `kiln` executable to start as `kiln processor`;
+    /// unset means this process's own executable. Tests point it at the built
+    /// binary, since they run Kiln inside the test harness.
+    pub binary: Option<PathBuf>,
+    /// `PROCESSOR_MEMORY_LIMIT`: the address space a child may use (1 GiB).
+    pub memory_limit: u64,
+    /// `PROCESSOR_CPU_LIMIT`: CPU time one job may use (2m); `JOB_TIMEOUT`
+    /// bounds its wall-clock time.
+    pub cpu_limit: Duration,
+    /// `KILN_TEST_FAULTS`: lets the test suite ask a child for a crash, a hang
+    /// or an out-of-memory. Debug builds only: a release build refuses it at
+    /// start, and its children have no fault code at all.
+    pub test_faults: bool,
+}
+
+/// The default `PROCESSOR_MEMORY_LIMIT`.
+pub const DEFAULT_PROCESSOR_MEMORY_LIMIT: u64 = 1 << 30;
 
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
@@ -374,6 +397,7 @@ impl Config {
                 .string("PDFIUM_LIBRARY")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(crate::processing::DEFAULT_PDFIUM_LIBRARY)),
+            processor: processor_config(&env)?,
             reconcile_interval: env
                 .duration("RECONCILE_INTERVAL")?
                 .unwrap_or(Duration::from_secs(5)),
@@ -410,6 +434,37 @@ impl Config {
             Url::parse(&format!("http://{host}:{port}")).expect("HOST and PORT form a URL")
         })
     }
+}
+
+/// The smallest `PROCESSOR_MEMORY_LIMIT`: below it a child cannot even map
+/// the binary and its libraries.
+const MIN_PROCESSOR_MEMORY: u64 = 64 << 20;
+
+fn processor_config(env: &Env<'_>) -> Result<ProcessorConfig, ConfigError> {
+    let memory_limit = env
+        .byte_size("PROCESSOR_MEMORY_LIMIT")?
+        .unwrap_or(DEFAULT_PROCESSOR_MEMORY_LIMIT);
+    if memory_limit < MIN_PROCESSOR_MEMORY {
+        return Err(ConfigError::new(
+            "PROCESSOR_MEMORY_LIMIT",
+            "must be at least 64MiB",
+        ));
+    }
+    let test_faults = env.flag("KILN_TEST_FAULTS")?.unwrap_or(false);
+    if test_faults && !cfg!(debug_assertions) {
+        return Err(ConfigError::new(
+            "KILN_TEST_FAULTS",
+            "is for the test suite; a release build has no fault processors",
+        ));
+    }
+    Ok(ProcessorConfig {
+        binary: env.string("PROCESSOR_BINARY").map(PathBuf::from),
+        memory_limit,
+        cpu_limit: env
+            .duration("PROCESSOR_CPU_LIMIT")?
+            .unwrap_or(Duration::from_secs(120)),
+        test_faults,
+    })
 }
 
 fn database_from_url(url: String) -> Result<DatabaseConfig, ConfigError> {

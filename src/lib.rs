@@ -19,7 +19,8 @@
 //!                                  ├─ Ingest       upload → Storage → Catalog (file + jobs in one transaction)
 //!                                  ├─ Dispatcher   publishes jobs on the transport; reconciles from the DB
 //!                                  ├─ StreamReader reads deliveries for free slots; acks after the outcome
-//!                                  │    └─ JobRunner ─▶ ProcessorPool (SyncArbiter; processing::run)
+//!                                  │    └─ JobRunner ─▶ ProcessorPool ─▶ slots, each a `kiln processor`
+//!                                  │                    child process (isolation; processing::run)
 //!                                  ├─ Events       status fan-out (Redis pub/sub when scaled out)
 //!                                  ├─ Limiter      counts failed sign-ins (Redis when scaled out)
 //!                                  ├─ Mailer       account mail: SMTP, or .eml files under DATA_DIR/mail
@@ -41,6 +42,7 @@ pub mod config;
 pub mod domain;
 pub mod entities;
 pub mod http;
+pub mod isolation;
 pub mod migrate_backend;
 pub mod process_cli;
 pub mod processing;

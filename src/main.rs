@@ -1,15 +1,46 @@
 //! `kiln`: parse the command line, load configuration, start logging, run.
+//!
+//! `kiln processor` is the exception: a worker's child that reads no
+//! configuration and starts no runtime, so it confines itself while it is the
+//! only thread.
 
 use clap::Parser;
 use kiln::admin_cli;
-use kiln::cli::{Cli, Command, MigrateAction, RunArgs};
+use kiln::cli::{Cli, Command, MigrateAction, ProcessorChildArgs, RunArgs};
 use kiln::config::Config;
+use kiln::isolation::child::{self, ChildSettings};
+use kiln::isolation::memory::KilnAllocator;
 use kiln::startup::{Application, Role};
 use migration::{Migrator, MigratorTrait};
 
-#[actix_web::main]
-async fn main() -> std::process::ExitCode {
+#[global_allocator]
+static ALLOCATOR: KilnAllocator = KilnAllocator;
+
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Processor(args)) = cli.command {
+        return processor_child(args);
+    }
+    actix_web::rt::System::new().block_on(serve(cli))
+}
+
+/// `kiln processor`: serves jobs until the worker closes its stdin.
+fn processor_child(args: ProcessorChildArgs) -> std::process::ExitCode {
+    let settings = ChildSettings {
+        memory_limit: args.memory_limit,
+        pdfium_library: args.pdfium,
+        test_faults: args.test_faults,
+    };
+    match child::serve(settings) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("kiln processor: {}", kiln::error_chain(&err));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cli: Cli) -> std::process::ExitCode {
     // A missing .env is normal; a broken one is reported when its values are read.
     let _ = dotenvy::dotenv();
     let config = match Config::from_env() {
@@ -51,6 +82,7 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
         Some(Command::MigrateBackend(args)) => {
             return kiln::migrate_backend::run(&config, args).await;
         }
+        Some(Command::Processor(_)) => anyhow::bail!("`kiln processor` is started by workers"),
     };
     if args.no_migrate {
         config.auto_migrate = false;

@@ -52,7 +52,7 @@ pub fn run(config: &Config, args: ProcessArgs) -> anyhow::Result<()> {
         let path = match several {
             true => args
                 .output
-                .join(format!("{}.{}", output.variant, output.extension)),
+                .join(format!("{}.{}", output.variant, output.extension())),
             false => args.output.clone(),
         };
         std::fs::write(&path, &output.bytes)
@@ -60,7 +60,7 @@ pub fn run(config: &Config, args: ProcessArgs) -> anyhow::Result<()> {
         println!(
             "{}\t{}\t{} bytes\t{}x{}\t{}",
             output.variant,
-            output.content_type,
+            output.content_type(),
             output.bytes.len(),
             output.width,
             output.height,

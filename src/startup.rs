@@ -22,6 +22,7 @@ use sha2::Sha256;
 use crate::actors::ActorHandles;
 use crate::actors::catalog;
 use crate::actors::mailer::Mailer;
+use crate::actors::processors::ChildCommand;
 use crate::actors::reader::Drain;
 use crate::actors::storage::Storage;
 use crate::actors::supervisor::{GraphResources, PipelineSettings, RedisResources, Supervisor};
@@ -119,7 +120,6 @@ impl Application {
         let mailer = Mailer::new(&config.mail, public_url)
             .context("cannot set up mail (SMTP_HOST, SMTP_TLS)")?;
         let redis = config.redis.as_ref().map(open_redis).transpose()?;
-        crate::processing::set_pdfium_library(config.pdfium_library.clone());
         let actors = Supervisor::start_graph(GraphResources {
             db,
             storage,
@@ -138,6 +138,7 @@ impl Application {
                 limits: Limits {
                     max_pixels: config.max_image_pixels,
                 },
+                child: processor_command(&config)?,
             },
         });
 
@@ -290,6 +291,25 @@ async fn wait_for_signal() -> std::io::Result<()> {
         result = tokio::signal::ctrl_c() => result,
         _ = terminate.recv() => Ok(()),
     }
+}
+
+/// How this process starts its `kiln processor` children: its own executable
+/// unless `PROCESSOR_BINARY` names another, with absolute paths so the
+/// children do not depend on the working directory.
+fn processor_command(config: &Config) -> anyhow::Result<ChildCommand> {
+    let binary = match &config.processor.binary {
+        Some(binary) => binary.clone(),
+        None => std::env::current_exe()
+            .context("cannot find this executable to start processors (set PROCESSOR_BINARY)")?,
+    };
+    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    Ok(ChildCommand {
+        binary: absolute(&binary),
+        memory_limit: config.processor.memory_limit,
+        cpu_limit: config.processor.cpu_limit,
+        pdfium_library: absolute(&config.pdfium_library),
+        test_faults: config.processor.test_faults,
+    })
 }
 
 /// The JWT secret: configured, or on the embedded default generated once and

@@ -3,6 +3,7 @@
 //! ```text
 //! queued ─claim─▶ running ─ok─▶ succeeded
 //!                    │ transient error, attempts left ─▶ retrying (run_after = backoff) ─▶ queued
+//!                    │ deferred (the worker cannot run it yet) ─▶ retrying, the attempt not counted
 //!                    │ permanent error or attempts exhausted ─▶ dead
 //!                    └ lease expired (worker died) ─▶ queued again
 //! ```
@@ -100,12 +101,26 @@ impl fmt::Display for FileStatus {
     }
 }
 
+/// How an attempt failed, as far as the job's future is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Trying again may help: retried with backoff while attempts remain.
+    Transient,
+    /// Trying again cannot help (the input or the request is wrong): dead at once.
+    Permanent,
+    /// This worker cannot run the job yet (PDFium is not installed): tried again
+    /// after `delay`, and the attempt does not count against `MAX_RETRIES`.
+    Deferred { delay: Duration },
+}
+
 /// What becomes of a job whose attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AfterFailure {
-    /// Run again once `delay` has passed.
+    /// Run again once `delay` has passed; `counted` is whether the failed
+    /// attempt stays counted in the job's `attempts`.
     Retry {
         delay: Duration,
+        counted: bool,
     },
     Dead,
 }
@@ -118,18 +133,31 @@ const LONGEST_RETRY: Duration = Duration::from_secs(10 * 60);
 pub fn after_failure(
     attempts: u32,
     max_retries: u32,
-    permanent: bool,
+    failure: Failure,
     jitter: f64,
 ) -> AfterFailure {
+    match failure {
+        Failure::Permanent => return AfterFailure::Dead,
+        Failure::Deferred { delay } => {
+            return AfterFailure::Retry {
+                delay,
+                counted: false,
+            };
+        }
+        Failure::Transient => {}
+    }
     // MAX_RETRIES counts retries, so a job runs at most 1 + MAX_RETRIES times.
-    if permanent || attempts > max_retries {
+    if attempts > max_retries {
         return AfterFailure::Dead;
     }
     let exponential = FIRST_RETRY.saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1)));
     let capped = exponential.min(LONGEST_RETRY);
     // Full jitter over the upper half: between 50% and 100% of the backoff.
     let delay = capped.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
-    AfterFailure::Retry { delay }
+    AfterFailure::Retry {
+        delay,
+        counted: true,
+    }
 }
 
 #[cfg(test)]
@@ -170,25 +198,32 @@ mod tests {
 
     #[test]
     fn transient_failures_back_off_exponentially_until_retries_run_out() {
-        let delay = |attempt| match after_failure(attempt, 3, false, 1.0) {
-            AfterFailure::Retry { delay } => delay,
+        let delay = |attempt| match after_failure(attempt, 3, Failure::Transient, 1.0) {
+            AfterFailure::Retry {
+                delay,
+                counted: true,
+            } => delay,
             AfterFailure::Dead => panic!("attempt {attempt} should retry"),
         };
         assert_eq!(delay(1), Duration::from_secs(2));
         assert_eq!(delay(2), Duration::from_secs(4));
         assert_eq!(delay(3), Duration::from_secs(8));
-        assert_eq!(after_failure(4, 3, false, 1.0), AfterFailure::Dead);
         assert_eq!(
-            after_failure(30, 100, false, 1.0),
+            after_failure(4, 3, Failure::Transient, 1.0),
+            AfterFailure::Dead
+        );
+        assert_eq!(
+            after_failure(30, 100, Failure::Transient, 1.0),
             AfterFailure::Retry {
-                delay: LONGEST_RETRY
+                delay: LONGEST_RETRY,
+                counted: true
             }
         );
     }
 
     #[test]
     fn jitter_keeps_the_delay_between_half_and_all_of_the_backoff() {
-        let AfterFailure::Retry { delay } = after_failure(2, 3, false, 0.0) else {
+        let AfterFailure::Retry { delay, .. } = after_failure(2, 3, Failure::Transient, 0.0) else {
             panic!()
         };
         assert_eq!(delay, Duration::from_secs(2));
@@ -196,6 +231,22 @@ mod tests {
 
     #[test]
     fn a_permanent_failure_is_dead_at_once() {
-        assert_eq!(after_failure(1, 3, true, 0.5), AfterFailure::Dead);
+        assert_eq!(
+            after_failure(1, 3, Failure::Permanent, 0.5),
+            AfterFailure::Dead
+        );
+    }
+
+    #[test]
+    fn a_deferred_job_waits_without_using_up_its_attempts() {
+        let delay = Duration::from_secs(30);
+        // Even past MAX_RETRIES: the job never ran, so it is not given up on.
+        assert_eq!(
+            after_failure(9, 3, Failure::Deferred { delay }, 0.5),
+            AfterFailure::Retry {
+                delay,
+                counted: false
+            }
+        );
     }
 }

@@ -20,7 +20,7 @@ use super::options::OutputFormat;
 use super::{MediaKind, Output, ProcessError};
 
 impl OutputFormat {
-    pub(crate) fn media_kind(self) -> MediaKind {
+    pub fn media_kind(self) -> MediaKind {
         match self {
             OutputFormat::Jpeg => MediaKind::Jpeg,
             OutputFormat::Png => MediaKind::Png,
@@ -142,12 +142,10 @@ pub(crate) fn encode_webp(
 }
 
 fn output(variant: &str, bytes: Vec<u8>, format: OutputFormat, width: u32, height: u32) -> Output {
-    let kind = format.media_kind();
     Output {
         variant: variant.to_owned(),
         bytes,
-        content_type: kind.content_type(),
-        extension: kind.extension(),
+        format,
         width,
         height,
     }
@@ -239,7 +237,7 @@ mod tests {
         });
         let image = DynamicImage::ImageRgba8(pixels.clone());
         let out = encode_webp("t", &image, WebpCompression::Lossless).unwrap();
-        assert_eq!(out.content_type, "image/webp");
+        assert_eq!(out.content_type(), "image/webp");
         assert!(decode_output(&out).to_rgba8() == pixels, "pixels changed");
     }
 

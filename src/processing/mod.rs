@@ -58,7 +58,7 @@ pub use options::{
     Fit, MAX_DIMENSION, MAX_FONT_SIZE, MAX_PDF_DIMENSION, MAX_WATERMARK_CHARS, OutputFormat,
     Position, Size,
 };
-pub use pdf::{DEFAULT_PDFIUM_LIBRARY, pdfium_library, set_pdfium_library};
+pub use pdf::{DEFAULT_PDFIUM_LIBRARY, load_pdfium, pdfium_library, set_pdfium_library};
 pub use sniff::{MediaKind, probe_dimensions};
 
 use options::{Mark, ProcessorOptions, ResizeOptions, ResizeTarget, WatermarkOptions};
@@ -156,7 +156,7 @@ pub struct Processed {
 }
 
 /// What the run learnt about the original, for the `files` row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceFacts {
     /// Image width and height after EXIF orientation (as a person sees it).
     pub width: Option<u32>,
@@ -181,10 +181,20 @@ impl SourceFacts {
 pub struct Output {
     pub variant: String,
     pub bytes: Vec<u8>,
-    pub content_type: &'static str,
-    pub extension: &'static str,
+    pub format: OutputFormat,
     pub width: u32,
     pub height: u32,
+}
+
+impl Output {
+    pub fn content_type(&self) -> &'static str {
+        self.format.media_kind().content_type()
+    }
+
+    /// The extension of the variant's object key.
+    pub fn extension(&self) -> &'static str {
+        self.format.media_kind().extension()
+    }
 }
 
 impl std::fmt::Debug for Output {
@@ -193,8 +203,7 @@ impl std::fmt::Debug for Output {
         f.debug_struct("Output")
             .field("variant", &self.variant)
             .field("bytes", &format_args!("<{} bytes>", self.bytes.len()))
-            .field("content_type", &self.content_type)
-            .field("extension", &self.extension)
+            .field("format", &self.format)
             .field("width", &self.width)
             .field("height", &self.height)
             .finish()
@@ -202,8 +211,9 @@ impl std::fmt::Debug for Output {
 }
 
 /// Why a processor refused or failed. Every variant is permanent (see the module doc).
-/// `Display` is shown to users as the job's `error`.
-#[derive(Debug, thiserror::Error)]
+/// `Display` is shown to users as the job's `error`. Serialisable, so a processor
+/// child can send its refusal to the worker ([`crate::isolation::protocol`]).
+#[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum ProcessError {
     #[error("unknown processor `{0}`; the processors are {PROCESSOR_NAMES}")]
     UnknownProcessor(String),

@@ -24,7 +24,8 @@ pub enum Fit {
 }
 
 /// The encodings a processor can write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
     Jpeg,
     Png,

@@ -9,8 +9,13 @@
 //! installing the library fixes the next job; a successful bind lasts for the process.
 //!
 //! PDFium is not thread-safe: `pdfium-render`'s `thread_safe` feature (on by default)
-//! serialises every call behind one global mutex, so concurrent PDF jobs in the
-//! processor pool take turns while image jobs run in parallel.
+//! serialises every call behind one global mutex. Each processor child is its own
+//! process with its own PDFium ([`crate::isolation`]), so PDF jobs in different
+//! slots render in parallel.
+//!
+//! Pages are rendered without form data, and no JavaScript runs: pdfium-render
+//! gives PDFium no JavaScript platform, and the library `make pdfium` installs
+//! is built without a JavaScript engine.
 
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
@@ -76,6 +81,12 @@ fn pdfium() -> Result<&'static Pdfium, ProcessError> {
     Ok(PDFIUM.get_or_init(|| Pdfium::new(bindings)))
 }
 
+/// Loads PDFium now rather than on the first PDF job, saying why it cannot be.
+/// A failure is not kept: a later call (or PDF job) tries again.
+pub fn load_pdfium() -> Result<(), ProcessError> {
+    pdfium().map(drop)
+}
+
 /// Renders one page, fitted inside width x height, as PNG or JPEG.
 pub(crate) fn run(
     variant: &str,
@@ -124,7 +135,9 @@ pub(crate) fn run(
 
     let config = PdfRenderConfig::new()
         .set_target_size(width as i32, height as i32)
-        .render_form_data(true);
+        // Form fields are drawn from data an attacker controls; the page
+        // itself is what a thumbnail shows.
+        .render_form_data(false);
     let bitmap = page.render_with_config(&config).map_err(|e| {
         ProcessError::Corrupt(format!("page {} cannot be rendered ({e})", options.page))
     })?;
@@ -178,7 +191,7 @@ mod tests {
         let processed = pdf_thumbnail("two-pages.pdf", json!({})).unwrap();
         assert_eq!(processed.source.page_count, Some(2));
         let out = only_output(&processed);
-        assert_eq!((out.content_type, out.extension), ("image/png", "png"));
+        assert_eq!((out.content_type(), out.extension()), ("image/png", "png"));
         let img = decode_output(out).to_rgb8();
         // US Letter, 612x792 points, fitted in 300x300.
         assert_eq!(img.dimensions(), (232, 300));
@@ -203,7 +216,7 @@ mod tests {
         )
         .unwrap();
         let out = only_output(&processed);
-        assert_eq!(out.content_type, "image/jpeg");
+        assert_eq!(out.content_type(), "image/jpeg");
         assert_eq!(decode_output(out).to_rgb8().dimensions(), (309, 400));
     }
 

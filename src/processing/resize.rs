@@ -325,8 +325,8 @@ mod tests {
         assert_eq!((sm.width(), sm.height()), (640, 427));
         let md = decode_output(&processed.outputs[1]);
         assert_eq!((md.width(), md.height()), (1024, 683));
-        assert_eq!(processed.outputs[0].content_type, "image/jpeg");
-        assert_eq!(processed.outputs[0].extension, "jpg");
+        assert_eq!(processed.outputs[0].content_type(), "image/jpeg");
+        assert_eq!(processed.outputs[0].extension(), "jpg");
         assert_eq!(processed.source.width, Some(1200));
     }
 
@@ -356,7 +356,7 @@ mod tests {
         let processed = resize("photo.jpg", json!({"width": 500, "format": "png"}));
         let out = only_output(&processed);
         assert_eq!(out.variant, "custom");
-        assert_eq!(out.content_type, "image/png");
+        assert_eq!(out.content_type(), "image/png");
         let img = decode_output(out);
         assert_eq!((img.width(), img.height()), (500, 333));
     }
@@ -377,7 +377,7 @@ mod tests {
     fn a_resized_png_with_alpha_stays_a_png_with_alpha_by_default() {
         let processed = resize("alpha.png", json!({"width": 200}));
         let out = only_output(&processed);
-        assert_eq!(out.extension, "png");
+        assert_eq!(out.extension(), "png");
         let img = decode_output(out).to_rgba8();
         assert_eq!((img.width(), img.height()), (200, 150));
         assert_eq!(
@@ -398,7 +398,7 @@ mod tests {
             json!({"width": 400, "height": 400, "fit": "cover", "format": "webp"}),
         );
         let out = only_output(&processed);
-        assert_eq!(out.content_type, "image/webp");
+        assert_eq!(out.content_type(), "image/webp");
         let img = decode_output(out);
         assert_eq!((img.width(), img.height()), (400, 400));
     }

@@ -36,7 +36,7 @@ pub fn use_test_pdfium() {
 
 /// Decodes an output back to pixels, checking its bytes are the format it claims.
 pub fn decode_output(output: &Output) -> DynamicImage {
-    let format = match output.extension {
+    let format = match output.extension() {
         "jpg" => ImageFormat::Jpeg,
         "png" => ImageFormat::Png,
         "webp" => ImageFormat::WebP,

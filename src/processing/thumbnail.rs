@@ -62,7 +62,7 @@ mod tests {
         let processed = thumbnail("photo.jpg", json!({})).unwrap();
         let out = only_output(&processed);
         assert_eq!(out.variant, "thumbnail");
-        assert_eq!((out.content_type, out.extension), ("image/jpeg", "jpg"));
+        assert_eq!((out.content_type(), out.extension()), ("image/jpeg", "jpg"));
         let img = decode_output(out);
         assert_eq!(img.dimensions(), (300, 200));
         assert_eq!(
@@ -143,7 +143,7 @@ mod tests {
     fn a_png_thumbnail_of_a_transparent_png_keeps_its_alpha() {
         let processed = thumbnail("alpha.png", json!({"format": "png"})).unwrap();
         let out = only_output(&processed);
-        assert_eq!(out.content_type, "image/png");
+        assert_eq!(out.content_type(), "image/png");
         let img = decode_output(out);
         assert!(img.color().has_alpha());
         assert_eq!(img.dimensions(), (300, 225));

@@ -58,7 +58,10 @@ mod tests {
         let processed = webp("photo.jpg", json!({})).unwrap();
         let out = only_output(&processed);
         assert_eq!(out.variant, "webp");
-        assert_eq!((out.content_type, out.extension), ("image/webp", "webp"));
+        assert_eq!(
+            (out.content_type(), out.extension()),
+            ("image/webp", "webp")
+        );
         let img = decode_output(out);
         assert_eq!(img.dimensions(), (1200, 800));
         // The red marker survives lossy compression.

@@ -77,6 +77,12 @@ pub async fn base_env(
             "PDFIUM_LIBRARY".to_string(),
             concat!(env!("CARGO_MANIFEST_DIR"), "/.pdfium/libpdfium.so").to_string(),
         ),
+        // The app runs inside this test binary; its processor children are
+        // the real `kiln` executable.
+        (
+            "PROCESSOR_BINARY".to_string(),
+            env!("CARGO_BIN_EXE_kiln").to_string(),
+        ),
     ]);
     if !services_mode() {
         return (env, None);

@@ -20,6 +20,7 @@ mod observability;
 mod outcomes;
 mod pipeline;
 mod process;
+mod processor_isolation;
 mod prometheus;
 mod recovery;
 mod retries;

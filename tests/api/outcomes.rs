@@ -1,24 +1,17 @@
 //! How job outcomes land, below the HTTP API: every job of a file finishing at
 //! once, through the Catalog's messages as the runners of several workers send
 //! them (each outcome recorded, no "database is locked" on SQLite, and the
-//! file's status following the last of them on PostgreSQL); and a processor
-//! that panics, through a real runner and processor pool (the job dead at
-//! once, the pool's thread alive for the next job).
+//! file's status following the last of them on PostgreSQL). A processor that
+//! panics or dies is tested through real children in `processor_isolation`.
 
 use std::time::Duration;
 
-use actix::{Actor, SyncArbiter};
 use futures::future::join_all;
 use kiln::actors::catalog::messages::{
     Claim, ClaimJob, CompleteJob, FailJob, LearntFacts, NewFile, NewJob, NewVariant, RecordUpload,
     Recorded,
 };
-use kiln::actors::processors::{ProcessorWorker, RunProcessor};
-use kiln::actors::runner::{JobRunner, RunJob};
-use kiln::actors::storage::ObjectKey;
-use kiln::actors::storage::messages::PutObject;
-use kiln::domain::jobs::FileStatus;
-use kiln::processing::Limits;
+use kiln::domain::jobs::{Failure, FileStatus};
 use kiln::telemetry::RequestId;
 use uuid::Uuid;
 
@@ -161,7 +154,7 @@ async fn jobs_of_one_file_failing_together_are_all_recorded() {
             job_id,
             consumer: CONSUMER.into(),
             error: "the image is truncated".into(),
-            permanent: true,
+            failure: Failure::Permanent,
             max_retries: 3,
         })
     }))
@@ -172,125 +165,4 @@ async fn jobs_of_one_file_failing_together_are_all_recorded() {
             .iter()
             .all(|s| *s == FileStatus::Failed)
     );
-}
-
-/// A processor that panics on the variant "boom" and otherwise runs Kiln's own.
-fn panics_on_boom(
-    msg: &RunProcessor,
-    limits: &Limits,
-) -> Result<kiln::processing::Processed, kiln::processing::ProcessError> {
-    if msg.variant == "boom" {
-        panic!("injected fault in {}", msg.processor);
-    }
-    kiln::processing::run(
-        &msg.processor,
-        &msg.variant,
-        &msg.options,
-        &msg.input,
-        limits,
-    )
-}
-
-#[actix_rt::test]
-async fn a_panic_in_a_processor_kills_its_job_and_the_worker_goes_on() {
-    let app = app().await;
-    let (token, user_id) = user_with_id(&app, "panic@example.com").await;
-    let user_id: Uuid = user_id.parse().unwrap();
-    let file_id = Uuid::now_v7();
-    let key = format!("{user_id}/{file_id}/original.jpg");
-    let original = crate::helpers::fixture("small.jpg");
-    app.actors
-        .storage
-        .send(PutObject {
-            request_id: RequestId::generate(),
-            key: ObjectKey::parse(&key).unwrap(),
-            content_type: "image/jpeg".into(),
-            body: Box::pin(futures::stream::once({
-                let original = original.clone();
-                async move { Ok(bytes::Bytes::from(original)) }
-            })),
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    let (_, jobs) = app
-        .actors
-        .catalog
-        .send(RecordUpload {
-            request_id: RequestId::generate(),
-            file: NewFile {
-                id: file_id,
-                user_id,
-                filename: "small.jpg".into(),
-                content_type: "image/jpeg".into(),
-                extension: "jpg".into(),
-                size_bytes: original.len() as i64,
-                sha256: "0".repeat(64),
-                storage_key: key,
-                width: None,
-                height: None,
-            },
-            jobs: ["boom", "fine"]
-                .map(|variant| NewJob {
-                    processor: "thumbnail".into(),
-                    variant: variant.into(),
-                    options: serde_json::json!({}),
-                })
-                .into(),
-        })
-        .await
-        .unwrap()
-        .unwrap();
-
-    // One thread, so the second job runs on the thread the first one's panic hit.
-    let processors = SyncArbiter::start(1, || {
-        ProcessorWorker::running(Limits::default(), panics_on_boom)
-    });
-    let runner = JobRunner {
-        catalog: app.actors.catalog.clone(),
-        storage: app.actors.storage.clone(),
-        processors,
-        events: app.actors.events.clone(),
-        consumer: CONSUMER.into(),
-        job_timeout: Duration::from_secs(60),
-        max_retries: 3,
-    }
-    .start();
-    for job in &jobs {
-        let acknowledged = runner.send(RunJob { job_id: job.id }).await.unwrap();
-        assert!(acknowledged);
-    }
-
-    let details: serde_json::Value = app
-        .get(&format!("/api/files/{file_id}"), Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let job = |variant: &str| {
-        details["jobs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|job| job["variant"] == variant)
-            .unwrap()
-            .clone()
-    };
-    let boom = job("boom");
-    assert_eq!(boom["status"], "dead", "{boom}");
-    assert_eq!(boom["attempts"], 1, "a panic is not retried: {boom}");
-    let error = boom["error"].as_str().unwrap();
-    assert!(
-        error.contains("crashed") && error.contains("injected fault in thumbnail"),
-        "{error}"
-    );
-    assert_eq!(job("fine")["status"], "succeeded");
-    assert_eq!(details["file"]["status"], "failed");
-    let names: Vec<&str> = details["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["fine"]);
 }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use kiln::actors::catalog::messages::{FailJob, Recorded, SetUserRole};
+use kiln::domain::jobs::Failure;
 use kiln::telemetry::RequestId;
 use reqwest::StatusCode;
 use uuid::Uuid;
@@ -43,7 +44,7 @@ async fn dead_job(app: &TestApp, user_id: &str, file_id: &str, error: &str) -> U
             job_id,
             consumer: TEST_CONSUMER.into(),
             error: error.into(),
-            permanent: true,
+            failure: Failure::Permanent,
             max_retries: 3,
         })
         .await

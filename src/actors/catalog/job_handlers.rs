@@ -275,21 +275,31 @@ impl Handler<FailJob> for Catalog {
             let now = Utc::now();
             let jitter: f64 = rand::random();
             let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
-            let (status, run_after, finished_at) =
-                match after_failure(attempts, msg.max_retries, msg.permanent, jitter) {
-                    AfterFailure::Retry { delay } => (
+            let (status, run_after, finished_at, counted) =
+                match after_failure(attempts, msg.max_retries, msg.failure, jitter) {
+                    AfterFailure::Retry { delay, counted } => (
                         JobStatus::Retrying,
                         now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
                         None,
+                        counted,
                     ),
-                    AfterFailure::Dead => (JobStatus::Dead, now, Some(now)),
+                    AfterFailure::Dead => (JobStatus::Dead, now, Some(now), true),
                 };
+            // The claim counted this attempt; a deferred one gives it back.
+            let attempts_after = match counted {
+                true => job.attempts,
+                false => job.attempts.saturating_sub(1),
+            };
             processing_jobs::Entity::update_many()
                 .col_expr(
                     processing_jobs::Column::Status,
                     Expr::value(status.as_str()),
                 )
                 .col_expr(processing_jobs::Column::Error, Expr::value(msg.error))
+                .col_expr(
+                    processing_jobs::Column::Attempts,
+                    Expr::value(attempts_after),
+                )
                 .col_expr(processing_jobs::Column::RunAfter, Expr::value(run_after))
                 .col_expr(
                     processing_jobs::Column::LeaseExpiresAt,

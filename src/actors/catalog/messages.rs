@@ -11,7 +11,7 @@ use super::CatalogError;
 use super::records::{
     ApiToken, File, FileDetails, Job, LinkCheck, LoginCandidate, OpenSession, User, Variant,
 };
-use crate::domain::jobs::{FileStatus, JobStatus};
+use crate::domain::jobs::{Failure, FileStatus, JobStatus};
 use crate::telemetry::RequestId;
 
 /// Answers when the database answers a trivial query.
@@ -399,8 +399,9 @@ pub struct CompleteJob {
 pub struct FailJob {
     pub job_id: Uuid,
     pub consumer: String,
+    /// Shown to the job's owner: a sentence safe for them to read.
     pub error: String,
-    pub permanent: bool,
+    pub failure: Failure,
     pub max_retries: u32,
 }
 

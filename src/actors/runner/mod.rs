@@ -24,11 +24,11 @@ use crate::actors::catalog::messages::{
 };
 use crate::actors::catalog::{Catalog, CatalogError};
 use crate::actors::events::{Events, PublishEvent, StatusEvent};
-use crate::actors::processors::{ProcessFailure, ProcessorWorker, RunProcessor};
+use crate::actors::processors::{ChildDeath, ProcessFailure, ProcessorPool, RunProcessor};
 use crate::actors::storage::messages::{DeleteObject, GetObject, PutObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
-use crate::domain::jobs::JobStatus;
-use crate::processing;
+use crate::domain::jobs::{Failure, JobStatus};
+use crate::processing::{self, ProcessError};
 use crate::telemetry::RequestId;
 use crate::telemetry::metrics::{self, AttemptOutcome};
 
@@ -37,7 +37,7 @@ use crate::telemetry::metrics::{self, AttemptOutcome};
 pub struct JobRunner {
     pub catalog: Addr<Catalog>,
     pub storage: Addr<Storage>,
-    pub processors: Addr<ProcessorWorker>,
+    pub processors: Addr<ProcessorPool>,
     pub events: Addr<Events>,
     /// This process's name as a consumer; the lease is held under it.
     pub consumer: String,
@@ -49,10 +49,14 @@ impl Actor for JobRunner {
     type Context = Context<Self>;
 }
 
+/// How long after `JOB_TIMEOUT` an attempt is abandoned if the processor's
+/// kill has not ended it already.
+const TIMEOUT_GRACE: Duration = Duration::from_secs(2);
+
 /// How long a claim holds a job: the job's own time limit plus a margin for
 /// storing results. A worker that dies loses its jobs after this long.
 pub fn lease_for(job_timeout: Duration) -> Duration {
-    job_timeout + Duration::from_secs(5)
+    job_timeout + TIMEOUT_GRACE + Duration::from_secs(5)
 }
 
 /// Runs one delivered job; replies whether to acknowledge the delivery.
@@ -78,38 +82,98 @@ impl Handler<RunJob> for JobRunner {
     }
 }
 
-/// Why an attempt failed, and whether trying again could help.
+/// How long a PDF job waits for PDFium to be installed before it is tried again.
+const PDFIUM_WAIT: Duration = Duration::from_secs(10);
+
+/// Why an attempt failed: what its owner reads in the job's `error`, what the
+/// log gets besides (paths, error chains; never shown to users), and what
+/// becomes of the job.
 #[derive(Debug)]
-enum AttemptError {
-    Transient(String),
-    Permanent(String),
+struct AttemptError {
+    failure: Failure,
+    /// A sentence safe to show the job's owner.
+    reason: String,
+    /// The internal cause, for the log only.
+    detail: Option<String>,
+}
+
+impl AttemptError {
+    fn permanent(reason: impl Into<String>) -> Self {
+        Self {
+            failure: Failure::Permanent,
+            reason: reason.into(),
+            detail: None,
+        }
+    }
+
+    fn transient(reason: impl Into<String>, detail: Option<String>) -> Self {
+        Self {
+            failure: Failure::Transient,
+            reason: reason.into(),
+            detail,
+        }
+    }
 }
 
 impl From<actix::MailboxError> for AttemptError {
     fn from(err: actix::MailboxError) -> Self {
-        Self::Transient(format!("an internal service did not answer: {err}"))
+        Self::transient(
+            "an internal service did not answer; the job will be tried again",
+            Some(err.to_string()),
+        )
     }
 }
 
 impl From<CatalogError> for AttemptError {
     fn from(err: CatalogError) -> Self {
-        Self::Transient(format!("the database failed: {}", crate::error_chain(&err)))
+        Self::transient(
+            "the database was unavailable; the job will be tried again",
+            Some(crate::error_chain(&err)),
+        )
     }
 }
 
 impl From<StorageError> for AttemptError {
     fn from(err: StorageError) -> Self {
         match err {
-            StorageError::NotFound => {
-                Self::Permanent("the original is missing from storage".into())
+            StorageError::NotFound => Self::permanent("the original is missing from storage"),
+            StorageError::InvalidKey(key) => Self {
+                detail: Some(format!("invalid storage key {key:?}")),
+                ..Self::permanent("the file's storage key is invalid")
+            },
+            other => Self::transient(
+                "object storage was unavailable; the job will be tried again",
+                Some(crate::error_chain(&other)),
+            ),
+        }
+    }
+}
+
+impl From<ProcessFailure> for AttemptError {
+    fn from(failure: ProcessFailure) -> Self {
+        match failure {
+            // The operator's problem, not the file's: the job waits for the library.
+            ProcessFailure::Rejected(ProcessError::PdfiumUnavailable(detail)) => Self {
+                failure: Failure::Deferred { delay: PDFIUM_WAIT },
+                reason: "waiting for PDF rendering to be installed on the worker".into(),
+                detail: Some(detail),
+            },
+            ProcessFailure::Rejected(refusal) => Self::permanent(refusal.to_string()),
+            ProcessFailure::Panicked(message) => Self {
+                detail: Some(format!("panic: {message}")),
+                ..Self::permanent("the processor crashed on this file")
+            },
+            ProcessFailure::Died(death) => {
+                let detail = match &death {
+                    ChildDeath::Misbehaved(detail) => Some(detail.clone()),
+                    _ => None,
+                };
+                Self::transient(death.to_string(), detail)
             }
-            StorageError::InvalidKey(key) => {
-                Self::Permanent(format!("the storage key {key:?} is invalid"))
-            }
-            other => Self::Transient(format!(
-                "object storage failed: {}",
-                crate::error_chain(&other)
-            )),
+            ProcessFailure::Unavailable(detail) => Self::transient(
+                "no processor was available; the job will be tried again",
+                Some(detail),
+            ),
         }
     }
 }
@@ -157,12 +221,14 @@ impl JobRunner {
         });
 
         let started = Instant::now();
-        let outcome = match tokio::time::timeout(self.job_timeout, self.attempt(&claimed)).await {
+        let deadline = tokio::time::Instant::now() + self.job_timeout;
+        // The processor's child is killed at the deadline; the grace is for
+        // that kill and its reply, so the child's death names the timeout.
+        let attempt =
+            tokio::time::timeout_at(deadline + TIMEOUT_GRACE, self.attempt(&claimed, deadline));
+        let outcome = match attempt.await {
             Ok(outcome) => outcome,
-            Err(_) => Err(AttemptError::Transient(format!(
-                "the job did not finish within {}",
-                humantime::format_duration(self.job_timeout)
-            ))),
+            Err(_) => Err(self.timed_out()),
         };
         let elapsed = started.elapsed();
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
@@ -181,17 +247,24 @@ impl JobRunner {
                     .await
             }
             Err(failure) => {
-                let (permanent, error) = match failure {
-                    AttemptError::Permanent(reason) => (true, reason),
-                    AttemptError::Transient(reason) => (false, reason),
+                let outcome = match failure.failure {
+                    Failure::Permanent => "permanent failure",
+                    Failure::Transient => "transient failure",
+                    Failure::Deferred { .. } => "deferred",
                 };
-                tracing::warn!(duration_ms, outcome = if permanent { "permanent failure" } else { "transient failure" }, error = %error, "job attempt finished");
+                tracing::warn!(
+                    duration_ms,
+                    outcome,
+                    error = %failure.reason,
+                    detail = failure.detail.as_deref().unwrap_or(""),
+                    "job attempt finished"
+                );
                 self.catalog
                     .send(FailJob {
                         job_id,
                         consumer: self.consumer.clone(),
-                        error,
-                        permanent,
+                        error: failure.reason,
+                        failure: failure.failure,
                         max_retries: self.max_retries,
                     })
                     .await
@@ -240,10 +313,12 @@ impl JobRunner {
         }
     }
 
-    /// Fetches the original, runs the processor and stores every output.
+    /// Fetches the original, runs the processor (killed at `deadline`) and
+    /// stores every output.
     async fn attempt(
         &self,
         claimed: &ClaimedJob,
+        deadline: tokio::time::Instant,
     ) -> Result<(Vec<NewVariant>, LearntFacts), AttemptError> {
         let file = &claimed.file;
         let job = &claimed.job;
@@ -268,13 +343,13 @@ impl JobRunner {
                 options: job.options.clone(),
                 input,
                 watermark,
+                time_limit: deadline.saturating_duration_since(tokio::time::Instant::now()),
             })
             .await?
             .map_err(|failure| match failure {
-                ProcessFailure::Rejected(reason) => AttemptError::Permanent(reason.to_string()),
-                panicked @ ProcessFailure::Panicked(_) => {
-                    AttemptError::Permanent(panicked.to_string())
-                }
+                // Killed at the deadline: the job, not the child, ran out of time.
+                ProcessFailure::Died(ChildDeath::TimedOut { .. }) => self.timed_out(),
+                other => other.into(),
             })?;
 
         let mut variants = Vec::with_capacity(processed.outputs.len());
@@ -282,22 +357,27 @@ impl JobRunner {
             // Deterministic keys: a job that runs twice overwrites its outputs.
             let key = ObjectKey::parse(&format!(
                 "{}/{}/{}.{}",
-                file.user_id, file.id, output.variant, output.extension
+                file.user_id,
+                file.id,
+                output.variant,
+                output.extension()
             ))?;
             let size = output.bytes.len() as i64;
-            let body = futures::stream::once(async move { Ok(bytes::Bytes::from(output.bytes)) });
+            let content_type = output.content_type();
+            let bytes = bytes::Bytes::from(output.bytes);
+            let body = futures::stream::once(async move { Ok(bytes) });
             self.storage
                 .send(PutObject {
                     request_id: request_id.clone(),
                     key: key.clone(),
-                    content_type: output.content_type.to_string(),
+                    content_type: content_type.to_string(),
                     body: Box::pin(body),
                 })
                 .await??;
             variants.push(NewVariant {
                 name: output.variant,
                 storage_key: key.as_str().to_string(),
-                content_type: output.content_type.to_string(),
+                content_type: content_type.to_string(),
                 size_bytes: size,
                 width: output.width as i32,
                 height: output.height as i32,
@@ -312,6 +392,17 @@ impl JobRunner {
                 page_count: facts.page_count.map(|p| p as i32),
             },
         ))
+    }
+
+    /// The failure of an attempt that ran past `JOB_TIMEOUT`.
+    fn timed_out(&self) -> AttemptError {
+        AttemptError::transient(
+            format!(
+                "timed out after {}",
+                humantime::format_duration(self.job_timeout)
+            ),
+            None,
+        )
     }
 
     /// Reads a whole object into memory; `what` names it in errors.
@@ -330,17 +421,18 @@ impl JobRunner {
             .await?
             .map_err(|err| match err {
                 StorageError::NotFound => {
-                    AttemptError::Permanent(format!("{what} is missing from storage"))
+                    AttemptError::permanent(format!("{what} is missing from storage"))
                 }
                 other => other.into(),
             })?;
         let mut bytes = BytesMut::with_capacity(object.size as usize);
         let mut body = object.body;
-        while let Some(chunk) = body
-            .try_next()
-            .await
-            .map_err(|e| AttemptError::Transient(format!("reading {what} failed: {e}")))?
-        {
+        while let Some(chunk) = body.try_next().await.map_err(|e| {
+            AttemptError::transient(
+                "object storage was unavailable; the job will be tried again",
+                Some(format!("reading {what} failed: {e}")),
+            )
+        })? {
             bytes.extend_from_slice(&chunk);
         }
         Ok(bytes.freeze())
@@ -355,10 +447,10 @@ impl JobRunner {
         image: &str,
     ) -> Result<Bytes, AttemptError> {
         let file_id = Uuid::parse_str(image).map_err(|_| {
-            AttemptError::Permanent(format!("the watermark image {image:?} is not a file id"))
+            AttemptError::permanent(format!("the watermark image {image:?} is not a file id"))
         })?;
         let gone =
-            || AttemptError::Permanent(format!("the watermark image {file_id} no longer exists"));
+            || AttemptError::permanent(format!("the watermark image {file_id} no longer exists"));
         let mark = self
             .catalog
             .send(FindWatermarkImage {

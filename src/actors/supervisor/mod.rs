@@ -7,8 +7,9 @@
 //! `actix::Supervisor`, so its address stays valid across restarts: when a child
 //! stops, actix calls its `restarting` hook and starts it again, and the child's
 //! [`RestartBackoff`] holds its mailbox closed for a growing pause first, so a
-//! child that keeps failing cannot spin. CPU-bound children (password hashing,
-//! processors) run in `SyncArbiter` pools instead.
+//! child that keeps failing cannot spin. Password hashing runs in a
+//! `SyncArbiter` pool instead; processors run in child processes owned by the
+//! [`ProcessorPool`] (see [`crate::isolation`]).
 //!
 //! Which pipeline actors start depends on the process's role: every process
 //! has a Dispatcher (when it has a transport to publish on); processes that
@@ -38,7 +39,7 @@ use crate::actors::events::Events;
 use crate::actors::ingest::Ingest;
 use crate::actors::limiter::Limiter;
 use crate::actors::mailer::Mailer;
-use crate::actors::processors::ProcessorWorker;
+use crate::actors::processors::{ChildCommand, ProcessorPool};
 use crate::actors::reader::StreamReader;
 use crate::actors::runner::{JobRunner, lease_for};
 use crate::actors::storage::Storage;
@@ -63,6 +64,8 @@ pub struct ActorHandles {
     pub dispatcher: Option<Addr<Dispatcher>>,
     /// Present on processes that run jobs (`serve`, `worker`).
     pub reader: Option<Addr<StreamReader>>,
+    /// Present on processes that run jobs: the `kiln processor` children.
+    pub processors: Option<Addr<ProcessorPool>>,
 }
 
 /// Redis, when `REDIS_URL` is set: a pool for commands and a client for the
@@ -85,6 +88,8 @@ pub struct PipelineSettings {
     pub reconcile_interval: Duration,
     pub requeue_after: Duration,
     pub limits: Limits,
+    /// How each processor child is started.
+    pub child: ChildCommand,
 }
 
 /// The resources the children will own, opened by start-up.
@@ -106,6 +111,8 @@ pub struct Supervisor {
     dispatcher: Option<Addr<Dispatcher>>,
     /// Present on processes that run jobs: paused while a backend is down.
     reader: Option<Addr<StreamReader>>,
+    /// Present on processes that run jobs: asked whether PDFium loads.
+    processors: Option<Addr<ProcessorPool>>,
     uses_redis: bool,
     /// Whether the last health watch found every backend answering.
     healthy: bool,
@@ -208,25 +215,30 @@ impl Supervisor {
                 )
             })
         });
-        let reader = job_source.map(|job_source| {
-            let limits = pipeline.limits;
-            let processors = SyncArbiter::start(pipeline.worker_concurrency, move || {
-                ProcessorWorker::new(limits)
-            });
-            let runner = JobRunner {
-                catalog: catalog.clone(),
-                storage: storage.clone(),
-                processors,
-                events: events.clone(),
-                consumer,
-                job_timeout: pipeline.job_timeout,
-                max_retries: pipeline.max_retries,
-            }
-            .start();
-            let capacity = pipeline.worker_concurrency;
-            let lease = lease_for(pipeline.job_timeout);
-            StreamReader::new(job_source, runner, capacity, lease).start()
+        let processors = job_source.is_some().then(|| {
+            let child = pipeline.child.clone();
+            let (slots, max_pixels) = (pipeline.worker_concurrency, pipeline.limits.max_pixels);
+            ProcessorPool::start_in_arbiter(&own_thread(), move |_| {
+                ProcessorPool::new(child, slots, max_pixels)
+            })
         });
+        let reader = job_source
+            .zip(processors.clone())
+            .map(|(job_source, processors)| {
+                let runner = JobRunner {
+                    catalog: catalog.clone(),
+                    storage: storage.clone(),
+                    processors,
+                    events: events.clone(),
+                    consumer,
+                    job_timeout: pipeline.job_timeout,
+                    max_retries: pipeline.max_retries,
+                }
+                .start();
+                let capacity = pipeline.worker_concurrency;
+                let lease = lease_for(pipeline.job_timeout);
+                StreamReader::new(job_source, runner, capacity, lease).start()
+            });
 
         let ingest = Ingest {
             storage: storage.clone(),
@@ -243,6 +255,7 @@ impl Supervisor {
             limiter: limiter.clone(),
             dispatcher: dispatcher.clone(),
             reader: reader.clone(),
+            processors: processors.clone(),
             uses_redis: redis.is_some(),
             healthy: true,
             _arbiters: arbiters,
@@ -259,6 +272,7 @@ impl Supervisor {
             ingest,
             dispatcher,
             reader,
+            processors,
         }
     }
 }

@@ -11,15 +11,22 @@
 //! claims fail, and the reconciler publishes the jobs again after
 //! `REQUEUE_AFTER`. Storage is not a reason to pause: a job that cannot reach
 //! it fails transiently and retries with backoff, as `MAX_RETRIES` allows.
+//!
+//! A process that runs jobs also reports `pdf`: whether its processor children
+//! could load PDFium. It is advice for the operator, not a reason to be
+//! unready: image jobs run without it, and PDF jobs wait until it is there.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use actix::{ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseFuture, WrapFuture};
+use actix::{
+    ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, ResponseFuture, WrapFuture,
+};
 
 use super::Supervisor;
 use crate::actors::catalog::messages::PingDatabase;
 use crate::actors::limiter::PingRedis;
+use crate::actors::processors::{CheckPdfSupport, ProcessorPool};
 use crate::actors::reader::SetPaused;
 use crate::actors::storage::messages::CheckStorage;
 
@@ -34,6 +41,8 @@ pub struct Check {
     pub name: &'static str,
     pub latency: Duration,
     pub failure: Option<String>,
+    /// Whether a failure makes the process unready (`pdf` does not).
+    pub essential: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -43,13 +52,14 @@ pub struct Readiness {
 
 impl Readiness {
     pub fn is_ready(&self) -> bool {
-        self.checks.iter().all(|check| check.failure.is_none())
+        self.failed().is_empty()
     }
 
+    /// The essential checks that failed.
     pub fn failed(&self) -> Vec<&'static str> {
         self.checks
             .iter()
-            .filter(|check| check.failure.is_some())
+            .filter(|check| check.essential && check.failure.is_some())
             .map(|check| check.name)
             .collect()
     }
@@ -58,7 +68,7 @@ impl Readiness {
     pub fn can_claim(&self) -> bool {
         self.checks
             .iter()
-            .filter(|check| check.name != "storage")
+            .filter(|check| check.essential && check.name != "storage")
             .all(|check| check.failure.is_none())
     }
 
@@ -93,6 +103,7 @@ where
         name,
         latency: started.elapsed(),
         failure,
+        essential: true,
     }
 }
 
@@ -101,9 +112,10 @@ impl Supervisor {
         let catalog = self.catalog.clone();
         let storage = self.storage.clone();
         let limiter = self.limiter.clone();
+        let processors = self.processors.clone();
         let uses_redis = self.uses_redis;
         async move {
-            let (database, objects, redis) = tokio::join!(
+            let (database, objects, redis, pdf) = tokio::join!(
                 probe("database", catalog.send(PingDatabase)),
                 probe("storage", storage.send(CheckStorage)),
                 async {
@@ -111,13 +123,27 @@ impl Supervisor {
                         true => Some(probe("redis", limiter.send(PingRedis)).await),
                         false => None,
                     }
-                }
+                },
+                pdf_support(processors),
             );
             let mut checks = vec![database, objects];
             checks.extend(redis);
+            checks.extend(pdf);
             Readiness { checks }
         }
     }
+}
+
+/// What the processor children said of PDFium, once one has said.
+async fn pdf_support(processors: Option<Addr<ProcessorPool>>) -> Option<Check> {
+    let started = Instant::now();
+    let support = processors?.send(CheckPdfSupport).await.ok()??;
+    Some(Check {
+        name: "pdf",
+        latency: started.elapsed(),
+        failure: support.err(),
+        essential: false,
+    })
 }
 
 impl Handler<CheckReadiness> for Supervisor {

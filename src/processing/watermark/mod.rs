@@ -246,7 +246,7 @@ mod tests {
         let processed = watermark("photo.jpg", json!({"text": "Kiln"})).unwrap();
         let out = only_output(&processed);
         assert_eq!(out.variant, "marked");
-        assert_eq!((out.content_type, out.extension), ("image/jpeg", "jpg"));
+        assert_eq!((out.content_type(), out.extension()), ("image/jpeg", "jpg"));
         assert_eq!(decode_output(out).dimensions(), (1200, 800));
         assert_eq!(
             (processed.source.width, processed.source.height),
@@ -255,14 +255,14 @@ mod tests {
 
         let processed = watermark("alpha.png", json!({"text": "Kiln"})).unwrap();
         let out = only_output(&processed);
-        assert_eq!(out.content_type, "image/png");
+        assert_eq!(out.content_type(), "image/png");
         let img = decode_output(out);
         assert!(img.color().has_alpha());
         assert_eq!(img.dimensions(), (400, 300));
 
         let processed = watermark("photo.jpg", json!({"text": "Kiln", "format": "webp"})).unwrap();
         let out = only_output(&processed);
-        assert_eq!(out.content_type, "image/webp");
+        assert_eq!(out.content_type(), "image/webp");
         assert_eq!(decode_output(out).dimensions(), (1200, 800));
     }
 

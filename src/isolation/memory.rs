@@ -1,0 +1,83 @@
+//! Running out of memory in a processor child, made recognisable.
+//!
+//! A child runs under an address-space limit (`PROCESSOR_MEMORY_LIMIT`, see
+//! [`super::sandbox`]). When an allocation fails, Rust's default is to print a
+//! line and abort, which the parent could not tell from any other crash. The
+//! binary's global allocator is [`KilnAllocator`]: the system allocator, except
+//! that in a processor child a failed allocation ends the process at once with
+//! [`OUT_OF_MEMORY_EXIT`], which the parent reports as "used more than its
+//! memory limit". Every other process keeps Rust's default behaviour.
+//!
+//! Allocations made by C libraries (libjpeg, libwebp, PDFium) do not pass
+//! through here: those libraries see `malloc` return NULL and fail in their own
+//! way (an error, or a crash the parent reports as one).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The exit status of a processor child whose allocation failed.
+pub const OUT_OF_MEMORY_EXIT: i32 = 86;
+
+/// Set once by a processor child before it applies its limits.
+static IN_PROCESSOR_CHILD: AtomicBool = AtomicBool::new(false);
+
+/// Makes a failed allocation in this process exit with [`OUT_OF_MEMORY_EXIT`].
+pub fn exit_on_allocation_failure() {
+    IN_PROCESSOR_CHILD.store(true, Ordering::SeqCst);
+}
+
+/// The system allocator, with the child's exit on a failed allocation.
+pub struct KilnAllocator;
+
+impl KilnAllocator {
+    #[cold]
+    fn out_of_memory() {
+        if IN_PROCESSOR_CHILD.load(Ordering::Relaxed) {
+            // Nothing here may allocate: write the reason with a raw write(2)
+            // and leave without unwinding or running destructors.
+            let message = b"kiln processor: out of memory\n";
+            // SAFETY: writing a static buffer to fd 2 and exiting; both are
+            // async-signal-safe and touch no Rust state.
+            unsafe {
+                libc::write(2, message.as_ptr().cast(), message.len());
+                libc::_exit(OUT_OF_MEMORY_EXIT);
+            }
+        }
+    }
+}
+
+// SAFETY: every method forwards to `System` with the same arguments and returns
+// its result unchanged; the only addition is an exit when that result is null.
+unsafe impl GlobalAlloc for KilnAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract for `alloc` is passed on unchanged.
+        let pointer = unsafe { System.alloc(layout) };
+        if pointer.is_null() {
+            Self::out_of_memory();
+        }
+        pointer
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for `alloc`.
+        let pointer = unsafe { System.alloc_zeroed(layout) };
+        if pointer.is_null() {
+            Self::out_of_memory();
+        }
+        pointer
+    }
+
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        // SAFETY: `pointer` came from this allocator, which is `System`'s.
+        unsafe { System.dealloc(pointer, layout) }
+    }
+
+    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as for `dealloc`, and the caller's contract for `realloc`.
+        let moved = unsafe { System.realloc(pointer, layout, new_size) };
+        if moved.is_null() {
+            Self::out_of_memory();
+        }
+        moved
+    }
+}
