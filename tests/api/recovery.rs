@@ -12,9 +12,12 @@ use sea_orm::{Database, DatabaseConnection, EntityTrait};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, error_code, spawn_app, spawn_app_with};
-use crate::mail::Inbox;
+use crate::helpers::{
+    BEHIND_A_PROXY, PASSWORD, TestApp, error_code, spawn_app, spawn_app_with, wait_until,
+};
+use crate::mail::{Inbox, ReceivedMail};
 use crate::servers::{PrivateSmtp, free_port};
+use crate::web::WebClient;
 
 const NEW_PASSWORD: &str = "copper lantern orbits the fjord";
 
@@ -63,6 +66,12 @@ async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
 
 async fn resend(app: &TestApp, token: Option<&str>) -> reqwest::Response {
     app.post_json("/api/auth/email/resend", &json!({}), token)
+        .await
+}
+
+/// [`resend`] from `client`, through a proxy.
+async fn resend_from(app: &TestApp, client: &str, token: &str) -> reqwest::Response {
+    app.post_json_from(client, "/api/auth/email/resend", &json!({}), Some(token))
         .await
 }
 
@@ -417,4 +426,69 @@ async fn a_mail_the_smtp_server_could_not_take_is_retried_until_it_can() {
         verify(&app, &mail.token("verify-email")).await.status(),
         StatusCode::NO_CONTENT
     );
+}
+
+#[actix_rt::test]
+async fn new_verification_links_asked_for_from_one_address_are_limited_and_refusals_mail_nothing() {
+    let app = spawn_app_with(&[BEHIND_A_PROXY, ("REGISTER_MAX_PER_IP", "2")]).await;
+    // Three accounts, each registered and signed in from an address of its own.
+    let mut sessions = Vec::new();
+    for n in 0..3 {
+        let (client, email) = (format!("198.51.100.{n}"), format!("n{n}@example.com"));
+        assert_eq!(
+            app.register_from(&client, &email).await.status(),
+            StatusCode::CREATED
+        );
+        let login: Value = app
+            .login_from(&client, &email, PASSWORD)
+            .await
+            .json()
+            .await
+            .unwrap();
+        sessions.push(login["access_token"].as_str().unwrap().to_string());
+    }
+    // Their first links are a minute old (moved back rather than waited for).
+    email_verifications::Entity::update_many()
+        .col_expr(
+            email_verifications::Column::CreatedAt,
+            Expr::value(Utc::now() - TimeDelta::minutes(2)),
+        )
+        .exec(&database(&app).await)
+        .await
+        .unwrap();
+
+    let shared = "203.0.113.5";
+    for session in &sessions[..2] {
+        assert_eq!(
+            resend_from(&app, shared, session).await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    let refused = resend_from(&app, shared, &sessions[2]).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(error_code(refused).await, "rate_limited");
+    // The page's button counts against the same limit.
+    let mut web = WebClient::from_address(&app, shared);
+    web.sign_in_as("n2@example.com", PASSWORD).await;
+    let page = web.post_form("/verify-email/resend", &[]).await;
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.headers().contains_key("retry-after"));
+
+    // From its own address the third account gets its link: had a refusal
+    // mailed one, this would be refused as too soon after it.
+    assert_eq!(
+        resend_from(&app, "198.51.100.2", &sessions[2])
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    let inbox = Inbox::new(app.mail_dir());
+    wait_until(Duration::from_secs(20), || async { inbox.count() >= 6 }).await;
+    let to_third = inbox
+        .files()
+        .iter()
+        .filter(|file| ReceivedMail::parse(&std::fs::read(file).unwrap()).is_to("n2@example.com"))
+        .count();
+    assert_eq!(to_third, 2, "the registration's link and the one resent");
 }

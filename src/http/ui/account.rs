@@ -221,7 +221,16 @@ async fn register(
         email,
         password,
     } = form.into_inner();
-    match accounts::register(&state, request_id_of(&req), &email, password, &name).await {
+    let registered = accounts::register(
+        &state,
+        request_id_of(&req),
+        client_ip(&req),
+        &email,
+        password,
+        &name,
+    )
+    .await;
+    match registered {
         Ok(user) => {
             let cookie = begin_session(&state, &req, user.id).await?;
             let mut response = see_other_with(&state.config, "/files", Notice::Registered);
@@ -428,7 +437,14 @@ async fn resend(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, UiError> {
     signed_in.check_csrf(&form.csrf_token)?;
-    match accounts::resend_verification(&state, request_id_of(&req), signed_in.user.id).await {
+    let resent = accounts::resend_verification(
+        &state,
+        request_id_of(&req),
+        client_ip(&req),
+        signed_in.user.id,
+    )
+    .await;
+    match resent {
         Ok(()) => Ok(see_other_with(
             &state.config,
             "/files",
