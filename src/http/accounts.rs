@@ -254,6 +254,7 @@ async fn mail_link(
             user_id: user.id,
             email: user.email.clone(),
             name: user.name.clone(),
+            address_verified: user.email_verified,
             purpose,
             token,
         })

@@ -236,6 +236,16 @@ async fn sign_in_never_sends_the_browser_to_another_host_whatever_next_says() {
 }
 
 #[actix_rt::test]
+async fn the_sign_in_page_shows_no_message_from_its_address() {
+    let app = spawn_app().await;
+    let page = WebClient::new(&app)
+        .page("/login?error=Your+account+is+locked.+Call+us+at+evil.example")
+        .await;
+    assert!(!page.contains("evil.example"), "{page}");
+    assert!(!page.contains(r#"data-test="form-error""#));
+}
+
+#[actix_rt::test]
 async fn the_register_page_counts_against_the_same_limit_per_address_as_the_api() {
     let app = spawn_app_with(&[BEHIND_A_PROXY, ("REGISTER_MAX_PER_IP", "1")]).await;
     let client = "203.0.113.40";

@@ -130,10 +130,12 @@ async fn landing(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRes
 
 // ---- sign in and out -------------------------------------------------------------
 
+/// What the sign-in page's address may say: only where to go next. The
+/// page takes no message from its address (any text there would be shown
+/// with Kiln's authority); it shows only what its own handlers chose.
 #[derive(Deserialize)]
 struct NextQuery {
     next: Option<String>,
-    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -168,7 +170,7 @@ async fn login_page(
             &site(&state, &req),
         )));
     }
-    login_form(&state, "", query.next.as_deref(), query.error.as_deref()).render(&req, None)
+    login_form(&state, "", query.next.as_deref(), None).render(&req, None)
 }
 
 async fn login(
