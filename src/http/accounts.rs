@@ -348,8 +348,10 @@ pub async fn check_reset_link(
     }
 }
 
-/// Sets a new password through a reset link, which it spends. Every earlier
-/// sign-in of the account ends: its access tokens and its web sessions.
+/// Sets a new password through a reset link, which it spends. Everything that
+/// signed in to the account before ends: its access tokens, its web sessions
+/// and its API tokens (whoever made one may be who the owner is taking the
+/// account back from).
 pub async fn reset_password(
     state: &AppState,
     request_id: RequestId,
@@ -378,7 +380,7 @@ pub async fn reset_password(
     .await?
     {
         LinkCheck::Valid(user_id) => {
-            tracing::info!(%user_id, "password reset; earlier sign-ins ended");
+            tracing::info!(%user_id, "password reset; earlier sign-ins and API tokens ended");
             Ok(user_id)
         }
         refused => Err(refused_link(refused)),

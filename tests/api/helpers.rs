@@ -260,11 +260,40 @@ impl TestApp {
         body["access_token"].as_str().unwrap().to_string()
     }
 
+    /// Registers an account, verifies its address with the link Kiln mailed
+    /// it, as its owner would, and returns a fresh access token for it. For
+    /// apps without SMTP settings, whose mail is in [`TestApp::mail_dir`].
+    pub async fn verified_user(&self, email: &str) -> String {
+        let token = self.signed_in_user(email).await;
+        let mail = self.mail_to(email).await;
+        let verified = self
+            .post_json(
+                "/api/auth/email/verify",
+                &json!({ "token": mail.token("verify-email") }),
+                None,
+            )
+            .await;
+        assert_eq!(verified.status(), StatusCode::NO_CONTENT);
+        token
+    }
+
     /// Where an app without SMTP settings writes its mail.
     pub fn mail_dir(&self) -> std::path::PathBuf {
         match &self.config.mail.transport {
             kiln::config::MailTransport::Files { dir } => dir.clone(),
             kiln::config::MailTransport::Smtp(_) => panic!("this app mails through SMTP"),
+        }
+    }
+
+    /// The first mail to `address` in [`TestApp::mail_dir`] (waiting for it,
+    /// bounded).
+    pub async fn mail_to(&self, address: &str) -> crate::mail::ReceivedMail {
+        let mut inbox = crate::mail::Inbox::new(self.mail_dir());
+        loop {
+            let mail = inbox.next().await;
+            if mail.is_to(address) {
+                return mail;
+            }
         }
     }
 

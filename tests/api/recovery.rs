@@ -180,18 +180,22 @@ async fn a_new_verification_link_can_be_asked_for_once_a_minute() {
 }
 
 #[actix_rt::test]
-async fn a_password_reset_sets_the_new_password_and_ends_earlier_sign_ins_but_not_api_tokens() {
+async fn a_password_reset_sets_the_new_password_and_ends_every_earlier_sign_in_and_api_token() {
     let mut smtp = PrivateSmtp::start().await;
     let app = app_mailing_to(&smtp, &[]).await;
     let old_session = app.signed_in_user("grace@example.com").await;
-    smtp.inbox.next().await; // the verification mail
-    let api_token: Value = app
+    let verification = smtp.inbox.next().await.token("verify-email");
+    assert_eq!(
+        verify(&app, &verification).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let api_token = app
         .post_json("/api/tokens", &json!({ "name": "ci" }), Some(&old_session))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
+    assert_eq!(api_token.status(), StatusCode::CREATED);
+    let api_token: Value = api_token.json().await.unwrap();
     let api_token = api_token["token"].as_str().unwrap().to_string();
+    me(&app, &api_token).await;
 
     let asked = forgot(&app, " Grace@Example.com ").await;
     assert_eq!(asked.status(), StatusCode::ACCEPTED);
@@ -199,6 +203,7 @@ async fn a_password_reset_sets_the_new_password_and_ends_earlier_sign_ins_but_no
     assert!(mail.is_to("grace@example.com"), "{}", mail.to);
     assert_eq!(mail.subject, "Reset your Kiln password");
     assert!(mail.text.contains("for 1 hour"));
+    assert!(mail.text.contains("ends every API token"), "{}", mail.text);
     let token = mail.token("reset-password");
 
     assert_eq!(
@@ -219,7 +224,19 @@ async fn a_password_reset_sets_the_new_password_and_ends_earlier_sign_ins_but_no
     let old = app.get("/api/me", Some(&old_session)).await;
     assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(old).await, "unauthorized");
-    me(&app, &api_token).await;
+    let old = app.get("/api/me", Some(&api_token)).await;
+    assert_eq!(
+        old.status(),
+        StatusCode::UNAUTHORIZED,
+        "the API token ended"
+    );
+    let listed: Value = app
+        .get("/api/tokens", Some(new_session))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["tokens"], json!([]));
 
     let twice = reset(&app, &token, "another fine passphrase here").await;
     assert_eq!(twice.status(), StatusCode::UNPROCESSABLE_ENTITY);

@@ -83,6 +83,16 @@ impl<'a> WebClient<'a> {
         web
     }
 
+    /// Registers through the page and verifies the address with the link
+    /// mailed to it (from an app without SMTP settings).
+    pub async fn register_verified(app: &'a TestApp, email: &str) -> Self {
+        let mut web = Self::register(app, email).await;
+        let token = app.mail_to(email).await.token("verify-email");
+        let response = web.post_form("/verify-email", &[("token", &token)]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "verified");
+        web
+    }
+
     /// Signs in through the login form.
     pub async fn sign_in(app: &'a TestApp, email: &str, password: &str) -> Self {
         let mut web = Self::new(app);
