@@ -14,6 +14,8 @@ use lettre::message::Mailbox;
 use secrecy::SecretString;
 use url::Url;
 
+use crate::domain::{Throttle, TrustedProxies};
+
 /// A configuration problem, reported as one line that names the variable.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {variable}: {message}")]
@@ -46,7 +48,9 @@ pub struct Config {
     pub redis: Option<RedisConfig>,
     pub storage: StorageConfig,
     pub jwt: JwtConfig,
-    pub login_limits: LoginLimits,
+    pub rate_limits: RateLimits,
+    /// `TRUSTED_PROXIES`: the peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
     pub sessions: SessionConfig,
     pub mail: MailConfig,
     pub oauth: OAuthConfig,
@@ -152,11 +156,64 @@ pub enum JwtSecret {
     KeptInDataDir,
 }
 
+/// How often one client may try what an attacker would repeat. Client
+/// addresses are counted as `TRUSTED_PROXIES` lets Kiln see them.
 #[derive(Debug, Clone, Copy)]
-pub struct LoginLimits {
-    pub per_account: u32,
-    pub per_ip: u32,
-    pub window: Duration,
+pub struct RateLimits {
+    /// Sign-ins to one account from one client address:
+    /// `LOGIN_MAX_ATTEMPTS_PER_ACCOUNT` free, then waits doubling from 30 s up
+    /// to `LOGIN_RATE_WINDOW`.
+    pub sign_in_per_account_and_client: Throttle,
+    /// Sign-ins from one client address to any account:
+    /// `LOGIN_MAX_ATTEMPTS_PER_IP` free, then the same waits.
+    pub sign_in_per_client: Throttle,
+    /// Password-reset requests from one client address:
+    /// `LOGIN_MAX_ATTEMPTS_PER_IP` per `LOGIN_RATE_WINDOW`.
+    pub reset_requests_per_client: Throttle,
+    /// Registrations from one client address, and apart from them, requests
+    /// for a new verification link: `REGISTER_MAX_PER_IP` per
+    /// `REGISTER_RATE_WINDOW` each.
+    pub registrations_per_client: Throttle,
+}
+
+/// The wait once a client has used up its free sign-ins (or the window, when
+/// that is shorter): long enough that guessing is slow, short enough that a
+/// person who mistyped is back within a minute.
+const SIGN_IN_FIRST_WAIT: Duration = Duration::from_secs(30);
+
+impl RateLimits {
+    fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let per_account = env.positive("LOGIN_MAX_ATTEMPTS_PER_ACCOUNT")?.unwrap_or(5);
+        let per_ip = env.positive("LOGIN_MAX_ATTEMPTS_PER_IP")?.unwrap_or(30);
+        let window = env
+            .duration("LOGIN_RATE_WINDOW")?
+            .unwrap_or(Duration::from_secs(15 * 60));
+        let sign_in = |free| Throttle {
+            free,
+            first_wait: SIGN_IN_FIRST_WAIT.min(window),
+            longest_wait: window,
+            memory: window,
+        };
+        // A fixed number per window: the last free attempt starts a wait of
+        // a whole window, after which the count has started over.
+        let per_window = |free, window| Throttle {
+            free,
+            first_wait: window,
+            longest_wait: window,
+            memory: window,
+        };
+        let registrations = per_window(
+            env.positive("REGISTER_MAX_PER_IP")?.unwrap_or(10),
+            env.duration("REGISTER_RATE_WINDOW")?
+                .unwrap_or(Duration::from_secs(3600)),
+        );
+        Ok(Self {
+            sign_in_per_account_and_client: sign_in(per_account),
+            sign_in_per_client: sign_in(per_ip),
+            reset_requests_per_client: per_window(per_ip, window),
+            registrations_per_client: registrations,
+        })
+    }
 }
 
 /// Web UI sign-ins: a session ends after `idle_timeout` without a request, and
@@ -326,13 +383,14 @@ impl Config {
                 .unwrap_or(Duration::from_secs(3600)),
         };
 
-        let login_limits = LoginLimits {
-            per_account: env.positive("LOGIN_MAX_ATTEMPTS_PER_ACCOUNT")?.unwrap_or(5),
-            per_ip: env.positive("LOGIN_MAX_ATTEMPTS_PER_IP")?.unwrap_or(30),
-            window: env
-                .duration("LOGIN_RATE_WINDOW")?
-                .unwrap_or(Duration::from_secs(15 * 60)),
-        };
+        let rate_limits = RateLimits::from_env(&env)?;
+        let trusted_proxies = env
+            .string("TRUSTED_PROXIES")
+            .map(|list| {
+                TrustedProxies::parse(&list).map_err(|m| ConfigError::new("TRUSTED_PROXIES", m))
+            })
+            .transpose()?
+            .unwrap_or_default();
 
         let sessions = SessionConfig {
             idle_timeout: env
@@ -368,7 +426,8 @@ impl Config {
             redis,
             storage,
             jwt,
-            login_limits,
+            rate_limits,
+            trusted_proxies,
             sessions,
             mail,
             oauth,
@@ -841,6 +900,9 @@ mod tests {
             ("REDIS_URL", "http://x"),
             ("JWT_SECRET", "short"),
             ("ALLOWED_EXTRA_TYPES", "zip"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
+            ("REGISTER_MAX_PER_IP", "0"),
+            ("REGISTER_RATE_WINDOW", "hourly"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{err}");
@@ -951,6 +1013,41 @@ mod tests {
             let err = config(&vars).unwrap_err();
             assert_eq!(err.variable, variable, "{vars:?}: {err}");
         }
+    }
+
+    #[test]
+    fn rate_limits_default_to_free_attempts_then_growing_waits() {
+        let limits = config(&[]).unwrap().rate_limits;
+        let sign_in = limits.sign_in_per_account_and_client;
+        assert_eq!(sign_in.free, 5);
+        assert_eq!(sign_in.first_wait, Duration::from_secs(30));
+        assert_eq!(sign_in.longest_wait, Duration::from_secs(15 * 60));
+        assert_eq!(limits.sign_in_per_client.free, 30);
+        assert_eq!(limits.registrations_per_client.free, 10);
+        assert_eq!(
+            limits.registrations_per_client.first_wait,
+            Duration::from_secs(3600)
+        );
+
+        let short = config(&[("LOGIN_RATE_WINDOW", "10s")]).unwrap().rate_limits;
+        assert_eq!(
+            short.sign_in_per_client.first_wait,
+            Duration::from_secs(10),
+            "no wait is longer than the window"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_of_networks_and_none_by_default() {
+        assert_eq!(
+            config(&[]).unwrap().trusted_proxies,
+            TrustedProxies::default()
+        );
+        let config = config(&[("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")]).unwrap();
+        assert_eq!(
+            config.trusted_proxies,
+            TrustedProxies::parse("10.0.0.0/8,127.0.0.1/32").unwrap()
+        );
     }
 
     #[test]

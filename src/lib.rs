@@ -22,7 +22,7 @@
 //!                                  │    └─ JobRunner ─▶ ProcessorPool ─▶ slots, each a `kiln processor`
 //!                                  │                    child process (isolation; processing::run)
 //!                                  ├─ Events       status fan-out (Redis pub/sub when scaled out)
-//!                                  ├─ Limiter      counts failed sign-ins (Redis when scaled out)
+//!                                  ├─ Limiter      counts sign-ins, registrations, mails asked for (Redis when scaled out)
 //!                                  ├─ Mailer       account mail: SMTP, or .eml files under DATA_DIR/mail
 //!                                  └─ Credentials  password hashing threads   (auth::password_hash)
 //!

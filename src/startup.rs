@@ -125,7 +125,7 @@ impl Application {
             storage,
             mailer,
             redis,
-            login_limits: config.login_limits,
+            rate_limits: config.rate_limits,
             max_upload_size: config.max_upload_size,
             extra_allowed_types: config.extra_allowed_types.clone(),
             pipeline: PipelineSettings {

@@ -9,7 +9,8 @@
 //! - [`processors`] is the CPU-bound processor pool;
 //! - [`events`] fans status changes out (Redis pub/sub when scaled out);
 //! - [`credentials`] hashes passwords on its own threads;
-//! - [`limiter`] counts failed sign-ins (in Redis when scaled out);
+//! - [`limiter`] counts attempts (sign-ins, registrations, mails asked for)
+//!   before they run, and says when to refuse (in Redis when scaled out);
 //! - [`mailer`] sends account mail (SMTP, or `.eml` files on the embedded default).
 //!
 //! HTTP handlers hold only [`ActorHandles`] and talk to actors with typed messages.

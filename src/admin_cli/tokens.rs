@@ -3,8 +3,10 @@
 //! settings page.
 //!
 //! It goes through `http::tokens::create`, so the name and lifetime rules and
-//! the stored hash are those of tokens made over the API. Only the token goes
-//! to standard output, so `TOKEN=$(kiln token create ...)` just works.
+//! the stored hash are those of tokens made over the API; unlike the API, it
+//! makes tokens for accounts whose address is not verified too (see
+//! [`tokens::Requester::Operator`]). Only the token goes to standard output,
+//! so `TOKEN=$(kiln token create ...)` just works.
 
 use anyhow::bail;
 use clap::Subcommand;
@@ -43,6 +45,7 @@ pub async fn run(config: &Config, action: TokenAction) -> anyhow::Result<()> {
     let created = tokens::create(
         &catalog,
         RequestId::generate(),
+        tokens::Requester::Operator,
         user.id,
         &name,
         expires_in.map(i64::from),

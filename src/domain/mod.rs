@@ -3,11 +3,15 @@
 //! A value of one of these types has passed its rules, so code that receives one
 //! does not check again.
 
+mod client_address;
 mod email;
 pub mod jobs;
 mod password;
+mod throttle;
 mod token_name;
 
+pub use client_address::{TrustedProxies, counted_as};
 pub use email::Email;
 pub use password::{Password, PasswordRejection};
+pub use throttle::Throttle;
 pub use token_name::TokenName;

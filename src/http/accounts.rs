@@ -4,6 +4,11 @@
 //! rules (validation, rate limits, same answer for unknown addresses) are kept
 //! once.
 //!
+//! Every rate limit is asked before the work it guards (a password hash, a
+//! mail) and counts the attempt then, so concurrent attempts cannot all slip
+//! past it; see the Limiter. Sign-ins are limited per account and client
+//! address and per client address, so nobody elsewhere can lock the owner out.
+//!
 //! Tokens reach the Catalog only as hashes and the Mailer only to be written
 //! into the mail. A user gets at most one mail of each kind per
 //! [`MAIL_INTERVAL`]: a resend sooner is refused, a forgotten password asked
@@ -24,19 +29,30 @@ use crate::actors::catalog::messages::{
 };
 use crate::actors::catalog::records::{LinkCheck, User};
 use crate::actors::credentials::{HashPassword, VerifyPassword};
-use crate::actors::limiter::{CheckLogin, ClearLoginFailures, LoginSubject, RecordLoginFailure};
+use crate::actors::limiter::{AttemptSucceeded, ReserveAttempt, Subject};
 use crate::actors::mailer::messages::SendLinkMail;
 use crate::auth::link_token::{self, LinkPurpose, MAIL_INTERVAL};
-use crate::domain::{Email, Password};
+use crate::domain::{Email, Password, counted_as};
+use crate::http::request_context::client_address;
 use crate::telemetry::RequestId;
 
 const MAX_NAME_CHARS: usize = 100;
 
-/// The address a request came from, as the rate limits count it.
+/// The address a request came from, as the rate limits count it (behind
+/// `TRUSTED_PROXIES`, the client their `X-Forwarded-For` names).
 pub fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|addr| addr.ip().to_string())
+    client_address(req)
+        .map(counted_as)
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// Counts an attempt against `subjects` before the work it guards runs, or
+/// refuses it with 429 and how long to wait.
+async fn reserve_attempt(state: &AppState, subjects: Vec<Subject>) -> Result<(), ApiError> {
+    match ask(&state.actors.limiter, ReserveAttempt { subjects }).await? {
+        None => Ok(()),
+        Some(retry_after) => Err(ApiError::TooManyRequests { retry_after }),
+    }
 }
 
 /// A display name: trimmed, 1 to 100 printable characters.
@@ -75,10 +91,13 @@ impl NewAccount {
     }
 }
 
-/// Creates an account and mails the link that verifies its address.
+/// Creates an account and mails the link that verifies its address. Each
+/// client address may register a limited number per window (429 beyond it,
+/// before any work or mail); a form refused as invalid does not count.
 pub async fn register(
     state: &AppState,
     request_id: RequestId,
+    client_ip: String,
     email: &str,
     password: String,
     name: &str,
@@ -88,6 +107,7 @@ pub async fn register(
         name,
         password,
     } = NewAccount::check(email, name, password)?;
+    reserve_attempt(state, vec![Subject::RegistrationsFrom(client_ip)]).await?;
     let password_hash = ask(
         &state.actors.credentials,
         HashPassword {
@@ -120,11 +140,12 @@ pub struct PasswordSignIn {
     pub token_generation: i32,
 }
 
-/// Checks an e-mail and password, counting failures per account and per client
-/// address: refused with 429 once either has used up its attempts. An unknown
-/// address costs a password check too, so both answers take as long. A
-/// disabled account is refused with 403 once its password is proven (so the
-/// refusal tells nothing to whoever does not know it).
+/// Checks an e-mail and password under the sign-in limits: refused with 429
+/// while this account from this client address, or this client address, must
+/// wait (see [`check_password_limited`]). An unknown address costs a password
+/// check too, so both answers take as long. A disabled account is refused
+/// with 403 once its password is proven (so the refusal tells nothing to
+/// whoever does not know it).
 pub async fn sign_in_with_password(
     state: &AppState,
     request_id: RequestId,
@@ -164,9 +185,10 @@ pub async fn sign_in_with_password(
 
 /// Whether `password` matches `stored_hash` (`None`: no account, or one
 /// without a password; never a match, but it costs a check all the same),
-/// under the sign-in limits: refused with 429 while the account or the client
-/// address has used up its attempts; a mismatch counts against both, a match
-/// clears the account's count.
+/// under the sign-in limits. The attempt is counted against the account at
+/// this client address and against the address before the hash runs, and
+/// refused with 429 while either must wait. A match forgets the account's
+/// count at this address and gives the address its attempt back.
 async fn check_password_limited(
     state: &AppState,
     email: &str,
@@ -174,18 +196,12 @@ async fn check_password_limited(
     stored_hash: Option<String>,
     password: String,
 ) -> Result<bool, ApiError> {
-    let account = LoginSubject::Account(email.to_string());
-    let subjects = vec![account.clone(), LoginSubject::ClientIp(client_ip)];
-    if let Some(retry_after) = ask(
-        &state.actors.limiter,
-        CheckLogin {
-            subjects: subjects.clone(),
-        },
-    )
-    .await?
-    {
-        return Err(ApiError::TooManyRequests { retry_after });
-    }
+    let at_address = Subject::SignIn {
+        email: email.to_string(),
+        client: client_ip.clone(),
+    };
+    let from_address = Subject::SignInsFrom(client_ip);
+    reserve_attempt(state, vec![at_address.clone(), from_address.clone()]).await?;
     let verified = state
         .actors
         .credentials
@@ -197,11 +213,12 @@ async fn check_password_limited(
     if verified {
         ask(
             &state.actors.limiter,
-            ClearLoginFailures { subject: account },
+            AttemptSucceeded {
+                forget: vec![at_address],
+                refund: vec![from_address],
+            },
         )
         .await?;
-    } else {
-        ask(&state.actors.limiter, RecordLoginFailure { subjects }).await?;
     }
     Ok(verified)
 }
@@ -237,6 +254,7 @@ async fn mail_link(
             user_id: user.id,
             email: user.email.clone(),
             name: user.name.clone(),
+            address_verified: user.email_verified,
             purpose,
             token,
         })
@@ -286,22 +304,7 @@ pub async fn request_password_reset(
     email: &str,
 ) -> Result<(), ApiError> {
     let email = Email::parse(email).map_err(|m| ApiError::unprocessable("invalid_email", m))?;
-    let from_ip = vec![LoginSubject::ResetRequestsFromIp(client_ip)];
-    if let Some(retry_after) = ask(
-        &state.actors.limiter,
-        CheckLogin {
-            subjects: from_ip.clone(),
-        },
-    )
-    .await?
-    {
-        return Err(ApiError::TooManyRequests { retry_after });
-    }
-    ask(
-        &state.actors.limiter,
-        RecordLoginFailure { subjects: from_ip },
-    )
-    .await?;
+    reserve_attempt(state, vec![Subject::ResetRequestsFrom(client_ip)]).await?;
     // Made, hashed and offered to the Catalog whether or not the account
     // exists, so both answers take about as long; the mail itself is sent in
     // the background.
@@ -345,8 +348,10 @@ pub async fn check_reset_link(
     }
 }
 
-/// Sets a new password through a reset link, which it spends. Every earlier
-/// sign-in of the account ends: its access tokens and its web sessions.
+/// Sets a new password through a reset link, which it spends. Everything that
+/// signed in to the account before ends: its access tokens, its web sessions
+/// and its API tokens (whoever made one may be who the owner is taking the
+/// account back from).
 pub async fn reset_password(
     state: &AppState,
     request_id: RequestId,
@@ -375,7 +380,7 @@ pub async fn reset_password(
     .await?
     {
         LinkCheck::Valid(user_id) => {
-            tracing::info!(%user_id, "password reset; earlier sign-ins ended");
+            tracing::info!(%user_id, "password reset; earlier sign-ins and API tokens ended");
             Ok(user_id)
         }
         refused => Err(refused_link(refused)),
@@ -469,9 +474,22 @@ pub async fn verify_email(
     }
 }
 
-/// Mails the user a new verification link: 409 when the address is verified
-/// already, 429 (with `Retry-After`) within [`MAIL_INTERVAL`] of the last one.
+/// Mails the user a new verification link when asked to: 429 (with
+/// `Retry-After`) when the client address has asked too often, else as
+/// [`mail_verification_link`].
 pub async fn resend_verification(
+    state: &AppState,
+    request_id: RequestId,
+    client_ip: String,
+    user_id: Uuid,
+) -> Result<(), ApiError> {
+    reserve_attempt(state, vec![Subject::VerificationResendsFrom(client_ip)]).await?;
+    mail_verification_link(state, request_id, user_id).await
+}
+
+/// Mails the user a verification link: 409 when the address is verified
+/// already, 429 (with `Retry-After`) within [`MAIL_INTERVAL`] of the last one.
+pub async fn mail_verification_link(
     state: &AppState,
     request_id: RequestId,
     user_id: Uuid,

@@ -32,6 +32,9 @@ pub enum ApiError {
     /// The credential is right, but an operator disabled the account.
     #[error("this account is disabled; ask the service's operator")]
     AccountDisabled,
+    /// Allowed only once the account has verified its e-mail address.
+    #[error("verify your e-mail address first: open the link Kiln mailed you")]
+    EmailUnverified,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{message}")]
@@ -87,6 +90,7 @@ impl ApiError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden(_) => "forbidden",
             Self::AccountDisabled => "account_disabled",
+            Self::EmailUnverified => "email_unverified",
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge(_) => "file_too_large",
             Self::UnsupportedType(_) => "unsupported_type",
@@ -125,7 +129,9 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::AccountDisabled => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::AccountDisabled | Self::EmailUnverified => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -2,22 +2,26 @@
 //! `X-Request-Id` when it is safe to echo, else a new one), runs it inside a
 //! tracing span carrying `request_id` and `user_id`, logs its outcome and
 //! duration, counts it in the HTTP metrics, and makes sure every error response
-//! has the API's error body.
+//! has the API's error body. It also says which address a request comes from
+//! ([`client_address`]), behind trusted proxies too.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures::future::{Ready, ready};
 use tracing::Instrument;
 
+use super::AppState;
 use super::error::{code_for_status, error_body};
 use crate::telemetry::{RequestId, metrics};
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 pub async fn request_context(
     req: ServiceRequest,
@@ -114,4 +118,26 @@ pub fn request_id_of(req: &HttpRequest) -> RequestId {
         .get::<RequestId>()
         .cloned()
         .unwrap_or_else(RequestId::generate)
+}
+
+/// The client's address: the socket's peer, or, when the peer is one of
+/// `TRUSTED_PROXIES`, the client its `X-Forwarded-For` names (see
+/// [`crate::domain::TrustedProxies`]). Every rate limit and every record of
+/// where a request came from uses this. `None` only without a peer address,
+/// which a TCP listener always has.
+pub fn client_address(req: &HttpRequest) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return Some(peer);
+    };
+    let forwarded_for = req
+        .headers()
+        .get_all(X_FORWARDED_FOR)
+        .filter_map(|value| value.to_str().ok());
+    Some(
+        state
+            .config
+            .trusted_proxies
+            .client_address(peer, forwarded_for),
+    )
 }

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
-use super::request_context::request_id_of;
+use super::request_context::{client_address, request_id_of};
 use super::ui::UiError;
 use crate::actors::catalog::messages::{CreateSession, EndSession, FindSession};
 use crate::actors::catalog::records::User;
@@ -99,7 +99,7 @@ pub async fn begin_session(
             id_hash: new.id_hash,
             csrf_token_hash: new.csrf_token_hash,
             user_agent,
-            ip: req.peer_addr().map(|addr| addr.ip().to_string()),
+            ip: client_address(req).map(|address| address.to_string()),
             expires_at: Utc::now()
                 + chrono::TimeDelta::from_std(max_age).map_err(ApiError::internal)?,
             replaces: presented_id(req, &state.config).map(|id| session_token::hash(&id)),

@@ -1,7 +1,7 @@
 //! Personal API tokens, whichever door they are managed through: the JSON API
 //! (`api/tokens`), the settings page (`ui/settings`) and `kiln token create`
-//! all call these, so the rules (name, lifetime, shown once, only the owner's)
-//! are kept once.
+//! all call these, so the rules (name, lifetime, shown once, only the owner's,
+//! only for a verified address) are kept once.
 //!
 //! The secret exists only in the reply to [`create`]: the Catalog keeps its
 //! hash and a short display prefix.
@@ -13,7 +13,9 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::{AppState, ask};
 use crate::actors::catalog::Catalog;
-use crate::actors::catalog::messages::{CreateApiToken, DeleteApiToken, ListApiTokens};
+use crate::actors::catalog::messages::{
+    ApiTokenCreation, CreateApiToken, DeleteApiToken, ListApiTokens,
+};
 use crate::actors::catalog::records::ApiToken;
 use crate::auth::api_token;
 use crate::domain::TokenName;
@@ -28,12 +30,29 @@ pub struct CreatedToken {
     pub secret: String,
 }
 
+/// Who asks for a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requester {
+    /// The account itself (the API, the settings page): only once its address
+    /// is verified, else 403 `email_unverified`. Anyone can register an
+    /// address that is not theirs; a token made before its owner takes the
+    /// account back would be a way in that needs no password.
+    Owner,
+    /// The operator, on the command line: the address need not be verified.
+    /// The operator vouches for the account by running the command (and
+    /// accounts the operator makes count as verified anyway); the stranger
+    /// the rule keeps out cannot run it. A reset by the address's owner still
+    /// ends such a token.
+    Operator,
+}
+
 /// Makes a token for `user_id` named `name` that expires after
 /// `expires_in_days` (never, when `None`). Needs only the Catalog, so the
 /// command line, which has no server, makes tokens the same way.
 pub async fn create(
     catalog: &Addr<Catalog>,
     request_id: RequestId,
+    requester: Requester,
     user_id: Uuid,
     name: &str,
     expires_in_days: Option<i64>,
@@ -50,7 +69,7 @@ pub async fn create(
         }
     };
     let generated = api_token::generate();
-    let stored = ask(
+    let created = ask(
         catalog,
         CreateApiToken {
             request_id,
@@ -59,9 +78,16 @@ pub async fn create(
             prefix: generated.display_prefix,
             token_hash: generated.hash,
             expires_at,
+            only_if_verified: requester == Requester::Owner,
         },
     )
     .await?;
+    let stored = match created {
+        ApiTokenCreation::Created(stored) => stored,
+        ApiTokenCreation::AddressUnverified => return Err(ApiError::EmailUnverified),
+        // A valid credential for a deleted account proves nothing any more.
+        ApiTokenCreation::NoAccount => return Err(ApiError::Unauthorized),
+    };
     tracing::info!(%user_id, token_id = %stored.id, "API token created");
     Ok(CreatedToken {
         stored,

@@ -1,4 +1,8 @@
-//! The accounts API: register, login, logout, /api/me, JWT rules, rate limits.
+//! The accounts API: register, login, logout, /api/me, JWT rules, and the rate
+//! limits on signing in and registering, per client address behind a proxy too.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,7 +12,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{JWT_SECRET, PASSWORD, error_code, spawn_app, spawn_app_with};
+use crate::helpers::{
+    BEHIND_A_PROXY, JWT_SECRET, PASSWORD, error_code, spawn_app, spawn_app_with, wait_until,
+};
+use crate::mail::{Inbox, ReceivedMail};
 
 #[actix_rt::test]
 async fn registering_returns_the_new_user_without_secrets() {
@@ -278,7 +285,7 @@ async fn forged_tokens_are_refused_alg_none_other_algorithms_bad_signatures_and_
 }
 
 #[actix_rt::test]
-async fn repeated_failures_lock_an_account_with_429_and_retry_after() {
+async fn repeated_failures_for_an_account_from_one_address_are_refused_with_429_and_retry_after() {
     let app = spawn_app_with(&[("LOGIN_MAX_ATTEMPTS_PER_ACCOUNT", "3")]).await;
     app.register("target@example.com").await;
     for _ in 0..3 {
@@ -344,4 +351,169 @@ async fn a_successful_login_clears_earlier_failures_of_the_account() {
         app.login("forgetful@example.com", PASSWORD).await.status(),
         StatusCode::OK
     );
+}
+
+const WRONG: &str = "wrong password guess";
+
+#[actix_rt::test]
+async fn a_burst_of_concurrent_wrong_passwords_reaches_the_password_check_only_up_to_the_limit() {
+    // The defaults: 5 free attempts for an account from one address.
+    let app = spawn_app().await;
+    assert_eq!(
+        app.register("target@example.com").await.status(),
+        StatusCode::CREATED
+    );
+    let burst = (0..100).map(|_| app.login("target@example.com", WRONG));
+    let mut checked = 0;
+    for response in futures::future::join_all(burst).await {
+        match response.status() {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert!(response.headers().contains_key("retry-after"));
+                assert_eq!(error_code(response).await, "rate_limited");
+            }
+            other => panic!("a login in the burst got {other}"),
+        }
+    }
+    // A 401 is only ever answered after the password was checked.
+    assert!(
+        (1..=5).contains(&checked),
+        "{checked} wrong passwords reached the check"
+    );
+    // The right password, sent after the burst, waits like the rest.
+    let locked = app.login("target@example.com", PASSWORD).await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(locked.headers().contains_key("retry-after"));
+}
+
+#[actix_rt::test]
+async fn an_attacker_failing_from_one_address_does_not_stop_the_owner_signing_in_from_another() {
+    let app = spawn_app_with(&[BEHIND_A_PROXY, ("LOGIN_MAX_ATTEMPTS_PER_IP", "8")]).await;
+    for email in ["owner@example.com", "colleague@example.com"] {
+        assert_eq!(app.register(email).await.status(), StatusCode::CREATED);
+    }
+    let attacker = "203.0.113.66";
+    for _ in 0..5 {
+        let guess = app.login_from(attacker, "owner@example.com", WRONG).await;
+        assert_eq!(guess.status(), StatusCode::UNAUTHORIZED);
+    }
+    let waits = app
+        .login_from(attacker, "owner@example.com", PASSWORD)
+        .await;
+    assert_eq!(
+        waits.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the attacker's address waits, even with the right password"
+    );
+    // Other accounts, until the attacker's address has used up its attempts.
+    for _ in 0..3 {
+        let guess = app
+            .login_from(attacker, "colleague@example.com", WRONG)
+            .await;
+        assert_eq!(guess.status(), StatusCode::UNAUTHORIZED);
+    }
+    let waits = app.login_from(attacker, "anyone@example.com", WRONG).await;
+    assert_eq!(waits.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // Neither the owner nor anyone else behind the same proxy is locked out.
+    for (client, email) in [
+        ("198.51.100.7", "owner@example.com"),
+        ("198.51.100.8", "colleague@example.com"),
+    ] {
+        let signed_in = app.login_from(client, email, PASSWORD).await;
+        assert_eq!(signed_in.status(), StatusCode::OK, "{email}");
+    }
+}
+
+#[actix_rt::test]
+async fn forwarded_for_names_the_client_only_when_the_peer_is_a_trusted_proxy() {
+    let limit = ("LOGIN_MAX_ATTEMPTS_PER_IP", "3");
+    // Reached directly: the header is the client's to write, so it is ignored.
+    let direct = spawn_app_with(&[limit]).await;
+    for n in 0..3 {
+        let client = format!("198.51.100.{n}");
+        let guess = direct
+            .login_from(&client, &format!("guess{n}@example.com"), WRONG)
+            .await;
+        assert_eq!(guess.status(), StatusCode::UNAUTHORIZED);
+    }
+    let waits = direct
+        .login_from("198.51.100.99", "guess9@example.com", WRONG)
+        .await;
+    assert_eq!(waits.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // Behind a trusted proxy: the right-most address it did not write itself.
+    // What the client put left of it changes nothing.
+    let proxied = spawn_app_with(&[BEHIND_A_PROXY, limit]).await;
+    for n in 0..3 {
+        let forwarded = format!("10.9.9.{n}, 203.0.113.7");
+        let guess = proxied
+            .login_from(&forwarded, &format!("guess{n}@example.com"), WRONG)
+            .await;
+        assert_eq!(guess.status(), StatusCode::UNAUTHORIZED);
+    }
+    let waits = proxied
+        .login_from("10.9.9.99, 203.0.113.7", "guess9@example.com", WRONG)
+        .await;
+    assert_eq!(waits.status(), StatusCode::TOO_MANY_REQUESTS);
+    let another = proxied
+        .login_from("203.0.113.8", "guess9@example.com", WRONG)
+        .await;
+    assert_eq!(
+        another.status(),
+        StatusCode::UNAUTHORIZED,
+        "another client is counted apart"
+    );
+}
+
+#[actix_rt::test]
+async fn a_burst_of_registrations_from_one_address_is_cut_off_while_another_address_still_registers()
+ {
+    let app = spawn_app_with(&[BEHIND_A_PROXY, ("REGISTER_MAX_PER_IP", "3")]).await;
+    let emails: Vec<String> = (0..20).map(|n| format!("bot{n}@example.com")).collect();
+    let burst = emails
+        .iter()
+        .map(|email| app.register_from("203.0.113.20", email));
+    let mut created = BTreeSet::new();
+    let mut refused = Vec::new();
+    for (email, response) in emails.iter().zip(futures::future::join_all(burst).await) {
+        match response.status() {
+            StatusCode::CREATED => {
+                created.insert(email.clone());
+            }
+            StatusCode::TOO_MANY_REQUESTS => {
+                let retry_after: u64 = response.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!((1..=3600).contains(&retry_after), "{retry_after}");
+                assert_eq!(error_code(response).await, "rate_limited");
+                refused.push(email.clone());
+            }
+            other => panic!("a registration in the burst got {other}"),
+        }
+    }
+    assert_eq!(created.len(), 3, "{created:?}");
+
+    // A refusal made nothing: the address is still free, from elsewhere.
+    let from_elsewhere = app.register_from("198.51.100.30", &refused[0]).await;
+    assert_eq!(from_elsewhere.status(), StatusCode::CREATED);
+    created.insert(refused[0].clone());
+
+    // One mail per account made, none for the refused.
+    let inbox = Inbox::new(app.mail_dir());
+    wait_until(Duration::from_secs(20), || async {
+        inbox.count() >= created.len()
+    })
+    .await;
+    let mailed: Vec<ReceivedMail> = inbox
+        .files()
+        .iter()
+        .map(|file| ReceivedMail::parse(&std::fs::read(file).unwrap()))
+        .collect();
+    assert_eq!(mailed.len(), created.len(), "one mail each");
+    for email in &created {
+        assert!(mailed.iter().any(|mail| mail.is_to(email)), "{email}");
+    }
 }

@@ -11,6 +11,7 @@ use kiln::actors::storage::messages::{DeleteObject, PutObject};
 use kiln::config::StorageBackend;
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
+use serde_json::json;
 
 use crate::helpers::{JWT_SECRET, PASSWORD, TestApp, error_code, spawn_app, user_with_id};
 
@@ -117,6 +118,25 @@ async fn a_created_account_signs_in_and_a_disabled_one_is_refused_everywhere_unt
     let weak = kiln_with_input(&app, &["user", "create", "weak@example.com"], "short");
     assert!(!weak.status.success());
     assert!(!succeeded(&kiln(&app, &["user", "list"])).contains("weak@example.com"));
+}
+
+#[actix_rt::test]
+async fn the_operator_makes_a_token_for_an_account_whose_address_is_not_verified() {
+    let app = spawn_app().await;
+    // Its owner could not (403 email_unverified); the operator vouches for it.
+    let session = app.signed_in_user("robot@example.com").await;
+    let refused = app
+        .post_json("/api/tokens", &json!({ "name": "ci" }), Some(&session))
+        .await;
+    assert_eq!(error_code(refused).await, "email_unverified");
+    let token = succeeded(&kiln(
+        &app,
+        &["token", "create", "robot@example.com", "--name", "ci"],
+    ));
+    assert_eq!(
+        app.get("/api/me", Some(token.trim())).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[actix_rt::test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use kiln::actors::ActorHandles;
 use kiln::config::Config;
 use kiln::startup::{Application, Role};
-use reqwest::{Response, StatusCode};
+use reqwest::{RequestBuilder, Response, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -15,6 +15,11 @@ use uuid::Uuid;
 /// The JWT secret every test app uses, so tests can forge tokens.
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret!";
 pub const PASSWORD: &str = "violet kettle drums at noon";
+
+/// Every test app is reached from 127.0.0.1: with this setting it takes the
+/// client's address from `X-Forwarded-For`, as behind a reverse proxy, so a
+/// test can send requests from several addresses.
+pub const BEHIND_A_PROXY: (&str, &str) = ("TRUSTED_PROXIES", "127.0.0.1/32");
 
 pub struct TestApp {
     pub address: String,
@@ -176,11 +181,31 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
-        let mut request = self.client.post(self.url(path)).json(body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
+        self.json_request(path, body, token).send().await.unwrap()
+    }
+
+    /// [`TestApp::post_json`] as it reaches Kiln through a proxy from
+    /// `client` (see [`BEHIND_A_PROXY`]).
+    pub async fn post_json_from(
+        &self,
+        client: &str,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+    ) -> Response {
+        self.json_request(path, body, token)
+            .header("x-forwarded-for", client)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn json_request(&self, path: &str, body: &Value, token: Option<&str>) -> RequestBuilder {
+        let request = self.client.post(self.url(path)).json(body);
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
         }
-        request.send().await.unwrap()
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Response {
@@ -210,6 +235,28 @@ impl TestApp {
         .await
     }
 
+    /// [`TestApp::login`] from `client`, through a proxy.
+    pub async fn login_from(&self, client: &str, email: &str, password: &str) -> Response {
+        self.post_json_from(
+            client,
+            "/api/auth/login",
+            &json!({ "email": email, "password": password }),
+            None,
+        )
+        .await
+    }
+
+    /// [`TestApp::register`] from `client`, through a proxy.
+    pub async fn register_from(&self, client: &str, email: &str) -> Response {
+        self.post_json_from(
+            client,
+            "/api/auth/register",
+            &json!({ "email": email, "password": PASSWORD, "name": "Test User" }),
+            None,
+        )
+        .await
+    }
+
     /// Registers an account and returns a fresh access token for it.
     pub async fn signed_in_user(&self, email: &str) -> String {
         assert_eq!(self.register(email).await.status(), StatusCode::CREATED);
@@ -217,6 +264,43 @@ impl TestApp {
         assert_eq!(response.status(), StatusCode::OK);
         let body: Value = response.json().await.unwrap();
         body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Registers an account, verifies its address with the link Kiln mailed
+    /// it, as its owner would, and returns a fresh access token for it. For
+    /// apps without SMTP settings, whose mail is in [`TestApp::mail_dir`].
+    pub async fn verified_user(&self, email: &str) -> String {
+        let token = self.signed_in_user(email).await;
+        let mail = self.mail_to(email).await;
+        let verified = self
+            .post_json(
+                "/api/auth/email/verify",
+                &json!({ "token": mail.token("verify-email") }),
+                None,
+            )
+            .await;
+        assert_eq!(verified.status(), StatusCode::NO_CONTENT);
+        token
+    }
+
+    /// Where an app without SMTP settings writes its mail.
+    pub fn mail_dir(&self) -> std::path::PathBuf {
+        match &self.config.mail.transport {
+            kiln::config::MailTransport::Files { dir } => dir.clone(),
+            kiln::config::MailTransport::Smtp(_) => panic!("this app mails through SMTP"),
+        }
+    }
+
+    /// The first mail to `address` in [`TestApp::mail_dir`] (waiting for it,
+    /// bounded).
+    pub async fn mail_to(&self, address: &str) -> crate::mail::ReceivedMail {
+        let mut inbox = crate::mail::Inbox::new(self.mail_dir());
+        loop {
+            let mail = inbox.next().await;
+            if mail.is_to(address) {
+                return mail;
+            }
+        }
     }
 
     pub fn uses_services(&self) -> bool {

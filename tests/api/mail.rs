@@ -39,6 +39,12 @@ impl ReceivedMail {
         }
     }
 
+    /// Whether the message is addressed to `address`, with a display name
+    /// (`"Ada" <ada@example.com>`) or without one.
+    pub fn is_to(&self, address: &str) -> bool {
+        self.to == address || self.to.ends_with(&format!("<{address}>"))
+    }
+
     /// The link in the text that opens `page` (`verify-email`, `reset-password`).
     pub fn link(&self, page: &str) -> Url {
         self.text

@@ -292,9 +292,8 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_and_works_as_before() {
     );
     assert_eq!(me["user"]["email_verified"], true);
     let mut web_after = WebClient {
-        app: &scaled,
         session: web.session.clone(),
-        csrf_token: None,
+        ..WebClient::new(&scaled)
     };
     web_after.load_csrf_token().await;
     assert_eq!(

@@ -12,9 +12,12 @@ use sea_orm::{Database, DatabaseConnection, EntityTrait};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, error_code, spawn_app, spawn_app_with};
-use crate::mail::Inbox;
+use crate::helpers::{
+    BEHIND_A_PROXY, PASSWORD, TestApp, error_code, spawn_app, spawn_app_with, wait_until,
+};
+use crate::mail::{Inbox, ReceivedMail};
 use crate::servers::{PrivateSmtp, free_port};
+use crate::web::WebClient;
 
 const NEW_PASSWORD: &str = "copper lantern orbits the fjord";
 
@@ -66,6 +69,12 @@ async fn resend(app: &TestApp, token: Option<&str>) -> reqwest::Response {
         .await
 }
 
+/// [`resend`] from `client`, through a proxy.
+async fn resend_from(app: &TestApp, client: &str, token: &str) -> reqwest::Response {
+    app.post_json_from(client, "/api/auth/email/resend", &json!({}), Some(token))
+        .await
+}
+
 #[actix_rt::test]
 async fn registration_mails_a_link_that_verifies_the_address_once() {
     let mut smtp = PrivateSmtp::start().await;
@@ -73,9 +82,10 @@ async fn registration_mails_a_link_that_verifies_the_address_once() {
     let session = app.signed_in_user("ada@example.com").await;
 
     let mail = smtp.inbox.next().await;
-    assert!(mail.to.contains("<ada@example.com>"), "{}", mail.to);
+    assert!(mail.is_to("ada@example.com"), "{}", mail.to);
     assert_eq!(mail.subject, "Confirm your e-mail address for Kiln");
-    assert!(mail.text.contains("Hello Test User,"));
+    // The address is not proven yet: no text the account chose, its name included.
+    assert!(mail.text.starts_with("Hello,"), "{}", mail.text);
     // Without BASE_URL, links point at the address Kiln listens on.
     let link = mail.link("verify-email");
     assert!(
@@ -170,25 +180,30 @@ async fn a_new_verification_link_can_be_asked_for_once_a_minute() {
 }
 
 #[actix_rt::test]
-async fn a_password_reset_sets_the_new_password_and_ends_earlier_sign_ins_but_not_api_tokens() {
+async fn a_password_reset_sets_the_new_password_and_ends_every_earlier_sign_in_and_api_token() {
     let mut smtp = PrivateSmtp::start().await;
     let app = app_mailing_to(&smtp, &[]).await;
     let old_session = app.signed_in_user("grace@example.com").await;
-    smtp.inbox.next().await; // the verification mail
-    let api_token: Value = app
+    let verification = smtp.inbox.next().await.token("verify-email");
+    assert_eq!(
+        verify(&app, &verification).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let api_token = app
         .post_json("/api/tokens", &json!({ "name": "ci" }), Some(&old_session))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
+    assert_eq!(api_token.status(), StatusCode::CREATED);
+    let api_token: Value = api_token.json().await.unwrap();
     let api_token = api_token["token"].as_str().unwrap().to_string();
+    me(&app, &api_token).await;
 
     let asked = forgot(&app, " Grace@Example.com ").await;
     assert_eq!(asked.status(), StatusCode::ACCEPTED);
     let mail = smtp.inbox.next().await;
-    assert!(mail.to.contains("<grace@example.com>"), "{}", mail.to);
+    assert!(mail.is_to("grace@example.com"), "{}", mail.to);
     assert_eq!(mail.subject, "Reset your Kiln password");
     assert!(mail.text.contains("for 1 hour"));
+    assert!(mail.text.contains("ends every API token"), "{}", mail.text);
     let token = mail.token("reset-password");
 
     assert_eq!(
@@ -209,7 +224,19 @@ async fn a_password_reset_sets_the_new_password_and_ends_earlier_sign_ins_but_no
     let old = app.get("/api/me", Some(&old_session)).await;
     assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(old).await, "unauthorized");
-    me(&app, &api_token).await;
+    let old = app.get("/api/me", Some(&api_token)).await;
+    assert_eq!(
+        old.status(),
+        StatusCode::UNAUTHORIZED,
+        "the API token ended"
+    );
+    let listed: Value = app
+        .get("/api/tokens", Some(new_session))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["tokens"], json!([]));
 
     let twice = reset(&app, &token, "another fine passphrase here").await;
     assert_eq!(twice.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -277,7 +304,7 @@ async fn forgot_password_answers_alike_for_unknown_addresses_and_mails_nobody_tw
     assert_eq!(unknown.0, StatusCode::ACCEPTED);
     assert_eq!(unknown, known);
     let mail = smtp.inbox.next().await;
-    assert!(mail.to.contains("<known@example.com>"), "{}", mail.to);
+    assert!(mail.is_to("known@example.com"), "{}", mail.to);
     assert_eq!(mail.subject, "Reset your Kiln password");
 
     // Asked again at once: the same answer, and no second mail.
@@ -290,7 +317,7 @@ async fn forgot_password_answers_alike_for_unknown_addresses_and_mails_nobody_tw
         StatusCode::CREATED
     );
     let next = smtp.inbox.next().await;
-    assert!(next.to.contains("<other@example.com>"), "{}", next.to);
+    assert!(next.is_to("other@example.com"), "{}", next.to);
     assert_eq!(smtp.inbox.count(), 3);
 }
 
@@ -376,7 +403,7 @@ async fn without_smtp_settings_each_mail_is_an_eml_file_under_the_data_dir() {
     );
 
     let mail = inbox.next().await;
-    assert!(mail.to.contains("<newcomer@example.com>"), "{}", mail.to);
+    assert!(mail.is_to("newcomer@example.com"), "{}", mail.to);
     let file = inbox.files().pop().unwrap();
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
     assert!(
@@ -412,9 +439,131 @@ async fn a_mail_the_smtp_server_could_not_take_is_retried_until_it_can() {
 
     let mut smtp = PrivateSmtp::start_on(port).await;
     let mail = smtp.inbox.next_within(Duration::from_secs(30)).await;
-    assert!(mail.to.contains("<patient@example.com>"), "{}", mail.to);
+    assert!(mail.is_to("patient@example.com"), "{}", mail.to);
     assert_eq!(
         verify(&app, &mail.token("verify-email")).await.status(),
         StatusCode::NO_CONTENT
     );
+}
+
+#[actix_rt::test]
+async fn mail_to_an_address_not_yet_verified_carries_no_text_the_account_chose() {
+    let mut smtp = PrivateSmtp::start().await;
+    let app = app_mailing_to(&smtp, &[]).await;
+    // Anyone can register someone else's address, with a "name" that is a message.
+    let name = "Your invoice is overdue: pay at https://pay.evil.example/now";
+    let registered = app
+        .post_json(
+            "/api/auth/register",
+            &json!({ "email": "victim@example.com", "password": PASSWORD, "name": name }),
+            None,
+        )
+        .await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let verification = smtp.inbox.next().await;
+    assert_eq!(
+        forgot(&app, "victim@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let reset = smtp.inbox.next().await;
+    for mail in [&verification, &reset] {
+        assert!(mail.is_to("victim@example.com"), "{}", mail.to);
+        let html = mail.html.as_deref().unwrap();
+        for part in [&mail.to, &mail.subject, &mail.text, html] {
+            assert!(
+                !part.contains("evil.example") && !part.contains("invoice"),
+                "{} carries the name: {part}",
+                mail.subject
+            );
+        }
+    }
+
+    // Once the address's owner has proven it, mail greets them by their name.
+    let verified = verify(&app, &verification.token("verify-email")).await;
+    assert_eq!(verified.status(), StatusCode::NO_CONTENT);
+    // The next reset mail may go out a minute after the last (moved back in
+    // the database rather than waited for).
+    password_resets::Entity::update_many()
+        .col_expr(
+            password_resets::Column::CreatedAt,
+            Expr::value(Utc::now() - TimeDelta::minutes(2)),
+        )
+        .exec(&database(&app).await)
+        .await
+        .unwrap();
+    assert_eq!(
+        forgot(&app, "victim@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let greeted = smtp.inbox.next().await;
+    assert!(
+        greeted.text.contains(&format!("Hello {name},")),
+        "{}",
+        greeted.text
+    );
+}
+
+#[actix_rt::test]
+async fn new_verification_links_asked_for_from_one_address_are_limited_and_refusals_mail_nothing() {
+    let app = spawn_app_with(&[BEHIND_A_PROXY, ("REGISTER_MAX_PER_IP", "2")]).await;
+    // Three accounts, each registered and signed in from an address of its own.
+    let mut sessions = Vec::new();
+    for n in 0..3 {
+        let (client, email) = (format!("198.51.100.{n}"), format!("n{n}@example.com"));
+        assert_eq!(
+            app.register_from(&client, &email).await.status(),
+            StatusCode::CREATED
+        );
+        let login: Value = app
+            .login_from(&client, &email, PASSWORD)
+            .await
+            .json()
+            .await
+            .unwrap();
+        sessions.push(login["access_token"].as_str().unwrap().to_string());
+    }
+    // Their first links are a minute old (moved back rather than waited for).
+    email_verifications::Entity::update_many()
+        .col_expr(
+            email_verifications::Column::CreatedAt,
+            Expr::value(Utc::now() - TimeDelta::minutes(2)),
+        )
+        .exec(&database(&app).await)
+        .await
+        .unwrap();
+
+    let shared = "203.0.113.5";
+    for session in &sessions[..2] {
+        assert_eq!(
+            resend_from(&app, shared, session).await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    let refused = resend_from(&app, shared, &sessions[2]).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(error_code(refused).await, "rate_limited");
+    // The page's button counts against the same limit.
+    let mut web = WebClient::from_address(&app, shared);
+    web.sign_in_as("n2@example.com", PASSWORD).await;
+    let page = web.post_form("/verify-email/resend", &[]).await;
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.headers().contains_key("retry-after"));
+
+    // From its own address the third account gets its link: had a refusal
+    // mailed one, this would be refused as too soon after it.
+    assert_eq!(
+        resend_from(&app, "198.51.100.2", &sessions[2])
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    let inbox = Inbox::new(app.mail_dir());
+    wait_until(Duration::from_secs(20), || async { inbox.count() >= 6 }).await;
+    let to_third = inbox
+        .files()
+        .iter()
+        .filter(|file| ReceivedMail::parse(&std::fs::read(file).unwrap()).is_to("n2@example.com"))
+        .count();
+    assert_eq!(to_third, 2, "the registration's link and the one resent");
 }

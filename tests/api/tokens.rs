@@ -1,4 +1,5 @@
-//! Personal API tokens: shown once, stored hashed, usable as bearer, revocable.
+//! Personal API tokens: only for a verified address, shown once, stored
+//! hashed, usable as bearer, revocable.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -8,7 +9,7 @@ use crate::helpers::{error_code, spawn_app};
 #[actix_rt::test]
 async fn a_created_token_is_shown_once_and_authenticates() {
     let app = spawn_app().await;
-    let session = app.signed_in_user("tokens@example.com").await;
+    let session = app.verified_user("tokens@example.com").await;
     let created = app
         .post_json(
             "/api/tokens",
@@ -46,9 +47,47 @@ async fn a_created_token_is_shown_once_and_authenticates() {
 }
 
 #[actix_rt::test]
+async fn only_an_account_whose_address_is_verified_can_make_api_tokens() {
+    let app = spawn_app().await;
+    // Anyone can register any address; nothing proves this one is theirs.
+    let session = app.signed_in_user("squatter@example.com").await;
+    let refused = app
+        .post_json(
+            "/api/tokens",
+            &json!({ "name": "way back in" }),
+            Some(&session),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(refused).await, "email_unverified");
+    let listed: Value = app
+        .get("/api/tokens", Some(&session))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["tokens"], json!([]));
+
+    // The link mailed to the address proves it.
+    let mail = app.mail_to("squatter@example.com").await;
+    let verified = app
+        .post_json(
+            "/api/auth/email/verify",
+            &json!({ "token": mail.token("verify-email") }),
+            None,
+        )
+        .await;
+    assert_eq!(verified.status(), StatusCode::NO_CONTENT);
+    let created = app
+        .post_json("/api/tokens", &json!({ "name": "script" }), Some(&session))
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+}
+
+#[actix_rt::test]
 async fn a_deleted_token_stops_working_and_others_tokens_are_not_found() {
     let app = spawn_app().await;
-    let owner = app.signed_in_user("owner@example.com").await;
+    let owner = app.verified_user("owner@example.com").await;
     let stranger = app.signed_in_user("stranger@example.com").await;
     let created: Value = app
         .post_json("/api/tokens", &json!({ "name": "laptop" }), Some(&owner))
@@ -93,7 +132,7 @@ async fn a_deleted_token_stops_working_and_others_tokens_are_not_found() {
 #[actix_rt::test]
 async fn token_names_and_expiries_are_validated() {
     let app = spawn_app().await;
-    let session = app.signed_in_user("validate@example.com").await;
+    let session = app.verified_user("validate@example.com").await;
     for (body, code) in [
         (json!({ "name": "" }), "invalid_name"),
         (json!({ "name": "x".repeat(101) }), "invalid_name"),
@@ -123,7 +162,7 @@ async fn token_names_and_expiries_are_validated() {
 #[actix_rt::test]
 async fn logging_out_with_an_api_token_is_refused_with_a_hint() {
     let app = spawn_app().await;
-    let session = app.signed_in_user("hint@example.com").await;
+    let session = app.verified_user("hint@example.com").await;
     let created: Value = app
         .post_json("/api/tokens", &json!({ "name": "script" }), Some(&session))
         .await

@@ -13,6 +13,9 @@ pub struct WebClient<'a> {
     pub session: Option<String>,
     /// The CSRF token of the last page loaded with a session.
     pub csrf_token: Option<String>,
+    /// The `X-Forwarded-For` every request carries, as a proxy in front of
+    /// Kiln would add it (for apps with `TRUSTED_PROXIES` covering 127.0.0.1).
+    pub forwarded_for: Option<String>,
 }
 
 /// The session cookie's `name=value`, when `response` sets one (an empty value
@@ -49,6 +52,15 @@ impl<'a> WebClient<'a> {
             app,
             session: None,
             csrf_token: None,
+            forwarded_for: None,
+        }
+    }
+
+    /// A browser whose requests reach Kiln through a proxy, from `client`.
+    pub fn from_address(app: &'a TestApp, client: &str) -> Self {
+        Self {
+            forwarded_for: Some(client.to_string()),
+            ..Self::new(app)
         }
     }
 
@@ -71,15 +83,30 @@ impl<'a> WebClient<'a> {
         web
     }
 
+    /// Registers through the page and verifies the address with the link
+    /// mailed to it (from an app without SMTP settings).
+    pub async fn register_verified(app: &'a TestApp, email: &str) -> Self {
+        let mut web = Self::register(app, email).await;
+        let token = app.mail_to(email).await.token("verify-email");
+        let response = web.post_form("/verify-email", &[("token", &token)]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "verified");
+        web
+    }
+
     /// Signs in through the login form.
     pub async fn sign_in(app: &'a TestApp, email: &str, password: &str) -> Self {
         let mut web = Self::new(app);
-        let response = web
+        web.sign_in_as(email, password).await;
+        web
+    }
+
+    /// Signs this browser in through the login form.
+    pub async fn sign_in_as(&mut self, email: &str, password: &str) {
+        let response = self
             .post_form("/login", &[("email", email), ("password", password)])
             .await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "signed in");
-        web.load_csrf_token().await;
-        web
+        self.load_csrf_token().await;
     }
 
     /// Loads a signed-in page to learn the session's CSRF token.
@@ -92,7 +119,12 @@ impl<'a> WebClient<'a> {
         );
     }
 
-    fn with_cookie(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    /// Adds what this browser sends with every request: its session cookie,
+    /// and the proxy's `X-Forwarded-For`.
+    fn with_cookie(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if let Some(client) = &self.forwarded_for {
+            request = request.header("x-forwarded-for", client);
+        }
         match &self.session {
             Some(cookie) => request.header(header::COOKIE, cookie),
             None => request,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::{StatusCode, header};
 
-use crate::helpers::{PASSWORD, spawn_app, spawn_app_with};
+use crate::helpers::{BEHIND_A_PROXY, PASSWORD, spawn_app, spawn_app_with};
 use crate::servers::PrivateSmtp;
 use crate::web::{WebClient, location, session_cookie};
 
@@ -187,6 +187,89 @@ async fn sign_in_sends_the_browser_back_to_the_page_it_asked_for_on_this_site_on
     );
     assert_eq!(sign_in("//evil.example/x").await, "/files");
     assert_eq!(sign_in("https://evil.example/").await, "/files");
+}
+
+#[actix_rt::test]
+async fn sign_in_never_sends_the_browser_to_another_host_whatever_next_says() {
+    let app = spawn_app().await;
+    WebClient::register(&app, "ada@example.com").await;
+    let site = url::Url::parse(&app.address).unwrap();
+    let mut web = WebClient::new(&app);
+    for next in [
+        "/\t/evil.example/x",
+        "/\n/evil.example/x",
+        "/\\evil.example/x",
+        "\\\\evil.example/x",
+        "//evil.example/x",
+        "/.//evil.example/x",
+        "https:evil.example/x",
+        "javascript:alert(document.domain)",
+        "\u{FF0F}\u{FF0F}evil.example/x",
+    ] {
+        let response = web
+            .post_form(
+                "/login",
+                &[
+                    ("email", "ada@example.com"),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next:?}");
+        let target = location(&response);
+        let followed = site.join(&target).unwrap();
+        assert_eq!(
+            followed.origin(),
+            site.origin(),
+            "{next:?} sent the browser to {target:?}"
+        );
+        assert!(
+            target.starts_with('/') && !target.starts_with("//"),
+            "{next:?} became {target:?}"
+        );
+    }
+    // Signed in already, the sign-in page sends the browser on at once.
+    let response = web.get("/login?next=/%09/evil.example/x").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/files");
+}
+
+#[actix_rt::test]
+async fn the_sign_in_page_shows_no_message_from_its_address() {
+    let app = spawn_app().await;
+    let page = WebClient::new(&app)
+        .page("/login?error=Your+account+is+locked.+Call+us+at+evil.example")
+        .await;
+    assert!(!page.contains("evil.example"), "{page}");
+    assert!(!page.contains(r#"data-test="form-error""#));
+}
+
+#[actix_rt::test]
+async fn the_register_page_counts_against_the_same_limit_per_address_as_the_api() {
+    let app = spawn_app_with(&[BEHIND_A_PROXY, ("REGISTER_MAX_PER_IP", "1")]).await;
+    let client = "203.0.113.40";
+    assert_eq!(
+        app.register_from(client, "first@example.com")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let form = [
+        ("name", "Second"),
+        ("email", "second@example.com"),
+        ("password", PASSWORD),
+    ];
+    let refused = WebClient::from_address(&app, client)
+        .post_form("/register", &form)
+        .await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key(header::RETRY_AFTER));
+    assert!(session_cookie(&refused).is_none(), "nobody is signed in");
+    let elsewhere = WebClient::from_address(&app, "198.51.100.40")
+        .post_form("/register", &form)
+        .await;
+    assert_eq!(elsewhere.status(), StatusCode::SEE_OTHER);
 }
 
 #[actix_rt::test]

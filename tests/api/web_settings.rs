@@ -246,7 +246,7 @@ async fn a_wrong_current_password_or_a_mistyped_new_one_is_refused_and_changes_n
 #[actix_rt::test]
 async fn a_new_token_is_shown_once_works_as_a_bearer_and_stops_working_when_revoked() {
     let app = spawn_app().await;
-    let mut web = WebClient::register(&app, "tokens@example.com").await;
+    let mut web = WebClient::register_verified(&app, "tokens@example.com").await;
 
     let response = web
         .post_form(
@@ -300,9 +300,30 @@ async fn a_new_token_is_shown_once_works_as_a_bearer_and_stops_working_when_revo
 }
 
 #[actix_rt::test]
+async fn an_account_whose_address_is_not_verified_is_told_so_and_gets_no_token() {
+    let app = spawn_app().await;
+    let mut web = WebClient::register(&app, "unproven@example.com").await;
+    let page = web.page("/settings").await;
+    assert!(page.contains("once your e-mail address is verified"));
+
+    let response = web
+        .post_form(
+            "/settings/tokens",
+            &[("name", "Backdoor"), ("expires_in_days", "")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(r#"data-test="token-error""#), "{page}");
+    assert!(page.contains("verify your e-mail address first"));
+    assert!(shown_secret(&page).is_none());
+    assert!(listed_token_ids(&page).is_empty());
+}
+
+#[actix_rt::test]
 async fn a_token_without_a_name_or_with_a_bad_lifetime_is_refused_on_the_page() {
     let app = spawn_app().await;
-    let mut web = WebClient::register(&app, "picky@example.com").await;
+    let mut web = WebClient::register_verified(&app, "picky@example.com").await;
     for (name, days, message) in [
         ("", "30", "name must not be empty"),
         ("Later", "0", "number of days from 1 to 3650"),
@@ -340,7 +361,7 @@ async fn a_token_without_a_name_or_with_a_bad_lifetime_is_refused_on_the_page() 
 async fn a_settings_post_without_the_right_csrf_token_is_refused_and_changes_nothing() {
     let app = spawn_app().await;
     let email = "guarded@example.com";
-    let mut web = WebClient::register(&app, email).await;
+    let mut web = WebClient::register_verified(&app, email).await;
     let page = web
         .post_form(
             "/settings/tokens",

@@ -161,11 +161,18 @@ impl Handler<CheckAccessToken> for Catalog {
 }
 
 impl Handler<CreateApiToken> for Catalog {
-    type Result = ResponseFuture<Result<ApiToken, CatalogError>>;
+    type Result = ResponseFuture<Result<ApiTokenCreation, CatalogError>>;
 
     fn handle(&mut self, msg: CreateApiToken, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.create_api_token", request_id = %msg.request_id, user_id = %msg.user_id);
         self.run("create_api_token", span, |db| async move {
+            let txn = begin_write(&db).await?;
+            let Some(owner) = users::Entity::find_by_id(msg.user_id).one(&txn).await? else {
+                return Ok(ApiTokenCreation::NoAccount);
+            };
+            if msg.only_if_verified && !owner.email_verified {
+                return Ok(ApiTokenCreation::AddressUnverified);
+            }
             let token = api_tokens::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 user_id: Set(msg.user_id),
@@ -176,7 +183,9 @@ impl Handler<CreateApiToken> for Catalog {
                 last_used_at: Set(None),
                 expires_at: Set(msg.expires_at),
             };
-            Ok(token.insert(&db).await?.into())
+            let token = token.insert(&txn).await?;
+            txn.commit().await?;
+            Ok(ApiTokenCreation::Created(token.into()))
         })
     }
 }

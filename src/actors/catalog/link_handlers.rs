@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::messages::*;
 use super::records::{LinkCheck, User};
 use super::{Catalog, CatalogError, begin_write};
-use crate::entities::{email_verifications, password_resets, sessions, users};
+use crate::entities::{api_tokens, email_verifications, password_resets, sessions, users};
 
 /// The row of a new verification token for the account's current address.
 pub(super) fn email_verification_row(
@@ -290,8 +290,15 @@ impl Handler<ResetPassword> for Catalog {
                 .filter(users::Column::Id.eq(user_id))
                 .exec(&txn)
                 .await?;
+            // A reset takes the account back: whatever signed in before ends
+            // with the old password, in this same transaction. Access tokens
+            // die with the generation above; sessions and API tokens here.
             sessions::Entity::delete_many()
                 .filter(sessions::Column::UserId.eq(user_id))
+                .exec(&txn)
+                .await?;
+            api_tokens::Entity::delete_many()
+                .filter(api_tokens::Column::UserId.eq(user_id))
                 .exec(&txn)
                 .await?;
             txn.commit().await?;

@@ -87,8 +87,11 @@ pub struct CheckAccessToken {
     pub generation: i32,
 }
 
+/// Stores a new API token (its hash) for the account; with
+/// `only_if_verified`, only when the account's address is verified, checked
+/// in the transaction that stores it.
 #[derive(Message)]
-#[rtype(result = "Result<ApiToken, CatalogError>")]
+#[rtype(result = "Result<ApiTokenCreation, CatalogError>")]
 pub struct CreateApiToken {
     pub request_id: RequestId,
     pub user_id: Uuid,
@@ -96,6 +99,16 @@ pub struct CreateApiToken {
     pub prefix: String,
     pub token_hash: String,
     pub expires_at: Option<DateTime<Utc>>,
+    pub only_if_verified: bool,
+}
+
+#[derive(Debug)]
+pub enum ApiTokenCreation {
+    Created(ApiToken),
+    /// Refused: the address is not verified.
+    AddressUnverified,
+    /// The account does not exist (any more).
+    NoAccount,
 }
 
 #[derive(Message)]
@@ -171,8 +184,8 @@ pub struct FindPasswordReset {
 
 /// Uses a reset token, in one transaction: stores the new password hash, ends
 /// the account's sign-ins (a new token generation; web sessions deleted) and
-/// every other reset link it has, and counts the address as verified (the link
-/// reached it). API tokens stay. Replies with the account's id.
+/// every other reset link it has, and every API token), and counts the address
+/// as verified (the link reached it). Replies with the account's id.
 #[derive(Message)]
 #[rtype(result = "Result<LinkCheck<Uuid>, CatalogError>")]
 pub struct ResetPassword {

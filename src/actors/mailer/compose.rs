@@ -2,6 +2,11 @@
 //! HTML alternative, rendered from `templates/mail/` (compiled into the binary).
 //! Links are built from `BASE_URL`, never from a request's Host header, so a
 //! forged Host cannot point a reset link at someone else's server.
+//!
+//! Anyone can register any address, so a mail to an address its account has
+//! not verified may reach a stranger: it then carries only Kiln's own words,
+//! never the account's name or other text someone typed, which would let
+//! anybody send their message (a link, say) from Kiln's address.
 
 use lettre::Message;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
@@ -117,8 +122,10 @@ impl Composer {
         let wording = wording(mail.purpose);
         let link = link(&self.base_url, wording.page, mail.token.expose_secret());
         let mut context = tera::Context::new();
+        // The templates greet by name only when there is one to use.
+        let name = mail.address_verified.then_some(mail.name.as_str());
         context.insert("subject", wording.subject);
-        context.insert("name", &mail.name);
+        context.insert("name", &name);
         context.insert("email", &mail.email);
         context.insert("link", link.as_str());
         context.insert("valid_for", &spoken(mail.purpose.ttl()));
@@ -133,7 +140,7 @@ impl Composer {
         let html = render("html")?;
 
         let to = Mailbox::new(
-            Some(mail.name.clone()),
+            name.map(str::to_string),
             mail.email.parse().map_err(MailerError::Recipient)?,
         );
         Message::builder()
@@ -177,6 +184,7 @@ mod tests {
             user_id: Uuid::new_v4(),
             email: "ada@example.com".into(),
             name: name.into(),
+            address_verified: true,
             purpose,
             token: "tok_en-0123456789abcdefghijklmnopqrstuvwxyzAB"
                 .to_string()
@@ -240,18 +248,36 @@ mod tests {
     }
 
     #[test]
-    fn a_verification_mail_escapes_the_name_in_html_and_survives_non_ascii() {
+    fn a_mail_to_a_verified_address_escapes_the_name_in_html_and_survives_non_ascii() {
         let message = composer("http://127.0.0.1:8080")
-            .compose(&mail(LinkPurpose::VerifyEmail, "Zoë <b>"))
+            .compose(&mail(LinkPurpose::ResetPassword, "Zoë <b>"))
             .unwrap();
         let raw = message.formatted();
         let parsed = mailparse::parse_mail(&raw).unwrap();
         let text = parsed.subparts[0].get_body().unwrap();
         assert!(text.contains("Hello Zoë <b>,"));
-        assert!(text.contains("http://127.0.0.1:8080/verify-email?token="));
-        assert!(text.contains("for 24 hours"));
+        assert!(text.contains("http://127.0.0.1:8080/reset-password?token="));
         let html = parsed.subparts[1].get_body().unwrap();
         assert!(html.contains("Zoë &lt;b&gt;"));
         assert!(!html.contains("<b>"));
+    }
+
+    #[test]
+    fn a_mail_to_an_unverified_address_carries_no_text_the_account_chose() {
+        let name = "Claim your prize at https://prize.example/win";
+        for purpose in [LinkPurpose::VerifyEmail, LinkPurpose::ResetPassword] {
+            let message = composer("http://127.0.0.1:8080")
+                .compose(&SendLinkMail {
+                    address_verified: false,
+                    ..mail(purpose, name)
+                })
+                .unwrap();
+            let raw = String::from_utf8(message.formatted()).unwrap();
+            assert!(!raw.contains("prize"), "{raw}");
+            let parsed = mailparse::parse_mail(raw.as_bytes()).unwrap();
+            let text = parsed.subparts[0].get_body().unwrap();
+            assert!(text.starts_with("Hello,"), "{text}");
+            assert!(text.contains("http://127.0.0.1:8080/"));
+        }
     }
 }

@@ -15,9 +15,13 @@ use crate::telemetry::RequestId;
 pub struct SendLinkMail {
     pub request_id: RequestId,
     pub user_id: Uuid,
-    /// The recipient's address and name.
+    /// The recipient's address and the account's name.
     pub email: String,
     pub name: String,
+    /// Whether the account has proven that the address is its own. Until it
+    /// has, the mail may be going to a stranger who never asked for it, so it
+    /// carries no text the account chose (not even its name).
+    pub address_verified: bool,
     pub purpose: LinkPurpose,
     /// The token the link carries; it goes into the mail and nowhere else.
     pub token: SecretString,

@@ -5,8 +5,9 @@
 //!
 //! - Accepts: [`SendLinkMail`](messages::SendLinkMail). It composes the message
 //!   at once ([`compose`]: subject, plain text and an HTML alternative from
-//!   `templates/mail/`, links built from `BASE_URL`) and replies when the
-//!   message is queued; delivery then runs on the Mailer's thread, so a slow or
+//!   `templates/mail/`, links built from `BASE_URL`; no text the account
+//!   chose when its address is not verified) and replies when the message is
+//!   queued; delivery then runs on the Mailer's thread, so a slow or
 //!   absent mail server never holds up an HTTP request.
 //! - Delivery retries what may pass later (no connection, a 4xx reply, a disk
 //!   error) with exponential backoff for about eight minutes, then logs an error

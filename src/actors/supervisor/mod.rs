@@ -43,7 +43,7 @@ use crate::actors::processors::{ChildCommand, ProcessorPool};
 use crate::actors::reader::StreamReader;
 use crate::actors::runner::{JobRunner, lease_for};
 use crate::actors::storage::Storage;
-use crate::config::LoginLimits;
+use crate::config::RateLimits;
 use crate::processing::Limits;
 use crate::transport::redis_stream::{StreamConsumer, StreamPublisher};
 use crate::transport::{Consumer, Publisher, memory};
@@ -98,7 +98,7 @@ pub struct GraphResources {
     pub storage: Storage,
     pub mailer: Mailer,
     pub redis: Option<RedisResources>,
-    pub login_limits: LoginLimits,
+    pub rate_limits: RateLimits,
     pub max_upload_size: u64,
     pub extra_allowed_types: Vec<String>,
     pub pipeline: PipelineSettings,
@@ -148,7 +148,7 @@ impl Supervisor {
             storage,
             mailer,
             redis,
-            login_limits,
+            rate_limits,
             max_upload_size,
             extra_allowed_types,
             pipeline,
@@ -167,7 +167,7 @@ impl Supervisor {
             .as_ref()
             .map(|r| (r.pool.clone(), r.namespace.clone()));
         let limiter = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| {
-            Limiter::new(limiter_redis, login_limits)
+            Limiter::new(limiter_redis, rate_limits)
         });
         let events_redis = redis.clone();
         let events = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| {

@@ -31,6 +31,7 @@ struct RegisterBody {
 async fn register(
     state: web::Data<AppState>,
     request_id: RequestId,
+    req: HttpRequest,
     body: web::Json<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
     let RegisterBody {
@@ -38,7 +39,8 @@ async fn register(
         password,
         name,
     } = body.into_inner();
-    let user = accounts::register(&state, request_id, &email, password, &name).await?;
+    let user =
+        accounts::register(&state, request_id, client_ip(&req), &email, password, &name).await?;
     Ok(HttpResponse::Created().json(json!({ "user": UserBody::from(user) })))
 }
 

@@ -70,13 +70,15 @@ async fn verify_email(
 }
 
 /// Mails the signed-in user a new verification link: 409 when the address is
-/// verified already, 429 (with `Retry-After`) within a minute of the last one.
+/// verified already, 429 (with `Retry-After`) within a minute of the last one
+/// or when the client address has asked too often.
 async fn resend_verification(
     state: web::Data<AppState>,
     request_id: RequestId,
+    req: HttpRequest,
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    accounts::resend_verification(&state, request_id, caller.user_id).await?;
+    accounts::resend_verification(&state, request_id, client_ip(&req), caller.user_id).await?;
     Ok(HttpResponse::Accepted().json(json!({
         "message": "a new verification link is on its way",
     })))

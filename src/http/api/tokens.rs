@@ -61,6 +61,7 @@ async fn create(
     let created = tokens::create(
         &state.actors.catalog,
         request_id,
+        tokens::Requester::Owner,
         caller.user_id,
         &body.name,
         body.expires_in_days,

@@ -9,6 +9,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 use super::{CsrfForm, Notice, Page, UiError, see_other, see_other_with};
 use crate::auth::oauth::Provider;
@@ -64,14 +65,44 @@ pub(super) fn form_error(err: ApiError) -> Result<(StatusCode, String), UiError>
     }
 }
 
-/// Where to go after signing in: a path on this site only (never `//host`).
-fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path
+/// Where to go after signing in when `next` does not say.
+const HOME: &str = "/files";
+
+/// Where to go after signing in: `next` when it is a place on this site,
+/// else [`HOME`]. `next` is read as a browser reads a `Location`, as a URL
+/// relative to `site` (tabs and newlines dropped, `\` taken for `/`, `//`
+/// naming a host), and kept only when it lands on `site`'s origin. The answer
+/// is that URL's path, query and fragment as the parser writes them
+/// (percent-encoded, one leading `/`), so a browser cannot read another host
+/// into it either.
+fn safe_next(next: Option<&str>, site: &Url) -> String {
+    let Some(url) = next
+        .filter(|next| !next.is_empty())
+        .and_then(|next| site.join(next).ok())
+        .filter(|url| url.origin() == site.origin())
+    else {
+        return HOME.into();
+    };
+    let mut target = url.path().to_string();
+    for (mark, part) in [('?', url.query()), ('#', url.fragment())] {
+        if let Some(part) = part {
+            target.push(mark);
+            target.push_str(part);
         }
-        _ => "/files",
     }
+    // A path such as `//evil.example` (from `/.//evil.example`) is fine
+    // inside a URL with a host, and a host of its own in a `Location`.
+    match target.starts_with("//") {
+        true => HOME.into(),
+        false => target,
+    }
+}
+
+/// This site's own address, which `next` must stay on.
+fn site(state: &AppState, req: &HttpRequest) -> Url {
+    state
+        .config
+        .public_url(req.app_config().local_addr().port())
 }
 
 /// A sign-in button for each OAuth provider Kiln is configured for.
@@ -99,10 +130,12 @@ async fn landing(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRes
 
 // ---- sign in and out -------------------------------------------------------------
 
+/// What the sign-in page's address may say: only where to go next. The
+/// page takes no message from its address (any text there would be shown
+/// with Kiln's authority); it shows only what its own handlers chose.
 #[derive(Deserialize)]
 struct NextQuery {
     next: Option<String>,
-    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -132,9 +165,12 @@ async fn login_page(
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, UiError> {
     if current_session(&state, &req).await?.is_some() {
-        return Ok(see_other(safe_next(query.next.as_deref())));
+        return Ok(see_other(&safe_next(
+            query.next.as_deref(),
+            &site(&state, &req),
+        )));
     }
-    login_form(&state, "", query.next.as_deref(), query.error.as_deref()).render(&req, None)
+    login_form(&state, "", query.next.as_deref(), None).render(&req, None)
 }
 
 async fn login(
@@ -158,7 +194,7 @@ async fn login(
     match signed_in {
         Ok(signed_in) => {
             let cookie = begin_session(&state, &req, signed_in.user.id).await?;
-            let mut response = see_other(safe_next(next.as_deref()));
+            let mut response = see_other(&safe_next(next.as_deref(), &site(&state, &req)));
             response.add_cookie(&cookie).map_err(ApiError::internal)?;
             Ok(response)
         }
@@ -221,7 +257,16 @@ async fn register(
         email,
         password,
     } = form.into_inner();
-    match accounts::register(&state, request_id_of(&req), &email, password, &name).await {
+    let registered = accounts::register(
+        &state,
+        request_id_of(&req),
+        client_ip(&req),
+        &email,
+        password,
+        &name,
+    )
+    .await;
+    match registered {
         Ok(user) => {
             let cookie = begin_session(&state, &req, user.id).await?;
             let mut response = see_other_with(&state.config, "/files", Notice::Registered);
@@ -428,7 +473,14 @@ async fn resend(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, UiError> {
     signed_in.check_csrf(&form.csrf_token)?;
-    match accounts::resend_verification(&state, request_id_of(&req), signed_in.user.id).await {
+    let resent = accounts::resend_verification(
+        &state,
+        request_id_of(&req),
+        client_ip(&req),
+        signed_in.user.id,
+    )
+    .await;
+    match resent {
         Ok(()) => Ok(see_other_with(
             &state.config,
             "/files",
@@ -441,6 +493,99 @@ async fn resend(
                 .with("message", &message)
                 .status(status)
                 .render(&req, Some(&signed_in))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site() -> Url {
+        Url::parse("https://kiln.example.com").unwrap()
+    }
+
+    #[test]
+    fn a_place_on_this_site_is_kept() {
+        for (next, kept) in [
+            ("/files", "/files"),
+            (
+                "/files/0190?status=ready#jobs",
+                "/files/0190?status=ready#jobs",
+            ),
+            ("/settings#tokens", "/settings#tokens"),
+            ("https://kiln.example.com/settings", "/settings"),
+            ("/%2F/evil.example/x", "/%2F/evil.example/x"),
+        ] {
+            assert_eq!(safe_next(Some(next), &site()), kept, "{next:?}");
+        }
+        assert_eq!(safe_next(None, &site()), HOME);
+        assert_eq!(safe_next(Some(""), &site()), HOME);
+    }
+
+    /// Tricks that make a path that looks local send a browser to another
+    /// host. Each one must come back as a path on this site that no browser
+    /// reads as another host.
+    #[test]
+    fn known_open_redirect_bypasses_stay_on_this_site() {
+        for next in [
+            "//evil.example/x",
+            "/\t/evil.example/x",
+            "/\n/evil.example/x",
+            "/\r\n/evil.example/x",
+            "\t//evil.example/x",
+            "/\\evil.example/x",
+            "\\\\evil.example/x",
+            "\\/evil.example/x",
+            "//%2F/evil.example/x",
+            "///evil.example/x",
+            "/.//evil.example/x",
+            "https://evil.example/x",
+            "https:evil.example/x",
+            "http:evil.example/x",
+            "https:/evil.example/x",
+            "http://kiln.example.com/x",
+            "https://kiln.example.com.evil.example/x",
+            "https://kiln.example.com@evil.example/x",
+            "javascript:alert(document.domain)",
+            "JavaScript:alert(1)",
+            " javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "/\u{FF0F}evil.example/x",
+            "\u{FF0F}\u{FF0F}evil.example/x",
+            "\u{2215}\u{2215}evil.example/x",
+            "\u{2044}\u{2044}evil.example/x",
+            "\u{FF3C}\u{FF3C}evil.example/x",
+            "/\u{3002}evil.example",
+        ] {
+            let target = safe_next(Some(next), &site());
+            assert!(
+                target.starts_with('/') && !target.starts_with("//") && !target.contains('\\'),
+                "{next:?} became {target:?}"
+            );
+            assert!(target.is_ascii(), "{next:?} became {target:?}");
+            let followed = site().join(&target).unwrap();
+            assert_eq!(
+                followed.origin(),
+                site().origin(),
+                "{next:?} became {target:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_redirect_off_this_origin_goes_home() {
+        for next in [
+            "//evil.example/x",
+            "/\t/evil.example/x",
+            "/\\evil.example/x",
+            "\\\\evil.example/x",
+            "/.//evil.example/x",
+            "http://kiln.example.com/x",
+            "https://evil.example/x",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next(Some(next), &site()), HOME, "{next:?}");
         }
     }
 }

@@ -330,8 +330,10 @@ async fn finish_sign_in(
         OAuthSignInOutcome::Created(user) => {
             if !user.email_verified {
                 // The provider did not vouch for the address: Kiln asks itself.
+                // Not counted against the client's registrations: each one
+                // took an account at the provider, which is what limits them.
                 if let Err(err) =
-                    accounts::resend_verification(state, request_id_of(req), user.id).await
+                    accounts::mail_verification_link(state, request_id_of(req), user.id).await
                 {
                     tracing::warn!(user_id = %user.id, error = %err, "no verification link for a new account");
                 }

@@ -369,6 +369,7 @@ async fn create_token(
             tokens::create(
                 &state.actors.catalog,
                 request_id_of(&req),
+                tokens::Requester::Owner,
                 signed_in.user.id,
                 &name,
                 days,
