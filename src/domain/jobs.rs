@@ -203,7 +203,7 @@ mod tests {
                 delay,
                 counted: true,
             } => delay,
-            AfterFailure::Dead => panic!("attempt {attempt} should retry"),
+            other => panic!("attempt {attempt} should retry, counted: {other:?}"),
         };
         assert_eq!(delay(1), Duration::from_secs(2));
         assert_eq!(delay(2), Duration::from_secs(4));
