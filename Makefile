@@ -14,7 +14,7 @@ ARGS ?=
 
 .PHONY: help run build test test-embedded test-services services-up migrate \
 	fmt lint pdfium s3-start s3-stop s3-status bench bench-processors bench-criterion \
-	bench-pipeline docker-check
+	bench-boundary bench-pipeline docker-check
 
 help: ## list the targets
 	@echo "Kiln make targets:"
@@ -64,7 +64,7 @@ s3-stop: ## stop the local S3-compatible test server
 s3-status: ## is the local S3-compatible test server answering?
 	bash scripts/s3-server.sh status
 
-bench: bench-processors bench-criterion bench-pipeline ## run every benchmark; results go in BENCHMARKS.md
+bench: bench-processors bench-criterion bench-boundary bench-pipeline ## run every benchmark; results go in BENCHMARKS.md
 
 bench-processors: pdfium ## `kiln process` vs vipsthumbnail, vips, cwebp, pdftoppm on a Debian-built corpus (ARGS= more options)
 	$(CARGO) build --release --bin kiln
@@ -72,6 +72,9 @@ bench-processors: pdfium ## `kiln process` vs vipsthumbnail, vips, cwebp, pdftop
 
 bench-criterion: pdfium ## criterion benches of each processor in process (cargo bench --bench processors)
 	$(CARGO) bench --bench processors
+
+bench-boundary: ## one small thumbnail in process against the same job through a `kiln processor` child
+	$(CARGO) bench --bench boundary
 
 bench-pipeline: pdfium ## uploads/s and jobs/s for 200 small JPEGs, embedded and services (ARGS= more options)
 	$(CARGO) build --release --bin kiln
