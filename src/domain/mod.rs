@@ -6,6 +6,7 @@
 mod email;
 pub mod jobs;
 mod password;
+pub mod text;
 mod token_name;
 
 pub use email::Email;

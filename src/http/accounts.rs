@@ -39,8 +39,10 @@ pub fn client_ip(req: &HttpRequest) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// A display name: trimmed, 1 to 100 printable characters.
+/// A display name: trimmed, 1 to 100 printable characters, with bidirectional
+/// controls and zero-width characters dropped.
 pub fn parse_name(name: &str) -> Result<String, ApiError> {
+    let name = crate::domain::text::without_invisible_format(name);
     let name = name.trim();
     if name.is_empty()
         || name.chars().count() > MAX_NAME_CHARS

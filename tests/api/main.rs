@@ -10,6 +10,7 @@ mod chaos;
 mod cli;
 mod cli_admin;
 mod cli_users;
+mod content_safety;
 mod helpers;
 mod http_basics;
 mod mail;
