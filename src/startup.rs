@@ -150,12 +150,13 @@ impl Application {
         let server = if let Some(listener) = listener {
             http::check_templates().context("a web page template does not compile")?;
             let state = state.clone();
+            let ops_port_set = config.ops_port.is_some();
             let server = HttpServer::new(move || {
                 App::new()
                     .wrap(from_fn(http::refuse_cross_site))
                     .wrap(from_fn(request_context))
                     .app_data(state.clone())
-                    .configure(http::configure)
+                    .configure(|cfg| http::configure(cfg, ops_port_set))
             })
             .shutdown_timeout(config.shutdown_timeout.as_secs())
             // actix stops at once on SIGINT; Kiln drains on both signals instead.
