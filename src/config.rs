@@ -60,6 +60,9 @@ pub struct Config {
     /// MIME types, beyond images and PDF, that uploads may have: such files are
     /// stored (type still sniffed from their bytes) and get no jobs.
     pub extra_allowed_types: Vec<String>,
+    /// Event streams (`/api/events`, `/api/files/{id}/events`) one user may
+    /// hold open on one process.
+    pub max_event_streams_per_user: usize,
     /// Where PDFium's shared library is (for `pdf_thumbnail`).
     pub pdfium_library: PathBuf,
     /// How often each process looks for jobs the transport must carry again.
@@ -370,6 +373,8 @@ impl Config {
                 .map(|list| parse_mime_list("ALLOWED_EXTRA_TYPES", &list))
                 .transpose()?
                 .unwrap_or_default(),
+            max_event_streams_per_user: env.positive("MAX_EVENT_STREAMS_PER_USER")?.unwrap_or(16)
+                as usize,
             pdfium_library: env
                 .string("PDFIUM_LIBRARY")
                 .map(PathBuf::from)
@@ -761,6 +766,7 @@ mod tests {
         assert_eq!(config.public_url(8080).as_str(), "http://127.0.0.1:8080/");
         assert_eq!(config.max_upload_size, 104_857_600);
         assert_eq!(config.job_timeout, Duration::from_secs(300));
+        assert_eq!(config.max_event_streams_per_user, 16);
     }
 
     #[test]
@@ -786,6 +792,7 @@ mod tests {
             ("REDIS_URL", "http://x"),
             ("JWT_SECRET", "short"),
             ("ALLOWED_EXTRA_TYPES", "zip"),
+            ("MAX_EVENT_STREAMS_PER_USER", "0"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{err}");

@@ -11,6 +11,7 @@ mod cli;
 mod cli_admin;
 mod cli_users;
 mod content_safety;
+mod event_streams;
 mod helpers;
 mod http_basics;
 mod mail;

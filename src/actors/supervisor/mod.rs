@@ -96,6 +96,7 @@ pub struct GraphResources {
     pub login_limits: LoginLimits,
     pub max_upload_size: u64,
     pub extra_allowed_types: Vec<String>,
+    pub max_event_streams_per_user: usize,
     pub pipeline: PipelineSettings,
 }
 
@@ -144,6 +145,7 @@ impl Supervisor {
             login_limits,
             max_upload_size,
             extra_allowed_types,
+            max_event_streams_per_user,
             pipeline,
         } = resources;
         let mut arbiters = Vec::new();
@@ -168,6 +170,7 @@ impl Supervisor {
                 events_redis
                     .as_ref()
                     .map(|r| (r.pool.clone(), r.client.clone(), r.namespace.as_str())),
+                max_event_streams_per_user,
             )
         });
         let credentials = SyncArbiter::start(CREDENTIAL_THREADS, Credentials::default);
