@@ -14,6 +14,8 @@ use lettre::message::Mailbox;
 use secrecy::SecretString;
 use url::Url;
 
+use crate::domain::delivery::executes_in_browsers;
+
 /// A configuration problem, reported as one line that names the variable.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {variable}: {message}")]
@@ -370,7 +372,7 @@ impl Config {
             },
             extra_allowed_types: env
                 .string("ALLOWED_EXTRA_TYPES")
-                .map(|list| parse_mime_list("ALLOWED_EXTRA_TYPES", &list))
+                .map(|list| parse_extra_types(&list))
                 .transpose()?
                 .unwrap_or_default(),
             max_event_streams_per_user: env.positive("MAX_EVENT_STREAMS_PER_USER")?.unwrap_or(16)
@@ -636,6 +638,22 @@ fn oauth_provider(
     }
 }
 
+/// `ALLOWED_EXTRA_TYPES`: a MIME list without any type browsers run as a page
+/// or a script, which no response header makes safe to serve.
+fn parse_extra_types(raw: &str) -> Result<Vec<String>, ConfigError> {
+    const VARIABLE: &str = "ALLOWED_EXTRA_TYPES";
+    let types = parse_mime_list(VARIABLE, raw)?;
+    match types.iter().find(|t| executes_in_browsers(t)) {
+        Some(runs) => Err(ConfigError::new(
+            VARIABLE,
+            format!(
+                "{runs} is run by browsers (HTML, XML, SVG and JavaScript are), so Kiln cannot serve it safely; remove it"
+            ),
+        )),
+        None => Ok(types),
+    }
+}
+
 /// `type/subtype` entries, comma separated, lowercased.
 fn parse_mime_list(variable: &'static str, raw: &str) -> Result<Vec<String>, ConfigError> {
     raw.split(',')
@@ -797,6 +815,21 @@ mod tests {
             let err = config(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{err}");
         }
+    }
+
+    #[test]
+    fn extra_types_that_browsers_run_are_refused_by_name() {
+        for list in [
+            "text/html",
+            "application/zip, image/svg+xml",
+            "Text/JavaScript",
+        ] {
+            let err = config(&[("ALLOWED_EXTRA_TYPES", list)]).unwrap_err();
+            assert_eq!(err.variable, "ALLOWED_EXTRA_TYPES", "{list}");
+            assert!(err.to_string().contains("run by browsers"), "{err}");
+        }
+        let config = config(&[("ALLOWED_EXTRA_TYPES", "application/zip,video/mp4")]).unwrap();
+        assert_eq!(config.extra_allowed_types, ["application/zip", "video/mp4"]);
     }
 
     #[test]

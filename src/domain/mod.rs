@@ -3,6 +3,7 @@
 //! A value of one of these types has passed its rules, so code that receives one
 //! does not check again.
 
+pub mod delivery;
 mod email;
 pub mod jobs;
 mod password;
