@@ -27,12 +27,20 @@ fn small_jpeg() -> Vec<u8> {
 fn boundary(c: &mut Criterion) {
     let input = small_jpeg();
     let mut group = c.benchmark_group("thumbnail small.jpg");
-    group.sample_size(30).measurement_time(Duration::from_secs(5));
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(5));
 
     group.bench_function("in process", |b| {
         b.iter(|| {
-            processing::run("thumbnail", "thumbnail", &json!({}), &input, &Limits::default())
-                .expect("the fixture makes a thumbnail")
+            processing::run(
+                "thumbnail",
+                "thumbnail",
+                &json!({}),
+                &input,
+                &Limits::default(),
+            )
+            .expect("the fixture makes a thumbnail")
         })
     });
 
@@ -46,7 +54,12 @@ fn boundary(c: &mut Criterion) {
     };
     let pool = system.block_on(async {
         let pool = ProcessorPool::new(command, 1, DEFAULT_MAX_PIXELS).start();
-        while pool.send(ProcessorPids).await.expect("the pool answers").is_empty() {
+        while pool
+            .send(ProcessorPids)
+            .await
+            .expect("the pool answers")
+            .is_empty()
+        {
             actix_rt::time::sleep(Duration::from_millis(10)).await;
         }
         pool

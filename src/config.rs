@@ -14,6 +14,7 @@ use lettre::message::Mailbox;
 use secrecy::SecretString;
 use url::Url;
 
+use crate::domain::delivery::executes_in_browsers;
 use crate::domain::{Throttle, TrustedProxies};
 
 /// A configuration problem, reported as one line that names the variable.
@@ -64,6 +65,9 @@ pub struct Config {
     /// MIME types, beyond images and PDF, that uploads may have: such files are
     /// stored (type still sniffed from their bytes) and get no jobs.
     pub extra_allowed_types: Vec<String>,
+    /// Event streams (`/api/events`, `/api/files/{id}/events`) one user may
+    /// hold open on one process.
+    pub max_event_streams_per_user: usize,
     /// Where PDFium's shared library is (for `pdf_thumbnail`).
     pub pdfium_library: PathBuf,
     /// The `kiln processor` children that run every job, and their limits.
@@ -449,9 +453,11 @@ impl Config {
             },
             extra_allowed_types: env
                 .string("ALLOWED_EXTRA_TYPES")
-                .map(|list| parse_mime_list("ALLOWED_EXTRA_TYPES", &list))
+                .map(|list| parse_extra_types(&list))
                 .transpose()?
                 .unwrap_or_default(),
+            max_event_streams_per_user: env.positive("MAX_EVENT_STREAMS_PER_USER")?.unwrap_or(16)
+                as usize,
             pdfium_library: env
                 .string("PDFIUM_LIBRARY")
                 .map(PathBuf::from)
@@ -745,6 +751,22 @@ fn oauth_provider(
     }
 }
 
+/// `ALLOWED_EXTRA_TYPES`: a MIME list without any type browsers run as a page
+/// or a script, which no response header makes safe to serve.
+fn parse_extra_types(raw: &str) -> Result<Vec<String>, ConfigError> {
+    const VARIABLE: &str = "ALLOWED_EXTRA_TYPES";
+    let types = parse_mime_list(VARIABLE, raw)?;
+    match types.iter().find(|t| executes_in_browsers(t)) {
+        Some(runs) => Err(ConfigError::new(
+            VARIABLE,
+            format!(
+                "{runs} is run by browsers (HTML, XML, SVG and JavaScript are), so Kiln cannot serve it safely; remove it"
+            ),
+        )),
+        None => Ok(types),
+    }
+}
+
 /// `type/subtype` entries, comma separated, lowercased.
 fn parse_mime_list(variable: &'static str, raw: &str) -> Result<Vec<String>, ConfigError> {
     raw.split(',')
@@ -875,6 +897,7 @@ mod tests {
         assert_eq!(config.public_url(8080).as_str(), "http://127.0.0.1:8080/");
         assert_eq!(config.max_upload_size, 104_857_600);
         assert_eq!(config.job_timeout, Duration::from_secs(300));
+        assert_eq!(config.max_event_streams_per_user, 16);
     }
 
     #[test]
@@ -903,10 +926,26 @@ mod tests {
             ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
             ("REGISTER_MAX_PER_IP", "0"),
             ("REGISTER_RATE_WINDOW", "hourly"),
+            ("MAX_EVENT_STREAMS_PER_USER", "0"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{err}");
         }
+    }
+
+    #[test]
+    fn extra_types_that_browsers_run_are_refused_by_name() {
+        for list in [
+            "text/html",
+            "application/zip, image/svg+xml",
+            "Text/JavaScript",
+        ] {
+            let err = config(&[("ALLOWED_EXTRA_TYPES", list)]).unwrap_err();
+            assert_eq!(err.variable, "ALLOWED_EXTRA_TYPES", "{list}");
+            assert!(err.to_string().contains("run by browsers"), "{err}");
+        }
+        let config = config(&[("ALLOWED_EXTRA_TYPES", "application/zip,video/mp4")]).unwrap();
+        assert_eq!(config.extra_allowed_types, ["application/zip", "video/mp4"]);
     }
 
     #[test]

@@ -128,6 +128,7 @@ impl Application {
             rate_limits: config.rate_limits,
             max_upload_size: config.max_upload_size,
             extra_allowed_types: config.extra_allowed_types.clone(),
+            max_event_streams_per_user: config.max_event_streams_per_user,
             pipeline: PipelineSettings {
                 runs_jobs: role.runs_jobs(),
                 worker_concurrency: config.worker_concurrency,
@@ -151,14 +152,20 @@ impl Application {
         let server = if let Some(listener) = listener {
             http::check_templates().context("a web page template does not compile")?;
             let state = state.clone();
+            let ops_port_set = config.ops_port.is_some();
             let server = HttpServer::new(move || {
                 App::new()
                     .wrap(from_fn(http::refuse_cross_site))
                     .wrap(from_fn(request_context))
                     .app_data(state.clone())
-                    .configure(http::configure)
+                    .configure(|cfg| http::configure(cfg, ops_port_set))
             })
             .shutdown_timeout(config.shutdown_timeout.as_secs())
+            // A client that closes its side has gone away (no HTTP client of
+            // Kiln's half-closes and waits): end its response at once, so an
+            // event stream gives its place back without waiting for a write
+            // to fail.
+            .h1_allow_half_closed(false)
             // actix stops at once on SIGINT; Kiln drains on both signals instead.
             .disable_signals()
             .listen(listener)?

@@ -4,9 +4,11 @@
 //! does not check again.
 
 mod client_address;
+pub mod delivery;
 mod email;
 pub mod jobs;
 mod password;
+pub mod text;
 mod throttle;
 mod token_name;
 

@@ -55,8 +55,10 @@ async fn reserve_attempt(state: &AppState, subjects: Vec<Subject>) -> Result<(),
     }
 }
 
-/// A display name: trimmed, 1 to 100 printable characters.
+/// A display name: trimmed, 1 to 100 printable characters, with bidirectional
+/// controls and zero-width characters dropped.
 pub fn parse_name(name: &str) -> Result<String, ApiError> {
+    let name = crate::domain::text::without_invisible_format(name);
     let name = name.trim();
     if name.is_empty()
         || name.chars().count() > MAX_NAME_CHARS

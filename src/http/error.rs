@@ -12,12 +12,17 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::actors::catalog::CatalogError;
+use crate::actors::events::EventsError;
 use crate::actors::limiter::LimiterError;
 use crate::actors::storage::StorageError;
 use crate::error_chain;
 
 /// How long a client should wait before retrying when a backend is down.
 const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// How long a client refused another event stream should wait: a stream it
+/// closed is counted out at once, but one that merely went away may take
+/// that long to be noticed.
+const STREAMS_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -47,6 +52,9 @@ pub enum ApiError {
     Unprocessable { code: &'static str, message: String },
     #[error("too many attempts; retry in {} seconds", retry_after_secs(*.retry_after))]
     TooManyRequests { retry_after: Duration },
+    /// The user holds as many event streams open as they may.
+    #[error("too many open event streams: at most {limit} per user; close one to open another")]
+    TooManyStreams { limit: usize },
     #[error("{backend} is unavailable; retry shortly")]
     Unavailable {
         backend: &'static str,
@@ -95,6 +103,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "file_too_large",
             Self::UnsupportedType(_) => "unsupported_type",
             Self::TooManyRequests { .. } => "rate_limited",
+            Self::TooManyStreams { .. } => "too_many_streams",
             Self::Unavailable { .. } => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -137,7 +146,9 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } | Self::TooManyStreams { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -151,6 +162,7 @@ impl ResponseError for ApiError {
         let mut response = error_body(status, self.code(), &self.to_string());
         let retry_after = match self {
             Self::TooManyRequests { retry_after } => Some(retry_after_secs(*retry_after).max(1)),
+            Self::TooManyStreams { .. } => Some(STREAMS_RETRY_AFTER.as_secs()),
             Self::Unavailable { .. } => Some(UNAVAILABLE_RETRY_AFTER.as_secs()),
             _ => None,
         };
@@ -206,6 +218,14 @@ impl From<StorageError> for ApiError {
             StorageError::InvalidKey(_) | StorageError::Body(_) | StorageError::Config(_) => {
                 Self::internal(err)
             }
+        }
+    }
+}
+
+impl From<EventsError> for ApiError {
+    fn from(err: EventsError) -> Self {
+        match err {
+            EventsError::TooManyStreams { limit } => Self::TooManyStreams { limit },
         }
     }
 }

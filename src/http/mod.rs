@@ -58,8 +58,10 @@ where
 /// Largest JSON body the API reads; uploads use multipart, not JSON.
 const JSON_LIMIT: usize = 64 * 1024;
 
-/// Registers every route and the extractor error handlers.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Registers every route of the public port and the extractor error handlers.
+/// `/readyz` and `/metrics` are among them only when no `OPS_PORT` listener
+/// serves them (`ops_port_set` false).
+pub fn configure(cfg: &mut web::ServiceConfig, ops_port_set: bool) {
     cfg.app_data(
         web::JsonConfig::default()
             .limit(JSON_LIMIT)
@@ -79,7 +81,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::QueryConfig::default().error_handler(|err, _| {
         ApiError::bad_request("invalid_query", format!("invalid query string: {err}")).into()
     }))
-    .configure(ops::configure)
+    .configure(match ops_port_set {
+        true => ops::configure_health,
+        false => ops::configure,
+    })
     .configure(objects::configure)
     .service(web::scope("/api").configure(api::configure))
     .configure(ui::configure);

@@ -1,7 +1,10 @@
 //! Operational routes: `/healthz` (the process answers), `/readyz` (every
 //! backend answers, each with its latency, or 503 naming the ones that do not)
-//! and `/metrics` (Prometheus text). The same routes are served on `OPS_PORT`
-//! when it is set, which is how a `kiln worker` (no API) is probed and scraped.
+//! and `/metrics` (Prometheus text). With `OPS_PORT` set they are served on
+//! that listener (which is how a `kiln worker`, with no API, is probed and
+//! scraped), and the public port keeps only `/healthz`: which backends are down
+//! and how deep the queue is are for operators, not for whoever can reach the
+//! API.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -13,10 +16,16 @@ use super::error::error_body;
 use crate::actors::supervisor::{CheckReadiness, MeasureQueue};
 use crate::telemetry::metrics;
 
+/// Every operational route, for the listener that serves them.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
+    configure_health(cfg);
+    cfg.route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(prometheus_metrics));
+}
+
+/// `/healthz` alone, for the public port when `OPS_PORT` serves the rest.
+pub fn configure_health(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz));
 }
 
 async fn healthz() -> HttpResponse {

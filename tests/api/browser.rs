@@ -32,6 +32,8 @@
 //!   here, not quietly work.
 //! - chromedriver runs in a process group of its own that is killed whole on drop,
 //!   so a test that panics leaves no Chromium behind.
+//! - Downloads go, without asking, to a directory of the session's own
+//!   (`wait_for_download` finds them there).
 
 // Not every helper has a caller in every state of the suite.
 #![allow(dead_code)]
@@ -87,7 +89,7 @@ impl Browser {
             .expect("the browser semaphore is never closed");
         let driver = Driver::start().await;
         let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities(driver.profile.path()))
+            .capabilities(capabilities(driver.profile.path(), driver.downloads.path()))
             .connect(&driver.url())
             .await
             .unwrap_or_else(|error| {
@@ -329,6 +331,36 @@ impl Browser {
         panic!("{failure}");
     }
 
+    /// Polls until the browser has saved a download named `name` (complete,
+    /// not a `.crdownload`) and returns its bytes.
+    pub async fn wait_for_download(&self, name: &str, timeout: Duration) -> Vec<u8> {
+        let path = self.driver.downloads.path().join(name);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(bytes) = std::fs::read(&path) {
+                return bytes;
+            }
+            if Instant::now() >= deadline {
+                let saved: Vec<String> = std::fs::read_dir(self.driver.downloads.path())
+                    .map(|entries| {
+                        entries
+                            .filter_map(Result::ok)
+                            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let failure = self
+                    .failure(
+                        &format!("wait_for_download {name:?}"),
+                        format!("not saved within {timeout:?}; the downloads are {saved:?}"),
+                    )
+                    .await;
+                panic!("{failure}");
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Saves the visible part of the page as `target/test-screenshots/<name>.png`
     /// and returns that path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
@@ -383,8 +415,9 @@ impl Browser {
 }
 
 /// The session's capabilities: headless Chromium from Debian, en-US, a private
-/// profile, no traffic beyond loopback, and bounded page loads.
-fn capabilities(profile: &Path) -> Capabilities {
+/// profile, downloads saved to `downloads` without asking, no traffic beyond
+/// loopback, and bounded page loads.
+fn capabilities(profile: &Path, downloads: &Path) -> Capabilities {
     let capabilities = json!({
         "pageLoadStrategy": "normal",
         "timeouts": { "pageLoad": 30_000, "script": 30_000, "implicit": 0 },
@@ -406,7 +439,11 @@ fn capabilities(profile: &Path) -> Capabilities {
                 "--proxy-server=http://127.0.0.1:9",
                 format!("--user-data-dir={}", profile.display()),
             ],
-            "prefs": { "intl.accept_languages": "en-US" },
+            "prefs": {
+                "intl.accept_languages": "en-US",
+                "download.default_directory": downloads.display().to_string(),
+                "download.prompt_for_download": false,
+            },
         },
     });
     match capabilities {
@@ -454,13 +491,15 @@ fn excerpt(source: &str) -> String {
     excerpt
 }
 
-/// A chromedriver on a loopback port, with a scratch directory for its log and
-/// Chromium's profile. Dropping it kills its whole process group.
+/// A chromedriver on a loopback port, with scratch directories for its log,
+/// Chromium's profile and its downloads. Dropping it kills its whole process
+/// group.
 struct Driver {
     child: Child,
     port: u16,
     scratch: tempfile::TempDir,
     profile: tempfile::TempDir,
+    downloads: tempfile::TempDir,
 }
 
 impl Driver {
@@ -487,6 +526,7 @@ impl Driver {
                 child,
                 port,
                 profile: tempfile::tempdir().expect("a temporary directory"),
+                downloads: tempfile::tempdir().expect("a temporary directory"),
                 scratch,
             };
             if driver.answers_within(DRIVER_START).await {

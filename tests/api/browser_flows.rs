@@ -1,7 +1,8 @@
 //! Whole journeys through the web UI in a real browser (headless Chromium):
 //! registering and verifying by mail, uploading and processing files, API
-//! tokens, password reset, OAuth sign-in against a loopback provider, and the
-//! refusal of a form posted from another origin.
+//! tokens, password reset, OAuth sign-in against a loopback provider, the
+//! refusal of a form posted from another origin, and downloads that are saved,
+//! never rendered.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -13,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::browser::Browser;
-use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, fixture, spawn_app, spawn_app_with};
 use crate::oauth_provider::{OAuthProvider, ProviderUser};
 use crate::servers::PrivateSmtp;
 
@@ -556,6 +557,45 @@ async fn the_upload_page_says_which_files_were_refused_and_why() {
         .map(|file| file["filename"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["logo.png"], "only the accepted file is stored");
+    browser.close().await;
+}
+
+/// A page whose script, were it ever run on Kiln's origin, would leave a mark
+/// there: hidden after the end of a real PDF, and after a ZIP's signature.
+const HIDDEN_PAGE: &[u8] = b"\n<!doctype html><html><body><script>\
+    localStorage.setItem('kiln-script-ran', location.href)</script></body></html>\n";
+
+#[actix_rt::test]
+async fn a_pdf_or_an_allowed_extra_type_is_downloaded_not_rendered_and_its_script_never_runs() {
+    let app = spawn_app_with(&[("ALLOWED_EXTRA_TYPES", "application/zip")]).await;
+    let token = app.signed_in_user("ada@example.com").await;
+    let pdf = [fixture("two-pages.pdf"), HIDDEN_PAGE.to_vec()].concat();
+    let zip = [b"PK\x03\x04".to_vec(), HIDDEN_PAGE.to_vec()].concat();
+    let mut files = Vec::new();
+    for (name, bytes) in [("report.pdf", pdf), ("notes.zip", zip)] {
+        let response = app.upload(&token, name, bytes.clone(), None).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{name}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        let id = body["file"]["id"].as_str().unwrap().to_string();
+        files.push((name, bytes, id));
+    }
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "ada@example.com", PASSWORD).await;
+    for (name, bytes, id) in &files {
+        let page = app.url(&format!("/files/{id}"));
+        browser.goto(&page).await;
+        browser.click("[data-test=download-original]").await;
+        let saved = browser.wait_for_download(name, SLOW).await;
+        assert!(saved == *bytes, "{name} is saved whole, under its name");
+        assert_eq!(
+            browser.current_url().await,
+            page,
+            "{name} was opened in the browser"
+        );
+    }
+    let mark = js(&browser, "return localStorage.getItem('kiln-script-ran')").await;
+    assert_eq!(mark, serde_json::Value::Null, "a stored file's script ran");
     browser.close().await;
 }
 

@@ -10,6 +10,8 @@ mod chaos;
 mod cli;
 mod cli_admin;
 mod cli_users;
+mod content_safety;
+mod event_streams;
 mod helpers;
 mod http_basics;
 mod mail;

@@ -1,5 +1,6 @@
 //! What operators see: `/metrics`, `/readyz` with latencies, the `OPS_PORT`
-//! listener of a worker (which stops taking jobs while Redis is down), and
+//! listener (the only one serving them when set) of a worker (which stops
+//! taking jobs while Redis is down), and
 //! `LOG_FORMAT=json` lines with the request's and the job's fields.
 //! `prometheus.rs` has Prometheus itself scrape a running Kiln.
 
@@ -9,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::chaos::{Cluster, PHOTO_VARIANTS};
-use crate::helpers::{spawn_app, wait_until};
+use crate::helpers::{spawn_app, spawn_app_with, wait_until};
 use crate::servers::{CuttableProxy, KilnProcess, PrivateRedis, free_port};
 
 /// The value of the sample whose line starts with `series` (name and labels
@@ -163,6 +164,21 @@ async fn ops_get(client: &reqwest::Client, port: u16, path: &str) -> reqwest::Re
         .send()
         .await
         .unwrap()
+}
+
+#[actix_rt::test]
+async fn with_ops_port_set_readyz_and_metrics_answer_only_there() {
+    let ops_port = free_port();
+    let app = spawn_app_with(&[("OPS_PORT", &ops_port.to_string())]).await;
+    let client = reqwest::Client::new();
+    for path in ["/readyz", "/metrics"] {
+        let public = app.get(path, None).await;
+        assert_eq!(public.status(), StatusCode::NOT_FOUND, "{path} on PORT");
+        let ops = ops_get(&client, ops_port, path).await;
+        assert_eq!(ops.status(), StatusCode::OK, "{path} on OPS_PORT");
+    }
+    // Load balancers in front of the API still probe it there.
+    assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK);
 }
 
 /// Waits until the worker on `ops_port` reports `backend` down on `/readyz`

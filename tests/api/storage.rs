@@ -1,6 +1,6 @@
 //! The Storage actor on the configured backend: local directory (embedded) or
 //! S3 (services mode): put, get, list, delete, and presigned links fetched by a
-//! plain HTTP client.
+//! plain HTTP client, with the delivery headers they were signed with.
 
 use std::time::Duration;
 
@@ -8,6 +8,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
 use kiln::actors::storage::messages::*;
 use kiln::actors::storage::{ObjectKey, StorageError};
+use kiln::domain::delivery::Delivery;
 use kiln::telemetry::RequestId;
 use reqwest::StatusCode;
 
@@ -60,12 +61,22 @@ async fn get(app: &TestApp, raw_key: &str) -> Result<Vec<u8>, StorageError> {
 }
 
 async fn presign(app: &TestApp, raw_key: &str, ttl: Duration) -> PresignedUrl {
+    presign_as(app, raw_key, ttl, Delivery::new("image/png", "cat.png")).await
+}
+
+async fn presign_as(
+    app: &TestApp,
+    raw_key: &str,
+    ttl: Duration,
+    delivery: Delivery,
+) -> PresignedUrl {
     app.actors
         .storage
         .send(PresignGet {
             request_id: RequestId::generate(),
             key: key(raw_key),
             ttl,
+            delivery,
         })
         .await
         .unwrap()
@@ -181,6 +192,79 @@ async fn a_tampered_presigned_link_is_refused() {
     longer.query_pairs_mut().clear().extend_pairs(pairs);
     let response = reqwest::get(longer.as_str()).await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[actix_rt::test]
+async fn a_presigned_link_answers_with_the_type_and_disposition_it_was_signed_with() {
+    let app = spawn_app().await;
+    // Stored as a PNG; the link says otherwise, and wins.
+    put(&app, "u7/f7/original.pdf", 100).await;
+    let delivery = Delivery::new("application/pdf", "Q3 “report” 100%.pdf");
+    let link = presign_as(
+        &app,
+        "u7/f7/original.pdf",
+        Duration::from_secs(60),
+        delivery,
+    )
+    .await;
+    let response = reqwest::get(link.url.as_str()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers();
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"Q3 _report_ 100_.pdf\"; \
+         filename*=UTF-8''Q3%20%E2%80%9Creport%E2%80%9D%20100%25.pdf"
+    );
+    if !app.uses_services() {
+        // S3 cannot send these; Kiln's own route does.
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(
+            headers["content-security-policy"],
+            "default-src 'none'; sandbox"
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn a_presigned_link_whose_type_or_name_was_changed_is_refused() {
+    let app = spawn_app().await;
+    put(&app, "u8/f8/original.pdf", 100).await;
+    let delivery = Delivery::new("application/pdf", "report.pdf");
+    let link = presign_as(
+        &app,
+        "u8/f8/original.pdf",
+        Duration::from_secs(60),
+        delivery,
+    )
+    .await;
+    // The local route's parameters, and S3's response overrides.
+    let changeable = [
+        "type",
+        "name",
+        "response-content-type",
+        "response-content-disposition",
+    ];
+    let mut changed = 0;
+    for param in changeable {
+        if !link.url.query_pairs().any(|(k, _)| k == param) {
+            continue;
+        }
+        let mut tampered = link.url.clone();
+        let pairs: Vec<(String, String)> = link
+            .url
+            .query_pairs()
+            .map(|(k, v)| match k == param {
+                true => (k.into_owned(), "text/html".to_string()),
+                false => (k.into_owned(), v.into_owned()),
+            })
+            .collect();
+        tampered.query_pairs_mut().clear().extend_pairs(pairs);
+        let response = reqwest::get(tampered.as_str()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{param}");
+        changed += 1;
+    }
+    assert_eq!(changed, 2, "{}", link.url);
 }
 
 #[actix_rt::test]

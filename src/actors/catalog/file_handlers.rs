@@ -11,7 +11,7 @@ use tracing::info_span;
 use uuid::Uuid;
 
 use super::messages::*;
-use super::records::{File, FileCounts, FileDetails, Job, Variant};
+use super::records::{File, FileCounts, FileDetails, Job, Variant, VariantOfFile};
 use super::{Catalog, CatalogError, begin_write};
 use crate::domain::jobs::{FileStatus, JobStatus};
 use crate::entities::{file_variants, files, processing_jobs};
@@ -308,20 +308,23 @@ impl Handler<DeleteFile> for Catalog {
 }
 
 impl Handler<FindVariant> for Catalog {
-    type Result = ResponseFuture<Result<Option<Variant>, CatalogError>>;
+    type Result = ResponseFuture<Result<Option<VariantOfFile>, CatalogError>>;
 
     fn handle(&mut self, msg: FindVariant, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.find_variant", request_id = %msg.request_id, file_id = %msg.file_id);
         self.run("find_variant", span, |db| async move {
-            if owned_file(&db, msg.user_id, msg.file_id).await?.is_none() {
+            let Some(file) = owned_file(&db, msg.user_id, msg.file_id).await? else {
                 return Ok(None);
-            }
+            };
             Ok(file_variants::Entity::find()
                 .filter(file_variants::Column::FileId.eq(msg.file_id))
                 .filter(file_variants::Column::Name.eq(msg.name))
                 .one(&db)
                 .await?
-                .map(Variant::from))
+                .map(|variant| VariantOfFile {
+                    filename: file.filename,
+                    variant: variant.into(),
+                }))
         })
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::CatalogError;
 use super::records::{
-    ApiToken, File, FileDetails, Job, LinkCheck, LoginCandidate, OpenSession, User, Variant,
+    ApiToken, File, FileDetails, Job, LinkCheck, LoginCandidate, OpenSession, User, VariantOfFile,
 };
 use crate::domain::jobs::{Failure, FileStatus, JobStatus};
 use crate::telemetry::RequestId;
@@ -293,8 +293,9 @@ pub struct DeleteFile {
     pub file_id: Uuid,
 }
 
+/// One of the user's file's variants, by name, with the file's name.
 #[derive(Message)]
-#[rtype(result = "Result<Option<Variant>, CatalogError>")]
+#[rtype(result = "Result<Option<VariantOfFile>, CatalogError>")]
 pub struct FindVariant {
     pub request_id: RequestId,
     pub user_id: Uuid,

@@ -133,6 +133,14 @@ pub struct Variant {
     pub created_at: DateTime<Utc>,
 }
 
+/// A variant with the stored name of the file it was made from, which names
+/// its download.
+#[derive(Debug, Clone)]
+pub struct VariantOfFile {
+    pub filename: String,
+    pub variant: Variant,
+}
+
 impl From<file_variants::Model> for Variant {
     fn from(model: file_variants::Model) -> Self {
         Self {

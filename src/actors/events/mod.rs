@@ -8,7 +8,17 @@
 //! - With Redis, a task it starts re-broadcasts the channel locally and
 //!   resubscribes after a dropped connection.
 //! - Supervised by the Supervisor.
+//!
+//! It also counts the streams each user has open, and refuses a subscription
+//! beyond `MAX_EVENT_STREAMS_PER_USER`: each open stream holds a connection and
+//! a receiver, so one account must not be able to hold hundreds. The count is
+//! per process, which is exact for what it limits: a stream lives on the one
+//! api process that accepted it, and holds that process's resources. A
+//! [`Subscription`] gives its place back when it is dropped, that is when the
+//! client goes away and the response ends.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use actix::{Actor, AsyncContext, Context, Handler, Message, ResponseFuture, Supervised};
@@ -83,10 +93,65 @@ impl StatusEvent {
 const BUFFER: usize = 1024;
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    #[error("too many open event streams: at most {limit} per user")]
+    TooManyStreams { limit: usize },
+}
+
 pub struct Events {
     local: broadcast::Sender<StatusEvent>,
     redis: Option<RedisChannel>,
+    streams: OpenStreams,
+    /// `MAX_EVENT_STREAMS_PER_USER`.
+    max_streams_per_user: usize,
     restarts: RestartBackoff,
+}
+
+/// How many streams each user has open on this process. Shared with the
+/// [`StreamSlot`]s, which give their place back when dropped, without a
+/// message: a slot must be freed even while the actor restarts.
+#[derive(Clone, Default)]
+struct OpenStreams(Arc<Mutex<HashMap<Uuid, usize>>>);
+
+impl OpenStreams {
+    /// A place for one more stream of `user_id`, unless they have `limit` open.
+    fn take(&self, user_id: Uuid, limit: usize) -> Option<StreamSlot> {
+        // A panic while the lock was held cannot leave the map inconsistent:
+        // every change is a single insert or remove.
+        let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(user_id).or_default();
+        if *count >= limit {
+            return None;
+        }
+        *count += 1;
+        Some(StreamSlot {
+            streams: self.clone(),
+            user_id,
+        })
+    }
+}
+
+/// One user's place among the open streams, held as long as the stream is.
+struct StreamSlot {
+    streams: OpenStreams,
+    user_id: Uuid,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .streams
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.user_id) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.user_id);
+            }
+        }
+    }
 }
 
 struct RedisChannel {
@@ -98,8 +163,9 @@ struct RedisChannel {
 }
 
 impl Events {
-    /// `redis`: the pool and client of `REDIS_URL`, and the key namespace.
-    pub fn new(redis: Option<(Pool, redis::Client, &str)>) -> Self {
+    /// `redis`: the pool and client of `REDIS_URL`, and the key namespace;
+    /// `max_streams_per_user`: `MAX_EVENT_STREAMS_PER_USER`.
+    pub fn new(redis: Option<(Pool, redis::Client, &str)>, max_streams_per_user: usize) -> Self {
         let (local, _) = broadcast::channel(BUFFER);
         Self {
             local,
@@ -108,6 +174,8 @@ impl Events {
                 client,
                 channel: format!("{namespace}:events"),
             }),
+            streams: OpenStreams::default(),
+            max_streams_per_user,
             restarts: RestartBackoff::default(),
         }
     }
@@ -163,10 +231,21 @@ async fn relay(client: redis::Client, channel: String, local: broadcast::Sender<
 #[rtype(result = "()")]
 pub struct PublishEvent(pub StatusEvent);
 
-/// A receiver of every event from now on; the caller filters what it needs.
+/// Opens a stream for `user_id`: a receiver of every event from now on (the
+/// caller filters what it needs), or `TooManyStreams` when the user has
+/// `MAX_EVENT_STREAMS_PER_USER` open on this process already.
 #[derive(Message)]
-#[rtype(result = "broadcast::Receiver<StatusEvent>")]
-pub struct Subscribe;
+#[rtype(result = "Result<Subscription, EventsError>")]
+pub struct Subscribe {
+    pub user_id: Uuid,
+}
+
+/// An open stream: keep it as long as the stream is open, and drop it when
+/// the stream ends, which gives the user's place back.
+pub struct Subscription {
+    pub receiver: broadcast::Receiver<StatusEvent>,
+    _slot: StreamSlot,
+}
 
 impl Handler<PublishEvent> for Events {
     type Result = ResponseFuture<()>;
@@ -201,9 +280,41 @@ impl Handler<PublishEvent> for Events {
 }
 
 impl Handler<Subscribe> for Events {
-    type Result = actix::MessageResult<Subscribe>;
+    type Result = Result<Subscription, EventsError>;
 
-    fn handle(&mut self, _: Subscribe, _: &mut Self::Context) -> Self::Result {
-        actix::MessageResult(self.local.subscribe())
+    fn handle(&mut self, msg: Subscribe, _: &mut Self::Context) -> Self::Result {
+        let limit = self.max_streams_per_user;
+        let slot = self
+            .streams
+            .take(msg.user_id, limit)
+            .ok_or(EventsError::TooManyStreams { limit })?;
+        Ok(Subscription {
+            receiver: self.local.subscribe(),
+            _slot: slot,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_gets_at_most_the_limit_of_slots_and_a_dropped_one_frees_its_place() {
+        let streams = OpenStreams::default();
+        let (ada, bob) = (Uuid::new_v4(), Uuid::new_v4());
+        let held: Vec<StreamSlot> = (0..3).filter_map(|_| streams.take(ada, 3)).collect();
+        assert_eq!(held.len(), 3);
+        assert!(streams.take(ada, 3).is_none());
+        // Another user's count is their own.
+        assert!(streams.take(bob, 3).is_some());
+
+        drop(held);
+        let again: Vec<StreamSlot> = (0..3).filter_map(|_| streams.take(ada, 3)).collect();
+        assert_eq!(again.len(), 3);
+        assert!(
+            streams.0.lock().unwrap().get(&bob).is_none(),
+            "a user with none open takes no room"
+        );
     }
 }

@@ -27,6 +27,7 @@ use crate::actors::catalog::{Catalog, CatalogError};
 use crate::actors::dispatcher::{Dispatcher, announce_queued};
 use crate::actors::storage::messages::{ByteStream, DeleteObject, PutObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
+use crate::domain::text::is_invisible_format;
 use crate::processing::{self, MediaKind};
 use crate::telemetry::{RequestId, metrics};
 
@@ -211,7 +212,9 @@ pub fn parse_processors(
 }
 
 /// Keeps a client's file name as harmless metadata: the last path segment,
-/// without control characters, at most 255 characters.
+/// without control characters, bidirectional controls or zero-width characters
+/// (which could make it show another extension in listings), at most 255
+/// characters.
 pub fn sanitize_filename(raw: Option<&str>, extension: &str) -> String {
     let base = raw
         .unwrap_or_default()
@@ -219,7 +222,7 @@ pub fn sanitize_filename(raw: Option<&str>, extension: &str) -> String {
         .next()
         .unwrap_or_default()
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|&c| !c.is_control() && !is_invisible_format(c))
         .take(255)
         .collect::<String>();
     let base = base.trim();
@@ -455,6 +458,22 @@ mod tests {
         );
         assert_eq!(sanitize_filename(Some("  "), "pdf"), "upload.pdf");
         assert_eq!(sanitize_filename(None, "gif"), "upload.gif");
+    }
+
+    #[test]
+    fn file_names_lose_the_characters_that_would_spoof_their_extension() {
+        assert_eq!(
+            sanitize_filename(Some("invoice\u{202E}fdp.exe"), "pdf"),
+            "invoicefdp.exe"
+        );
+        assert_eq!(
+            sanitize_filename(Some("\u{2067}cat\u{200B}.jpg\u{2069}"), "jpg"),
+            "cat.jpg"
+        );
+        assert_eq!(
+            sanitize_filename(Some("\u{202E}\u{200D}"), "png"),
+            "upload.png"
+        );
     }
 
     #[test]

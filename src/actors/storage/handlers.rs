@@ -8,7 +8,7 @@ use actix::{Handler, ResponseFuture};
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
 use object_store::buffered::BufWriter;
-use object_store::signer::{Method, Signer};
+use object_store::signer::{Method, SignedUrlOptions, Signer};
 use object_store::{Attribute, AttributeValue, Attributes, ObjectStore, ObjectStoreExt};
 use tokio::io::AsyncWriteExt;
 use tracing::{Instrument, info_span};
@@ -45,8 +45,9 @@ impl Handler<PutObject> for Storage {
         let span = info_span!("storage.put", request_id = %msg.request_id, key = msg.key.as_str());
         let mut writer =
             BufWriter::with_capacity(self.store.clone(), self.path(&msg.key), MULTIPART_PART_SIZE);
-        // S3 keeps the content type and serves it on presigned GETs; the local
-        // backend keeps no attributes (its route derives the type from the key).
+        // S3 keeps the content type, for whoever reads the bucket directly (a
+        // presigned GET sends its link's own); the local backend keeps no
+        // attributes (its route takes the type from the signed link).
         if let Backend::S3(_) = self.backend {
             writer = writer.with_attributes(Attributes::from_iter([(
                 Attribute::ContentType,
@@ -196,9 +197,22 @@ impl Handler<PresignGet> for Storage {
         let backend = self.backend.clone();
         Box::pin(
             measured("presign", async move {
+                let delivery = &msg.delivery;
                 let url = match backend {
-                    Backend::Local { signer } => signer.sign(&msg.key, expires_at),
-                    Backend::S3(s3) => s3.signed_url(Method::GET, &path, ttl).await?,
+                    Backend::Local { signer } => signer.sign(&msg.key, expires_at, delivery),
+                    Backend::S3(s3) => {
+                        // S3 answers a signed link with these in place of the
+                        // object's own headers; changing them breaks the signature.
+                        let overrides = SignedUrlOptions::default().with_query([
+                            ("response-content-type", delivery.content_type().to_string()),
+                            (
+                                "response-content-disposition",
+                                delivery.content_disposition(),
+                            ),
+                        ]);
+                        s3.signed_url_opts(Method::GET, &path, ttl, &overrides)
+                            .await?
+                    }
                 };
                 Ok(PresignedUrl { url, expires_at })
             })
@@ -214,9 +228,13 @@ impl Handler<OpenSignedObject> for Storage {
         let span =
             info_span!("storage.open_signed", request_id = %msg.request_id, key = msg.key.as_str());
         let verified = match &self.backend {
-            Backend::Local { signer } => {
-                signer.verify(&msg.key, msg.expires, &msg.signature, Utc::now())
-            }
+            Backend::Local { signer } => signer.verify(
+                &msg.key,
+                msg.expires,
+                &msg.delivery,
+                &msg.signature,
+                Utc::now(),
+            ),
             Backend::S3(_) => Err(StorageError::NotFound),
         };
         let fetch = open(self.store.clone(), self.path(&msg.key));

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 
 use super::{ObjectKey, StorageError};
+use crate::domain::delivery::Delivery;
 use crate::telemetry::RequestId;
 
 /// A body streamed in or out of the store, chunk by chunk.
@@ -72,13 +73,16 @@ pub struct ListedObject {
     pub last_modified: DateTime<Utc>,
 }
 
-/// A link anyone holding it can GET until `expires_at`, and nobody after.
+/// A link anyone holding it can GET until `expires_at`, and nobody after. Its
+/// response has the content type and disposition of `delivery` (and, on the
+/// local backend, every other header of [`Delivery::headers`]).
 #[derive(Message)]
 #[rtype(result = "Result<PresignedUrl, StorageError>")]
 pub struct PresignGet {
     pub request_id: RequestId,
     pub key: ObjectKey,
     pub ttl: Duration,
+    pub delivery: Delivery,
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +99,8 @@ pub struct OpenSignedObject {
     pub request_id: RequestId,
     pub key: ObjectKey,
     pub expires: i64,
+    /// As the link names it; signed with the key and expiry.
+    pub delivery: Delivery,
     pub signature: String,
 }
 

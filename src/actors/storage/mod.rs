@@ -2,8 +2,9 @@
 //! default, or an S3-compatible bucket (MinIO, AWS) when `MINIO_ENDPOINT` is set.
 //!
 //! - Accepts: streaming put, get, delete, list-by-prefix, list-all (for
-//!   `kiln storage verify`), presigned GET, health check, and opening a locally
-//!   signed URL (see `messages`).
+//!   `kiln storage verify`), presigned GET (whose response carries the
+//!   [`Delivery`](crate::domain::delivery::Delivery) headers the link is signed
+//!   with), health check, and opening a locally signed URL (see `messages`).
 //! - Replies: sizes, byte streams and URLs, or a [`StorageError`].
 //! - Supervised by the [`Supervisor`](crate::actors::supervisor); it holds no
 //!   state beyond the store handle, so a restart loses nothing.

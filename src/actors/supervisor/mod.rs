@@ -101,6 +101,7 @@ pub struct GraphResources {
     pub rate_limits: RateLimits,
     pub max_upload_size: u64,
     pub extra_allowed_types: Vec<String>,
+    pub max_event_streams_per_user: usize,
     pub pipeline: PipelineSettings,
 }
 
@@ -151,6 +152,7 @@ impl Supervisor {
             rate_limits,
             max_upload_size,
             extra_allowed_types,
+            max_event_streams_per_user,
             pipeline,
         } = resources;
         let mut arbiters = Vec::new();
@@ -175,6 +177,7 @@ impl Supervisor {
                 events_redis
                     .as_ref()
                     .map(|r| (r.pool.clone(), r.client.clone(), r.namespace.as_str())),
+                max_event_streams_per_user,
             )
         });
         let credentials = SyncArbiter::start(CREDENTIAL_THREADS, Credentials::default);

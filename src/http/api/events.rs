@@ -7,6 +7,11 @@
 //! page): the same events for every file of the caller, from now on. It has no
 //! opening state (a user may have many files); a client that needs the state
 //! reads it from `/api/files` once the stream is open.
+//!
+//! Both count towards the caller's `MAX_EVENT_STREAMS_PER_USER` (the Events
+//! actor keeps the count); one more is refused with 429 `too_many_streams`.
+//! A stream's place is given back when its response ends: when the client
+//! goes away.
 
 use std::time::Duration;
 
@@ -17,7 +22,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::actors::catalog::messages::FindFile;
-use crate::actors::events::{StatusEvent, Subscribe};
+use crate::actors::events::{StatusEvent, Subscribe, Subscription};
 use crate::http::auth::Authenticated;
 use crate::http::error::ApiError;
 use crate::http::{AppState, ask};
@@ -47,7 +52,13 @@ async fn events(
 ) -> Result<HttpResponse, ApiError> {
     let file_id = file_id.into_inner();
     // Subscribe before reading the state, so nothing falls between the two.
-    let receiver = state.actors.events.send(Subscribe).await?;
+    let subscription = ask(
+        &state.actors.events,
+        Subscribe {
+            user_id: caller.user_id,
+        },
+    )
+    .await?;
     let details = ask(
         &state.actors.catalog,
         FindFile {
@@ -74,7 +85,7 @@ async fn events(
     ));
 
     let opening = snapshot.iter().map(frame).collect();
-    Ok(event_stream(opening, receiver, move |event| {
+    Ok(event_stream(opening, subscription, move |event| {
         event.file_id() == file_id
     }))
 }
@@ -84,42 +95,47 @@ async fn user_events(
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let user_id = caller.user_id;
-    let receiver = state.actors.events.send(Subscribe).await?;
+    let subscription = ask(&state.actors.events, Subscribe { user_id }).await?;
     // An EventSource reconnects after 2 s rather than its default 3 s; the
     // frame also gets the response under way at once.
     let opening = vec![Bytes::from_static(b"retry: 2000\n\n")];
-    Ok(event_stream(opening, receiver, move |event| {
+    Ok(event_stream(opening, subscription, move |event| {
         let (StatusEvent::Job { user_id: owner, .. } | StatusEvent::File { user_id: owner, .. }) =
             event;
         *owner == user_id
     }))
 }
 
-/// The `text/event-stream` response: `opening`, then every event from
-/// `receiver` that `wanted` keeps, with a keep-alive comment when idle.
+/// The `text/event-stream` response: `opening`, then every event of the
+/// `subscription` that `wanted` keeps, with a keep-alive comment when idle.
+/// The body owns the subscription, so it is dropped when the response ends.
 fn event_stream(
     opening: Vec<Bytes>,
-    receiver: broadcast::Receiver<StatusEvent>,
+    subscription: Subscription,
     wanted: impl Fn(&StatusEvent) -> bool + 'static,
 ) -> HttpResponse {
-    let live = stream::unfold((receiver, wanted), |(mut receiver, wanted)| async move {
-        loop {
-            match tokio::time::timeout(KEEP_ALIVE, receiver.recv()).await {
-                Ok(Ok(event)) if wanted(&event) => {
-                    return Some((frame(&event), (receiver, wanted)));
-                }
-                Ok(Ok(_)) => continue,
-                Ok(Err(broadcast::error::RecvError::Lagged(missed))) => {
-                    tracing::warn!(missed, "an event watcher fell behind");
-                    continue;
-                }
-                Ok(Err(broadcast::error::RecvError::Closed)) => return None,
-                Err(_) => {
-                    return Some((Bytes::from_static(b": keep-alive\n\n"), (receiver, wanted)));
+    let live = stream::unfold(
+        (subscription, wanted),
+        |(mut subscription, wanted)| async move {
+            loop {
+                match tokio::time::timeout(KEEP_ALIVE, subscription.receiver.recv()).await {
+                    Ok(Ok(event)) if wanted(&event) => {
+                        return Some((frame(&event), (subscription, wanted)));
+                    }
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(broadcast::error::RecvError::Lagged(missed))) => {
+                        tracing::warn!(missed, "an event watcher fell behind");
+                        continue;
+                    }
+                    Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+                    Err(_) => {
+                        let keep_alive = Bytes::from_static(b": keep-alive\n\n");
+                        return Some((keep_alive, (subscription, wanted)));
+                    }
                 }
             }
-        }
-    });
+        },
+    );
     let body = stream::iter(opening)
         .chain(live)
         .map(Ok::<_, std::convert::Infallible>);

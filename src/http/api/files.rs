@@ -16,12 +16,14 @@ use uuid::Uuid;
 
 use super::bodies::{FileBody, JobBody, VariantBody};
 use crate::actors::catalog::messages::{FileCursor, FindFile, FindVariant, ListFiles};
+use crate::actors::catalog::records::VariantOfFile;
 use crate::actors::ingest::{
     CommitUpload, DiscardStaged, IngestError, RequestedJob, StageOriginal, StagedOriginal,
     parse_processors, sanitize_filename,
 };
 use crate::actors::storage::ObjectKey;
 use crate::actors::storage::messages::PresignGet;
+use crate::domain::delivery::Delivery;
 use crate::domain::jobs::FileStatus;
 use crate::http::auth::Authenticated;
 use crate::http::error::ApiError;
@@ -312,11 +314,13 @@ struct LinkQuery {
     redirect: Option<bool>,
 }
 
-/// Answers with a short-lived link to `key`: a 302 to it, or its JSON form.
+/// Answers with a short-lived link to `key`, whose response is `delivery`: a
+/// 302 to it, or its JSON form.
 async fn link_to(
     state: &AppState,
     request_id: RequestId,
     key: &str,
+    delivery: Delivery,
     query: LinkQuery,
 ) -> Result<HttpResponse, ApiError> {
     let key = ObjectKey::parse(key)?;
@@ -326,6 +330,7 @@ async fn link_to(
             request_id,
             key,
             ttl: state.config.presign_ttl,
+            delivery,
         },
     )
     .await?;
@@ -356,10 +361,13 @@ async fn content(
     )
     .await?
     .ok_or(ApiError::NotFound("file"))?;
+    let file = details.file;
+    let delivery = Delivery::new(file.content_type, file.filename);
     link_to(
         &state,
         request_id,
-        &details.file.storage_key,
+        &file.storage_key,
+        delivery,
         query.into_inner(),
     )
     .await
@@ -373,7 +381,7 @@ async fn variant(
     query: web::Query<LinkQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (file_id, name) = path.into_inner();
-    let variant = ask(
+    let VariantOfFile { filename, variant } = ask(
         &state.actors.catalog,
         FindVariant {
             request_id: request_id.clone(),
@@ -384,7 +392,20 @@ async fn variant(
     )
     .await?
     .ok_or(ApiError::NotFound("variant"))?;
-    link_to(&state, request_id, &variant.storage_key, query.into_inner()).await
+    let delivery = Delivery::variant(
+        &filename,
+        &variant.name,
+        &variant.content_type,
+        &variant.storage_key,
+    );
+    link_to(
+        &state,
+        request_id,
+        &variant.storage_key,
+        delivery,
+        query.into_inner(),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
