@@ -6,12 +6,16 @@
 //! - [`dispatcher`] owns the transport's publishing side and reconciles;
 //! - [`reader`] owns the transport's consuming side;
 //! - [`runner`] carries one job through one attempt;
-//! - [`processors`] is the CPU-bound processor pool;
+//! - [`processors`] owns the processor children (`kiln processor`), one per slot;
 //! - [`events`] fans status changes out (Redis pub/sub when scaled out);
 //! - [`credentials`] hashes passwords on its own threads;
 //! - [`limiter`] counts attempts (sign-ins, registrations, mails asked for)
 //!   before they run, and says when to refuse (in Redis when scaled out);
-//! - [`mailer`] sends account mail (SMTP, or `.eml` files on the embedded default).
+//! - [`mailer`] sends account mail (SMTP, or `.eml` files on the embedded default);
+//! - [`redis`] owns Redis's connections, when `REDIS_URL` is set;
+//!
+//! and [`restart`] is the backoff every supervised actor waits before it is
+//! started again.
 //!
 //! HTTP handlers hold only [`ActorHandles`] and talk to actors with typed messages.
 
@@ -24,6 +28,8 @@ pub mod limiter;
 pub mod mailer;
 pub mod processors;
 pub mod reader;
+pub mod redis;
+pub mod restart;
 pub mod runner;
 pub mod storage;
 pub mod supervisor;

@@ -19,10 +19,16 @@ use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
-    #[error("redis is unavailable")]
-    Redis(#[from] deadpool_redis::redis::RedisError),
+    #[error(transparent)]
+    Redis(#[from] crate::actors::redis::RedisError),
     #[error("the in-process queue is closed")]
     Closed,
+}
+
+impl From<deadpool_redis::redis::RedisError> for TransportError {
+    fn from(err: deadpool_redis::redis::RedisError) -> Self {
+        Self::Redis(err.into())
+    }
 }
 
 /// One job id handed to this consumer; acknowledge it once the job's outcome is

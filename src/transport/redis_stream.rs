@@ -7,16 +7,21 @@
 //! are deleted, so the stream holds only work not yet done. If Redis loses the
 //! stream (a restart without persistence, `FLUSHALL`), the group is recreated
 //! on the next read and the reconciler republishes from the database.
+//!
+//! The publisher and the consumer each keep a connection of their own, which
+//! they ask the [`Redis`] actor for (again after a failure).
 
 use std::time::Duration;
 
+use actix::Addr;
 use deadpool_redis::redis;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply};
-use redis::{AsyncCommands, AsyncConnectionConfig, Client, RedisError};
+use redis::{AsyncCommands, RedisError};
 use uuid::Uuid;
 
 use super::{Backlog, Delivery, TransportError};
+use crate::actors::redis::{OpenConnection, Redis};
 
 const GROUP: &str = "workers";
 const FIELD: &str = "job_id";
@@ -28,26 +33,25 @@ fn stream_key(namespace: &str) -> String {
     format!("{namespace}:jobs")
 }
 
-/// Connects with timeouts that outlast a blocking read.
-async fn connect(client: &Client, block: Duration) -> Result<MultiplexedConnection, RedisError> {
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(5)))
-        .set_response_timeout(Some(block + Duration::from_secs(5)));
-    client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
+/// A connection whose timeouts outlast a read blocking for `block`.
+async fn connect(
+    redis: &Addr<Redis>,
+    block: Duration,
+) -> Result<MultiplexedConnection, TransportError> {
+    let opened = redis.send(OpenConnection { blocks_for: block }).await;
+    Ok(opened.map_err(crate::actors::redis::RedisError::from)??)
 }
 
 pub struct StreamPublisher {
-    client: Client,
+    redis: Addr<Redis>,
     connection: Option<MultiplexedConnection>,
     key: String,
 }
 
 impl StreamPublisher {
-    pub fn new(client: Client, namespace: &str) -> Self {
+    pub fn new(redis: Addr<Redis>, namespace: &str) -> Self {
         Self {
-            client,
+            redis,
             connection: None,
             key: stream_key(namespace),
         }
@@ -58,7 +62,7 @@ impl StreamPublisher {
             return Ok(());
         }
         if self.connection.is_none() {
-            self.connection = Some(connect(&self.client, Duration::ZERO).await?);
+            self.connection = Some(connect(&self.redis, Duration::ZERO).await?);
         }
         let Some(connection) = self.connection.as_mut() else {
             unreachable!("connected just above");
@@ -85,7 +89,7 @@ impl StreamPublisher {
     /// yet acknowledged (`XLEN`, and the `XPENDING` summary of the group).
     pub async fn backlog(&mut self) -> Result<Backlog, TransportError> {
         if self.connection.is_none() {
-            self.connection = Some(connect(&self.client, Duration::ZERO).await?);
+            self.connection = Some(connect(&self.redis, Duration::ZERO).await?);
         }
         let Some(connection) = self.connection.as_mut() else {
             unreachable!("connected just above");
@@ -113,7 +117,7 @@ impl StreamPublisher {
 }
 
 pub struct StreamConsumer {
-    client: Client,
+    redis: Addr<Redis>,
     connection: Option<MultiplexedConnection>,
     key: String,
     name: String,
@@ -126,9 +130,9 @@ pub struct StreamConsumer {
 pub const BLOCK: Duration = Duration::from_secs(2);
 
 impl StreamConsumer {
-    pub fn new(client: Client, namespace: &str, consumer_name: String) -> Self {
+    pub fn new(redis: Addr<Redis>, namespace: &str, consumer_name: String) -> Self {
         Self {
-            client,
+            redis,
             connection: None,
             key: stream_key(namespace),
             name: consumer_name,
@@ -139,7 +143,7 @@ impl StreamConsumer {
     /// The connection, created with the group on first use or after a failure.
     async fn connection(&mut self) -> Result<&mut MultiplexedConnection, TransportError> {
         if self.connection.is_none() {
-            let mut connection = connect(&self.client, BLOCK).await?;
+            let mut connection = connect(&self.redis, BLOCK).await?;
             ensure_group(&mut connection, &self.key).await?;
             self.connection = Some(connection);
         }

@@ -32,7 +32,7 @@ use sea_orm::{
 use secrecy::ExposeSecret;
 use tracing::{Instrument, Span};
 
-use crate::actors::supervisor::RestartBackoff;
+use crate::actors::restart::RestartBackoff;
 use crate::config::DatabaseConfig;
 use crate::telemetry::metrics;
 

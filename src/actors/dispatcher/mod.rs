@@ -22,7 +22,7 @@ use uuid::Uuid;
 use crate::actors::catalog::Catalog;
 use crate::actors::catalog::messages::TakeDueJobs;
 use crate::actors::catalog::records::Job;
-use crate::actors::supervisor::RestartBackoff;
+use crate::actors::restart::RestartBackoff;
 use crate::telemetry::metrics;
 use crate::transport::{Backlog, Publisher, TransportError};
 

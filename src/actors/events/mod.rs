@@ -1,7 +1,8 @@
 //! The Events actor fans job and file status changes out to whoever watches
-//! (the SSE route). It owns the publishing side of Redis pub/sub when
-//! `REDIS_URL` is set, so an event raised by any worker reaches subscribers on
-//! every API process; on the embedded default it is an in-process broadcast.
+//! (the SSE route). When `REDIS_URL` is set it publishes on Redis pub/sub (on
+//! connections asked of the [`Redis`] actor), so an event raised by any worker
+//! reaches subscribers on every API process; on the embedded default it is an
+//! in-process broadcast.
 //!
 //! - Accepts: [`PublishEvent`] (notification; losing one only delays a
 //!   watcher's view, never the work) and [`Subscribe`].
@@ -21,17 +22,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use actix::{Actor, AsyncContext, Context, Handler, Message, ResponseFuture, Supervised};
+use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, ResponseFuture, Supervised};
 use chrono::{DateTime, Utc};
-use deadpool_redis::Pool;
-use deadpool_redis::redis::{self, AsyncCommands};
+use deadpool_redis::redis::AsyncCommands;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::actors::catalog::records::Job;
-use crate::actors::supervisor::RestartBackoff;
+use crate::actors::redis::{CheckOut, OpenPubSub, Redis};
+use crate::actors::restart::RestartBackoff;
 use crate::domain::jobs::FileStatus;
 
 /// A change a watcher of a file cares about.
@@ -155,23 +156,20 @@ impl Drop for StreamSlot {
 }
 
 struct RedisChannel {
-    /// Publishes (pooled connections reconnect by themselves).
-    pool: Pool,
-    /// Subscribes: pub/sub needs a dedicated connection.
-    client: redis::Client,
+    /// Gives a pooled connection to publish, and a dedicated one to subscribe.
+    owner: Addr<Redis>,
     channel: String,
 }
 
 impl Events {
-    /// `redis`: the pool and client of `REDIS_URL`, and the key namespace;
+    /// `redis`: the Redis actor and the key namespace, when `REDIS_URL` is set;
     /// `max_streams_per_user`: `MAX_EVENT_STREAMS_PER_USER`.
-    pub fn new(redis: Option<(Pool, redis::Client, &str)>, max_streams_per_user: usize) -> Self {
+    pub fn new(redis: Option<(Addr<Redis>, &str)>, max_streams_per_user: usize) -> Self {
         let (local, _) = broadcast::channel(BUFFER);
         Self {
             local,
-            redis: redis.map(|(pool, client, namespace)| RedisChannel {
-                pool,
-                client,
+            redis: redis.map(|(owner, namespace)| RedisChannel {
+                owner,
                 channel: format!("{namespace}:events"),
             }),
             streams: OpenStreams::default(),
@@ -186,10 +184,10 @@ impl Actor for Events {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let Some(redis) = &self.redis else { return };
-        let client = redis.client.clone();
+        let owner = redis.owner.clone();
         let channel = redis.channel.clone();
         let local = self.local.clone();
-        ctx.spawn(actix::fut::wrap_future(relay(client, channel, local)));
+        ctx.spawn(actix::fut::wrap_future(relay(owner, channel, local)));
     }
 }
 
@@ -200,10 +198,10 @@ impl Supervised for Events {
 }
 
 /// Re-broadcasts the Redis channel to local subscribers, forever.
-async fn relay(client: redis::Client, channel: String, local: broadcast::Sender<StatusEvent>) {
+async fn relay(owner: Addr<Redis>, channel: String, local: broadcast::Sender<StatusEvent>) {
     loop {
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => {
+        match owner.send(OpenPubSub).await {
+            Ok(Ok(mut pubsub)) => {
                 if let Err(err) = pubsub.subscribe(&channel).await {
                     tracing::warn!(error = %err, "cannot subscribe to the events channel");
                 } else {
@@ -221,6 +219,7 @@ async fn relay(client: redis::Client, channel: String, local: broadcast::Sender<
                     tracing::warn!("the events subscription ended; resubscribing");
                 }
             }
+            Ok(Err(err)) => tracing::warn!(error = %err, "cannot connect to redis for events"),
             Err(err) => tracing::warn!(error = %err, "cannot connect to redis for events"),
         }
         tokio::time::sleep(RESUBSCRIBE_AFTER).await;
@@ -255,7 +254,7 @@ impl Handler<PublishEvent> for Events {
             let _ = self.local.send(msg.0);
             return Box::pin(async {});
         };
-        let pool = redis.pool.clone();
+        let owner = redis.owner.clone();
         let channel = redis.channel.clone();
         let local = self.local.clone();
         Box::pin(async move {
@@ -263,11 +262,12 @@ impl Handler<PublishEvent> for Events {
                 Ok(payload) => payload,
                 Err(err) => return tracing::error!(error = %err, "cannot encode an event"),
             };
-            let published = match pool.get().await {
-                Ok(mut connection) => connection
+            let published = match owner.send(CheckOut).await {
+                Ok(Ok(mut connection)) => connection
                     .publish::<_, _, ()>(&channel, payload)
                     .await
                     .map_err(|e| e.to_string()),
+                Ok(Err(err)) => Err(err.to_string()),
                 Err(err) => Err(err.to_string()),
             };
             if let Err(err) = published {

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
+use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture, Supervised};
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, stream};
 use sha2::{Digest, Sha256};
@@ -25,6 +25,7 @@ use crate::actors::catalog::messages::{NewFile, NewJob, RecordUpload};
 use crate::actors::catalog::records::{File, Job};
 use crate::actors::catalog::{Catalog, CatalogError};
 use crate::actors::dispatcher::{Dispatcher, announce_queued};
+use crate::actors::restart::RestartBackoff;
 use crate::actors::storage::messages::{ByteStream, DeleteObject, PutObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
 use crate::domain::text::is_invisible_format;
@@ -59,12 +60,32 @@ pub enum IngestError {
 }
 
 pub struct Ingest {
-    pub storage: Addr<Storage>,
-    pub catalog: Addr<Catalog>,
-    pub dispatcher: Option<Addr<Dispatcher>>,
-    pub max_upload_size: u64,
+    storage: Addr<Storage>,
+    catalog: Addr<Catalog>,
+    dispatcher: Option<Addr<Dispatcher>>,
+    max_upload_size: u64,
     /// `ALLOWED_EXTRA_TYPES`: stored without processing.
-    pub extra_allowed_types: Arc<[String]>,
+    extra_allowed_types: Arc<[String]>,
+    restarts: RestartBackoff,
+}
+
+impl Ingest {
+    pub fn new(
+        storage: Addr<Storage>,
+        catalog: Addr<Catalog>,
+        dispatcher: Option<Addr<Dispatcher>>,
+        max_upload_size: u64,
+        extra_allowed_types: Vec<String>,
+    ) -> Self {
+        Self {
+            storage,
+            catalog,
+            dispatcher,
+            max_upload_size,
+            extra_allowed_types: extra_allowed_types.into(),
+            restarts: RestartBackoff::default(),
+        }
+    }
 }
 
 /// What an upload is, from its bytes.
@@ -107,6 +128,12 @@ impl SniffedType {
 
 impl Actor for Ingest {
     type Context = Context<Self>;
+}
+
+impl Supervised for Ingest {
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
+        self.restarts.pause_before_restart("ingest", ctx);
+    }
 }
 
 /// An original in storage, not yet recorded.

@@ -8,36 +8,41 @@
 //! step, so a burst of concurrent attempts cannot all pass the check before
 //! any of them is counted. On the embedded default the counts are kept in
 //! memory, where the actor handles one message at a time; when `REDIS_URL` is
-//! set they are kept in Redis, checked and counted by one Lua script, so every
-//! `kiln api` process shares them and two processes cannot both pass.
+//! set they are kept in Redis (on a connection asked of the [`Redis`] actor),
+//! checked and counted by one Lua script, so every `kiln api` process shares
+//! them and two processes cannot both pass.
 //!
 //! Sign-ins are counted per (account, client address) and per client address,
 //! never per account alone: an attacker at one address cannot keep the owner,
 //! at another, from signing in.
 //!
-//! - Accepts: [`ReserveAttempt`], [`AttemptSucceeded`], [`PingRedis`].
+//! - Accepts: [`ReserveAttempt`], [`AttemptSucceeded`].
 //! - Supervised by the Supervisor; in-memory counts start over after a restart.
 
 mod memory;
 
 use std::time::Duration;
 
-use actix::{Actor, AsyncContext, Context, Handler, Message, ResponseFuture, Supervised};
-use deadpool_redis::Pool;
+use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, ResponseFuture, Supervised};
 use deadpool_redis::redis;
 use sha2::{Digest, Sha256};
 
-use crate::actors::supervisor::RestartBackoff;
+use crate::actors::redis::{CheckOut, Redis, RedisError};
+use crate::actors::restart::RestartBackoff;
 use crate::config::RateLimits;
 use crate::domain::Throttle;
 use memory::MemoryCounts;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LimiterError {
-    #[error("redis is unavailable")]
-    Redis(#[source] redis::RedisError),
-    #[error("no redis connection could be had")]
-    Pool(#[source] deadpool_redis::PoolError),
+    #[error(transparent)]
+    Redis(#[from] RedisError),
+}
+
+impl From<redis::RedisError> for LimiterError {
+    fn from(err: redis::RedisError) -> Self {
+        Self::Redis(err.into())
+    }
 }
 
 /// What an attempt is counted against. Client addresses are as
@@ -87,7 +92,10 @@ impl Subject {
 
 enum Counts {
     Memory(MemoryCounts),
-    Redis { pool: Pool, namespace: String },
+    Redis {
+        redis: Addr<Redis>,
+        namespace: String,
+    },
 }
 
 pub struct Limiter {
@@ -100,11 +108,11 @@ pub struct Limiter {
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 impl Limiter {
-    /// `redis`: the pool of `REDIS_URL` and the key namespace, when configured.
-    pub fn new(redis: Option<(Pool, String)>, limits: RateLimits) -> Self {
+    /// `redis`: the Redis actor and the key namespace, when `REDIS_URL` is set.
+    pub fn new(redis: Option<(Addr<Redis>, String)>, limits: RateLimits) -> Self {
         let counts = match redis {
             None => Counts::Memory(MemoryCounts::default()),
-            Some((pool, namespace)) => Counts::Redis { pool, namespace },
+            Some((redis, namespace)) => Counts::Redis { redis, namespace },
         };
         Self {
             counts,
@@ -160,11 +168,6 @@ pub struct AttemptSucceeded {
     pub forget: Vec<Subject>,
     pub refund: Vec<Subject>,
 }
-
-/// Answers when Redis answers; `Ok` at once on the embedded default.
-#[derive(Message)]
-#[rtype(result = "Result<(), LimiterError>")]
-pub struct PingRedis;
 
 /// Checks every key's wait and, when none is left, counts the attempt in each
 /// and sets the wait it imposes: one script, so it is atomic across every
@@ -234,8 +237,8 @@ impl Handler<ReserveAttempt> for Limiter {
                 let wait = counts.reserve(&counted, std::time::Instant::now());
                 Box::pin(async move { Ok(wait) })
             }
-            Counts::Redis { pool, namespace } => {
-                let pool = pool.clone();
+            Counts::Redis { redis, namespace } => {
+                let owner = redis.clone();
                 let mut script = redis::cmd("EVAL");
                 script.arg(RESERVE_SCRIPT).arg(counted.len());
                 for (counter, _) in &counted {
@@ -249,11 +252,8 @@ impl Handler<ReserveAttempt> for Limiter {
                         .arg(millis(throttle.memory));
                 }
                 Box::pin(async move {
-                    let mut conn = pool.get().await.map_err(LimiterError::Pool)?;
-                    let wait_ms: u64 = script
-                        .query_async(&mut conn)
-                        .await
-                        .map_err(LimiterError::Redis)?;
+                    let mut conn = owner.send(CheckOut).await.map_err(RedisError::from)??;
+                    let wait_ms: u64 = script.query_async(&mut conn).await?;
                     Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms)))
                 })
             }
@@ -272,8 +272,8 @@ impl Handler<AttemptSucceeded> for Limiter {
                 counts.succeed(&forget, &refund);
                 Box::pin(async { Ok(()) })
             }
-            Counts::Redis { pool, namespace } => {
-                let pool = pool.clone();
+            Counts::Redis { redis, namespace } => {
+                let owner = redis.clone();
                 let mut script = redis::cmd("EVAL");
                 script.arg(SUCCEED_SCRIPT).arg(forget.len() + refund.len());
                 for (counter, _) in forget.iter().chain(&refund) {
@@ -284,32 +284,10 @@ impl Handler<AttemptSucceeded> for Limiter {
                     script.arg(throttle.free);
                 }
                 Box::pin(async move {
-                    let mut conn = pool.get().await.map_err(LimiterError::Pool)?;
-                    script
-                        .query_async::<()>(&mut conn)
-                        .await
-                        .map_err(LimiterError::Redis)
+                    let mut conn = owner.send(CheckOut).await.map_err(RedisError::from)??;
+                    Ok(script.query_async::<()>(&mut conn).await?)
                 })
             }
         }
-    }
-}
-
-impl Handler<PingRedis> for Limiter {
-    type Result = ResponseFuture<Result<(), LimiterError>>;
-
-    fn handle(&mut self, _: PingRedis, _: &mut Self::Context) -> Self::Result {
-        let Counts::Redis { pool, .. } = &self.counts else {
-            return Box::pin(async { Ok(()) });
-        };
-        let pool = pool.clone();
-        Box::pin(async move {
-            let mut conn = pool.get().await.map_err(LimiterError::Pool)?;
-            redis::cmd("PING")
-                .query_async::<String>(&mut conn)
-                .await
-                .map(drop)
-                .map_err(LimiterError::Redis)
-        })
     }
 }

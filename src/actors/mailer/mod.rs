@@ -30,7 +30,7 @@ use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
 use url::Url;
 
-use crate::actors::supervisor::RestartBackoff;
+use crate::actors::restart::RestartBackoff;
 use crate::config::{MailConfig, MailTransport, SmtpConfig, SmtpTls};
 use compose::Composer;
 

@@ -13,8 +13,10 @@
 //! - [`process`] is one child seen from the worker.
 //!
 //! Accepts [`RunProcessor`], [`CheckPdfSupport`], [`ProcessorPids`]. Started by
-//! the Supervisor on an arbiter of its own in processes that run jobs; the
-//! pool and its slots never stop themselves, and their children die with them.
+//! the Supervisor on an arbiter of its own in processes that run jobs, and
+//! restarted with backoff if it stops: its slots (and their children) are then
+//! dropped and made anew. The slots never stop themselves; their children die
+//! with them.
 
 mod process;
 mod slot;
@@ -25,7 +27,7 @@ use std::time::Duration;
 
 use actix::{
     Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, ResponseActFuture,
-    WrapFuture,
+    Supervised, WrapFuture,
 };
 use bytes::Bytes;
 use tokio::sync::oneshot;
@@ -34,6 +36,7 @@ use uuid::Uuid;
 pub use process::{ChildCommand, ChildDeath, StartError};
 use slot::{ChildReady, ProcessorSlot};
 
+use crate::actors::restart::RestartBackoff;
 use crate::isolation::protocol::Hello;
 use crate::processing::{ProcessError, Processed, Processor};
 
@@ -98,6 +101,7 @@ pub struct ProcessorPool {
     pids: Vec<Option<u32>>,
     pdf: Option<Result<(), String>>,
     sandbox_logged: bool,
+    restarts: RestartBackoff,
 }
 
 impl ProcessorPool {
@@ -112,6 +116,7 @@ impl ProcessorPool {
             pids: vec![None; size],
             pdf: None,
             sandbox_logged: false,
+            restarts: RestartBackoff::default(),
         }
     }
 
@@ -154,6 +159,18 @@ impl Actor for ProcessorPool {
             self.slots.push(slot.start());
             self.idle.push(index);
         }
+    }
+}
+
+impl Supervised for ProcessorPool {
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
+        // The old slots stop once nothing holds their addresses, killing
+        // their children; jobs waiting for a slot get `Unavailable`.
+        self.slots.clear();
+        self.idle.clear();
+        self.waiting.clear();
+        self.pids = vec![None; self.size];
+        self.restarts.pause_before_restart("processor pool", ctx);
     }
 }
 

@@ -11,14 +11,18 @@
 //!   [`SetPaused`] from the Supervisor while a backend is down: take nothing
 //!   new (running jobs go on) until resumed.
 //! - The read loop runs as a task of the actor and restarts with it.
+//! - Supervised by the Supervisor: restarted with backoff if it stops.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, ResponseFuture, WrapFuture};
+use actix::{
+    Actor, Addr, AsyncContext, Context, Handler, Message, ResponseFuture, Supervised, WrapFuture,
+};
 use tokio::sync::{Mutex, Semaphore, mpsc};
 
+use crate::actors::restart::RestartBackoff;
 use crate::actors::runner::{JobRunner, RunJob};
 use crate::telemetry::metrics;
 use crate::transport::{Consumer, Delivery};
@@ -38,6 +42,7 @@ pub struct StreamReader {
     lease: Duration,
     draining: Arc<AtomicBool>,
     paused: Arc<AtomicBool>,
+    restarts: RestartBackoff,
 }
 
 impl StreamReader {
@@ -55,7 +60,14 @@ impl StreamReader {
             lease,
             draining: Arc::new(AtomicBool::new(false)),
             paused: Arc::new(AtomicBool::new(false)),
+            restarts: RestartBackoff::default(),
         }
+    }
+}
+
+impl Supervised for StreamReader {
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
+        self.restarts.pause_before_restart("stream reader", ctx);
     }
 }
 

@@ -3,16 +3,20 @@
 //! owner may have deleted it since the job was queued), run the processor,
 //! store each variant, record the outcome, and tell the Events actor. It owns
 //! no resource; it coordinates the actors that do, and it is where an attempt's
-//! errors are sorted into transient (retry with backoff) and permanent (dead at
-//! once, with a reason a person can read).
+//! errors are sorted into transient (retry with backoff), permanent (dead at
+//! once) and deferred (PDFium missing: tried again later without using up an
+//! attempt). A job's `error` is always a sentence safe to show its owner; the
+//! internal cause (paths, error chains) goes only to the log.
 //!
 //! - Accepts: [`RunJob`] from the StreamReader, which acknowledges the
 //!   delivery when the reply says so.
 //! - Every attempt is logged with job_id, processor, attempt, duration, outcome.
+//! - Supervised by the Supervisor (restarted with backoff if it stops); its
+//!   attempts run as futures of their own, each with a copy of [`Attempts`].
 
 use std::time::{Duration, Instant};
 
-use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
+use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture, Supervised};
 use bytes::{Bytes, BytesMut};
 use futures::TryStreamExt;
 use tracing::Instrument;
@@ -25,6 +29,7 @@ use crate::actors::catalog::messages::{
 use crate::actors::catalog::{Catalog, CatalogError};
 use crate::actors::events::{Events, PublishEvent, StatusEvent};
 use crate::actors::processors::{ChildDeath, ProcessFailure, ProcessorPool, RunProcessor};
+use crate::actors::restart::RestartBackoff;
 use crate::actors::storage::messages::{DeleteObject, GetObject, PutObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
 use crate::domain::jobs::{Failure, JobStatus};
@@ -34,7 +39,7 @@ use crate::telemetry::metrics::{self, AttemptOutcome};
 
 /// Everything an attempt needs, cloned into each attempt's future.
 #[derive(Clone)]
-pub struct JobRunner {
+pub struct Attempts {
     pub catalog: Addr<Catalog>,
     pub storage: Addr<Storage>,
     pub processors: Addr<ProcessorPool>,
@@ -45,8 +50,28 @@ pub struct JobRunner {
     pub max_retries: u32,
 }
 
+pub struct JobRunner {
+    attempts: Attempts,
+    restarts: RestartBackoff,
+}
+
+impl JobRunner {
+    pub fn new(attempts: Attempts) -> Self {
+        Self {
+            attempts,
+            restarts: RestartBackoff::default(),
+        }
+    }
+}
+
 impl Actor for JobRunner {
     type Context = Context<Self>;
+}
+
+impl Supervised for JobRunner {
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
+        self.restarts.pause_before_restart("job runner", ctx);
+    }
 }
 
 /// How long after `JOB_TIMEOUT` an attempt is abandoned if the processor's
@@ -70,7 +95,7 @@ impl Handler<RunJob> for JobRunner {
     type Result = ResponseFuture<bool>;
 
     fn handle(&mut self, msg: RunJob, _: &mut Self::Context) -> Self::Result {
-        let runner = self.clone();
+        let runner = self.attempts.clone();
         let span = tracing::info_span!(
             "job",
             job_id = %msg.job_id,
@@ -178,7 +203,7 @@ impl From<ProcessFailure> for AttemptError {
     }
 }
 
-impl JobRunner {
+impl Attempts {
     async fn run(self, job_id: Uuid) -> bool {
         let claim = self
             .catalog

@@ -27,7 +27,7 @@ use object_store::path::Path;
 use secrecy::ExposeSecret;
 use url::Url;
 
-use crate::actors::supervisor::RestartBackoff;
+use crate::actors::restart::RestartBackoff;
 use crate::config::{StorageBackend, StorageConfig};
 use signing::UrlSigner;
 

@@ -6,7 +6,7 @@
 //! Each child that owns a resource runs on its own arbiter under
 //! `actix::Supervisor`, so its address stays valid across restarts: when a child
 //! stops, actix calls its `restarting` hook and starts it again, and the child's
-//! [`RestartBackoff`] holds its mailbox closed for a growing pause first, so a
+//! [`RestartBackoff`](crate::actors::restart::RestartBackoff) holds its mailbox closed for a growing pause first, so a
 //! child that keeps failing cannot spin. Password hashing runs in a
 //! `SyncArbiter` pool instead; processors run in child processes owned by the
 //! [`ProcessorPool`] (see [`crate::isolation`]).
@@ -20,7 +20,6 @@
 
 mod queue;
 mod readiness;
-mod restart;
 
 use std::time::Duration;
 
@@ -30,7 +29,6 @@ use sea_orm::DatabaseConnection;
 
 pub use queue::MeasureQueue;
 pub use readiness::{Check, CheckReadiness, Readiness};
-pub use restart::RestartBackoff;
 
 use crate::actors::catalog::Catalog;
 use crate::actors::credentials::Credentials;
@@ -41,7 +39,8 @@ use crate::actors::limiter::Limiter;
 use crate::actors::mailer::Mailer;
 use crate::actors::processors::{ChildCommand, ProcessorPool};
 use crate::actors::reader::StreamReader;
-use crate::actors::runner::{JobRunner, lease_for};
+use crate::actors::redis::Redis;
+use crate::actors::runner::{Attempts, JobRunner, lease_for};
 use crate::actors::storage::Storage;
 use crate::config::RateLimits;
 use crate::processing::Limits;
@@ -69,8 +68,8 @@ pub struct ActorHandles {
 }
 
 /// Redis, when `REDIS_URL` is set: a pool for commands and a client for the
-/// connections that block (stream reads, pub/sub).
-#[derive(Clone)]
+/// connections that block (stream reads, pub/sub), both handed to the
+/// [`Redis`] actor, which the others ask; and the key namespace.
 pub struct RedisResources {
     pub pool: Pool,
     pub client: redis::Client,
@@ -108,13 +107,13 @@ pub struct GraphResources {
 pub struct Supervisor {
     catalog: Addr<Catalog>,
     storage: Addr<Storage>,
-    limiter: Addr<Limiter>,
+    /// Present when `REDIS_URL` is set.
+    redis: Option<Addr<Redis>>,
     dispatcher: Option<Addr<Dispatcher>>,
     /// Present on processes that run jobs: paused while a backend is down.
     reader: Option<Addr<StreamReader>>,
     /// Present on processes that run jobs: asked whether PDFium loads.
     processors: Option<Addr<ProcessorPool>>,
-    uses_redis: bool,
     /// Whether the last health watch found every backend answering.
     healthy: bool,
     /// The children's threads, kept so they live as long as the Supervisor.
@@ -165,34 +164,43 @@ impl Supervisor {
         let catalog = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| Catalog::new(db));
         let storage = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| storage);
         let mailer = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| mailer);
-        let limiter_redis = redis
-            .as_ref()
-            .map(|r| (r.pool.clone(), r.namespace.clone()));
+        let (redis, namespace) = match redis {
+            Some(RedisResources {
+                pool,
+                client,
+                namespace,
+            }) => {
+                let owner = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| {
+                    Redis::new(pool, client)
+                });
+                (Some(owner), namespace)
+            }
+            None => (None, String::new()),
+        };
+        let limiter_redis = redis.clone().map(|owner| (owner, namespace.clone()));
         let limiter = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| {
             Limiter::new(limiter_redis, rate_limits)
         });
-        let events_redis = redis.clone();
+        let events_redis = redis.clone().map(|owner| (owner, namespace.clone()));
         let events = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| {
-            Events::new(
-                events_redis
-                    .as_ref()
-                    .map(|r| (r.pool.clone(), r.client.clone(), r.namespace.as_str())),
-                max_event_streams_per_user,
-            )
+            let redis = events_redis
+                .as_ref()
+                .map(|(owner, ns)| (owner.clone(), ns.as_str()));
+            Events::new(redis, max_event_streams_per_user)
         });
         let credentials = SyncArbiter::start(CREDENTIAL_THREADS, Credentials::default);
 
         let consumer = consumer_name();
         let (publisher, job_source) = match (&redis, pipeline.runs_jobs) {
-            (Some(r), runs_jobs) => (
+            (Some(owner), runs_jobs) => (
                 Some(Publisher::Redis(Box::new(StreamPublisher::new(
-                    r.client.clone(),
-                    &r.namespace,
+                    owner.clone(),
+                    &namespace,
                 )))),
                 runs_jobs.then(|| {
                     Consumer::Redis(Box::new(StreamConsumer::new(
-                        r.client.clone(),
-                        &r.namespace,
+                        owner.clone(),
+                        &namespace,
                         consumer.clone(),
                     )))
                 }),
@@ -221,14 +229,14 @@ impl Supervisor {
         let processors = job_source.is_some().then(|| {
             let child = pipeline.child.clone();
             let (slots, max_pixels) = (pipeline.worker_concurrency, pipeline.limits.max_pixels);
-            ProcessorPool::start_in_arbiter(&own_thread(), move |_| {
+            actix::Supervisor::start_in_arbiter(&own_thread(), move |_| {
                 ProcessorPool::new(child, slots, max_pixels)
             })
         });
         let reader = job_source
             .zip(processors.clone())
             .map(|(job_source, processors)| {
-                let runner = JobRunner {
+                let runner = JobRunner::new(Attempts {
                     catalog: catalog.clone(),
                     storage: storage.clone(),
                     processors,
@@ -236,30 +244,30 @@ impl Supervisor {
                     consumer,
                     job_timeout: pipeline.job_timeout,
                     max_retries: pipeline.max_retries,
-                }
-                .start();
+                });
+                let runner = actix::Supervisor::start(move |_| runner);
                 let capacity = pipeline.worker_concurrency;
                 let lease = lease_for(pipeline.job_timeout);
-                StreamReader::new(job_source, runner, capacity, lease).start()
+                let reader = StreamReader::new(job_source, runner, capacity, lease);
+                actix::Supervisor::start(move |_| reader)
             });
 
-        let ingest = Ingest {
-            storage: storage.clone(),
-            catalog: catalog.clone(),
-            dispatcher: dispatcher.clone(),
+        let ingest = Ingest::new(
+            storage.clone(),
+            catalog.clone(),
+            dispatcher.clone(),
             max_upload_size,
-            extra_allowed_types: extra_allowed_types.into(),
-        }
-        .start();
+            extra_allowed_types,
+        );
+        let ingest = actix::Supervisor::start(move |_| ingest);
 
         let supervisor = Supervisor {
             catalog: catalog.clone(),
             storage: storage.clone(),
-            limiter: limiter.clone(),
+            redis,
             dispatcher: dispatcher.clone(),
             reader: reader.clone(),
             processors: processors.clone(),
-            uses_redis: redis.is_some(),
             healthy: true,
             _arbiters: arbiters,
         }

@@ -25,9 +25,9 @@ use actix::{
 
 use super::Supervisor;
 use crate::actors::catalog::messages::PingDatabase;
-use crate::actors::limiter::PingRedis;
 use crate::actors::processors::{CheckPdfSupport, ProcessorPool};
 use crate::actors::reader::SetPaused;
+use crate::actors::redis::PingRedis;
 use crate::actors::storage::messages::CheckStorage;
 
 /// Asks every backend whether it answers.
@@ -111,17 +111,16 @@ impl Supervisor {
     fn check_backends(&self) -> impl Future<Output = Readiness> + 'static {
         let catalog = self.catalog.clone();
         let storage = self.storage.clone();
-        let limiter = self.limiter.clone();
+        let redis = self.redis.clone();
         let processors = self.processors.clone();
-        let uses_redis = self.uses_redis;
         async move {
             let (database, objects, redis, pdf) = tokio::join!(
                 probe("database", catalog.send(PingDatabase)),
                 probe("storage", storage.send(CheckStorage)),
                 async {
-                    match uses_redis {
-                        true => Some(probe("redis", limiter.send(PingRedis)).await),
-                        false => None,
+                    match redis {
+                        Some(redis) => Some(probe("redis", redis.send(PingRedis)).await),
+                        None => None,
                     }
                 },
                 pdf_support(processors),
