@@ -126,6 +126,8 @@ impl Application {
             mailer,
             redis,
             rate_limits: config.rate_limits,
+            session_max_age: config.sessions.max_age,
+            oauth: config.oauth.clone(),
             max_upload_size: config.max_upload_size,
             extra_allowed_types: config.extra_allowed_types.clone(),
             max_event_streams_per_user: config.max_event_streams_per_user,

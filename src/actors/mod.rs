@@ -1,6 +1,8 @@
 //! The actor graph. Each actor owns one resource and says so in its module doc:
 //!
 //! - [`supervisor`] starts the others, keeps their addresses, answers readiness;
+//! - [`accounts`] carries out the account use cases (registering, signing in,
+//!   passwords, mailed links, API tokens), coordinating the actors below;
 //! - [`catalog`] owns the database pool;
 //! - [`storage`] owns the object store;
 //! - [`dispatcher`] owns the transport's publishing side and reconciles;
@@ -19,6 +21,7 @@
 //!
 //! HTTP handlers hold only [`ActorHandles`] and talk to actors with typed messages.
 
+pub mod accounts;
 pub mod catalog;
 pub mod credentials;
 pub mod dispatcher;

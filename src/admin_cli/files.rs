@@ -18,13 +18,12 @@ use chrono::Utc;
 use clap::Subcommand;
 
 use super::progress::Progress;
-use super::{find_account, open_catalog, open_storage, parse_days, when};
+use super::{ask, find_account, open_catalog, open_storage, parse_days, when};
 use crate::actors::catalog::Catalog;
 use crate::actors::catalog::messages::{DeleteFile, FileCursor, ScanFiles};
 use crate::actors::catalog::records::FileDetails;
 use crate::actors::storage::Storage;
 use crate::config::Config;
-use crate::http::ask;
 use crate::http::files::delete_objects;
 use crate::telemetry::RequestId;
 

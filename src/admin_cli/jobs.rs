@@ -13,13 +13,11 @@ use clap::Subcommand;
 use uuid::Uuid;
 
 use super::progress::Progress;
-use super::{open_catalog, print_table, when};
+use super::{ask, open_catalog, print_table, when};
 use crate::actors::catalog::messages::{Handoff, JobScope, ListFailedJobs, RetryDeadJob};
 use crate::actors::catalog::{Catalog, CatalogError};
 use crate::config::Config;
 use crate::domain::jobs::JobStatus;
-use crate::http::ask;
-use crate::http::error::ApiError;
 use crate::telemetry::RequestId;
 
 #[derive(Debug, Subcommand)]
@@ -161,7 +159,7 @@ async fn retry(catalog: &Addr<Catalog>, job_id: Uuid) -> anyhow::Result<Option<S
         }
         Ok(None) => Ok(Some(format!("there is no job {job_id}"))),
         Err(err @ CatalogError::JobNotDead(_)) => Ok(Some(format!("job {job_id}: {err}"))),
-        Err(err) => Err(ApiError::from(err).into()),
+        Err(err) => Err(err.into()),
     }
 }
 

@@ -4,12 +4,11 @@
 //! busy installation alike.
 //!
 //! Like every other part of Kiln they hold no pool and no store handle: each
-//! command starts a Catalog (and, when it touches objects, a Storage) of its
-//! own and sends them the same typed messages the HTTP handlers send, through
-//! the same shared rules (`http::accounts`, `http::tokens`, `http::files`,
-//! `http::jobs`). A running Kiln sees the changes on its next query; jobs
-//! reach its workers through its reconciler, since the command line has no
-//! transport.
+//! command starts a Catalog (and, when it touches objects, a Storage; for an
+//! account's use cases, an Accounts actor) of its own and sends them the same
+//! typed messages the HTTP handlers send, so the same rules apply. A running
+//! Kiln sees the changes on its next query; jobs reach its workers through its
+//! reconciler, since the command line has no transport.
 //!
 //! Exit codes: 0 done, 1 failed (or, for `storage verify`, problems remain),
 //! 2 bad arguments or configuration.
@@ -21,17 +20,34 @@ pub mod storage;
 pub mod tokens;
 pub mod users;
 
-use actix::{Actor, Addr};
+use actix::dev::ToEnvelope;
+use actix::{Actor, Addr, Handler, Message, SyncArbiter};
 use anyhow::{Context as _, anyhow, bail};
 
+use crate::actors::accounts::Accounts;
 use crate::actors::catalog::messages::FindLoginCandidate;
 use crate::actors::catalog::records::User;
 use crate::actors::catalog::{self, Catalog};
+use crate::actors::credentials::Credentials;
+use crate::actors::limiter::Limiter;
+use crate::actors::mailer::Mailer;
 use crate::actors::storage::Storage;
 use crate::config::Config;
 use crate::domain::Email;
-use crate::http::ask;
 use crate::telemetry::RequestId;
+
+/// Sends `msg` and waits for the actor's reply, its error (or the mailbox's)
+/// becoming the command's.
+pub async fn ask<A, M, T, E>(addr: &Addr<A>, msg: M) -> anyhow::Result<T>
+where
+    A: Actor + Handler<M>,
+    A::Context: ToEnvelope<A, M>,
+    M: Message<Result = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    Ok(addr.send(msg).await??)
+}
 
 /// Opens the configured database on a Catalog of the command's own.
 pub async fn open_catalog(config: &Config) -> anyhow::Result<Addr<Catalog>> {
@@ -39,6 +55,27 @@ pub async fn open_catalog(config: &Config) -> anyhow::Result<Addr<Catalog>> {
         .await
         .context("cannot open the database (DATABASE_URL, DATA_DIR)")?;
     Ok(Catalog::new(db).start())
+}
+
+/// An Accounts actor of the command's own, over `catalog`, so an account made
+/// or given a token here follows the server's rules. Its Limiter counts in
+/// memory (the operator is not rate-limited); its Mailer is the configured one.
+pub fn open_accounts(config: &Config, catalog: Addr<Catalog>) -> anyhow::Result<Addr<Accounts>> {
+    // Argon2 runs on a thread of its own, as it does in the server.
+    let credentials = SyncArbiter::start(1, Credentials::default);
+    let limiter = Limiter::new(None, config.rate_limits).start();
+    let mailer = Mailer::new(&config.mail, config.public_url(config.port))
+        .context("cannot set up mail (SMTP_HOST, SMTP_TLS)")?
+        .start();
+    let accounts = Accounts::new(
+        catalog,
+        credentials,
+        limiter,
+        mailer,
+        config.sessions.max_age,
+        config.oauth.clone(),
+    );
+    Ok(accounts.start())
 }
 
 /// Opens the configured object store on a Storage of the command's own.

@@ -26,14 +26,13 @@ use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
 
 use super::progress::Progress;
-use super::{open_catalog, open_storage};
+use super::{ask, open_catalog, open_storage};
 use crate::actors::catalog::Catalog;
 use crate::actors::catalog::messages::{FileCursor, RemakeVariant, ScanFiles};
 use crate::actors::catalog::records::{FileDetails, Variant};
 use crate::actors::storage::messages::{DeleteObject, GetObject, ListAllObjects, ListedObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
 use crate::config::Config;
-use crate::http::ask;
 use crate::processing;
 use crate::telemetry::RequestId;
 

@@ -2,18 +2,18 @@
 //! script or a machine, made by the operator rather than through the owner's
 //! settings page.
 //!
-//! It goes through `http::tokens::create`, so the name and lifetime rules and
-//! the stored hash are those of tokens made over the API; unlike the API, it
-//! makes tokens for accounts whose address is not verified too (see
-//! [`tokens::Requester::Operator`]). Only the token goes to standard output,
-//! so `TOKEN=$(kiln token create ...)` just works.
+//! It asks the Accounts actor, so the name and lifetime rules and the stored
+//! hash are those of tokens made over the API; unlike the API, it makes tokens
+//! for accounts whose address is not verified too (see
+//! [`Requester::Operator`]). Only the token goes to standard output, so
+//! `TOKEN=$(kiln token create ...)` just works.
 
 use anyhow::bail;
 use clap::Subcommand;
 
-use super::{find_account, open_catalog, parse_days};
+use super::{ask, find_account, open_accounts, open_catalog, parse_days};
+use crate::actors::accounts::{CreateApiToken, Requester};
 use crate::config::Config;
-use crate::http::tokens;
 use crate::telemetry::RequestId;
 
 #[derive(Debug, Subcommand)]
@@ -42,15 +42,15 @@ pub async fn run(config: &Config, action: TokenAction) -> anyhow::Result<()> {
     if user.is_disabled() {
         bail!("{} is disabled; `kiln user enable` it first", user.email);
     }
-    let created = tokens::create(
-        &catalog,
-        RequestId::generate(),
-        tokens::Requester::Operator,
-        user.id,
-        &name,
-        expires_in.map(i64::from),
-    )
-    .await?;
+    let accounts = open_accounts(config, catalog)?;
+    let create = CreateApiToken {
+        request_id: RequestId::generate(),
+        requester: Requester::Operator,
+        user_id: user.id,
+        name,
+        expires_in_days: expires_in.map(i64::from),
+    };
+    let created = ask(&accounts, create).await?;
     println!("{}", created.secret);
     Ok(())
 }

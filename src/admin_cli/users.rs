@@ -14,18 +14,15 @@
 
 use std::io::{IsTerminal, Read};
 
-use actix::{Addr, SyncArbiter};
+use actix::Addr;
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
-use secrecy::SecretString;
 
-use super::{open_catalog, parse_email, print_table, when};
+use super::{ask, open_accounts, open_catalog, parse_email, print_table, when};
+use crate::actors::accounts::CreateAccount;
 use crate::actors::catalog::Catalog;
-use crate::actors::catalog::messages::{CreateUser, ListUsers, SetUserDisabled, SetUserRole};
-use crate::actors::credentials::{Credentials, HashPassword};
+use crate::actors::catalog::messages::{ListUsers, SetUserDisabled, SetUserRole};
 use crate::config::Config;
-use crate::http::accounts::NewAccount;
-use crate::http::ask;
 use crate::telemetry::RequestId;
 
 #[derive(Debug, Subcommand)]
@@ -76,7 +73,7 @@ pub async fn run(config: &Config, action: UserAction) -> anyhow::Result<()> {
     let catalog = open_catalog(config).await?;
     match action {
         UserAction::Create { email, name, admin } => {
-            create(&catalog, &email, name.as_deref(), admin).await
+            create(config, catalog, &email, name.as_deref(), admin).await
         }
         UserAction::List => list(&catalog).await,
         UserAction::SetRole { email, role } => set_role(&catalog, &email, role).await,
@@ -102,33 +99,23 @@ fn password_from_stdin() -> anyhow::Result<String> {
 }
 
 async fn create(
-    catalog: &Addr<Catalog>,
+    config: &Config,
+    catalog: Addr<Catalog>,
     email: &str,
     name: Option<&str>,
     admin: bool,
 ) -> anyhow::Result<()> {
     let password = password_from_stdin()?;
     let name = name.unwrap_or_else(|| email.trim().split('@').next().unwrap_or_default());
-    let account = NewAccount::check(email, name, password)?;
-    // Argon2 runs on a thread of its own, as it does in the server.
-    let credentials = SyncArbiter::start(1, Credentials::default);
-    let password_hash = credentials
-        .send(HashPassword {
-            password: SecretString::from(account.password.expose()),
-        })
-        .await??;
-    let user = ask(
-        catalog,
-        CreateUser {
-            request_id: RequestId::generate(),
-            email: account.email.as_str().to_string(),
-            name: account.name,
-            password_hash,
-            verification: None,
-            is_admin: admin,
-        },
-    )
-    .await?;
+    let accounts = open_accounts(config, catalog)?;
+    let create = CreateAccount {
+        request_id: RequestId::generate(),
+        email: email.to_string(),
+        password: password.into(),
+        name: name.to_string(),
+        is_admin: admin,
+    };
+    let user = ask(&accounts, create).await?;
     tracing::info!(user_id = %user.id, is_admin = user.is_admin, "account created from the command line");
     let role = match user.is_admin {
         true => "an administrator",

@@ -5,6 +5,7 @@
 
 mod client_address;
 pub mod delivery;
+mod display_name;
 mod email;
 pub mod jobs;
 mod password;
@@ -13,6 +14,7 @@ mod throttle;
 mod token_name;
 
 pub use client_address::{TrustedProxies, counted_as};
+pub use display_name::DisplayName;
 pub use email::Email;
 pub use password::{Password, PasswordRejection};
 pub use throttle::Throttle;

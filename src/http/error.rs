@@ -11,6 +11,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use crate::actors::accounts::AccountsError;
 use crate::actors::catalog::CatalogError;
 use crate::actors::events::EventsError;
 use crate::actors::limiter::LimiterError;
@@ -177,6 +178,34 @@ impl ResponseError for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+impl From<AccountsError> for ApiError {
+    fn from(err: AccountsError) -> Self {
+        match err {
+            AccountsError::Invalid { code, message } => Self::Unprocessable { code, message },
+            AccountsError::WeakPassword(rejection) => rejection.into(),
+            AccountsError::InvalidCredentials => Self::InvalidCredentials,
+            AccountsError::AccountGone => Self::Unauthorized,
+            AccountsError::AccountDisabled => Self::AccountDisabled,
+            AccountsError::EmailUnverified => Self::EmailUnverified,
+            AccountsError::TooManyAttempts { retry_after } => Self::TooManyRequests { retry_after },
+            AccountsError::PasswordChangedMeanwhile => Self::Conflict {
+                code: "password_changed",
+                message: err.to_string(),
+            },
+            AccountsError::TokenNotFound => Self::NotFound("token"),
+            AccountsError::ProviderNotConfigured(_) => Self::NotFound("sign-in provider"),
+            AccountsError::ProviderFailed { .. } => Self::Unavailable {
+                backend: "the sign-in provider",
+                source: Box::new(err),
+            },
+            AccountsError::Catalog(err) => err.into(),
+            AccountsError::Limiter(err) => err.into(),
+            AccountsError::Hash(err) => err.into(),
+            AccountsError::Mailbox(err) => err.into(),
+        }
     }
 }
 

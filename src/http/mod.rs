@@ -2,7 +2,6 @@
 //! route and the web UI's pages. Handlers hold no database pool, object store or
 //! Redis client: they send typed messages to the actors in [`AppState`].
 
-pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod error;
@@ -12,7 +11,6 @@ mod objects;
 pub mod ops;
 pub mod request_context;
 pub mod session;
-pub mod tokens;
 mod ui;
 
 pub use ui::{check_templates, refuse_cross_site};

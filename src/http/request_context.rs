@@ -141,3 +141,12 @@ pub fn client_address(req: &HttpRequest) -> Option<IpAddr> {
             .client_address(peer, forwarded_for),
     )
 }
+
+/// The client address as the rate limits count it (see
+/// [`crate::domain::counted_as`]): behind `TRUSTED_PROXIES`, the client their
+/// `X-Forwarded-For` names.
+pub fn counted_client(req: &HttpRequest) -> String {
+    client_address(req)
+        .map(crate::domain::counted_as)
+        .unwrap_or_else(|| "unknown".into())
+}

@@ -15,15 +15,14 @@ use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use chrono::Utc;
 use futures::future::LocalBoxFuture;
-use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
 use super::request_context::{client_address, request_id_of};
 use super::ui::UiError;
-use crate::actors::catalog::messages::{CreateSession, EndSession, FindSession};
+use crate::actors::accounts::{OpenedSession, SessionRequest};
+use crate::actors::catalog::messages::{EndSession, FindSession};
 use crate::actors::catalog::records::User;
 use crate::auth::session_token;
 use crate::config::Config;
@@ -77,41 +76,29 @@ fn presented_id(req: &HttpRequest, config: &Config) -> Option<String> {
     session_token::is_well_formed(id).then(|| id.to_string())
 }
 
-/// Opens a session for `user_id` and returns the cookie to set. The id the
-/// browser held before, if any, is deleted: the id always changes at sign-in.
-pub async fn begin_session(
-    state: &AppState,
-    req: &HttpRequest,
-    user_id: Uuid,
-) -> Result<Cookie<'static>, ApiError> {
-    let new = session_token::generate();
-    let max_age = state.config.sessions.max_age;
+/// What a session this request opens keeps about the browser (its user
+/// agent and address), and the id it held before, which the new one replaces:
+/// the id always changes at sign-in.
+pub fn session_request(state: &AppState, req: &HttpRequest) -> SessionRequest {
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-    super::ask(
-        &state.actors.catalog,
-        CreateSession {
-            request_id: request_id_of(req),
-            user_id,
-            id_hash: new.id_hash,
-            csrf_token_hash: new.csrf_token_hash,
-            user_agent,
-            ip: client_address(req).map(|address| address.to_string()),
-            expires_at: Utc::now()
-                + chrono::TimeDelta::from_std(max_age).map_err(ApiError::internal)?,
-            replaces: presented_id(req, &state.config).map(|id| session_token::hash(&id)),
-        },
-    )
-    .await?;
-    tracing::info!(%user_id, "web session started");
-    let mut cookie = site_cookie(&state.config, cookie_name(&state.config), new.id);
+    SessionRequest {
+        user_agent,
+        ip: client_address(req).map(|address| address.to_string()),
+        replaces: presented_id(req, &state.config).map(|id| session_token::hash(&id)),
+    }
+}
+
+/// The cookie that carries a session just opened; it lasts `SESSION_MAX_AGE`.
+pub fn session_cookie(config: &Config, session: OpenedSession) -> Cookie<'static> {
+    let mut cookie = site_cookie(config, cookie_name(config), session.id);
     cookie.set_max_age(time::Duration::seconds(
-        i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
+        i64::try_from(config.sessions.max_age.as_secs()).unwrap_or(i64::MAX),
     ));
-    Ok(cookie)
+    cookie
 }
 
 /// Ends the browser's session server-side, and returns the cookie that clears
@@ -209,6 +196,28 @@ impl FromRequest for SignedIn {
                         .then(|| req.uri().to_string()),
                 }),
             }
+        })
+    }
+}
+
+/// A browser's open session, if it has one: for pages that signed-out
+/// visitors see too. A session of a disabled account is refused with 403, and
+/// a database failure is an error, as for [`SignedIn`].
+#[derive(Debug, Clone)]
+pub struct MaybeSignedIn(pub Option<SignedIn>);
+
+impl FromRequest for MaybeSignedIn {
+    type Error = UiError;
+    type Future = LocalBoxFuture<'static, Result<Self, UiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| UiError::from(ApiError::Unauthorized))?;
+            Ok(Self(current_session(&state, &req).await?))
         })
     }
 }

@@ -30,6 +30,7 @@ use sea_orm::DatabaseConnection;
 pub use queue::MeasureQueue;
 pub use readiness::{Check, CheckReadiness, Readiness};
 
+use crate::actors::accounts::Accounts;
 use crate::actors::catalog::Catalog;
 use crate::actors::credentials::Credentials;
 use crate::actors::dispatcher::Dispatcher;
@@ -42,7 +43,7 @@ use crate::actors::reader::StreamReader;
 use crate::actors::redis::Redis;
 use crate::actors::runner::{Attempts, JobRunner, lease_for};
 use crate::actors::storage::Storage;
-use crate::config::RateLimits;
+use crate::config::{OAuthConfig, RateLimits};
 use crate::processing::Limits;
 use crate::transport::redis_stream::{StreamConsumer, StreamPublisher};
 use crate::transport::{Consumer, Publisher, memory};
@@ -51,6 +52,7 @@ use crate::transport::{Consumer, Publisher, memory};
 #[derive(Clone)]
 pub struct ActorHandles {
     pub supervisor: Addr<Supervisor>,
+    pub accounts: Addr<Accounts>,
     pub catalog: Addr<Catalog>,
     pub storage: Addr<Storage>,
     pub credentials: Addr<Credentials>,
@@ -98,6 +100,9 @@ pub struct GraphResources {
     pub mailer: Mailer,
     pub redis: Option<RedisResources>,
     pub rate_limits: RateLimits,
+    /// `SESSION_MAX_AGE`: how long a session opened at sign-in lasts at most.
+    pub session_max_age: Duration,
+    pub oauth: OAuthConfig,
     pub max_upload_size: u64,
     pub extra_allowed_types: Vec<String>,
     pub max_event_streams_per_user: usize,
@@ -149,6 +154,8 @@ impl Supervisor {
             mailer,
             redis,
             rate_limits,
+            session_max_age,
+            oauth,
             max_upload_size,
             extra_allowed_types,
             max_event_streams_per_user,
@@ -189,6 +196,15 @@ impl Supervisor {
             Events::new(redis, max_event_streams_per_user)
         });
         let credentials = SyncArbiter::start(CREDENTIAL_THREADS, Credentials::default);
+        let accounts = Accounts::new(
+            catalog.clone(),
+            credentials.clone(),
+            limiter.clone(),
+            mailer.clone(),
+            session_max_age,
+            oauth,
+        );
+        let accounts = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| accounts);
 
         let consumer = consumer_name();
         let (publisher, job_source) = match (&redis, pipeline.runs_jobs) {
@@ -274,6 +290,7 @@ impl Supervisor {
         .start();
         ActorHandles {
             supervisor,
+            accounts,
             catalog,
             storage,
             credentials,

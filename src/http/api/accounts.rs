@@ -1,16 +1,16 @@
 //! Register (which mails the first verification link), log in, log out, and
-//! who am I. The rules live in [`crate::http::accounts`]; these handlers speak
-//! JSON.
+//! who am I. The rules live in the Accounts actor; these handlers speak JSON.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::UserBody;
+use crate::actors::accounts::{Register, SignIn, SignedInAccount};
 use crate::actors::catalog::messages::{FindUser, RevokeAccessToken};
-use crate::http::accounts::{self, PasswordSignIn, client_ip};
 use crate::http::auth::{Authenticated, Credential};
 use crate::http::error::ApiError;
+use crate::http::request_context::counted_client;
 use crate::http::{AppState, ask};
 use crate::telemetry::RequestId;
 
@@ -39,8 +39,14 @@ async fn register(
         password,
         name,
     } = body.into_inner();
-    let user =
-        accounts::register(&state, request_id, client_ip(&req), &email, password, &name).await?;
+    let register = Register {
+        request_id,
+        client: counted_client(&req),
+        email,
+        password: password.into(),
+        name,
+    };
+    let user = ask(&state.actors.accounts, register).await?;
     Ok(HttpResponse::Created().json(json!({ "user": UserBody::from(user) })))
 }
 
@@ -57,11 +63,16 @@ async fn login(
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginBody { email, password } = body.into_inner();
-    let PasswordSignIn {
+    let sign_in = SignIn {
+        request_id,
+        client: counted_client(&req),
+        email,
+        password: password.into(),
+    };
+    let SignedInAccount {
         user,
         token_generation,
-    } = accounts::sign_in_with_password(&state, request_id, client_ip(&req), &email, password)
-        .await?;
+    } = ask(&state.actors.accounts, sign_in).await?;
     let issued = state
         .jwt
         .issue(user.id, token_generation)

@@ -1,17 +1,19 @@
 //! Password reset and e-mail verification over the API: the routes that mail a
 //! single-use link (`password/forgot`, `email/resend`; registration mails the
 //! first verification link) and the routes that take its token back
-//! (`password/reset`, `email/verify`). The rules live in
-//! [`crate::http::accounts`].
+//! (`password/reset`, `email/verify`). The rules live in the Accounts actor.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::AppState;
-use crate::http::accounts::{self, client_ip};
+use crate::actors::accounts::{
+    RequestPasswordReset, ResendVerification, ResetPassword, VerifyEmail,
+};
 use crate::http::auth::Authenticated;
 use crate::http::error::ApiError;
+use crate::http::request_context::counted_client;
+use crate::http::{AppState, ask};
 use crate::telemetry::RequestId;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -33,7 +35,12 @@ async fn forgot_password(
     req: HttpRequest,
     body: web::Json<ForgotBody>,
 ) -> Result<HttpResponse, ApiError> {
-    accounts::request_password_reset(&state, request_id, client_ip(&req), &body.email).await?;
+    let request = RequestPasswordReset {
+        request_id,
+        client: counted_client(&req),
+        email: body.into_inner().email,
+    };
+    ask(&state.actors.accounts, request).await?;
     Ok(HttpResponse::Accepted().json(json!({
         "message": "if an account uses this address, a link to reset its password is on its way",
     })))
@@ -51,7 +58,12 @@ async fn reset_password(
     body: web::Json<ResetBody>,
 ) -> Result<HttpResponse, ApiError> {
     let ResetBody { token, password } = body.into_inner();
-    accounts::reset_password(&state, request_id, &token, password).await?;
+    let reset = ResetPassword {
+        request_id,
+        token,
+        password: password.into(),
+    };
+    ask(&state.actors.accounts, reset).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -65,7 +77,8 @@ async fn verify_email(
     request_id: RequestId,
     body: web::Json<VerifyBody>,
 ) -> Result<HttpResponse, ApiError> {
-    accounts::verify_email(&state, request_id, &body.token).await?;
+    let token = body.into_inner().token;
+    ask(&state.actors.accounts, VerifyEmail { request_id, token }).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -78,7 +91,12 @@ async fn resend_verification(
     req: HttpRequest,
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    accounts::resend_verification(&state, request_id, client_ip(&req), caller.user_id).await?;
+    let resend = ResendVerification {
+        request_id,
+        client: counted_client(&req),
+        user_id: caller.user_id,
+    };
+    ask(&state.actors.accounts, resend).await?;
     Ok(HttpResponse::Accepted().json(json!({
         "message": "a new verification link is on its way",
     })))

@@ -1,5 +1,5 @@
-//! Personal API tokens: create (shown once), list, delete. The rules are
-//! [`crate::http::tokens`]'s, shared with the settings page.
+//! Personal API tokens: create (shown once), list, delete. The rules are the
+//! Accounts actor's, shared with the settings page and `kiln token create`.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::actors::accounts::{CreateApiToken, Requester, RevokeApiToken};
+use crate::actors::catalog::messages::ListApiTokens;
 use crate::actors::catalog::records::ApiToken;
-use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::error::ApiError;
-use crate::http::tokens;
+use crate::http::{AppState, ask};
 use crate::telemetry::RequestId;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -58,15 +59,18 @@ async fn create(
     caller: Authenticated,
     body: web::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let created = tokens::create(
-        &state.actors.catalog,
+    let CreateBody {
+        name,
+        expires_in_days,
+    } = body.into_inner();
+    let request = CreateApiToken {
         request_id,
-        tokens::Requester::Owner,
-        caller.user_id,
-        &body.name,
-        body.expires_in_days,
-    )
-    .await?;
+        requester: Requester::Owner,
+        user_id: caller.user_id,
+        name,
+        expires_in_days,
+    };
+    let created = ask(&state.actors.accounts, request).await?;
     let stored = created.stored;
     Ok(HttpResponse::Created().json(json!({
         "id": stored.id,
@@ -82,7 +86,11 @@ async fn list(
     request_id: RequestId,
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens: Vec<TokenListing> = tokens::list(&state, request_id, caller.user_id)
+    let listing = ListApiTokens {
+        request_id,
+        user_id: caller.user_id,
+    };
+    let tokens: Vec<TokenListing> = ask(&state.actors.catalog, listing)
         .await?
         .into_iter()
         .map(TokenListing::from)
@@ -96,6 +104,11 @@ async fn delete(
     caller: Authenticated,
     token_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    tokens::revoke(&state, request_id, caller.user_id, token_id.into_inner()).await?;
+    let revoke = RevokeApiToken {
+        request_id,
+        user_id: caller.user_id,
+        token_id: token_id.into_inner(),
+    };
+    ask(&state.actors.accounts, revoke).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,6 +1,6 @@
 //! The signed-out pages and the account's way in and out: landing, register,
 //! sign in, sign out, forgot and reset password, verify the e-mail address and
-//! ask for another verification link. The rules are [`crate::http::accounts`]'s,
+//! ask for another verification link. The rules are the Accounts actor's,
 //! shared with the API; these handlers turn them into forms and redirects.
 //!
 //! GET never changes anything: a mailed verification link opens a page whose
@@ -12,12 +12,19 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{CsrfForm, Notice, Page, UiError, see_other, see_other_with};
+use crate::actors::accounts::{
+    BrowserSession, CheckResetLink, Register, RegisterBrowser, RequestPasswordReset,
+    ResendVerification, ResetPassword, SignIn, SignInBrowser, VerifyEmail,
+};
+use crate::actors::catalog::records::User;
 use crate::auth::oauth::Provider;
-use crate::http::AppState;
-use crate::http::accounts::{self, client_ip};
 use crate::http::error::ApiError;
-use crate::http::request_context::request_id_of;
-use crate::http::session::{SignedIn, begin_session, current_session, end_session};
+use crate::http::request_context::{counted_client, request_id_of};
+use crate::http::session::{
+    MaybeSignedIn, SignedIn, cookie_name, end_session, removal_cookie, session_cookie,
+    session_request,
+};
+use crate::http::{AppState, ask};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(landing))
@@ -57,7 +64,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// A client mistake to show on the form it came from (with its status), or a
 /// server failure or rate limit to show as an error page (which keeps the
 /// `Retry-After` header).
-pub(super) fn form_error(err: ApiError) -> Result<(StatusCode, String), UiError> {
+pub(super) fn form_error(err: impl Into<ApiError>) -> Result<(StatusCode, String), UiError> {
+    let err = err.into();
     let status = err.status_code();
     match status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
         true => Err(UiError::Api(err)),
@@ -121,11 +129,24 @@ fn provider_buttons(state: &AppState) -> Vec<ProviderButton> {
         .collect()
 }
 
-async fn landing(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, UiError> {
-    if current_session(&state, &req).await?.is_some() {
+async fn landing(req: HttpRequest, viewer: MaybeSignedIn) -> Result<HttpResponse, UiError> {
+    if viewer.0.is_some() {
         return Ok(see_other("/files"));
     }
     Page::new("pages/index.html").render(&req, None)
+}
+
+/// The account a reset link is for, while the link can be used.
+async fn check_reset_link(
+    state: &AppState,
+    req: &HttpRequest,
+    token: &str,
+) -> Result<User, ApiError> {
+    let check = CheckResetLink {
+        request_id: request_id_of(req),
+        token: token.to_string(),
+    };
+    ask(&state.actors.accounts, check).await
 }
 
 // ---- sign in and out -------------------------------------------------------------
@@ -162,9 +183,10 @@ pub(super) fn login_form(
 async fn login_page(
     state: web::Data<AppState>,
     req: HttpRequest,
+    viewer: MaybeSignedIn,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, UiError> {
-    if current_session(&state, &req).await?.is_some() {
+    if viewer.0.is_some() {
         return Ok(see_other(&safe_next(
             query.next.as_deref(),
             &site(&state, &req),
@@ -183,17 +205,18 @@ async fn login(
         password,
         next,
     } = form.into_inner();
-    let signed_in = accounts::sign_in_with_password(
-        &state,
-        request_id_of(&req),
-        client_ip(&req),
-        &email,
-        password,
-    )
-    .await;
-    match signed_in {
-        Ok(signed_in) => {
-            let cookie = begin_session(&state, &req, signed_in.user.id).await?;
+    let sign_in = SignInBrowser {
+        sign_in: SignIn {
+            request_id: request_id_of(&req),
+            client: counted_client(&req),
+            email: email.clone(),
+            password: password.into(),
+        },
+        session: session_request(&state, &req),
+    };
+    match ask(&state.actors.accounts, sign_in).await {
+        Ok(BrowserSession { session, .. }) => {
+            let cookie = session_cookie(&state.config, session);
             let mut response = see_other(&safe_next(next.as_deref(), &site(&state, &req)));
             response.add_cookie(&cookie).map_err(ApiError::internal)?;
             Ok(response)
@@ -237,11 +260,8 @@ fn register_form(name: &str, email: &str, error: Option<&str>) -> Page {
         .with("error", &error)
 }
 
-async fn register_page(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, UiError> {
-    if current_session(&state, &req).await?.is_some() {
+async fn register_page(req: HttpRequest, viewer: MaybeSignedIn) -> Result<HttpResponse, UiError> {
+    if viewer.0.is_some() {
         return Ok(see_other("/files"));
     }
     register_form("", "", None).render(&req, None)
@@ -257,18 +277,19 @@ async fn register(
         email,
         password,
     } = form.into_inner();
-    let registered = accounts::register(
-        &state,
-        request_id_of(&req),
-        client_ip(&req),
-        &email,
-        password,
-        &name,
-    )
-    .await;
-    match registered {
-        Ok(user) => {
-            let cookie = begin_session(&state, &req, user.id).await?;
+    let register = RegisterBrowser {
+        register: Register {
+            request_id: request_id_of(&req),
+            client: counted_client(&req),
+            email: email.clone(),
+            password: password.into(),
+            name: name.clone(),
+        },
+        session: session_request(&state, &req),
+    };
+    match ask(&state.actors.accounts, register).await {
+        Ok(BrowserSession { session, .. }) => {
+            let cookie = session_cookie(&state.config, session);
             let mut response = see_other_with(&state.config, "/files", Notice::Registered);
             response.add_cookie(&cookie).map_err(ApiError::internal)?;
             Ok(response)
@@ -298,10 +319,12 @@ async fn forgot(
     req: HttpRequest,
     form: web::Form<ForgotForm>,
 ) -> Result<HttpResponse, UiError> {
-    let requested =
-        accounts::request_password_reset(&state, request_id_of(&req), client_ip(&req), &form.email)
-            .await;
-    match requested {
+    let request = RequestPasswordReset {
+        request_id: request_id_of(&req),
+        client: counted_client(&req),
+        email: form.email.clone(),
+    };
+    match ask(&state.actors.accounts, request).await {
         Ok(()) => Ok(see_other_with(
             &state.config,
             "/login",
@@ -355,7 +378,7 @@ async fn reset_page(
     query: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, UiError> {
     let token = query.token.clone().unwrap_or_default();
-    match accounts::check_reset_link(&state, request_id_of(&req), &token).await {
+    match check_reset_link(&state, &req, &token).await {
         Ok(user) => Page::new("pages/reset_password.html")
             .with("token", &token)
             .with("email", &user.email)
@@ -385,9 +408,14 @@ async fn reset(
         password_confirm,
     } = form.into_inner();
     let outcome = match password == password_confirm {
-        true => accounts::reset_password(&state, request_id_of(&req), &token, password)
-            .await
-            .map(|_| ()),
+        true => {
+            let reset = ResetPassword {
+                request_id: request_id_of(&req),
+                token: token.clone(),
+                password: password.into(),
+            };
+            ask(&state.actors.accounts, reset).await.map(|_| ())
+        }
         false => Err(ApiError::unprocessable(
             "passwords_differ",
             "the two passwords are not the same",
@@ -395,8 +423,9 @@ async fn reset(
     };
     match outcome {
         Ok(()) => {
-            // The reset ended every session of the account; this browser's too.
-            let removal = end_session(&state, &req).await?;
+            // The reset ended every session of the account on the server,
+            // this browser's too: only its cookie is left to clear.
+            let removal = removal_cookie(&state.config, cookie_name(&state.config));
             let mut response = see_other_with(&state.config, "/login", Notice::PasswordReset);
             response.add_cookie(&removal).map_err(ApiError::internal)?;
             Ok(response)
@@ -404,7 +433,7 @@ async fn reset(
         Err(err) => {
             let (status, message) = form_error(err)?;
             // A spent or expired link is not fixed by typing again.
-            match accounts::check_reset_link(&state, request_id_of(&req), &token).await {
+            match check_reset_link(&state, &req, &token).await {
                 Ok(user) => Page::new("pages/reset_password.html")
                     .with("token", &token)
                     .with("email", &user.email)
@@ -420,14 +449,13 @@ async fn reset(
 // ---- e-mail verification -------------------------------------------------------------
 
 async fn verify_page(
-    state: web::Data<AppState>,
     req: HttpRequest,
+    viewer: MaybeSignedIn,
     query: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, UiError> {
-    let viewer = current_session(&state, &req).await?;
     Page::new("pages/verify_email.html")
         .with("token", &query.token.clone().unwrap_or_default())
-        .render(&req, viewer.as_ref())
+        .render(&req, viewer.0.as_ref())
 }
 
 #[derive(Deserialize)]
@@ -438,12 +466,20 @@ struct VerifyForm {
 async fn verify(
     state: web::Data<AppState>,
     req: HttpRequest,
+    viewer: MaybeSignedIn,
     form: web::Form<VerifyForm>,
 ) -> Result<HttpResponse, UiError> {
-    match accounts::verify_email(&state, request_id_of(&req), &form.token).await {
+    let verify = VerifyEmail {
+        request_id: request_id_of(&req),
+        token: form.into_inner().token,
+    };
+    match ask(&state.actors.accounts, verify).await {
         Ok(_) => {
-            let signed_in = current_session(&state, &req).await?.is_some();
-            let to = if signed_in { "/files" } else { "/login" };
+            let to = if viewer.0.is_some() {
+                "/files"
+            } else {
+                "/login"
+            };
             Ok(see_other_with(&state.config, to, Notice::EmailVerified))
         }
         Err(err) => {
@@ -473,14 +509,12 @@ async fn resend(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, UiError> {
     signed_in.check_csrf(&form.csrf_token)?;
-    let resent = accounts::resend_verification(
-        &state,
-        request_id_of(&req),
-        client_ip(&req),
-        signed_in.user.id,
-    )
-    .await;
-    match resent {
+    let resend = ResendVerification {
+        request_id: request_id_of(&req),
+        client: counted_client(&req),
+        user_id: signed_in.user.id,
+    };
+    match ask(&state.actors.accounts, resend).await {
         Ok(()) => Ok(see_other_with(
             &state.config,
             "/files",

@@ -21,19 +21,22 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::account::login_form;
+use super::account::{form_error, login_form};
 use super::{CsrfForm, Page, UiError, see_other};
-use crate::actors::catalog::messages::{
-    LinkOAuthAccount, OAuthLinkOutcome, OAuthSignIn, OAuthSignInOutcome, OAuthUnlinkOutcome,
-    UnlinkOAuthAccount,
+use crate::actors::accounts::{
+    Accounts, AccountsError, BrowserSession, LinkProvider, ProviderCode, ProviderLink,
+    ProviderSignIn, SignInWithProvider,
 };
+use crate::actors::catalog::messages::{OAuthUnlinkOutcome, UnlinkOAuthAccount};
 use crate::auth::oauth::flow::{self, Flow, FlowError, Purpose};
-use crate::auth::oauth::{self, Identity, Provider};
+use crate::auth::oauth::{self, Provider};
 use crate::config::{Config, OAuthProviderConfig};
 use crate::http::error::ApiError;
 use crate::http::request_context::request_id_of;
-use crate::http::session::{SignedIn, begin_session, current_session, removal_cookie, site_cookie};
-use crate::http::{AppState, accounts, ask};
+use crate::http::session::{
+    MaybeSignedIn, SignedIn, removal_cookie, session_cookie, session_request, site_cookie,
+};
+use crate::http::{AppState, ask};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/auth/{provider}/start", web::get().to(start))
@@ -226,10 +229,11 @@ fn flow_refusal(err: FlowError) -> &'static str {
 async fn callback(
     state: web::Data<AppState>,
     req: HttpRequest,
+    viewer: MaybeSignedIn,
     provider: web::Path<String>,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, UiError> {
-    let (provider, settings) = configured(&state, &provider)?;
+    let (provider, _) = configured(&state, &provider)?;
     let label = provider.label();
     let flow = match req.cookie(flow_cookie_name(&state.config)) {
         Some(cookie) => Flow::open(cookie.value(), &state.cookie_key, Utc::now()),
@@ -282,92 +286,127 @@ async fn callback(
             &format!("{label} sent no authorization code. Please try again."),
         );
     };
-    let identity = oauth::sign_in(
+    let code = ProviderCode {
         provider,
-        settings,
-        &redirect_uri(&state, &req, provider),
         code,
-        flow.pkce_verifier.clone(),
-    )
-    .await;
-    let identity = match identity {
-        Ok(identity) => identity,
-        Err(err) => {
-            tracing::warn!(
-                provider = provider.id(),
-                error = %crate::error_chain(&err),
-                "the OAuth exchange failed"
-            );
-            return fail(
-                StatusCode::BAD_GATEWAY,
-                &format!("{label} did not confirm the sign-in. Please try again in a moment."),
-            );
-        }
+        pkce_verifier: flow.pkce_verifier.clone(),
+        redirect_uri: redirect_uri(&state, &req, provider),
     };
+    let request_id = request_id_of(&req);
     match flow.purpose {
-        Purpose::Login => finish_sign_in(&state, &req, identity).await,
-        Purpose::Link { user_id } => finish_link(&state, &req, user_id, identity).await,
+        Purpose::Login => {
+            let sign_in = SignInWithProvider {
+                request_id,
+                code,
+                session: session_request(&state, &req),
+            };
+            match ask_accounts(&state, sign_in).await {
+                Ok(outcome) => finish_sign_in(&state, &req, label, outcome),
+                Err(err) => fail(provider_error_status(&err), &provider_error(err, label)?),
+            }
+        }
+        Purpose::Link { user_id } => {
+            // The flow was started by this account: it must still be the one
+            // signed in.
+            let Some(signed_in) = viewer.0.filter(|s| s.user.id == user_id) else {
+                return link_error(
+                    &state,
+                    &req,
+                    None,
+                    StatusCode::FORBIDDEN,
+                    &sign_in_again(label),
+                );
+            };
+            let link = LinkProvider {
+                request_id,
+                user_id,
+                code,
+            };
+            match ask_accounts(&state, link).await {
+                Ok(outcome) => finish_link(&state, &req, &signed_in, label, outcome),
+                Err(err) => {
+                    let status = provider_error_status(&err);
+                    let message = provider_error(err, label)?;
+                    link_error(&state, &req, Some(&signed_in), status, &message)
+                }
+            }
+        }
     }
 }
 
-async fn finish_sign_in(
+/// Sends a provider message to the Accounts actor, keeping its own error,
+/// which says more than an HTTP status about what to tell the browser.
+async fn ask_accounts<M, T>(state: &AppState, msg: M) -> Result<T, AccountsError>
+where
+    M: actix::Message<Result = Result<T, AccountsError>> + Send + 'static,
+    Accounts: actix::Handler<M>,
+    T: Send + 'static,
+{
+    state.actors.accounts.send(msg).await?
+}
+
+/// What to tell the browser when a sign-in or link with `label` failed: the
+/// provider not confirming it, the account being gone or disabled, or (as an
+/// error page) a failure on Kiln's side.
+fn provider_error(err: AccountsError, label: &str) -> Result<String, UiError> {
+    match err {
+        AccountsError::ProviderFailed { .. } => Ok(format!(
+            "{label} did not confirm the sign-in. Please try again in a moment."
+        )),
+        AccountsError::AccountGone => Ok(sign_in_again(label)),
+        other => {
+            let (_, message) = form_error(other)?;
+            Ok(message)
+        }
+    }
+}
+
+fn provider_error_status(err: &AccountsError) -> StatusCode {
+    match err {
+        AccountsError::ProviderFailed { .. } => StatusCode::BAD_GATEWAY,
+        AccountsError::AccountGone | AccountsError::AccountDisabled => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn sign_in_again(label: &str) -> String {
+    format!("Sign in to Kiln again, then link {label} from Settings.")
+}
+
+fn finish_sign_in(
     state: &AppState,
     req: &HttpRequest,
-    identity: Identity,
+    label: &str,
+    outcome: ProviderSignIn,
 ) -> Result<HttpResponse, UiError> {
-    let label = identity.provider.label();
-    let email = identity.email.clone().unwrap_or_default();
-    let outcome = ask(
-        &state.actors.catalog,
-        OAuthSignIn {
-            request_id: request_id_of(req),
-            identity,
-        },
-    )
-    .await?;
-    let user = match outcome {
-        OAuthSignInOutcome::SignedIn(user) | OAuthSignInOutcome::Linked(user) => user,
-        OAuthSignInOutcome::Created(user) => {
-            if !user.email_verified {
-                // The provider did not vouch for the address: Kiln asks itself.
-                // Not counted against the client's registrations: each one
-                // took an account at the provider, which is what limits them.
-                if let Err(err) =
-                    accounts::mail_verification_link(state, request_id_of(req), user.id).await
-                {
-                    tracing::warn!(user_id = %user.id, error = %err, "no verification link for a new account");
-                }
-            }
-            user
+    let (status, message) = match outcome {
+        ProviderSignIn::SignedIn(BrowserSession { session, .. }) => {
+            let cookie = session_cookie(&state.config, session);
+            return redirect_clearing_flow(state, "/files", Some(cookie));
         }
-        OAuthSignInOutcome::EmailInUseUnverified => {
-            let message = format!(
+        ProviderSignIn::EmailInUseUnverified { email } => (
+            StatusCode::CONFLICT,
+            format!(
                 "An account with {email} exists, but {label} does not confirm that this address \
                  is yours. Sign in with your password, then link {label} in Settings."
-            );
-            return login_error(state, req, StatusCode::CONFLICT, &message);
-        }
-        OAuthSignInOutcome::OtherIdentityLinked => {
-            let message = format!(
+            ),
+        ),
+        ProviderSignIn::OtherIdentityLinked { email } => (
+            StatusCode::CONFLICT,
+            format!(
                 "The Kiln account with {email} is linked to a different {label} account. Sign in \
                  with that one, or with your password."
-            );
-            return login_error(state, req, StatusCode::CONFLICT, &message);
-        }
-        OAuthSignInOutcome::NoEmail => {
-            let message = format!(
+            ),
+        ),
+        ProviderSignIn::NoEmail => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
                 "{label} did not share an e-mail address, which a new Kiln account needs. Allow \
                  access to your address at {label}, or register with a password."
-            );
-            return login_error(state, req, StatusCode::UNPROCESSABLE_ENTITY, &message);
-        }
+            ),
+        ),
     };
-    if user.is_disabled() {
-        let message = ApiError::AccountDisabled.to_string();
-        return login_error(state, req, StatusCode::FORBIDDEN, &message);
-    }
-    let session = begin_session(state, req, user.id).await?;
-    redirect_clearing_flow(state, "/files", Some(session))
+    login_error(state, req, status, &message)
 }
 
 // ---- link and unlink ----------------------------------------------------------------
@@ -387,48 +426,23 @@ async fn link(
     Ok(go_to_provider(&state, &req, provider, settings, purpose))
 }
 
-async fn finish_link(
+fn finish_link(
     state: &AppState,
     req: &HttpRequest,
-    user_id: uuid::Uuid,
-    identity: Identity,
+    signed_in: &SignedIn,
+    label: &str,
+    outcome: ProviderLink,
 ) -> Result<HttpResponse, UiError> {
-    let label = identity.provider.label();
-    let sign_in_again = format!("Sign in to Kiln again, then link {label} from Settings.");
-    // The flow was started by this account: it must still be the one signed in.
-    let signed_in = current_session(state, req).await?;
-    let Some(signed_in) = signed_in.filter(|s| s.user.id == user_id) else {
-        return link_error(state, req, None, StatusCode::FORBIDDEN, &sign_in_again);
-    };
-    let outcome = ask(
-        &state.actors.catalog,
-        LinkOAuthAccount {
-            request_id: request_id_of(req),
-            user_id,
-            identity,
-        },
-    )
-    .await?;
-    let (status, message) = match outcome {
-        OAuthLinkOutcome::Linked => {
-            tracing::info!(%user_id, provider = label, "provider linked");
-            return redirect_clearing_flow(state, "/settings", None);
+    let message = match outcome {
+        ProviderLink::Linked => return redirect_clearing_flow(state, "/settings", None),
+        ProviderLink::AlreadyLinkedElsewhere => {
+            format!("This {label} account signs in to another Kiln account. Unlink it there first.")
         }
-        OAuthLinkOutcome::AlreadyLinkedElsewhere => (
-            StatusCode::CONFLICT,
-            format!(
-                "This {label} account signs in to another Kiln account. Unlink it there first."
-            ),
+        ProviderLink::ProviderAlreadyLinked => format!(
+            "Your Kiln account is linked to a different {label} account. Unlink that one first."
         ),
-        OAuthLinkOutcome::ProviderAlreadyLinked => (
-            StatusCode::CONFLICT,
-            format!(
-                "Your Kiln account is linked to a different {label} account. Unlink that one first."
-            ),
-        ),
-        OAuthLinkOutcome::AccountGone => (StatusCode::FORBIDDEN, sign_in_again),
     };
-    link_error(state, req, Some(&signed_in), status, &message)
+    link_error(state, req, Some(signed_in), StatusCode::CONFLICT, &message)
 }
 
 async fn unlink(

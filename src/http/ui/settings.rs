@@ -1,7 +1,7 @@
 //! The settings page: the account's name, its password, its personal API
-//! tokens and the providers it signs in with. The rules are the shared ones
-//! ([`crate::http::accounts`], [`crate::http::tokens`]); these handlers turn them
-//! into one page of forms.
+//! tokens and the providers it signs in with. The rules are the Accounts
+//! actor's, shared with the API; these handlers turn them into one page of
+//! forms.
 //!
 //! Every form posts to its own route with the session's CSRF token. A success
 //! redirects back with a notice, except a new token: its secret exists only in
@@ -17,14 +17,16 @@ use uuid::Uuid;
 
 use super::account::form_error;
 use super::{CsrfForm, Notice, Page, UiError, see_other_with};
-use crate::actors::catalog::messages::{ListOAuthAccounts, RenameUser};
+use crate::actors::accounts::{
+    AccountOverview, ChangePassword, CreateApiToken, DescribeAccount, MAX_EXPIRES_IN_DAYS,
+    RenameAccount, Requester, RevokeApiToken,
+};
 use crate::actors::catalog::records::{ApiToken, SignInMethods};
 use crate::auth::oauth::Provider;
-use crate::http::accounts::{self, client_ip};
 use crate::http::error::ApiError;
-use crate::http::request_context::request_id_of;
-use crate::http::session::{SignedIn, begin_session};
-use crate::http::{AppState, ask, tokens};
+use crate::http::request_context::{counted_client, request_id_of};
+use crate::http::session::{SignedIn, session_cookie, session_request};
+use crate::http::{AppState, ask};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings", web::get().to(show))
@@ -160,20 +162,15 @@ async fn render(
     outcome: Outcome,
 ) -> Result<HttpResponse, UiError> {
     let user = &signed_in.user;
-    let request_id = request_id_of(req);
-    let tokens: Vec<TokenRow> = tokens::list(state, request_id.clone(), user.id)
-        .await?
-        .into_iter()
-        .map(TokenRow::from)
-        .collect();
-    let methods = ask(
-        &state.actors.catalog,
-        ListOAuthAccounts {
-            request_id,
-            user_id: user.id,
-        },
-    )
-    .await?;
+    let describe = DescribeAccount {
+        request_id: request_id_of(req),
+        user_id: user.id,
+    };
+    let AccountOverview {
+        tokens,
+        sign_in: methods,
+    } = ask(&state.actors.accounts, describe).await?;
+    let tokens: Vec<TokenRow> = tokens.into_iter().map(TokenRow::from).collect();
     let page = Page::new("pages/settings.html")
         .with("name", &outcome.name.as_deref().unwrap_or(&user.name))
         .with("email", &user.email)
@@ -227,30 +224,21 @@ async fn rename(
     form: web::Form<ProfileForm>,
 ) -> Result<HttpResponse, UiError> {
     signed_in.check_csrf(&form.csrf_token)?;
-    let name = match accounts::parse_name(&form.name) {
-        Ok(name) => name,
-        Err(err) => {
-            let (status, message) = form_error(err)?;
-            let outcome = Outcome {
-                name: Some(form.name.clone()),
-                profile_error: Some(message),
-                status: Some(status),
-                ..Outcome::default()
-            };
-            return render(&state, &req, &signed_in, outcome).await;
-        }
+    let rename = RenameAccount {
+        request_id: request_id_of(&req),
+        user_id: signed_in.user.id,
+        name: form.name.clone(),
     };
-    ask(
-        &state.actors.catalog,
-        RenameUser {
-            request_id: request_id_of(&req),
-            user_id: signed_in.user.id,
-            name,
-        },
-    )
-    .await?
-    .ok_or(ApiError::Unauthorized)?;
-    tracing::info!(user_id = %signed_in.user.id, "name changed");
+    if let Err(err) = ask(&state.actors.accounts, rename).await {
+        let (status, message) = form_error(err)?;
+        let outcome = Outcome {
+            name: Some(form.name.clone()),
+            profile_error: Some(message),
+            status: Some(status),
+            ..Outcome::default()
+        };
+        return render(&state, &req, &signed_in, outcome).await;
+    }
     Ok(see_other_with(
         &state.config,
         "/settings",
@@ -288,33 +276,37 @@ async fn change_password(
     } = form.into_inner();
     let changed = match new_password == new_password_confirm {
         true => {
-            accounts::change_password(
-                &state,
-                request_id_of(&req),
-                client_ip(&req),
-                &signed_in.user,
-                current_password,
-                new_password,
-            )
-            .await
+            // Every session of the account ends with the change, this one
+            // too; this browser, which just proved the password, gets a
+            // fresh one.
+            let change = ChangePassword {
+                request_id: request_id_of(&req),
+                client: counted_client(&req),
+                user: signed_in.user.clone(),
+                current: current_password.into(),
+                new: new_password.into(),
+                session: session_request(&state, &req),
+            };
+            ask(&state.actors.accounts, change).await
         }
         false => Err(ApiError::unprocessable(
             "passwords_differ",
             "the two new passwords are not the same",
         )),
     };
-    if let Err(err) = changed {
-        let (status, message) = form_error(err)?;
-        let outcome = Outcome {
-            password_error: Some(message),
-            status: Some(status),
-            ..Outcome::default()
-        };
-        return render(&state, &req, &signed_in, outcome).await;
-    }
-    // Every session of the account ended with the change, this one too; this
-    // browser, which just proved the password, gets a fresh one.
-    let cookie = begin_session(&state, &req, signed_in.user.id).await?;
+    let session = match changed {
+        Ok(session) => session,
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            let outcome = Outcome {
+                password_error: Some(message),
+                status: Some(status),
+                ..Outcome::default()
+            };
+            return render(&state, &req, &signed_in, outcome).await;
+        }
+    };
+    let cookie = session_cookie(&state.config, session);
     let mut response = see_other_with(&state.config, "/settings", Notice::PasswordChanged);
     response.add_cookie(&cookie).map_err(ApiError::internal)?;
     Ok(response)
@@ -341,13 +333,10 @@ fn parse_expiry(raw: &str) -> Result<Option<i64>, ApiError> {
         return Ok(None);
     }
     match raw.parse::<i64>() {
-        Ok(days) if (1..=tokens::MAX_EXPIRES_IN_DAYS).contains(&days) => Ok(Some(days)),
+        Ok(days) if (1..=MAX_EXPIRES_IN_DAYS).contains(&days) => Ok(Some(days)),
         _ => Err(ApiError::unprocessable(
             "invalid_expiry",
-            format!(
-                "the lifetime must be a number of days from 1 to {}",
-                tokens::MAX_EXPIRES_IN_DAYS
-            ),
+            format!("the lifetime must be a number of days from 1 to {MAX_EXPIRES_IN_DAYS}"),
         )),
     }
 }
@@ -366,15 +355,14 @@ async fn create_token(
     } = form.into_inner();
     let created = match parse_expiry(&expires_in_days) {
         Ok(days) => {
-            tokens::create(
-                &state.actors.catalog,
-                request_id_of(&req),
-                tokens::Requester::Owner,
-                signed_in.user.id,
-                &name,
-                days,
-            )
-            .await
+            let create = CreateApiToken {
+                request_id: request_id_of(&req),
+                requester: Requester::Owner,
+                user_id: signed_in.user.id,
+                name: name.clone(),
+                expires_in_days: days,
+            };
+            ask(&state.actors.accounts, create).await
         }
         Err(err) => Err(err),
     };
@@ -410,7 +398,12 @@ async fn revoke_token(
 ) -> Result<HttpResponse, UiError> {
     signed_in.check_csrf(&form.csrf_token)?;
     let token_id = Uuid::parse_str(&token_id).map_err(|_| ApiError::NotFound("token"))?;
-    tokens::revoke(&state, request_id_of(&req), signed_in.user.id, token_id).await?;
+    let revoke = RevokeApiToken {
+        request_id: request_id_of(&req),
+        user_id: signed_in.user.id,
+        token_id,
+    };
+    ask(&state.actors.accounts, revoke).await?;
     Ok(see_other_with(
         &state.config,
         "/settings#tokens",
