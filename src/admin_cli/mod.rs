@@ -24,9 +24,8 @@ pub mod users;
 use actix::{Actor, Addr};
 use anyhow::{Context as _, anyhow, bail};
 
-use crate::actors::catalog::messages::FindLoginCandidate;
-use crate::actors::catalog::records::User;
-use crate::actors::catalog::{self, Catalog};
+use crate::actors::catalog::accounts::FindLoginCandidate;
+use crate::actors::catalog::{self, Catalog, User};
 use crate::actors::storage::Storage;
 use crate::config::Config;
 use crate::domain::Email;

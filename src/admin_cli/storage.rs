@@ -27,9 +27,9 @@ use sha2::{Digest, Sha256};
 
 use super::progress::Progress;
 use super::{open_catalog, open_storage};
-use crate::actors::catalog::Catalog;
-use crate::actors::catalog::messages::{FileCursor, RemakeVariant, ScanFiles};
-use crate::actors::catalog::records::{FileDetails, Variant};
+use crate::actors::catalog::admin::{RemakeVariant, ScanFiles};
+use crate::actors::catalog::files::{FileCursor, FileDetails};
+use crate::actors::catalog::{Catalog, Variant};
 use crate::actors::storage::messages::{DeleteObject, GetObject, ListAllObjects, ListedObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
 use crate::config::Config;

@@ -21,7 +21,8 @@ use secrecy::SecretString;
 
 use super::{open_catalog, parse_email, print_table, when};
 use crate::actors::catalog::Catalog;
-use crate::actors::catalog::messages::{CreateUser, ListUsers, SetUserDisabled, SetUserRole};
+use crate::actors::catalog::accounts::CreateUser;
+use crate::actors::catalog::admin::{ListUsers, SetUserDisabled, SetUserRole};
 use crate::actors::credentials::{Credentials, HashPassword};
 use crate::config::Config;
 use crate::http::accounts::NewAccount;

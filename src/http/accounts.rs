@@ -23,11 +23,12 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::{AppState, ask};
-use crate::actors::catalog::messages::{
-    ChangePassword, CreateUser, FindLoginCandidate, FindPasswordReset, IssueEmailVerification,
-    IssuePasswordReset, NewLinkToken, ResetPassword, VerifyEmail,
+use crate::actors::catalog::User;
+use crate::actors::catalog::accounts::{ChangePassword, CreateUser, FindLoginCandidate};
+use crate::actors::catalog::links::{
+    FindPasswordReset, IssueEmailVerification, IssuePasswordReset, LinkCheck, NewLinkToken,
+    ResetPassword, VerifyEmail,
 };
-use crate::actors::catalog::records::{LinkCheck, User};
 use crate::actors::credentials::{HashPassword, VerifyPassword};
 use crate::actors::limiter::{AttemptSucceeded, ReserveAttempt, Subject};
 use crate::actors::mailer::messages::SendLinkMail;

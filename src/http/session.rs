@@ -23,8 +23,8 @@ use super::AppState;
 use super::error::ApiError;
 use super::request_context::{client_address, request_id_of};
 use super::ui::UiError;
-use crate::actors::catalog::messages::{CreateSession, EndSession, FindSession};
-use crate::actors::catalog::records::User;
+use crate::actors::catalog::User;
+use crate::actors::catalog::sessions::{CreateSession, EndSession, FindSession};
 use crate::auth::session_token;
 use crate::config::Config;
 

@@ -13,10 +13,9 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::{AppState, ask};
 use crate::actors::catalog::Catalog;
-use crate::actors::catalog::messages::{
-    ApiTokenCreation, CreateApiToken, DeleteApiToken, ListApiTokens,
+use crate::actors::catalog::sessions::{
+    ApiToken, ApiTokenCreation, CreateApiToken, DeleteApiToken, ListApiTokens,
 };
-use crate::actors::catalog::records::ApiToken;
 use crate::auth::api_token;
 use crate::domain::TokenName;
 use crate::telemetry::RequestId;

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::UserBody;
-use crate::actors::catalog::messages::{FindUser, RevokeAccessToken};
+use crate::actors::catalog::accounts::FindUser;
+use crate::actors::catalog::sessions::RevokeAccessToken;
 use crate::http::accounts::{self, PasswordSignIn, client_ip};
 use crate::http::auth::{Authenticated, Credential};
 use crate::http::error::ApiError;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::actors::catalog::records::ApiToken;
+use crate::actors::catalog::sessions::ApiToken;
 use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::error::ApiError;

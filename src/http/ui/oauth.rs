@@ -23,7 +23,7 @@ use url::Url;
 
 use super::account::login_form;
 use super::{CsrfForm, Page, UiError, see_other};
-use crate::actors::catalog::messages::{
+use crate::actors::catalog::oauth::{
     LinkOAuthAccount, OAuthLinkOutcome, OAuthSignIn, OAuthSignInOutcome, OAuthUnlinkOutcome,
     UnlinkOAuthAccount,
 };

@@ -17,8 +17,9 @@ use uuid::Uuid;
 
 use super::account::form_error;
 use super::{CsrfForm, Notice, Page, UiError, see_other_with};
-use crate::actors::catalog::messages::{ListOAuthAccounts, RenameUser};
-use crate::actors::catalog::records::{ApiToken, SignInMethods};
+use crate::actors::catalog::accounts::RenameUser;
+use crate::actors::catalog::oauth::{ListOAuthAccounts, SignInMethods};
+use crate::actors::catalog::sessions::ApiToken;
 use crate::auth::oauth::Provider;
 use crate::http::accounts::{self, client_ip};
 use crate::http::error::ApiError;
