@@ -14,7 +14,8 @@ use uuid::Uuid;
 
 use super::progress::Progress;
 use super::{ask, open_catalog, print_table, when};
-use crate::actors::catalog::messages::{Handoff, JobScope, ListFailedJobs, RetryDeadJob};
+use crate::actors::catalog::admin::ListFailedJobs;
+use crate::actors::catalog::jobs::{Handoff, JobScope, RetryDeadJob};
 use crate::actors::catalog::{Catalog, CatalogError};
 use crate::config::Config;
 use crate::domain::jobs::JobStatus;

@@ -25,8 +25,8 @@ use actix::{Actor, Addr, Handler, Message, SyncArbiter};
 use anyhow::{Context as _, anyhow, bail};
 
 use crate::actors::accounts::Accounts;
-use crate::actors::catalog::messages::FindLoginCandidate;
-use crate::actors::catalog::records::User;
+use crate::actors::catalog::User;
+use crate::actors::catalog::accounts::FindLoginCandidate;
 use crate::actors::catalog::{self, Catalog};
 use crate::actors::credentials::Credentials;
 use crate::actors::limiter::Limiter;

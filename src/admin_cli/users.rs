@@ -21,7 +21,7 @@ use clap::Subcommand;
 use super::{ask, open_accounts, open_catalog, parse_email, print_table, when};
 use crate::actors::accounts::CreateAccount;
 use crate::actors::catalog::Catalog;
-use crate::actors::catalog::messages::{ListUsers, SetUserDisabled, SetUserRole};
+use crate::actors::catalog::admin::{ListUsers, SetUserDisabled, SetUserRole};
 use crate::config::Config;
 use crate::telemetry::RequestId;
 

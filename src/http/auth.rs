@@ -15,7 +15,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::request_context::request_id_of;
 use super::session::current_session;
-use crate::actors::catalog::messages::{AuthenticateApiToken, CheckAccessToken, CredentialCheck};
+use crate::actors::catalog::sessions::{AuthenticateApiToken, CheckAccessToken, CredentialCheck};
 use crate::auth::api_token;
 use crate::auth::jwt::AccessToken;
 

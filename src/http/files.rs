@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::{AppState, ask};
-use crate::actors::catalog::messages::{AddJob, DeleteFile, FindFile, FindWatermarkImage, NewJob};
-use crate::actors::catalog::records::Job;
+use crate::actors::catalog::Job;
+use crate::actors::catalog::files::{DeleteFile, FindFile, FindWatermarkImage};
+use crate::actors::catalog::jobs::{AddJob, NewJob};
 use crate::actors::dispatcher::announce_queued;
 use crate::actors::storage::messages::DeleteObject;
 use crate::actors::storage::{ObjectKey, Storage};

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::{AppState, ask};
-use crate::actors::catalog::messages::{Handoff, JobScope, RetryDeadJob};
-use crate::actors::catalog::records::Job;
+use crate::actors::catalog::Job;
+use crate::actors::catalog::jobs::{Handoff, JobScope, RetryDeadJob};
 use crate::actors::dispatcher::announce_queued;
 use crate::telemetry::RequestId;
 

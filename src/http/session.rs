@@ -22,8 +22,8 @@ use super::error::ApiError;
 use super::request_context::{client_address, request_id_of};
 use super::ui::UiError;
 use crate::actors::accounts::{OpenedSession, SessionRequest};
-use crate::actors::catalog::messages::{EndSession, FindSession};
-use crate::actors::catalog::records::User;
+use crate::actors::catalog::User;
+use crate::actors::catalog::sessions::{EndSession, FindSession};
 use crate::auth::session_token;
 use crate::config::Config;
 

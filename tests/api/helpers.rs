@@ -461,7 +461,7 @@ impl TestApp {
     /// and no real worker touches it: the file is `processing` until the test
     /// records an outcome for it under [`TEST_CONSUMER`].
     pub async fn held_job(&self, user_id: Uuid, file_id: Uuid, variant: &str) -> Uuid {
-        use kiln::actors::catalog::messages::{AddJob, Claim, ClaimJob, NewJob};
+        use kiln::actors::catalog::jobs::{AddJob, Claim, ClaimJob, NewJob};
         let job = self
             .actors
             .catalog

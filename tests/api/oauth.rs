@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use kiln::actors::catalog::messages::{ListOAuthAccounts, OAuthSignIn, OAuthSignInOutcome};
-use kiln::actors::catalog::records::SignInMethods;
+use kiln::actors::catalog::oauth::{
+    ListOAuthAccounts, OAuthSignIn, OAuthSignInOutcome, SignInMethods,
+};
 use kiln::auth::oauth::{Identity, Provider};
 use kiln::auth::session_token;
 use kiln::telemetry::RequestId;
@@ -708,7 +709,7 @@ async fn callbacks_racing_for_one_identity_make_or_link_one_account() {
     let user = app
         .actors
         .catalog
-        .send(kiln::actors::catalog::messages::FindUser {
+        .send(kiln::actors::catalog::accounts::FindUser {
             request_id: RequestId::generate(),
             user_id: ids[0],
         });

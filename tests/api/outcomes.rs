@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use kiln::actors::catalog::messages::{
-    Claim, ClaimJob, CompleteJob, FailJob, LearntFacts, NewFile, NewJob, NewVariant, RecordUpload,
-    Recorded,
+use kiln::actors::catalog::files::{NewFile, RecordUpload};
+use kiln::actors::catalog::jobs::{
+    Claim, ClaimJob, CompleteJob, FailJob, LearntFacts, NewJob, NewVariant, Recorded,
 };
 use kiln::domain::jobs::{Failure, FileStatus};
 use kiln::telemetry::RequestId;

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use image::RgbImage;
-use kiln::actors::catalog::messages::{AddJob, NewJob};
+use kiln::actors::catalog::jobs::{AddJob, NewJob};
 use kiln::actors::dispatcher::JobsQueued;
 use kiln::telemetry::RequestId;
 use reqwest::StatusCode;

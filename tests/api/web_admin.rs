@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use kiln::actors::catalog::messages::{FailJob, Recorded, SetUserRole};
+use kiln::actors::catalog::admin::SetUserRole;
+use kiln::actors::catalog::jobs::{FailJob, Recorded};
 use kiln::domain::jobs::Failure;
 use kiln::telemetry::RequestId;
 use reqwest::StatusCode;

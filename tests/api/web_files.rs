@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use kiln::actors::catalog::messages::{NewFile, RecordUpload};
+use kiln::actors::catalog::files::{NewFile, RecordUpload};
 use kiln::telemetry::RequestId;
 use reqwest::{Response, StatusCode, header};
 use serde_json::{Value, json};

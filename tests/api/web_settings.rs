@@ -430,7 +430,8 @@ async fn a_settings_post_without_the_right_csrf_token_is_refused_and_changes_not
 
 #[actix_rt::test]
 async fn an_account_without_a_password_sets_its_first_one_and_may_then_unlink_its_provider() {
-    use kiln::actors::catalog::messages::{CreateSession, OAuthSignIn, OAuthSignInOutcome};
+    use kiln::actors::catalog::oauth::{OAuthSignIn, OAuthSignInOutcome};
+    use kiln::actors::catalog::sessions::CreateSession;
     use kiln::auth::oauth::{Identity, Provider};
     use kiln::auth::session_token;
     use kiln::telemetry::RequestId;

@@ -8,10 +8,11 @@ use super::{
     AccountsError, CheckResetLink, Peers, RequestPasswordReset, ResendVerification, ResetPassword,
     VerifyEmail, new_link, presented_token, refused_link,
 };
-use crate::actors::catalog::messages::{
-    self, FindPasswordReset, IssueEmailVerification, IssuePasswordReset,
+use crate::actors::catalog;
+use crate::actors::catalog::User;
+use crate::actors::catalog::links::{
+    FindPasswordReset, IssueEmailVerification, IssuePasswordReset, LinkCheck,
 };
-use crate::actors::catalog::records::{LinkCheck, User};
 use crate::actors::limiter::Subject;
 use crate::auth::link_token::{LinkPurpose, MAIL_INTERVAL};
 use crate::domain::{Email, Password};
@@ -92,7 +93,7 @@ impl Peers {
         let password_hash = self.hash(&password).await?;
         match Self::ask(
             &self.catalog,
-            messages::ResetPassword {
+            catalog::links::ResetPassword {
                 request_id: msg.request_id,
                 token_hash: presented_token(&msg.token)?,
                 password_hash,
@@ -112,7 +113,7 @@ impl Peers {
         let token_hash = presented_token(&msg.token)?;
         match Self::ask(
             &self.catalog,
-            messages::VerifyEmail {
+            catalog::links::VerifyEmail {
                 request_id: msg.request_id,
                 token_hash,
             },

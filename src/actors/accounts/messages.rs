@@ -8,7 +8,9 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::AccountsError;
-use crate::actors::catalog::records::{ApiToken, SignInMethods, User};
+use crate::actors::catalog::User;
+use crate::actors::catalog::oauth::SignInMethods;
+use crate::actors::catalog::sessions::ApiToken;
 use crate::auth::oauth::Provider;
 use crate::telemetry::RequestId;
 

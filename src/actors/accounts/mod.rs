@@ -51,8 +51,9 @@ use uuid::Uuid;
 pub use messages::*;
 pub use tokens::MAX_EXPIRES_IN_DAYS;
 
-use crate::actors::catalog::messages::{CreateSession, NewLinkToken};
-use crate::actors::catalog::records::{LinkCheck, User};
+use crate::actors::catalog::User;
+use crate::actors::catalog::links::{LinkCheck, NewLinkToken};
+use crate::actors::catalog::sessions::CreateSession;
 use crate::actors::catalog::{Catalog, CatalogError};
 use crate::actors::credentials::{Credentials, HashPassword};
 use crate::actors::limiter::{Limiter, LimiterError, ReserveAttempt, Subject};

@@ -7,8 +7,9 @@ use super::{
     AccountsError, BrowserSession, ChangePassword, CreateAccount, OpenedSession, Peers, Register,
     RegisterBrowser, SignIn, SignInBrowser, SignedInAccount, new_link,
 };
-use crate::actors::catalog::messages::{self, CreateUser, FindLoginCandidate};
-use crate::actors::catalog::records::User;
+use crate::actors::catalog;
+use crate::actors::catalog::User;
+use crate::actors::catalog::accounts::{CreateUser, FindLoginCandidate};
 use crate::actors::credentials::VerifyPassword;
 use crate::actors::limiter::{AttemptSucceeded, Subject};
 use crate::auth::link_token::LinkPurpose;
@@ -211,7 +212,7 @@ impl Peers {
         let password_hash = self.hash(&password).await?;
         let changed = Self::ask(
             &self.catalog,
-            messages::ChangePassword {
+            catalog::accounts::ChangePassword {
                 request_id: msg.request_id.clone(),
                 user_id: user.id,
                 password_hash,

@@ -2,7 +2,9 @@
 //! its tokens and ways to sign in.
 
 use super::{AccountOverview, AccountsError, DescribeAccount, Peers, RenameAccount};
-use crate::actors::catalog::messages::{ListApiTokens, ListOAuthAccounts, RenameUser};
+use crate::actors::catalog::accounts::RenameUser;
+use crate::actors::catalog::oauth::ListOAuthAccounts;
+use crate::actors::catalog::sessions::ListApiTokens;
 use crate::domain::DisplayName;
 
 impl Peers {

@@ -5,7 +5,7 @@ use super::{
     AccountsError, BrowserSession, LinkProvider, Peers, ProviderCode, ProviderLink, ProviderSignIn,
     SignInWithProvider,
 };
-use crate::actors::catalog::messages::{
+use crate::actors::catalog::oauth::{
     LinkOAuthAccount, OAuthLinkOutcome, OAuthSignIn, OAuthSignInOutcome,
 };
 use crate::auth::oauth::{self, Identity};

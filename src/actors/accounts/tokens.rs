@@ -4,7 +4,8 @@
 use chrono::{Duration, Utc};
 
 use super::{AccountsError, CreateApiToken, CreatedToken, Peers, Requester, RevokeApiToken};
-use crate::actors::catalog::messages::{self, ApiTokenCreation, DeleteApiToken};
+use crate::actors::catalog;
+use crate::actors::catalog::sessions::{ApiTokenCreation, DeleteApiToken};
 use crate::auth::api_token;
 use crate::domain::TokenName;
 
@@ -31,7 +32,7 @@ impl Peers {
         let generated = api_token::generate();
         let created = Self::ask(
             &self.catalog,
-            messages::CreateApiToken {
+            catalog::sessions::CreateApiToken {
                 request_id: msg.request_id,
                 user_id: msg.user_id,
                 name: name.into_inner(),

@@ -1,36 +1,70 @@
 //! The Catalog actor owns the database connection pool; every SQL query in Kiln
 //! lives behind its messages.
 //!
-//! - Accepts: account, OAuth identity, token, session, mailed-link, file, job,
-//!   administration and operator (command-line) messages from `messages`.
-//! - Replies: plain records from `records` (never sea-orm models) or a
-//!   [`CatalogError`].
+//! - Accepts: the messages of its aggregates, below, and [`PingDatabase`].
+//! - Replies: plain records (never sea-orm models) or a [`CatalogError`].
 //! - Supervised by the [`Supervisor`](crate::actors::supervisor): restarted with
 //!   backoff if it stops; the pool itself reconnects dropped connections.
 //!
 //! Handlers clone the pool into a future, so slow queries never block the mailbox.
+//!
+//! # Aggregates
+//!
+//! Each aggregate is a folder with its messages, the records it replies with and
+//! its handlers side by side:
+//!
+//! - [`accounts`]: `users`: making, finding and renaming an account; its password.
+//! - [`sessions`]: what a request signs in with: web sessions (`sessions`),
+//!   logged-out access tokens (`revoked_tokens`) and API tokens (`api_tokens`).
+//! - [`links`]: the single-use links Kiln mails (`email_verifications`,
+//!   `password_resets`).
+//! - [`oauth`]: identities at OAuth providers (`oauth_accounts`).
+//! - [`files`]: originals and their variants (`files`, `file_variants`).
+//! - [`jobs`]: `processing_jobs`: the jobs a user asks for and a job's life in
+//!   the pipeline.
+//! - [`admin`]: the operator's (`kiln user|jobs|files|storage`) and the
+//!   administrators' messages, which reach across every user.
+//!
+//! The rule: a message only an operator or an administrator sends, about every
+//! user at once or about who may administer, is [`admin`]'s. Any other belongs to
+//! the aggregate of the table it mainly writes or, for a query, reads; when one
+//! transaction writes several tables, the table of the row the message makes or
+//! names (`RecordUpload` writes jobs too, but makes a file; `ResetPassword`
+//! writes the account too, but spends a reset link). [`PingDatabase`] reads no
+//! table: it asks the pool itself, so it stays here.
+//!
+//! Callers name a message or a reply by its aggregate
+//! (`catalog::jobs::ClaimJob`), and what every aggregate shares by the catalog
+//! itself: the actor, [`CatalogError`], and the [`User`], [`File`], [`Variant`]
+//! and [`Job`] records (`catalog::Job`). The queries several aggregates run
+//! inside their own transactions (row locks, a user's own file, a file's status)
+//! are in `queries`, written once. An aggregate that makes rows of another's
+//! table borrows that aggregate's row builder, lent by its `mod.rs`, so the
+//! aggregates depend on each other one way only: accounts on links, files on
+//! jobs, admin on files and jobs.
 
-mod account_handlers;
-mod admin_handlers;
-mod file_handlers;
-mod job_handlers;
-mod link_handlers;
-pub mod messages;
-mod oauth_handlers;
-mod operator_handlers;
-pub mod records;
-mod session_handlers;
+pub mod accounts;
+pub mod admin;
+pub mod files;
+pub mod jobs;
+pub mod links;
+pub mod oauth;
+mod queries;
+mod records;
+pub mod sessions;
+
+pub use records::{File, Job, User, Variant};
 
 use std::future::Future;
 use std::time::Instant;
 
-use actix::{Actor, Context, ResponseFuture, Supervised};
+use actix::{Actor, Context, Handler, Message, ResponseFuture, Supervised};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use secrecy::ExposeSecret;
-use tracing::{Instrument, Span};
+use tracing::{Instrument, Span, info_span};
 
 use crate::actors::restart::RestartBackoff;
 use crate::config::DatabaseConfig;
@@ -129,6 +163,24 @@ impl Actor for Catalog {
 impl Supervised for Catalog {
     fn restarting(&mut self, ctx: &mut Context<Self>) {
         self.restarts.pause_before_restart("catalog", ctx);
+    }
+}
+
+/// Answers when the database answers a trivial query.
+#[derive(Message)]
+#[rtype(result = "Result<(), CatalogError>")]
+pub struct PingDatabase;
+
+impl Handler<PingDatabase> for Catalog {
+    type Result = ResponseFuture<Result<(), CatalogError>>;
+
+    fn handle(&mut self, _: PingDatabase, _: &mut Self::Context) -> Self::Result {
+        self.run("ping", info_span!("catalog.ping"), |db| async move {
+            db.execute_unprepared("SELECT 1")
+                .await
+                .map_err(CatalogError::Unavailable)?;
+            Ok(())
+        })
     }
 }
 

@@ -19,9 +19,8 @@ use actix::{
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use crate::actors::catalog::Catalog;
-use crate::actors::catalog::messages::TakeDueJobs;
-use crate::actors::catalog::records::Job;
+use crate::actors::catalog::jobs::TakeDueJobs;
+use crate::actors::catalog::{Catalog, Job};
 use crate::actors::restart::RestartBackoff;
 use crate::telemetry::metrics;
 use crate::transport::{Backlog, Publisher, TransportError};

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::actors::catalog::records::Job;
+use crate::actors::catalog::Job;
 use crate::actors::redis::{CheckOut, OpenPubSub, Redis};
 use crate::actors::restart::RestartBackoff;
 use crate::domain::jobs::FileStatus;

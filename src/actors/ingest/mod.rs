@@ -21,9 +21,9 @@ use futures::{StreamExt, stream};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::actors::catalog::messages::{NewFile, NewJob, RecordUpload};
-use crate::actors::catalog::records::{File, Job};
-use crate::actors::catalog::{Catalog, CatalogError};
+use crate::actors::catalog::files::{NewFile, RecordUpload};
+use crate::actors::catalog::jobs::NewJob;
+use crate::actors::catalog::{Catalog, CatalogError, File, Job};
 use crate::actors::dispatcher::{Dispatcher, announce_queued};
 use crate::actors::restart::RestartBackoff;
 use crate::actors::storage::messages::{ByteStream, DeleteObject, PutObject};

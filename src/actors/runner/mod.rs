@@ -22,9 +22,10 @@ use futures::TryStreamExt;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::actors::catalog::messages::{
-    Claim, ClaimJob, ClaimedJob, CompleteJob, FailJob, FindWatermarkImage, LearntFacts, NewVariant,
-    Recorded, Transition,
+use crate::actors::catalog::files::FindWatermarkImage;
+use crate::actors::catalog::jobs::{
+    Claim, ClaimJob, ClaimedJob, CompleteJob, FailJob, LearntFacts, NewVariant, Recorded,
+    Transition,
 };
 use crate::actors::catalog::{Catalog, CatalogError};
 use crate::actors::events::{Events, PublishEvent, StatusEvent};

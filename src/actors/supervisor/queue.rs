@@ -8,7 +8,7 @@ use actix::{Handler, Message, ResponseFuture};
 use chrono::Utc;
 
 use super::Supervisor;
-use crate::actors::catalog::messages::MeasureJobs;
+use crate::actors::catalog::jobs::MeasureJobs;
 use crate::actors::dispatcher::MeasureBacklog;
 use crate::telemetry::metrics::{self, QueueSnapshot};
 

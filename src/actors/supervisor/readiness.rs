@@ -24,7 +24,7 @@ use actix::{
 };
 
 use super::Supervisor;
-use crate::actors::catalog::messages::PingDatabase;
+use crate::actors::catalog::PingDatabase;
 use crate::actors::processors::{CheckPdfSupport, ProcessorPool};
 use crate::actors::reader::SetPaused;
 use crate::actors::redis::PingRedis;

@@ -7,7 +7,8 @@ use serde_json::json;
 
 use super::UserBody;
 use crate::actors::accounts::{Register, SignIn, SignedInAccount};
-use crate::actors::catalog::messages::{FindUser, RevokeAccessToken};
+use crate::actors::catalog::accounts::FindUser;
+use crate::actors::catalog::sessions::RevokeAccessToken;
 use crate::http::auth::{Authenticated, Credential};
 use crate::http::error::ApiError;
 use crate::http::request_context::counted_client;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::actors::catalog::records::{File, Job, Variant};
+use crate::actors::catalog::{File, Job, Variant};
 
 #[derive(Serialize)]
 pub struct FileBody {

@@ -21,7 +21,7 @@ use futures::stream::{self, StreamExt};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::actors::catalog::messages::FindFile;
+use crate::actors::catalog::files::FindFile;
 use crate::actors::events::{StatusEvent, Subscribe, Subscription};
 use crate::http::auth::Authenticated;
 use crate::http::error::ApiError;

@@ -15,8 +15,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::bodies::{FileBody, JobBody, VariantBody};
-use crate::actors::catalog::messages::{FileCursor, FindFile, FindVariant, ListFiles};
-use crate::actors::catalog::records::VariantOfFile;
+use crate::actors::catalog::files::{FileCursor, FindFile, FindVariant, ListFiles, VariantOfFile};
 use crate::actors::ingest::{
     CommitUpload, DiscardStaged, IngestError, RequestedJob, StageOriginal, StagedOriginal,
     parse_processors, sanitize_filename,

@@ -5,7 +5,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::bodies::JobBody;
-use crate::actors::catalog::messages::{FindJob, JobScope};
+use crate::actors::catalog::jobs::{FindJob, JobScope};
 use crate::http::auth::Authenticated;
 use crate::http::error::ApiError;
 use crate::http::jobs::retry_dead_job;

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::actors::catalog::records;
+use crate::actors::catalog::User;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(accounts::configure)
@@ -34,8 +34,8 @@ pub struct UserBody {
     created_at: DateTime<Utc>,
 }
 
-impl From<records::User> for UserBody {
-    fn from(user: records::User) -> Self {
+impl From<User> for UserBody {
+    fn from(user: User) -> Self {
         Self {
             id: user.id,
             email: user.email,

@@ -8,8 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::actors::accounts::{CreateApiToken, Requester, RevokeApiToken};
-use crate::actors::catalog::messages::ListApiTokens;
-use crate::actors::catalog::records::ApiToken;
+use crate::actors::catalog::sessions::{ApiToken, ListApiTokens};
 use crate::http::auth::Authenticated;
 use crate::http::error::ApiError;
 use crate::http::{AppState, ask};

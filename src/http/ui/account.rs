@@ -16,7 +16,7 @@ use crate::actors::accounts::{
     BrowserSession, CheckResetLink, Register, RegisterBrowser, RequestPasswordReset,
     ResendVerification, ResetPassword, SignIn, SignInBrowser, VerifyEmail,
 };
-use crate::actors::catalog::records::User;
+use crate::actors::catalog::User;
 use crate::auth::oauth::Provider;
 use crate::http::error::ApiError;
 use crate::http::request_context::{counted_client, request_id_of};

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Page, Pagination, UiError};
-use crate::actors::catalog::messages::{CountFiles, ListFiles, ListVariantNames};
-use crate::actors::catalog::records::{File, FileCounts};
+use crate::actors::catalog::File;
+use crate::actors::catalog::files::{CountFiles, FileCounts, ListFiles, ListVariantNames};
 use crate::config::Config;
 use crate::domain::jobs::FileStatus;
 use crate::http::files::name_search;

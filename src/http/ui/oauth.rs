@@ -27,7 +27,7 @@ use crate::actors::accounts::{
     Accounts, AccountsError, BrowserSession, LinkProvider, ProviderCode, ProviderLink,
     ProviderSignIn, SignInWithProvider,
 };
-use crate::actors::catalog::messages::{OAuthUnlinkOutcome, UnlinkOAuthAccount};
+use crate::actors::catalog::oauth::{OAuthUnlinkOutcome, UnlinkOAuthAccount};
 use crate::auth::oauth::flow::{self, Flow, FlowError, Purpose};
 use crate::auth::oauth::{self, Provider};
 use crate::config::{Config, OAuthProviderConfig};

@@ -21,7 +21,8 @@ use crate::actors::accounts::{
     AccountOverview, ChangePassword, CreateApiToken, DescribeAccount, MAX_EXPIRES_IN_DAYS,
     RenameAccount, Requester, RevokeApiToken,
 };
-use crate::actors::catalog::records::{ApiToken, SignInMethods};
+use crate::actors::catalog::oauth::SignInMethods;
+use crate::actors::catalog::sessions::ApiToken;
 use crate::auth::oauth::Provider;
 use crate::http::error::ApiError;
 use crate::http::request_context::{counted_client, request_id_of};

@@ -16,8 +16,9 @@ use uuid::Uuid;
 
 use super::process_form::{self, Submitted};
 use super::{dimensions, human_bytes, type_label, variant_href};
-use crate::actors::catalog::messages::{FindFile, FindJob, JobScope};
-use crate::actors::catalog::records::{FileDetails, Job, Variant};
+use crate::actors::catalog::files::{FileDetails, FindFile};
+use crate::actors::catalog::jobs::{FindJob, JobScope};
+use crate::actors::catalog::{Job, Variant};
 use crate::domain::jobs::JobStatus;
 use crate::http::error::ApiError;
 use crate::http::files::{ProcessRequest, delete_file, request_processing};

@@ -1,35 +1,20 @@
-//! Catalog handlers for OAuth identities: signing in with one, linking and
-//! unlinking one from settings, and listing an account's ways to sign in.
-//!
-//! An identity is found by (provider, provider user id), which a unique index
-//! keeps to one account. An address from a provider opens an existing account
-//! only when the provider says the address is verified.
-//!
-//! Every handler that writes runs in one write transaction and locks the
-//! account's row (PostgreSQL; SQLite's write transactions are serial already),
-//! so two requests cannot both pass a check the other one invalidates: two
-//! unlinks cannot take away an account's last two ways in. Two callbacks for a
-//! new identity both try to insert; the unique indexes refuse the second,
-//! whose transaction runs once more and finds the first one's rows.
+//! Handlers of the OAuth aggregate.
 
 use actix::{Handler, ResponseFuture};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use tracing::info_span;
 use uuid::Uuid;
 
 use super::messages::*;
 use super::records::{LinkedProvider, SignInMethods};
-use super::{Catalog, CatalogError, begin_write};
+use crate::actors::catalog::queries::{is_unique_violation, lock_user};
+use crate::actors::catalog::{Catalog, CatalogError, begin_write};
 use crate::auth::oauth::{Identity, Provider};
 use crate::entities::{api_tokens, oauth_accounts, sessions, users};
-
-fn is_unique_violation(err: &DbErr) -> bool {
-    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-}
 
 /// The link of this exact identity, whoever it belongs to.
 async fn find_link<C: ConnectionTrait>(
@@ -86,18 +71,6 @@ async fn insert_link<C: ConnectionTrait>(
     .insert(db)
     .await?;
     Ok(())
-}
-
-/// Locks an account's row for the rest of the transaction and returns it.
-async fn lock_user<C: ConnectionTrait>(
-    db: &C,
-    filter: sea_orm::Condition,
-) -> Result<Option<users::Model>, DbErr> {
-    users::Entity::find()
-        .filter(filter)
-        .lock_exclusive()
-        .one(db)
-        .await
 }
 
 impl Handler<OAuthSignIn> for Catalog {

@@ -1,95 +1,22 @@
-//! Catalog handlers for files, their variants and the jobs users ask for.
+//! Handlers of the files aggregate.
 
 use actix::{Handler, ResponseFuture};
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, UpdateMany,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
 };
 use tracing::info_span;
 use uuid::Uuid;
 
 use super::messages::*;
-use super::records::{File, FileCounts, FileDetails, Job, Variant, VariantOfFile};
-use super::{Catalog, CatalogError, begin_write};
-use crate::domain::jobs::{FileStatus, JobStatus};
+use super::records::{FileCounts, FileDetails, VariantOfFile};
+use crate::actors::catalog::jobs::job_row;
+use crate::actors::catalog::queries::owned_file;
+use crate::actors::catalog::{Catalog, CatalogError, File, Job, Variant, begin_write};
+use crate::domain::jobs::FileStatus;
 use crate::entities::{file_variants, files, processing_jobs};
-
-fn job_row(file_id: Uuid, job: NewJob, now: chrono::DateTime<Utc>) -> processing_jobs::ActiveModel {
-    processing_jobs::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        file_id: Set(file_id),
-        processor: Set(job.processor),
-        variant: Set(job.variant),
-        options: Set(job.options),
-        status: Set(JobStatus::Queued.as_str().into()),
-        attempts: Set(0),
-        error: Set(None),
-        run_after: Set(now),
-        lease_expires_at: Set(None),
-        leased_by: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        started_at: Set(None),
-        finished_at: Set(None),
-    }
-}
-
-/// Recomputes a file's status from its jobs and stores it.
-/// Locks the file's row until the transaction ends (PostgreSQL; SQLite's write
-/// transactions are already serial). A transaction that will change the file's
-/// rows takes this first: two that took weaker locks first (a variant insert
-/// holds a key-share lock on its file) and then this one would deadlock.
-pub(super) async fn lock_file_row<C: ConnectionTrait>(
-    db: &C,
-    file_id: Uuid,
-) -> Result<(), CatalogError> {
-    files::Entity::find_by_id(file_id)
-        .select_only()
-        .column(files::Column::Id)
-        .lock_exclusive()
-        .into_tuple::<Uuid>()
-        .one(db)
-        .await?;
-    Ok(())
-}
-
-pub(super) async fn refresh_file_status<C: ConnectionTrait>(
-    db: &C,
-    file_id: Uuid,
-) -> Result<FileStatus, CatalogError> {
-    // Two jobs of one file finishing at once must not each read the other as
-    // still running: the file's row lock orders them.
-    lock_file_row(db, file_id).await?;
-    let statuses: Vec<String> = processing_jobs::Entity::find()
-        .select_only()
-        .column(processing_jobs::Column::Status)
-        .filter(processing_jobs::Column::FileId.eq(file_id))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let status = FileStatus::from_jobs(statuses.iter().filter_map(|s| JobStatus::parse(s)));
-    files::Entity::update_many()
-        .col_expr(files::Column::Status, Expr::value(status.as_str()))
-        .col_expr(files::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(files::Column::Id.eq(file_id))
-        .exec(db)
-        .await?;
-    Ok(status)
-}
-
-/// The user's file, or `None` when it does not exist or is someone else's.
-async fn owned_file<C: ConnectionTrait>(
-    db: &C,
-    user_id: Uuid,
-    file_id: Uuid,
-) -> Result<Option<files::Model>, CatalogError> {
-    Ok(files::Entity::find_by_id(file_id)
-        .filter(files::Column::UserId.eq(user_id))
-        .one(db)
-        .await?)
-}
 
 impl Handler<RecordUpload> for Catalog {
     type Result = ResponseFuture<Result<(File, Vec<Job>), CatalogError>>;
@@ -325,124 +252,6 @@ impl Handler<FindVariant> for Catalog {
                     filename: file.filename,
                     variant: variant.into(),
                 }))
-        })
-    }
-}
-
-impl Handler<AddJob> for Catalog {
-    type Result = ResponseFuture<Result<Option<Job>, CatalogError>>;
-
-    fn handle(&mut self, msg: AddJob, _: &mut Self::Context) -> Self::Result {
-        let span =
-            info_span!("catalog.add_job", request_id = %msg.request_id, file_id = %msg.file_id);
-        self.run("add_job", span, |db| async move {
-            let txn = begin_write(&db).await?;
-            if owned_file(&txn, msg.user_id, msg.file_id).await?.is_none() {
-                return Ok(None);
-            }
-            // Before the job row, whose insert holds a key-share lock on the file.
-            lock_file_row(&txn, msg.file_id).await?;
-            let job = job_row(msg.file_id, msg.job, Utc::now())
-                .insert(&txn)
-                .await?;
-            refresh_file_status(&txn, msg.file_id).await?;
-            txn.commit().await?;
-            Ok(Some(job.into()))
-        })
-    }
-}
-
-/// The UPDATE that runs a finished job again with fresh attempts, due now, in
-/// the status `handoff` asks for; the caller adds which statuses it may leave.
-pub(super) fn run_again(job_id: Uuid, handoff: Handoff) -> UpdateMany<processing_jobs::Entity> {
-    let now = Utc::now();
-    let status = match handoff {
-        Handoff::Announced => JobStatus::Queued,
-        Handoff::ByReconciler => JobStatus::Retrying,
-    };
-    processing_jobs::Entity::update_many()
-        .col_expr(
-            processing_jobs::Column::Status,
-            Expr::value(status.as_str()),
-        )
-        .col_expr(processing_jobs::Column::Attempts, Expr::value(0))
-        .col_expr(
-            processing_jobs::Column::Error,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(processing_jobs::Column::RunAfter, Expr::value(now))
-        .col_expr(
-            processing_jobs::Column::FinishedAt,
-            Expr::value(Option::<chrono::DateTime<Utc>>::None),
-        )
-        .col_expr(processing_jobs::Column::UpdatedAt, Expr::value(now))
-        .filter(processing_jobs::Column::Id.eq(job_id))
-}
-
-/// The user's job, found through its file so another user's id answers `None`.
-async fn owned_job<C: ConnectionTrait>(
-    db: &C,
-    user_id: Uuid,
-    job_id: Uuid,
-) -> Result<Option<processing_jobs::Model>, CatalogError> {
-    let Some((job, Some(_))) = processing_jobs::Entity::find_by_id(job_id)
-        .find_also_related(files::Entity)
-        .filter(files::Column::UserId.eq(user_id))
-        .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(job))
-}
-
-impl Handler<FindJob> for Catalog {
-    type Result = ResponseFuture<Result<Option<Job>, CatalogError>>;
-
-    fn handle(&mut self, msg: FindJob, _: &mut Self::Context) -> Self::Result {
-        let span =
-            info_span!("catalog.find_job", request_id = %msg.request_id, job_id = %msg.job_id);
-        self.run("find_job", span, |db| async move {
-            Ok(owned_job(&db, msg.user_id, msg.job_id)
-                .await?
-                .map(Job::from))
-        })
-    }
-}
-
-impl Handler<RetryDeadJob> for Catalog {
-    type Result = ResponseFuture<Result<Option<Job>, CatalogError>>;
-
-    fn handle(&mut self, msg: RetryDeadJob, _: &mut Self::Context) -> Self::Result {
-        let span = info_span!("catalog.retry_dead_job", request_id = %msg.request_id, job_id = %msg.job_id);
-        self.run("retry_dead_job", span, |db| async move {
-            let txn = begin_write(&db).await?;
-            let job = match msg.scope {
-                JobScope::OwnedBy(user_id) => owned_job(&txn, user_id, msg.job_id).await?,
-                JobScope::AnyUser => {
-                    processing_jobs::Entity::find_by_id(msg.job_id)
-                        .one(&txn)
-                        .await?
-                }
-            };
-            let Some(job) = job else {
-                return Ok(None);
-            };
-            let revived = run_again(job.id, msg.handoff)
-                .filter(processing_jobs::Column::Status.eq(JobStatus::Dead.as_str()))
-                .exec(&txn)
-                .await?;
-            if revived.rows_affected == 0 {
-                return Err(CatalogError::JobNotDead(
-                    JobStatus::parse(&job.status).unwrap_or(JobStatus::Dead),
-                ));
-            }
-            refresh_file_status(&txn, job.file_id).await?;
-            let job = processing_jobs::Entity::find_by_id(job.id)
-                .one(&txn)
-                .await?;
-            txn.commit().await?;
-            Ok(job.map(Job::from))
         })
     }
 }

@@ -1,12 +1,4 @@
-//! Catalog handlers for the single-use links Kiln mails: e-mail verification
-//! and password reset.
-//!
-//! A token is found by its hash and spent with one conditional UPDATE (`used_at`
-//! still NULL), so two requests racing with one token cannot both use it.
-//! Every handler that writes takes the account's row lock first (PostgreSQL;
-//! SQLite's write transactions are already serial): two requests racing to mail
-//! one account cannot both pass the once-per-interval check, and issuing and
-//! spending always lock in the same order (account, then tokens).
+//! Handlers of the links aggregate.
 
 use std::time::Duration;
 
@@ -14,19 +6,19 @@ use actix::{Handler, ResponseFuture};
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use tracing::info_span;
 use uuid::Uuid;
 
 use super::messages::*;
-use super::records::{LinkCheck, User};
-use super::{Catalog, CatalogError, begin_write};
+use super::records::LinkCheck;
+use crate::actors::catalog::queries::lock_user;
+use crate::actors::catalog::{Catalog, CatalogError, User, begin_write};
 use crate::entities::{api_tokens, email_verifications, password_resets, sessions, users};
 
 /// The row of a new verification token for the account's current address.
-pub(super) fn email_verification_row(
+pub(in crate::actors::catalog) fn email_verification_row(
     user: &users::Model,
     token: NewLinkToken,
     now: DateTime<Utc>,
@@ -48,18 +40,6 @@ fn wait_left(latest: DateTime<Utc>, now: DateTime<Utc>, interval: Duration) -> O
     let interval = TimeDelta::from_std(interval).unwrap_or(TimeDelta::MAX);
     let left = latest + interval - now;
     (left > TimeDelta::zero()).then(|| left.to_std().unwrap_or_default())
-}
-
-/// Locks the account's row for the rest of the transaction and returns it.
-async fn lock_user<C: ConnectionTrait>(
-    db: &C,
-    condition: Condition,
-) -> Result<Option<users::Model>, CatalogError> {
-    Ok(users::Entity::find()
-        .filter(condition)
-        .lock_exclusive()
-        .one(db)
-        .await?)
 }
 
 /// Why a token row cannot be used any more, or `None` when it can.

@@ -1,101 +1,108 @@
-//! Catalog handlers for accounts, sign-in and API tokens.
+//! Handlers of the sessions aggregate.
 
 use actix::{Handler, ResponseFuture};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use tracing::info_span;
 use uuid::Uuid;
 
-use super::link_handlers::email_verification_row;
 use super::messages::*;
-use super::records::{ApiToken, LoginCandidate, User};
-use super::{Catalog, CatalogError, begin_write};
-use crate::entities::{api_tokens, revoked_tokens, users};
+use super::records::{ApiToken, OpenSession};
+use crate::actors::catalog::{Catalog, CatalogError, begin_write};
+use crate::entities::{api_tokens, revoked_tokens, sessions, users};
 
-impl Handler<PingDatabase> for Catalog {
+/// `last_seen_at` is written at most this often, so browsing is not one write
+/// per page.
+const TOUCH_INTERVAL: TimeDelta = TimeDelta::minutes(1);
+
+impl Handler<CreateSession> for Catalog {
     type Result = ResponseFuture<Result<(), CatalogError>>;
 
-    fn handle(&mut self, _: PingDatabase, _: &mut Self::Context) -> Self::Result {
-        self.run("ping", info_span!("catalog.ping"), |db| async move {
-            db.execute_unprepared("SELECT 1")
-                .await
-                .map_err(CatalogError::Unavailable)?;
+    fn handle(&mut self, msg: CreateSession, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.create_session", request_id = %msg.request_id, user_id = %msg.user_id);
+        self.run("create_session", span, |db| async move {
+            let now = Utc::now();
+            let txn = begin_write(&db).await?;
+            if let Some(previous) = msg.replaces {
+                sessions::Entity::delete_by_id(previous).exec(&txn).await?;
+            }
+            // Expired sessions of this account go whenever it signs in again.
+            sessions::Entity::delete_many()
+                .filter(sessions::Column::UserId.eq(msg.user_id))
+                .filter(sessions::Column::ExpiresAt.lt(now))
+                .exec(&txn)
+                .await?;
+            sessions::ActiveModel {
+                id_hash: Set(msg.id_hash),
+                user_id: Set(msg.user_id),
+                csrf_token_hash: Set(msg.csrf_token_hash),
+                user_agent: Set(msg.user_agent),
+                ip: Set(msg.ip),
+                created_at: Set(now),
+                last_seen_at: Set(now),
+                expires_at: Set(msg.expires_at),
+            }
+            .insert(&txn)
+            .await?;
+            txn.commit().await?;
             Ok(())
         })
     }
 }
 
-impl Handler<CreateUser> for Catalog {
-    type Result = ResponseFuture<Result<User, CatalogError>>;
+impl Handler<FindSession> for Catalog {
+    type Result = ResponseFuture<Result<Option<OpenSession>, CatalogError>>;
 
-    fn handle(&mut self, msg: CreateUser, _: &mut Self::Context) -> Self::Result {
-        let span = info_span!("catalog.create_user", request_id = %msg.request_id);
-        self.run("create_user", span, |db| async move {
+    fn handle(&mut self, msg: FindSession, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.find_session", request_id = %msg.request_id);
+        self.run("find_session", span, |db| async move {
+            let Some((session, Some(user))) = sessions::Entity::find_by_id(msg.id_hash.clone())
+                .find_also_related(users::Entity)
+                .one(&db)
+                .await?
+            else {
+                return Ok(None);
+            };
             let now = Utc::now();
-            let user = users::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                email: Set(msg.email),
-                name: Set(msg.name),
-                password_hash: Set(Some(msg.password_hash)),
-                email_verified: Set(msg.verification.is_none()),
-                is_admin: Set(msg.is_admin),
-                created_at: Set(now),
-                updated_at: Set(now),
-                token_generation: Set(0),
-                disabled_at: Set(None),
-            };
-            let txn = begin_write(&db).await?;
-            let user = match user.insert(&txn).await {
-                Ok(model) => model,
-                Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                    return Err(CatalogError::EmailTaken);
-                }
-                Err(err) => return Err(err.into()),
-            };
-            if let Some(verification) = msg.verification {
-                email_verification_row(&user, verification, now)
-                    .insert(&txn)
+            // An idle timeout too large to add never ends a session by idleness.
+            let idle_until = TimeDelta::from_std(msg.idle_timeout)
+                .ok()
+                .and_then(|idle| session.last_seen_at.checked_add_signed(idle));
+            if session.expires_at <= now || idle_until.is_some_and(|until| until <= now) {
+                sessions::Entity::delete_by_id(msg.id_hash)
+                    .exec(&db)
+                    .await?;
+                return Ok(None);
+            }
+            if now - session.last_seen_at >= TOUCH_INTERVAL {
+                sessions::Entity::update_many()
+                    .col_expr(sessions::Column::LastSeenAt, Expr::value(now))
+                    .filter(sessions::Column::IdHash.eq(msg.id_hash))
+                    .exec(&db)
                     .await?;
             }
-            txn.commit().await?;
-            Ok(user.into())
-        })
-    }
-}
-
-impl Handler<FindLoginCandidate> for Catalog {
-    type Result = ResponseFuture<Result<Option<LoginCandidate>, CatalogError>>;
-
-    fn handle(&mut self, msg: FindLoginCandidate, _: &mut Self::Context) -> Self::Result {
-        let span = info_span!("catalog.find_login_candidate", request_id = %msg.request_id);
-        self.run("find_login_candidate", span, |db| async move {
-            let found = users::Entity::find()
-                .filter(users::Column::Email.eq(msg.email))
-                .one(&db)
-                .await?;
-            Ok(found.map(|mut model| LoginCandidate {
-                password_hash: model.password_hash.take(),
-                token_generation: model.token_generation,
-                user: model.into(),
+            Ok(Some(OpenSession {
+                user: user.into(),
+                created_at: session.created_at,
+                expires_at: session.expires_at,
             }))
         })
     }
 }
 
-impl Handler<FindUser> for Catalog {
-    type Result = ResponseFuture<Result<Option<User>, CatalogError>>;
+impl Handler<EndSession> for Catalog {
+    type Result = ResponseFuture<Result<(), CatalogError>>;
 
-    fn handle(&mut self, msg: FindUser, _: &mut Self::Context) -> Self::Result {
-        let span =
-            info_span!("catalog.find_user", request_id = %msg.request_id, user_id = %msg.user_id);
-        self.run("find_user", span, |db| async move {
-            Ok(users::Entity::find_by_id(msg.user_id)
-                .one(&db)
-                .await?
-                .map(User::from))
+    fn handle(&mut self, msg: EndSession, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.end_session", request_id = %msg.request_id);
+        self.run("end_session", span, |db| async move {
+            sessions::Entity::delete_by_id(msg.id_hash)
+                .exec(&db)
+                .await?;
+            Ok(())
         })
     }
 }

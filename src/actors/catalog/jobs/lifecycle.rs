@@ -15,10 +15,9 @@ use sea_orm::{
 use tracing::info_span;
 use uuid::Uuid;
 
-use super::file_handlers::{lock_file_row, refresh_file_status};
 use super::messages::*;
-use super::records::{File, Job};
-use super::{Catalog, CatalogError, begin_write};
+use crate::actors::catalog::queries::{lock_file_row, refresh_file_status};
+use crate::actors::catalog::{Catalog, CatalogError, File, Job, begin_write};
 use crate::domain::jobs::{AfterFailure, JobStatus, after_failure};
 use crate::entities::{file_variants, files, processing_jobs};
 

@@ -1,10 +1,6 @@
-//! Catalog handlers for the operator's command line (`kiln user`, `kiln files
-//! purge`, `kiln storage verify`): listing and disabling accounts, walking
-//! every file with what was made from it, and putting back a variant whose
-//! object was lost.
-//!
-//! They sit apart from the request handlers because no HTTP request reaches
-//! them: they read across all users, in pages, for a person at a terminal.
+//! Handlers of the admin aggregate.
+
+use std::collections::HashMap;
 
 use actix::{Handler, ResponseFuture};
 use chrono::Utc;
@@ -13,10 +9,12 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 use tracing::info_span;
 use uuid::Uuid;
 
-use super::file_handlers::{refresh_file_status, run_again};
-use super::messages::{Handoff, ListUsers, RemakeVariant, ScanFiles, SetUserDisabled};
-use super::records::{FileDetails, Job, User, Variant};
-use super::{Catalog, CatalogError, begin_write};
+use super::messages::*;
+use super::records::{FailedJob, FailedJobsPage};
+use crate::actors::catalog::files::FileDetails;
+use crate::actors::catalog::jobs::{Handoff, run_again};
+use crate::actors::catalog::queries::refresh_file_status;
+use crate::actors::catalog::{Catalog, CatalogError, Job, User, Variant, begin_write};
 use crate::domain::jobs::JobStatus;
 use crate::entities::{file_variants, files, processing_jobs, users};
 
@@ -59,6 +57,101 @@ impl Handler<SetUserDisabled> for Catalog {
                 .one(&db)
                 .await?
                 .map(User::from))
+        })
+    }
+}
+
+impl Handler<SetUserRole> for Catalog {
+    type Result = ResponseFuture<Result<Option<User>, CatalogError>>;
+
+    fn handle(&mut self, msg: SetUserRole, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.set_user_role", request_id = %msg.request_id, is_admin = msg.is_admin);
+        self.run("set_user_role", span, |db| async move {
+            users::Entity::update_many()
+                .col_expr(users::Column::IsAdmin, Expr::value(msg.is_admin))
+                .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(users::Column::Email.eq(msg.email.clone()))
+                .exec(&db)
+                .await?;
+            Ok(users::Entity::find()
+                .filter(users::Column::Email.eq(msg.email))
+                .one(&db)
+                .await?
+                .map(User::from))
+        })
+    }
+}
+
+/// The statuses of jobs that failed: dead, or retrying after a failure.
+const FAILED: [JobStatus; 2] = [JobStatus::Dead, JobStatus::Retrying];
+
+impl Handler<ListFailedJobs> for Catalog {
+    type Result = ResponseFuture<Result<FailedJobsPage, CatalogError>>;
+
+    fn handle(&mut self, msg: ListFailedJobs, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.list_failed_jobs", request_id = %msg.request_id);
+        self.run("list_failed_jobs", span, |db| async move {
+            let statuses: Vec<&str> = match msg.status {
+                Some(status) => vec![status.as_str()],
+                None => FAILED.iter().map(|s| s.as_str()).collect(),
+            };
+            let rows = processing_jobs::Entity::find()
+                .find_also_related(files::Entity)
+                .filter(processing_jobs::Column::Status.is_in(statuses))
+                .order_by_desc(processing_jobs::Column::UpdatedAt)
+                .order_by_desc(processing_jobs::Column::Id)
+                .offset(msg.offset)
+                .limit(msg.limit)
+                .all(&db)
+                .await?;
+            let mut owner_ids: Vec<Uuid> = rows
+                .iter()
+                .filter_map(|(_, file)| file.as_ref().map(|f| f.user_id))
+                .collect();
+            owner_ids.sort_unstable();
+            owner_ids.dedup();
+            let owners: HashMap<Uuid, String> = users::Entity::find()
+                .select_only()
+                .columns([users::Column::Id, users::Column::Email])
+                .filter(users::Column::Id.is_in(owner_ids))
+                .into_tuple::<(Uuid, String)>()
+                .all(&db)
+                .await?
+                .into_iter()
+                .collect();
+            let jobs = rows
+                .into_iter()
+                // A job always has its file (the foreign key cascades).
+                .filter_map(|(job, file)| file.map(|file| (job, file)))
+                .map(|(job, file)| FailedJob {
+                    filename: file.filename,
+                    owner_email: owners.get(&file.user_id).cloned().unwrap_or_default(),
+                    owner_id: file.user_id,
+                    updated_at: job.updated_at,
+                    run_after: job.run_after,
+                    job: Job::from(job),
+                })
+                .collect();
+            let counts: Vec<(String, i64)> = processing_jobs::Entity::find()
+                .select_only()
+                .column(processing_jobs::Column::Status)
+                .column_as(processing_jobs::Column::Id.count(), "jobs")
+                .filter(processing_jobs::Column::Status.is_in(FAILED.iter().map(|s| s.as_str())))
+                .group_by(processing_jobs::Column::Status)
+                .into_tuple()
+                .all(&db)
+                .await?;
+            let count_of = |status: JobStatus| {
+                counts
+                    .iter()
+                    .find(|(s, _)| s == status.as_str())
+                    .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0))
+            };
+            Ok(FailedJobsPage {
+                jobs,
+                dead: count_of(JobStatus::Dead),
+                retrying: count_of(JobStatus::Retrying),
+            })
         })
     }
 }

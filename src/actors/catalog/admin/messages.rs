@@ -1,0 +1,80 @@
+//! Messages of the admin aggregate. Each carries the request id it serves,
+//! recorded on the handler's span.
+
+use actix::Message;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::records::FailedJobsPage;
+use crate::actors::catalog::files::{FileCursor, FileDetails};
+use crate::actors::catalog::{CatalogError, User};
+use crate::domain::jobs::JobStatus;
+use crate::telemetry::RequestId;
+
+/// Every account, oldest first.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<User>, CatalogError>")]
+pub struct ListUsers {
+    pub request_id: RequestId,
+}
+
+/// Disables the account with `email` (nothing signs in with it; its sessions
+/// and tokens are kept and refused), or enables it again. Disabling twice keeps
+/// the first time. Replies with the account as it is now (`None`: no account
+/// uses `email`).
+#[derive(Message)]
+#[rtype(result = "Result<Option<User>, CatalogError>")]
+pub struct SetUserDisabled {
+    pub request_id: RequestId,
+    pub email: String,
+    pub disabled: bool,
+}
+
+/// Makes the account with `email` an administrator, or a regular user again.
+/// Replies with the account as it is now (`None`: no account uses `email`).
+#[derive(Message)]
+#[rtype(result = "Result<Option<User>, CatalogError>")]
+pub struct SetUserRole {
+    pub request_id: RequestId,
+    pub email: String,
+    pub is_admin: bool,
+}
+
+/// One page of the jobs that failed across all users (dead, or retrying after a
+/// failure), most recently changed first, with their file and owner, and how
+/// many of each kind there are.
+#[derive(Message)]
+#[rtype(result = "Result<FailedJobsPage, CatalogError>")]
+pub struct ListFailedJobs {
+    pub request_id: RequestId,
+    /// `Dead` or `Retrying`; `None` for both.
+    pub status: Option<JobStatus>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// One page of files with their variants and jobs, oldest first, after
+/// `after` (in that order): those created before `created_before` and owned
+/// by `owner`, when given.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<FileDetails>, CatalogError>")]
+pub struct ScanFiles {
+    pub request_id: RequestId,
+    pub created_before: Option<DateTime<Utc>>,
+    pub owner: Option<Uuid>,
+    pub after: Option<FileCursor>,
+    pub limit: u64,
+}
+
+/// A variant whose object is missing or corrupt: its row is deleted and the
+/// finished jobs of `job_ids` (those that make it) run again, due now, for
+/// every running Kiln's reconciler to publish, in one transaction. Replies
+/// with the jobs run again.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<Uuid>, CatalogError>")]
+pub struct RemakeVariant {
+    pub request_id: RequestId,
+    pub file_id: Uuid,
+    pub name: String,
+    pub job_ids: Vec<Uuid>,
+}

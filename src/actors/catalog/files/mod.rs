@@ -1,0 +1,12 @@
+//! The files aggregate (`files`, `file_variants`): recording an upload with its
+//! jobs in one transaction (the outbox), listing, counting and searching a
+//! user's files, a file with what was made from it, its variants, and deleting
+//! it. Every message reaches only the asking user's own files: another user's
+//! answers as absent.
+
+mod handlers;
+mod messages;
+mod records;
+
+pub use messages::*;
+pub use records::*;
