@@ -70,9 +70,17 @@ pub use registry::Processor;
 pub use sniff::{MediaKind, probe_dimensions};
 pub use watermark::{MAX_FONT_SIZE, MAX_WATERMARK_CHARS};
 
-use registry::{PROCESSOR_NAMES, ProcessorOptions};
-use resize::{ResizeOptions, ResizeTarget};
-use watermark::{Mark, WatermarkOptions};
+// Each processor's options and their defaults, which the web UI's form shows.
+pub(crate) use pdf::PdfThumbnailOptions;
+pub(crate) use resize::ResizeOptions;
+pub(crate) use thumbnail::ThumbnailOptions;
+pub(crate) use watermark::{DEFAULT_FONT_SIZE, WatermarkOptions};
+pub(crate) use webp::WebpOptions;
+
+use registry::PROCESSOR_NAMES;
+pub(crate) use registry::ProcessorOptions;
+use resize::ResizeTarget;
+use watermark::Mark;
 
 /// The default `MAX_IMAGE_PIXELS`: 50 megapixels.
 pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;

@@ -23,8 +23,8 @@ use super::encode::{default_format, encode};
 use super::options::Position;
 use super::{Limits, ProcessError, Processed, SourceFacts};
 
+pub(crate) use options::{DEFAULT_FONT_SIZE, Mark, WatermarkOptions};
 pub use options::{MAX_FONT_SIZE, MAX_WATERMARK_CHARS};
-pub(crate) use options::{Mark, WatermarkOptions};
 
 /// The margin, as a fraction of the image's shorter side.
 const MARGIN: f32 = 0.02;
