@@ -1,13 +1,17 @@
 //! Processors: pure functions from an original's bytes to variant bytes.
 //!
-//! This module owns the registry of processors (`thumbnail`, `resize`, `webp`,
-//! `watermark`, `pdf_thumbnail`), their options and their errors. It knows nothing of
-//! actors, storage or the database: the processor actors (a `SyncArbiter`, so CPU work
-//! never blocks the async threads) call [`run`] with the whole original in memory and
-//! store what comes back; the upload handler calls [`MediaKind::sniff`],
-//! [`probe_dimensions`] and [`default_jobs`]; the process endpoint calls [`validate`]
-//! to answer 422 before queueing anything. The uploads' default jobs are `thumbnail`
-//! and `resize` (or `pdf_thumbnail`); `webp` and `watermark` run when a client asks.
+//! This module owns the processors (`thumbnail`, `resize`, `webp`, `watermark`,
+//! `pdf_thumbnail`), their options and their errors. Each processor's module holds
+//! its options (type, defaults, parsing) beside its code; `registry` names the
+//! processors and picks a job's options; `options` holds what they share.
+//!
+//! It knows nothing of actors, storage or the database: the processor actors (a
+//! `SyncArbiter`, so CPU work never blocks the async threads) call [`run`] with the
+//! whole original in memory and store what comes back; the upload handler calls
+//! [`MediaKind::sniff`], [`probe_dimensions`] and [`default_jobs`]; the process
+//! endpoint calls [`validate`] to answer 422 before queueing anything. The uploads'
+//! default jobs are `thumbnail` and `resize` (or `pdf_thumbnail`); `webp` and
+//! `watermark` run when a client asks.
 //!
 //! One processor reads a second file: a `watermark` whose options name an `image`.
 //! [`watermark_image`] tells the caller which (a file id in the service, checked
@@ -17,8 +21,10 @@
 //!
 //! ```text
 //!  run(processor, variant, options, inputs, limits)
-//!    ├─ options::parse      typed options, ranges checked      (also used by validate)
-//!    ├─ thumbnail / resize  decode (JPEG: at 1/2-1/8 scale when the outputs allow)
+//!    ├─ registry            typed options, parsed and ranges checked by their
+//!    │                      processor's module                (also used by validate)
+//!    ├─ thumbnail / resize  decode (JPEG: at 1/2-1/8 scale when the outputs allow,
+//!    │                        decode::libjpeg)
 //!    │                        ─▶ geometry + Lanczos3 ─▶ encode
 //!    ├─ webp                decode (reduced as above for max_width) ─▶ (Lanczos3)
 //!    │                        ─▶ libwebp lossy/lossless
@@ -44,6 +50,7 @@ mod decode;
 mod encode;
 mod options;
 mod pdf;
+mod registry;
 mod resize;
 mod sniff;
 mod text;
@@ -55,13 +62,25 @@ mod webp;
 mod test_support;
 
 pub use options::{
-    Fit, MAX_DIMENSION, MAX_FONT_SIZE, MAX_PDF_DIMENSION, MAX_WATERMARK_CHARS, OutputFormat,
-    Position, Size,
+    DEFAULT_QUALITY, Fit, MAX_DIMENSION, MAX_PDF_DIMENSION, MAX_QUALITY, OutputFormat, Position,
+    Size,
 };
 pub use pdf::{DEFAULT_PDFIUM_LIBRARY, load_pdfium, pdfium_library, set_pdfium_library};
+pub use registry::Processor;
 pub use sniff::{MediaKind, probe_dimensions};
+pub use watermark::{MAX_FONT_SIZE, MAX_WATERMARK_CHARS};
 
-use options::{Mark, ProcessorOptions, ResizeOptions, ResizeTarget, WatermarkOptions};
+// Each processor's options and their defaults, which the web UI's form shows.
+pub(crate) use pdf::PdfThumbnailOptions;
+pub(crate) use resize::ResizeOptions;
+pub(crate) use thumbnail::ThumbnailOptions;
+pub(crate) use watermark::{DEFAULT_FONT_SIZE, WatermarkOptions};
+pub(crate) use webp::WebpOptions;
+
+use registry::PROCESSOR_NAMES;
+pub(crate) use registry::ProcessorOptions;
+use resize::ResizeTarget;
+use watermark::Mark;
 
 /// The default `MAX_IMAGE_PIXELS`: 50 megapixels.
 pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
@@ -81,62 +100,6 @@ impl Default for Limits {
         }
     }
 }
-
-/// The processors Kiln knows, in the order they are listed to users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Processor {
-    Thumbnail,
-    Resize,
-    Webp,
-    Watermark,
-    PdfThumbnail,
-}
-
-impl Processor {
-    pub const ALL: [Processor; 5] = [
-        Processor::Thumbnail,
-        Processor::Resize,
-        Processor::Webp,
-        Processor::Watermark,
-        Processor::PdfThumbnail,
-    ];
-
-    /// Looks a processor up by the name clients use.
-    pub fn from_name(name: &str) -> Result<Processor, ProcessError> {
-        Processor::ALL
-            .into_iter()
-            .find(|p| p.name() == name)
-            .ok_or_else(|| ProcessError::UnknownProcessor(name.to_owned()))
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Processor::Thumbnail => "thumbnail",
-            Processor::Resize => "resize",
-            Processor::Webp => "webp",
-            Processor::Watermark => "watermark",
-            Processor::PdfThumbnail => "pdf_thumbnail",
-        }
-    }
-
-    /// The variant name used when the client names none.
-    pub fn default_variant(self) -> &'static str {
-        self.name()
-    }
-
-    /// Whether this processor can run on an original of this kind.
-    pub fn accepts(self, kind: MediaKind) -> bool {
-        match self {
-            Processor::Thumbnail | Processor::Resize | Processor::Webp | Processor::Watermark => {
-                kind.is_image()
-            }
-            Processor::PdfThumbnail => kind == MediaKind::Pdf,
-        }
-    }
-}
-
-/// The names of [`Processor::ALL`], for error messages (a test keeps them in step).
-const PROCESSOR_NAMES: &str = "thumbnail, resize, webp, watermark, pdf_thumbnail";
 
 /// One job to create for an upload.
 #[derive(Debug, Clone, PartialEq)]
@@ -510,15 +473,6 @@ mod tests {
                 .contains("thumbnail, resize, webp, watermark, pdf_thumbnail"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn the_listed_processor_names_are_those_of_the_registry() {
-        let names: Vec<&str> = Processor::ALL.into_iter().map(Processor::name).collect();
-        assert_eq!(PROCESSOR_NAMES, names.join(", "));
-        for processor in Processor::ALL {
-            assert_eq!(Processor::from_name(processor.name()).unwrap(), processor);
-        }
     }
 
     #[test]

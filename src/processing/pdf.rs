@@ -1,4 +1,4 @@
-//! The `pdf_thumbnail` processor and the process-wide PDFium binding.
+//! The `pdf_thumbnail` processor, its options, and the process-wide PDFium binding.
 //!
 //! PDFium is a C++ library loaded at run time from `libpdfium.so`
 //! (`scripts/install-pdfium.sh` puts one at `.pdfium/libpdfium.so`). The path is a
@@ -24,8 +24,52 @@ use pdfium_render::prelude::{PdfRenderConfig, Pdfium, PdfiumError, PdfiumInterna
 
 use super::decode::check_pixels;
 use super::encode::encode;
-use super::options::PdfThumbnailOptions;
+use super::options::{DEFAULT_QUALITY, MAX_PDF_DIMENSION, Options, OutputFormat};
 use super::{Limits, ProcessError, Processed, SourceFacts};
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PdfThumbnailOptions {
+    /// 1-based.
+    pub page: u32,
+    pub width: u32,
+    pub height: u32,
+    pub format: OutputFormat,
+    pub quality: u8,
+}
+
+/// The `format`s a page renders to.
+const PDF_FORMATS: [(&str, OutputFormat); 3] = [
+    ("png", OutputFormat::Png),
+    ("jpeg", OutputFormat::Jpeg),
+    ("jpg", OutputFormat::Jpeg),
+];
+
+impl PdfThumbnailOptions {
+    /// What a request that names no option gets.
+    pub(crate) const DEFAULT: PdfThumbnailOptions = PdfThumbnailOptions {
+        page: 1,
+        width: 300,
+        height: 300,
+        format: OutputFormat::Png,
+        quality: DEFAULT_QUALITY,
+    };
+
+    pub(super) fn parse(o: &Options<'_>) -> Result<Self, ProcessError> {
+        o.only(&["page", "width", "height", "format", "quality"])?;
+        let default = Self::DEFAULT;
+        Ok(PdfThumbnailOptions {
+            page: o.whole_number("page", 1, u32::MAX)?.unwrap_or(default.page),
+            width: o
+                .dimension("width", MAX_PDF_DIMENSION)?
+                .unwrap_or(default.width),
+            height: o
+                .dimension("height", MAX_PDF_DIMENSION)?
+                .unwrap_or(default.height),
+            format: o.format(&PDF_FORMATS)?.unwrap_or(default.format),
+            quality: o.quality()?.unwrap_or(default.quality),
+        })
+    }
+}
 
 /// Where PDFium is looked for when [`set_pdfium_library`] was never called, relative
 /// to the working directory.
@@ -171,8 +215,10 @@ fn from_load_error(err: PdfiumError) -> ProcessError {
 
 #[cfg(test)]
 mod tests {
+    use super::super::registry::{Processor, ProcessorOptions};
     use super::super::test_support::{decode_output, fixture, only_output, use_test_pdfium};
     use super::super::{Limits, ProcessError, Processed, run as run_processor};
+    use super::*;
     use serde_json::{Value, json};
 
     fn pdf_thumbnail(name: &str, options: Value) -> Result<Processed, ProcessError> {
@@ -184,6 +230,20 @@ mod tests {
             &fixture(name),
             &Limits::default(),
         )
+    }
+
+    #[test]
+    fn a_pdf_thumbnail_defaults_to_page_one_as_png() {
+        assert_eq!(
+            ProcessorOptions::parse(Processor::PdfThumbnail, &json!({"format": "jpg"})).unwrap(),
+            ProcessorOptions::PdfThumbnail(PdfThumbnailOptions {
+                page: 1,
+                width: 300,
+                height: 300,
+                format: OutputFormat::Jpeg,
+                quality: 85,
+            })
+        );
     }
 
     #[test]

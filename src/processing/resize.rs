@@ -1,7 +1,7 @@
 //! Scaling pixels: the geometry of contain/cover/by-width boxes (never upscaling), the
 //! Lanczos3 resampler (`fast_image_resize`, SIMD, alpha premultiplied so transparent
 //! pixels do not bleed dark fringes), and the `resize` processor itself, which serves
-//! every requested size from one decode.
+//! every requested size from one decode, with its options.
 
 use std::borrow::Cow;
 
@@ -11,7 +11,9 @@ use image::{DynamicImage, RgbImage, RgbaImage};
 
 use super::decode::{Region, decode_image_for};
 use super::encode::{default_format, encode};
-use super::options::{Fit, ResizeOptions, ResizeTarget};
+use super::options::{
+    DEFAULT_QUALITY, Fit, IMAGE_FORMATS, MAX_DIMENSION, Options, OutputFormat, Size, invalid,
+};
 use super::{Limits, Output, ProcessError, Processed, SourceFacts};
 
 /// Output size for a source, and whether the source is centre-cropped to its aspect.
@@ -158,6 +160,90 @@ fn centred_crop(region: Region, plan: Plan) -> Region {
     crop
 }
 
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ResizeTarget {
+    /// Named sizes from one decode, each only when narrower than the source.
+    Sizes(Vec<Size>),
+    /// One output: by width, by height, or into a box with a fit.
+    Box {
+        width: Option<u32>,
+        height: Option<u32>,
+        fit: Fit,
+    },
+}
+
+/// A `resize` job's options. A request that names no option gets every [`Size`],
+/// at [`ResizeOptions::DEFAULT_QUALITY`], in the source's own kind of format.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ResizeOptions {
+    pub target: ResizeTarget,
+    /// `None`: JPEG, or PNG when the source has an alpha channel.
+    pub format: Option<OutputFormat>,
+    pub quality: u8,
+}
+
+impl ResizeOptions {
+    /// The fit of a box given both a width and a height.
+    pub(crate) const DEFAULT_FIT: Fit = Fit::Contain;
+    pub(crate) const DEFAULT_QUALITY: u8 = DEFAULT_QUALITY;
+
+    pub(super) fn parse(o: &Options<'_>) -> Result<Self, ProcessError> {
+        o.only(&["sizes", "width", "height", "fit", "format", "quality"])?;
+        let (width, height, fit) = (
+            o.dimension("width", MAX_DIMENSION)?,
+            o.dimension("height", MAX_DIMENSION)?,
+            o.fit()?,
+        );
+        let target = match sizes(o)? {
+            Some(_) if width.is_some() || height.is_some() || fit.is_some() => {
+                return Err(invalid(
+                    "resize takes either `sizes` or `width`/`height`/`fit`, not both".into(),
+                ));
+            }
+            Some(sizes) => ResizeTarget::Sizes(sizes),
+            // No target at all means the default set.
+            None if width.is_none() && height.is_none() => ResizeTarget::Sizes(Size::ALL.to_vec()),
+            None => ResizeTarget::Box {
+                width,
+                height,
+                fit: fit.unwrap_or(Self::DEFAULT_FIT),
+            },
+        };
+        Ok(ResizeOptions {
+            target,
+            format: o.format(&IMAGE_FORMATS)?,
+            quality: o.quality()?.unwrap_or(Self::DEFAULT_QUALITY),
+        })
+    }
+}
+
+/// `sizes`: a non-empty list of size names, sorted and without repeats.
+fn sizes(o: &Options<'_>) -> Result<Option<Vec<Size>>, ProcessError> {
+    let Some(value) = o.get("sizes") else {
+        return Ok(None);
+    };
+    let expected = || {
+        invalid(format!(
+            "`sizes` must be a non-empty list of \"sm\", \"md\", \"lg\", \"xl\", not {value}"
+        ))
+    };
+    let items = value
+        .as_array()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(expected)?;
+    let mut sizes = Vec::with_capacity(items.len());
+    for item in items {
+        let size = Size::ALL
+            .into_iter()
+            .find(|s| item.as_str() == Some(s.name()))
+            .ok_or_else(expected)?;
+        sizes.push(size);
+    }
+    sizes.sort();
+    sizes.dedup();
+    Ok(Some(sizes))
+}
+
 /// The `resize` processor.
 pub(crate) fn run(
     variant: &str,
@@ -223,10 +309,46 @@ pub(crate) fn run(
 
 #[cfg(test)]
 mod tests {
+    use super::super::registry::{Processor, ProcessorOptions};
     use super::super::test_support::{decode_output, fixture, only_output};
     use super::super::{Limits, run as run_processor};
     use super::*;
     use serde_json::json;
+
+    fn options(options: serde_json::Value) -> ResizeOptions {
+        match ProcessorOptions::parse(Processor::Resize, &options).unwrap() {
+            ProcessorOptions::Resize(options) => options,
+            other => panic!("not resize: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_empty_resize_request_means_every_size() {
+        let opts = options(json!(null));
+        assert_eq!(opts.target, ResizeTarget::Sizes(Size::ALL.to_vec()));
+        assert_eq!(opts.format, None);
+    }
+
+    #[test]
+    fn sizes_are_sorted_and_deduplicated() {
+        let opts = options(json!({"sizes": ["xl", "sm", "xl"]}));
+        assert_eq!(opts.target, ResizeTarget::Sizes(vec![Size::Sm, Size::Xl]));
+    }
+
+    #[test]
+    fn a_resize_by_width_alone_keeps_the_aspect_ratio() {
+        let opts = options(json!({"width": 800, "format": "webp", "quality": 70}));
+        assert_eq!(
+            opts.target,
+            ResizeTarget::Box {
+                width: Some(800),
+                height: None,
+                fit: Fit::Contain
+            }
+        );
+        assert_eq!(opts.format, Some(OutputFormat::Webp));
+        assert_eq!(opts.quality, 70);
+    }
 
     fn resize(name: &str, options: serde_json::Value) -> Processed {
         run_processor(

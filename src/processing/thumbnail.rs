@@ -5,9 +5,45 @@ use fast_image_resize::Resizer;
 
 use super::decode::decode_image_for;
 use super::encode::encode;
-use super::options::ThumbnailOptions;
+use super::options::{DEFAULT_QUALITY, Fit, IMAGE_FORMATS, MAX_DIMENSION, Options, OutputFormat};
 use super::resize::{plan, resample};
 use super::{Limits, ProcessError, Processed, SourceFacts};
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ThumbnailOptions {
+    pub width: u32,
+    pub height: u32,
+    pub fit: Fit,
+    pub format: OutputFormat,
+    pub quality: u8,
+}
+
+impl ThumbnailOptions {
+    /// What a request that names no option gets.
+    pub(crate) const DEFAULT: ThumbnailOptions = ThumbnailOptions {
+        width: 300,
+        height: 300,
+        fit: Fit::Contain,
+        format: OutputFormat::Jpeg,
+        quality: DEFAULT_QUALITY,
+    };
+
+    pub(super) fn parse(o: &Options<'_>) -> Result<Self, ProcessError> {
+        o.only(&["width", "height", "fit", "format", "quality"])?;
+        let default = Self::DEFAULT;
+        Ok(ThumbnailOptions {
+            width: o
+                .dimension("width", MAX_DIMENSION)?
+                .unwrap_or(default.width),
+            height: o
+                .dimension("height", MAX_DIMENSION)?
+                .unwrap_or(default.height),
+            fit: o.fit()?.unwrap_or(default.fit),
+            format: o.format(&IMAGE_FORMATS)?.unwrap_or(default.format),
+            quality: o.quality()?.unwrap_or(default.quality),
+        })
+    }
+}
 
 pub(crate) fn run(
     variant: &str,
@@ -38,8 +74,10 @@ pub(crate) fn run(
 
 #[cfg(test)]
 mod tests {
+    use super::super::registry::{Processor, ProcessorOptions};
     use super::super::test_support::{close, decode_output, fixture, only_output};
     use super::super::{Limits, ProcessError, Processed, run as run_processor};
+    use super::*;
     use image::GenericImageView;
     use serde_json::{Value, json};
 
@@ -55,6 +93,20 @@ mod tests {
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn an_empty_thumbnail_request_means_a_300_box_jpeg_at_quality_85() {
+        assert_eq!(
+            ProcessorOptions::parse(Processor::Thumbnail, &json!({})).unwrap(),
+            ProcessorOptions::Thumbnail(ThumbnailOptions {
+                width: 300,
+                height: 300,
+                fit: Fit::Contain,
+                format: OutputFormat::Jpeg,
+                quality: 85,
+            })
+        );
     }
 
     #[test]

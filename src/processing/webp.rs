@@ -8,9 +8,37 @@ use fast_image_resize::Resizer;
 
 use super::decode::decode_image_for;
 use super::encode::{WebpCompression, encode_webp};
-use super::options::{Fit, WebpOptions};
+use super::options::{Fit, MAX_DIMENSION, Options};
 use super::resize::{plan, resample};
 use super::{Limits, ProcessError, Processed, SourceFacts};
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct WebpOptions {
+    /// Ignored when `lossless`.
+    pub quality: u8,
+    pub lossless: bool,
+    /// Downscale to at most this width (aspect kept); never upscales.
+    pub max_width: Option<u32>,
+}
+
+impl WebpOptions {
+    /// What a request that names no option gets.
+    pub(crate) const DEFAULT: WebpOptions = WebpOptions {
+        quality: 80,
+        lossless: false,
+        max_width: None,
+    };
+
+    pub(super) fn parse(o: &Options<'_>) -> Result<Self, ProcessError> {
+        o.only(&["quality", "lossless", "max_width"])?;
+        let default = Self::DEFAULT;
+        Ok(WebpOptions {
+            quality: o.quality()?.unwrap_or(default.quality),
+            lossless: o.boolean("lossless")?.unwrap_or(default.lossless),
+            max_width: o.dimension("max_width", MAX_DIMENSION)?,
+        })
+    }
+}
 
 pub(crate) fn run(
     variant: &str,
@@ -44,13 +72,36 @@ pub(crate) fn run(
 
 #[cfg(test)]
 mod tests {
+    use super::super::registry::{Processor, ProcessorOptions};
     use super::super::test_support::{close, decode_output, fixture, only_output};
     use super::super::{Limits, ProcessError, Processed, run as run_processor};
+    use super::*;
     use image::GenericImageView;
     use serde_json::{Value, json};
 
     fn webp(name: &str, options: Value) -> Result<Processed, ProcessError> {
         run_processor("webp", "webp", &options, &fixture(name), &Limits::default())
+    }
+
+    #[test]
+    fn an_empty_webp_request_means_lossy_at_quality_80_at_full_size() {
+        let parse = |options| ProcessorOptions::parse(Processor::Webp, &options).unwrap();
+        assert_eq!(
+            parse(json!({})),
+            ProcessorOptions::Webp(WebpOptions {
+                quality: 80,
+                lossless: false,
+                max_width: None,
+            })
+        );
+        assert_eq!(
+            parse(json!({"lossless": true, "max_width": 640})),
+            ProcessorOptions::Webp(WebpOptions {
+                quality: 80,
+                lossless: true,
+                max_width: Some(640),
+            })
+        );
     }
 
     #[test]

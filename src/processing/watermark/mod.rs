@@ -13,14 +13,18 @@
 //! area of a PNG stays visible (it raises the alpha there).
 
 mod image_mark;
+mod options;
 mod text_mark;
 
 use image::DynamicImage;
 
 use super::decode::decode_image;
 use super::encode::{default_format, encode};
-use super::options::{Mark, Position, WatermarkOptions};
+use super::options::Position;
 use super::{Limits, ProcessError, Processed, SourceFacts};
+
+pub(crate) use options::{DEFAULT_FONT_SIZE, Mark, WatermarkOptions};
+pub use options::{MAX_FONT_SIZE, MAX_WATERMARK_CHARS};
 
 /// The margin, as a fraction of the image's shorter side.
 const MARGIN: f32 = 0.02;

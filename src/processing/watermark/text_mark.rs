@@ -11,10 +11,8 @@ use super::super::ProcessError;
 use super::super::options::Position;
 use super::super::text::{Line, font};
 use super::Canvas;
+use super::options::{DEFAULT_FONT_SIZE, MIN_DEFAULT_FONT_SIZE};
 
-/// Default font size, as a fraction of the image's shorter side, and its floor.
-const DEFAULT_SIZE: f32 = 0.04;
-const MIN_DEFAULT_SIZE: f32 = 12.0;
 /// The shadow's opacity relative to the text's.
 const SHADOW_OPACITY: f32 = 0.6;
 /// Room kept for the shadow's offset when fitting the text.
@@ -38,9 +36,9 @@ pub(super) fn draw(
     let margin = canvas.margin();
     let wanted = font_size.map_or_else(
         || {
-            (width.min(height) * DEFAULT_SIZE)
+            (width.min(height) * DEFAULT_FONT_SIZE)
                 .round()
-                .max(MIN_DEFAULT_SIZE)
+                .max(MIN_DEFAULT_FONT_SIZE)
         },
         |size| size as f32,
     );

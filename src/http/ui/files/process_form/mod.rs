@@ -3,248 +3,19 @@
 //! object a submitted form stands for.
 //!
 //! The form only translates: fields named `<processor>.<option>` become the
-//! JSON options the API takes, typed by the table below, and
+//! JSON options the API takes, typed by the table in [`fields`], and
 //! [`crate::http::files::request_processing`] judges them exactly as it judges
 //! an API request. So a limit shown here is a hint, never a second rule.
+
+mod fields;
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
-use crate::processing::{
-    MAX_DIMENSION, MAX_FONT_SIZE, MAX_PDF_DIMENSION, MAX_WATERMARK_CHARS, MediaKind, Processor,
-};
-
-/// What a field takes.
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    /// A whole number from `min` to `max`.
-    Whole {
-        min: u32,
-        max: u32,
-    },
-    /// A number on a slider.
-    Slider {
-        min: f32,
-        max: f32,
-        step: f32,
-    },
-    Text {
-        max_chars: usize,
-    },
-    /// One of these `(value, label)`s; the value `""` leaves the option out.
-    Choice(&'static [(&'static str, &'static str)]),
-    /// A checkbox: the option is `true` when it is ticked.
-    Flag,
-}
-
-/// One option as a form field.
-struct Spec {
-    /// The option's key in the processor's options.
-    key: &'static str,
-    label: &'static str,
-    kind: Kind,
-    /// An empty field's placeholder (the processor's default), a slider's
-    /// starting value, a choice's preselected value.
-    default: &'static str,
-    hint: Option<&'static str>,
-    required: bool,
-}
-
-const fn field(key: &'static str, label: &'static str, kind: Kind, default: &'static str) -> Spec {
-    Spec {
-        key,
-        label,
-        kind,
-        default,
-        hint: None,
-        required: false,
-    }
-}
-
-const fn hinted(spec: Spec, hint: &'static str) -> Spec {
-    Spec {
-        hint: Some(hint),
-        ..spec
-    }
-}
-
-const SIDE: Kind = Kind::Whole {
-    min: 1,
-    max: MAX_DIMENSION,
-};
-const PDF_SIDE: Kind = Kind::Whole {
-    min: 1,
-    max: MAX_PDF_DIMENSION,
-};
-const QUALITY: Kind = Kind::Whole { min: 1, max: 100 };
-const FITS: Kind = Kind::Choice(&[
-    ("", "Fit inside the box"),
-    ("cover", "Fill the box, cropping the edges"),
-]);
-const AUTO_FORMATS: Kind = Kind::Choice(&[
-    ("", "As the original (JPEG, or PNG if transparent)"),
-    ("jpeg", "JPEG"),
-    ("png", "PNG"),
-    ("webp", "WebP"),
-]);
-const QUALITY_HINT: &str = "1 to 100, for JPEG and WebP.";
-
-const THUMBNAIL: &[Spec] = &[
-    field("width", "Width", SIDE, "300"),
-    field("height", "Height", SIDE, "300"),
-    field("fit", "Fit", FITS, ""),
-    field(
-        "format",
-        "Format",
-        Kind::Choice(&[("", "JPEG"), ("png", "PNG"), ("webp", "WebP")]),
-        "",
-    ),
-    hinted(field("quality", "Quality", QUALITY, "85"), QUALITY_HINT),
-];
-
-const RESIZE: &[Spec] = &[
-    hinted(
-        field("width", "Width", SIDE, ""),
-        "Pixels. Give a width, a height or both; an image is never enlarged. \
-         Leave both empty for the standard sizes (640, 1024, 1920 and 2560 wide).",
-    ),
-    field("height", "Height", SIDE, ""),
-    hinted(
-        field("fit", "Fit", FITS, ""),
-        "When you give both a width and a height.",
-    ),
-    field("format", "Format", AUTO_FORMATS, ""),
-    hinted(field("quality", "Quality", QUALITY, "85"), QUALITY_HINT),
-];
-
-const WEBP: &[Spec] = &[
-    hinted(
-        field("quality", "Quality", QUALITY, "80"),
-        "1 to 100: lower is smaller.",
-    ),
-    hinted(
-        field("max_width", "Largest width", SIDE, ""),
-        "Pixels; narrower images keep their size.",
-    ),
-    field(
-        "lossless",
-        "Lossless (exact pixels, larger file)",
-        Kind::Flag,
-        "",
-    ),
-];
-
-const WATERMARK: &[Spec] = &[
-    Spec {
-        required: true,
-        ..hinted(
-            field(
-                "text",
-                "Text",
-                Kind::Text {
-                    max_chars: MAX_WATERMARK_CHARS,
-                },
-                "© Your name",
-            ),
-            "One line, drawn in white over a soft shadow.",
-        )
-    },
-    field(
-        "position",
-        "Position",
-        Kind::Choice(&[
-            ("top-left", "Top left"),
-            ("top", "Top"),
-            ("top-right", "Top right"),
-            ("left", "Left"),
-            ("center", "Center"),
-            ("right", "Right"),
-            ("bottom-left", "Bottom left"),
-            ("bottom", "Bottom"),
-            ("bottom-right", "Bottom right"),
-        ]),
-        "bottom-right",
-    ),
-    field(
-        "opacity",
-        "Opacity",
-        Kind::Slider {
-            min: 0.0,
-            max: 1.0,
-            step: 0.05,
-        },
-        "0.5",
-    ),
-    hinted(
-        field(
-            "font_size",
-            "Font size",
-            Kind::Whole {
-                min: 1,
-                max: MAX_FONT_SIZE,
-            },
-            "",
-        ),
-        "Pixels. Empty: 4% of the image's shorter side.",
-    ),
-    field("format", "Format", AUTO_FORMATS, ""),
-];
-
-const PDF_THUMBNAIL: &[Spec] = &[
-    field(
-        "page",
-        "Page",
-        Kind::Whole {
-            min: 1,
-            max: u32::MAX,
-        },
-        "1",
-    ),
-    field("width", "Width", PDF_SIDE, "300"),
-    field("height", "Height", PDF_SIDE, "300"),
-    field(
-        "format",
-        "Format",
-        Kind::Choice(&[("", "PNG"), ("jpeg", "JPEG")]),
-        "",
-    ),
-];
-
-fn specs(processor: Processor) -> &'static [Spec] {
-    match processor {
-        Processor::Thumbnail => THUMBNAIL,
-        Processor::Resize => RESIZE,
-        Processor::Webp => WEBP,
-        Processor::Watermark => WATERMARK,
-        Processor::PdfThumbnail => PDF_THUMBNAIL,
-    }
-}
-
-fn label(processor: Processor) -> &'static str {
-    match processor {
-        Processor::Thumbnail => "Thumbnail",
-        Processor::Resize => "Resize",
-        Processor::Webp => "WebP copy",
-        Processor::Watermark => "Watermark",
-        Processor::PdfThumbnail => "PDF page preview",
-    }
-}
-
-fn description(processor: Processor) -> &'static str {
-    match processor {
-        Processor::Thumbnail => {
-            "A small preview that fits a box, 300 × 300 unless you say otherwise."
-        }
-        Processor::Resize => "A copy at the width or height you choose.",
-        Processor::Webp => {
-            "A WebP copy, usually much smaller than a JPEG or PNG of the same picture."
-        }
-        Processor::Watermark => "Your text drawn over the whole image.",
-        Processor::PdfThumbnail => "An image of one page of the document.",
-    }
-}
+use crate::processing::{MediaKind, Processor};
+use fields::{Kind, Spec, description, label, specs};
 
 /// The processors that can read a file of this kind, in the order users see
 /// them (none for a type stored without processing).
@@ -336,7 +107,7 @@ impl Submitted {
 pub struct ChoiceView {
     name: &'static str,
     label: &'static str,
-    description: &'static str,
+    description: String,
     /// The variant name a job gets when the form names none.
     default_variant: &'static str,
     selected: bool,
@@ -351,14 +122,14 @@ struct FieldView {
     /// `number`, `text`, `range`, `select` or `checkbox`.
     input: &'static str,
     value: String,
-    placeholder: &'static str,
+    placeholder: String,
     min: Option<String>,
     max: Option<String>,
     step: Option<String>,
     maxlength: Option<usize>,
     options: Vec<OptionView>,
     checked: bool,
-    hint: Option<&'static str>,
+    hint: Option<String>,
     required: bool,
 }
 
@@ -410,18 +181,18 @@ fn field_view(
         label: spec.label,
         input: "number",
         value: sent.unwrap_or_default().to_string(),
-        placeholder: spec.default,
+        placeholder: spec.default.clone(),
         min: None,
         max: None,
         step: None,
         maxlength: None,
         options: Vec::new(),
         checked: false,
-        hint: spec.hint,
+        hint: spec.hint.clone(),
         required: spec.required,
     };
-    match spec.kind {
-        Kind::Whole { min, max } => {
+    match &spec.kind {
+        &Kind::Whole { min, max } => {
             // A PDF's page count bounds its page.
             let max = match (spec.key, page_count) {
                 ("page", Some(pages)) => u32::try_from(pages).unwrap_or(max),
@@ -430,20 +201,20 @@ fn field_view(
             view.min = Some(min.to_string());
             view.max = (max != u32::MAX).then(|| max.to_string());
         }
-        Kind::Slider { min, max, step } => {
+        &Kind::Slider { min, max, step } => {
             view.input = "range";
             view.min = Some(min.to_string());
             view.max = Some(max.to_string());
             view.step = Some(step.to_string());
-            view.value = sent.unwrap_or(spec.default).to_string();
+            view.value = sent.unwrap_or(&spec.default).to_string();
         }
-        Kind::Text { max_chars } => {
+        &Kind::Text { max_chars } => {
             view.input = "text";
             view.maxlength = Some(max_chars);
         }
         Kind::Choice(choices) => {
             view.input = "select";
-            let chosen = sent.unwrap_or(spec.default);
+            let chosen = sent.unwrap_or(&spec.default);
             view.options = choices
                 .iter()
                 .map(|&(value, label)| OptionView {
@@ -466,7 +237,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::processing::{Position, validate};
+    use crate::processing::validate;
 
     fn form(fields: &[(&str, &str)]) -> Submitted {
         Submitted::from_fields(
@@ -519,43 +290,6 @@ mod tests {
             .unwrap_err();
         assert!(refused.contains("“Text”"), "{refused}");
         assert!(form(&[("processor", "nope")]).options().is_err());
-    }
-
-    #[test]
-    fn every_field_is_an_option_its_processor_knows_and_every_choice_is_valid() {
-        for processor in Processor::ALL {
-            for spec in specs(processor) {
-                let value = match spec.kind {
-                    Kind::Whole { min, .. } => json!(min),
-                    Kind::Slider { max, .. } => json!(max),
-                    Kind::Text { .. } => json!("Kiln"),
-                    Kind::Flag => json!(true),
-                    Kind::Choice(choices) => {
-                        for (choice, _) in choices.iter().filter(|(v, _)| !v.is_empty()) {
-                            let mut options = json!({ spec.key: choice });
-                            if processor == Processor::Watermark && spec.key != "text" {
-                                options["text"] = json!("Kiln");
-                            }
-                            validate(processor.name(), &options).unwrap_or_else(|e| {
-                                panic!("{} {}={choice}: {e}", processor.name(), spec.key)
-                            });
-                        }
-                        continue;
-                    }
-                };
-                let mut options = json!({ spec.key: value });
-                if processor == Processor::Watermark && spec.key != "text" {
-                    options["text"] = json!("Kiln");
-                }
-                validate(processor.name(), &options)
-                    .unwrap_or_else(|e| panic!("{} {}: {e}", processor.name(), spec.key));
-            }
-        }
-        let positions: Vec<&str> = match WATERMARK[1].kind {
-            Kind::Choice(choices) => choices.iter().map(|(v, _)| *v).collect(),
-            _ => unreachable!("position is a choice"),
-        };
-        assert_eq!(positions, Position::ALL.map(Position::name));
     }
 
     #[test]
