@@ -38,3 +38,35 @@ pub mod storage;
 pub mod supervisor;
 
 pub use supervisor::ActorHandles;
+
+/// Implements `Handler<M>` for an actor whose use cases are async methods of
+/// a cloneable field (the actors it coordinates): each message is carried out
+/// by the method named after it, as a future of its own under a span named
+/// after the method, with the request id found at the path in brackets.
+///
+/// ```ignore
+/// use_cases! {
+///     Accounts.peers:
+///     Register => register [request_id],
+/// }
+/// ```
+macro_rules! use_cases {
+    ($actor:ident . $field:ident : $($message:ident => $method:ident [$($request_id:ident).+]),* $(,)?) => {$(
+        impl ::actix::Handler<$message> for $actor {
+            type Result = ::actix::ResponseFuture<<$message as ::actix::Message>::Result>;
+
+            fn handle(&mut self, msg: $message, _: &mut Self::Context) -> Self::Result {
+                let span = ::tracing::info_span!(
+                    concat!(stringify!($actor), "::", stringify!($method)),
+                    request_id = %msg$(.$request_id)+
+                );
+                let peers = self.$field.clone();
+                Box::pin(::tracing::Instrument::instrument(
+                    async move { peers.$method(msg).await },
+                    span,
+                ))
+            }
+        }
+    )*};
+}
+pub(crate) use use_cases;

@@ -9,6 +9,7 @@ mod display_name;
 mod email;
 pub mod jobs;
 mod password;
+pub mod requests;
 pub mod text;
 mod throttle;
 mod token_name;

@@ -346,19 +346,9 @@ pub fn run<'a>(
     let kind = MediaKind::sniff(input).ok_or_else(|| {
         ProcessError::Unsupported("the file is not an image or PDF that Kiln can read".into())
     })?;
-    if !processor.accepts(kind) {
-        let wants = match processor {
-            Processor::PdfThumbnail => "a PDF",
-            Processor::Thumbnail | Processor::Resize | Processor::Webp | Processor::Watermark => {
-                "an image"
-            }
-        };
-        return Err(ProcessError::Unsupported(format!(
-            "{} needs {wants}, and this file is {}",
-            processor.name(),
-            kind.description()
-        )));
-    }
+    processor
+        .check_input(kind)
+        .map_err(ProcessError::Unsupported)?;
     match options {
         ProcessorOptions::Thumbnail(opts) => thumbnail::run(variant, &opts, input, limits),
         ProcessorOptions::Resize(opts) => resize::run(variant, &opts, input, limits),

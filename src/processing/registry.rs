@@ -62,6 +62,27 @@ impl Processor {
             Processor::PdfThumbnail => kind == MediaKind::Pdf,
         }
     }
+
+    /// Refuses an original this processor cannot read, saying what it needs
+    /// ("thumbnail cannot process a PDF document; it needs an image"). Every
+    /// check of a processor against a file is this one: at upload, at a
+    /// processing request and when the job runs.
+    pub fn check_input(self, kind: MediaKind) -> Result<(), String> {
+        if self.accepts(kind) {
+            return Ok(());
+        }
+        let needs = match self {
+            Processor::PdfThumbnail => "a PDF",
+            Processor::Thumbnail | Processor::Resize | Processor::Webp | Processor::Watermark => {
+                "an image"
+            }
+        };
+        Err(format!(
+            "{} cannot process {}; it needs {needs}",
+            self.name(),
+            kind.description()
+        ))
+    }
 }
 
 /// The names of [`Processor::ALL`], for error messages (a test keeps them in step).

@@ -42,10 +42,9 @@ mod tokens;
 use std::time::Duration;
 
 use actix::dev::ToEnvelope;
-use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture, Supervised};
+use actix::{Actor, Addr, Context, Handler, Message, Supervised};
 use chrono::Utc;
 use secrecy::SecretString;
-use tracing::Instrument;
 use uuid::Uuid;
 
 pub use messages::*;
@@ -60,6 +59,7 @@ use crate::actors::limiter::{Limiter, LimiterError, ReserveAttempt, Subject};
 use crate::actors::mailer::Mailer;
 use crate::actors::mailer::messages::SendLinkMail;
 use crate::actors::restart::RestartBackoff;
+use crate::actors::use_cases;
 use crate::auth::link_token::{self, LinkPurpose};
 use crate::auth::password_hash::HashError;
 use crate::auth::session_token;
@@ -166,27 +166,8 @@ impl Supervised for Accounts {
     }
 }
 
-/// Each message is carried out by the [`Peers`] method named after it, as a
-/// future of its own under a span with the request id (found at the path in
-/// brackets).
-macro_rules! use_cases {
-    ($($message:ident => $method:ident [$($request_id:ident).+]),* $(,)?) => {$(
-        impl Handler<$message> for Accounts {
-            type Result = ResponseFuture<<$message as Message>::Result>;
-
-            fn handle(&mut self, msg: $message, _: &mut Context<Self>) -> Self::Result {
-                let span = tracing::info_span!(
-                    concat!("accounts.", stringify!($method)),
-                    request_id = %msg$(.$request_id)+
-                );
-                let peers = self.peers.clone();
-                Box::pin(async move { peers.$method(msg).await }.instrument(span))
-            }
-        }
-    )*};
-}
-
 use_cases! {
+    Accounts.peers:
     Register => register [request_id],
     RegisterBrowser => register_browser [register.request_id],
     CreateAccount => create_account [request_id],
