@@ -5,9 +5,11 @@
 //! Kiln under test
 //! - [`app`]: `spawn_app()` / `spawn_app_with(settings)`, the real app in this
 //!   process on port 0 with a database, storage prefix and Redis namespace of
-//!   its own; [`TestApp`](app::TestApp) and what only a test inside the process
-//!   can do (actors, database, mail on disk); `app_env()`, the same settings
-//!   for a process started apart; the shared constants (`PASSWORD`, ...).
+//!   its own; [`TestApp`](app::TestApp), with its database and the mail it
+//!   writes to disk; `app_env()`, the same settings for a process started
+//!   apart; the shared constants (`PASSWORD`, ...).
+//! - [`actors`]: what a test sets up through the app's actors (files and jobs
+//!   recorded, claimed, held or failed; objects stored; an administrator made).
 //! - [`processes`]: [`KilnProcess`](processes::KilnProcess), the `kiln` binary
 //!   running apart (`serve`, `api`, `worker`) with its log.
 //! - [`cluster`]: [`Cluster`](cluster::Cluster), an api and workers as
@@ -33,6 +35,7 @@
 //! - [`wait`]: `wait_for()` / `wait_until()`, every bounded wait (no test
 //!   sleeps a fixed time).
 
+pub mod actors;
 pub mod api;
 pub mod app;
 pub mod browser;
