@@ -7,8 +7,6 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use kiln::entities::{email_verifications, password_resets};
 use reqwest::StatusCode;
-use sea_orm::EntityTrait;
-use sea_orm::sea_query::Expr;
 use serde_json::json;
 
 use crate::support::api::{error_code, retry_after};
@@ -102,14 +100,9 @@ async fn a_new_verification_link_can_be_asked_for_once_a_minute() {
     assert_eq!(error_code(too_soon).await, "rate_limited");
 
     // A minute later (moved back in the database rather than waited for).
-    email_verifications::Entity::update_many()
-        .col_expr(
-            email_verifications::Column::CreatedAt,
-            Expr::value(Utc::now() - TimeDelta::minutes(2)),
-        )
-        .exec(&app.database().await)
-        .await
-        .unwrap();
+    let two_minutes_ago = Utc::now() - TimeDelta::minutes(2);
+    app.set_time(email_verifications::Column::CreatedAt, two_minutes_ago)
+        .await;
     let accepted = app.resend_verification(Some(&session)).await;
     assert_eq!(accepted.status(), StatusCode::ACCEPTED);
     let second = smtp.inbox.next().await.token("verify-email");
@@ -203,18 +196,10 @@ async fn expired_links_are_refused_and_change_nothing() {
     let reset_token = smtp.inbox.next().await.token("reset-password");
 
     // An hour and a day later, as far as the links can tell.
-    let db = app.database().await;
     let past = Utc::now() - TimeDelta::seconds(1);
-    password_resets::Entity::update_many()
-        .col_expr(password_resets::Column::ExpiresAt, Expr::value(past))
-        .exec(&db)
-        .await
-        .unwrap();
-    email_verifications::Entity::update_many()
-        .col_expr(email_verifications::Column::ExpiresAt, Expr::value(past))
-        .exec(&db)
-        .await
-        .unwrap();
+    app.set_time(password_resets::Column::ExpiresAt, past).await;
+    app.set_time(email_verifications::Column::ExpiresAt, past)
+        .await;
 
     let expired = app.reset_password(&reset_token, NEW_PASSWORD).await;
     assert_eq!(expired.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -426,14 +411,9 @@ async fn mail_to_an_address_not_yet_verified_carries_no_text_the_account_chose()
     assert_eq!(verified.status(), StatusCode::NO_CONTENT);
     // The next reset mail may go out a minute after the last (moved back in
     // the database rather than waited for).
-    password_resets::Entity::update_many()
-        .col_expr(
-            password_resets::Column::CreatedAt,
-            Expr::value(Utc::now() - TimeDelta::minutes(2)),
-        )
-        .exec(&app.database().await)
-        .await
-        .unwrap();
+    let two_minutes_ago = Utc::now() - TimeDelta::minutes(2);
+    app.set_time(password_resets::Column::CreatedAt, two_minutes_ago)
+        .await;
     assert_eq!(
         app.forgot_password("victim@example.com").await.status(),
         StatusCode::ACCEPTED
@@ -461,14 +441,9 @@ async fn new_verification_links_asked_for_from_one_address_are_limited_and_refus
         sessions.push(session.unwrap());
     }
     // Their first links are a minute old (moved back rather than waited for).
-    email_verifications::Entity::update_many()
-        .col_expr(
-            email_verifications::Column::CreatedAt,
-            Expr::value(Utc::now() - TimeDelta::minutes(2)),
-        )
-        .exec(&app.database().await)
-        .await
-        .unwrap();
+    let two_minutes_ago = Utc::now() - TimeDelta::minutes(2);
+    app.set_time(email_verifications::Column::CreatedAt, two_minutes_ago)
+        .await;
 
     let shared = "203.0.113.5";
     for session in &sessions[..2] {

@@ -8,8 +8,6 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use kiln::entities::sessions;
 use reqwest::{StatusCode, header};
-use sea_orm::EntityTrait;
-use sea_orm::sea_query::Expr;
 
 use crate::support::app::{BEHIND_A_PROXY, NEW_PASSWORD, PASSWORD, spawn_app, spawn_app_with};
 use crate::support::servers::PrivateSmtp;
@@ -379,14 +377,9 @@ async fn an_idle_session_and_an_old_session_end() {
     let mut web = WebClient::register(&idle, "ada@example.com").await;
     // An hour and a minute without a request (moved back in the database
     // rather than waited for).
-    sessions::Entity::update_many()
-        .col_expr(
-            sessions::Column::LastSeenAt,
-            Expr::value(Utc::now() - TimeDelta::minutes(61)),
-        )
-        .exec(&idle.database().await)
-        .await
-        .unwrap();
+    let over_an_hour_ago = Utc::now() - TimeDelta::minutes(61);
+    idle.set_time(sessions::Column::LastSeenAt, over_an_hour_ago)
+        .await;
     assert_eq!(
         web.get("/verify-email/resend").await.status(),
         StatusCode::SEE_OTHER

@@ -13,11 +13,13 @@ use std::collections::HashMap;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use kiln::actors::ActorHandles;
 use kiln::config::{Config, MailTransport};
 use kiln::startup::{Application, Role};
 use reqwest::StatusCode;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
@@ -220,6 +222,20 @@ impl TestApp {
         Database::connect(self.config.database.url.expose_secret())
             .await
             .unwrap()
+    }
+
+    /// Sets `column` to `at` in every row of its table: time moved (a link
+    /// made a minute ago, a session idle for an hour) rather than waited for.
+    pub async fn set_time<C>(&self, column: C, at: DateTime<Utc>)
+    where
+        C: ColumnTrait,
+        C::EntityName: EntityTrait<Column = C>,
+    {
+        <C::EntityName as EntityTrait>::update_many()
+            .col_expr(column, Expr::value(at))
+            .exec(&self.database().await)
+            .await
+            .unwrap();
     }
 
     /// Where an app without SMTP settings writes its mail.
