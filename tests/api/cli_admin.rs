@@ -29,7 +29,7 @@ async fn a_created_account_signs_in_and_a_disabled_one_is_refused_everywhere_unt
         .stdout();
     let token = token.trim();
     assert_eq!(
-        app.get("/api/me", Some(token)).await.status(),
+        app.me_status(token).await,
         StatusCode::OK,
         "the printed token is a working bearer token"
     );
@@ -46,10 +46,7 @@ async fn a_created_account_signs_in_and_a_disabled_one_is_refused_everywhere_unt
     kiln(&["user", "enable", "ops@example.com"])
         .on(&app)
         .stdout();
-    assert_eq!(
-        app.get("/api/me", Some(token)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(token).await, StatusCode::OK);
 
     // A weak password is refused, and nothing is created.
     let weak = kiln(&["user", "create", "weak@example.com"])
@@ -77,10 +74,7 @@ async fn the_operator_makes_a_token_for_an_account_whose_address_is_not_verified
     let token = kiln(&["token", "create", "robot@example.com", "--name", "ci"])
         .on(&app)
         .stdout();
-    assert_eq!(
-        app.get("/api/me", Some(token.trim())).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(token.trim()).await, StatusCode::OK);
 }
 
 #[actix_rt::test]

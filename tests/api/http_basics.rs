@@ -112,8 +112,5 @@ async fn without_jwt_secret_the_embedded_default_keeps_a_generated_one_in_data_d
     let kept = std::fs::read_to_string(&secret_file).expect("a secret is kept in DATA_DIR");
     assert_eq!(kept.trim().len(), 64);
     let token = app.signed_in_user("embedded@example.com").await;
-    assert_eq!(
-        app.get("/api/me", Some(&token)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&token).await, StatusCode::OK);
 }

@@ -224,7 +224,7 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_and_works_as_before() {
         .await
         .expect("passwords still work");
     assert_eq!(
-        scaled.get("/api/me", Some(&alice)).await.status(),
+        scaled.me_status(&alice).await,
         StatusCode::UNAUTHORIZED,
         "a sign-in token of the old key ends, as documented"
     );

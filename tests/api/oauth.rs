@@ -308,7 +308,7 @@ async fn linking_by_address_ends_a_password_that_never_proved_the_address() {
     assert_eq!(linked(&methods), [Provider::Google]);
     assert!(!methods.has_password);
     assert_eq!(
-        app.get("/api/me", Some(&squatter_token)).await.status(),
+        app.me_status(&squatter_token).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(

@@ -85,10 +85,7 @@ async fn a_deleted_token_stops_working_and_others_tokens_are_not_found() {
     let foreign = app.delete(&format!("/api/tokens/{id}"), &stranger).await;
     assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(foreign).await, "not_found");
-    assert_eq!(
-        app.get("/api/me", Some(token)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(token).await, StatusCode::OK);
 
     assert_eq!(
         app.delete(&format!("/api/tokens/{id}"), &owner)
@@ -96,10 +93,7 @@ async fn a_deleted_token_stops_working_and_others_tokens_are_not_found() {
             .status(),
         StatusCode::NO_CONTENT
     );
-    assert_eq!(
-        app.get("/api/me", Some(token)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.me_status(token).await, StatusCode::UNAUTHORIZED);
     assert_eq!(
         app.delete(&format!("/api/tokens/{id}"), &owner)
             .await
