@@ -12,10 +12,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{
-    BEHIND_A_PROXY, JWT_SECRET, PASSWORD, error_code, spawn_app, spawn_app_with, wait_until,
-};
-use crate::mail::{Inbox, ReceivedMail};
+use crate::support::api::{error_code, retry_after};
+use crate::support::app::{BEHIND_A_PROXY, JWT_SECRET, PASSWORD, spawn_app, spawn_app_with};
+use crate::support::wait::wait_until;
 
 #[actix_rt::test]
 async fn registering_returns_the_new_user_without_secrets() {
@@ -168,15 +167,10 @@ async fn unknown_email_and_wrong_password_get_the_same_401() {
 async fn logout_revokes_the_token_it_was_called_with() {
     let app = spawn_app().await;
     let token = app.signed_in_user("lovelace@example.com").await;
-    let other_session = {
-        let body: Value = app
-            .login("lovelace@example.com", PASSWORD)
-            .await
-            .json()
-            .await
-            .unwrap();
-        body["access_token"].as_str().unwrap().to_string()
-    };
+    let other_session = app
+        .access_token("lovelace@example.com", PASSWORD)
+        .await
+        .unwrap();
     let logout = app
         .post_json("/api/auth/logout", &json!({}), Some(&token))
         .await;
@@ -184,10 +178,7 @@ async fn logout_revokes_the_token_it_was_called_with() {
     let me = app.get("/api/me", Some(&token)).await;
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(me).await, "unauthorized");
-    assert_eq!(
-        app.get("/api/me", Some(&other_session)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&other_session).await, StatusCode::OK);
 }
 
 #[actix_rt::test]
@@ -220,8 +211,7 @@ fn claims(user_id: &str, exp_offset_secs: i64) -> Value {
 async fn forged_tokens_are_refused_alg_none_other_algorithms_bad_signatures_and_expired() {
     let app = spawn_app().await;
     let token = app.signed_in_user("forgery@example.com").await;
-    let me: Value = app.get("/api/me", Some(&token)).await.json().await.unwrap();
-    let user_id = me["user"]["id"].as_str().unwrap();
+    let user_id = &app.user_id(&token).await;
 
     // A token we sign correctly is accepted, so the refusals below are about the flaw.
     let valid = jsonwebtoken::encode(
@@ -230,10 +220,7 @@ async fn forged_tokens_are_refused_alg_none_other_algorithms_bad_signatures_and_
         &EncodingKey::from_secret(JWT_SECRET.as_bytes()).unwrap(),
     )
     .unwrap();
-    assert_eq!(
-        app.get("/api/me", Some(&valid)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&valid).await, StatusCode::OK);
 
     let alg_none = format!(
         "{}.{}.",
@@ -297,11 +284,7 @@ async fn repeated_failures_for_an_account_from_one_address_are_refused_with_429_
     // Locked now, even for the right password.
     let locked = app.login("target@example.com", PASSWORD).await;
     assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = locked.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after = retry_after(&locked);
     assert!(
         (1..=15 * 60).contains(&retry_after),
         "Retry-After {retry_after}"
@@ -482,11 +465,7 @@ async fn a_burst_of_registrations_from_one_address_is_cut_off_while_another_addr
                 created.insert(email.clone());
             }
             StatusCode::TOO_MANY_REQUESTS => {
-                let retry_after: u64 = response.headers()["retry-after"]
-                    .to_str()
-                    .unwrap()
-                    .parse()
-                    .unwrap();
+                let retry_after = retry_after(&response);
                 assert!((1..=3600).contains(&retry_after), "{retry_after}");
                 assert_eq!(error_code(response).await, "rate_limited");
                 refused.push(email.clone());
@@ -502,16 +481,12 @@ async fn a_burst_of_registrations_from_one_address_is_cut_off_while_another_addr
     created.insert(refused[0].clone());
 
     // One mail per account made, none for the refused.
-    let inbox = Inbox::new(app.mail_dir());
+    let inbox = app.inbox();
     wait_until(Duration::from_secs(20), || async {
         inbox.count() >= created.len()
     })
     .await;
-    let mailed: Vec<ReceivedMail> = inbox
-        .files()
-        .iter()
-        .map(|file| ReceivedMail::parse(&std::fs::read(file).unwrap()))
-        .collect();
+    let mailed = inbox.all();
     assert_eq!(mailed.len(), created.len(), "one mail each");
     for email in &created {
         assert!(mailed.iter().any(|mail| mail.is_to(email)), "{email}");

@@ -4,78 +4,21 @@
 //! refusal of a form posted from another origin, and downloads that are saved,
 //! never rendered.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fantoccini::Locator;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::browser::Browser;
-use crate::helpers::{PASSWORD, TestApp, fixture, spawn_app, spawn_app_with};
-use crate::oauth_provider::{OAuthProvider, ProviderUser};
-use crate::servers::PrivateSmtp;
+use crate::support::api::file_id;
+use crate::support::app::{NEW_PASSWORD, PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::support::browser::Browser;
+use crate::support::fixtures::fixture;
+use crate::support::oauth_provider::{OAuthProvider, ProviderUser};
+use crate::support::servers::{PrivateSmtp, serve_page};
+use crate::support::web::WebClient;
 
-const NEW_PASSWORD: &str = "copper lantern orbits the fjord";
 /// Processing (thumbnails, watermarks) may take a while on a busy machine.
 const SLOW: Duration = Duration::from_secs(60);
-
-/// An app whose mail goes to `smtp`.
-async fn app_with_mail(smtp: &PrivateSmtp) -> TestApp {
-    let env = smtp.env();
-    let overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    spawn_app_with(&overrides).await
-}
-
-/// A link from a mail, on the app's own address.
-fn on_app(app: &TestApp, link: &url::Url) -> String {
-    match link.query() {
-        Some(query) => format!("{}{}?{query}", app.address, link.path()),
-        None => format!("{}{}", app.address, link.path()),
-    }
-}
-
-/// How many elements match `css` now.
-async fn count(browser: &Browser, css: &str) -> usize {
-    browser
-        .client()
-        .find_all(Locator::Css(css))
-        .await
-        .map(|found| found.len())
-        .unwrap_or(0)
-}
-
-/// Polls until at least `n` elements match `css`.
-async fn wait_for_count(browser: &Browser, css: &str, n: usize, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let seen = count(browser, css).await;
-        if seen >= n {
-            return;
-        }
-        if Instant::now() >= deadline {
-            let shot = browser.screenshot("FAILED-count").await;
-            let url = browser.current_url().await;
-            panic!(
-                "only {seen} of {n} elements matched `{css}` within {timeout:?} on {url} \
-                 (screenshot {})",
-                shot.display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Runs `script` in the page and returns its result.
-async fn js(browser: &Browser, script: &str) -> serde_json::Value {
-    browser
-        .client()
-        .execute(script, vec![])
-        .await
-        .unwrap_or_else(|error| panic!("script {script:?} failed: {error}"))
-}
 
 /// Registers on /register; the browser ends signed in on /files.
 async fn register_in_browser(browser: &Browser, app: &TestApp, name: &str, email: &str) {
@@ -113,14 +56,10 @@ async fn sign_out(browser: &Browser) {
     );
 }
 
-async fn api_me_status(app: &TestApp, token: &str) -> StatusCode {
-    app.get("/api/me", Some(token)).await.status()
-}
-
 #[actix_rt::test]
 async fn a_new_user_registers_verifies_uploads_watermarks_and_manages_tokens() {
     let mut smtp = PrivateSmtp::start().await;
-    let app = app_with_mail(&smtp).await;
+    let app = spawn_app_with(smtp.env()).await;
     let browser = Browser::start().await;
 
     browser.goto(&app.url("/")).await;
@@ -135,28 +74,21 @@ async fn a_new_user_registers_verifies_uploads_watermarks_and_manages_tokens() {
         mail.to
     );
     browser
-        .goto(&on_app(&app, &mail.link("verify-email")))
+        .goto(&app.url(&mail.link_path("verify-email")))
         .await;
     browser
         .wait_for_text("h1", "Verify your e-mail address", Browser::WAIT)
         .await;
     browser.submit(r#"form[action="/verify-email"]"#).await;
-    let deadline = Instant::now() + Browser::WAIT;
-    while browser.is_present(r#"form[action="/verify-email"]"#).await {
-        assert!(
-            Instant::now() < deadline,
-            "clicking \"Verify my address\" left the browser on the verify page"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // Clicking "Verify my address" takes the browser off the verify page.
+    browser
+        .wait_until_gone(r#"form[action="/verify-email"]"#, Browser::WAIT)
+        .await;
     browser.screenshot("verified").await;
-    let me: serde_json::Value = {
+    let me = {
         // Verified, as the API sees it (through a fresh API login).
-        let response = app.login("ada@example.com", PASSWORD).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        let body: serde_json::Value = response.json().await.unwrap();
-        let token = body["access_token"].as_str().unwrap().to_string();
-        app.get("/api/me", Some(&token)).await.json().await.unwrap()
+        let token = app.access_token("ada@example.com", PASSWORD).await;
+        app.me(&token.expect("the account signs in")).await
     };
     assert_eq!(
         me["user"]["email_verified"],
@@ -181,36 +113,30 @@ async fn a_new_user_registers_verifies_uploads_watermarks_and_manages_tokens() {
         .wait_for("[data-test=no-files]", Browser::WAIT)
         .await;
     let files_url = browser.current_url().await;
-    js(&browser, "window.__noReload = 1; return 1").await;
+    browser.execute("window.__noReload = 1; return 1").await;
     browser
-        .upload(
-            "[data-test=file-input]",
-            &[
-                Path::new("tests/fixtures/small.jpg"),
-                Path::new("tests/fixtures/logo.png"),
-            ],
+        .upload("[data-test=file-input]", &["small.jpg", "logo.png"])
+        .await;
+    browser
+        .wait_for_count(
+            r#"[data-test="file-card"] [data-test="thumbnail"]"#,
+            2,
+            SLOW,
         )
         .await;
-    wait_for_count(
-        &browser,
-        r#"[data-test="file-card"] [data-test="thumbnail"]"#,
-        2,
-        SLOW,
-    )
-    .await;
     assert_eq!(
         browser.current_url().await,
         files_url,
         "uploading moved the browser to another page"
     );
     assert_eq!(
-        js(&browser, "return window.__noReload === 1").await,
+        browser.execute("return window.__noReload === 1").await,
         json!(true),
         "the files page reloaded while uploading (the JS marker is gone)"
     );
-    assert_eq!(count(&browser, r#"[data-test="file-card"]"#).await, 2);
-    // Let the cards' 0.3 s fade-in finish.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(browser.count(r#"[data-test="file-card"]"#).await, 2);
+    // The cards fade in; the screenshot shows them once they have.
+    browser.wait_for_animations(Browser::WAIT).await;
     browser.screenshot("files").await;
 
     // A phone-width look at the grid.
@@ -247,9 +173,9 @@ async fn a_new_user_registers_verifies_uploads_watermarks_and_manages_tokens() {
     browser
         .wait_for(r#"[data-test="variant"][data-variant="watermark"]"#, SLOW)
         .await;
-    // Let the cards' 0.3 s fade-in finish.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    scroll_to_top(&browser).await;
+    // The variant's card fades in; the screenshot shows it once it has.
+    browser.wait_for_animations(Browser::WAIT).await;
+    browser.scroll_to_top().await;
     browser.screenshot("file-detail").await;
 
     // API tokens on /settings.
@@ -265,23 +191,25 @@ async fn a_new_user_registers_verifies_uploads_watermarks_and_manages_tokens() {
         .expect("the new token's field has a value");
     assert!(!secret.is_empty(), "the new token is shown empty");
     assert_eq!(
-        api_me_status(&app, &secret).await,
+        app.me_status(&secret).await,
         StatusCode::OK,
         "the token shown on /settings does not work on /api/me"
     );
-    assert_eq!(count(&browser, "[data-test=token-row]").await, 1);
+    assert_eq!(browser.count("[data-test=token-row]").await, 1);
     // The revoke form asks for confirmation; say yes.
-    js(&browser, "window.confirm = () => true; return 1").await;
+    browser
+        .execute("window.confirm = () => true; return 1")
+        .await;
     browser.submit(r#"[data-test=token-row] form"#).await;
     browser
         .wait_for("[data-test=no-tokens]", Browser::WAIT)
         .await;
     assert_eq!(
-        api_me_status(&app, &secret).await,
+        app.me_status(&secret).await,
         StatusCode::UNAUTHORIZED,
         "a revoked token still works"
     );
-    scroll_to_top(&browser).await;
+    browser.scroll_to_top().await;
     browser.screenshot("settings").await;
 
     browser.goto(&app.url("/upload")).await;
@@ -297,7 +225,7 @@ async fn a_new_user_registers_verifies_uploads_watermarks_and_manages_tokens() {
 #[actix_rt::test]
 async fn a_forgotten_password_is_reset_in_the_browser() {
     let mut smtp = PrivateSmtp::start().await;
-    let app = app_with_mail(&smtp).await;
+    let app = spawn_app_with(smtp.env()).await;
     let browser = Browser::start().await;
 
     register_in_browser(&browser, &app, "Grace Hopper", "grace@example.com").await;
@@ -319,7 +247,7 @@ async fn a_forgotten_password_is_reset_in_the_browser() {
     );
 
     browser
-        .goto(&on_app(&app, &mail.link("reset-password")))
+        .goto(&app.url(&mail.link_path("reset-password")))
         .await;
     browser
         .wait_for_text("h1", "Choose a new password", Browser::WAIT)
@@ -350,9 +278,7 @@ async fn a_forgotten_password_is_reset_in_the_browser() {
 #[actix_rt::test]
 async fn oauth_sign_in_runs_against_the_loopback_provider() {
     let provider = OAuthProvider::start();
-    let vars = provider.env("GOOGLE");
-    let overrides: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let app = spawn_app_with(&overrides).await;
+    let app = spawn_app_with(provider.env("GOOGLE")).await;
     let mut user = ProviderUser::new("g-5005", "lin@example.com", true);
     user.name = Some("Lin Oauth".to_string());
     provider.sign_in_as(user);
@@ -391,32 +317,16 @@ async fn oauth_sign_in_runs_against_the_loopback_provider() {
     browser.close().await;
 }
 
-/// Serves one page, forever, from a loopback port of its own: a form that
-/// posts to `action`. Returns the page's URL.
-fn serve_foreign_form(action: &str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let page = format!(
+/// A page on another site (another origin than Kiln's) with a form that
+/// posts to `action`; its URL.
+fn foreign_form(action: &str) -> String {
+    serve_page(format!(
         "<!doctype html><html><head><title>Elsewhere</title></head><body>\
          <h1>Another site</h1>\
          <form id=\"evil\" method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"name\" value=\"Mallory was here\">\
          <button type=\"submit\" id=\"go\">Win a prize</button></form></body></html>"
-    );
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buffer = [0u8; 8192];
-            let _ = stream.read(&mut buffer);
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
-                 Content-Length: {}\r\nConnection: close\r\n\r\n{page}",
-                page.len()
-            );
-            let _ = stream.write_all(response.as_bytes());
-        }
-    });
-    format!("http://127.0.0.1:{port}/")
+    ))
 }
 
 #[actix_rt::test]
@@ -425,7 +335,7 @@ async fn a_cross_site_form_post_is_refused() {
     let browser = Browser::start().await;
     register_in_browser(&browser, &app, "Katherine Johnson", "kj@example.com").await;
 
-    let foreign = serve_foreign_form(&app.url("/settings/profile"));
+    let foreign = foreign_form(&app.url("/settings/profile"));
     browser.goto(&foreign).await;
     browser
         .wait_for_text("h1", "Another site", Browser::WAIT)
@@ -467,7 +377,7 @@ async fn a_cross_site_form_post_is_refused() {
     );
 
     // The same for /logout: refused, and the session lives on.
-    let foreign = serve_foreign_form(&app.url("/logout"));
+    let foreign = foreign_form(&app.url("/logout"));
     browser.goto(&foreign).await;
     browser.click("#go").await;
     browser
@@ -497,18 +407,16 @@ async fn the_upload_page_says_which_files_were_refused_and_why() {
     browser
         .upload(
             r#"[data-test="file-input"]"#,
-            &[
-                Path::new("tests/fixtures/small.jpg"),
-                Path::new("tests/fixtures/spoofed.jpg"),
-                Path::new("tests/fixtures/logo.png"),
-            ],
+            &["small.jpg", "spoofed.jpg", "logo.png"],
         )
         .await;
     // Too large is caught before sending; text dressed as a JPEG only by the
     // server, which looks at the bytes.
-    wait_for_count(&browser, r#"[data-test="upload-error"]"#, 2, SLOW).await;
-    let errors = js(
-        &browser,
+    browser
+        .wait_for_count(r#"[data-test="upload-error"]"#, 2, SLOW)
+        .await;
+    let errors = browser
+        .execute(
         r#"return [...document.querySelectorAll('[data-test="upload"]')]
              .map(card => [card.textContent.includes("small.jpg") ? "small" :
                            card.textContent.includes("spoofed.jpg") ? "spoofed" : "logo",
@@ -540,16 +448,9 @@ async fn the_upload_page_says_which_files_were_refused_and_why() {
         .get_named_cookie("kiln_session")
         .await
         .expect("signed in");
-    let listed: serde_json::Value = app
-        .client
-        .get(app.url("/api/files"))
-        .header("cookie", format!("kiln_session={}", cookie.value()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = WebClient::with_session(&app, &format!("kiln_session={}", cookie.value()))
+        .api_json("/api/files")
+        .await;
     let names: Vec<&str> = listed["files"]
         .as_array()
         .unwrap()
@@ -573,11 +474,8 @@ async fn a_pdf_or_an_allowed_extra_type_is_downloaded_not_rendered_and_its_scrip
     let zip = [b"PK\x03\x04".to_vec(), HIDDEN_PAGE.to_vec()].concat();
     let mut files = Vec::new();
     for (name, bytes) in [("report.pdf", pdf), ("notes.zip", zip)] {
-        let response = app.upload(&token, name, bytes.clone(), None).await;
-        assert_eq!(response.status(), StatusCode::ACCEPTED, "{name}");
-        let body: serde_json::Value = response.json().await.unwrap();
-        let id = body["file"]["id"].as_str().unwrap().to_string();
-        files.push((name, bytes, id));
+        let body = app.upload_accepted(&token, name, bytes.clone(), None).await;
+        files.push((name, bytes, file_id(&body)));
     }
 
     let browser = Browser::start().await;
@@ -594,16 +492,9 @@ async fn a_pdf_or_an_allowed_extra_type_is_downloaded_not_rendered_and_its_scrip
             "{name} was opened in the browser"
         );
     }
-    let mark = js(&browser, "return localStorage.getItem('kiln-script-ran')").await;
+    let mark = browser
+        .execute("return localStorage.getItem('kiln-script-ran')")
+        .await;
     assert_eq!(mark, serde_json::Value::Null, "a stored file's script ran");
     browser.close().await;
-}
-
-/// Scrolls back up, so a screenshot shows the page from its top.
-async fn scroll_to_top(browser: &Browser) {
-    browser
-        .client()
-        .execute("window.scrollTo(0, 0)", vec![])
-        .await
-        .expect("the page scrolls");
 }

@@ -1,8 +1,8 @@
 //! The browser harness itself, on the landing page: the one UI test that must pass
 //! before any other can mean something.
 
-use crate::browser::Browser;
-use crate::helpers::spawn_app;
+use crate::support::app::spawn_app;
+use crate::support::browser::Browser;
 
 #[actix_rt::test]
 async fn the_landing_page_renders_in_headless_chromium_with_kiln_in_its_heading() {

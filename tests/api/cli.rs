@@ -1,37 +1,20 @@
 //! The `kiln` binary's migrate subcommand on the configured database.
 
-use std::process::Command;
-
-use crate::helpers::base_env;
-
-fn kiln(env: &std::collections::HashMap<String, String>, args: &[&str]) -> String {
-    // Run outside the checkout so a developer's .env cannot leak in.
-    let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .current_dir(std::env::temp_dir())
-        .env_clear()
-        .envs(env)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .output()
-        .expect("kiln runs");
-    assert!(
-        output.status.success(),
-        "kiln {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
+use crate::support::app::app_env;
+use crate::support::cli::kiln;
+use crate::support::fixtures::fixture_path;
 
 #[actix_rt::test]
 async fn migrate_runs_up_down_and_up_again() {
     let data_dir = tempfile::tempdir().unwrap();
-    let (env, _database) = base_env(data_dir.path()).await;
+    let (env, _database) = app_env(data_dir.path()).await;
+    let migrate = |args: &[&str]| kiln(args).envs(&env).stdout();
 
-    let up = kiln(&env, &["migrate", "up"]);
+    let up = migrate(&["migrate", "up"]);
     assert!(up.lines().count() >= 10);
     assert!(up.lines().all(|l| l.starts_with("applied")), "{up}");
 
-    let one_down = kiln(&env, &["migrate", "down"]);
+    let one_down = migrate(&["migrate", "down"]);
     assert_eq!(
         one_down
             .lines()
@@ -41,51 +24,40 @@ async fn migrate_runs_up_down_and_up_again() {
         "{one_down}"
     );
 
-    let all_down = kiln(&env, &["migrate", "down", "--all"]);
+    let all_down = migrate(&["migrate", "down", "--all"]);
     assert!(
         all_down.lines().all(|l| l.starts_with("pending")),
         "{all_down}"
     );
 
-    let again = kiln(&env, &["migrate", "up"]);
+    let again = migrate(&["migrate", "up"]);
     assert_eq!(again, up);
-    assert_eq!(kiln(&env, &["migrate", "status"]), up);
+    assert_eq!(migrate(&["migrate", "status"]), up);
 }
 
 #[test]
 fn a_bad_variable_stops_kiln_with_one_line_naming_it() {
-    let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(["migrate", "status"])
-        .current_dir(std::env::temp_dir())
-        .env_clear()
+    let output = kiln(&["migrate", "status"])
         .env("DATABASE_URL", "postgres://kiln@127.0.0.1/kiln")
         .env("JWT_SECRET", "")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("JWT_SECRET"), "{stderr}");
 }
 
-fn fixture_path(name: &str) -> String {
-    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
 #[test]
 fn process_runs_a_processor_on_local_files_and_reports_the_output() {
     let out = tempfile::tempdir().unwrap();
     let thumb = out.path().join("thumb.jpg");
-    let env = std::collections::HashMap::new();
-    let printed = kiln(
-        &env,
-        &[
-            "process",
-            "thumbnail",
-            &fixture_path("photo.jpg"),
-            thumb.to_str().unwrap(),
-        ],
-    );
+    let printed = kiln(&[
+        "process",
+        "thumbnail",
+        &fixture_path("photo.jpg"),
+        thumb.to_str().unwrap(),
+    ])
+    .stdout();
     assert!(
         printed.contains("image/jpeg") && printed.contains("300x200"),
         "{printed}"
@@ -95,15 +67,13 @@ fn process_runs_a_processor_on_local_files_and_reports_the_output() {
     assert_eq!((image.width(), image.height()), (300, 200));
 
     let sizes = out.path().join("sizes");
-    let printed = kiln(
-        &env,
-        &[
-            "process",
-            "resize",
-            &fixture_path("photo.jpg"),
-            sizes.to_str().unwrap(),
-        ],
-    );
+    let printed = kiln(&[
+        "process",
+        "resize",
+        &fixture_path("photo.jpg"),
+        sizes.to_str().unwrap(),
+    ])
+    .stdout();
     assert!(
         printed.contains("sm\t") && printed.contains("md\t"),
         "{printed}"
@@ -112,17 +82,15 @@ fn process_runs_a_processor_on_local_files_and_reports_the_output() {
 
     let custom = out.path().join("square.png");
     let options = r#"{"width":64,"height":64,"fit":"cover","format":"png"}"#;
-    kiln(
-        &env,
-        &[
-            "process",
-            "thumbnail",
-            &fixture_path("photo.jpg"),
-            custom.to_str().unwrap(),
-            "--options",
-            options,
-        ],
-    );
+    kiln(&[
+        "process",
+        "thumbnail",
+        &fixture_path("photo.jpg"),
+        custom.to_str().unwrap(),
+        "--options",
+        options,
+    ])
+    .stdout();
     let image = image::open(&custom).unwrap();
     assert_eq!((image.width(), image.height()), (64, 64));
 }
@@ -142,12 +110,7 @@ fn process_fails_with_the_reason_for_bad_input_or_options() {
             "not JSON",
         ),
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
-            .args(&args)
-            .env_clear()
-            .current_dir(std::env::temp_dir())
-            .output()
-            .unwrap();
+        let output = kiln(&args).run();
         assert!(!output.status.success());
         assert!(
             String::from_utf8_lossy(&output.stderr).contains(reason),
@@ -155,12 +118,7 @@ fn process_fails_with_the_reason_for_bad_input_or_options() {
         );
     }
     let truncated = fixture_path("truncated.jpg");
-    let output = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(["process", "thumbnail", &truncated, target.to_str().unwrap()])
-        .env_clear()
-        .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap();
+    let output = kiln(&["process", "thumbnail", &truncated, target.to_str().unwrap()]).run();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("corrupt"));
     assert!(!target.exists(), "nothing is written for a failed run");

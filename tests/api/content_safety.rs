@@ -7,24 +7,10 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, fixture, spawn_app};
-use crate::servers::KilnProcess;
-
-/// Follows the download route `path` and returns the response of its target.
-async fn fetch_download(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
-    let redirect = app.get(path, Some(token)).await;
-    assert_eq!(redirect.status(), StatusCode::FOUND, "{path}");
-    let location = redirect.headers()["location"].to_str().unwrap().to_string();
-    // Local links are Kiln's own route; S3's are served by S3, elsewhere.
-    assert_eq!(
-        location.starts_with(&app.address),
-        !app.uses_services(),
-        "{location}"
-    );
-    let response = reqwest::get(&location).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "{location}");
-    response
-}
+use crate::support::api::file_id;
+use crate::support::app::{Env, PASSWORD, spawn_app};
+use crate::support::fixtures::fixture;
+use crate::support::processes::KilnProcess;
 
 #[actix_rt::test]
 async fn originals_and_variants_are_delivered_as_downloads_unless_they_are_images() {
@@ -35,8 +21,7 @@ async fn originals_and_variants_are_delivered_as_downloads_unless_they_are_image
         ("photo.jpg", "image/jpeg", "inline"),
         ("two-pages.pdf", "application/pdf", "attachment"),
     ] {
-        let upload = app.upload_fixture(&token, name).await;
-        let id = upload["file"]["id"].as_str().unwrap().to_string();
+        let id = file_id(&app.upload_fixture(&token, name).await);
         let path = format!("/api/files/{id}/content");
         expected.push((
             path,
@@ -54,7 +39,14 @@ async fn originals_and_variants_are_delivered_as_downloads_unless_they_are_image
         expected.push((path, "image/", format!("inline; filename=\"{filename}.")));
     }
     for (path, content_type, disposition) in expected {
-        let response = fetch_download(&app, &token, &path).await;
+        let response = app.download_response(&token, &path).await;
+        // Local links are Kiln's own route; S3's are served by S3, elsewhere.
+        assert_eq!(
+            response.url().as_str().starts_with(&app.address),
+            !app.uses_services(),
+            "{}",
+            response.url()
+        );
         let headers = response.headers();
         let header = |name: &str| headers[name].to_str().unwrap().to_string();
         assert!(header("content-type").starts_with(content_type), "{path}");
@@ -78,13 +70,13 @@ async fn originals_and_variants_are_delivered_as_downloads_unless_they_are_image
 #[actix_rt::test]
 async fn kiln_refuses_to_start_with_an_extra_type_that_browsers_run() {
     let dir = tempfile::tempdir().unwrap();
-    let env = [
+    let env = Env::from([
         ("DATA_DIR".to_string(), dir.path().display().to_string()),
         (
             "ALLOWED_EXTRA_TYPES".to_string(),
             "application/zip, text/html".to_string(),
         ),
-    ];
+    ]);
     let kiln = KilnProcess::spawn(&["serve"], dir.path(), &env);
     let (code, log) = kiln.wait_for_exit().await;
     assert_eq!(code, Some(2), "{log}");
@@ -101,19 +93,12 @@ async fn a_file_name_is_stored_without_bidirectional_controls_or_zero_width_char
     let token = app.signed_in_user("ada@example.com").await;
     // Shown as "invoiceexe.jpg" by a listing that honours U+202E.
     let spoofing = "invoice\u{202E}gpj.exe\u{200B}.jpg";
-    let response = app
-        .upload(&token, spoofing, fixture("small.jpg"), None)
+    let body = app
+        .upload_accepted(&token, spoofing, fixture("small.jpg"), None)
         .await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let body: Value = response.json().await.unwrap();
     assert_eq!(body["file"]["filename"], "invoicegpj.exe.jpg");
 
-    let listed: Value = app
-        .get("/api/files", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = app.get_json("/api/files", Some(&token)).await;
     assert_eq!(listed["files"][0]["filename"], "invoicegpj.exe.jpg");
 }
 

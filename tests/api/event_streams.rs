@@ -5,29 +5,23 @@
 
 use std::time::Duration;
 
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, error_code, spawn_app_with, wait_until};
-
-/// Opens the event stream at `path`, checking it was accepted.
-async fn open_stream(app: &TestApp, token: &str, path: &str) -> Response {
-    let response = app.get(path, Some(token)).await;
-    assert_eq!(response.status(), StatusCode::OK, "{path}");
-    assert_eq!(response.headers()["content-type"], "text/event-stream");
-    response
-}
+use crate::support::api::{error_code, file_id};
+use crate::support::app::spawn_app_with;
+use crate::support::wait::wait_until;
 
 #[actix_rt::test]
 async fn a_user_holds_at_most_the_allowed_event_streams_and_closed_ones_free_their_places() {
     let app = spawn_app_with(&[("MAX_EVENT_STREAMS_PER_USER", "3")]).await;
     let token = app.signed_in_user("ada@example.com").await;
     let other = app.signed_in_user("bob@example.com").await;
-    let file = app.upload_fixture(&token, "small.jpg").await;
-    let file_events = format!("/api/files/{}/events", file["file"]["id"].as_str().unwrap());
+    let file = file_id(&app.upload_fixture(&token, "small.jpg").await);
+    let file_events = format!("/api/files/{file}/events");
 
     let mut open = Vec::new();
     for path in ["/api/events", "/api/events", file_events.as_str()] {
-        open.push(open_stream(&app, &token, path).await);
+        open.push(app.event_stream(&token, path).await);
     }
     for path in ["/api/events", file_events.as_str()] {
         let refused = app.get(path, Some(&token)).await;
@@ -36,7 +30,7 @@ async fn a_user_holds_at_most_the_allowed_event_streams_and_closed_ones_free_the
         assert_eq!(error_code(refused).await, "too_many_streams");
     }
     // Another user's streams are counted apart.
-    let _theirs = open_stream(&app, &other, "/api/events").await;
+    let _theirs = app.event_stream(&other, "/api/events").await;
 
     // Closing the streams (the client goes away) gives every place back.
     drop(open);
@@ -46,6 +40,6 @@ async fn a_user_holds_at_most_the_allowed_event_streams_and_closed_ones_free_the
     .await;
     let mut reopened = Vec::new();
     for path in ["/api/events", file_events.as_str(), file_events.as_str()] {
-        reopened.push(open_stream(&app, &token, path).await);
+        reopened.push(app.event_stream(&token, path).await);
     }
 }

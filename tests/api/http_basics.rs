@@ -3,7 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{error_code, spawn_app, spawn_app_with};
+use crate::support::api::error_code;
+use crate::support::app::{services_mode, spawn_app, spawn_app_with};
 
 #[actix_rt::test]
 async fn healthz_and_readyz_answer_200_when_every_backend_answers() {
@@ -103,7 +104,7 @@ async fn the_landing_page_renders() {
 
 #[actix_rt::test]
 async fn without_jwt_secret_the_embedded_default_keeps_a_generated_one_in_data_dir() {
-    if crate::helpers::services_mode() {
+    if services_mode() {
         return; // PostgreSQL requires JWT_SECRET; config unit tests cover the refusal.
     }
     let app = spawn_app_with(&[("JWT_SECRET", "")]).await;
@@ -111,8 +112,5 @@ async fn without_jwt_secret_the_embedded_default_keeps_a_generated_one_in_data_d
     let kept = std::fs::read_to_string(&secret_file).expect("a secret is kept in DATA_DIR");
     assert_eq!(kept.trim().len(), 64);
     let token = app.signed_in_user("embedded@example.com").await;
-    assert_eq!(
-        app.get("/api/me", Some(&token)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&token).await, StatusCode::OK);
 }

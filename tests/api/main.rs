@@ -1,9 +1,13 @@
 //! Kiln's integration tests: one binary that starts the real application on
 //! port 0 for each test. `KILN_TEST_MODE=services` runs the same tests against
 //! PostgreSQL, Redis and an S3-compatible server (see `scripts/test.sh`).
+//!
+//! `support/` is the harness (its `mod.rs` maps it); every other module here
+//! is a set of tests named as sentences.
+
+mod support;
 
 mod accounts;
-mod browser;
 mod browser_flows;
 mod browser_smoke;
 mod chaos;
@@ -12,12 +16,9 @@ mod cli_admin;
 mod cli_users;
 mod content_safety;
 mod event_streams;
-mod helpers;
 mod http_basics;
-mod mail;
 mod migrate_backend;
 mod oauth;
-mod oauth_provider;
 mod observability;
 mod outcomes;
 mod pipeline;
@@ -26,11 +27,9 @@ mod processor_isolation;
 mod prometheus;
 mod recovery;
 mod retries;
-mod servers;
 mod storage;
 mod tokens;
 mod watermark;
-mod web;
 mod web_accounts;
 mod web_admin;
 mod web_files;

@@ -7,24 +7,20 @@
 //! It needs PostgreSQL and S3, so it runs in services mode only
 //! (`scripts/test.sh services`); on the embedded default it says so and passes.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use kiln::entities::processing_jobs;
 use reqwest::StatusCode;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter};
-use secrecy::ExposeSecret;
-use serde_json::{Value, json};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::Value;
 
-use crate::helpers::{
-    PASSWORD, TestApp, base_env, services_mode, spawn_app_with, user_with_id, wait_until,
-};
-use crate::mail::Inbox;
-use crate::web::WebClient;
+use crate::support::api::file_id;
+use crate::support::app::{Env, PASSWORD, TestApp, app_env, services_mode, spawn_app_with};
+use crate::support::cli::{Kiln, kiln};
+use crate::support::web::WebClient;
 
 /// Everything that would point the source at a service: unset, so it runs on
 /// the embedded default with its JWT key generated into DATA_DIR.
@@ -47,36 +43,25 @@ const NEW_JWT_SECRET: &str = "a-new-secret-for-the-scaled-out-kiln!";
 
 /// The `migrate-backend` command line towards `target`: the S3 secret by its
 /// environment fallback, the rest as flags, and only the source's DATA_DIR.
-fn migrate_command(source: &TestApp, target: &HashMap<String, String>) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kiln"));
-    command
-        .args([
-            "migrate-backend",
-            "--to-database",
-            &target["DATABASE_URL"],
-            "--to-storage",
-            &format!(
-                "s3://{}/{}",
-                target["MINIO_BUCKET"], target["STORAGE_PREFIX"]
-            ),
-            "--s3-endpoint",
-            &target["MINIO_ENDPOINT"],
-            "--s3-access-key",
-            &target["MINIO_ACCESS_KEY"],
-            "--batch-size",
-            "2",
-        ])
-        // Outside the checkout, so a developer's .env cannot leak in.
-        .current_dir(std::env::temp_dir())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATA_DIR", source.config.data_dir.display().to_string())
-        .env("MIGRATE_TO_S3_SECRET_KEY", &target["MINIO_SECRET_KEY"]);
-    command
-}
-
-fn run(mut command: Command) -> Output {
-    command.output().expect("kiln runs")
+fn migrate_command(source: &TestApp, target: &Env) -> Kiln {
+    kiln(&[
+        "migrate-backend",
+        "--to-database",
+        &target["DATABASE_URL"],
+        "--to-storage",
+        &format!(
+            "s3://{}/{}",
+            target["MINIO_BUCKET"], target["STORAGE_PREFIX"]
+        ),
+        "--s3-endpoint",
+        &target["MINIO_ENDPOINT"],
+        "--s3-access-key",
+        &target["MINIO_ACCESS_KEY"],
+        "--batch-size",
+        "2",
+    ])
+    .env("DATA_DIR", &source.config.data_dir.display().to_string())
+    .env("MIGRATE_TO_S3_SECRET_KEY", &target["MINIO_SECRET_KEY"])
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -86,21 +71,11 @@ fn text(bytes: &[u8]) -> String {
 /// Everything a user sees of their files: details (without times that tell
 /// nothing) and the bytes of every original and variant.
 async fn snapshot(app: &TestApp, token: &str) -> Snapshot {
-    let listing: Value = app
-        .get("/api/files?limit=100", Some(token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listing = app.get_json("/api/files?limit=100", Some(token)).await;
     let mut files = Vec::new();
     for file in listing["files"].as_array().unwrap() {
         let id = file["id"].as_str().unwrap();
-        let details: Value = app
-            .get(&format!("/api/files/{id}"), Some(token))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let details = app.get_json(&format!("/api/files/{id}"), Some(token)).await;
         let mut contents = vec![(
             "original".to_string(),
             app.download(token, &format!("/api/files/{id}/content"))
@@ -133,46 +108,21 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_and_works_as_before() {
         source.config.database.backend,
         kiln::config::DatabaseBackend::Sqlite
     ));
-    let (alice, alice_id) = user_with_id(&source, "alice@example.com").await;
-    let mut inbox = Inbox::new(source.config.data_dir.join("mail"));
-    inbox.next().await; // alice's verification mail, left unused
-    let (bob, _) = user_with_id(&source, "bob@example.com").await;
-    let verify_token = inbox.next().await.token("verify-email");
-    let verified = source
-        .post_json(
-            "/api/auth/email/verify",
-            &json!({ "token": verify_token }),
-            None,
-        )
-        .await;
-    assert_eq!(verified.status(), StatusCode::NO_CONTENT);
-    let created: Value = source
-        .post_json(
-            "/api/tokens",
-            &json!({ "name": "backup script" }),
-            Some(&bob),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let api_token = created["token"].as_str().unwrap().to_string();
+    // alice's address stays unverified; bob's is verified.
+    let (alice, alice_id) = source.user_with_id("alice@example.com").await;
+    let bob = source.verified_user("bob@example.com").await;
+    let api_token = source.api_token(&bob, "backup script").await;
     let web = WebClient::sign_in(&source, "alice@example.com", PASSWORD).await;
 
     let mut file_ids = Vec::new();
     for fixture in ["photo.jpg", "alpha.png", "two-pages.pdf", "truncated.jpg"] {
-        let upload = source.upload_fixture(&alice, fixture).await;
-        let id = upload["file"]["id"].as_str().unwrap().to_string();
-        source.wait_until_processed(&alice, &id).await;
-        file_ids.push(id);
+        file_ids.push(source.uploaded(&alice, fixture).await);
     }
-    let bob_upload = source.upload_fixture(&api_token, "small.jpg").await;
-    let bob_file = bob_upload["file"]["id"].as_str().unwrap().to_string();
+    let bob_file = file_id(&source.upload_fixture(&api_token, "small.jpg").await);
     source.wait_until_processed(&bob, &bob_file).await;
     let dead = source
-        .get(&format!("/api/files/{}", file_ids[3]), Some(&alice))
+        .get_json(&format!("/api/files/{}", file_ids[3]), Some(&alice))
         .await;
-    let dead: Value = dead.json().await.unwrap();
     assert_eq!(dead["file"]["status"], "failed");
     assert_eq!(dead["jobs"][0]["status"], "dead");
     // A job a worker holds when the source stops.
@@ -188,9 +138,9 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_and_works_as_before() {
 
     // The target: a fresh database and a fresh prefix of the bucket.
     let target_dir = tempfile::tempdir().unwrap();
-    let (target, _target_database) = base_env(target_dir.path()).await;
+    let (target, _target_database) = app_env(target_dir.path()).await;
 
-    let refused = run(migrate_command(&source, &target));
+    let refused = migrate_command(&source, &target).run();
     assert!(!refused.status.success());
     assert!(
         text(&refused.stderr).contains("running under a live lease"),
@@ -198,9 +148,7 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_and_works_as_before() {
         text(&refused.stderr)
     );
     // The source has stopped, long enough ago for its worker's lease to run out.
-    let source_db = Database::connect(source.config.database.url.expose_secret())
-        .await
-        .unwrap();
+    let source_db = source.database().await;
     processing_jobs::Entity::update_many()
         .col_expr(
             processing_jobs::Column::LeaseExpiresAt,
@@ -216,8 +164,8 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_and_works_as_before() {
         .unwrap();
 
     // Interrupted as soon as objects start moving...
-    let mut first = migrate_command(&source, &target);
-    let mut child = first
+    let mut child = migrate_command(&source, &target)
+        .command()
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -233,7 +181,7 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_and_works_as_before() {
     child.wait().unwrap();
 
     // ...and run again, which finishes the job.
-    let resumed = run(migrate_command(&source, &target));
+    let resumed = migrate_command(&source, &target).run();
     let (stdout, stderr) = (text(&resumed.stdout), text(&resumed.stderr));
     assert!(resumed.status.success(), "{stderr}");
     assert!(stderr.contains("resuming the copy started at"), "{stderr}");
@@ -254,7 +202,7 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_and_works_as_before() {
     );
 
     // A third run after the finish changes nothing.
-    let again = run(migrate_command(&source, &target));
+    let again = migrate_command(&source, &target).run();
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert!(
         text(&again.stderr).contains("nothing to do"),
@@ -264,37 +212,29 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_and_works_as_before() {
 
     // The new deployment, with a new JWT secret.
     let scaled = spawn_app_with(&[
-        ("DATABASE_URL", &target["DATABASE_URL"]),
+        ("DATABASE_URL", target["DATABASE_URL"].as_str()),
         ("STORAGE_PREFIX", prefix),
         ("JWT_SECRET", NEW_JWT_SECRET),
     ])
     .await;
     assert!(scaled.uses_services());
 
-    let relogin = scaled.login("alice@example.com", PASSWORD).await;
-    assert_eq!(relogin.status(), StatusCode::OK, "passwords still work");
-    let relogin: Value = relogin.json().await.unwrap();
-    let alice_after = relogin["access_token"].as_str().unwrap().to_string();
+    let alice_after = scaled
+        .access_token("alice@example.com", PASSWORD)
+        .await
+        .expect("passwords still work");
     assert_eq!(
-        scaled.get("/api/me", Some(&alice)).await.status(),
+        scaled.me_status(&alice).await,
         StatusCode::UNAUTHORIZED,
         "a sign-in token of the old key ends, as documented"
     );
-    let me: Value = scaled
-        .get("/api/me", Some(&api_token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me = scaled.me(&api_token).await;
     assert_eq!(
         me["user"]["email"], "bob@example.com",
         "API tokens still work"
     );
     assert_eq!(me["user"]["email_verified"], true);
-    let mut web_after = WebClient {
-        session: web.session.clone(),
-        ..WebClient::new(&scaled)
-    };
+    let mut web_after = WebClient::with_session(&scaled, &web.session().unwrap());
     web_after.load_csrf_token().await;
     assert_eq!(
         web_after.csrf_token, web.csrf_token,
@@ -302,10 +242,11 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_and_works_as_before() {
     );
 
     // The held job was queued again; the new workers finish it.
-    wait_until(Duration::from_secs(60), || async {
-        scaled.job(&alice_after, &held.to_string()).await["status"] == "succeeded"
-    })
-    .await;
+    scaled
+        .wait_for_job(&alice_after, &held.to_string(), |job| {
+            job["status"] == "succeeded"
+        })
+        .await;
     let alice_now = snapshot(&scaled, &alice_after).await;
     let bob_now = snapshot(&scaled, &api_token).await;
     assert_eq!(normalized(bob_now, None), normalized(bob_before, None));
@@ -385,10 +326,8 @@ fn at_microseconds(value: Value) -> Value {
 
 /// A presigned S3 link to a copied original serves the type its row records.
 async fn assert_content_type(app: &TestApp, token: &str, file_id: &str, expected: &str) {
-    let redirect = app
-        .get(&format!("/api/files/{file_id}/content"), Some(token))
+    let response = app
+        .download_response(token, &format!("/api/files/{file_id}/content"))
         .await;
-    let location = redirect.headers()["location"].to_str().unwrap().to_string();
-    let response = reqwest::get(&location).await.unwrap();
     assert_eq!(response.headers()["content-type"], expected);
 }

@@ -3,15 +3,12 @@
 //! callback, token and userinfo exchange, driven over HTTP the way a browser
 //! follows it (cookies kept per site, redirects followed by hand).
 
-use std::collections::BTreeMap;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kiln::actors::catalog::oauth::{
     ListOAuthAccounts, OAuthSignIn, OAuthSignInOutcome, SignInMethods,
 };
 use kiln::auth::oauth::{Identity, Provider};
-use kiln::auth::session_token;
 use kiln::telemetry::RequestId;
 use reqwest::{Response, StatusCode, header};
 use serde_json::Value;
@@ -19,47 +16,25 @@ use sha2::{Digest, Sha256};
 use url::Url;
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app_with};
-use crate::mail::Inbox;
-use crate::oauth_provider::{CLIENT_ID, CLIENT_SECRET, OAuthProvider, ProviderUser};
+use crate::support::app::{PASSWORD, TestApp, spawn_app, spawn_app_with};
+use crate::support::oauth_provider::{CLIENT_ID, CLIENT_SECRET, OAuthProvider, ProviderUser};
+use crate::support::web::{WebClient, location, set_cookies};
 
 const SESSION: &str = "kiln_session";
 const FLOW: &str = "kiln_oauth";
 
 /// An app that signs in with `providers` ("GOOGLE", "GITHUB") at `provider`.
 async fn app_with(provider: &OAuthProvider, providers: &[&str]) -> TestApp {
-    let vars: Vec<(String, String)> = providers.iter().flat_map(|p| provider.env(p)).collect();
-    let overrides: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    spawn_app_with(&overrides).await
+    spawn_app_with(providers.iter().flat_map(|p| provider.env(p))).await
 }
 
-/// A browser's view of Kiln: the cookies Kiln set, sent back to Kiln only.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookies: BTreeMap<String, String>,
-}
-
-/// `Set-Cookie` headers of a response, as (name, value, attributes).
-fn set_cookies(response: &Response) -> Vec<(String, String, String)> {
-    response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .map(|line| {
-            let (pair, attributes) = line.split_once(';').unwrap_or((&line, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            (name.to_string(), value.to_string(), attributes.to_string())
-        })
-        .collect()
-}
-
-fn location(response: &Response) -> Url {
-    let value = response.headers()[header::LOCATION].to_str().unwrap();
-    Url::parse(value).unwrap_or_else(|_| {
+/// Where a redirect points, as a URL (Kiln's own are relative: on kiln.invalid).
+fn redirect_url(response: &Response) -> Url {
+    let target = location(response);
+    Url::parse(&target).unwrap_or_else(|_| {
         Url::parse("http://kiln.invalid")
             .unwrap()
-            .join(value)
+            .join(&target)
             .unwrap()
     })
 }
@@ -70,109 +45,40 @@ fn query(url: &Url, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            cookies: BTreeMap::new(),
-        }
-    }
+/// Follows a 302 to the provider's authorize page and its 302 back:
+/// returns the callback URL the provider sent the browser to.
+async fn through_provider(browser: &mut WebClient<'_>, to_provider: &Response) -> Url {
+    assert_eq!(to_provider.status(), StatusCode::FOUND);
+    let authorize = redirect_url(to_provider);
+    assert!(
+        !authorize.as_str().starts_with(&browser.app.address),
+        "{authorize}"
+    );
+    let back = browser.get(authorize.as_str()).await;
+    assert_eq!(
+        back.status(),
+        StatusCode::FOUND,
+        "the provider redirects back"
+    );
+    redirect_url(&back)
+}
 
-    fn remember(&mut self, response: &Response) {
-        for (name, value, attributes) in set_cookies(response) {
-            if value.is_empty() || attributes.contains("Max-Age=0") {
-                self.cookies.remove(&name);
-            } else {
-                self.cookies.insert(name, value);
-            }
-        }
-    }
+/// `/auth/{provider}/start`, the provider, and the callback's response.
+async fn sign_in_with(browser: &mut WebClient<'_>, provider: &str) -> Response {
+    let start = browser.get(&format!("/auth/{provider}/start")).await;
+    let callback = through_provider(browser, &start).await;
+    browser.get(callback.as_str()).await
+}
 
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
+/// Posts a settings form with nothing but the session's CSRF token.
+async fn post_with_csrf(browser: &mut WebClient<'_>, path: &str) -> Response {
+    browser.load_csrf_token().await;
+    browser.post_form(path, &[]).await
+}
 
-    fn is_kiln(&self, url: &str) -> bool {
-        url.starts_with(&self.app.address)
-    }
-
-    /// GETs an absolute URL (Kiln's or the provider's), sending Kiln's
-    /// cookies only to Kiln.
-    async fn get(&mut self, url: &str) -> Response {
-        let mut request = self.app.client.get(url);
-        if self.is_kiln(url) && !self.cookies.is_empty() {
-            request = request.header(header::COOKIE, self.cookie_header());
-        }
-        let response = request.send().await.unwrap();
-        if self.is_kiln(url) {
-            self.remember(&response);
-        }
-        response
-    }
-
-    /// Posts a form to Kiln as its own pages do (with the session's CSRF token).
-    async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
-        let mut request = self
-            .app
-            .client
-            .post(self.app.url(path))
-            .header(header::ORIGIN, &self.app.address)
-            .form(fields);
-        if !self.cookies.is_empty() {
-            request = request.header(header::COOKIE, self.cookie_header());
-        }
-        let response = request.send().await.unwrap();
-        self.remember(&response);
-        response
-    }
-
-    fn csrf_token(&self) -> String {
-        session_token::csrf_token(&self.cookies[SESSION])
-    }
-
-    async fn post_with_csrf(&mut self, path: &str) -> Response {
-        let token = self.csrf_token();
-        self.post_form(path, &[("csrf_token", &token)]).await
-    }
-
-    /// Follows a 302 to the provider's authorize page and its 302 back:
-    /// returns the callback URL the provider sent the browser to.
-    async fn through_provider(&mut self, to_provider: &Response) -> Url {
-        assert_eq!(to_provider.status(), StatusCode::FOUND);
-        let authorize = location(to_provider);
-        assert!(!self.is_kiln(authorize.as_str()), "{authorize}");
-        let back = self.get(authorize.as_str()).await;
-        assert_eq!(
-            back.status(),
-            StatusCode::FOUND,
-            "the provider redirects back"
-        );
-        location(&back)
-    }
-
-    /// `/auth/{provider}/start`, the provider, and the callback's response.
-    async fn sign_in_with(&mut self, provider: &str) -> Response {
-        let start = self
-            .get(&self.app.url(&format!("/auth/{provider}/start")))
-            .await;
-        let callback = self.through_provider(&start).await;
-        self.get(callback.as_str()).await
-    }
-
-    /// The signed-in account, through the session cookie.
-    async fn me(&mut self) -> Value {
-        let response = self.get(&self.app.url("/api/me")).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "the session opens /api/me"
-        );
-        response.json::<Value>().await.unwrap()["user"].clone()
-    }
+/// The signed-in account, through the session cookie.
+async fn account(browser: &WebClient<'_>) -> Value {
+    browser.api_json("/api/me").await["user"].clone()
 }
 
 async fn methods(app: &TestApp, user_id: &str) -> SignInMethods {
@@ -192,9 +98,9 @@ fn linked(methods: &SignInMethods) -> Vec<Provider> {
 }
 
 /// A signed-in callback: 303 to /files, a session, the flow cookie gone.
-fn assert_signed_in(browser: &Browser<'_>, response: &Response) {
+fn assert_signed_in(browser: &WebClient<'_>, response: &Response) {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(response).path(), "/files");
+    assert_eq!(redirect_url(response).path(), "/files");
     assert!(
         browser.cookies.contains_key(SESSION),
         "a session was opened"
@@ -206,7 +112,7 @@ fn assert_signed_in(browser: &Browser<'_>, response: &Response) {
 }
 
 /// A refusal shown on an HTML page (never a 500, never JSON), with no session.
-async fn refused_page(browser: &Browser<'_>, response: Response, status: StatusCode) -> String {
+async fn refused_page(browser: &WebClient<'_>, response: Response, status: StatusCode) -> String {
     assert_eq!(response.status(), status);
     let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap();
     assert!(content_type.starts_with("text/html"), "{content_type}");
@@ -218,52 +124,34 @@ async fn refused_page(browser: &Browser<'_>, response: Response, status: StatusC
     response.text().await.unwrap()
 }
 
-/// Registers with a password through the API and verifies the address with
-/// the mailed link; returns the account's id.
-async fn verified_password_account(app: &TestApp, email: &str) -> String {
-    let mut inbox = Inbox::new(app.config.data_dir.join("mail"));
-    let response = app.register(email).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.unwrap();
-    let token = inbox.next().await.token("verify-email");
-    let verified = app
-        .post_json(
-            "/api/auth/email/verify",
-            &serde_json::json!({ "token": token }),
-            None,
-        )
-        .await;
-    assert_eq!(verified.status(), StatusCode::NO_CONTENT);
-    body["user"]["id"].as_str().unwrap().to_string()
-}
-
 #[actix_rt::test]
 async fn signing_in_with_google_runs_the_whole_exchange_and_opens_a_session() {
     let provider = OAuthProvider::start();
     let app = app_with(&provider, &["GOOGLE"]).await;
     provider.sign_in_as(ProviderUser::new("g-1001", "Ada@Example.com", true));
-    let mut browser = Browser::new(&app);
+    let mut browser = WebClient::new(&app);
 
     let start = browser.get(&app.url("/auth/google/start")).await;
     assert_eq!(start.status(), StatusCode::FOUND);
-    let (_, _, attributes) = set_cookies(&start)
+    let attributes = set_cookies(&start)
         .into_iter()
-        .find(|(name, _, _)| name == FLOW)
-        .expect("the start sets the flow cookie");
+        .find(|cookie| cookie.name == FLOW)
+        .expect("the start sets the flow cookie")
+        .attributes;
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=600"] {
         assert!(
             attributes.contains(attribute),
             "{attribute} in {attributes}"
         );
     }
-    let callback = browser.through_provider(&start).await;
+    let callback = through_provider(&mut browser, &start).await;
     assert_eq!(callback.path(), "/auth/google/callback");
     let response = browser.get(callback.as_str()).await;
     assert_signed_in(&browser, &response);
 
     let files = browser.get(&app.url("/files")).await;
     assert_eq!(files.status(), StatusCode::OK);
-    let me = browser.me().await;
+    let me = account(&browser).await;
     assert_eq!(me["email"], "ada@example.com");
     assert_eq!(me["email_verified"], true);
     assert_eq!(me["name"], "Person g-1001");
@@ -291,10 +179,10 @@ async fn signing_in_with_google_runs_the_whole_exchange_and_opens_a_session() {
     );
 
     // The same person again: the same account, through its link.
-    let mut again = Browser::new(&app);
-    let response = again.sign_in_with("google").await;
+    let mut again = WebClient::new(&app);
+    let response = sign_in_with(&mut again, "google").await;
     assert_signed_in(&again, &response);
-    assert_eq!(again.me().await["id"], me["id"]);
+    assert_eq!(account(&again).await["id"], me["id"]);
     assert_ne!(again.cookies[SESSION], browser.cookies[SESSION]);
 }
 
@@ -303,14 +191,14 @@ async fn a_code_redeemed_without_its_flows_verifier_is_refused_by_the_provider()
     let provider = OAuthProvider::start();
     let app = app_with(&provider, &["GOOGLE"]).await;
     provider.sign_in_as(ProviderUser::new("g-2002", "mallory@example.com", true));
-    let mut browser = Browser::new(&app);
+    let mut browser = WebClient::new(&app);
 
     // A code issued for one flow...
     let first = browser.get(&app.url("/auth/google/start")).await;
-    let stolen = browser.through_provider(&first).await;
+    let stolen = through_provider(&mut browser, &first).await;
     // ...brought to the callback of another flow, whose state it carries.
     let second = browser.get(&app.url("/auth/google/start")).await;
-    let second_state = query(&location(&second), "state").unwrap();
+    let second_state = query(&redirect_url(&second), "state").unwrap();
     let mut callback = stolen.clone();
     callback
         .query_pairs_mut()
@@ -331,10 +219,10 @@ async fn a_callback_whose_state_is_not_its_flows_is_refused_before_any_exchange(
     let provider = OAuthProvider::start();
     let app = app_with(&provider, &["GOOGLE"]).await;
     provider.sign_in_as(ProviderUser::new("g-3003", "eve@example.com", true));
-    let mut browser = Browser::new(&app);
+    let mut browser = WebClient::new(&app);
 
     let start = browser.get(&app.url("/auth/google/start")).await;
-    let mut callback = browser.through_provider(&start).await;
+    let mut callback = through_provider(&mut browser, &start).await;
     let code = query(&callback, "code").unwrap();
     callback
         .query_pairs_mut()
@@ -356,10 +244,10 @@ async fn a_tampered_or_missing_flow_cookie_is_refused() {
     let provider = OAuthProvider::start();
     let app = app_with(&provider, &["GOOGLE"]).await;
     provider.sign_in_as(ProviderUser::new("g-4004", "trudy@example.com", true));
-    let mut browser = Browser::new(&app);
+    let mut browser = WebClient::new(&app);
 
     let start = browser.get(&app.url("/auth/google/start")).await;
-    let callback = browser.through_provider(&start).await;
+    let callback = through_provider(&mut browser, &start).await;
     // Change one character of the signed payload (what the flow is for, say).
     let sealed = browser.cookies[FLOW].clone();
     let mut chars: Vec<char> = sealed.chars().collect();
@@ -383,13 +271,15 @@ async fn a_tampered_or_missing_flow_cookie_is_refused() {
 async fn a_provider_verified_address_links_to_the_existing_password_account() {
     let provider = OAuthProvider::start();
     let app = app_with(&provider, &["GOOGLE"]).await;
-    let user_id = verified_password_account(&app, "grace@example.com").await;
+    let user_id = app
+        .user_id(&app.verified_user("grace@example.com").await)
+        .await;
 
     provider.sign_in_as(ProviderUser::new("g-5005", "grace@example.com", true));
-    let mut browser = Browser::new(&app);
-    let response = browser.sign_in_with("google").await;
+    let mut browser = WebClient::new(&app);
+    let response = sign_in_with(&mut browser, "google").await;
     assert_signed_in(&browser, &response);
-    assert_eq!(browser.me().await["id"], user_id.as_str());
+    assert_eq!(account(&browser).await["id"], user_id.as_str());
 
     let methods = methods(&app, &user_id).await;
     assert_eq!(linked(&methods), [Provider::Google]);
@@ -409,17 +299,17 @@ async fn linking_by_address_ends_a_password_that_never_proved_the_address() {
     let squatter_token = app.signed_in_user("owner@example.com").await;
 
     provider.sign_in_as(ProviderUser::new("g-6006", "owner@example.com", true));
-    let mut browser = Browser::new(&app);
-    let response = browser.sign_in_with("google").await;
+    let mut browser = WebClient::new(&app);
+    let response = sign_in_with(&mut browser, "google").await;
     assert_signed_in(&browser, &response);
-    let me = browser.me().await;
+    let me = account(&browser).await;
     assert_eq!(me["email_verified"], true);
 
     let methods = methods(&app, me["id"].as_str().unwrap()).await;
     assert_eq!(linked(&methods), [Provider::Google]);
     assert!(!methods.has_password);
     assert_eq!(
-        app.get("/api/me", Some(&squatter_token)).await.status(),
+        app.me_status(&squatter_token).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -432,16 +322,15 @@ async fn linking_by_address_ends_a_password_that_never_proved_the_address() {
 async fn an_address_the_provider_does_not_verify_never_opens_an_existing_account() {
     let provider = OAuthProvider::start();
     let app = app_with(&provider, &["GOOGLE"]).await;
-    let token = app.signed_in_user("hopper@example.com").await;
-    let me: Value = app.get("/api/me", Some(&token)).await.json().await.unwrap();
+    let (_, user_id) = app.user_with_id("hopper@example.com").await;
 
     provider.sign_in_as(ProviderUser::new("g-7007", "hopper@example.com", false));
-    let mut browser = Browser::new(&app);
-    let response = browser.sign_in_with("google").await;
+    let mut browser = WebClient::new(&app);
+    let response = sign_in_with(&mut browser, "google").await;
 
     let page = refused_page(&browser, response, StatusCode::CONFLICT).await;
     assert!(page.contains("Sign in with your password"), "{page}");
-    let methods = methods(&app, me["user"]["id"].as_str().unwrap()).await;
+    let methods = methods(&app, &user_id).await;
     assert!(methods.linked.is_empty());
     assert!(methods.has_password);
 }
@@ -450,25 +339,19 @@ async fn an_address_the_provider_does_not_verify_never_opens_an_existing_account
 async fn an_address_the_provider_does_not_vouch_for_is_verified_by_mail() {
     let provider = OAuthProvider::start();
     let app = app_with(&provider, &["GOOGLE"]).await;
-    let mut inbox = Inbox::new(app.config.data_dir.join("mail"));
+    let mut inbox = app.inbox();
     provider.sign_in_as(ProviderUser::new("g-1111", "unvouched@example.com", false));
-    let mut browser = Browser::new(&app);
-    let response = browser.sign_in_with("google").await;
+    let mut browser = WebClient::new(&app);
+    let response = sign_in_with(&mut browser, "google").await;
     assert_signed_in(&browser, &response);
-    let me = browser.me().await;
+    let me = account(&browser).await;
     assert_eq!(me["email_verified"], false);
 
     let mail = inbox.next().await;
     assert!(mail.to.contains("unvouched@example.com"), "{}", mail.to);
-    let verified = app
-        .post_json(
-            "/api/auth/email/verify",
-            &serde_json::json!({ "token": mail.token("verify-email") }),
-            None,
-        )
-        .await;
+    let verified = app.verify_email(&mail.token("verify-email")).await;
     assert_eq!(verified.status(), StatusCode::NO_CONTENT);
-    assert_eq!(browser.me().await["email_verified"], true);
+    assert_eq!(account(&browser).await["email_verified"], true);
 }
 
 #[actix_rt::test]
@@ -482,11 +365,11 @@ async fn github_sign_in_takes_the_primary_address_from_user_emails() {
         name: None,
         login: "octocat".into(),
     });
-    let mut browser = Browser::new(&app);
-    let response = browser.sign_in_with("github").await;
+    let mut browser = WebClient::new(&app);
+    let response = sign_in_with(&mut browser, "github").await;
     assert_signed_in(&browser, &response);
 
-    let me = browser.me().await;
+    let me = account(&browser).await;
     assert_eq!(me["email"], "octo@example.com");
     assert_eq!(me["email_verified"], true);
     assert_eq!(me["name"], "octocat");
@@ -503,8 +386,8 @@ async fn github_sign_in_takes_the_primary_address_from_user_emails() {
         name: Some("No Mail".into()),
         login: "nomail".into(),
     });
-    let mut other = Browser::new(&app);
-    let response = other.sign_in_with("github").await;
+    let mut other = WebClient::new(&app);
+    let response = sign_in_with(&mut other, "github").await;
     let page = refused_page(&other, response, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(page.contains("did not share an e-mail address"), "{page}");
 }
@@ -516,8 +399,8 @@ async fn provider_errors_are_shown_on_the_sign_in_page_not_as_server_errors() {
     provider.sign_in_as(ProviderUser::new("g-8008", "cancel@example.com", true));
 
     provider.deny_next();
-    let mut browser = Browser::new(&app);
-    let response = browser.sign_in_with("google").await;
+    let mut browser = WebClient::new(&app);
+    let response = sign_in_with(&mut browser, "google").await;
     let page = refused_page(&browser, response, StatusCode::BAD_REQUEST).await;
     assert!(
         page.contains("Signing in with Google was cancelled"),
@@ -529,7 +412,7 @@ async fn provider_errors_are_shown_on_the_sign_in_page_not_as_server_errors() {
     );
 
     provider.fail_next_token();
-    let response = browser.sign_in_with("google").await;
+    let response = sign_in_with(&mut browser, "google").await;
     let page = refused_page(&browser, response, StatusCode::BAD_GATEWAY).await;
     assert!(
         page.contains("Google did not confirm the sign-in"),
@@ -541,7 +424,7 @@ async fn provider_errors_are_shown_on_the_sign_in_page_not_as_server_errors() {
 async fn only_configured_providers_are_offered_and_started() {
     let provider = OAuthProvider::start();
     let app = app_with(&provider, &["GITHUB"]).await;
-    let mut browser = Browser::new(&app);
+    let mut browser = WebClient::new(&app);
 
     let login = browser.get(&app.url("/login")).await.text().await.unwrap();
     assert!(login.contains(r#"href="/auth/github/start""#), "{login}");
@@ -551,8 +434,8 @@ async fn only_configured_providers_are_offered_and_started() {
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
 
-    let plain = spawn_app_with(&[]).await;
-    let login = Browser::new(&plain)
+    let plain = spawn_app().await;
+    let login = WebClient::new(&plain)
         .get(&plain.url("/login"))
         .await
         .text()
@@ -566,15 +449,13 @@ async fn providers_are_linked_and_unlinked_in_settings_but_never_the_last_way_in
     let provider = OAuthProvider::start();
     let app = app_with(&provider, &["GOOGLE", "GITHUB"]).await;
     provider.sign_in_as(ProviderUser::new("g-9009", "linker@example.com", true));
-    let mut browser = Browser::new(&app);
-    let response = browser.sign_in_with("google").await;
+    let mut browser = WebClient::new(&app);
+    let response = sign_in_with(&mut browser, "google").await;
     assert_signed_in(&browser, &response);
-    let user_id = browser.me().await["id"].as_str().unwrap().to_string();
+    let user_id = account(&browser).await["id"].as_str().unwrap().to_string();
 
     // Google is the only way in: it stays.
-    let response = browser
-        .post_with_csrf("/settings/oauth/google/unlink")
-        .await;
+    let response = post_with_csrf(&mut browser, "/settings/oauth/google/unlink").await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     assert!(
         response
@@ -586,41 +467,42 @@ async fn providers_are_linked_and_unlinked_in_settings_but_never_the_last_way_in
     assert_eq!(linked(&methods(&app, &user_id).await), [Provider::Google]);
 
     // Without the session's CSRF token nothing happens.
+    let origin = app.address.clone();
     let response = browser
-        .post_form("/settings/oauth/github/link", &[("csrf_token", "forged")])
+        .post_raw(
+            "/settings/oauth/github/link",
+            &[("csrf_token", "forged")],
+            Some(&origin),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
     // Link GitHub: the form starts a flow for this account.
     provider.sign_in_as(ProviderUser::new("77", "linker@example.com", true));
-    let to_provider = browser.post_with_csrf("/settings/oauth/github/link").await;
-    let callback = browser.through_provider(&to_provider).await;
+    let to_provider = post_with_csrf(&mut browser, "/settings/oauth/github/link").await;
+    let callback = through_provider(&mut browser, &to_provider).await;
     assert_eq!(callback.path(), "/auth/github/callback");
     let response = browser.get(callback.as_str()).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&response).path(), "/settings");
+    assert_eq!(redirect_url(&response).path(), "/settings");
     assert!(!browser.cookies.contains_key(FLOW));
     let now = methods(&app, &user_id).await;
     assert_eq!(linked(&now), [Provider::Google, Provider::GitHub]);
     assert_eq!(now.linked[1].email.as_deref(), Some("linker@example.com"));
 
     // Now Google can go, and GitHub becomes the last way in.
-    let response = browser
-        .post_with_csrf("/settings/oauth/google/unlink")
-        .await;
+    let response = post_with_csrf(&mut browser, "/settings/oauth/google/unlink").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(linked(&methods(&app, &user_id).await), [Provider::GitHub]);
-    let response = browser
-        .post_with_csrf("/settings/oauth/github/unlink")
-        .await;
+    let response = post_with_csrf(&mut browser, "/settings/oauth/github/unlink").await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     assert_eq!(linked(&methods(&app, &user_id).await), [Provider::GitHub]);
 
     // The GitHub identity signs in to this account now.
-    let mut again = Browser::new(&app);
-    let response = again.sign_in_with("github").await;
+    let mut again = WebClient::new(&app);
+    let response = sign_in_with(&mut again, "github").await;
     assert_signed_in(&again, &response);
-    assert_eq!(again.me().await["id"], user_id.as_str());
+    assert_eq!(account(&again).await["id"], user_id.as_str());
 }
 
 #[actix_rt::test]
@@ -629,24 +511,15 @@ async fn a_password_account_links_a_provider_and_can_unlink_it_again() {
     let app = app_with(&provider, &["GOOGLE"]).await;
     // An identity that already signs in to another account.
     provider.sign_in_as(ProviderUser::new("g-taken", "first@example.com", true));
-    let mut first = Browser::new(&app);
-    let response = first.sign_in_with("google").await;
+    let mut first = WebClient::new(&app);
+    let response = sign_in_with(&mut first, "google").await;
     assert_signed_in(&first, &response);
 
-    let token = app.signed_in_user("second@example.com").await;
-    let me: Value = app.get("/api/me", Some(&token)).await.json().await.unwrap();
-    let user_id = me["user"]["id"].as_str().unwrap().to_string();
-    let mut browser = Browser::new(&app);
-    let login = browser
-        .post_form(
-            "/login",
-            &[("email", "second@example.com"), ("password", PASSWORD)],
-        )
-        .await;
-    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    let (_, user_id) = app.user_with_id("second@example.com").await;
+    let mut browser = WebClient::sign_in(&app, "second@example.com", PASSWORD).await;
 
-    let to_provider = browser.post_with_csrf("/settings/oauth/google/link").await;
-    let callback = browser.through_provider(&to_provider).await;
+    let to_provider = post_with_csrf(&mut browser, "/settings/oauth/google/link").await;
+    let callback = through_provider(&mut browser, &to_provider).await;
     let response = browser.get(callback.as_str()).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     let page = response.text().await.unwrap();
@@ -655,14 +528,12 @@ async fn a_password_account_links_a_provider_and_can_unlink_it_again() {
 
     // An identity of its own links, and unlinks (the password remains).
     provider.sign_in_as(ProviderUser::new("g-own", "second@example.com", false));
-    let to_provider = browser.post_with_csrf("/settings/oauth/google/link").await;
-    let callback = browser.through_provider(&to_provider).await;
+    let to_provider = post_with_csrf(&mut browser, "/settings/oauth/google/link").await;
+    let callback = through_provider(&mut browser, &to_provider).await;
     let response = browser.get(callback.as_str()).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(linked(&methods(&app, &user_id).await), [Provider::Google]);
-    let response = browser
-        .post_with_csrf("/settings/oauth/google/unlink")
-        .await;
+    let response = post_with_csrf(&mut browser, "/settings/oauth/google/unlink").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(methods(&app, &user_id).await.linked.is_empty());
 }
@@ -717,7 +588,9 @@ async fn callbacks_racing_for_one_identity_make_or_link_one_account() {
     assert_eq!(user.name, "race", "named after the address's local part");
     assert!(user.email_verified);
 
-    let existing = verified_password_account(&app, "known@example.com").await;
+    let existing = app
+        .user_id(&app.verified_user("known@example.com").await)
+        .await;
     let (linked_now, ids) = racing_sign_ins(&app, &identity("g-known", "known@example.com")).await;
     assert_eq!((linked_now, ids.len()), (1, 1), "{ids:?}");
     assert_eq!(ids[0].to_string(), existing);

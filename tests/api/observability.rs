@@ -9,9 +9,13 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::chaos::{Cluster, PHOTO_VARIANTS};
-use crate::helpers::{spawn_app, spawn_app_with, wait_until};
-use crate::servers::{CuttableProxy, KilnProcess, PrivateRedis, free_port};
+use crate::support::api::{Api, file_id};
+use crate::support::app::{services_mode, spawn_app, spawn_app_with};
+use crate::support::cluster::{Cluster, PHOTO_VARIANTS};
+use crate::support::fixtures::free_port;
+use crate::support::processes::{KilnProcess, json_lines};
+use crate::support::servers::{CuttableProxy, PrivateRedis, RedisClient};
+use crate::support::wait::{wait_for, wait_until};
 
 /// The value of the sample whose line starts with `series` (name and labels
 /// exactly as rendered), if there is one.
@@ -43,10 +47,7 @@ async fn metrics_count_requests_uploads_and_jobs_without_ids_in_labels() {
     let token = app.signed_in_user("metrics@example.com").await;
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let file = app.upload_fixture(&token, "photo.jpg").await;
-        let id = file["file"]["id"].as_str().unwrap().to_string();
-        app.wait_until_processed(&token, &id).await;
-        ids.push(id);
+        ids.push(app.uploaded(&token, "photo.jpg").await);
     }
 
     let response = app.get("/metrics", None).await;
@@ -143,7 +144,7 @@ async fn metrics_count_requests_uploads_and_jobs_without_ids_in_labels() {
 #[actix_rt::test]
 async fn readyz_reports_each_backends_latency() {
     let app = spawn_app().await;
-    let body: Value = app.get("/readyz", None).await.json().await.unwrap();
+    let body = app.get_json("/readyz", None).await;
     let latency = body["latency_ms"].as_object().unwrap();
     let mut names: Vec<&str> = latency.keys().map(String::as_str).collect();
     names.sort_unstable();
@@ -158,23 +159,19 @@ async fn readyz_reports_each_backends_latency() {
     }
 }
 
-async fn ops_get(client: &reqwest::Client, port: u16, path: &str) -> reqwest::Response {
-    client
-        .get(format!("http://127.0.0.1:{port}{path}"))
-        .send()
-        .await
-        .unwrap()
+/// The routes a process serves on its `OPS_PORT`.
+fn ops(port: u16) -> Api {
+    Api::new(format!("http://127.0.0.1:{port}"))
 }
 
 #[actix_rt::test]
 async fn with_ops_port_set_readyz_and_metrics_answer_only_there() {
     let ops_port = free_port();
     let app = spawn_app_with(&[("OPS_PORT", &ops_port.to_string())]).await;
-    let client = reqwest::Client::new();
     for path in ["/readyz", "/metrics"] {
         let public = app.get(path, None).await;
         assert_eq!(public.status(), StatusCode::NOT_FOUND, "{path} on PORT");
-        let ops = ops_get(&client, ops_port, path).await;
+        let ops = ops(ops_port).get(path, None).await;
         assert_eq!(ops.status(), StatusCode::OK, "{path} on OPS_PORT");
     }
     // Load balancers in front of the API still probe it there.
@@ -183,21 +180,13 @@ async fn with_ops_port_set_readyz_and_metrics_answer_only_there() {
 
 /// Waits until the worker on `ops_port` reports `backend` down on `/readyz`
 /// and says in its log that it takes no jobs.
-async fn wait_until_paused_for(
-    client: &reqwest::Client,
-    ops_port: u16,
-    worker: &KilnProcess,
-    backend: &str,
-) {
+async fn wait_until_paused_for(ops_port: u16, worker: &KilnProcess, backend: &str) {
+    let ops = ops(ops_port);
     wait_until(Duration::from_secs(20), || async {
-        ops_get(client, ops_port, "/readyz").await.status() == StatusCode::SERVICE_UNAVAILABLE
+        ops.get("/readyz", None).await.status() == StatusCode::SERVICE_UNAVAILABLE
     })
     .await;
-    let body: Value = ops_get(client, ops_port, "/readyz")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = ops.get("/readyz", None).await.json().await.unwrap();
     assert_eq!(body["error"]["failed"], serde_json::json!([backend]));
     worker.wait_for_log("taking no jobs until it answers").await;
 }
@@ -205,23 +194,18 @@ async fn wait_until_paused_for(
 #[actix_rt::test]
 async fn a_worker_answers_on_its_ops_port_and_takes_no_jobs_while_redis_is_down() {
     let mut redis = PrivateRedis::start().await;
-    let cluster = Cluster::start_with(0, Some(&redis), &[]).await;
+    let cluster = Cluster::start(0, Some(&redis), &[]).await;
     let ops_port = free_port();
-    let mut env = cluster.env.clone();
-    env.push(("OPS_PORT".into(), ops_port.to_string()));
-    let worker = KilnProcess::spawn(&["worker", "--no-migrate"], cluster.dir.path(), &env);
-    worker.wait_for_log("kiln started").await;
-    let client = reqwest::Client::new();
+    let worker = cluster
+        .start_worker(&[("OPS_PORT", &ops_port.to_string())])
+        .await;
+    let ops = ops(ops_port);
 
-    let ready = ops_get(&client, ops_port, "/readyz").await;
+    let ready = ops.get("/readyz", None).await;
     assert_eq!(ready.status(), StatusCode::OK);
     let body: Value = ready.json().await.unwrap();
     assert!(body["latency_ms"]["redis"].as_f64().is_some());
-    let metrics = ops_get(&client, ops_port, "/metrics")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let metrics = ops.get("/metrics", None).await.text().await.unwrap();
     assert_eq!(
         sample(&metrics, "kiln_processor_pool_size"),
         Some(2.0),
@@ -229,16 +213,16 @@ async fn a_worker_answers_on_its_ops_port_and_takes_no_jobs_while_redis_is_down(
     );
     // Only the operational routes: no API on this port.
     assert_eq!(
-        ops_get(&client, ops_port, "/api/files").await.status(),
+        ops.get("/api/files", None).await.status(),
         StatusCode::NOT_FOUND
     );
 
     redis.stop();
-    wait_until_paused_for(&client, ops_port, &worker, "redis").await;
+    wait_until_paused_for(ops_port, &worker, "redis").await;
 
     redis.resume().await;
     wait_until(Duration::from_secs(20), || async {
-        ops_get(&client, ops_port, "/readyz").await.status() == StatusCode::OK
+        ops.get("/readyz", None).await.status() == StatusCode::OK
     })
     .await;
     worker
@@ -248,23 +232,12 @@ async fn a_worker_answers_on_its_ops_port_and_takes_no_jobs_while_redis_is_down(
     cluster.assert_all_ready(1, PHOTO_VARIANTS).await;
 }
 
-/// Every line of `log` parsed as one JSON object.
-fn json_lines(log: &str) -> Vec<serde_json::Map<String, Value>> {
-    log.lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| match serde_json::from_str::<Value>(line) {
-            Ok(Value::Object(object)) => object,
-            _ => panic!("not one JSON object: {line}"),
-        })
-        .collect()
-}
-
 #[actix_rt::test]
 async fn json_logs_are_flat_lines_with_the_request_and_job_fields() {
-    let cluster = Cluster::start_with(1, None, &[("LOG_FORMAT", "json")]).await;
+    let cluster = Cluster::start(1, None, &[("LOG_FORMAT", "json")]).await;
     let file = cluster.upload("photo.jpg").await;
     cluster.assert_all_ready(1, PHOTO_VARIANTS).await;
-    let file_id = file["file"]["id"].as_str().unwrap();
+    let uploaded = file_id(&file);
 
     let mut lines = json_lines(&cluster.api.log());
     for worker in &cluster.workers {
@@ -293,7 +266,7 @@ async fn json_logs_are_flat_lines_with_the_request_and_job_fields() {
         .iter()
         .find(|line| line["message"] == "job attempt finished" && line["processor"] == "thumbnail")
         .expect("the thumbnail job's line");
-    assert_eq!(attempt["file_id"], file_id);
+    assert_eq!(attempt["file_id"], uploaded.as_str());
     assert!(
         attempt["job_id"]
             .as_str()
@@ -304,25 +277,32 @@ async fn json_logs_are_flat_lines_with_the_request_and_job_fields() {
     assert_eq!(attempt["outcome"], "succeeded");
 }
 
+/// The connections to `redis` whose last command read the job stream: the
+/// workers' readers.
+fn stream_readers(redis: &PrivateRedis) -> Vec<RedisClient> {
+    redis
+        .clients()
+        .into_iter()
+        .filter(|c| matches!(c.command.as_str(), "xreadgroup" | "xautoclaim" | "xack"))
+        .collect()
+}
+
 /// The database going away under a worker: it reports not ready, takes no
 /// deliveries off the stream (the api's gauges show the job waiting, not
 /// pending), and runs the job once the database is back.
 #[actix_rt::test]
 async fn a_worker_that_loses_the_database_takes_no_jobs_until_it_is_back() {
-    if !crate::helpers::services_mode() {
+    if !services_mode() {
         eprintln!(
             "SKIPPED database outage: the embedded database is a file in the process; \
              `scripts/test.sh services` runs this against PostgreSQL"
         );
         return;
     }
-    let cluster = Cluster::start_with(0, None, &[]).await;
-    let database_url = cluster
-        .env
-        .iter()
-        .find(|(k, _)| k == "DATABASE_URL")
-        .map(|(_, v)| url::Url::parse(v).unwrap())
-        .unwrap();
+    // A Redis of its own, whose connections are all the cluster's.
+    let redis = PrivateRedis::start().await;
+    let cluster = Cluster::start(0, Some(&redis), &[]).await;
+    let database_url = url::Url::parse(&cluster.env["DATABASE_URL"]).unwrap();
     let target = format!(
         "{}:{}",
         database_url.host_str().unwrap(),
@@ -333,36 +313,38 @@ async fn a_worker_that_loses_the_database_takes_no_jobs_until_it_is_back() {
     through_proxy.set_host(Some("127.0.0.1")).unwrap();
     through_proxy.set_port(Some(proxy.port)).unwrap();
     let ops_port = free_port();
-    let mut env: Vec<(String, String)> = cluster
-        .env
-        .iter()
-        .filter(|(k, _)| k != "DATABASE_URL")
-        .cloned()
-        .collect();
-    env.push(("DATABASE_URL".into(), through_proxy.to_string()));
-    env.push(("OPS_PORT".into(), ops_port.to_string()));
-    let worker = KilnProcess::spawn(&["worker", "--no-migrate"], cluster.dir.path(), &env);
-    worker.wait_for_log("kiln started").await;
-    let client = reqwest::Client::new();
+    let worker = cluster
+        .start_worker(&[
+            ("DATABASE_URL", through_proxy.as_str()),
+            ("OPS_PORT", &ops_port.to_string()),
+        ])
+        .await;
     assert_eq!(
-        ops_get(&client, ops_port, "/readyz").await.status(),
+        ops(ops_port).get("/readyz", None).await.status(),
         StatusCode::OK
     );
 
     proxy.cut();
-    wait_until_paused_for(&client, ops_port, &worker, "database").await;
+    wait_until_paused_for(ops_port, &worker, "database").await;
     // A read already waiting when the pause came may still take what arrives
-    // within its block (2 s); from then on the paused worker takes nothing.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // within its block: wait until none waits and the worker has sent nothing
+    // for two seconds (Redis counts whole ones), so it sends nothing more.
+    let silent = wait_for(Duration::from_secs(10), async || {
+        match stream_readers(&redis).as_slice() {
+            [reader] if !reader.blocked && reader.idle >= Duration::from_secs(2) => Ok(reader.idle),
+            readers => Err(format!("the job stream's readers: {readers:?}")),
+        }
+    })
+    .await;
+    let silent_since = tokio::time::Instant::now();
 
     // The api still reaches the database: the upload is accepted and queued.
     cluster.upload("photo.jpg").await;
     let api_metrics = || async {
-        client
-            .get(format!("{}/metrics", cluster.api.address()))
-            .send()
+        cluster
+            .client
+            .get("/metrics", None)
             .await
-            .unwrap()
             .text()
             .await
             .unwrap()
@@ -371,8 +353,14 @@ async fn a_worker_that_loses_the_database_takes_no_jobs_until_it_is_back() {
         sample(&api_metrics().await, "kiln_queue_length").is_some_and(|n| n >= 2.0)
     })
     .await;
-    // A few reads' worth of time: the paused worker takes none of them.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The paused worker took none of them: it has sent the stream nothing
+    // since before they were queued.
+    let later = Duration::from_secs(silent_since.elapsed().as_secs());
+    let readers = stream_readers(&redis);
+    assert!(
+        matches!(readers.as_slice(), [reader] if reader.idle >= silent + later),
+        "the worker read the stream again: {readers:?}, silent {silent:?} {later:?} earlier"
+    );
     let metrics = api_metrics().await;
     assert_eq!(
         sample(&metrics, "kiln_queue_pending"),

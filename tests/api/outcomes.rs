@@ -4,18 +4,12 @@
 //! file's status following the last of them on PostgreSQL). A processor that
 //! panics or dies is tested through real children in `processor_isolation`.
 
-use std::time::Duration;
-
 use futures::future::join_all;
-use kiln::actors::catalog::files::{NewFile, RecordUpload};
-use kiln::actors::catalog::jobs::{
-    Claim, ClaimJob, CompleteJob, FailJob, LearntFacts, NewJob, NewVariant, Recorded,
-};
 use kiln::domain::jobs::{Failure, FileStatus};
-use kiln::telemetry::RequestId;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, spawn_app_with, user_with_id};
+use kiln::actors::catalog::jobs::{CompleteJob, FailJob, LearntFacts, NewJob, NewVariant, Recorded};
+use crate::support::app::{TestApp, spawn_app_with};
 
 const FILES: usize = 12;
 const JOBS_PER_FILE: usize = 3;
@@ -26,51 +20,20 @@ const CONSUMER: &str = "outcomes-test";
 async fn claimed_jobs(app: &TestApp, user_id: Uuid) -> Vec<Vec<Uuid>> {
     let mut files = Vec::new();
     for n in 0..FILES {
-        let id = Uuid::now_v7();
-        let (_, jobs) = app
-            .actors
-            .catalog
-            .send(RecordUpload {
-                request_id: RequestId::generate(),
-                file: NewFile {
-                    id,
-                    user_id,
-                    filename: format!("photo-{n}.jpg"),
-                    content_type: "image/jpeg".into(),
-                    extension: "jpg".into(),
-                    size_bytes: 1,
-                    sha256: "0".repeat(64),
-                    storage_key: format!("{user_id}/{id}/original.jpg"),
-                    width: None,
-                    height: None,
-                },
-                jobs: (0..JOBS_PER_FILE)
-                    .map(|j| NewJob {
-                        processor: "thumbnail".into(),
-                        variant: format!("thumb-{j}"),
-                        options: serde_json::json!({}),
-                    })
-                    .collect(),
+        let jobs = (0..JOBS_PER_FILE)
+            .map(|j| NewJob {
+                processor: "thumbnail".into(),
+                variant: format!("thumb-{j}"),
+                options: serde_json::json!({}),
             })
-            .await
-            .unwrap()
-            .unwrap();
-        for job in &jobs {
-            let claim = app
-                .actors
-                .catalog
-                .send(ClaimJob {
-                    job_id: job.id,
-                    consumer: CONSUMER.into(),
-                    lease: Duration::from_secs(600),
-                    max_attempts: 3,
-                })
-                .await
-                .unwrap()
-                .unwrap();
-            assert!(matches!(claim, Claim::Claimed(_)), "{claim:?}");
+            .collect();
+        let (_, jobs) = app
+            .record_file(user_id, &format!("photo-{n}.png"), jobs)
+            .await;
+        for &job in &jobs {
+            app.claim_job(job, CONSUMER).await;
         }
-        files.push(jobs.iter().map(|job| job.id).collect());
+        files.push(jobs);
     }
     files
 }
@@ -104,7 +67,7 @@ async fn app() -> TestApp {
 #[actix_rt::test]
 async fn jobs_of_one_file_succeeding_together_leave_the_file_ready() {
     let app = app().await;
-    let (token, user_id) = user_with_id(&app, "together@example.com").await;
+    let (token, user_id) = app.user_with_id("together@example.com").await;
     let files = claimed_jobs(&app, user_id.parse().unwrap()).await;
     // As workers record them: each with its variant and what it learnt of the
     // original, which writes the file's row (two such transactions once
@@ -135,19 +98,16 @@ async fn jobs_of_one_file_succeeding_together_leave_the_file_ready() {
             .iter()
             .all(|s| *s == FileStatus::Ready)
     );
-    let listed: serde_json::Value = app
-        .get("/api/files?status=ready&limit=100", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = app
+        .get_json("/api/files?status=ready&limit=100", Some(&token))
+        .await;
     assert_eq!(listed["files"].as_array().unwrap().len(), FILES);
 }
 
 #[actix_rt::test]
 async fn jobs_of_one_file_failing_together_are_all_recorded() {
     let app = app().await;
-    let (_, user_id) = user_with_id(&app, "apart@example.com").await;
+    let (_, user_id) = app.user_with_id("apart@example.com").await;
     let files = claimed_jobs(&app, user_id.parse().unwrap()).await;
     let outcomes = join_all(files.iter().flatten().map(|&job_id| {
         app.actors.catalog.send(FailJob {

@@ -6,16 +6,10 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{error_code, fixture, spawn_app, spawn_app_with, user_with_id, wait_until};
-
-fn variant<'a>(details: &'a Value, name: &str) -> &'a Value {
-    details["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == name)
-        .unwrap_or_else(|| panic!("no variant {name} in {details}"))
-}
+use crate::support::api::{error_code, file_id, job_in, variant, variant_names};
+use crate::support::app::{spawn_app, spawn_app_with};
+use crate::support::fixtures::fixture;
+use crate::support::wait::wait_until;
 
 fn dimensions(bytes: &[u8]) -> (u32, u32) {
     let image = image::load_from_memory(bytes).expect("a variant decodes");
@@ -25,7 +19,7 @@ fn dimensions(bytes: &[u8]) -> (u32, u32) {
 #[actix_rt::test]
 async fn an_uploaded_photo_becomes_ready_with_a_thumbnail_and_the_sizes_narrower_than_it() {
     let app = spawn_app().await;
-    let (token, user_id) = user_with_id(&app, "photos@example.com").await;
+    let (token, user_id) = app.user_with_id("photos@example.com").await;
     let accepted = app.upload_fixture(&token, "photo.jpg").await;
     let file = &accepted["file"];
     assert_eq!(file["status"], "processing");
@@ -57,14 +51,8 @@ async fn an_uploaded_photo_becomes_ready_with_a_thumbnail_and_the_sizes_narrower
             .iter()
             .all(|j| j["status"] == "succeeded")
     );
-    let names: Vec<&str> = details["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["name"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        names,
+        variant_names(&details),
         ["md", "sm", "thumbnail"],
         "1200 px wide: no lg (1920) or xl (2560)"
     );
@@ -100,10 +88,10 @@ async fn an_uploaded_photo_becomes_ready_with_a_thumbnail_and_the_sizes_narrower
 #[actix_rt::test]
 async fn a_pdf_gets_a_page_preview_and_its_page_count() {
     let app = spawn_app().await;
-    let (token, _) = user_with_id(&app, "docs@example.com").await;
+    let (token, _) = app.user_with_id("docs@example.com").await;
     let accepted = app.upload_fixture(&token, "two-pages.pdf").await;
     assert_eq!(accepted["jobs"][0]["processor"], "pdf_thumbnail");
-    let id = accepted["file"]["id"].as_str().unwrap();
+    let id = &file_id(&accepted);
     let details = app.wait_until_processed(&token, id).await;
     assert_eq!(details["file"]["status"], "ready", "{details}");
     assert_eq!(details["file"]["page_count"], 2);
@@ -120,7 +108,7 @@ async fn a_pdf_gets_a_page_preview_and_its_page_count() {
 #[actix_rt::test]
 async fn a_file_that_is_not_an_image_or_pdf_is_refused_whatever_its_name_and_nothing_is_kept() {
     let app = spawn_app().await;
-    let (token, user_id) = user_with_id(&app, "spoof@example.com").await;
+    let (token, user_id) = app.user_with_id("spoof@example.com").await;
     let response = app
         .upload(&token, "cat.jpg", fixture("spoofed.jpg"), None)
         .await;
@@ -130,19 +118,14 @@ async fn a_file_that_is_not_an_image_or_pdf_is_refused_whatever_its_name_and_not
     let response = app.upload(&token, "logo.svg", svg, None).await;
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert!(app.stored_keys(&user_id).await.is_empty());
-    let files: Value = app
-        .get("/api/files", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let files = app.get_json("/api/files", Some(&token)).await;
     assert_eq!(files["files"], json!([]));
 }
 
 #[actix_rt::test]
 async fn a_processor_that_cannot_take_the_file_is_a_422_and_nothing_is_kept() {
     let app = spawn_app().await;
-    let (token, user_id) = user_with_id(&app, "mismatch@example.com").await;
+    let (token, user_id) = app.user_with_id("mismatch@example.com").await;
     let response = app
         .upload(
             &token,
@@ -161,19 +144,14 @@ async fn a_processor_that_cannot_take_the_file_is_a_422_and_nothing_is_kept() {
         "{body}"
     );
     assert!(app.stored_keys(&user_id).await.is_empty());
-    let files: Value = app
-        .get("/api/files", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let files = app.get_json("/api/files", Some(&token)).await;
     assert_eq!(files["files"], json!([]));
 }
 
 #[actix_rt::test]
 async fn an_upload_over_the_size_limit_is_a_413_and_leaves_nothing_behind() {
     let app = spawn_app_with(&[("MAX_UPLOAD_SIZE", "16KiB")]).await;
-    let (token, user_id) = user_with_id(&app, "big@example.com").await;
+    let (token, user_id) = app.user_with_id("big@example.com").await;
     let response = app
         .upload(&token, "photo.jpg", fixture("photo.jpg"), None)
         .await;
@@ -182,24 +160,19 @@ async fn an_upload_over_the_size_limit_is_a_413_and_leaves_nothing_behind() {
     // Larger than one multipart part, so a partly sent upload must be aborted.
     let huge = [fixture("photo.jpg"), vec![0u8; 9 * 1024 * 1024]].concat();
     let app_large = spawn_app_with(&[("MAX_UPLOAD_SIZE", "8MiB")]).await;
-    let (token_large, user_large) = user_with_id(&app_large, "huge@example.com").await;
+    let (token_large, user_large) = app_large.user_with_id("huge@example.com").await;
     let response = app_large.upload(&token_large, "huge.jpg", huge, None).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(app.stored_keys(&user_id).await.is_empty());
     assert!(app_large.stored_keys(&user_large).await.is_empty());
-    let files: Value = app_large
-        .get("/api/files", Some(&token_large))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let files = app_large.get_json("/api/files", Some(&token_large)).await;
     assert_eq!(files["files"], json!([]));
 }
 
 #[actix_rt::test]
 async fn an_empty_upload_or_one_without_a_file_is_a_400() {
     let app = spawn_app().await;
-    let (token, _) = user_with_id(&app, "empty@example.com").await;
+    let (token, _) = app.user_with_id("empty@example.com").await;
     let response = app.upload(&token, "nothing.jpg", Vec::new(), None).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(response).await, "empty_file");
@@ -236,19 +209,11 @@ async fn an_empty_upload_or_one_without_a_file_is_a_400() {
 /// Uploads a fixture and waits for it to end `failed`; returns the dead job.
 async fn dead_job_for(fixture_name: &str) -> Value {
     let app = spawn_app().await;
-    let (token, _) = user_with_id(&app, "broken@example.com").await;
+    let (token, _) = app.user_with_id("broken@example.com").await;
     let accepted = app.upload_fixture(&token, fixture_name).await;
-    let details = app
-        .wait_until_processed(&token, accepted["file"]["id"].as_str().unwrap())
-        .await;
+    let details = app.wait_until_processed(&token, &file_id(&accepted)).await;
     assert_eq!(details["file"]["status"], "failed", "{details}");
-    let dead = details["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["status"] == "dead")
-        .unwrap()
-        .clone();
+    let dead = job_in(&details, "dead");
     assert_eq!(dead["attempts"], 1, "a permanent error is not retried");
     dead
 }
@@ -285,10 +250,10 @@ async fn an_encrypted_pdf_ends_in_a_dead_job_saying_so() {
 #[actix_rt::test]
 async fn another_users_file_and_jobs_answer_404_everywhere() {
     let app = spawn_app().await;
-    let (owner, _) = user_with_id(&app, "owner@example.com").await;
-    let (stranger, _) = user_with_id(&app, "stranger@example.com").await;
+    let (owner, _) = app.user_with_id("owner@example.com").await;
+    let (stranger, _) = app.user_with_id("stranger@example.com").await;
     let accepted = app.upload_fixture(&owner, "small.jpg").await;
-    let id = accepted["file"]["id"].as_str().unwrap();
+    let id = &file_id(&accepted);
     let job_id = accepted["jobs"][0]["id"].as_str().unwrap();
     for path in [
         format!("/api/files/{id}"),
@@ -302,20 +267,10 @@ async fn another_users_file_and_jobs_answer_404_everywhere() {
         assert_eq!(error_code(response).await, "not_found");
     }
     let process = app
-        .post_json(
-            &format!("/api/files/{id}/process"),
-            &json!({ "processor": "thumbnail" }),
-            Some(&stranger),
-        )
+        .process(&stranger, id, &json!({ "processor": "thumbnail" }))
         .await;
     assert_eq!(process.status(), StatusCode::NOT_FOUND);
-    let retry = app
-        .post_json(
-            &format!("/api/jobs/{job_id}/retry"),
-            &json!({}),
-            Some(&stranger),
-        )
-        .await;
+    let retry = app.retry_job(&stranger, job_id).await;
     assert_eq!(retry.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         app.delete(&format!("/api/files/{id}"), &stranger)
@@ -334,9 +289,9 @@ async fn another_users_file_and_jobs_answer_404_everywhere() {
 #[actix_rt::test]
 async fn deleting_a_file_removes_its_objects_and_rows() {
     let app = spawn_app().await;
-    let (token, user_id) = user_with_id(&app, "delete@example.com").await;
+    let (token, user_id) = app.user_with_id("delete@example.com").await;
     let accepted = app.upload_fixture(&token, "photo.jpg").await;
-    let id = accepted["file"]["id"].as_str().unwrap();
+    let id = &file_id(&accepted);
     app.wait_until_processed(&token, id).await;
     assert_eq!(app.stored_keys(&user_id).await.len(), 4);
     assert_eq!(
@@ -364,23 +319,18 @@ async fn deleting_a_file_removes_its_objects_and_rows() {
 #[actix_rt::test]
 async fn files_are_listed_newest_first_in_pages_with_a_status_filter() {
     let app = spawn_app().await;
-    let (token, _) = user_with_id(&app, "lister@example.com").await;
+    let (token, _) = app.user_with_id("lister@example.com").await;
     let mut ids = Vec::new();
     for _ in 0..3 {
         let accepted = app.upload_fixture(&token, "small.jpg").await;
-        ids.push(accepted["file"]["id"].as_str().unwrap().to_string());
+        ids.push(file_id(&accepted));
     }
     let broken = app.upload_fixture(&token, "truncated.jpg").await;
-    let broken_id = broken["file"]["id"].as_str().unwrap().to_string();
+    let broken_id = file_id(&broken);
     for id in ids.iter().chain([&broken_id]) {
         app.wait_until_processed(&token, id).await;
     }
-    let first: Value = app
-        .get("/api/files?limit=2", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first = app.get_json("/api/files?limit=2", Some(&token)).await;
     let page: Vec<&str> = first["files"]
         .as_array()
         .unwrap()
@@ -389,12 +339,9 @@ async fn files_are_listed_newest_first_in_pages_with_a_status_filter() {
         .collect();
     assert_eq!(page, [broken_id.as_str(), ids[2].as_str()]);
     let cursor = first["next_cursor"].as_str().unwrap();
-    let second: Value = app
-        .get(&format!("/api/files?limit=2&cursor={cursor}"), Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let second = app
+        .get_json(&format!("/api/files?limit=2&cursor={cursor}"), Some(&token))
+        .await;
     let page: Vec<&str> = second["files"]
         .as_array()
         .unwrap()
@@ -403,12 +350,7 @@ async fn files_are_listed_newest_first_in_pages_with_a_status_filter() {
         .collect();
     assert_eq!(page, [ids[1].as_str(), ids[0].as_str()]);
     assert!(second["next_cursor"].is_null());
-    let failed: Value = app
-        .get("/api/files?status=failed", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let failed = app.get_json("/api/files?status=failed", Some(&token)).await;
     assert_eq!(failed["files"].as_array().unwrap().len(), 1);
     for bad in [
         "/api/files?limit=0",
@@ -424,9 +366,9 @@ async fn files_are_listed_newest_first_in_pages_with_a_status_filter() {
 #[actix_rt::test]
 async fn more_processing_can_be_asked_for_and_bad_requests_are_422() {
     let app = spawn_app().await;
-    let (token, _) = user_with_id(&app, "process@example.com").await;
+    let (token, _) = app.user_with_id("process@example.com").await;
     let accepted = app.upload_fixture(&token, "photo.jpg").await;
-    let id = accepted["file"]["id"].as_str().unwrap();
+    let id = &file_id(&accepted);
     app.wait_until_processed(&token, id).await;
     let path = format!("/api/files/{id}/process");
     let response = app
@@ -485,68 +427,39 @@ async fn more_processing_can_be_asked_for_and_bad_requests_are_422() {
 #[actix_rt::test]
 async fn only_chosen_processors_run_when_the_upload_names_them() {
     let app = spawn_app().await;
-    let (token, _) = user_with_id(&app, "choose@example.com").await;
-    let response = app
-        .upload(&token, "photo.jpg", fixture("photo.jpg"), Some("thumbnail"))
+    let (token, _) = app.user_with_id("choose@example.com").await;
+    let accepted = app
+        .upload_accepted(&token, "photo.jpg", fixture("photo.jpg"), Some("thumbnail"))
         .await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let accepted: Value = response.json().await.unwrap();
     assert_eq!(accepted["jobs"].as_array().unwrap().len(), 1);
-    let details = app
-        .wait_until_processed(&token, accepted["file"]["id"].as_str().unwrap())
-        .await;
-    let names: Vec<&str> = details["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["thumbnail"]);
+    let details = app.wait_until_processed(&token, &file_id(&accepted)).await;
+    assert_eq!(variant_names(&details), ["thumbnail"]);
 }
 
 #[actix_rt::test]
 async fn a_dead_job_can_be_retried_and_other_jobs_cannot() {
     let app = spawn_app().await;
-    let (token, _) = user_with_id(&app, "retry@example.com").await;
+    let (token, _) = app.user_with_id("retry@example.com").await;
     let broken = app.upload_fixture(&token, "truncated.jpg").await;
-    let id = broken["file"]["id"].as_str().unwrap();
+    let id = &file_id(&broken);
     let details = app.wait_until_processed(&token, id).await;
-    let dead = details["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["status"] == "dead")
-        .unwrap();
-    let retried = app
-        .post_json(
-            &format!("/api/jobs/{}/retry", dead["id"].as_str().unwrap()),
-            &json!({}),
-            Some(&token),
-        )
-        .await;
+    let dead = job_in(&details, "dead");
+    let job_id = dead["id"].as_str().unwrap();
+    let retried = app.retry_job(&token, job_id).await;
     assert_eq!(retried.status(), StatusCode::ACCEPTED);
     let retried: Value = retried.json().await.unwrap();
     assert_eq!(retried["job"]["status"], "queued");
     assert_eq!(retried["job"]["attempts"], 0);
     // It really runs again (and, the file being corrupt, dies again).
-    let job_path = format!("/api/jobs/{}", dead["id"].as_str().unwrap());
-    wait_until(Duration::from_secs(30), || async {
-        let job: Value = app.get(&job_path, Some(&token)).await.json().await.unwrap();
-        job["job"]["status"] == "dead" && job["job"]["attempts"] == 1
+    app.wait_for_job(&token, job_id, |job| {
+        job["status"] == "dead" && job["attempts"] == 1
     })
     .await;
 
     let fine = app.upload_fixture(&token, "small.jpg").await;
-    let fine_id = fine["file"]["id"].as_str().unwrap();
-    app.wait_until_processed(&token, fine_id).await;
+    app.wait_until_processed(&token, &file_id(&fine)).await;
     let job_id = fine["jobs"][0]["id"].as_str().unwrap();
-    let refused = app
-        .post_json(
-            &format!("/api/jobs/{job_id}/retry"),
-            &json!({}),
-            Some(&token),
-        )
-        .await;
+    let refused = app.retry_job(&token, job_id).await;
     assert_eq!(refused.status(), StatusCode::CONFLICT);
     assert_eq!(error_code(refused).await, "job_not_dead");
 }
@@ -554,18 +467,15 @@ async fn a_dead_job_can_be_retried_and_other_jobs_cannot() {
 #[actix_rt::test]
 async fn download_links_come_as_json_when_asked_not_to_redirect() {
     let app = spawn_app().await;
-    let (token, _) = user_with_id(&app, "links@example.com").await;
+    let (token, _) = app.user_with_id("links@example.com").await;
     let accepted = app.upload_fixture(&token, "small.jpg").await;
-    let id = accepted["file"]["id"].as_str().unwrap();
-    let link: Value = app
-        .get(
+    let id = &file_id(&accepted);
+    let link = app
+        .get_json(
             &format!("/api/files/{id}/content?redirect=false"),
             Some(&token),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let expires =
         chrono::DateTime::parse_from_rfc3339(link["expires_at"].as_str().unwrap()).unwrap();
     assert!(expires > chrono::Utc::now());
@@ -585,24 +495,19 @@ async fn download_links_come_as_json_when_asked_not_to_redirect() {
 #[actix_rt::test]
 async fn an_event_stream_shows_a_job_running_then_succeeded() {
     let app = spawn_app().await;
-    let (token, _) = user_with_id(&app, "events@example.com").await;
+    let (token, _) = app.user_with_id("events@example.com").await;
     let accepted = app.upload_fixture(&token, "photo.jpg").await;
-    let id = accepted["file"]["id"].as_str().unwrap().to_string();
+    let id = file_id(&accepted);
     app.wait_until_processed(&token, &id).await;
 
     let mut stream = app
-        .client
-        .get(app.url(&format!("/api/files/{id}/events")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+        .event_stream(&token, &format!("/api/files/{id}/events"))
+        .await;
     let job: Value = app
-        .post_json(
-            &format!("/api/files/{id}/process"),
+        .process(
+            &token,
+            &id,
             &json!({ "processor": "thumbnail", "variant": "again" }),
-            Some(&token),
         )
         .await
         .json()
@@ -610,27 +515,19 @@ async fn an_event_stream_shows_a_job_running_then_succeeded() {
         .unwrap();
     let job_id = job["job"]["id"].as_str().unwrap().to_string();
 
-    let mut seen: Vec<String> = Vec::new();
-    let mut buffer = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !seen.contains(&"succeeded".to_string()) {
-        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
-            .await
-            .expect("events arrive in time")
-            .unwrap()
-            .expect("the stream stays open");
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let frame: String = buffer.drain(..end + 2).collect();
-            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) else {
-                continue;
-            };
-            let event: Value = serde_json::from_str(data).unwrap();
-            if event["type"] == "job" && event["job_id"] == job_id.as_str() {
-                seen.push(event["status"].as_str().unwrap().to_string());
-            }
-        }
-    }
+    let statuses = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e["type"] == "job" && e["job_id"] == job_id.as_str())
+            .map(|e| e["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    stream
+        .read_until(Duration::from_secs(30), |events| {
+            statuses(events).contains(&"succeeded".to_string())
+        })
+        .await;
+    let seen = statuses(&stream.events);
     let running = seen
         .iter()
         .position(|s| s == "running")
@@ -654,19 +551,14 @@ fn large_photo() -> Vec<u8> {
 #[actix_rt::test]
 async fn deleting_a_file_while_its_job_runs_ends_the_job_and_leaves_nothing_behind() {
     let app = spawn_app().await;
-    let (token, user_id) = user_with_id(&app, "hasty@example.com").await;
-    let response = app
-        .upload(&token, "large.jpg", large_photo(), Some("resize"))
+    let (token, user_id) = app.user_with_id("hasty@example.com").await;
+    let accepted = app
+        .upload_accepted(&token, "large.jpg", large_photo(), Some("resize"))
         .await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let accepted: Value = response.json().await.unwrap();
-    let id = accepted["file"]["id"].as_str().unwrap();
-    let job_path = format!("/api/jobs/{}", accepted["jobs"][0]["id"].as_str().unwrap());
-    wait_until(Duration::from_secs(30), || async {
-        let job: Value = app.get(&job_path, Some(&token)).await.json().await.unwrap();
-        job["job"]["status"] == "running"
-    })
-    .await;
+    let id = &file_id(&accepted);
+    let job_id = accepted["jobs"][0]["id"].as_str().unwrap();
+    app.wait_for_job(&token, job_id, |job| job["status"] == "running")
+        .await;
     assert_eq!(
         app.delete(&format!("/api/files/{id}"), &token)
             .await
@@ -678,27 +570,22 @@ async fn deleting_a_file_while_its_job_runs_ends_the_job_and_leaves_nothing_behi
         app.stored_keys(&user_id).await.is_empty()
     })
     .await;
-    let files: Value = app
-        .get("/api/files", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let files = app.get_json("/api/files", Some(&token)).await;
     assert_eq!(files["files"], json!([]));
 }
 
 #[actix_rt::test]
 async fn an_allowed_extra_type_is_stored_without_processing() {
     let app = spawn_app_with(&[("ALLOWED_EXTRA_TYPES", "application/zip")]).await;
-    let (token, _) = user_with_id(&app, "archive@example.com").await;
+    let (token, _) = app.user_with_id("archive@example.com").await;
     let zip = [b"PK\x03\x04".as_slice(), &[0u8; 60]].concat();
-    let response = app.upload(&token, "bundle.zip", zip.clone(), None).await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let accepted: Value = response.json().await.unwrap();
+    let accepted = app
+        .upload_accepted(&token, "bundle.zip", zip.clone(), None)
+        .await;
     assert_eq!(accepted["jobs"], json!([]));
     assert_eq!(accepted["file"]["status"], "ready");
     assert_eq!(accepted["file"]["content_type"], "application/zip");
-    let id = accepted["file"]["id"].as_str().unwrap();
+    let id = &file_id(&accepted);
     assert_eq!(
         app.download(&token, &format!("/api/files/{id}/content"))
             .await,
@@ -709,16 +596,12 @@ async fn an_allowed_extra_type_is_stored_without_processing() {
         .await;
     assert_eq!(asked.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let process = app
-        .post_json(
-            &format!("/api/files/{id}/process"),
-            &json!({ "processor": "thumbnail" }),
-            Some(&token),
-        )
+        .process(&token, id, &json!({ "processor": "thumbnail" }))
         .await;
     assert_eq!(process.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     let strict = spawn_app().await;
-    let (token, _) = user_with_id(&strict, "strict@example.com").await;
+    let (token, _) = strict.user_with_id("strict@example.com").await;
     let refused = strict.upload(&token, "bundle.zip", zip, None).await;
     assert_eq!(refused.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
@@ -726,13 +609,11 @@ async fn an_allowed_extra_type_is_stored_without_processing() {
 #[actix_rt::test]
 async fn webp_and_watermark_variants_can_be_asked_for_at_upload_or_later() {
     let app = spawn_app().await;
-    let (token, _) = user_with_id(&app, "variants@example.com").await;
-    let response = app
-        .upload(&token, "photo.jpg", fixture("photo.jpg"), Some("webp"))
+    let (token, _) = app.user_with_id("variants@example.com").await;
+    let accepted = app
+        .upload_accepted(&token, "photo.jpg", fixture("photo.jpg"), Some("webp"))
         .await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let accepted: Value = response.json().await.unwrap();
-    let id = accepted["file"]["id"].as_str().unwrap();
+    let id = &file_id(&accepted);
     let details = app.wait_until_processed(&token, id).await;
     assert_eq!(details["file"]["status"], "ready", "{details}");
     let webp = app
@@ -748,11 +629,7 @@ async fn webp_and_watermark_variants_can_be_asked_for_at_upload_or_later() {
     );
 
     let job = app
-        .post_json(
-            &format!("/api/files/{id}/process"),
-            &json!({ "processor": "watermark", "options": { "text": "© Kiln", "position": "top-left", "format": "png" } }),
-            Some(&token),
-        )
+        .process(&token, id, &json!({ "processor": "watermark", "options": { "text": "© Kiln", "position": "top-left", "format": "png" } }))
         .await;
     assert_eq!(job.status(), StatusCode::ACCEPTED);
     let details = app.wait_until_processed(&token, id).await;
@@ -777,11 +654,7 @@ async fn webp_and_watermark_variants_can_be_asked_for_at_upload_or_later() {
     assert!(!differs(1100, 760), "the opposite corner is untouched");
 
     let missing_text = app
-        .post_json(
-            &format!("/api/files/{id}/process"),
-            &json!({ "processor": "watermark" }),
-            Some(&token),
-        )
+        .process(&token, id, &json!({ "processor": "watermark" }))
         .await;
     assert_eq!(missing_text.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }

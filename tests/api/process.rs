@@ -2,20 +2,20 @@
 //! id and user, and a clean stop on SIGTERM and SIGINT for each role.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::helpers::{PASSWORD, ServiceDatabaseHandle, base_env};
-use crate::servers::KilnProcess;
+use crate::support::api::Api;
+use crate::support::app::{PASSWORD, ServiceDatabase, app_env, override_env};
+use crate::support::processes::{KilnProcess, json_lines};
 
 /// Starts `kiln <role>` on the current mode's backends, in `data_dir`.
 async fn start(
     role: &str,
     data_dir: &std::path::Path,
     extra: &[(&str, &str)],
-) -> (KilnProcess, Option<ServiceDatabaseHandle>) {
-    let (env, database) = base_env(data_dir).await;
-    let mut env: Vec<(String, String)> = env.into_iter().collect();
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+) -> (KilnProcess, Option<ServiceDatabase>) {
+    let (mut env, database) = app_env(data_dir).await;
+    override_env(&mut env, extra);
     (KilnProcess::spawn(&[role], data_dir, &env), database)
 }
 
@@ -24,28 +24,16 @@ async fn json_logs_carry_the_request_id_and_user_id_and_sigterm_stops_cleanly() 
     let data_dir = tempfile::tempdir().unwrap();
     let (kiln, _database) = start("serve", data_dir.path(), &[("LOG_FORMAT", "json")]).await;
     kiln.wait_for_log("kiln started").await;
-    let client = reqwest::Client::new();
+    let api = Api::new(kiln.address());
 
-    let register = client
-        .post(format!("{}/api/auth/register", kiln.address()))
-        .json(&json!({ "email": "ops@example.com", "password": PASSWORD, "name": "Ops" }))
-        .send()
-        .await
-        .unwrap();
+    let register = api.register("ops@example.com").await;
     assert_eq!(register.status(), StatusCode::CREATED);
     let user: Value = register.json().await.unwrap();
-    let login: Value = client
-        .post(format!("{}/api/auth/login", kiln.address()))
-        .json(&json!({ "email": "ops@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let me = client
-        .get(format!("{}/api/me", kiln.address()))
-        .bearer_auth(login["access_token"].as_str().unwrap())
+    let token = api.access_token("ops@example.com", PASSWORD).await.unwrap();
+    let me = api
+        .client
+        .get(api.url("/api/me"))
+        .bearer_auth(token)
         .header("x-request-id", "ops-trace-1")
         .send()
         .await
@@ -56,10 +44,7 @@ async fn json_logs_carry_the_request_id_and_user_id_and_sigterm_stops_cleanly() 
     kiln.signal("TERM");
     let (code, log) = kiln.wait_for_exit().await;
     assert_eq!(code, Some(0), "{log}");
-    let lines: Vec<Value> = log
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
-        .collect();
+    let lines = json_lines(&log);
     let finished = lines
         .iter()
         .find(|l| l["message"] == "request finished" && l["request_id"] == "ops-trace-1")
@@ -84,11 +69,8 @@ async fn sigint_stops_the_api_and_sigterm_stops_a_worker() {
     let worker_dir = tempfile::tempdir().unwrap();
     let (worker, _worker_database) = start("worker", worker_dir.path(), &[]).await;
     worker.wait_for_log("kiln started").await;
-    let client = reqwest::Client::new();
     assert!(
-        client
-            .get(format!("{}/healthz", worker.address()))
-            .send()
+        reqwest::get(format!("{}/healthz", worker.address()))
             .await
             .is_err(),
         "a worker serves no HTTP"

@@ -11,7 +11,10 @@ use kiln::actors::processors::ProcessorPids;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, fixture, spawn_app_with, wait_until};
+use crate::support::api::file_id;
+use crate::support::app::{TestApp, spawn_app_with};
+use crate::support::fixtures::fixture;
+use crate::support::wait::wait_until;
 
 /// An app whose children obey fault markers, with one slot (so the child that
 /// ran a job is the one that takes the next) and the given overrides.
@@ -30,13 +33,11 @@ fn faulty_jpeg(fault: &str) -> Vec<u8> {
 
 /// Uploads `bytes` for a thumbnail only and returns (file id, job id).
 async fn upload_for_thumbnail(app: &TestApp, token: &str, bytes: Vec<u8>) -> (String, String) {
-    let response = app
-        .upload(token, "fault.jpg", bytes, Some("thumbnail"))
+    let body = app
+        .upload_accepted(token, "fault.jpg", bytes, Some("thumbnail"))
         .await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let body: Value = response.json().await.unwrap();
     (
-        body["file"]["id"].as_str().unwrap().to_string(),
+        file_id(&body),
         body["jobs"][0]["id"].as_str().unwrap().to_string(),
     )
 }
@@ -147,11 +148,10 @@ async fn an_image_whose_decoding_needs_more_than_the_memory_limit_fails_cleanly(
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .unwrap();
 
-    let response = app.upload(&token, "big.png", png, Some("thumbnail")).await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let body: Value = response.json().await.unwrap();
-    let file_id = body["file"]["id"].as_str().unwrap();
-    let details = app.wait_until_processed(&token, file_id).await;
+    let body = app
+        .upload_accepted(&token, "big.png", png, Some("thumbnail"))
+        .await;
+    let details = app.wait_until_processed(&token, &file_id(&body)).await;
     let job = &details["jobs"][0];
     assert_eq!(job["status"], "dead", "{job}");
     assert_eq!(
@@ -191,10 +191,8 @@ async fn a_child_killed_mid_job_fails_that_attempt_and_the_retry_succeeds_in_a_n
 
     // The child naps 1.5 s inside the first attempt, then makes the thumbnail.
     let (file_id, job_id) = upload_for_thumbnail(&app, &token, faulty_jpeg("nap-1500")).await;
-    wait_until(Duration::from_secs(10), || async {
-        app.job(&token, &job_id).await["status"] == "running"
-    })
-    .await;
+    app.wait_for_job(&token, &job_id, |job| job["status"] == "running")
+        .await;
     let killed = std::process::Command::new("kill")
         .args(["-9", &before[0].to_string()])
         .status()
@@ -233,11 +231,9 @@ async fn pdf_jobs_wait_for_a_missing_pdfium_and_finish_once_it_is_installed() {
 
     let body = app.upload_fixture(&token, "two-pages.pdf").await;
     let job_id = body["jobs"][0]["id"].as_str().unwrap().to_string();
-    wait_until(Duration::from_secs(20), || async {
-        app.job(&token, &job_id).await["status"] == "retrying"
-    })
-    .await;
-    let job = app.job(&token, &job_id).await;
+    let job = app
+        .wait_for_job(&token, &job_id, |job| job["status"] == "retrying")
+        .await;
     assert_eq!(
         job["error"], "waiting for PDF rendering to be installed on the worker",
         "a safe sentence, without the library's path or the operator's remedy: {job}"
@@ -253,8 +249,7 @@ async fn pdf_jobs_wait_for_a_missing_pdfium_and_finish_once_it_is_installed() {
 
     let installed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".pdfium/libpdfium.so");
     std::fs::copy(installed, &library).unwrap();
-    let file_id = body["file"]["id"].as_str().unwrap();
-    let details = app.wait_until_processed(&token, file_id).await;
+    let details = app.wait_until_processed(&token, &file_id(&body)).await;
     assert_eq!(details["file"]["status"], "ready", "{details}");
     wait_until(Duration::from_secs(10), || async {
         let readiness: Value = app.get("/readyz", None).await.json().await.unwrap();

@@ -7,78 +7,20 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use kiln::entities::{email_verifications, password_resets};
 use reqwest::StatusCode;
-use sea_orm::sea_query::Expr;
-use sea_orm::{Database, DatabaseConnection, EntityTrait};
-use secrecy::ExposeSecret;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{
-    BEHIND_A_PROXY, PASSWORD, TestApp, error_code, spawn_app, spawn_app_with, wait_until,
-};
-use crate::mail::{Inbox, ReceivedMail};
-use crate::servers::{PrivateSmtp, free_port};
-use crate::web::WebClient;
-
-const NEW_PASSWORD: &str = "copper lantern orbits the fjord";
-
-async fn app_mailing_to(smtp: &PrivateSmtp, extra: &[(&str, &str)]) -> TestApp {
-    let env = smtp.env();
-    let mut overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    overrides.extend_from_slice(extra);
-    spawn_app_with(&overrides).await
-}
-
-/// The app's own database, to move a link's times where a test needs them.
-async fn database(app: &TestApp) -> DatabaseConnection {
-    Database::connect(app.config.database.url.expose_secret())
-        .await
-        .unwrap()
-}
-
-async fn me(app: &TestApp, token: &str) -> Value {
-    let response = app.get("/api/me", Some(token)).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
-}
-
-async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
-    app.post_json(
-        "/api/auth/password/forgot",
-        &json!({ "email": email }),
-        None,
-    )
-    .await
-}
-
-async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
-    app.post_json(
-        "/api/auth/password/reset",
-        &json!({ "token": token, "password": password }),
-        None,
-    )
-    .await
-}
-
-async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
-    app.post_json("/api/auth/email/verify", &json!({ "token": token }), None)
-        .await
-}
-
-async fn resend(app: &TestApp, token: Option<&str>) -> reqwest::Response {
-    app.post_json("/api/auth/email/resend", &json!({}), token)
-        .await
-}
-
-/// [`resend`] from `client`, through a proxy.
-async fn resend_from(app: &TestApp, client: &str, token: &str) -> reqwest::Response {
-    app.post_json_from(client, "/api/auth/email/resend", &json!({}), Some(token))
-        .await
-}
+use crate::support::api::{error_code, retry_after};
+use crate::support::app::{BEHIND_A_PROXY, NEW_PASSWORD, PASSWORD, spawn_app, spawn_app_with};
+use crate::support::fixtures::free_port;
+use crate::support::mail::Inbox;
+use crate::support::servers::PrivateSmtp;
+use crate::support::wait::wait_until;
+use crate::support::web::WebClient;
 
 #[actix_rt::test]
 async fn registration_mails_a_link_that_verifies_the_address_once() {
     let mut smtp = PrivateSmtp::start().await;
-    let app = app_mailing_to(&smtp, &[]).await;
+    let app = spawn_app_with(smtp.env()).await;
     let session = app.signed_in_user("ada@example.com").await;
 
     let mail = smtp.inbox.next().await;
@@ -94,13 +36,16 @@ async fn registration_mails_a_link_that_verifies_the_address_once() {
         "{link}"
     );
     assert!(mail.html.as_deref().unwrap().contains("Confirm my address"));
-    assert_eq!(me(&app, &session).await["user"]["email_verified"], false);
+    assert_eq!(app.me(&session).await["user"]["email_verified"], false);
 
     let token = mail.token("verify-email");
-    assert_eq!(verify(&app, &token).await.status(), StatusCode::NO_CONTENT);
-    assert_eq!(me(&app, &session).await["user"]["email_verified"], true);
+    assert_eq!(
+        app.verify_email(&token).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.me(&session).await["user"]["email_verified"], true);
 
-    let again = verify(&app, &token).await;
+    let again = app.verify_email(&token).await;
     assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(again).await, "invalid_token");
 }
@@ -108,7 +53,12 @@ async fn registration_mails_a_link_that_verifies_the_address_once() {
 #[actix_rt::test]
 async fn links_in_mail_are_built_from_base_url_never_from_the_host_header() {
     let mut smtp = PrivateSmtp::start().await;
-    let app = app_mailing_to(&smtp, &[("BASE_URL", "https://kiln.example.test/photos")]).await;
+    let app = spawn_app_with(
+        smtp.env()
+            .into_iter()
+            .chain([("BASE_URL".into(), "https://kiln.example.test/photos".into())]),
+    )
+    .await;
     let response = app
         .client
         .post(app.url("/api/auth/register"))
@@ -132,21 +82,17 @@ async fn links_in_mail_are_built_from_base_url_never_from_the_host_header() {
 #[actix_rt::test]
 async fn a_new_verification_link_can_be_asked_for_once_a_minute() {
     let mut smtp = PrivateSmtp::start().await;
-    let app = app_mailing_to(&smtp, &[]).await;
+    let app = spawn_app_with(smtp.env()).await;
     let session = app.signed_in_user("resend@example.com").await;
     let first = smtp.inbox.next().await.token("verify-email");
 
-    let anonymous = resend(&app, None).await;
+    let anonymous = app.resend_verification(None).await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 
     // Registration mailed a link moments ago.
-    let too_soon = resend(&app, Some(&session)).await;
+    let too_soon = app.resend_verification(Some(&session)).await;
     assert_eq!(too_soon.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = too_soon.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after = retry_after(&too_soon);
     assert!(
         (1..=60).contains(&retry_after),
         "Retry-After: {retry_after}"
@@ -154,27 +100,25 @@ async fn a_new_verification_link_can_be_asked_for_once_a_minute() {
     assert_eq!(error_code(too_soon).await, "rate_limited");
 
     // A minute later (moved back in the database rather than waited for).
-    email_verifications::Entity::update_many()
-        .col_expr(
-            email_verifications::Column::CreatedAt,
-            Expr::value(Utc::now() - TimeDelta::minutes(2)),
-        )
-        .exec(&database(&app).await)
-        .await
-        .unwrap();
-    let accepted = resend(&app, Some(&session)).await;
+    let two_minutes_ago = Utc::now() - TimeDelta::minutes(2);
+    app.set_time(email_verifications::Column::CreatedAt, two_minutes_ago)
+        .await;
+    let accepted = app.resend_verification(Some(&session)).await;
     assert_eq!(accepted.status(), StatusCode::ACCEPTED);
     let second = smtp.inbox.next().await.token("verify-email");
     assert_ne!(first, second);
 
-    assert_eq!(verify(&app, &second).await.status(), StatusCode::NO_CONTENT);
-    assert_eq!(me(&app, &session).await["user"]["email_verified"], true);
+    assert_eq!(
+        app.verify_email(&second).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.me(&session).await["user"]["email_verified"], true);
     // The older link was spent along with it.
-    let older = verify(&app, &first).await;
+    let older = app.verify_email(&first).await;
     assert_eq!(older.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(older).await, "invalid_token");
 
-    let verified = resend(&app, Some(&session)).await;
+    let verified = app.resend_verification(Some(&session)).await;
     assert_eq!(verified.status(), StatusCode::CONFLICT);
     assert_eq!(error_code(verified).await, "already_verified");
 }
@@ -182,22 +126,17 @@ async fn a_new_verification_link_can_be_asked_for_once_a_minute() {
 #[actix_rt::test]
 async fn a_password_reset_sets_the_new_password_and_ends_every_earlier_sign_in_and_api_token() {
     let mut smtp = PrivateSmtp::start().await;
-    let app = app_mailing_to(&smtp, &[]).await;
+    let app = spawn_app_with(smtp.env()).await;
     let old_session = app.signed_in_user("grace@example.com").await;
     let verification = smtp.inbox.next().await.token("verify-email");
     assert_eq!(
-        verify(&app, &verification).await.status(),
+        app.verify_email(&verification).await.status(),
         StatusCode::NO_CONTENT
     );
-    let api_token = app
-        .post_json("/api/tokens", &json!({ "name": "ci" }), Some(&old_session))
-        .await;
-    assert_eq!(api_token.status(), StatusCode::CREATED);
-    let api_token: Value = api_token.json().await.unwrap();
-    let api_token = api_token["token"].as_str().unwrap().to_string();
-    me(&app, &api_token).await;
+    let api_token = app.api_token(&old_session, "ci").await;
+    app.me(&api_token).await;
 
-    let asked = forgot(&app, " Grace@Example.com ").await;
+    let asked = app.forgot_password(" Grace@Example.com ").await;
     assert_eq!(asked.status(), StatusCode::ACCEPTED);
     let mail = smtp.inbox.next().await;
     assert!(mail.is_to("grace@example.com"), "{}", mail.to);
@@ -207,19 +146,19 @@ async fn a_password_reset_sets_the_new_password_and_ends_every_earlier_sign_in_a
     let token = mail.token("reset-password");
 
     assert_eq!(
-        reset(&app, &token, NEW_PASSWORD).await.status(),
+        app.reset_password(&token, NEW_PASSWORD).await.status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(
         app.login("grace@example.com", PASSWORD).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let login = app.login("grace@example.com", NEW_PASSWORD).await;
-    assert_eq!(login.status(), StatusCode::OK);
-    let login: Value = login.json().await.unwrap();
-    let new_session = login["access_token"].as_str().unwrap();
+    let new_session = &app
+        .access_token("grace@example.com", NEW_PASSWORD)
+        .await
+        .expect("the new password signs in");
     // The link reached the address, so the address is verified too.
-    assert_eq!(me(&app, new_session).await["user"]["email_verified"], true);
+    assert_eq!(app.me(new_session).await["user"]["email_verified"], true);
 
     let old = app.get("/api/me", Some(&old_session)).await;
     assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
@@ -230,15 +169,12 @@ async fn a_password_reset_sets_the_new_password_and_ends_every_earlier_sign_in_a
         StatusCode::UNAUTHORIZED,
         "the API token ended"
     );
-    let listed: Value = app
-        .get("/api/tokens", Some(new_session))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = app.get_json("/api/tokens", Some(new_session)).await;
     assert_eq!(listed["tokens"], json!([]));
 
-    let twice = reset(&app, &token, "another fine passphrase here").await;
+    let twice = app
+        .reset_password(&token, "another fine passphrase here")
+        .await;
     assert_eq!(twice.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(twice).await, "invalid_token");
     assert_eq!(
@@ -250,33 +186,25 @@ async fn a_password_reset_sets_the_new_password_and_ends_every_earlier_sign_in_a
 #[actix_rt::test]
 async fn expired_links_are_refused_and_change_nothing() {
     let mut smtp = PrivateSmtp::start().await;
-    let app = app_mailing_to(&smtp, &[]).await;
+    let app = spawn_app_with(smtp.env()).await;
     let session = app.signed_in_user("late@example.com").await;
     let verification = smtp.inbox.next().await.token("verify-email");
     assert_eq!(
-        forgot(&app, "late@example.com").await.status(),
+        app.forgot_password("late@example.com").await.status(),
         StatusCode::ACCEPTED
     );
     let reset_token = smtp.inbox.next().await.token("reset-password");
 
     // An hour and a day later, as far as the links can tell.
-    let db = database(&app).await;
     let past = Utc::now() - TimeDelta::seconds(1);
-    password_resets::Entity::update_many()
-        .col_expr(password_resets::Column::ExpiresAt, Expr::value(past))
-        .exec(&db)
-        .await
-        .unwrap();
-    email_verifications::Entity::update_many()
-        .col_expr(email_verifications::Column::ExpiresAt, Expr::value(past))
-        .exec(&db)
-        .await
-        .unwrap();
+    app.set_time(password_resets::Column::ExpiresAt, past).await;
+    app.set_time(email_verifications::Column::ExpiresAt, past)
+        .await;
 
-    let expired = reset(&app, &reset_token, NEW_PASSWORD).await;
+    let expired = app.reset_password(&reset_token, NEW_PASSWORD).await;
     assert_eq!(expired.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(expired).await, "token_expired");
-    let expired = verify(&app, &verification).await;
+    let expired = app.verify_email(&verification).await;
     assert_eq!(expired.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(expired).await, "token_expired");
 
@@ -284,22 +212,22 @@ async fn expired_links_are_refused_and_change_nothing() {
         app.login("late@example.com", PASSWORD).await.status(),
         StatusCode::OK
     );
-    assert_eq!(me(&app, &session).await["user"]["email_verified"], false);
+    assert_eq!(app.me(&session).await["user"]["email_verified"], false);
 }
 
 #[actix_rt::test]
 async fn forgot_password_answers_alike_for_unknown_addresses_and_mails_nobody_twice_a_minute() {
     let mut smtp = PrivateSmtp::start().await;
-    let app = app_mailing_to(&smtp, &[]).await;
+    let app = spawn_app_with(smtp.env()).await;
     assert_eq!(
         app.register("known@example.com").await.status(),
         StatusCode::CREATED
     );
     smtp.inbox.next().await; // the verification mail
 
-    let unknown = forgot(&app, "nobody@example.com").await;
+    let unknown = app.forgot_password("nobody@example.com").await;
     let unknown = (unknown.status(), unknown.text().await.unwrap());
-    let known = forgot(&app, "known@example.com").await;
+    let known = app.forgot_password("known@example.com").await;
     let known = (known.status(), known.text().await.unwrap());
     assert_eq!(unknown.0, StatusCode::ACCEPTED);
     assert_eq!(unknown, known);
@@ -308,7 +236,7 @@ async fn forgot_password_answers_alike_for_unknown_addresses_and_mails_nobody_tw
     assert_eq!(mail.subject, "Reset your Kiln password");
 
     // Asked again at once: the same answer, and no second mail.
-    let again = forgot(&app, "known@example.com").await;
+    let again = app.forgot_password("known@example.com").await;
     assert_eq!((again.status(), again.text().await.unwrap()), known);
 
     // Any mail the two requests above had caused would be queued before this one.
@@ -324,14 +252,14 @@ async fn forgot_password_answers_alike_for_unknown_addresses_and_mails_nobody_tw
 #[actix_rt::test]
 async fn a_weak_new_password_is_a_422_and_leaves_the_link_usable() {
     let mut smtp = PrivateSmtp::start().await;
-    let app = app_mailing_to(&smtp, &[]).await;
+    let app = spawn_app_with(smtp.env()).await;
     app.register("linus.torvalds@example.com").await;
     smtp.inbox.next().await;
-    forgot(&app, "linus.torvalds@example.com").await;
+    app.forgot_password("linus.torvalds@example.com").await;
     let token = smtp.inbox.next().await.token("reset-password");
 
     for weak in ["short1!", "password", "12345678", "linus.torvalds1"] {
-        let response = reset(&app, &token, weak).await;
+        let response = app.reset_password(&token, weak).await;
         assert_eq!(
             response.status(),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -340,7 +268,7 @@ async fn a_weak_new_password_is_a_422_and_leaves_the_link_usable() {
         assert_eq!(error_code(response).await, "weak_password");
     }
     assert_eq!(
-        reset(&app, &token, NEW_PASSWORD).await.status(),
+        app.reset_password(&token, NEW_PASSWORD).await.status(),
         StatusCode::NO_CONTENT
     );
 }
@@ -416,7 +344,7 @@ async fn without_smtp_settings_each_mail_is_an_eml_file_under_the_data_dir() {
     assert!(raw.lines().any(|line| line == link.as_str()), "{raw}");
 
     assert_eq!(
-        verify(&app, &mail.token("verify-email")).await.status(),
+        app.verify_email(&mail.token("verify-email")).await.status(),
         StatusCode::NO_CONTENT
     );
 }
@@ -441,7 +369,7 @@ async fn a_mail_the_smtp_server_could_not_take_is_retried_until_it_can() {
     let mail = smtp.inbox.next_within(Duration::from_secs(30)).await;
     assert!(mail.is_to("patient@example.com"), "{}", mail.to);
     assert_eq!(
-        verify(&app, &mail.token("verify-email")).await.status(),
+        app.verify_email(&mail.token("verify-email")).await.status(),
         StatusCode::NO_CONTENT
     );
 }
@@ -449,7 +377,7 @@ async fn a_mail_the_smtp_server_could_not_take_is_retried_until_it_can() {
 #[actix_rt::test]
 async fn mail_to_an_address_not_yet_verified_carries_no_text_the_account_chose() {
     let mut smtp = PrivateSmtp::start().await;
-    let app = app_mailing_to(&smtp, &[]).await;
+    let app = spawn_app_with(smtp.env()).await;
     // Anyone can register someone else's address, with a "name" that is a message.
     let name = "Your invoice is overdue: pay at https://pay.evil.example/now";
     let registered = app
@@ -462,7 +390,7 @@ async fn mail_to_an_address_not_yet_verified_carries_no_text_the_account_chose()
     assert_eq!(registered.status(), StatusCode::CREATED);
     let verification = smtp.inbox.next().await;
     assert_eq!(
-        forgot(&app, "victim@example.com").await.status(),
+        app.forgot_password("victim@example.com").await.status(),
         StatusCode::ACCEPTED
     );
     let reset = smtp.inbox.next().await;
@@ -479,20 +407,15 @@ async fn mail_to_an_address_not_yet_verified_carries_no_text_the_account_chose()
     }
 
     // Once the address's owner has proven it, mail greets them by their name.
-    let verified = verify(&app, &verification.token("verify-email")).await;
+    let verified = app.verify_email(&verification.token("verify-email")).await;
     assert_eq!(verified.status(), StatusCode::NO_CONTENT);
     // The next reset mail may go out a minute after the last (moved back in
     // the database rather than waited for).
-    password_resets::Entity::update_many()
-        .col_expr(
-            password_resets::Column::CreatedAt,
-            Expr::value(Utc::now() - TimeDelta::minutes(2)),
-        )
-        .exec(&database(&app).await)
-        .await
-        .unwrap();
+    let two_minutes_ago = Utc::now() - TimeDelta::minutes(2);
+    app.set_time(password_resets::Column::CreatedAt, two_minutes_ago)
+        .await;
     assert_eq!(
-        forgot(&app, "victim@example.com").await.status(),
+        app.forgot_password("victim@example.com").await.status(),
         StatusCode::ACCEPTED
     );
     let greeted = smtp.inbox.next().await;
@@ -514,32 +437,22 @@ async fn new_verification_links_asked_for_from_one_address_are_limited_and_refus
             app.register_from(&client, &email).await.status(),
             StatusCode::CREATED
         );
-        let login: Value = app
-            .login_from(&client, &email, PASSWORD)
-            .await
-            .json()
-            .await
-            .unwrap();
-        sessions.push(login["access_token"].as_str().unwrap().to_string());
+        let session = app.access_token_from(&client, &email, PASSWORD).await;
+        sessions.push(session.unwrap());
     }
     // Their first links are a minute old (moved back rather than waited for).
-    email_verifications::Entity::update_many()
-        .col_expr(
-            email_verifications::Column::CreatedAt,
-            Expr::value(Utc::now() - TimeDelta::minutes(2)),
-        )
-        .exec(&database(&app).await)
-        .await
-        .unwrap();
+    let two_minutes_ago = Utc::now() - TimeDelta::minutes(2);
+    app.set_time(email_verifications::Column::CreatedAt, two_minutes_ago)
+        .await;
 
     let shared = "203.0.113.5";
     for session in &sessions[..2] {
         assert_eq!(
-            resend_from(&app, shared, session).await.status(),
+            app.resend_verification_from(shared, session).await.status(),
             StatusCode::ACCEPTED
         );
     }
-    let refused = resend_from(&app, shared, &sessions[2]).await;
+    let refused = app.resend_verification_from(shared, &sessions[2]).await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(refused.headers().contains_key("retry-after"));
     assert_eq!(error_code(refused).await, "rate_limited");
@@ -553,17 +466,17 @@ async fn new_verification_links_asked_for_from_one_address_are_limited_and_refus
     // From its own address the third account gets its link: had a refusal
     // mailed one, this would be refused as too soon after it.
     assert_eq!(
-        resend_from(&app, "198.51.100.2", &sessions[2])
+        app.resend_verification_from("198.51.100.2", &sessions[2])
             .await
             .status(),
         StatusCode::ACCEPTED
     );
-    let inbox = Inbox::new(app.mail_dir());
+    let inbox = app.inbox();
     wait_until(Duration::from_secs(20), || async { inbox.count() >= 6 }).await;
     let to_third = inbox
-        .files()
+        .all()
         .iter()
-        .filter(|file| ReceivedMail::parse(&std::fs::read(file).unwrap()).is_to("n2@example.com"))
+        .filter(|mail| mail.is_to("n2@example.com"))
         .count();
     assert_eq!(to_third, 2, "the registration's link and the one resent");
 }

@@ -12,37 +12,17 @@ use kiln::domain::delivery::Delivery;
 use kiln::telemetry::RequestId;
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, spawn_app, wait_until};
+use crate::support::app::{TestApp, spawn_app};
+use crate::support::wait::wait_until;
 
 fn key(raw: &str) -> ObjectKey {
     ObjectKey::parse(raw).unwrap()
 }
 
-/// A deterministic body of `len` bytes streamed in 64 KiB chunks.
-fn body_of(len: usize) -> (Vec<u8>, ByteStream) {
-    let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
-    let chunks: Vec<Result<Bytes, std::io::Error>> = data
-        .chunks(64 * 1024)
-        .map(|c| Ok(Bytes::copy_from_slice(c)))
-        .collect();
-    (data, stream::iter(chunks).boxed())
-}
-
+/// Stores a deterministic body of `len` bytes under `raw_key`; returns it.
 async fn put(app: &TestApp, raw_key: &str, len: usize) -> Vec<u8> {
-    let (data, body) = body_of(len);
-    let stored = app
-        .actors
-        .storage
-        .send(PutObject {
-            request_id: RequestId::generate(),
-            key: key(raw_key),
-            content_type: "image/png".into(),
-            body,
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.size, len as u64);
+    let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+    assert_eq!(app.put_object(raw_key, &data).await, len as u64);
     data
 }
 
@@ -114,15 +94,7 @@ async fn objects_round_trip_through_put_get_list_and_delete() {
     );
 
     for k in ["u1/f1/original.png", "u1/f1/xl.png"] {
-        app.actors
-            .storage
-            .send(DeleteObject {
-                request_id: RequestId::generate(),
-                key: key(k),
-            })
-            .await
-            .unwrap()
-            .unwrap();
+        app.delete_object(k).await;
         assert!(matches!(get(&app, k).await, Err(StorageError::NotFound)));
     }
     assert_eq!(get(&app, "u2/f9/original.png").await.unwrap().len(), 10);

@@ -4,7 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{error_code, spawn_app};
+use crate::support::api::error_code;
+use crate::support::app::spawn_app;
 
 #[actix_rt::test]
 async fn a_created_token_is_shown_once_and_authenticates() {
@@ -24,17 +25,10 @@ async fn a_created_token_is_shown_once_and_authenticates() {
     assert_eq!(created["name"], "ci deploy");
     assert!(created["expires_at"].is_string());
 
-    let me = app.get("/api/me", Some(&token)).await;
-    assert_eq!(me.status(), StatusCode::OK);
-    let me: Value = me.json().await.unwrap();
+    let me = app.me(&token).await;
     assert_eq!(me["user"]["email"], "tokens@example.com");
 
-    let listed: Value = app
-        .get("/api/tokens", Some(&session))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = app.get_json("/api/tokens", Some(&session)).await;
     let tokens = listed["tokens"].as_array().unwrap();
     assert_eq!(tokens.len(), 1);
     assert_eq!(tokens[0]["id"], created["id"]);
@@ -60,23 +54,12 @@ async fn only_an_account_whose_address_is_verified_can_make_api_tokens() {
         .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert_eq!(error_code(refused).await, "email_unverified");
-    let listed: Value = app
-        .get("/api/tokens", Some(&session))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = app.get_json("/api/tokens", Some(&session)).await;
     assert_eq!(listed["tokens"], json!([]));
 
     // The link mailed to the address proves it.
     let mail = app.mail_to("squatter@example.com").await;
-    let verified = app
-        .post_json(
-            "/api/auth/email/verify",
-            &json!({ "token": mail.token("verify-email") }),
-            None,
-        )
-        .await;
+    let verified = app.verify_email(&mail.token("verify-email")).await;
     assert_eq!(verified.status(), StatusCode::NO_CONTENT);
     let created = app
         .post_json("/api/tokens", &json!({ "name": "script" }), Some(&session))
@@ -102,10 +85,7 @@ async fn a_deleted_token_stops_working_and_others_tokens_are_not_found() {
     let foreign = app.delete(&format!("/api/tokens/{id}"), &stranger).await;
     assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(foreign).await, "not_found");
-    assert_eq!(
-        app.get("/api/me", Some(token)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(token).await, StatusCode::OK);
 
     assert_eq!(
         app.delete(&format!("/api/tokens/{id}"), &owner)
@@ -113,10 +93,7 @@ async fn a_deleted_token_stops_working_and_others_tokens_are_not_found() {
             .status(),
         StatusCode::NO_CONTENT
     );
-    assert_eq!(
-        app.get("/api/me", Some(token)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.me_status(token).await, StatusCode::UNAUTHORIZED);
     assert_eq!(
         app.delete(&format!("/api/tokens/{id}"), &owner)
             .await

@@ -3,17 +3,16 @@
 //! is queued; a mark deleted or unusable by the time the job runs ends the job dead
 //! with a reason; and `kiln process --watermark` does the same with local files.
 
-use std::process::Command;
-use std::time::Duration;
-
 use image::RgbImage;
-use kiln::actors::catalog::jobs::{AddJob, NewJob};
 use kiln::actors::dispatcher::JobsQueued;
-use kiln::telemetry::RequestId;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code, fixture, spawn_app_with, user_with_id, wait_until};
+use kiln::actors::catalog::jobs::NewJob;
+use crate::support::api::{error_code, file_id, upload_form, variant};
+use crate::support::app::{TestApp, spawn_app, spawn_app_with};
+use crate::support::cli::kiln;
+use crate::support::fixtures::{fixture, fixture_path};
 
 const MAGENTA: [u8; 3] = [255, 0, 255];
 
@@ -25,24 +24,16 @@ fn close(actual: [u8; 3], expected: [u8; 3], tolerance: u8) -> bool {
         .all(|(a, e)| a.abs_diff(e) <= tolerance)
 }
 
-/// Uploads a fixture, waits until its own jobs are done, and returns its id.
-async fn uploaded(app: &TestApp, token: &str, name: &str) -> String {
-    let accepted = app.upload_fixture(token, name).await;
-    let id = accepted["file"]["id"].as_str().unwrap().to_string();
-    app.wait_until_processed(token, &id).await;
-    id
-}
-
 async fn ask_for_watermark(
     app: &TestApp,
     token: &str,
     file_id: &str,
     options: Value,
 ) -> reqwest::Response {
-    app.post_json(
-        &format!("/api/files/{file_id}/process"),
+    app.process(
+        token,
+        file_id,
         &json!({ "processor": "watermark", "options": options }),
-        Some(token),
     )
     .await
 }
@@ -74,22 +65,17 @@ fn assert_logo_top_left(marked: &RgbImage) {
 
 #[actix_rt::test]
 async fn a_logo_the_user_uploaded_marks_a_photo_at_the_anchor_asked_for() {
-    let app = spawn_app_with(&[]).await;
-    let (token, _) = user_with_id(&app, "logo@example.com").await;
-    let logo = uploaded(&app, &token, "logo.png").await;
-    let photo = uploaded(&app, &token, "photo.jpg").await;
+    let app = spawn_app().await;
+    let (token, _) = app.user_with_id("logo@example.com").await;
+    let logo = app.uploaded(&token, "logo.png").await;
+    let photo = app.uploaded(&token, "photo.jpg").await;
 
     let options = json!({ "image": logo, "position": "top-left", "opacity": 1, "format": "png" });
     let response = ask_for_watermark(&app, &token, &photo, options).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let details = app.wait_until_processed(&token, &photo).await;
     assert_eq!(details["file"]["status"], "ready", "{details}");
-    let variant = details["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == "watermark")
-        .unwrap();
+    let variant = variant(&details, "watermark");
     assert_eq!(variant["content_type"], "image/png");
     assert_eq!(
         (variant["width"].as_u64(), variant["height"].as_u64()),
@@ -109,30 +95,22 @@ async fn upload_with_options(
     processors: Option<&str>,
     options: &str,
 ) -> reqwest::Response {
-    let mut form = reqwest::multipart::Form::new().text("options", options.to_string());
-    if let Some(processors) = processors {
-        form = form.text("processors", processors.to_string());
-    }
-    let form = form.part(
-        "file",
-        reqwest::multipart::Part::bytes(fixture("photo.jpg")).file_name("photo.jpg"),
-    );
-    app.client
-        .post(app.url("/api/upload"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
+    let mut fields = vec![("options", options)];
+    fields.extend(processors.map(|p| ("processors", p)));
+    app.post_upload(
+        token,
+        upload_form("photo.jpg", fixture("photo.jpg"), &fields),
+    )
+    .await
 }
 
 #[actix_rt::test]
 async fn an_upload_can_carry_options_for_the_processors_it_names() {
-    let app = spawn_app_with(&[]).await;
-    let (token, user_id) = user_with_id(&app, "upload-options@example.com").await;
-    let (stranger, _) = user_with_id(&app, "upload-stranger@example.com").await;
-    let logo = uploaded(&app, &token, "logo.png").await;
-    let theirs = uploaded(&app, &stranger, "logo.png").await;
+    let app = spawn_app().await;
+    let (token, user_id) = app.user_with_id("upload-options@example.com").await;
+    let (stranger, _) = app.user_with_id("upload-stranger@example.com").await;
+    let logo = app.uploaded(&token, "logo.png").await;
+    let theirs = app.uploaded(&stranger, "logo.png").await;
     let stored_before = app.stored_keys(&user_id).await.len();
 
     let options = json!({
@@ -148,15 +126,10 @@ async fn an_upload_can_carry_options_for_the_processors_it_names() {
     .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let accepted: Value = response.json().await.unwrap();
-    let photo = accepted["file"]["id"].as_str().unwrap();
-    let details = app.wait_until_processed(&token, photo).await;
+    let photo = file_id(&accepted);
+    let details = app.wait_until_processed(&token, &photo).await;
     assert_eq!(details["file"]["status"], "ready", "{details}");
-    let thumbnail = details["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == "thumbnail")
-        .unwrap();
+    let thumbnail = variant(&details, "thumbnail");
     assert_eq!(
         (thumbnail["width"].as_u64(), thumbnail["height"].as_u64()),
         (Some(120), Some(80))
@@ -205,23 +178,18 @@ async fn an_upload_can_carry_options_for_the_processors_it_names() {
         assert_eq!(error_code(response).await, code, "{options}");
     }
     assert_eq!(app.stored_keys(&user_id).await.len(), stored_after_one);
-    let files: Value = app
-        .get("/api/files", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let files = app.get_json("/api/files", Some(&token)).await;
     assert_eq!(files["files"].as_array().unwrap().len(), 2);
 }
 
 #[actix_rt::test]
 async fn a_mark_that_is_not_one_of_your_images_is_a_422_and_queues_nothing() {
-    let app = spawn_app_with(&[]).await;
-    let (token, _) = user_with_id(&app, "marker@example.com").await;
-    let (stranger, _) = user_with_id(&app, "stranger@example.com").await;
-    let photo = uploaded(&app, &token, "photo.jpg").await;
-    let pdf = uploaded(&app, &token, "two-pages.pdf").await;
-    let theirs = uploaded(&app, &stranger, "logo.png").await;
+    let app = spawn_app().await;
+    let (token, _) = app.user_with_id("marker@example.com").await;
+    let (stranger, _) = app.user_with_id("stranger@example.com").await;
+    let photo = app.uploaded(&token, "photo.jpg").await;
+    let pdf = app.uploaded(&token, "two-pages.pdf").await;
+    let theirs = app.uploaded(&stranger, "logo.png").await;
     let nobodys = uuid::Uuid::now_v7().to_string();
 
     let refusal = async |image: &str| {
@@ -264,12 +232,9 @@ async fn a_mark_that_is_not_one_of_your_images_is_a_422_and_queues_nothing() {
     assert_eq!(both.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(both).await, "invalid_options");
 
-    let details: Value = app
-        .get(&format!("/api/files/{photo}"), Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let details = app
+        .get_json(&format!("/api/files/{photo}"), Some(&token))
+        .await;
     assert!(
         details["jobs"]
             .as_array()
@@ -286,26 +251,17 @@ async fn a_job_whose_mark_was_deleted_before_it_ran_is_dead_saying_so() {
     // so the runner meets the deletion every time; the reconciler must not publish
     // it earlier.
     let app = spawn_app_with(&[("REQUEUE_AFTER", "1h")]).await;
-    let (token, user_id) = user_with_id(&app, "deleted@example.com").await;
-    let logo = uploaded(&app, &token, "logo.png").await;
-    let photo = uploaded(&app, &token, "photo.jpg").await;
+    let (token, user_id) = app.user_with_id("deleted@example.com").await;
+    let logo = app.uploaded(&token, "logo.png").await;
+    let photo = app.uploaded(&token, "photo.jpg").await;
+    let mark = NewJob {
+        processor: "watermark".into(),
+        variant: "watermark".into(),
+        options: json!({ "image": logo }),
+    };
     let queued = app
-        .actors
-        .catalog
-        .send(AddJob {
-            request_id: RequestId::generate(),
-            user_id: user_id.parse().unwrap(),
-            file_id: photo.parse().unwrap(),
-            job: NewJob {
-                processor: "watermark".into(),
-                variant: "watermark".into(),
-                options: json!({ "image": logo }),
-            },
-        })
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+        .add_job(user_id.parse().unwrap(), photo.parse().unwrap(), mark)
+        .await;
     assert_eq!(
         app.delete(&format!("/api/files/{logo}"), &token)
             .await
@@ -317,17 +273,15 @@ async fn a_job_whose_mark_was_deleted_before_it_ran_is_dead_saying_so() {
         .as_ref()
         .expect("serve publishes jobs")
         .send(JobsQueued {
-            job_ids: vec![queued.id],
+            job_ids: vec![queued],
         })
         .await
         .unwrap();
 
-    let job_id = queued.id.to_string();
-    wait_until(Duration::from_secs(30), || async {
-        app.job(&token, &job_id).await["status"] == "dead"
-    })
-    .await;
-    let dead = app.job(&token, &job_id).await;
+    let job_id = queued.to_string();
+    let dead = app
+        .wait_for_job(&token, &job_id, |job| job["status"] == "dead")
+        .await;
     assert_eq!(dead["attempts"], 1, "a missing mark is not retried: {dead}");
     assert_eq!(
         dead["error"],
@@ -339,42 +293,28 @@ async fn a_job_whose_mark_was_deleted_before_it_ran_is_dead_saying_so() {
 
 #[actix_rt::test]
 async fn a_mark_too_large_to_decode_is_refused_like_an_original_would_be() {
-    let app = spawn_app_with(&[]).await;
-    let (token, _) = user_with_id(&app, "bomb@example.com").await;
+    let app = spawn_app().await;
+    let (token, _) = app.user_with_id("bomb@example.com").await;
     // The bomb's own thumbnail dies; as a mark it is still an image, and only its
     // original is read, so the job is accepted and dies when it decodes the header.
-    let bomb = uploaded(&app, &token, "bomb.png").await;
-    let photo = uploaded(&app, &token, "photo.jpg").await;
+    let bomb = app.uploaded(&token, "bomb.png").await;
+    let photo = app.uploaded(&token, "photo.jpg").await;
     let response = ask_for_watermark(&app, &token, &photo, json!({ "image": bomb })).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let body: Value = response.json().await.unwrap();
     let job_id = body["job"]["id"].as_str().unwrap().to_string();
-    wait_until(Duration::from_secs(30), || async {
-        app.job(&token, &job_id).await["status"] == "dead"
-    })
-    .await;
-    let error = app.job(&token, &job_id).await["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let dead = app
+        .wait_for_job(&token, &job_id, |job| job["status"] == "dead")
+        .await;
+    let error = dead["error"].as_str().unwrap().to_string();
     assert!(
         error.starts_with("the watermark image cannot be used") && error.contains("pixels"),
         "{error}"
     );
 }
 
-fn fixture_path(name: &str) -> String {
-    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
 fn kiln_process(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .arg("process")
-        .args(args)
-        .env_clear()
-        .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap()
+    kiln(&[&["process"], args].concat()).run()
 }
 
 #[test]

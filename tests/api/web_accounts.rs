@@ -5,22 +5,14 @@
 
 use std::time::Duration;
 
+use chrono::{TimeDelta, Utc};
+use kiln::entities::sessions;
 use reqwest::{StatusCode, header};
 
-use crate::helpers::{BEHIND_A_PROXY, PASSWORD, spawn_app, spawn_app_with};
-use crate::servers::PrivateSmtp;
-use crate::web::{WebClient, location, session_cookie};
-
-const NEW_PASSWORD: &str = "copper lantern orbits the fjord";
-
-fn set_cookie_headers(response: &reqwest::Response) -> Vec<String> {
-    response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect()
-}
+use crate::support::app::{BEHIND_A_PROXY, NEW_PASSWORD, PASSWORD, spawn_app, spawn_app_with};
+use crate::support::servers::PrivateSmtp;
+use crate::support::wait::wait_until;
+use crate::support::web::{WebClient, location, session_cookie, set_cookies};
 
 #[actix_rt::test]
 async fn registering_on_the_page_signs_in_with_a_locked_down_cookie() {
@@ -38,8 +30,9 @@ async fn registering_on_the_page_signs_in_with_a_locked_down_cookie() {
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/files");
-    let cookie = set_cookie_headers(&response)
+    let cookie = set_cookies(&response)
         .into_iter()
+        .map(|c| c.line)
         .find(|c| c.starts_with("kiln_session="))
         .expect("a session cookie");
     for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
@@ -72,8 +65,9 @@ async fn an_https_site_uses_a_secure_host_prefixed_cookie() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let cookie = set_cookie_headers(&response)
+    let cookie = set_cookies(&response)
         .into_iter()
+        .map(|c| c.line)
         .find(|c| c.contains("kiln_session="))
         .expect("a session cookie");
     assert!(cookie.starts_with("__Host-kiln_session="), "{cookie}");
@@ -88,11 +82,10 @@ async fn an_https_site_uses_a_secure_host_prefixed_cookie() {
 async fn signing_in_rotates_the_session_id_and_signing_out_ends_it_on_the_server() {
     let app = spawn_app().await;
     let first = WebClient::register(&app, "ada@example.com").await;
-    let stale = first.session.clone().unwrap();
+    let stale = first.session().unwrap();
 
     // Signing in from a browser that holds a session replaces that session.
-    let mut web = WebClient::new(&app);
-    web.session = Some(stale.clone());
+    let mut web = WebClient::with_session(&app, &stale);
     let response = web
         .post_form(
             "/login",
@@ -100,10 +93,9 @@ async fn signing_in_rotates_the_session_id_and_signing_out_ends_it_on_the_server
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let fresh = web.session.clone().unwrap();
+    let fresh = web.session().unwrap();
     assert_ne!(fresh, stale, "a sign-in gets a new id");
-    let mut old = WebClient::new(&app);
-    old.session = Some(stale);
+    let mut old = WebClient::with_session(&app, &stale);
     let response = old.get("/verify-email/resend").await;
     assert_eq!(
         response.status(),
@@ -121,8 +113,7 @@ async fn signing_in_rotates_the_session_id_and_signing_out_ends_it_on_the_server
         "the cookie is cleared"
     );
     // Replaying the cookie after sign-out opens nothing: it ended server-side.
-    let mut replay = WebClient::new(&app);
-    replay.session = Some(fresh);
+    let mut replay = WebClient::with_session(&app, &fresh);
     let response = replay.get("/verify-email/resend").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let response = replay.get("/api/me").await;
@@ -315,7 +306,7 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
 async fn the_api_takes_a_session_cookie_only_with_the_csrf_header_for_changes() {
     let app = spawn_app().await;
     let web = WebClient::register(&app, "ada@example.com").await;
-    let cookie = web.session.clone().unwrap();
+    let cookie = web.session().unwrap();
     let me = app
         .client
         .get(app.url("/api/me"))
@@ -382,9 +373,13 @@ async fn pages_carry_a_strict_content_security_policy() {
 
 #[actix_rt::test]
 async fn an_idle_session_and_an_old_session_end() {
-    let idle = spawn_app_with(&[("SESSION_IDLE_TIMEOUT", "1s")]).await;
+    let idle = spawn_app_with(&[("SESSION_IDLE_TIMEOUT", "1h")]).await;
     let mut web = WebClient::register(&idle, "ada@example.com").await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // An hour and a minute without a request (moved back in the database
+    // rather than waited for).
+    let over_an_hour_ago = Utc::now() - TimeDelta::minutes(61);
+    idle.set_time(sessions::Column::LastSeenAt, over_an_hour_ago)
+        .await;
     assert_eq!(
         web.get("/verify-email/resend").await.status(),
         StatusCode::SEE_OTHER
@@ -392,24 +387,17 @@ async fn an_idle_session_and_an_old_session_end() {
 
     let old = spawn_app_with(&[("SESSION_MAX_AGE", "2s")]).await;
     let mut web = WebClient::register(&old, "ada@example.com").await;
-    for _ in 0..2 {
-        // Busy, never idle: still ends when its absolute lifetime is over.
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        web.get("/verify-email/resend").await;
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        web.get("/verify-email/resend").await.status(),
-        StatusCode::SEE_OTHER
-    );
+    // Busy, never idle: still ends when its absolute lifetime is over.
+    wait_until(Duration::from_secs(10), async || {
+        web.get("/verify-email/resend").await.status() == StatusCode::SEE_OTHER
+    })
+    .await;
 }
 
 #[actix_rt::test]
 async fn a_forgotten_password_is_reset_through_the_mailed_link_and_ends_every_session() {
     let mut smtp = PrivateSmtp::start().await;
-    let env = smtp.env();
-    let overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let app = spawn_app_with(&overrides).await;
+    let app = spawn_app_with(smtp.env()).await;
     let mut other_browser = WebClient::register(&app, "ada@example.com").await;
     smtp.inbox.next().await; // the verification mail
 
@@ -425,8 +413,7 @@ async fn a_forgotten_password_is_reset_through_the_mailed_link_and_ends_every_se
     assert_eq!(location(&unknown), location(&response));
 
     let mail = smtp.inbox.next().await;
-    let link = mail.link("reset-password");
-    let path = format!("{}?{}", link.path(), link.query().unwrap());
+    let path = mail.link_path("reset-password");
     let form = web.page(&path).await;
     assert!(form.contains("ada@example.com"));
     let token = mail.token("reset-password");
@@ -504,17 +491,14 @@ async fn forgot_password_requests_are_limited_per_client_address() {
 #[actix_rt::test]
 async fn the_verification_link_opens_a_page_and_only_its_button_verifies() {
     let mut smtp = PrivateSmtp::start().await;
-    let env = smtp.env();
-    let overrides: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let app = spawn_app_with(&overrides).await;
+    let app = spawn_app_with(smtp.env()).await;
     let mut web = WebClient::register(&app, "ada@example.com").await;
     let mail = smtp.inbox.next().await;
-    let link = mail.link("verify-email");
-    let path = format!("{}?{}", link.path(), link.query().unwrap());
+    let path = mail.link_path("verify-email");
 
     let page = web.page(&path).await;
     assert!(page.contains("Verify my address"));
-    let me: serde_json::Value = web.get("/api/me").await.json().await.unwrap();
+    let me = web.api_json("/api/me").await;
     assert_eq!(
         me["user"]["email_verified"], false,
         "opening the link verifies nothing"
@@ -524,7 +508,7 @@ async fn the_verification_link_opens_a_page_and_only_its_button_verifies() {
     let response = web.post_form("/verify-email", &[("token", &token)]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/files");
-    let me: serde_json::Value = web.get("/api/me").await.json().await.unwrap();
+    let me = web.api_json("/api/me").await;
     assert_eq!(me["user"]["email_verified"], true);
 
     let again = web.post_form("/verify-email", &[("token", &token)]).await;

@@ -2,58 +2,12 @@
 //! listing other users' dead jobs with their owner and error, and retrying one
 //! so that it runs again for real.
 
-use std::time::Duration;
-
-use kiln::actors::catalog::admin::SetUserRole;
-use kiln::actors::catalog::jobs::{FailJob, Recorded};
-use kiln::domain::jobs::Failure;
-use kiln::telemetry::RequestId;
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::helpers::{TEST_CONSUMER, TestApp, spawn_app, spawn_app_with, user_with_id, wait_until};
-use crate::web::{WebClient, location};
-use crate::web_settings::follow_with_notice;
-
-/// Makes the account with `email` an administrator, as `kiln user set-role` does.
-async fn make_admin(app: &TestApp, email: &str) {
-    let user = app
-        .actors
-        .catalog
-        .send(SetUserRole {
-            request_id: RequestId::generate(),
-            email: email.into(),
-            is_admin: true,
-        })
-        .await
-        .unwrap()
-        .unwrap()
-        .expect("the account exists");
-    assert!(user.is_admin);
-}
-
-/// A job of `user_id`'s ready file that failed for good with `error`: added
-/// and claimed through the Catalog as a worker would, so no worker runs it.
-async fn dead_job(app: &TestApp, user_id: &str, file_id: &str, error: &str) -> Uuid {
-    let job_id = app
-        .held_job(user_id.parse().unwrap(), file_id.parse().unwrap(), "again")
-        .await;
-    let failed = app
-        .actors
-        .catalog
-        .send(FailJob {
-            job_id,
-            consumer: TEST_CONSUMER.into(),
-            error: error.into(),
-            failure: Failure::Permanent,
-            max_retries: 3,
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(matches!(failed, Recorded::Stored(_)), "{failed:?}");
-    job_id
-}
+use crate::support::api::file_id;
+use crate::support::app::{spawn_app, spawn_app_with};
+use crate::support::web::{WebClient, location};
 
 #[actix_rt::test]
 async fn the_jobs_page_is_closed_to_everyone_but_administrators() {
@@ -78,7 +32,7 @@ async fn the_jobs_page_is_closed_to_everyone_but_administrators() {
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
-    make_admin(&app, "plain@example.com").await;
+    app.make_admin("plain@example.com").await;
     let response = user.get("/admin/jobs").await;
     assert_eq!(
         response.status(),
@@ -97,18 +51,23 @@ async fn the_jobs_page_is_closed_to_everyone_but_administrators() {
 async fn an_administrator_sees_another_users_dead_job_and_retries_it() {
     // The reconciler must not publish the test's job before it is dead.
     let app = spawn_app_with(&[("REQUEUE_AFTER", "1h")]).await;
-    let (token, owner_id) = user_with_id(&app, "owner@example.com").await;
-    let uploaded = app.upload_fixture(&token, "small.jpg").await;
-    let file_id = uploaded["file"]["id"].as_str().unwrap().to_string();
+    let (token, owner_id) = app.user_with_id("owner@example.com").await;
+    let file_id = file_id(&app.upload_fixture(&token, "small.jpg").await);
     assert_eq!(
         app.wait_until_processed(&token, &file_id).await["file"]["status"],
         "ready"
     );
-    let job_id = dead_job(&app, &owner_id, &file_id, "the disk caught fire").await;
+    let job_id = app
+        .dead_job(
+            owner_id.parse().unwrap(),
+            file_id.parse().unwrap(),
+            "the disk caught fire",
+        )
+        .await;
     assert_eq!(app.job(&token, &job_id.to_string()).await["status"], "dead");
 
     let mut admin = WebClient::register(&app, "admin@example.com").await;
-    make_admin(&app, "admin@example.com").await;
+    app.make_admin("admin@example.com").await;
     let page = admin.page("/admin/jobs").await;
     for shown in [
         job_id.to_string().as_str(),
@@ -137,15 +96,15 @@ async fn an_administrator_sees_another_users_dead_job_and_retries_it() {
     let response = admin.post_form(&retry, &[("status", "dead")]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/admin/jobs?status=dead");
-    let page = follow_with_notice(&admin, &response).await;
+    let page = admin.follow_with_notice(&response).await;
     assert!(page.contains("The job is queued again."));
 
     // Queued and published like the API's retry: a worker runs it to the end.
-    wait_until(Duration::from_secs(30), || async {
-        app.job(&token, &job_id.to_string()).await["status"] == "succeeded"
-    })
-    .await;
-    let job = app.job(&token, &job_id.to_string()).await;
+    let job = app
+        .wait_for_job(&token, &job_id.to_string(), |job| {
+            job["status"] == "succeeded"
+        })
+        .await;
     assert_eq!(job["attempts"], 1, "a fresh set of attempts: {job}");
     let details = app.wait_until_processed(&token, &file_id).await;
     assert_eq!(details["file"]["status"], "ready");

@@ -6,117 +6,15 @@
 
 use std::time::Duration;
 
-use kiln::actors::catalog::files::{NewFile, RecordUpload};
-use kiln::telemetry::RequestId;
-use reqwest::{Response, StatusCode, header};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, fixture, spawn_app, spawn_app_with, wait_until};
-use crate::web::{WebClient, location};
-use crate::web_settings::follow_with_notice;
-
-/// A request the page's script would make: the session cookie, and the CSRF
-/// header when `csrf` (the API refuses a change made with a cookie without it).
-fn scripted(
-    web: &WebClient<'_>,
-    method: reqwest::Method,
-    path: &str,
-    csrf: bool,
-) -> reqwest::RequestBuilder {
-    let mut request = web
-        .app
-        .client
-        .request(method, web.app.url(path))
-        .header(header::COOKIE, web.session.clone().expect("signed in"));
-    if csrf {
-        request = request.header("x-csrf-token", web.csrf_token.clone().unwrap());
-    }
-    request
-}
-
-async fn api_json(web: &WebClient<'_>, path: &str) -> Value {
-    let response = scripted(web, reqwest::Method::GET, path, false)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-    response.json().await.unwrap()
-}
-
-/// Uploads a fixture as the upload page does (cookie and CSRF header) and
-/// returns the new file's id.
-async fn upload(web: &WebClient<'_>, name: &str) -> String {
-    let response = upload_response(web, name, true).await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED, "upload of {name}");
-    let body: Value = response.json().await.unwrap();
-    body["file"]["id"].as_str().unwrap().to_string()
-}
-
-async fn upload_response(web: &WebClient<'_>, name: &str, csrf: bool) -> Response {
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(fixture(name)).file_name(name.to_string()),
-    );
-    scripted(web, reqwest::Method::POST, "/api/upload", csrf)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Waits until the file is `ready` or `failed`; its `GET /api/files/{id}`.
-async fn processed(web: &WebClient<'_>, file_id: &str) -> Value {
-    let path = format!("/api/files/{file_id}");
-    wait_until(Duration::from_secs(60), || async {
-        api_json(web, &path).await["file"]["status"] != "processing"
-    })
-    .await;
-    api_json(web, &path).await
-}
-
-async fn user_id(web: &WebClient<'_>) -> Uuid {
-    api_json(web, "/api/me").await["user"]["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-/// Records a file without storing or processing anything (it is `ready`):
-/// enough for the grid, which lists rows.
-async fn record_file(app: &TestApp, user_id: Uuid, filename: &str) -> Uuid {
-    let id = Uuid::new_v4();
-    let (file, _) = app
-        .actors
-        .catalog
-        .send(RecordUpload {
-            request_id: RequestId::generate(),
-            file: NewFile {
-                id,
-                user_id,
-                filename: filename.into(),
-                content_type: "image/png".into(),
-                extension: "png".into(),
-                size_bytes: 2048,
-                sha256: "0".repeat(64),
-                storage_key: format!("{user_id}/{id}/original.png"),
-                width: Some(64),
-                height: Some(48),
-            },
-            jobs: Vec::new(),
-        })
-        .await
-        .unwrap()
-        .unwrap();
-    file.id
-}
-
-/// Puts the file back to `processing`: a job that a worker of no one's holds.
-async fn hold_processing(app: &TestApp, user_id: Uuid, file_id: &str) {
-    app.held_job(user_id, file_id.parse().unwrap(), "held")
-        .await;
-}
+use crate::support::api::job_in;
+use crate::support::app::{spawn_app, spawn_app_with};
+use crate::support::events::EventStream;
+use crate::support::wait::wait_until;
+use crate::support::web::{WebClient, location};
 
 /// A page as a browser reads its attributes: Tera escapes `/` (and the
 /// usual) in every value it writes.
@@ -208,15 +106,16 @@ async fn a_new_account_sees_an_empty_grid_that_invites_an_upload_within_the_limi
 async fn the_grid_shows_each_file_with_its_badge_and_thumbnail_and_filters_by_status() {
     let app = spawn_app().await;
     let mut web = WebClient::register(&app, "grid@example.com").await;
-    let good = upload(&web, "small.jpg").await;
-    let broken = upload(&web, "truncated.jpg").await;
-    let document = upload(&web, "two-pages.pdf").await;
+    let good = web.upload("small.jpg").await;
+    let broken = web.upload("truncated.jpg").await;
+    let document = web.upload("two-pages.pdf").await;
     for id in [&good, &broken, &document] {
-        processed(&web, id).await;
+        web.processed(id).await;
     }
-    let held = upload(&web, "logo.png").await;
-    processed(&web, &held).await;
-    hold_processing(&app, user_id(&web).await, &held).await;
+    let held = web.upload("logo.png").await;
+    web.processed(&held).await;
+    app.held_job(web.user_id().await, held.parse().unwrap(), "held")
+        .await;
 
     let page = load(&mut web, "/files").await;
     assert_eq!(count(&page, r#"data-test="file-card""#), 4, "{page}");
@@ -268,18 +167,19 @@ async fn the_grid_shows_each_file_with_its_badge_and_thumbnail_and_filters_by_st
 async fn the_name_search_ignores_case_and_takes_wildcards_literally_in_the_grid_and_the_api() {
     let app = spawn_app().await;
     let mut web = WebClient::register(&app, "search@example.com").await;
-    let me = user_id(&web).await;
+    let me = web.user_id().await;
     for name in [
         "Holiday 100%.png",
         "holiday_2.png",
         "holidayX.png",
         "Work.png",
     ] {
-        record_file(&app, me, name).await;
+        app.record_file(me, name, Vec::new()).await;
     }
     // Someone else's file never turns up in a search.
     let other = WebClient::register(&app, "other-search@example.com").await;
-    record_file(&app, user_id(&other).await, "holiday-theirs.png").await;
+    app.record_file(other.user_id().await, "holiday-theirs.png", Vec::new())
+        .await;
 
     let names = |page: &str| -> Vec<String> {
         page.split(r#"data-test="file-name">"#)
@@ -311,11 +211,11 @@ async fn the_name_search_ignores_case_and_takes_wildcards_literally_in_the_grid_
         "a way to clear the search"
     );
 
-    let api = api_json(&web, "/api/files?q=holiday_").await;
+    let api = web.api_json("/api/files?q=holiday_").await;
     let files = api["files"].as_array().unwrap();
     assert_eq!(files.len(), 1, "{api}");
     assert_eq!(files[0]["filename"], "holiday_2.png");
-    let all = api_json(&web, "/api/files").await;
+    let all = web.api_json("/api/files").await;
     assert_eq!(
         all["files"].as_array().unwrap().len(),
         4,
@@ -327,9 +227,10 @@ async fn the_name_search_ignores_case_and_takes_wildcards_literally_in_the_grid_
 async fn the_grid_shows_24_files_a_page_newest_first() {
     let app = spawn_app().await;
     let mut web = WebClient::register(&app, "pages@example.com").await;
-    let me = user_id(&web).await;
+    let me = web.user_id().await;
     for n in 1..=30 {
-        record_file(&app, me, &format!("file-{n:02}.png")).await;
+        app.record_file(me, &format!("file-{n:02}.png"), Vec::new())
+            .await;
     }
     let first = load(&mut web, "/files").await;
     assert_eq!(count(&first, r#"data-test="file-card""#), 24);
@@ -359,8 +260,8 @@ async fn the_grid_shows_24_files_a_page_newest_first() {
 async fn another_user_s_file_is_not_found_on_its_page_or_through_its_forms() {
     let app = spawn_app().await;
     let owner = WebClient::register(&app, "owner@example.com").await;
-    let id = upload(&owner, "small.jpg").await;
-    let details = processed(&owner, &id).await;
+    let id = owner.upload("small.jpg").await;
+    let details = owner.processed(&id).await;
     let job_id = details["jobs"][0]["id"].as_str().unwrap().to_string();
 
     let mut stranger = WebClient::register(&app, "stranger@example.com").await;
@@ -381,7 +282,7 @@ async fn another_user_s_file_is_not_found_on_its_page_or_through_its_forms() {
         stranger.get("/files/not-a-uuid").await.status(),
         StatusCode::NOT_FOUND
     );
-    let owner_view = api_json(&owner, &format!("/api/files/{id}")).await;
+    let owner_view = owner.api_json(&format!("/api/files/{id}")).await;
     assert_eq!(owner_view["file"]["status"], "ready", "still there");
     assert_eq!(owner_view["jobs"], details["jobs"]);
 }
@@ -390,8 +291,8 @@ async fn another_user_s_file_is_not_found_on_its_page_or_through_its_forms() {
 async fn a_file_page_shows_the_original_every_variant_and_the_jobs() {
     let app = spawn_app().await;
     let mut web = WebClient::register(&app, "detail@example.com").await;
-    let id = upload(&web, "photo.jpg").await;
-    let details = processed(&web, &id).await;
+    let id = web.upload("photo.jpg").await;
+    let details = web.processed(&id).await;
     assert_eq!(details["file"]["status"], "ready", "{details}");
 
     let page = load(&mut web, &format!("/files/{id}")).await;
@@ -443,8 +344,8 @@ async fn a_file_page_shows_the_original_every_variant_and_the_jobs() {
     assert!(page.contains(r#"<label for="opt-watermark-position">Position</label>"#));
     assert!(page.contains(r#"<label for="processor">Processor</label>"#));
 
-    let pdf = upload(&web, "two-pages.pdf").await;
-    processed(&web, &pdf).await;
+    let pdf = web.upload("two-pages.pdf").await;
+    web.processed(&pdf).await;
     let page = load(&mut web, &format!("/files/{pdf}")).await;
     assert!(page.contains(r#"<option value="pdf_thumbnail""#));
     assert!(!page.contains(r#"<option value="watermark""#));
@@ -458,8 +359,8 @@ async fn a_file_page_shows_the_original_every_variant_and_the_jobs() {
 async fn running_a_processor_from_the_page_queues_its_job_and_makes_the_variant() {
     let app = spawn_app().await;
     let mut web = WebClient::register(&app, "process@example.com").await;
-    let id = upload(&web, "small.jpg").await;
-    processed(&web, &id).await;
+    let id = web.upload("small.jpg").await;
+    web.processed(&id).await;
 
     let response = web
         .post_form(
@@ -477,11 +378,11 @@ async fn running_a_processor_from_the_page_queues_its_job_and_makes_the_variant(
         )
         .await;
     assert_eq!(location(&response), format!("/files/{id}#jobs"));
-    let page = unescaped(follow_with_notice(&web, &response).await);
+    let page = unescaped(web.follow_with_notice(&response).await);
     assert!(page.contains("The job is queued"), "the notice");
     assert!(page.contains(r#"data-processor="watermark" data-variant="stamped""#));
 
-    let details = processed(&web, &id).await;
+    let details = web.processed(&id).await;
     let job = details["jobs"]
         .as_array()
         .unwrap()
@@ -543,15 +444,9 @@ async fn running_a_processor_from_the_page_queues_its_job_and_makes_the_variant(
 async fn a_dead_job_is_retried_from_its_file_s_page() {
     let app = spawn_app().await;
     let mut web = WebClient::register(&app, "retry@example.com").await;
-    let id = upload(&web, "truncated.jpg").await;
-    let details = processed(&web, &id).await;
-    let dead = details["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|job| job["status"] == "dead")
-        .expect("a dead job")
-        .clone();
+    let id = web.upload("truncated.jpg").await;
+    let details = web.processed(&id).await;
+    let dead = job_in(&details, "dead");
     let job_id = dead["id"].as_str().unwrap().to_string();
     let page = load(&mut web, &format!("/files/{id}")).await;
     let row = element(&page, "job", "job-id", &job_id);
@@ -568,19 +463,19 @@ async fn a_dead_job_is_retried_from_its_file_s_page() {
         .post_form(&format!("/files/{id}/jobs/{job_id}/retry"), &[])
         .await;
     assert_eq!(location(&response), format!("/files/{id}#jobs"));
-    let page = unescaped(follow_with_notice(&web, &response).await);
+    let page = unescaped(web.follow_with_notice(&response).await);
     assert!(page.contains("The job is queued again."));
     // It runs again, for real: the same file fails the same way, later.
     let path = format!("/api/jobs/{job_id}");
     wait_until(Duration::from_secs(30), || async {
-        let job = &api_json(&web, &path).await["job"];
+        let job = &web.api_json(&path).await["job"];
         job["status"] == "dead" && job["finished_at"] != dead["finished_at"]
     })
     .await;
 
     // A job that is not dead is not retried.
-    let good = upload(&web, "small.jpg").await;
-    let details = processed(&web, &good).await;
+    let good = web.upload("small.jpg").await;
+    let details = web.processed(&good).await;
     let done = details["jobs"][0]["id"].as_str().unwrap().to_string();
     let response = web
         .post_form(&format!("/files/{good}/jobs/{done}/retry"), &[])
@@ -604,9 +499,9 @@ async fn a_dead_job_is_retried_from_its_file_s_page() {
 async fn deleting_from_the_page_removes_the_file_and_its_variants() {
     let app = spawn_app().await;
     let mut web = WebClient::register(&app, "delete@example.com").await;
-    let id = upload(&web, "small.jpg").await;
-    processed(&web, &id).await;
-    let me = user_id(&web).await.to_string();
+    let id = web.upload("small.jpg").await;
+    web.processed(&id).await;
+    let me = web.user_id().await.to_string();
     assert!(!app.stored_keys(&me).await.is_empty());
 
     let page = load(&mut web, &format!("/files/{id}")).await;
@@ -618,7 +513,7 @@ async fn deleting_from_the_page_removes_the_file_and_its_variants() {
     );
     let response = web.post_form(&format!("/files/{id}/delete"), &[]).await;
     assert_eq!(location(&response), "/files");
-    let page = unescaped(follow_with_notice(&web, &response).await);
+    let page = unescaped(web.follow_with_notice(&response).await);
     assert!(page.contains("The file and everything made from it are deleted."));
     assert!(!page.contains(&id));
     assert_eq!(
@@ -635,8 +530,8 @@ async fn deleting_from_the_page_removes_the_file_and_its_variants() {
 async fn changes_need_the_session_s_csrf_token_on_the_forms_and_the_api() {
     let app = spawn_app().await;
     let mut web = WebClient::register(&app, "csrf@example.com").await;
-    let id = upload(&web, "small.jpg").await;
-    processed(&web, &id).await;
+    let id = web.upload("small.jpg").await;
+    web.processed(&id).await;
 
     // The forms: a wrong token, or none, is refused.
     let origin = app.address.clone();
@@ -659,34 +554,24 @@ async fn changes_need_the_session_s_csrf_token_on_the_forms_and_the_api() {
     }
 
     // The API with the session cookie: a change without the header is refused.
-    let upload = upload_response(&web, "small.jpg", false).await;
+    let upload = web.upload_response("small.jpg", false).await;
     assert_eq!(upload.status(), StatusCode::FORBIDDEN);
     let process = |csrf| {
-        scripted(
-            &web,
-            reqwest::Method::POST,
-            &format!("/api/files/{id}/process"),
-            csrf,
-        )
-        .json(&json!({ "processor": "webp" }))
-        .send()
+        web.scripted(Method::POST, &format!("/api/files/{id}/process"), csrf)
+            .json(&json!({ "processor": "webp" }))
+            .send()
     };
     assert_eq!(
         process(false).await.unwrap().status(),
         StatusCode::FORBIDDEN
     );
     let delete = |csrf| {
-        scripted(
-            &web,
-            reqwest::Method::DELETE,
-            &format!("/api/files/{id}"),
-            csrf,
-        )
-        .send()
+        web.scripted(Method::DELETE, &format!("/api/files/{id}"), csrf)
+            .send()
     };
     assert_eq!(delete(false).await.unwrap().status(), StatusCode::FORBIDDEN);
     assert_eq!(
-        api_json(&web, &format!("/api/files/{id}")).await["jobs"]
+        web.api_json(&format!("/api/files/{id}")).await["jobs"]
             .as_array()
             .unwrap()
             .len(),
@@ -705,24 +590,22 @@ async fn the_user_event_stream_carries_the_user_s_own_file_events_and_nobody_els
     let watcher = WebClient::register(&app, "watcher@example.com").await;
     let other = WebClient::register(&app, "neighbour@example.com").await;
 
-    let mut stream = scripted(&watcher, reqwest::Method::GET, "/api/events", false)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), StatusCode::OK);
-    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let mut stream = EventStream::new(
+        watcher
+            .scripted(Method::GET, "/api/events", false)
+            .send()
+            .await
+            .unwrap(),
+    );
     let unauthenticated = app.get("/api/events", None).await;
     assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
 
     // The neighbour's file is processed completely while the stream is open,
     // then the watcher's own.
-    let theirs = upload(&other, "small.jpg").await;
-    processed(&other, &theirs).await;
-    let mine = upload(&watcher, "small.jpg").await;
+    let theirs = other.upload("small.jpg").await;
+    other.processed(&theirs).await;
+    let mine = watcher.upload("small.jpg").await;
 
-    let mut frames: Vec<Value> = Vec::new();
-    let mut buffer = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     // Both the thumbnail's success and the file's readiness; through Redis the
     // two may arrive in either order.
     let heard_all = |frames: &[Value]| {
@@ -735,20 +618,8 @@ async fn the_user_event_stream_carries_the_user_s_own_file_events_and_nobody_els
                 e["type"] == "job" && e["variant"] == "thumbnail" && e["status"] == "succeeded"
             })
     };
-    while !heard_all(&frames) {
-        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
-            .await
-            .unwrap_or_else(|_| panic!("not every event arrived in time: {frames:?}"))
-            .unwrap()
-            .expect("the stream stays open");
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let frame: String = buffer.drain(..end + 2).collect();
-            if let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) {
-                frames.push(serde_json::from_str(data).unwrap());
-            }
-        }
-    }
+    stream.read_until(Duration::from_secs(60), heard_all).await;
+    let frames = &stream.events;
     assert!(
         frames.iter().all(|e| e["file_id"] == mine.as_str()),
         "only the watcher's own file: {frames:?}"

@@ -4,12 +4,9 @@
 //! the CSRF token every settings form needs.
 
 use reqwest::{StatusCode, header};
-use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app};
-use crate::web::{WebClient, location};
-
-const NEW_PASSWORD: &str = "amber lantern over quiet hills";
+use crate::support::app::{NEW_PASSWORD, PASSWORD, spawn_app, spawn_app_with};
+use crate::support::web::{WebClient, location};
 
 /// The value of the input carrying a new token's secret, if the page shows one.
 fn shown_secret(page: &str) -> Option<String> {
@@ -29,45 +26,6 @@ fn listed_token_ids(page: &str) -> Vec<String> {
             Some(rest[..end].to_string())
         })
         .collect()
-}
-
-/// Follows a redirect as a browser would, with the one-minute notice cookie it
-/// set (the [`WebClient`] keeps only the session), and returns the page.
-pub async fn follow_with_notice(web: &WebClient<'_>, redirect: &reqwest::Response) -> String {
-    assert_eq!(redirect.status(), StatusCode::SEE_OTHER);
-    let notice = redirect
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("kiln_notice="))
-        .map(|v| v.split(';').next().unwrap().to_string())
-        .expect("the redirect leaves a notice");
-    let cookies = [web.session.clone().unwrap_or_default(), notice].join("; ");
-    let response = web
-        .app
-        .client
-        .get(web.app.url(&location(redirect)))
-        .header(header::COOKIE, cookies)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    response.text().await.unwrap()
-}
-
-async fn me_status(app: &TestApp, bearer: &str) -> StatusCode {
-    app.get("/api/me", Some(bearer)).await.status()
-}
-
-/// A fresh access token from the JSON login.
-async fn access_token(app: &TestApp, email: &str, password: &str) -> Option<String> {
-    let response = app.login(email, password).await;
-    if response.status() != StatusCode::OK {
-        return None;
-    }
-    let body: Value = response.json().await.unwrap();
-    Some(body["access_token"].as_str().unwrap().to_string())
 }
 
 #[actix_rt::test]
@@ -112,23 +70,24 @@ async fn a_user_changes_their_name_and_an_empty_one_is_refused() {
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/settings");
-    let page = follow_with_notice(&web, &response).await;
+    let page = web.follow_with_notice(&response).await;
     assert!(page.contains("Your name is saved."), "a notice confirms it");
     assert!(
         page.contains(r#"value="Ada Lovelace""#),
         "trimmed and stored"
     );
-    let token = access_token(&app, "renamed@example.com", PASSWORD)
+    let token = app
+        .access_token("renamed@example.com", PASSWORD)
         .await
         .unwrap();
-    let me: Value = app.get("/api/me", Some(&token)).await.json().await.unwrap();
+    let me = app.me(&token).await;
     assert_eq!(me["user"]["name"], "Ada Lovelace");
 
     let response = web.post_form("/settings/profile", &[("name", "   ")]).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = response.text().await.unwrap();
     assert!(page.contains(r#"data-test="profile-error""#), "{page}");
-    let me: Value = app.get("/api/me", Some(&token)).await.json().await.unwrap();
+    let me = app.me(&token).await;
     assert_eq!(me["user"]["name"], "Ada Lovelace", "nothing changed");
 }
 
@@ -138,9 +97,9 @@ async fn changing_the_password_ends_every_other_sign_in_but_keeps_this_browser_s
     let email = "changer@example.com";
     let mut here = WebClient::register(&app, email).await;
     let mut elsewhere = WebClient::sign_in(&app, email, PASSWORD).await;
-    let jwt = access_token(&app, email, PASSWORD).await.unwrap();
-    assert_eq!(me_status(&app, &jwt).await, StatusCode::OK);
-    let session_before = here.session.clone();
+    let jwt = app.access_token(email, PASSWORD).await.unwrap();
+    assert_eq!(app.me_status(&jwt).await, StatusCode::OK);
+    let session_before = here.session();
 
     let response = here
         .post_form(
@@ -154,14 +113,15 @@ async fn changing_the_password_ends_every_other_sign_in_but_keeps_this_browser_s
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/settings");
-    assert!(here.session.is_some());
+    assert!(here.session().is_some());
     assert_ne!(
-        here.session, session_before,
+        here.session(),
+        session_before,
         "this browser has a new session"
     );
 
     // This browser stays signed in, with the new session's CSRF token.
-    let page = follow_with_notice(&here, &response).await;
+    let page = here.follow_with_notice(&response).await;
     assert!(page.contains("Your password is changed."), "{page}");
     here.load_csrf_token().await;
     let response = here
@@ -179,10 +139,10 @@ async fn changing_the_password_ends_every_other_sign_in_but_keeps_this_browser_s
     );
 
     // An access token issued before the change no longer opens the account.
-    assert_eq!(me_status(&app, &jwt).await, StatusCode::UNAUTHORIZED);
-    assert!(access_token(&app, email, PASSWORD).await.is_none());
-    let fresh = access_token(&app, email, NEW_PASSWORD).await.unwrap();
-    assert_eq!(me_status(&app, &fresh).await, StatusCode::OK);
+    assert_eq!(app.me_status(&jwt).await, StatusCode::UNAUTHORIZED);
+    assert!(app.access_token(email, PASSWORD).await.is_none());
+    let fresh = app.access_token(email, NEW_PASSWORD).await.unwrap();
+    assert_eq!(app.me_status(&fresh).await, StatusCode::OK);
 }
 
 #[actix_rt::test]
@@ -191,7 +151,7 @@ async fn a_wrong_current_password_or_a_mistyped_new_one_is_refused_and_changes_n
     let email = "careful@example.com";
     let mut web = WebClient::register(&app, email).await;
     let mut elsewhere = WebClient::sign_in(&app, email, PASSWORD).await;
-    let jwt = access_token(&app, email, PASSWORD).await.unwrap();
+    let jwt = app.access_token(email, PASSWORD).await.unwrap();
 
     let response = web
         .post_form(
@@ -217,7 +177,10 @@ async fn a_wrong_current_password_or_a_mistyped_new_one_is_refused_and_changes_n
             &[
                 ("current_password", PASSWORD),
                 ("new_password", NEW_PASSWORD),
-                ("new_password_confirm", "amber lantern over quiet hill"),
+                (
+                    "new_password_confirm",
+                    &NEW_PASSWORD[..NEW_PASSWORD.len() - 1],
+                ),
             ],
         )
         .await;
@@ -238,9 +201,9 @@ async fn a_wrong_current_password_or_a_mistyped_new_one_is_refused_and_changes_n
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(response.text().await.unwrap().contains("too easy to guess"));
 
-    assert_eq!(me_status(&app, &jwt).await, StatusCode::OK);
+    assert_eq!(app.me_status(&jwt).await, StatusCode::OK);
     assert_eq!(elsewhere.get("/settings").await.status(), StatusCode::OK);
-    assert!(access_token(&app, email, PASSWORD).await.is_some());
+    assert!(app.access_token(email, PASSWORD).await.is_some());
 }
 
 #[actix_rt::test]
@@ -271,13 +234,8 @@ async fn a_new_token_is_shown_once_works_as_a_bearer_and_stops_working_when_revo
         "its prefix is listed"
     );
 
-    assert_eq!(me_status(&app, &secret).await, StatusCode::OK);
-    let me: Value = app
-        .get("/api/me", Some(&secret))
-        .await
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(app.me_status(&secret).await, StatusCode::OK);
+    let me = app.me(&secret).await;
     assert_eq!(me["user"]["email"], "tokens@example.com");
 
     let ids = listed_token_ids(&page);
@@ -287,8 +245,8 @@ async fn a_new_token_is_shown_once_works_as_a_bearer_and_stops_working_when_revo
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/settings#tokens");
-    assert_eq!(me_status(&app, &secret).await, StatusCode::UNAUTHORIZED);
-    let page = follow_with_notice(&web, &response).await;
+    assert_eq!(app.me_status(&secret).await, StatusCode::UNAUTHORIZED);
+    let page = web.follow_with_notice(&response).await;
     assert!(page.contains("The token is revoked"));
     assert!(page.contains("No API tokens yet"));
 
@@ -420,12 +378,8 @@ async fn a_settings_post_without_the_right_csrf_token_is_refused_and_changes_not
     );
     assert_eq!(listed_token_ids(&page), vec![token_id], "no token was made");
     assert!(!page.contains("Sneaky"));
-    assert_eq!(
-        me_status(&app, &secret).await,
-        StatusCode::OK,
-        "nor revoked"
-    );
-    assert!(access_token(&app, email, PASSWORD).await.is_some());
+    assert_eq!(app.me_status(&secret).await, StatusCode::OK, "nor revoked");
+    assert!(app.access_token(email, PASSWORD).await.is_some());
 }
 
 #[actix_rt::test]
@@ -436,7 +390,7 @@ async fn an_account_without_a_password_sets_its_first_one_and_may_then_unlink_it
     use kiln::auth::session_token;
     use kiln::telemetry::RequestId;
 
-    let app = crate::helpers::spawn_app_with(&[
+    let app = spawn_app_with(&[
         ("GOOGLE_CLIENT_ID", "google-id"),
         ("GOOGLE_CLIENT_SECRET", "google-secret"),
         ("GITHUB_CLIENT_ID", "github-id"),
@@ -480,8 +434,7 @@ async fn an_account_without_a_password_sets_its_first_one_and_may_then_unlink_it
         .await
         .unwrap()
         .unwrap();
-    let mut web = WebClient::new(&app);
-    web.session = Some(format!("kiln_session={}", session.id));
+    let mut web = WebClient::with_session(&app, &format!("kiln_session={}", session.id));
     web.load_csrf_token().await;
 
     let page = web.page("/settings").await;
@@ -511,7 +464,7 @@ async fn an_account_without_a_password_sets_its_first_one_and_may_then_unlink_it
     assert!(!page.contains("This is your only way to sign in"));
     assert!(page.contains(r#"action="/settings/oauth/google/unlink""#));
     assert!(
-        access_token(&app, "olive@example.com", NEW_PASSWORD)
+        app.access_token("olive@example.com", NEW_PASSWORD)
             .await
             .is_some()
     );

@@ -20,8 +20,9 @@
 //! browser.close().await;
 //! ```
 //!
-//! Waits poll with `tokio::time::sleep`: the app under test may share the test's
-//! runtime, so nothing here blocks a thread while waiting.
+//! Waits poll with `tokio::time::sleep`, bounded: the app under test may share
+//! the test's runtime, so nothing here blocks a thread while waiting, and
+//! nothing sleeps a fixed time hoping the page is ready.
 //!
 //! Limits, and why:
 //! - At most `MAX_BROWSERS` browsers exist at once, process-wide: the tests of this
@@ -35,9 +36,6 @@
 //! - Downloads go, without asking, to a directory of the session's own
 //!   (`wait_for_download` finds them there).
 
-// Not every helper has a caller in every state of the suite.
-#![allow(dead_code)]
-
 use std::fmt::Display;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -50,6 +48,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, SemaphorePermit};
+
+use super::fixtures::{fixture_path, free_port};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -195,99 +195,133 @@ impl Browser {
         self.ok(result, || format!("text_of `{css}`")).await
     }
 
+    /// Polls `probe` until it gives `Ok` and returns that value; after
+    /// `timeout`, fails as [`Browser::ok`] does, with `what`, the probe's last
+    /// `Err` (what it saw instead) and the state of the page.
+    async fn poll<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut probe: impl AsyncFnMut() -> Result<T, String>,
+    ) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match probe().await {
+                Ok(value) => return value,
+                Err(seen) if Instant::now() >= deadline => {
+                    let why = format!("not within {timeout:?}: {seen}");
+                    panic!("{}", self.failure(what, why).await);
+                }
+                Err(_) => tokio::time::sleep(POLL).await,
+            }
+        }
+    }
+
     /// Polls until an element matches `css` (present in the DOM, not necessarily
     /// visible) and returns it.
     pub async fn wait_for(&self, css: &str, timeout: Duration) -> Element {
-        let deadline = Instant::now() + timeout;
-        loop {
+        let what = format!("wait_for `{css}`");
+        self.poll(&what, timeout, async || {
             let found = self.client.find_all(Locator::Css(css)).await;
-            if let Some(element) = self
-                .ok(found, || format!("wait_for `{css}`"))
-                .await
+            let found = self.ok(found, || what.clone()).await;
+            found
                 .into_iter()
                 .next()
-            {
-                return element;
-            }
-            if Instant::now() >= deadline {
-                let failure = self
-                    .failure(
-                        &format!("wait_for `{css}`"),
-                        format!("no element matched within {timeout:?}"),
-                    )
-                    .await;
-                panic!("{failure}");
-            }
-            tokio::time::sleep(POLL).await;
-        }
+                .ok_or_else(|| "no element matched".to_string())
+        })
+        .await
     }
 
     /// Polls until the first element matching `css` has text containing `needle`;
     /// returns that text.
     pub async fn wait_for_text(&self, css: &str, needle: &str, timeout: Duration) -> String {
-        let what = || format!("wait_for_text `{css}` containing {needle:?}");
-        let deadline = Instant::now() + timeout;
-        loop {
+        let what = format!("wait_for_text `{css}` containing {needle:?}");
+        self.poll(&what, timeout, async || {
             let found = self.client.find_all(Locator::Css(css)).await;
-            let last_seen = match self.ok(found, what).await.first() {
-                Some(element) => {
-                    let text = element.text().await;
-                    let text = self.ok(text, what).await;
-                    if text.contains(needle) {
-                        return text;
-                    }
-                    format!("its text was {text:?}")
-                }
-                None => "no element matched".to_string(),
+            let Some(element) = self.ok(found, || what.clone()).await.into_iter().next() else {
+                return Err("no element matched".to_string());
             };
-            if Instant::now() >= deadline {
-                let failure = self
-                    .failure(&what(), format!("not within {timeout:?}; {last_seen}"))
-                    .await;
-                panic!("{failure}");
+            let text = element.text().await;
+            let text = self.ok(text, || what.clone()).await;
+            match text.contains(needle) {
+                true => Ok(text),
+                false => Err(format!("its text was {text:?}")),
             }
-            tokio::time::sleep(POLL).await;
-        }
+        })
+        .await
     }
 
     /// Polls until the current URL contains `needle` (after a submit or a
     /// redirect); returns the URL.
     pub async fn wait_for_url(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
+        let what = format!("wait_for_url containing {needle:?}");
+        self.poll(&what, timeout, async || {
             let url = self.current_url().await;
-            if url.contains(needle) {
-                return url;
+            match url.contains(needle) {
+                true => Ok(url),
+                false => Err(format!("the URL is {url}")),
             }
-            if Instant::now() >= deadline {
-                let failure = self
-                    .failure(
-                        &format!("wait_for_url containing {needle:?}"),
-                        format!("not within {timeout:?}"),
-                    )
-                    .await;
-                panic!("{failure}");
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        })
+        .await
     }
 
-    /// Puts `files` into the `<input type=file>` matching `css` (several need its
-    /// `multiple` attribute). Relative paths are taken from the crate's root.
-    pub async fn upload(&self, css: &str, files: &[&Path]) {
-        assert!(!files.is_empty(), "upload into `{css}`: no files given");
-        let paths: Vec<String> = files
-            .iter()
-            .map(|file| {
-                let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-                assert!(
-                    path.is_file(),
-                    "upload into `{css}`: {} is not a file",
-                    path.display()
-                );
-                path.display().to_string()
-            })
-            .collect();
+    /// How many elements match `css` now.
+    pub async fn count(&self, css: &str) -> usize {
+        let result = self.client.find_all(Locator::Css(css)).await;
+        self.ok(result, || format!("count `{css}`")).await.len()
+    }
+
+    /// Polls until at least `n` elements match `css`.
+    pub async fn wait_for_count(&self, css: &str, n: usize, timeout: Duration) {
+        let what = format!("wait_for_count `{css}` reaching {n}");
+        self.poll(&what, timeout, async || match self.count(css).await {
+            seen if seen >= n => Ok(()),
+            seen => Err(format!("only {seen} matched")),
+        })
+        .await
+    }
+
+    /// Polls until no element matches `css` (a form the browser left, say).
+    pub async fn wait_until_gone(&self, css: &str, timeout: Duration) {
+        let what = format!("wait_until_gone `{css}`");
+        self.poll(&what, timeout, async || match self.is_present(css).await {
+            true => Err("it is still there".to_string()),
+            false => Ok(()),
+        })
+        .await
+    }
+
+    /// Polls until no animation or transition that ends is running (a
+    /// spinner's endless one may go on), so a screenshot shows the page at rest.
+    pub async fn wait_for_animations(&self, timeout: Duration) {
+        const RUNNING: &str = "return document.getAnimations().filter(a => \
+            a.playState === 'running' && a.effect && \
+            a.effect.getComputedTiming().endTime !== Infinity).length";
+        self.poll("wait_for_animations", timeout, async || {
+            match self.execute(RUNNING).await {
+                running if running == json!(0) => Ok(()),
+                running => Err(format!("{running} still running")),
+            }
+        })
+        .await
+    }
+
+    /// Runs `script` in the page and returns what it returns.
+    pub async fn execute(&self, script: &str) -> Value {
+        let result = self.client.execute(script, vec![]).await;
+        self.ok(result, || format!("script {script:?}")).await
+    }
+
+    /// Scrolls back up, so a screenshot shows the page from its top.
+    pub async fn scroll_to_top(&self) {
+        self.execute("window.scrollTo(0, 0)").await;
+    }
+
+    /// Puts the fixtures named (`small.jpg`) into the `<input type=file>`
+    /// matching `css` (several need its `multiple` attribute).
+    pub async fn upload(&self, css: &str, fixtures: &[&str]) {
+        assert!(!fixtures.is_empty(), "upload into `{css}`: no files given");
+        let paths: Vec<String> = fixtures.iter().map(|name| fixture_path(name)).collect();
         let element = self.find(css).await;
         // chromedriver takes several files as one newline-separated string.
         let result = element.send_keys(&paths.join("\n")).await;
@@ -334,31 +368,25 @@ impl Browser {
     /// Polls until the browser has saved a download named `name` (complete,
     /// not a `.crdownload`) and returns its bytes.
     pub async fn wait_for_download(&self, name: &str, timeout: Duration) -> Vec<u8> {
-        let path = self.driver.downloads.path().join(name);
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(bytes) = std::fs::read(&path) {
-                return bytes;
-            }
-            if Instant::now() >= deadline {
-                let saved: Vec<String> = std::fs::read_dir(self.driver.downloads.path())
-                    .map(|entries| {
-                        entries
-                            .filter_map(Result::ok)
-                            .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let failure = self
-                    .failure(
-                        &format!("wait_for_download {name:?}"),
-                        format!("not saved within {timeout:?}; the downloads are {saved:?}"),
-                    )
-                    .await;
-                panic!("{failure}");
-            }
-            tokio::time::sleep(POLL).await;
-        }
+        let downloads = self.driver.downloads.path();
+        self.poll(
+            &format!("wait_for_download {name:?}"),
+            timeout,
+            async || {
+                std::fs::read(downloads.join(name)).map_err(|_| {
+                    let saved: Vec<String> = std::fs::read_dir(downloads)
+                        .map(|entries| {
+                            entries
+                                .filter_map(Result::ok)
+                                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    format!("the downloads are {saved:?}")
+                })
+            },
+        )
+        .await
     }
 
     /// Saves the visible part of the page as `target/test-screenshots/<name>.png`
@@ -585,12 +613,4 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A port that was free a moment ago on loopback.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind a loopback port")
-        .port()
 }

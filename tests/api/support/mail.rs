@@ -1,6 +1,7 @@
 //! Reading the mail Kiln sent, from a directory of message files: the maildir
-//! of a [`PrivateSmtp`](crate::servers::PrivateSmtp), or `DATA_DIR/mail`, where
-//! the embedded default writes `.eml` files.
+//! of a [`PrivateSmtp`](super::servers::PrivateSmtp), or `DATA_DIR/mail`, where
+//! an app without SMTP settings writes `.eml` files
+//! ([`TestApp::inbox`](super::app::TestApp::inbox)).
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -8,6 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use mailparse::{MailHeaderMap, ParsedMail};
 use url::Url;
+
+use super::wait::wait_for;
 
 /// One received message, parsed.
 #[derive(Debug, Clone)]
@@ -52,6 +55,16 @@ impl ReceivedMail {
             .filter_map(|word| Url::parse(word).ok())
             .find(|url| url.path().ends_with(&format!("/{page}")))
             .unwrap_or_else(|| panic!("no {page} link in:\n{}", self.text))
+    }
+
+    /// The path and query of the link to `page`, to follow on the app's own
+    /// address (`app.url(..)`).
+    pub fn link_path(&self, page: &str) -> String {
+        let link = self.link(page);
+        match link.query() {
+            Some(query) => format!("{}?{query}", link.path()),
+            None => link.path().to_string(),
+        }
     }
 
     /// The token the link to `page` carries.
@@ -104,18 +117,21 @@ impl Inbox {
     }
 
     pub async fn next_within(&mut self, timeout: Duration) -> ReceivedMail {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Some(path) = self.files().into_iter().find(|p| !self.seen.contains(p)) {
-                self.seen.insert(path.clone());
-                return ReceivedMail::parse(&std::fs::read(&path).unwrap());
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no new mail in {} within {timeout:?}",
-                self.dir.display()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let path = wait_for(timeout, || {
+            let new = self.files().into_iter().find(|p| !self.seen.contains(p));
+            let dir = self.dir.display().to_string();
+            async move { new.ok_or_else(|| format!("no new mail in {dir}")) }
+        })
+        .await;
+        self.seen.insert(path.clone());
+        ReceivedMail::parse(&std::fs::read(&path).unwrap())
+    }
+
+    /// Every complete message there now, oldest first, whether handed out or not.
+    pub fn all(&self) -> Vec<ReceivedMail> {
+        self.files()
+            .iter()
+            .map(|file| ReceivedMail::parse(&std::fs::read(file).unwrap()))
+            .collect()
     }
 }
