@@ -130,6 +130,7 @@ impl Application {
             oauth: config.oauth.clone(),
             max_upload_size: config.max_upload_size,
             extra_allowed_types: config.extra_allowed_types.clone(),
+            presign_ttl: config.presign_ttl,
             max_event_streams_per_user: config.max_event_streams_per_user,
             pipeline: PipelineSettings {
                 runs_jobs: role.runs_jobs(),

@@ -2,29 +2,23 @@
 //! files uploaded before a cutoff, with every variant and job, from the
 //! database and the object store.
 //!
-//! Order matters for a purge that is interrupted (killed, a store gone
-//! away): each file's objects go first, then its rows, in the transaction
-//! `DELETE /api/files/{id}` uses, and any object a job recorded meanwhile
-//! after that. Stopped between the two, a file is left with rows whose
-//! objects are gone — still older than the cutoff, so running the purge again
-//! finishes it — and never with objects no row names, which nothing would
-//! find again.
+//! Each file goes through the Ingest actor's [`PurgeFile`]: its objects first,
+//! then its rows, in the transaction `DELETE /api/files/{id}` uses, and any
+//! object a job recorded meanwhile after that. A purge stopped between the two
+//! leaves a file with rows whose objects are gone — still older than the
+//! cutoff, so running the purge again finishes it — and never objects no row
+//! names, which nothing would find again.
 
-use std::collections::HashSet;
-
-use actix::Addr;
 use anyhow::Context as _;
 use chrono::Utc;
 use clap::Subcommand;
 
 use super::progress::Progress;
-use super::{ask, find_account, open_catalog, open_storage, parse_days, when};
-use crate::actors::catalog::Catalog;
+use super::{ask, find_account, open_catalog, open_ingest, open_storage, parse_days, when};
 use crate::actors::catalog::admin::ScanFiles;
-use crate::actors::catalog::files::{DeleteFile, FileCursor, FileDetails};
-use crate::actors::storage::Storage;
+use crate::actors::catalog::files::{FileCursor, FileDetails};
+use crate::actors::ingest::PurgeFile;
 use crate::config::Config;
-use crate::http::files::delete_objects;
 use crate::telemetry::RequestId;
 
 #[derive(Debug, Subcommand)]
@@ -59,9 +53,9 @@ pub async fn run(config: &Config, action: FilesAction) -> anyhow::Result<()> {
         None => None,
     };
     let cutoff = Utc::now() - chrono::Duration::days(i64::from(older_than));
-    let storage = match dry_run {
+    let ingest = match dry_run {
         true => None,
-        false => Some(open_storage(config)?),
+        false => Some(open_ingest(config, catalog.clone(), open_storage(config)?)),
     };
     let mut progress = Progress::start("purging files", None);
     if dry_run {
@@ -93,8 +87,17 @@ pub async fn run(config: &Config, action: FilesAction) -> anyhow::Result<()> {
         });
         for details in page {
             totals.add(&details);
-            match &storage {
-                Some(storage) => purge(&catalog, storage, &details).await?,
+            match &ingest {
+                Some(ingest) => {
+                    let file_id = details.file.id;
+                    let purge = PurgeFile {
+                        request_id: RequestId::generate(),
+                        file: details,
+                    };
+                    ask(ingest, purge)
+                        .await
+                        .with_context(|| format!("cannot purge file {file_id}"))?;
+                }
                 None => progress.println(&would_purge(&details)),
             }
             progress.advance(1);
@@ -141,42 +144,6 @@ impl Totals {
             .map(|size| u64::try_from(size).unwrap_or(0))
             .sum::<u64>();
     }
-}
-
-/// Removes one file: its objects, then its rows, then any object recorded
-/// for it in between.
-async fn purge(
-    catalog: &Addr<Catalog>,
-    storage: &Addr<Storage>,
-    details: &FileDetails,
-) -> anyhow::Result<()> {
-    let request_id = RequestId::generate();
-    let file = &details.file;
-    let keys: HashSet<String> = std::iter::once(file.storage_key.clone())
-        .chain(details.variants.iter().map(|v| v.storage_key.clone()))
-        .collect();
-    delete_objects(storage, &request_id, keys.iter().cloned())
-        .await
-        .with_context(|| format!("cannot delete the objects of file {}", file.id))?;
-    let recorded = ask(
-        catalog,
-        DeleteFile {
-            request_id: request_id.clone(),
-            user_id: file.user_id,
-            file_id: file.id,
-        },
-    )
-    .await?;
-    // `None`: it was deleted meanwhile, through the API or another purge.
-    let late = recorded
-        .into_iter()
-        .flatten()
-        .filter(|key| !keys.contains(key));
-    delete_objects(storage, &request_id, late)
-        .await
-        .with_context(|| format!("cannot delete the objects of file {}", file.id))?;
-    tracing::debug!(file_id = %file.id, "file purged");
-    Ok(())
 }
 
 /// One line of a dry run's list (the name last, since its width varies).

@@ -13,10 +13,11 @@ use clap::Subcommand;
 use uuid::Uuid;
 
 use super::progress::Progress;
-use super::{ask, open_catalog, print_table, when};
+use super::{ask, open_catalog, open_ingest, open_storage, print_table, when};
 use crate::actors::catalog::admin::ListFailedJobs;
-use crate::actors::catalog::jobs::{Handoff, JobScope, RetryDeadJob};
+use crate::actors::catalog::jobs::JobScope;
 use crate::actors::catalog::{Catalog, CatalogError};
+use crate::actors::ingest::{Ingest, IngestError, RetryJob};
 use crate::config::Config;
 use crate::domain::jobs::JobStatus;
 use crate::telemetry::RequestId;
@@ -66,7 +67,8 @@ pub async fn run(config: &Config, action: JobsAction) -> anyhow::Result<()> {
     match action {
         JobsAction::List { status, limit } => list(&catalog, status.into(), limit).await,
         JobsAction::Retry { id: Some(id), .. } => {
-            if let Some(refusal) = retry(&catalog, id).await? {
+            let ingest = open_ingest(config, catalog, open_storage(config)?);
+            if let Some(refusal) = retry(&ingest, id).await? {
                 bail!(refusal);
             }
             println!(
@@ -76,7 +78,8 @@ pub async fn run(config: &Config, action: JobsAction) -> anyhow::Result<()> {
             Ok(())
         }
         JobsAction::Retry { id: None, .. } => {
-            let retried = retry_all_dead(&catalog).await?;
+            let ingest = open_ingest(config, catalog.clone(), open_storage(config)?);
+            let retried = retry_all_dead(&catalog, &ingest).await?;
             println!(
                 "{retried} dead jobs will run again: a running Kiln (serve or worker) picks \
                  them up within RECONCILE_INTERVAL ({pickup}), in rounds of at most 500"
@@ -144,28 +147,30 @@ async fn list(catalog: &Addr<Catalog>, status: JobStatus, limit: u64) -> anyhow:
 
 /// Runs one dead job again, or replies why not (there is no such job, or it is
 /// not dead).
-async fn retry(catalog: &Addr<Catalog>, job_id: Uuid) -> anyhow::Result<Option<String>> {
-    let retried = catalog
-        .send(RetryDeadJob {
+async fn retry(ingest: &Addr<Ingest>, job_id: Uuid) -> anyhow::Result<Option<String>> {
+    let retried = ingest
+        .send(RetryJob {
             request_id: RequestId::generate(),
             scope: JobScope::AnyUser,
             job_id,
-            handoff: Handoff::ByReconciler,
+            file_id: None,
         })
         .await?;
     match retried {
-        Ok(Some(job)) => {
+        Ok(job) => {
             tracing::info!(job_id = %job.id, "dead job queued again from the command line");
             Ok(None)
         }
-        Ok(None) => Ok(Some(format!("there is no job {job_id}"))),
-        Err(err @ CatalogError::JobNotDead(_)) => Ok(Some(format!("job {job_id}: {err}"))),
+        Err(IngestError::JobNotFound) => Ok(Some(format!("there is no job {job_id}"))),
+        Err(IngestError::Catalog(err @ CatalogError::JobNotDead(_))) => {
+            Ok(Some(format!("job {job_id}: {err}")))
+        }
         Err(err) => Err(err.into()),
     }
 }
 
 /// Runs every dead job again; replies how many.
-async fn retry_all_dead(catalog: &Addr<Catalog>) -> anyhow::Result<u64> {
+async fn retry_all_dead(catalog: &Addr<Catalog>, ingest: &Addr<Ingest>) -> anyhow::Result<u64> {
     const PAGE: u64 = 500;
     // Read them all first: retried jobs leave the list, so paging while
     // retrying would skip some.
@@ -191,7 +196,7 @@ async fn retry_all_dead(catalog: &Addr<Catalog>) -> anyhow::Result<u64> {
     let mut retried = 0;
     for job_id in dead {
         // One that is no longer dead was retried by someone else meanwhile.
-        match retry(catalog, job_id).await? {
+        match retry(ingest, job_id).await? {
             None => retried += 1,
             Some(refusal) => tracing::info!(%job_id, refusal, "skipped"),
         }

@@ -29,6 +29,7 @@ use crate::actors::catalog::User;
 use crate::actors::catalog::accounts::FindLoginCandidate;
 use crate::actors::catalog::{self, Catalog};
 use crate::actors::credentials::Credentials;
+use crate::actors::ingest::Ingest;
 use crate::actors::limiter::Limiter;
 use crate::actors::mailer::Mailer;
 use crate::actors::storage::Storage;
@@ -76,6 +77,25 @@ pub fn open_accounts(config: &Config, catalog: Addr<Catalog>) -> anyhow::Result<
         config.oauth.clone(),
     );
     Ok(accounts.start())
+}
+
+/// An Ingest actor of the command's own, over `catalog` and `storage`: the
+/// rules a file's use cases keep are the server's. It has no transport, so
+/// jobs it queues wait for a running Kiln's reconciler.
+pub fn open_ingest(
+    config: &Config,
+    catalog: Addr<Catalog>,
+    storage: Addr<Storage>,
+) -> Addr<Ingest> {
+    Ingest::new(
+        storage,
+        catalog,
+        None,
+        config.max_upload_size,
+        config.extra_allowed_types.clone(),
+        config.presign_ttl,
+    )
+    .start()
 }
 
 /// Opens the configured object store on a Storage of the command's own.

@@ -14,8 +14,10 @@ use serde_json::json;
 use crate::actors::accounts::AccountsError;
 use crate::actors::catalog::CatalogError;
 use crate::actors::events::EventsError;
+use crate::actors::ingest::IngestError;
 use crate::actors::limiter::LimiterError;
 use crate::actors::storage::StorageError;
+use crate::domain::requests::RequestError;
 use crate::error_chain;
 
 /// How long a client should wait before retrying when a backend is down.
@@ -209,6 +211,43 @@ impl From<AccountsError> for ApiError {
     }
 }
 
+impl From<IngestError> for ApiError {
+    fn from(err: IngestError) -> Self {
+        match err {
+            IngestError::Empty => Self::bad_request("empty_file", err.to_string()),
+            IngestError::TooLarge { .. } => Self::PayloadTooLarge(err.to_string()),
+            IngestError::UnsupportedType => Self::UnsupportedType(err.to_string()),
+            IngestError::InvalidProcessors(message) => {
+                Self::unprocessable("invalid_processors", message)
+            }
+            IngestError::InvalidOptions(message) => Self::unprocessable("invalid_options", message),
+            IngestError::InvalidRequest(refusal) => {
+                let code = match refusal {
+                    RequestError::UnknownProcessor(_) | RequestError::NoProcessor(_) => {
+                        "unknown_processor"
+                    }
+                    RequestError::InvalidOptions(_) => "invalid_options",
+                    RequestError::InvalidVariant => "invalid_variant",
+                    RequestError::CannotProcess(_) => "unsupported_processor",
+                };
+                Self::unprocessable(code, refusal.to_string())
+            }
+            IngestError::InvalidWatermarkImage(message) => {
+                Self::unprocessable("invalid_watermark_image", message)
+            }
+            IngestError::FileNotFound => Self::NotFound("file"),
+            IngestError::VariantNotFound => Self::NotFound("variant"),
+            IngestError::JobNotFound => Self::NotFound("job"),
+            IngestError::Body(_) => {
+                Self::bad_request("invalid_body", "the upload body could not be read")
+            }
+            IngestError::Storage(err) => err.into(),
+            IngestError::Catalog(err) => err.into(),
+            IngestError::Mailbox(err) => err.into(),
+        }
+    }
+}
+
 impl From<CatalogError> for ApiError {
     fn from(err: CatalogError) -> Self {
         match err {
@@ -255,6 +294,9 @@ impl From<EventsError> for ApiError {
     fn from(err: EventsError) -> Self {
         match err {
             EventsError::TooManyStreams { limit } => Self::TooManyStreams { limit },
+            EventsError::FileNotFound => Self::NotFound("file"),
+            EventsError::Catalog(err) => err.into(),
+            EventsError::Mailbox(err) => err.into(),
         }
     }
 }

@@ -5,8 +5,6 @@
 pub mod api;
 pub mod auth;
 pub mod error;
-pub mod files;
-pub mod jobs;
 mod objects;
 pub mod ops;
 pub mod request_context;

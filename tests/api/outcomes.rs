@@ -8,8 +8,9 @@ use futures::future::join_all;
 use kiln::domain::jobs::{Failure, FileStatus};
 use uuid::Uuid;
 
-use kiln::actors::catalog::jobs::{CompleteJob, FailJob, LearntFacts, NewJob, NewVariant, Recorded};
 use crate::support::app::{TestApp, spawn_app_with};
+use kiln::actors::catalog::jobs::{CompleteJob, FailJob, LearntFacts, NewVariant, Recorded};
+use kiln::processing::JobSpec;
 
 const FILES: usize = 12;
 const JOBS_PER_FILE: usize = 3;
@@ -21,7 +22,7 @@ async fn claimed_jobs(app: &TestApp, user_id: Uuid) -> Vec<Vec<Uuid>> {
     let mut files = Vec::new();
     for n in 0..FILES {
         let jobs = (0..JOBS_PER_FILE)
-            .map(|j| NewJob {
+            .map(|j| JobSpec {
                 processor: "thumbnail".into(),
                 variant: format!("thumb-{j}"),
                 options: serde_json::json!({}),

@@ -8,11 +8,11 @@ use kiln::actors::dispatcher::JobsQueued;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use kiln::actors::catalog::jobs::NewJob;
 use crate::support::api::{error_code, file_id, upload_form, variant};
 use crate::support::app::{TestApp, spawn_app, spawn_app_with};
 use crate::support::cli::kiln;
 use crate::support::fixtures::{fixture, fixture_path};
+use kiln::processing::JobSpec;
 
 const MAGENTA: [u8; 3] = [255, 0, 255];
 
@@ -254,7 +254,7 @@ async fn a_job_whose_mark_was_deleted_before_it_ran_is_dead_saying_so() {
     let (token, user_id) = app.user_with_id("deleted@example.com").await;
     let logo = app.uploaded(&token, "logo.png").await;
     let photo = app.uploaded(&token, "photo.jpg").await;
-    let mark = NewJob {
+    let mark = JobSpec {
         processor: "watermark".into(),
         variant: "watermark".into(),
         options: json!({ "image": logo }),

@@ -5,7 +5,8 @@
 //! in-process broadcast.
 //!
 //! - Accepts: [`PublishEvent`] (notification; losing one only delays a
-//!   watcher's view, never the work) and [`Subscribe`].
+//!   watcher's view, never the work), [`Subscribe`] and [`WatchFile`] (which
+//!   opens with the file's state, read from the Catalog).
 //! - With Redis, a task it starts re-broadcasts the channel locally and
 //!   resubscribes after a dropped connection.
 //! - Supervised by the Supervisor.
@@ -31,9 +32,12 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::actors::catalog::Job;
+use crate::actors::catalog::files::FindFile;
+use crate::actors::catalog::{Catalog, CatalogError};
 use crate::actors::redis::{CheckOut, OpenPubSub, Redis};
 use crate::actors::restart::RestartBackoff;
 use crate::domain::jobs::FileStatus;
+use crate::telemetry::RequestId;
 
 /// A change a watcher of a file cares about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,9 +102,17 @@ const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 pub enum EventsError {
     #[error("too many open event streams: at most {limit} per user")]
     TooManyStreams { limit: usize },
+    #[error("file not found")]
+    FileNotFound,
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("the catalog did not answer")]
+    Mailbox(#[from] actix::MailboxError),
 }
 
 pub struct Events {
+    /// Asked for a watched file's state when its stream opens.
+    catalog: Addr<Catalog>,
     local: broadcast::Sender<StatusEvent>,
     redis: Option<RedisChannel>,
     streams: OpenStreams,
@@ -164,9 +176,14 @@ struct RedisChannel {
 impl Events {
     /// `redis`: the Redis actor and the key namespace, when `REDIS_URL` is set;
     /// `max_streams_per_user`: `MAX_EVENT_STREAMS_PER_USER`.
-    pub fn new(redis: Option<(Addr<Redis>, &str)>, max_streams_per_user: usize) -> Self {
+    pub fn new(
+        catalog: Addr<Catalog>,
+        redis: Option<(Addr<Redis>, &str)>,
+        max_streams_per_user: usize,
+    ) -> Self {
         let (local, _) = broadcast::channel(BUFFER);
         Self {
+            catalog,
             local,
             redis: redis.map(|(owner, namespace)| RedisChannel {
                 owner,
@@ -279,18 +296,80 @@ impl Handler<PublishEvent> for Events {
     }
 }
 
-impl Handler<Subscribe> for Events {
-    type Result = Result<Subscription, EventsError>;
-
-    fn handle(&mut self, msg: Subscribe, _: &mut Self::Context) -> Self::Result {
+impl Events {
+    /// A new stream for `user_id`, unless they hold too many.
+    fn subscribe(&self, user_id: Uuid) -> Result<Subscription, EventsError> {
         let limit = self.max_streams_per_user;
         let slot = self
             .streams
-            .take(msg.user_id, limit)
+            .take(user_id, limit)
             .ok_or(EventsError::TooManyStreams { limit })?;
         Ok(Subscription {
             receiver: self.local.subscribe(),
             _slot: slot,
+        })
+    }
+}
+
+impl Handler<Subscribe> for Events {
+    type Result = Result<Subscription, EventsError>;
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Self::Context) -> Self::Result {
+        self.subscribe(msg.user_id)
+    }
+}
+
+/// Opens a stream of one of the user's files: subscribed first, then the
+/// file's current state read, so nothing falls between the two.
+#[derive(Message)]
+#[rtype(result = "Result<FileWatch, EventsError>")]
+pub struct WatchFile {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub file_id: Uuid,
+}
+
+/// A watched file's stream: its opening state (each job's status, then the
+/// file's), and the subscription to what happens next (every event of the
+/// user; the caller keeps this file's).
+pub struct FileWatch {
+    pub opening: Vec<StatusEvent>,
+    pub subscription: Subscription,
+}
+
+impl Handler<WatchFile> for Events {
+    type Result = ResponseFuture<Result<FileWatch, EventsError>>;
+
+    fn handle(&mut self, msg: WatchFile, _: &mut Self::Context) -> Self::Result {
+        let subscription = self.subscribe(msg.user_id);
+        let catalog = self.catalog.clone();
+        Box::pin(async move {
+            let subscription = subscription?;
+            let details = catalog
+                .send(FindFile {
+                    request_id: msg.request_id,
+                    user_id: msg.user_id,
+                    file_id: msg.file_id,
+                })
+                .await??
+                .ok_or(EventsError::FileNotFound)?;
+            let now = Utc::now();
+            let user_id = details.file.user_id;
+            let mut opening: Vec<StatusEvent> = details
+                .jobs
+                .iter()
+                .map(|job| StatusEvent::job(user_id, job, now))
+                .collect();
+            opening.push(StatusEvent::file(
+                user_id,
+                msg.file_id,
+                details.file.status,
+                now,
+            ));
+            Ok(FileWatch {
+                opening,
+                subscription,
+            })
         })
     }
 }

@@ -105,6 +105,8 @@ pub struct GraphResources {
     pub oauth: OAuthConfig,
     pub max_upload_size: u64,
     pub extra_allowed_types: Vec<String>,
+    /// `PRESIGN_TTL`: how long a download link works.
+    pub presign_ttl: Duration,
     pub max_event_streams_per_user: usize,
     pub pipeline: PipelineSettings,
 }
@@ -158,6 +160,7 @@ impl Supervisor {
             oauth,
             max_upload_size,
             extra_allowed_types,
+            presign_ttl,
             max_event_streams_per_user,
             pipeline,
         } = resources;
@@ -189,11 +192,12 @@ impl Supervisor {
             Limiter::new(limiter_redis, rate_limits)
         });
         let events_redis = redis.clone().map(|owner| (owner, namespace.clone()));
+        let events_catalog = catalog.clone();
         let events = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| {
             let redis = events_redis
                 .as_ref()
                 .map(|(owner, ns)| (owner.clone(), ns.as_str()));
-            Events::new(redis, max_event_streams_per_user)
+            Events::new(events_catalog, redis, max_event_streams_per_user)
         });
         let credentials = SyncArbiter::start(CREDENTIAL_THREADS, Credentials::default);
         let accounts = Accounts::new(
@@ -274,6 +278,7 @@ impl Supervisor {
             dispatcher.clone(),
             max_upload_size,
             extra_allowed_types,
+            presign_ttl,
         );
         let ingest = actix::Supervisor::start(move |_| ingest);
 

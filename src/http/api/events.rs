@@ -21,8 +21,7 @@ use futures::stream::{self, StreamExt};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::actors::catalog::files::FindFile;
-use crate::actors::events::{StatusEvent, Subscribe, Subscription};
+use crate::actors::events::{FileWatch, StatusEvent, Subscribe, Subscription, WatchFile};
 use crate::http::auth::Authenticated;
 use crate::http::error::ApiError;
 use crate::http::{AppState, ask};
@@ -51,40 +50,16 @@ async fn events(
     file_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let file_id = file_id.into_inner();
-    // Subscribe before reading the state, so nothing falls between the two.
-    let subscription = ask(
-        &state.actors.events,
-        Subscribe {
-            user_id: caller.user_id,
-        },
-    )
-    .await?;
-    let details = ask(
-        &state.actors.catalog,
-        FindFile {
-            request_id,
-            user_id: caller.user_id,
-            file_id,
-        },
-    )
-    .await?
-    .ok_or(ApiError::NotFound("file"))?;
-
-    let now = chrono::Utc::now();
-    let user_id = details.file.user_id;
-    let mut snapshot: Vec<StatusEvent> = details
-        .jobs
-        .iter()
-        .map(|job| StatusEvent::job(user_id, job, now))
-        .collect();
-    snapshot.push(StatusEvent::file(
-        user_id,
+    let watch = WatchFile {
+        request_id,
+        user_id: caller.user_id,
         file_id,
-        details.file.status,
-        now,
-    ));
-
-    let opening = snapshot.iter().map(frame).collect();
+    };
+    let FileWatch {
+        opening,
+        subscription,
+    } = ask(&state.actors.events, watch).await?;
+    let opening = opening.iter().map(frame).collect();
     Ok(event_stream(opening, subscription, move |event| {
         event.file_id() == file_id
     }))

@@ -1,6 +1,6 @@
 //! Files: upload, list, show, delete, download links, and asking for more
-//! processing. Processing requests and deletion are [`crate::http::files`]'s,
-//! shared with the web UI.
+//! processing. Uploads, processing requests and deletion are the Ingest
+//! actor's use cases, shared with the web UI.
 
 use actix_multipart::Multipart;
 use actix_web::http::header;
@@ -15,22 +15,18 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::bodies::{FileBody, JobBody, VariantBody};
-use crate::actors::catalog::files::{FileCursor, FindFile, FindVariant, ListFiles, VariantOfFile};
+use crate::actors::catalog::files::{FileCursor, FindFile, ListFiles};
 use crate::actors::ingest::{
-    CommitUpload, DiscardStaged, IngestError, RequestedJob, StageOriginal, StagedOriginal,
-    parse_processors, sanitize_filename,
+    CommitUpload, DeleteFile, DiscardStaged, IngestError, LinkToFile, RequestProcessing,
+    StageOriginal, StagedOriginal,
 };
-use crate::actors::storage::ObjectKey;
-use crate::actors::storage::messages::PresignGet;
-use crate::domain::delivery::Delivery;
+use crate::domain::file_names::{name_search, sanitize_filename};
 use crate::domain::jobs::FileStatus;
+use crate::domain::requests::{ProcessRequest, parse_processors};
 use crate::http::auth::Authenticated;
 use crate::http::error::ApiError;
-use crate::http::files::{
-    ProcessRequest, check_watermark_image, delete_file, name_search, request_processing,
-};
 use crate::http::{AppState, ask};
-use crate::processing;
+use crate::processing::JobSpec;
 use crate::telemetry::RequestId;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -44,28 +40,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/files/{id}/content", web::get().to(content))
         .route("/files/{id}/variants/{name}", web::get().to(variant))
         .route("/files/{id}/process", web::post().to(process));
-}
-
-impl From<IngestError> for ApiError {
-    fn from(err: IngestError) -> Self {
-        match err {
-            IngestError::Empty => ApiError::bad_request("empty_file", err.to_string()),
-            IngestError::TooLarge { .. } => ApiError::PayloadTooLarge(err.to_string()),
-            IngestError::UnsupportedType => ApiError::UnsupportedType(err.to_string()),
-            IngestError::InvalidProcessors(message) => {
-                ApiError::unprocessable("invalid_processors", message)
-            }
-            IngestError::InvalidOptions(message) => {
-                ApiError::unprocessable("invalid_options", message)
-            }
-            IngestError::Body(_) => {
-                ApiError::bad_request("invalid_body", "the upload body could not be read")
-            }
-            IngestError::Storage(err) => err.into(),
-            IngestError::Catalog(err) => err.into(),
-            IngestError::Mailbox(err) => err.into(),
-        }
-    }
 }
 
 /// Longest `processors` field accepted.
@@ -149,10 +123,7 @@ async fn upload(
             "the multipart body has no file field",
         ));
     };
-    let requested = match read {
-        Ok(()) => requested_jobs(&state, &request_id, &caller, processors, options).await,
-        Err(err) => Err(err),
-    };
+    let requested = read.and_then(|()| requested_jobs(processors, options));
     let requested = match requested {
         Ok(requested) => requested,
         Err(err) => {
@@ -304,7 +275,12 @@ async fn delete(
     caller: Authenticated,
     file_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    delete_file(&state, request_id, caller.user_id, file_id.into_inner()).await?;
+    let delete = DeleteFile {
+        request_id,
+        user_id: caller.user_id,
+        file_id: file_id.into_inner(),
+    };
+    ask(&state.actors.ingest, delete).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -313,26 +289,23 @@ struct LinkQuery {
     redirect: Option<bool>,
 }
 
-/// Answers with a short-lived link to `key`, whose response is `delivery`: a
-/// 302 to it, or its JSON form.
+/// Answers with a short-lived link to the file's original (`variant` `None`)
+/// or one of its variants: a 302 to it, or its JSON form.
 async fn link_to(
     state: &AppState,
     request_id: RequestId,
-    key: &str,
-    delivery: Delivery,
+    caller: Authenticated,
+    file_id: Uuid,
+    variant: Option<String>,
     query: LinkQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let key = ObjectKey::parse(key)?;
-    let link = ask(
-        &state.actors.storage,
-        PresignGet {
-            request_id,
-            key,
-            ttl: state.config.presign_ttl,
-            delivery,
-        },
-    )
-    .await?;
+    let link = LinkToFile {
+        request_id,
+        user_id: caller.user_id,
+        file_id,
+        variant,
+    };
+    let link = ask(&state.actors.ingest, link).await?;
     if query.redirect == Some(false) {
         return Ok(HttpResponse::Ok()
             .json(json!({ "url": link.url.as_str(), "expires_at": link.expires_at })));
@@ -350,23 +323,13 @@ async fn content(
     file_id: web::Path<Uuid>,
     query: web::Query<LinkQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let details = ask(
-        &state.actors.catalog,
-        FindFile {
-            request_id: request_id.clone(),
-            user_id: caller.user_id,
-            file_id: file_id.into_inner(),
-        },
-    )
-    .await?
-    .ok_or(ApiError::NotFound("file"))?;
-    let file = details.file;
-    let delivery = Delivery::new(file.content_type, file.filename);
+    let file_id = file_id.into_inner();
     link_to(
         &state,
         request_id,
-        &file.storage_key,
-        delivery,
+        caller,
+        file_id,
+        None,
         query.into_inner(),
     )
     .await
@@ -380,28 +343,12 @@ async fn variant(
     query: web::Query<LinkQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (file_id, name) = path.into_inner();
-    let VariantOfFile { filename, variant } = ask(
-        &state.actors.catalog,
-        FindVariant {
-            request_id: request_id.clone(),
-            user_id: caller.user_id,
-            file_id,
-            name,
-        },
-    )
-    .await?
-    .ok_or(ApiError::NotFound("variant"))?;
-    let delivery = Delivery::variant(
-        &filename,
-        &variant.name,
-        &variant.content_type,
-        &variant.storage_key,
-    );
     link_to(
         &state,
         request_id,
-        &variant.storage_key,
-        delivery,
+        caller,
+        file_id,
+        Some(name),
         query.into_inner(),
     )
     .await
@@ -423,18 +370,17 @@ async fn process(
     body: web::Json<ProcessBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let job = request_processing(
-        &state,
+    let request = RequestProcessing {
         request_id,
-        caller.user_id,
-        file_id.into_inner(),
-        ProcessRequest {
+        user_id: caller.user_id,
+        file_id: file_id.into_inner(),
+        request: ProcessRequest {
             processor: body.processor,
             variant: body.variant,
             options: body.options,
         },
-    )
-    .await?;
+    };
+    let job = ask(&state.actors.ingest, request).await?;
     Ok(HttpResponse::Accepted().json(json!({ "job": JobBody::from(job) })))
 }
 
@@ -460,14 +406,11 @@ async fn read_text_field(
 }
 
 /// The jobs an upload's `processors` and `options` fields ask for (`None`: the
-/// defaults), with every watermark image checked as the process endpoint does.
-async fn requested_jobs(
-    state: &AppState,
-    request_id: &RequestId,
-    caller: &Authenticated,
+/// defaults); Ingest checks them against the file.
+fn requested_jobs(
     processors: Option<String>,
     options: Option<String>,
-) -> Result<Option<Vec<RequestedJob>>, ApiError> {
+) -> Result<Option<Vec<JobSpec>>, ApiError> {
     let Some(processors) = processors else {
         return match options {
             Some(_) => Err(ApiError::unprocessable(
@@ -477,11 +420,7 @@ async fn requested_jobs(
             None => Ok(None),
         };
     };
-    let jobs = parse_processors(&processors, options.as_deref())?;
-    for job in &jobs {
-        if let Some(image) = processing::watermark_image(&job.processor, &job.options) {
-            check_watermark_image(state, request_id, caller.user_id, &image).await?;
-        }
-    }
+    let jobs = parse_processors(&processors, options.as_deref())
+        .map_err(|err| ApiError::from(IngestError::of_upload(err)))?;
     Ok(Some(jobs))
 }

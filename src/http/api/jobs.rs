@@ -6,9 +6,9 @@ use uuid::Uuid;
 
 use super::bodies::JobBody;
 use crate::actors::catalog::jobs::{FindJob, JobScope};
+use crate::actors::ingest::RetryJob;
 use crate::http::auth::Authenticated;
 use crate::http::error::ApiError;
-use crate::http::jobs::retry_dead_job;
 use crate::http::{AppState, ask};
 use crate::telemetry::RequestId;
 
@@ -42,12 +42,12 @@ async fn retry(
     caller: Authenticated,
     job_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let job = retry_dead_job(
-        &state,
+    let retry = RetryJob {
         request_id,
-        JobScope::OwnedBy(caller.user_id),
-        job_id.into_inner(),
-    )
-    .await?;
+        scope: JobScope::OwnedBy(caller.user_id),
+        job_id: job_id.into_inner(),
+        file_id: None,
+    };
+    let job = ask(&state.actors.ingest, retry).await?;
     Ok(HttpResponse::Accepted().json(json!({ "job": JobBody::from(job) })))
 }

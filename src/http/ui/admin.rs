@@ -1,7 +1,7 @@
 //! Pages for administrators (accounts with `is_admin`, set with
 //! `kiln user set-role`): the jobs that failed across every user, dead or
 //! waiting for a retry, and a way to bring a dead one back. Everyone else gets
-//! a 403 page; the retry is the API's own ([`crate::http::jobs`]), with no
+//! a 403 page; the retry is the API's own (the Ingest actor's [`RetryJob`]), with no
 //! owner check.
 
 use actix_web::http::StatusCode;
@@ -12,11 +12,11 @@ use uuid::Uuid;
 use super::account::form_error;
 use super::settings::When;
 use super::{Notice, Page, Pagination, UiError, see_other_with};
-use crate::actors::catalog::admin::{FailedJob, ListFailedJobs};
+use crate::actors::catalog::admin::FailedJob;
 use crate::actors::catalog::jobs::JobScope;
+use crate::actors::ingest::{RetryJob, ShowFailedJobs};
 use crate::domain::jobs::JobStatus;
 use crate::http::error::ApiError;
-use crate::http::jobs::retry_dead_job;
 use crate::http::request_context::request_id_of;
 use crate::http::session::SignedIn;
 use crate::http::{AppState, ask};
@@ -133,8 +133,8 @@ async fn render(
     error: Option<(StatusCode, String)>,
 ) -> Result<HttpResponse, UiError> {
     let listed = ask(
-        &state.actors.catalog,
-        ListFailedJobs {
+        &state.actors.ingest,
+        ShowFailedJobs {
             request_id: request_id_of(req),
             status: view.status,
             offset: (view.page - 1) * PAGE_SIZE,
@@ -214,7 +214,15 @@ async fn retry(
     require_admin(&signed_in)?;
     let view = View::from_query(form.status.as_deref(), form.page.as_deref());
     let retried = match Uuid::parse_str(&job_id) {
-        Ok(job_id) => retry_dead_job(&state, request_id_of(&req), JobScope::AnyUser, job_id).await,
+        Ok(job_id) => {
+            let retry = RetryJob {
+                request_id: request_id_of(&req),
+                scope: JobScope::AnyUser,
+                job_id,
+                file_id: None,
+            };
+            ask(&state.actors.ingest, retry).await
+        }
         Err(_) => Err(ApiError::NotFound("job")),
     };
     match retried {

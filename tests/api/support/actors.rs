@@ -5,7 +5,8 @@
 
 use kiln::actors::catalog::admin::SetUserRole;
 use kiln::actors::catalog::files::{NewFile, RecordUpload};
-use kiln::actors::catalog::jobs::{AddJob, Claim, ClaimJob, FailJob, NewJob, Recorded};
+use kiln::actors::catalog::jobs::{AddJob, Claim, ClaimJob, FailJob, Recorded};
+use kiln::processing::JobSpec;
 use std::time::Duration;
 
 use futures::{StreamExt, stream};
@@ -98,7 +99,7 @@ impl TestApp {
         &self,
         user_id: Uuid,
         filename: &str,
-        jobs: Vec<NewJob>,
+        jobs: Vec<JobSpec>,
     ) -> (Uuid, Vec<Uuid>) {
         let id = Uuid::now_v7();
         let (file, jobs) = self
@@ -128,7 +129,7 @@ impl TestApp {
 
     /// Adds `job` to the user's file through the Catalog, queued but not
     /// published: the reconciler publishes it when `REQUEUE_AFTER` says so.
-    pub async fn add_job(&self, user_id: Uuid, file_id: Uuid, job: NewJob) -> Uuid {
+    pub async fn add_job(&self, user_id: Uuid, file_id: Uuid, job: JobSpec) -> Uuid {
         let added = self
             .actors
             .catalog
@@ -168,7 +169,7 @@ impl TestApp {
     /// worker touches it: the file is `processing` until the test records an
     /// outcome for it under that name.
     pub async fn held_job(&self, user_id: Uuid, file_id: Uuid, variant: &str) -> Uuid {
-        let job = NewJob {
+        let job = JobSpec {
             processor: "thumbnail".into(),
             variant: variant.into(),
             options: json!({}),

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::records::{FileCounts, FileDetails, VariantOfFile};
-use crate::actors::catalog::jobs::NewJob;
 use crate::actors::catalog::{CatalogError, File, Job};
 use crate::domain::jobs::FileStatus;
+use crate::processing::JobSpec;
 use crate::telemetry::RequestId;
 
 /// An original already in storage, to be recorded with its jobs.
@@ -33,7 +33,7 @@ pub struct NewFile {
 pub struct RecordUpload {
     pub request_id: RequestId,
     pub file: NewFile,
-    pub jobs: Vec<NewJob>,
+    pub jobs: Vec<JobSpec>,
 }
 
 /// Where a page of files starts: after this file in newest-first order.

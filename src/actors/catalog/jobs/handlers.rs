@@ -10,16 +10,17 @@ use sea_orm::{
 use tracing::info_span;
 use uuid::Uuid;
 
-use super::messages::{AddJob, FindJob, Handoff, JobScope, NewJob, RetryDeadJob};
+use super::messages::{AddJob, FindJob, Handoff, JobScope, RetryDeadJob};
 use crate::actors::catalog::queries::{lock_file_row, owned_file, refresh_file_status};
 use crate::actors::catalog::{Catalog, CatalogError, Job, begin_write};
 use crate::domain::jobs::JobStatus;
 use crate::entities::{files, processing_jobs};
+use crate::processing::JobSpec;
 
 /// The row of a new job of `file_id`, queued and due now.
 pub(in crate::actors::catalog) fn job_row(
     file_id: Uuid,
-    job: NewJob,
+    job: JobSpec,
     now: chrono::DateTime<Utc>,
 ) -> processing_jobs::ActiveModel {
     processing_jobs::ActiveModel {

@@ -10,14 +10,8 @@ use uuid::Uuid;
 
 use crate::actors::catalog::{CatalogError, File, Job};
 use crate::domain::jobs::{Failure, FileStatus, JobStatus};
+use crate::processing::JobSpec;
 use crate::telemetry::RequestId;
-
-#[derive(Debug, Clone)]
-pub struct NewJob {
-    pub processor: String,
-    pub variant: String,
-    pub options: serde_json::Value,
-}
 
 /// Queues another job for one of the user's files; the file is `processing`
 /// again until it finishes.
@@ -27,7 +21,7 @@ pub struct AddJob {
     pub request_id: RequestId,
     pub user_id: Uuid,
     pub file_id: Uuid,
-    pub job: NewJob,
+    pub job: JobSpec,
 }
 
 #[derive(Message)]

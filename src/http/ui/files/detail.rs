@@ -16,13 +16,13 @@ use uuid::Uuid;
 
 use super::process_form::{self, Submitted};
 use super::{dimensions, human_bytes, type_label, variant_href};
-use crate::actors::catalog::files::{FileDetails, FindFile};
-use crate::actors::catalog::jobs::{FindJob, JobScope};
+use crate::actors::catalog::files::FileDetails;
+use crate::actors::catalog::jobs::JobScope;
 use crate::actors::catalog::{Job, Variant};
+use crate::actors::ingest::{DeleteFile, RequestProcessing, RetryJob, ShowFile};
 use crate::domain::jobs::JobStatus;
+use crate::domain::requests::ProcessRequest;
 use crate::http::error::ApiError;
-use crate::http::files::{ProcessRequest, delete_file, request_processing};
-use crate::http::jobs::retry_dead_job;
 use crate::http::request_context::request_id_of;
 use crate::http::session::SignedIn;
 use crate::http::ui::account::form_error;
@@ -215,16 +215,12 @@ async fn find_file(
     signed_in: &SignedIn,
     file_id: Uuid,
 ) -> Result<FileDetails, UiError> {
-    Ok(ask(
-        &state.actors.catalog,
-        FindFile {
-            request_id: request_id_of(req),
-            user_id: signed_in.user.id,
-            file_id,
-        },
-    )
-    .await?
-    .ok_or(ApiError::NotFound("file"))?)
+    let show = ShowFile {
+        request_id: request_id_of(req),
+        user_id: signed_in.user.id,
+        file_id,
+    };
+    Ok(ask(&state.actors.ingest, show).await?)
 }
 
 fn render(
@@ -321,18 +317,17 @@ pub(super) async fn process(
     let submitted = Submitted::from_fields(fields);
     let queued = match submitted.options() {
         Ok((processor, options)) => {
-            request_processing(
-                &state,
-                request_id_of(&req),
-                signed_in.user.id,
+            let request = RequestProcessing {
+                request_id: request_id_of(&req),
+                user_id: signed_in.user.id,
                 file_id,
-                ProcessRequest {
+                request: ProcessRequest {
                     processor: processor.name().to_string(),
                     variant: submitted.variant.clone(),
                     options: Some(options),
                 },
-            )
-            .await
+            };
+            ask(&state.actors.ingest, request).await
         }
         Err(message) => Err(ApiError::unprocessable("invalid_options", message)),
     };
@@ -370,19 +365,13 @@ pub(super) async fn retry(
     let (file_id, job_id) = path.into_inner();
     let file_id = parse_id(&file_id, "file")?;
     let job_id = parse_id(&job_id, "job")?;
-    let job = ask(
-        &state.actors.catalog,
-        FindJob {
-            request_id: request_id_of(&req),
-            user_id: signed_in.user.id,
-            job_id,
-        },
-    )
-    .await?
-    .filter(|job| job.file_id == file_id)
-    .ok_or(ApiError::NotFound("job"))?;
-    let scope = JobScope::OwnedBy(signed_in.user.id);
-    match retry_dead_job(&state, request_id_of(&req), scope, job.id).await {
+    let retry = RetryJob {
+        request_id: request_id_of(&req),
+        scope: JobScope::OwnedBy(signed_in.user.id),
+        job_id,
+        file_id: Some(file_id),
+    };
+    match ask(&state.actors.ingest, retry).await {
         Ok(_) => Ok(see_other_with(
             &state.config,
             &format!("/files/{file_id}#jobs"),
@@ -411,6 +400,11 @@ pub(super) async fn delete(
 ) -> Result<HttpResponse, UiError> {
     signed_in.check_csrf(&form.csrf_token)?;
     let file_id = parse_id(&file_id, "file")?;
-    delete_file(&state, request_id_of(&req), signed_in.user.id, file_id).await?;
+    let delete = DeleteFile {
+        request_id: request_id_of(&req),
+        user_id: signed_in.user.id,
+        file_id,
+    };
+    ask(&state.actors.ingest, delete).await?;
     Ok(see_other_with(&state.config, "/files", Notice::FileDeleted))
 }

@@ -1,0 +1,126 @@
+//! Reading files: one user's file for its page, the short-lived links its
+//! original and variants are downloaded through (signed with the type and name
+//! a browser must treat them as; see [`crate::domain::delivery`]), and the
+//! failed jobs of every user for the administrators' page.
+
+use actix::Message;
+use uuid::Uuid;
+
+use super::{IngestError, Peers};
+use crate::actors::catalog::admin::{FailedJobsPage, ListFailedJobs};
+use crate::actors::catalog::files::{FileDetails, FindFile, FindVariant, VariantOfFile};
+use crate::actors::storage::ObjectKey;
+use crate::actors::storage::messages::{PresignGet, PresignedUrl};
+use crate::domain::delivery::Delivery;
+use crate::domain::jobs::JobStatus;
+use crate::telemetry::RequestId;
+
+/// One of the user's files with its variants and jobs.
+#[derive(Message)]
+#[rtype(result = "Result<FileDetails, IngestError>")]
+pub struct ShowFile {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub file_id: Uuid,
+}
+
+/// A short-lived link to one of the user's files: its original, or the
+/// variant `variant` names.
+#[derive(Message)]
+#[rtype(result = "Result<PresignedUrl, IngestError>")]
+pub struct LinkToFile {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+    pub file_id: Uuid,
+    /// `None`: the original.
+    pub variant: Option<String>,
+}
+
+/// A page of every user's failed jobs, for the administrators' page (where a
+/// dead one is retried with [`super::RetryJob`]).
+#[derive(Message)]
+#[rtype(result = "Result<FailedJobsPage, IngestError>")]
+pub struct ShowFailedJobs {
+    pub request_id: RequestId,
+    /// `Dead` or `Retrying`; `None` for both.
+    pub status: Option<JobStatus>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+impl Peers {
+    pub(super) async fn show_failed_jobs(
+        self,
+        msg: ShowFailedJobs,
+    ) -> Result<FailedJobsPage, IngestError> {
+        let page = self
+            .catalog
+            .send(ListFailedJobs {
+                request_id: msg.request_id,
+                status: msg.status,
+                offset: msg.offset,
+                limit: msg.limit,
+            })
+            .await??;
+        Ok(page)
+    }
+
+    pub(super) async fn show_file(self, msg: ShowFile) -> Result<FileDetails, IngestError> {
+        self.catalog
+            .send(FindFile {
+                request_id: msg.request_id,
+                user_id: msg.user_id,
+                file_id: msg.file_id,
+            })
+            .await??
+            .ok_or(IngestError::FileNotFound)
+    }
+
+    pub(super) async fn link_to_file(self, msg: LinkToFile) -> Result<PresignedUrl, IngestError> {
+        let (key, delivery) = match msg.variant {
+            None => {
+                let file = self
+                    .catalog
+                    .send(FindFile {
+                        request_id: msg.request_id.clone(),
+                        user_id: msg.user_id,
+                        file_id: msg.file_id,
+                    })
+                    .await??
+                    .ok_or(IngestError::FileNotFound)?
+                    .file;
+                let delivery = Delivery::new(file.content_type, file.filename);
+                (file.storage_key, delivery)
+            }
+            Some(name) => {
+                let VariantOfFile { filename, variant } = self
+                    .catalog
+                    .send(FindVariant {
+                        request_id: msg.request_id.clone(),
+                        user_id: msg.user_id,
+                        file_id: msg.file_id,
+                        name,
+                    })
+                    .await??
+                    .ok_or(IngestError::VariantNotFound)?;
+                let delivery = Delivery::variant(
+                    &filename,
+                    &variant.name,
+                    &variant.content_type,
+                    &variant.storage_key,
+                );
+                (variant.storage_key, delivery)
+            }
+        };
+        let link = self
+            .storage
+            .send(PresignGet {
+                request_id: msg.request_id,
+                key: ObjectKey::parse(&key)?,
+                ttl: self.presign_ttl,
+                delivery,
+            })
+            .await??;
+        Ok(link)
+    }
+}
