@@ -8,17 +8,16 @@ use actix_web::{HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::bodies::{FileBody, JobBody, VariantBody};
+use super::upload_form::{UploadForm, read_upload_form};
 use crate::actors::catalog::messages::{FileCursor, FindFile, FindVariant, ListFiles};
 use crate::actors::ingest::{
-    CommitUpload, DiscardStaged, IngestError, RequestedJob, StageOriginal, StagedOriginal,
-    parse_processors, sanitize_filename,
+    CommitUpload, DiscardStaged, IngestError, RequestedJob, StageOriginal, parse_processors,
+    sanitize_filename,
 };
 use crate::actors::storage::ObjectKey;
 use crate::actors::storage::messages::PresignGet;
@@ -67,81 +66,36 @@ impl From<IngestError> for ApiError {
     }
 }
 
-/// Longest `processors` field accepted.
-const PROCESSORS_FIELD_LIMIT: usize = 1024;
-/// Longest `options` field accepted.
-const OPTIONS_FIELD_LIMIT: usize = 16 * 1024;
-/// Chunks in flight between the request and the storage upload.
-const UPLOAD_PIPE_DEPTH: usize = 4;
-
 async fn upload(
     state: web::Data<AppState>,
     request_id: RequestId,
     caller: Authenticated,
-    mut payload: Multipart,
+    payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let mut staged: Option<(StagedOriginal, Option<String>)> = None;
-    let mut processors: Option<String> = None;
-    let mut options: Option<String> = None;
-    let read = async {
-        while let Some(mut field) = payload.try_next().await.map_err(multipart_error)? {
-            match field.name() {
-                Some("file") if staged.is_none() => {
-                    let filename = field
-                        .content_disposition()
-                        .and_then(|cd| cd.get_filename())
-                        .map(str::to_string);
-                    // The multipart field cannot leave this task; a channel
-                    // carries its chunks to the Ingest actor as they arrive.
-                    let (sender, receiver) = mpsc::channel(UPLOAD_PIPE_DEPTH);
-                    let body = futures::stream::unfold(receiver, |mut receiver| async move {
-                        receiver.recv().await.map(|chunk| (chunk, receiver))
-                    });
-                    let stage = ask(
-                        &state.actors.ingest,
-                        StageOriginal {
-                            request_id: request_id.clone(),
-                            user_id: caller.user_id,
-                            body: Box::pin(body),
-                        },
-                    );
-                    let pump = async move {
-                        while let Some(chunk) = field.next().await {
-                            let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
-                            // A closed channel: Ingest has refused the file.
-                            if sender.send(chunk).await.is_err() {
-                                break;
-                            }
-                        }
-                    };
-                    let (result, ()) = futures::join!(stage, pump);
-                    staged = Some((result?, filename));
-                }
-                Some("processors") if processors.is_none() => {
-                    processors = Some(
-                        read_text_field(
-                            field,
-                            "processors",
-                            "invalid_processors",
-                            PROCESSORS_FIELD_LIMIT,
-                        )
-                        .await?,
-                    );
-                }
-                Some("options") if options.is_none() => {
-                    options = Some(
-                        read_text_field(field, "options", "invalid_options", OPTIONS_FIELD_LIMIT)
-                            .await?,
-                    );
-                }
-                // Other fields are ignored, but read so the body stays in sync.
-                _ => while field.try_next().await.map_err(multipart_error)?.is_some() {},
-            }
+    let mut form = UploadForm::default();
+    let (ingest, user_id) = (&state.actors.ingest, caller.user_id);
+    let stage = |body| {
+        let request_id = request_id.clone();
+        async move {
+            let staged = ask(
+                ingest,
+                StageOriginal {
+                    request_id,
+                    user_id,
+                    body,
+                },
+            )
+            .await?;
+            Ok(staged)
         }
-        Ok(())
     };
-    let read: Result<(), ApiError> = read.await;
-    let Some((staged, filename)) = staged else {
+    let read = read_upload_form(payload, &mut form, stage).await;
+    let UploadForm {
+        file,
+        processors,
+        options,
+    } = form;
+    let Some((staged, filename)) = file else {
         read?;
         return Err(ApiError::bad_request(
             "missing_file",
@@ -176,13 +130,6 @@ async fn upload(
     tracing::info!(file_id = %file.id, jobs = jobs.len(), "upload accepted");
     let jobs: Vec<JobBody> = jobs.into_iter().map(JobBody::from).collect();
     Ok(HttpResponse::Accepted().json(json!({ "file": FileBody::from(file), "jobs": jobs })))
-}
-
-fn multipart_error(err: actix_multipart::MultipartError) -> ApiError {
-    ApiError::bad_request(
-        "invalid_multipart",
-        format!("invalid multipart body: {err}"),
-    )
 }
 
 /// Largest page of files.
@@ -416,27 +363,6 @@ async fn process(
     )
     .await?;
     Ok(HttpResponse::Accepted().json(json!({ "job": JobBody::from(job) })))
-}
-
-/// Reads a small text field of the upload form, at most `limit` bytes of UTF-8.
-async fn read_text_field(
-    mut field: actix_multipart::Field,
-    name: &str,
-    code: &'static str,
-    limit: usize,
-) -> Result<String, ApiError> {
-    let mut text = Vec::new();
-    while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
-        text.extend_from_slice(&chunk);
-        if text.len() > limit {
-            return Err(ApiError::bad_request(
-                code,
-                format!("the {name} field is longer than {limit} bytes"),
-            ));
-        }
-    }
-    String::from_utf8(text)
-        .map_err(|_| ApiError::bad_request(code, format!("the {name} field is not text")))
 }
 
 /// The jobs an upload's `processors` and `options` fields ask for (`None`: the
