@@ -77,9 +77,12 @@ where
             });
             let pump = async move {
                 while let Some(chunk) = field.next().await {
+                    // A field that failed (a body cut short) repeats its error for as
+                    // long as it is polled: pass the error on once, then end.
+                    let failed = chunk.is_err();
                     let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
                     // A closed channel: the sink has refused the file.
-                    if sender.send(chunk).await.is_err() {
+                    if sender.send(chunk).await.is_err() || failed {
                         break;
                     }
                 }
@@ -259,5 +262,33 @@ mod tests {
         let (form, result) = read(cut, 3);
         assert_eq!(code(result), "invalid_body");
         assert!(form.file.is_none());
+    }
+
+    #[test]
+    fn a_file_cut_short_ends_after_one_error_even_for_a_sink_that_reads_on() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("multipart/form-data; boundary=b"),
+        );
+        let cut =
+            Bytes::from_static(b"--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\ncut");
+        let payload = Multipart::new(&headers, futures::stream::iter([Ok(cut)]));
+        // Counts what it is given, errors too, and gives up at 100 (the pump once
+        // passed the field's error on for ever).
+        let read_on = |body: ByteStream| async move {
+            let items: Vec<bool> = body.take(100).map(|item| item.is_ok()).collect().await;
+            Ok(items)
+        };
+        let mut form = UploadForm::default();
+        let result = futures::executor::block_on(read_upload_form(payload, &mut form, read_on));
+        let (items, _) = form.file.expect("the sink's result");
+        assert_eq!(
+            items.last(),
+            Some(&false),
+            "the error reached the sink: {items:?}"
+        );
+        assert_eq!(items.iter().filter(|ok| !**ok).count(), 1, "{items:?}");
+        assert!(result.is_err(), "the body is malformed: {result:?}");
     }
 }
