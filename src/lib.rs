@@ -40,6 +40,8 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod entities;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod http;
 pub mod migrate_backend;
 pub mod process_cli;
