@@ -147,9 +147,9 @@ for target in "${TARGETS[@]}"; do
         -max_total_time="$SECONDS_EACH" -timeout="$TIMEOUT" -rss_limit_mb="$RSS_MB" \
         -dict="$FUZZ/dicts/$(dict_of "$target").dict" -print_final_stats=1 \
         >"$log" 2>&1 || status=$?
-    executions=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
+    executions=$(awk '/^stat::number_of_executed_units:/ {n = $2} END {print n}' "$log")
     size=$(find "$corpus" -type f | wc -l)
-    slowest=$(grep -o 'stat::slowest_unit_time_sec: [0-9]*' "$log" | awk '{print $2 "s"}' | tail -1)
+    slowest=$(awk '/^stat::slowest_unit_time_sec:/ {n = $2 "s"} END {print n}' "$log")
     found=$(($(findings_in "$artifacts") - before))
     if ((status != 0 || found > 0)); then
         failed=1
