@@ -14,7 +14,7 @@ ARGS ?=
 
 .PHONY: help run build test test-embedded test-services services-up migrate \
 	fmt lint pdfium s3-start s3-stop s3-status bench bench-processors bench-criterion \
-	bench-boundary bench-pipeline docker-check
+	bench-boundary bench-pipeline docker-check fuzz
 
 help: ## list the targets
 	@echo "Kiln make targets:"
@@ -50,6 +50,15 @@ fmt: ## format all code
 
 docker-check: ## static checks of docker/ (compose schema, promtool, dashboard schema and queries, hadolint); no Docker engine needed
 	bash scripts/check-docker.sh
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+
+fuzz: ## run every fuzz target FUZZ_SECONDS (60) each, or FUZZ_TARGETS="a b"; `make fuzz-TARGET` runs one (SECURITY.md)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" bash scripts/fuzz.sh
+
+fuzz-%:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh $*
 
 lint: ## rustfmt check + clippy with warnings as errors
 	$(CARGO) fmt --all -- --check

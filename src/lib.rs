@@ -41,6 +41,8 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod entities;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod http;
 pub mod isolation;
 pub mod migrate_backend;

@@ -238,7 +238,7 @@ impl From<IngestError> for ApiError {
             IngestError::FileNotFound => Self::NotFound("file"),
             IngestError::VariantNotFound => Self::NotFound("variant"),
             IngestError::JobNotFound => Self::NotFound("job"),
-            IngestError::Body(_) => {
+            IngestError::Body(_) | IngestError::Abandoned => {
                 Self::bad_request("invalid_body", "the upload body could not be read")
             }
             IngestError::Storage(err) => err.into(),

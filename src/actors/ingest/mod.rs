@@ -6,8 +6,7 @@
 //! the transport), so the API, the pages and the command line do each the same
 //! way. The rules of what may be asked live in [`crate::domain::requests`].
 //!
-//! - Accepts: [`StageOriginal`], [`CommitUpload`], [`DiscardStaged`],
-//!   [`RequestProcessing`], [`DeleteFile`], [`PurgeFile`], [`RetryJob`], [`ShowFile`],
+//! - Accepts: [`SubmitUpload`], [`RequestProcessing`], [`DeleteFile`], [`PurgeFile`], [`RetryJob`], [`ShowFile`],
 //!   [`LinkToFile`], [`ShowFailedJobs`]; replies are records or an [`IngestError`] (which
 //!   `http::error` maps to statuses).
 //! - Supervised by the Supervisor: restarted with backoff if it stops. Each
@@ -23,7 +22,7 @@ use std::time::Duration;
 use actix::{Actor, Addr, Context, Supervised};
 
 pub use files::{DeleteFile, PurgeFile, RequestProcessing, RetryJob};
-pub use upload::{CommitUpload, DiscardStaged, StageOriginal, StagedOriginal};
+pub use upload::{SubmitUpload, UploadRest};
 pub use views::{LinkToFile, ShowFailedJobs, ShowFile};
 
 use crate::actors::catalog::{Catalog, CatalogError};
@@ -63,6 +62,9 @@ pub enum IngestError {
     JobNotFound,
     #[error("reading the upload failed")]
     Body(#[source] std::io::Error),
+    /// The request failed after its file began: nothing was kept.
+    #[error("the upload was abandoned before its form was read")]
+    Abandoned,
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
@@ -135,9 +137,7 @@ impl Supervised for Ingest {
 
 use_cases! {
     Ingest.peers:
-    StageOriginal => stage_original [request_id],
-    CommitUpload => commit_upload [request_id],
-    DiscardStaged => discard_staged [request_id],
+    SubmitUpload => submit_upload [request_id],
     RequestProcessing => request_processing [request_id],
     DeleteFile => delete_file [request_id],
     PurgeFile => purge_file [request_id],

@@ -1,15 +1,18 @@
-//! Taking an upload in, in two steps (a multipart client may send the
-//! `processors` field after the file itself):
+//! Taking an upload in: [`SubmitUpload`], two steps in one message, since a
+//! multipart client may send the file name, `processors` and `options` after
+//! the file itself:
 //!
-//! 1. [`StageOriginal`]: the type is sniffed from the first bytes (never taken
-//!    from the client), the pixel size read from the header, and the body is
-//!    streamed to storage while its size is checked against `MAX_UPLOAD_SIZE`
-//!    and its SHA-256 computed. A refused or failed upload leaves nothing behind.
-//! 2. [`CommitUpload`]: the jobs asked for are checked against the file's type,
-//!    the file row and one row per job are written in one transaction (the
-//!    outbox), then the Dispatcher is told. If the commit fails or is refused,
-//!    the staged original is deleted; so is one the request gives up on
-//!    ([`DiscardStaged`]).
+//! 1. Staging: the type is sniffed from the first bytes (never taken from the
+//!    client), the pixel size read from the header, and the body is streamed to
+//!    storage while its size is checked against `MAX_UPLOAD_SIZE` and its
+//!    SHA-256 computed.
+//! 2. Committing, once the rest of the form has come: the jobs asked for are
+//!    checked against the file's type (and a watermark's image against the
+//!    user's files), the file row and one row per job are written in one
+//!    transaction (the outbox), then the Dispatcher is told.
+//!
+//! A refused or failed upload leaves nothing behind: a staged original whose
+//! commit fails, is refused, or whose form never completes is deleted.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +21,7 @@ use actix::{Addr, Message};
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, stream};
 use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::{IngestError, Peers};
@@ -27,7 +31,8 @@ use crate::actors::dispatcher::announce_queued;
 use crate::actors::storage::messages::{ByteStream, DeleteObject, PutObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
 use crate::domain::UploadType;
-use crate::domain::requests::jobs_for_upload;
+use crate::domain::file_names::sanitize_filename;
+use crate::domain::requests::{jobs_for_upload, parse_processors};
 use crate::processing::{self, JobSpec, MediaKind};
 use crate::telemetry::{RequestId, metrics};
 
@@ -36,53 +41,70 @@ const SNIFF_LEN: usize = 64 * 1024;
 
 /// An original in storage, not yet recorded.
 #[derive(Debug, Clone)]
-pub struct StagedOriginal {
-    pub file_id: Uuid,
-    pub user_id: Uuid,
-    pub key: ObjectKey,
-    pub kind: UploadType,
-    pub size: u64,
-    pub sha256: String,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
+struct StagedOriginal {
+    file_id: Uuid,
+    user_id: Uuid,
+    key: ObjectKey,
+    kind: UploadType,
+    size: u64,
+    sha256: String,
+    width: Option<u32>,
+    height: Option<u32>,
 }
 
+/// Takes one upload in: the file's bytes as they stream in, then the rest of
+/// the form. Replies with the recorded file and its jobs.
 #[derive(Message)]
-#[rtype(result = "Result<StagedOriginal, IngestError>")]
-pub struct StageOriginal {
+#[rtype(result = "Result<(File, Vec<Job>), IngestError>")]
+pub struct SubmitUpload {
     pub request_id: RequestId,
     pub user_id: Uuid,
     pub body: ByteStream,
+    /// The rest of the form, once the whole request is read. A dropped sender
+    /// means the request failed after the file: the upload is abandoned.
+    pub rest: oneshot::Receiver<UploadRest>,
 }
 
-#[derive(Message)]
-#[rtype(result = "Result<(File, Vec<Job>), IngestError>")]
-pub struct CommitUpload {
-    pub request_id: RequestId,
-    pub staged: StagedOriginal,
-    pub filename: String,
-    /// `None`: the default jobs for the file's type.
-    pub requested: Option<Vec<JobSpec>>,
-}
-
-/// Discards a staged original the upload will not commit (the request failed
-/// after the file was stored).
-#[derive(Message)]
-#[rtype(result = "Result<(), IngestError>")]
-pub struct DiscardStaged {
-    pub request_id: RequestId,
-    pub staged: StagedOriginal,
+/// The form's fields besides the file, as the client sent them.
+#[derive(Debug, Clone, Default)]
+pub struct UploadRest {
+    /// The file name the file field's Content-Disposition gave.
+    pub filename: Option<String>,
+    /// The `processors` field (`thumbnail,webp`); `None`: the defaults.
+    pub processors: Option<String>,
+    /// The `options` field: options per processor named.
+    pub options: Option<String>,
 }
 
 impl Peers {
-    pub(super) async fn stage_original(
+    pub(super) async fn submit_upload(
         self,
-        msg: StageOriginal,
+        msg: SubmitUpload,
+    ) -> Result<(File, Vec<Job>), IngestError> {
+        let request_id = msg.request_id;
+        let staged = self
+            .stage_original(request_id.clone(), msg.user_id, msg.body)
+            .await?;
+        let rest = match msg.rest.await {
+            Ok(rest) => rest,
+            Err(_) => {
+                discard(&self.storage, request_id, staged.key).await;
+                return Err(IngestError::Abandoned);
+            }
+        };
+        self.commit_upload(request_id, staged, rest).await
+    }
+
+    async fn stage_original(
+        &self,
+        request_id: RequestId,
+        user_id: Uuid,
+        body: ByteStream,
     ) -> Result<StagedOriginal, IngestError> {
         let limit = self.max_upload_size;
         // Fused: the sniffing below may read it to its end before the rest is
         // chained after the head.
-        let mut body = msg.body.fuse();
+        let mut body = body.fuse();
         // Enough of the start to know what this is.
         let mut head = BytesMut::new();
         while head.len() < SNIFF_LEN {
@@ -107,7 +129,7 @@ impl Peers {
         let file_id = Uuid::now_v7();
         let key = ObjectKey::parse(&format!(
             "{}/{file_id}/original.{}",
-            msg.user_id, kind.extension
+            user_id, kind.extension
         ))?;
         let hasher = Arc::new(std::sync::Mutex::new(Sha256::new()));
         let too_large = Arc::new(AtomicBool::new(false));
@@ -133,7 +155,7 @@ impl Peers {
         let stored = self
             .storage
             .send(PutObject {
-                request_id: msg.request_id,
+                request_id,
                 key: key.clone(),
                 content_type: kind.content_type.clone(),
                 body: Box::pin(counted),
@@ -153,7 +175,7 @@ impl Peers {
             .map_err(|_| IngestError::Body(std::io::Error::other("hashing failed")))?;
         Ok(StagedOriginal {
             file_id,
-            user_id: msg.user_id,
+            user_id,
             key,
             kind,
             size: stored.size,
@@ -163,30 +185,29 @@ impl Peers {
         })
     }
 
-    pub(super) async fn commit_upload(
-        self,
-        msg: CommitUpload,
+    /// Records a staged original with its jobs, or deletes it.
+    async fn commit_upload(
+        &self,
+        request_id: RequestId,
+        staged: StagedOriginal,
+        rest: UploadRest,
     ) -> Result<(File, Vec<Job>), IngestError> {
-        let staged = msg.staged;
         let kind = staged.kind.clone();
-        let jobs = match self
-            .upload_jobs(&msg.request_id, &staged, msg.requested)
-            .await
-        {
+        let jobs = match self.upload_jobs(&request_id, &staged, &rest).await {
             Ok(jobs) => jobs,
             Err(err) => {
-                discard(&self.storage, msg.request_id, staged.key).await;
+                discard(&self.storage, request_id, staged.key).await;
                 return Err(err);
             }
         };
         let recorded = self
             .catalog
             .send(RecordUpload {
-                request_id: msg.request_id.clone(),
+                request_id: request_id.clone(),
                 file: NewFile {
                     id: staged.file_id,
                     user_id: staged.user_id,
-                    filename: msg.filename,
+                    filename: sanitize_filename(rest.filename.as_deref(), &kind.extension),
                     content_type: kind.content_type.clone(),
                     extension: kind.extension.clone(),
                     size_bytes: staged.size as i64,
@@ -204,7 +225,7 @@ impl Peers {
             Ok(recorded) => recorded,
             Err(err) => {
                 // Nothing may stay half-written: the original goes too.
-                discard(&self.storage, msg.request_id, staged.key).await;
+                discard(&self.storage, request_id, staged.key).await;
                 return Err(err);
             }
         };
@@ -213,15 +234,26 @@ impl Peers {
         Ok((file, jobs))
     }
 
-    /// The jobs asked for, each checked against the file's type, with every
-    /// watermark image checked as a processing request checks it; or the
-    /// type's defaults.
+    /// The jobs the form's `processors` and `options` ask for, each checked
+    /// against the file's type, with every watermark image checked as a
+    /// processing request checks it; or the type's defaults.
     async fn upload_jobs(
         &self,
         request_id: &RequestId,
         staged: &StagedOriginal,
-        requested: Option<Vec<JobSpec>>,
+        rest: &UploadRest,
     ) -> Result<Vec<JobSpec>, IngestError> {
+        let requested = match (&rest.processors, &rest.options) {
+            (Some(processors), options) => Some(
+                parse_processors(processors, options.as_deref()).map_err(IngestError::of_upload)?,
+            ),
+            (None, Some(_)) => {
+                return Err(IngestError::InvalidOptions(
+                    "options applies to the processors named in the processors field, and there is none".into(),
+                ));
+            }
+            (None, None) => None,
+        };
         let kind = &staged.kind;
         let jobs = jobs_for_upload(kind.media, kind.describe(), requested, staged.width)
             .map_err(IngestError::of_upload)?;
@@ -232,11 +264,6 @@ impl Peers {
             }
         }
         Ok(jobs)
-    }
-
-    pub(super) async fn discard_staged(self, msg: DiscardStaged) -> Result<(), IngestError> {
-        discard(&self.storage, msg.request_id, msg.staged.key).await;
-        Ok(())
     }
 }
 

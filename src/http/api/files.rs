@@ -8,25 +8,23 @@ use actix_web::{HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::bodies::{FileBody, JobBody, VariantBody};
+use super::upload_form::{UploadForm, read_upload_form};
 use crate::actors::catalog::files::{FileCursor, FindFile, ListFiles};
 use crate::actors::ingest::{
-    CommitUpload, DeleteFile, DiscardStaged, IngestError, LinkToFile, RequestProcessing,
-    StageOriginal, StagedOriginal,
+    DeleteFile, IngestError, LinkToFile, RequestProcessing, SubmitUpload, UploadRest,
 };
-use crate::domain::file_names::{name_search, sanitize_filename};
+use crate::domain::file_names::name_search;
 use crate::domain::jobs::FileStatus;
-use crate::domain::requests::{ProcessRequest, parse_processors};
+use crate::domain::requests::ProcessRequest;
 use crate::http::auth::Authenticated;
 use crate::http::error::ApiError;
 use crate::http::{AppState, ask};
-use crate::processing::JobSpec;
 use crate::telemetry::RequestId;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -42,119 +40,63 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/files/{id}/process", web::post().to(process));
 }
 
-/// Longest `processors` field accepted.
-const PROCESSORS_FIELD_LIMIT: usize = 1024;
-/// Longest `options` field accepted.
-const OPTIONS_FIELD_LIMIT: usize = 16 * 1024;
-/// Chunks in flight between the request and the storage upload.
-const UPLOAD_PIPE_DEPTH: usize = 4;
-
+/// Takes an upload in with one message to Ingest: the form is read here (the
+/// file's bytes stream to Ingest as they arrive), and the rest of the form (the
+/// file name, `processors`, `options`) follows once the body is read, since a
+/// client may send those after the file. A form that fails once the file has
+/// begun leaves Ingest to delete what it stored.
 async fn upload(
     state: web::Data<AppState>,
     request_id: RequestId,
     caller: Authenticated,
-    mut payload: Multipart,
+    payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let mut staged: Option<(StagedOriginal, Option<String>)> = None;
-    let mut processors: Option<String> = None;
-    let mut options: Option<String> = None;
-    let read = async {
-        while let Some(mut field) = payload.try_next().await.map_err(multipart_error)? {
-            match field.name() {
-                Some("file") if staged.is_none() => {
-                    let filename = field
-                        .content_disposition()
-                        .and_then(|cd| cd.get_filename())
-                        .map(str::to_string);
-                    // The multipart field cannot leave this task; a channel
-                    // carries its chunks to the Ingest actor as they arrive.
-                    let (sender, receiver) = mpsc::channel(UPLOAD_PIPE_DEPTH);
-                    let body = futures::stream::unfold(receiver, |mut receiver| async move {
-                        receiver.recv().await.map(|chunk| (chunk, receiver))
-                    });
-                    let stage = ask(
-                        &state.actors.ingest,
-                        StageOriginal {
-                            request_id: request_id.clone(),
-                            user_id: caller.user_id,
-                            body: Box::pin(body),
-                        },
-                    );
-                    let pump = async move {
-                        while let Some(chunk) = field.next().await {
-                            let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
-                            // A closed channel: Ingest has refused the file.
-                            if sender.send(chunk).await.is_err() {
-                                break;
-                            }
-                        }
-                    };
-                    let (result, ()) = futures::join!(stage, pump);
-                    staged = Some((result?, filename));
-                }
-                Some("processors") if processors.is_none() => {
-                    processors = Some(
-                        read_text_field(
-                            field,
-                            "processors",
-                            "invalid_processors",
-                            PROCESSORS_FIELD_LIMIT,
-                        )
-                        .await?,
-                    );
-                }
-                Some("options") if options.is_none() => {
-                    options = Some(
-                        read_text_field(field, "options", "invalid_options", OPTIONS_FIELD_LIMIT)
-                            .await?,
-                    );
-                }
-                // Other fields are ignored, but read so the body stays in sync.
-                _ => while field.try_next().await.map_err(multipart_error)?.is_some() {},
-            }
-        }
-        Ok(())
+    let (rest_sender, rest) = oneshot::channel();
+    let ingest = state.actors.ingest.clone();
+    let submit = |body| {
+        let submit = SubmitUpload {
+            request_id,
+            user_id: caller.user_id,
+            body,
+            rest,
+        };
+        // Sent now, so Ingest stores the bytes while the form is read on.
+        let submitted = actix_rt::spawn(ingest.send(submit));
+        async move { Ok(submitted) }
     };
-    let read: Result<(), ApiError> = read.await;
-    let Some((staged, filename)) = staged else {
+    let mut form = UploadForm::default();
+    let read = read_upload_form(payload, &mut form, submit).await;
+    let Some((submitted, filename)) = form.file else {
         read?;
         return Err(ApiError::bad_request(
             "missing_file",
             "the multipart body has no file field",
         ));
     };
-    let requested = read.and_then(|()| requested_jobs(processors, options));
-    let requested = match requested {
-        Ok(requested) => requested,
-        Err(err) => {
-            state
-                .actors
-                .ingest
-                .do_send(DiscardStaged { request_id, staged });
-            return Err(err);
-        }
+    if read.is_ok() {
+        // Ingest may have refused the file already and gone: then its reply
+        // says why.
+        let _ = rest_sender.send(UploadRest {
+            filename,
+            processors: form.processors,
+            options: form.options,
+        });
+    } else {
+        drop(rest_sender);
+    }
+    let submitted = submitted
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)?;
+    let (file, jobs) = match (submitted, read) {
+        (Ok(recorded), _) => recorded,
+        // The form broke after the file began: what was wrong with the form.
+        (Err(IngestError::Abandoned), Err(err)) => return Err(err),
+        (Err(refusal), _) => return Err(refusal.into()),
     };
-    let extension = staged.kind.extension.clone();
-    let (file, jobs) = ask(
-        &state.actors.ingest,
-        CommitUpload {
-            request_id,
-            staged,
-            filename: sanitize_filename(filename.as_deref(), &extension),
-            requested,
-        },
-    )
-    .await?;
     tracing::info!(file_id = %file.id, jobs = jobs.len(), "upload accepted");
     let jobs: Vec<JobBody> = jobs.into_iter().map(JobBody::from).collect();
     Ok(HttpResponse::Accepted().json(json!({ "file": FileBody::from(file), "jobs": jobs })))
-}
-
-fn multipart_error(err: actix_multipart::MultipartError) -> ApiError {
-    ApiError::bad_request(
-        "invalid_multipart",
-        format!("invalid multipart body: {err}"),
-    )
 }
 
 /// Largest page of files.
@@ -382,45 +324,4 @@ async fn process(
     };
     let job = ask(&state.actors.ingest, request).await?;
     Ok(HttpResponse::Accepted().json(json!({ "job": JobBody::from(job) })))
-}
-
-/// Reads a small text field of the upload form, at most `limit` bytes of UTF-8.
-async fn read_text_field(
-    mut field: actix_multipart::Field,
-    name: &str,
-    code: &'static str,
-    limit: usize,
-) -> Result<String, ApiError> {
-    let mut text = Vec::new();
-    while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
-        text.extend_from_slice(&chunk);
-        if text.len() > limit {
-            return Err(ApiError::bad_request(
-                code,
-                format!("the {name} field is longer than {limit} bytes"),
-            ));
-        }
-    }
-    String::from_utf8(text)
-        .map_err(|_| ApiError::bad_request(code, format!("the {name} field is not text")))
-}
-
-/// The jobs an upload's `processors` and `options` fields ask for (`None`: the
-/// defaults); Ingest checks them against the file.
-fn requested_jobs(
-    processors: Option<String>,
-    options: Option<String>,
-) -> Result<Option<Vec<JobSpec>>, ApiError> {
-    let Some(processors) = processors else {
-        return match options {
-            Some(_) => Err(ApiError::unprocessable(
-                "invalid_options",
-                "options applies to the processors named in the processors field, and there is none",
-            )),
-            None => Ok(None),
-        };
-    };
-    let jobs = parse_processors(&processors, options.as_deref())
-        .map_err(|err| ApiError::from(IngestError::of_upload(err)))?;
-    Ok(Some(jobs))
 }

@@ -7,6 +7,7 @@ mod files;
 mod jobs;
 mod recovery;
 mod tokens;
+pub(crate) mod upload_form;
 
 use actix_web::web;
 use chrono::{DateTime, Utc};

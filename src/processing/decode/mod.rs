@@ -122,8 +122,10 @@ fn checked_image_kind(input: &[u8], limits: &Limits) -> Result<MediaKind, Proces
     let (width, height) = probe_dimensions(input)
         .ok_or_else(|| ProcessError::Corrupt("the image header is missing or unreadable".into()))?;
     check_pixels(width, height, limits)?;
-    if kind == MediaKind::Jpeg {
-        check_jpeg_is_complete(input)?;
+    match kind {
+        MediaKind::Jpeg => check_jpeg_is_complete(input)?,
+        MediaKind::Webp => check_webp_chunks_fit(input)?,
+        _ => {}
     }
     Ok(kind)
 }
@@ -211,6 +213,32 @@ fn check_jpeg_is_complete(input: &[u8]) -> Result<(), ProcessError> {
             };
         }
     }
+}
+
+/// The WebP decoder (image-webp) reads an extended file's ICC profile and EXIF chunks
+/// whole, into a buffer of the size each chunk's header claims, before it notices the
+/// file is shorter; no memory limit reaches it through the `image` crate. A 380-byte
+/// file whose EXIF chunk claimed 4 GB made it allocate 4 GB, which aborts the process
+/// wherever memory is limited (found by fuzzing, SECURITY.md). A chunk that claims more
+/// bytes than the file has left means the file is cut short or corrupt, so such a file
+/// is refused before the decoder sees it.
+fn check_webp_chunks_fit(input: &[u8]) -> Result<(), ProcessError> {
+    // After "RIFF", the RIFF size and "WEBP": chunks of a four-byte name, a little-endian
+    // u32 size and the data, padded to an even length (nested chunks lie inside them).
+    let mut pos = 12;
+    while let Some(header) = input.get(pos..pos + 8) {
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        // The header is there, so this cannot underflow.
+        let left = input.len() - pos - 8;
+        if size > left {
+            return Err(ProcessError::Corrupt(
+                "the WebP data ends before its chunks do".into(),
+            ));
+        }
+        pos += 8 + size + (size & 1);
+    }
+    Ok(())
 }
 
 /// Turns the `image` crate's error into a reason a person can act on.
@@ -332,6 +360,27 @@ mod tests {
                 "{len} bytes: {err:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_webp_chunk_that_claims_more_bytes_than_the_file_has_is_refused_before_decoding() {
+        // Its EXIF chunk claims 4 GB: the decoder would allocate that much to read it.
+        let bomb = fixture("fuzz/process-webp-exif-chunk-claims-4-gb.webp");
+        for result in [
+            decode_image(&bomb, &Limits::default()).map(|_| ()),
+            decode_image_for(&bomb, &Limits::default(), |_, _| (1, 1)).map(|_| ()),
+        ] {
+            let err = result.unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "the file is truncated or corrupt: the WebP data ends before its chunks do"
+            );
+        }
+        // A whole extended file (its frames are chunks inside chunks) still decodes.
+        assert!(decode("animated.webp").is_ok());
+        let whole = fixture("animated.webp");
+        let err = decode_image(&whole[..whole.len() - 1], &Limits::default()).unwrap_err();
+        assert!(matches!(err, ProcessError::Corrupt(_)), "{err:?}");
     }
 
     #[test]

@@ -1,0 +1,13 @@
+//! The BMP decoder path every image processor takes.
+#![no_main]
+
+use kiln::processing::MediaKind;
+use libfuzzer_sys::{Corpus, fuzz_target};
+
+fuzz_target!(|data: &[u8]| -> Corpus {
+    if kiln::fuzzing::decode(MediaKind::Bmp, data) {
+        Corpus::Keep
+    } else {
+        Corpus::Reject
+    }
+});

@@ -1,0 +1,361 @@
+#!/usr/bin/env python3
+"""Writes the small seed inputs under fuzz/seeds/ that tests/fixtures lacks.
+
+The fuzz corpora start from tests/fixtures (scripts/fuzz.sh passes it to every target),
+which holds the shapes of files the tests need: a few JPEGs, PNGs, one GIF, one
+animated WebP, PDFs. A coverage-guided fuzzer gets much further from small files that
+already take each decoder's other roads: progressive and 4:4:4 JPEGs, restart markers,
+interlaced and palette PNGs, lossy and lossless WebP, every TIFF compression, BMP's
+header versions and run-length encodings, ICC profiles of each kind, multipart bodies
+and processor options. This script writes those (about 32x24 pixels each, a few
+hundred bytes); they are committed, so `make fuzz` needs no Python packages. Rerun it
+only to change them:
+
+    python3 -m venv /tmp/seeds && /tmp/seeds/bin/pip install pillow
+    /tmp/seeds/bin/python fuzz/make_seeds.py
+"""
+
+import io
+import json
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+from PIL import Image, ImageCms, ImageDraw
+
+SEEDS = Path(__file__).resolve().parent / "seeds"
+W, H = 32, 24
+
+
+def picture(mode: str = "RGB", width: int = W, height: int = H) -> Image.Image:
+    """A gradient with a disc and a block: edges and smooth areas for every codec."""
+    img = Image.new("RGB", (width, height))
+    px = img.load()
+    for y in range(height):
+        for x in range(width):
+            px[x, y] = (255 * x // width, 255 * y // height, 128 + 127 * ((x + y) % 2))
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((width // 4, height // 4, 3 * width // 4, 3 * height // 4), fill=(250, 200, 40))
+    draw.rectangle((0, 0, width // 6, height // 6), fill=(255, 0, 0))
+    if mode == "RGBA":
+        rgba = img.convert("RGBA")
+        rgba.putalpha(Image.linear_gradient("L").resize((width, height)))
+        return rgba
+    if mode == "LA":
+        return picture("RGBA", width, height).convert("LA")
+    if mode == "P":
+        return img.quantize(16)
+    return img.convert(mode)
+
+
+def saved(img: Image.Image, fmt: str, **kwargs) -> bytes:
+    out = io.BytesIO()
+    img.save(out, fmt, **kwargs)
+    return out.getvalue()
+
+
+def s15(v: float) -> bytes:
+    return struct.pack(">i", round(v * 65536))
+
+
+def matrix_profile(primaries, white, gamma: float, version: int = 2) -> bytes:
+    """An RGB display profile of the matrix/TRC kind (as phones and cameras embed):
+    colourants as XYZ tags, one gamma curve per channel."""
+
+    def xyz(v) -> bytes:
+        return b"XYZ " + bytes(4) + b"".join(s15(c) for c in v)
+
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+    text = b"Kiln fuzz seed"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(text) + 1) + text + b"\0" + bytes(79)
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", xyz(white)),
+        (b"rXYZ", xyz(primaries[0])),
+        (b"gXYZ", xyz(primaries[1])),
+        (b"bXYZ", xyz(primaries[2])),
+        (b"rTRC", curve),
+        (b"gTRC", curve),
+        (b"bTRC", curve),
+    ]
+    return icc_file(b"mntr", b"RGB ", b"XYZ ", tags, version)
+
+
+def icc_file(cls: bytes, space: bytes, pcs: bytes, tags, version: int = 2) -> bytes:
+    def padded(data: bytes) -> bytes:
+        return data + bytes(-len(data) % 4)
+
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for signature, data in tags:
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += padded(data)
+    header = (
+        struct.pack(">I", offset + len(body)) + bytes(4) + bytes((version, 0x40 if version == 4 else 0x10, 0, 0))
+        + cls + space + pcs + struct.pack(">6H", 2026, 12, 2, 0, 0, 0) + b"acsp" + bytes(4 + 4 + 4 + 4 + 8)
+        + struct.pack(">I", 0) + s15(0.9642) + s15(1.0) + s15(0.8249) + bytes(4 + 16 + 28)
+    )
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+# Display P3 and Adobe RGB (1998) colourants, adapted to D50 as ICC profiles store them.
+P3 = ((0.5151, 0.2412, -0.0011), (0.2920, 0.6922, 0.0419), (0.1571, 0.0666, 0.7841))
+ADOBE = ((0.6097, 0.3111, 0.0195), (0.2053, 0.6257, 0.0609), (0.1492, 0.0632, 0.7446))
+D50 = (0.9642, 1.0, 0.8249)
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+
+def interlaced_png(img: Image.Image) -> bytes:
+    """An Adam7-interlaced 8-bit RGB PNG (Pillow writes none)."""
+    rgb = img.convert("RGB")
+    width, height = rgb.size
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+    raw = b""
+    for x0, y0, dx, dy in passes:
+        xs = range(x0, width, dx)
+        for y in range(y0, height, dy):
+            if xs:
+                raw += b"\x00" + b"".join(bytes(rgb.getpixel((x, y))) for x in xs)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b"")
+
+
+def bmp_file(dib: bytes, palette: bytes, pixels: bytes) -> bytes:
+    offset = 14 + len(dib) + len(palette)
+    return b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + dib + palette + pixels
+
+
+def bmp_info(width, height, bpp, compression, size_image=0, colours=0, extra=b"", header=40) -> bytes:
+    dib = struct.pack("<IiiHHIIiiII", header, width, height, 1, bpp, compression, size_image, 2835, 2835, colours, 0)
+    return (dib + extra).ljust(header, b"\0")
+
+
+def bmp_variants() -> dict[str, bytes]:
+    img = picture()
+    out: dict[str, bytes] = {}
+    grey = img.convert("L")
+    palette = b"".join(bytes((i, i, i, 0)) for i in range(256))
+
+    # 8-bit run-length encoded (RLE8), bottom-up.
+    rows = b""
+    for y in reversed(range(H)):
+        row = [grey.getpixel((x, y)) for x in range(W)]
+        x = 0
+        while x < W:
+            run = 1
+            while x + run < W and row[x + run] == row[x] and run < 255:
+                run += 1
+            rows += bytes((run, row[x]))
+            x += run
+        rows += b"\x00\x00"
+    rows += b"\x00\x01"
+    out["rle8.bmp"] = bmp_file(bmp_info(W, H, 8, 1, len(rows), 256), palette, rows)
+
+    # 4-bit run-length encoded (RLE4), with an absolute run and a delta.
+    pal16 = b"".join(bytes((i * 17, i * 17, i * 17, 0)) for i in range(16))
+    rle4 = b""
+    for y in range(H):
+        level = (y * 16 // H) & 0xF
+        rle4 += bytes((W // 2, (level << 4) | (15 - level), 0, 4, 0x12, 0x34, W // 2 - 4, level * 0x11, 0, 0))
+    rle4 = rle4[:-2] + b"\x00\x02\x01\x01\x00\x01"
+    out["rle4.bmp"] = bmp_file(bmp_info(W, H, 4, 2, len(rle4), 16), pal16, rle4)
+
+    # 16-bit 5-6-5 with BI_BITFIELDS masks, top-down (negative height).
+    rgb = img.convert("RGB")
+    px16 = b""
+    for y in range(H):
+        for x in range(W):
+            r, g, b = rgb.getpixel((x, y))
+            px16 += struct.pack("<H", ((r >> 3) << 11) | ((g >> 2) << 5) | (b >> 3))
+    masks = struct.pack("<III", 0xF800, 0x07E0, 0x001F)
+    out["rgb565-topdown.bmp"] = bmp_file(bmp_info(W, -H, 16, 3, len(px16)), masks, px16)
+
+    # 32-bit with an alpha mask in a V5 header, with an embedded (linked-profile) sRGB.
+    rgba = picture("RGBA")
+    px32 = b"".join(bytes((b, g, r, a)) for y in reversed(range(H)) for x in range(W) for r, g, b, a in [rgba.getpixel((x, y))])
+    masks = struct.pack("<IIII", 0x00FF0000, 0x0000FF00, 0x000000FF, 0xFF000000) + b"BGRs"
+    out["argb-v5.bmp"] = bmp_file(bmp_info(W, H, 32, 3, len(px32), extra=masks, header=124), b"", px32)
+
+    # OS/2 1.x core header (12 bytes), 24-bit.
+    core = struct.pack("<IHHHH", 12, W, H, 1, 24)
+    stride = (W * 3 + 3) & ~3
+    px24 = b"".join(
+        b"".join(bytes(rgb.getpixel((x, y))[::-1]) for x in range(W)).ljust(stride, b"\0") for y in reversed(range(H))
+    )
+    out["os2-core.bmp"] = bmp_file(core, b"", px24)
+
+    out["rgb24.bmp"] = saved(img, "BMP")
+    out["palette8.bmp"] = saved(picture("P"), "BMP")
+    out["mono1.bmp"] = saved(img.convert("1"), "BMP")
+    out["rgba32.bmp"] = saved(picture("RGBA"), "BMP")
+    return out
+
+
+def image_seeds() -> dict[str, bytes]:
+    img = picture()
+    p3 = matrix_profile(P3, D50, 2.2)
+    out: dict[str, bytes] = {}
+
+    # JPEG: the roads through zune-jpeg and libjpeg (mozjpeg) differ by all of these.
+    out["baseline-420.jpg"] = saved(img, "JPEG", quality=75)
+    out["baseline-444.jpg"] = saved(img, "JPEG", quality=90, subsampling=0)
+    out["baseline-422.jpg"] = saved(img, "JPEG", quality=60, subsampling=1)
+    out["progressive.jpg"] = saved(img, "JPEG", quality=80, progressive=True)
+    out["optimized.jpg"] = saved(img, "JPEG", quality=80, optimize=True)
+    out["grey.jpg"] = saved(img.convert("L"), "JPEG")
+    out["grey-progressive.jpg"] = saved(img.convert("L"), "JPEG", progressive=True)
+    out["cmyk.jpg"] = saved(img.convert("CMYK"), "JPEG")
+    out["restart.jpg"] = saved(picture("RGB", 64, 48), "JPEG", restart_marker_blocks=2)
+    out["wide-64.jpg"] = saved(picture("RGB", 64, 48), "JPEG", quality=70)
+    out["p3.jpg"] = saved(img, "JPEG", icc_profile=p3)
+    for orientation in (2, 3, 5, 6, 7, 8):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        out[f"orientation{orientation}.jpg"] = saved(img, "JPEG", exif=exif.tobytes())
+
+    # PNG: colour types, bit depths, interlacing, ancillary chunks, APNG.
+    out["rgb.png"] = saved(img, "PNG")
+    out["rgba.png"] = saved(picture("RGBA"), "PNG")
+    out["grey-alpha.png"] = saved(picture("LA"), "PNG")
+    out["palette-trns.png"] = saved(picture("P"), "PNG", transparency=0)
+    out["mono1.png"] = saved(img.convert("1"), "PNG")
+    out["grey16.png"] = saved(img.convert("I;16"), "PNG")
+    out["interlaced.png"] = interlaced_png(img)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out["p3-exif.png"] = saved(img, "PNG", icc_profile=p3, exif=exif.tobytes())
+    out["animated.png"] = saved(img, "PNG", save_all=True, append_images=[img.rotate(90)], duration=100)
+
+    # GIF: interlaced, transparent, animated with local palettes and disposal.
+    out["still.gif"] = saved(picture("P"), "GIF")
+    out["interlaced.gif"] = saved(picture("P", 32, 40), "GIF", interlace=True)
+    out["transparent.gif"] = saved(picture("P"), "GIF", transparency=3, comment=b"kiln")
+    frames = [picture("P"), img.rotate(180).quantize(8)]
+    out["animated.gif"] = saved(frames[0], "GIF", save_all=True, append_images=frames[1:], disposal=2, loop=0)
+
+    # WebP: lossy (VP8), lossy with alpha (VP8X + ALPH), lossless (VP8L), animated, chunks.
+    out["lossy.webp"] = saved(img, "WEBP", quality=60)
+    out["lossy-alpha.webp"] = saved(picture("RGBA"), "WEBP", quality=60)
+    out["lossless.webp"] = saved(picture("RGBA"), "WEBP", lossless=True)
+    out["icc-exif.webp"] = saved(img, "WEBP", icc_profile=p3, exif=exif.tobytes())
+    out["animated-lossy.webp"] = saved(img, "WEBP", save_all=True, append_images=[img.rotate(90)], quality=50)
+
+    # TIFF: each compression the tiff crate reads, several layouts.
+    for compression in ("raw", "tiff_lzw", "tiff_adobe_deflate", "packbits", "jpeg"):
+        out[f"{compression}.tiff"] = saved(img, "TIFF", compression=compression)
+    out["grey.tiff"] = saved(img.convert("L"), "TIFF")
+    out["grey16.tiff"] = saved(img.convert("I;16"), "TIFF")
+    out["palette.tiff"] = saved(picture("P"), "TIFF")
+    out["rgba-lzw.tiff"] = saved(picture("RGBA"), "TIFF", compression="tiff_lzw")
+    out["cmyk.tiff"] = saved(img.convert("CMYK"), "TIFF")
+    out["mono-g4.tiff"] = saved(img.convert("1"), "TIFF", compression="group4")
+    out["strips.tiff"] = saved(img, "TIFF", strip_size=256)
+    out["p3.tiff"] = saved(img, "TIFF", icc_profile=p3)
+
+    out.update(bmp_variants())
+    return out
+
+
+def icc_seeds() -> dict[str, bytes]:
+    def lcms(profile) -> bytes:
+        return ImageCms.ImageCmsProfile(profile).tobytes()
+
+    return {
+        "p3-v2.icc": matrix_profile(P3, D50, 2.2),
+        "adobe-v4.icc": matrix_profile(ADOBE, D50, 2.19921875, version=4),
+        "srgb-lcms.icc": lcms(ImageCms.createProfile("sRGB")),
+        "lab-lcms.icc": lcms(ImageCms.createProfile("LAB")),
+        "xyz-lcms.icc": lcms(ImageCms.createProfile("XYZ")),
+    }
+
+
+def form(boundary: str, parts: list[tuple[str, bytes]], epilogue: bytes = b"") -> bytes:
+    body = b""
+    for headers, data in parts:
+        body += f"--{boundary}\r\n{headers}\r\n\r\n".encode() + data + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode() + epilogue
+
+
+def multipart_seeds(images: dict[str, bytes]) -> dict[str, bytes]:
+    def seed(boundary_header: str, body: bytes) -> bytes:
+        return f"multipart/form-data; {boundary_header}\n".encode() + body
+
+    jpeg = images["baseline-420.jpg"]
+    options = json.dumps({"thumbnail": {"width": 120, "fit": "cover"}, "watermark": {"text": "© Kiln"}}).encode()
+    return {
+        "upload.txt": seed(
+            "boundary=kiln",
+            form(
+                "kiln",
+                [
+                    ('Content-Disposition: form-data; name="file"; filename="photo.jpg"\r\nContent-Type: image/jpeg', jpeg),
+                    ('Content-Disposition: form-data; name="processors"', b"thumbnail,watermark"),
+                    ('Content-Disposition: form-data; name="options"', options),
+                ],
+            ),
+        ),
+        "fields-first.txt": seed(
+            'boundary="----WebKitFormBoundary7MA4YWxkTrZu0gW"',
+            form(
+                "----WebKitFormBoundary7MA4YWxkTrZu0gW",
+                [
+                    ('Content-Disposition: form-data; name="processors"', b"resize"),
+                    ('Content-Disposition: form-data; name="note"', b"ignored"),
+                    ("Content-Disposition: form-data; name=\"file\"; filename*=UTF-8''%E2%80%AEgpj.exe", jpeg[:200]),
+                    ('Content-Disposition: form-data; name="file"; filename="second.jpg"', b"second file"),
+                ],
+            ),
+        ),
+        "preamble.txt": seed(
+            "boundary=b; charset=utf-8",
+            b"preamble text\r\n"
+            + form("b", [('Content-Disposition: form-data; name="file"; filename="..\\\\a/b.png"', images["rgb.png"])], b"epilogue"),
+        ),
+        "unterminated.txt": seed("boundary=x", b"--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\npartial"),
+    }
+
+
+def options_seeds() -> dict[str, bytes]:
+    def seed(processors: str, options: dict | None) -> bytes:
+        return processors.encode() + (b"\n" + json.dumps(options).encode() if options is not None else b"")
+
+    return {
+        "defaults.txt": seed("thumbnail,resize", None),
+        "thumbnail.txt": seed("thumbnail", {"thumbnail": {"width": 640, "height": 480, "fit": "cover", "format": "webp", "quality": 70}}),
+        "resize-sizes.txt": seed("resize", {"resize": {"sizes": ["sm", "xl"], "format": "png"}}),
+        "resize-box.txt": seed("resize, webp", {"resize": {"width": 800, "fit": "contain"}, "webp": {"lossless": True, "max_width": 2000}}),
+        "watermark-text.txt": seed("watermark", {"watermark": {"text": "© Kiln ✓", "position": "bottom-right", "opacity": 0.25, "font_size": 48}}),
+        "watermark-image.txt": seed("watermark", {"watermark": {"image": "0190d7a2-6c3e-7b8e-9a51-1f2d3c4b5a69", "scale": 0.3, "format": "jpg"}}),
+        "pdf.txt": seed("pdf_thumbnail", {"pdf_thumbnail": {"page": 2, "width": 1024, "format": "jpeg", "quality": 90}}),
+        "unknown.txt": seed("thumbnail,sharpen", {"thumbnail": {"widht": 1e309}}),
+    }
+
+
+def main() -> None:
+    shutil.rmtree(SEEDS, ignore_errors=True)
+    images = image_seeds()
+    sets = {
+        "images": images,
+        "icc": icc_seeds(),
+        "multipart": multipart_seeds(images),
+        "options": options_seeds(),
+    }
+    total = 0
+    for directory, files in sets.items():
+        (SEEDS / directory).mkdir(parents=True)
+        for name, data in sorted(files.items()):
+            assert len(data) < 16_000, f"{directory}/{name} is {len(data)} bytes"
+            (SEEDS / directory / name).write_bytes(data)
+            total += len(data)
+        print(f"{directory:10} {len(files):3} files")
+    print(f"{total} bytes in all")
+
+
+if __name__ == "__main__":
+    main()

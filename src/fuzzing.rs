@@ -1,0 +1,402 @@
+//! The entry points of the fuzz targets in `fuzz/` (SECURITY.md, "Fuzzing"). Compiled
+//! only with the `fuzzing` feature and in unit tests, so no normal build has them. The
+//! tests replay every input a target once failed on (`tests/fixtures/fuzz/`), so
+//! `make test` keeps each finding fixed without a fuzzer.
+//!
+//! Each function runs the code a worker or the upload handler runs on untrusted
+//! bytes, with the limits a worker has ([`Limits::default`], the `MAX_IMAGE_PIXELS`
+//! default), and then asserts what must hold of the result. None catches a panic: a
+//! worker would (a processor's panic becomes a dead job), but the fuzzer must see it,
+//! and a fault in C code (libjpeg, libwebp) is never caught anyway.
+//!
+//! A function that returns `bool` says whether the input belongs in that target's
+//! corpus: a decoder target keeps only inputs its format's magic number selects, so
+//! each corpus stays on its own decoder.
+//!
+//! ```text
+//!  sniff      UploadType::of, MediaKind::sniff      (Ingest: what an upload is)
+//!  probe      probe_dimensions                       (Ingest: pixel size from the header)
+//!  decode     decode_image, decode_image_for         (every processor: full and JPEG
+//!                                                     DCT-scaled decodes, EXIF, ICC)
+//!  icc        convert_to_srgb, cmyk_to_srgb          (the decoders' colour conversion)
+//!  options    parse_processors, validate             (the upload's processors and options
+//!                                                     fields; the process endpoint's options)
+//!  multipart  read_upload_form                       (POST /api/upload's body)
+//!  process    processing::run                        (a processor job, end to end)
+//! ```
+
+use bytes::Bytes;
+use futures::{StreamExt, stream};
+use image::{DynamicImage, GenericImageView, RgbImage, RgbaImage};
+
+use crate::domain::UploadType;
+use crate::domain::file_names::sanitize_filename;
+use crate::domain::requests::parse_processors;
+use crate::http::api::upload_form::{
+    OPTIONS_FIELD_LIMIT, PROCESSORS_FIELD_LIMIT, UploadForm, read_upload_form,
+};
+use crate::processing::{
+    self, Limits, MediaKind, Processor, cmyk_profile, cmyk_to_srgb, convert_to_srgb, decode_image,
+    decode_image_for, probe_dimensions,
+};
+
+/// Types an operator might allow beside images and PDFs (`ALLOWED_EXTRA_TYPES`).
+const EXTRA_TYPES: [&str; 4] = [
+    "application/zip",
+    "application/gzip",
+    "audio/mpeg",
+    "video/mp4",
+];
+
+/// Type sniffing of an upload's first bytes, as Ingest does it.
+pub fn sniff(data: &[u8]) {
+    let extra: Vec<String> = EXTRA_TYPES.map(String::from).to_vec();
+    let kind = MediaKind::sniff(data);
+    assert_eq!(
+        kind,
+        MediaKind::sniff(&data[..data.len().min(MediaKind::SNIFF_LEN)]),
+        "sniff reads only its prefix"
+    );
+    match UploadType::of(data, &extra) {
+        Some(sniffed) => match sniffed.media {
+            Some(media) => {
+                assert_eq!(Some(media), kind);
+                assert_eq!(sniffed.content_type, media.content_type());
+                assert_eq!(sniffed.extension, media.extension());
+            }
+            None => {
+                assert_eq!(kind, None);
+                assert!(extra.contains(&sniffed.content_type), "{sniffed:?}");
+            }
+        },
+        None => assert_eq!(kind, None),
+    }
+}
+
+/// The header probe Ingest runs on an upload's first bytes.
+pub fn probe(data: &[u8]) {
+    if let Some((width, height)) = probe_dimensions(data) {
+        assert!(width > 0 && height > 0);
+        let kind = MediaKind::sniff(data).filter(|kind| kind.is_image());
+        let kind = kind.unwrap_or_else(|| panic!("{width}x{height} probed from no image"));
+        // Ingest plans the default jobs from the probed width.
+        assert!(!processing::default_jobs(kind, Some(width)).is_empty());
+    }
+}
+
+/// Decodes an original of `kind` twice: in full (as an image watermark's mark is) and
+/// for a smaller output (as thumbnail, resize and webp do), at the DCT scale the
+/// input's length picks (1, 1/2, 1/4 or 1/8 for a JPEG large enough). `false` for
+/// bytes that are not of `kind`.
+pub fn decode(kind: MediaKind, data: &[u8]) -> bool {
+    if MediaKind::sniff(data) != Some(kind) {
+        return false;
+    }
+    let limits = Limits::default();
+    // Only the size is kept, so the two decodes never hold their pixels at once.
+    let full = decode_image(data, &limits).map(|image| {
+        assert!(
+            matches!(
+                image,
+                DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_)
+            ),
+            "decoders yield 8-bit RGB(A)"
+        );
+        image.dimensions()
+    });
+    if let Ok((width, height)) = full {
+        assert!(u64::from(width) * u64::from(height) <= limits.max_pixels);
+    }
+    let divisor = [1, 2, 4, 8][data.len() % 4];
+    let shrink = |side: u32| (side / (2 * divisor)).max(1);
+    let reduced = decode_image_for(data, &limits, |width, height| {
+        (shrink(width), shrink(height))
+    });
+    if let Ok(decoded) = &reduced {
+        let (width, height) = decoded.image.dimensions();
+        assert!(u64::from(decoded.width) * u64::from(decoded.height) <= limits.max_pixels);
+        assert!(
+            width <= decoded.width && height <= decoded.height,
+            "a reduced decode is no larger than the image"
+        );
+        let region = decoded.region;
+        assert!(region.left >= 0.0 && region.top >= 0.0);
+        assert!(
+            region.left + region.width <= f64::from(width) + 1e-6,
+            "{region:?}"
+        );
+        assert!(
+            region.top + region.height <= f64::from(height) + 1e-6,
+            "{region:?}"
+        );
+        if let Ok(size) = full {
+            assert_eq!(
+                (decoded.width, decoded.height),
+                size,
+                "both decodes see the same (oriented) size"
+            );
+        }
+    }
+    true
+}
+
+/// Colour conversion through an ICC profile a file carries: `data` is the profile,
+/// applied to small RGB and RGBA images and, when it is a CMYK one, to ink values.
+pub fn icc(data: &[u8]) {
+    let pixel = |x: u32, y: u32| [(x * 16) as u8, (y * 16) as u8, ((x + y) * 8) as u8];
+    let rgb = RgbImage::from_fn(16, 16, |x, y| image::Rgb(pixel(x, y)));
+    let rgba = RgbaImage::from_fn(16, 16, |x, y| {
+        let [r, g, b] = pixel(x, y);
+        image::Rgba([r, g, b, (x * 16) as u8])
+    });
+    for image in [DynamicImage::ImageRgb8(rgb), DynamicImage::ImageRgba8(rgba)] {
+        let mut converted = image.clone();
+        convert_to_srgb(&mut converted, data);
+        assert_eq!(converted.dimensions(), image.dimensions());
+        assert_eq!(converted.color(), image.color());
+        if let (DynamicImage::ImageRgba8(before), DynamicImage::ImageRgba8(after)) =
+            (&image, &converted)
+        {
+            let alpha = |img: &RgbaImage| img.pixels().map(|p| p.0[3]).collect::<Vec<_>>();
+            assert_eq!(alpha(before), alpha(after), "alpha passes through");
+        }
+    }
+    if let Some(profile) = cmyk_profile(data) {
+        let inks: Vec<u8> = (0..=255u8)
+            .flat_map(|v| [v, 255 - v, v / 2, v / 3])
+            .collect();
+        if let Some(rgb) = cmyk_to_srgb(&profile, &inks) {
+            assert_eq!(rgb.len(), inks.len() / 4 * 3);
+        }
+    }
+}
+
+/// The upload's `processors` and `options` fields (the first line of `data` and the
+/// rest), and the same options as the process endpoint checks them for each processor.
+/// `false` for what the form reader refuses before any parsing (not UTF-8, too long).
+pub fn options(data: &[u8]) -> bool {
+    let (processors, options) = match data.iter().position(|&b| b == b'\n') {
+        Some(at) => (&data[..at], Some(&data[at + 1..])),
+        None => (data, None),
+    };
+    let Ok(processors) = std::str::from_utf8(processors) else {
+        return false;
+    };
+    let options = match options.map(std::str::from_utf8) {
+        Some(Err(_)) => return false,
+        Some(Ok(text)) => Some(text),
+        None => None,
+    };
+    if processors.len() > PROCESSORS_FIELD_LIMIT
+        || options.is_some_and(|text| text.len() > OPTIONS_FIELD_LIMIT)
+    {
+        return false;
+    }
+    check_requested_jobs(processors, options);
+    if let Some(value) = options.and_then(|text| serde_json::from_str(text).ok()) {
+        for processor in Processor::ALL {
+            let name = processor.name();
+            match processing::validate(name, &value) {
+                Ok(variant) => {
+                    assert_eq!(variant, processor.default_variant());
+                    let _ = processing::watermark_image(name, &value);
+                    assert!(!processing::variant_names(name, &variant, &value).is_empty());
+                }
+                Err(err) => assert!(!err.to_string().is_empty()),
+            }
+        }
+    }
+    true
+}
+
+/// What the upload handler asks of its `processors` and `options` fields.
+fn check_requested_jobs(processors: &str, options: Option<&str>) {
+    if let Ok(jobs) = parse_processors(processors, options) {
+        for job in &jobs {
+            let variant = processing::validate(&job.processor, &job.options)
+                .unwrap_or_else(|err| panic!("an accepted job is valid: {job:?}: {err}"));
+            assert_eq!(variant, job.variant);
+        }
+        let mut variants: Vec<&str> = jobs.iter().map(|job| job.variant.as_str()).collect();
+        variants.sort_unstable();
+        variants.dedup();
+        assert_eq!(variants.len(), jobs.len(), "variant names are unique");
+    }
+}
+
+/// `POST /api/upload`'s body: the first line of `data` is the Content-Type header
+/// (with its boundary), the rest the body, cut into chunks of a size its length
+/// picks (so the parser meets boundaries split across reads). The file goes to a
+/// sink that counts its bytes; the other fields go where the handler sends them.
+pub fn multipart(data: &[u8]) {
+    let (content_type, body) = match data.iter().position(|&b| b == b'\n') {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &[][..]),
+    };
+    let Ok(content_type) = actix_web::http::header::HeaderValue::from_bytes(content_type) else {
+        return;
+    };
+    let mut headers = actix_web::http::header::HeaderMap::new();
+    headers.insert(actix_web::http::header::CONTENT_TYPE, content_type);
+    let chunk = [1, 7, 64, 4096, usize::MAX][body.len() % 5];
+    let chunks: Vec<Result<Bytes, actix_web::error::PayloadError>> = body
+        .chunks(chunk.min(body.len()).max(1))
+        .map(|part| Ok(Bytes::copy_from_slice(part)))
+        .collect();
+    let payload = actix_multipart::Multipart::new(&headers, stream::iter(chunks));
+    let mut form = UploadForm::default();
+    let count = |body: crate::actors::storage::messages::ByteStream| async move {
+        let bytes = body
+            .fold(0usize, |total, chunk| async move {
+                total + chunk.map_or(0, |chunk| chunk.len())
+            })
+            .await;
+        Ok(bytes)
+    };
+    let read = futures::executor::block_on(read_upload_form(payload, &mut form, count));
+    if let Some((bytes, filename)) = &form.file {
+        assert!(*bytes <= body.len());
+        let name = sanitize_filename(filename.as_deref(), "jpg");
+        assert!(!name.is_empty() && !name.contains(['/', '\\']), "{name:?}");
+        assert!(!name.chars().any(char::is_control), "{name:?}");
+    }
+    assert!(
+        form.processors
+            .as_ref()
+            .is_none_or(|text| text.len() <= PROCESSORS_FIELD_LIMIT)
+    );
+    assert!(
+        form.options
+            .as_ref()
+            .is_none_or(|text| text.len() <= OPTIONS_FIELD_LIMIT)
+    );
+    if read.is_ok()
+        && let Some(processors) = &form.processors
+    {
+        check_requested_jobs(processors, form.options.as_deref());
+    }
+}
+
+/// One processor job on an image original, end to end: decode, geometry, resample,
+/// encode. The job is picked by the input's length; an image watermark uses the
+/// input as its mark too. `false` for bytes that are not an image Kiln reads.
+pub fn process(data: &[u8]) -> bool {
+    if !MediaKind::sniff(data).is_some_and(MediaKind::is_image) {
+        return false;
+    }
+    let jobs = [
+        ("thumbnail", serde_json::json!({})),
+        (
+            "thumbnail",
+            serde_json::json!({"width": 7, "height": 50, "fit": "cover", "format": "png"}),
+        ),
+        ("resize", serde_json::json!({})),
+        (
+            "resize",
+            serde_json::json!({"width": 33, "format": "webp", "quality": 40}),
+        ),
+        ("resize", serde_json::json!({"height": 3, "fit": "cover"})),
+        (
+            "webp",
+            serde_json::json!({"lossless": true, "max_width": 20}),
+        ),
+        ("webp", serde_json::json!({"quality": 10})),
+        (
+            "watermark",
+            serde_json::json!({"text": "Kiln ©", "position": "top-left"}),
+        ),
+        (
+            "watermark",
+            serde_json::json!({"image": "self", "scale": 0.5, "opacity": 0.7}),
+        ),
+    ];
+    let (processor, options) = &jobs[data.len() % jobs.len()];
+    let inputs = processing::Inputs {
+        original: data,
+        watermark: Some(data),
+    };
+    let limits = Limits::default();
+    let Ok(processed) = processing::run(processor, processor, options, inputs, &limits) else {
+        return true;
+    };
+    let (Some(width), Some(height)) = (processed.source.width, processed.source.height) else {
+        panic!("an image run reports the image's size: {processed:?}");
+    };
+    for output in &processed.outputs {
+        assert!(output.width >= 1 && output.height >= 1, "{output:?}");
+        assert!(
+            output.width <= width && output.height <= height,
+            "never upscaled: {output:?} from {width}x{height}"
+        );
+        let kind = MediaKind::sniff(&output.bytes)
+            .unwrap_or_else(|| panic!("an output is a file Kiln reads: {output:?}"));
+        assert_eq!(kind.content_type(), output.content_type());
+        assert_eq!(
+            probe_dimensions(&output.bytes),
+            Some((output.width, output.height)),
+            "an output is the size it says"
+        );
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Runs `data` through the fuzz target `target` (the names of fuzz/Cargo.toml).
+    fn run_target(target: &str, data: &[u8]) {
+        match target {
+            "sniff" => sniff(data),
+            "probe" => probe(data),
+            "decode_jpeg" => _ = decode(MediaKind::Jpeg, data),
+            "decode_png" => _ = decode(MediaKind::Png, data),
+            "decode_gif" => _ = decode(MediaKind::Gif, data),
+            "decode_webp" => _ = decode(MediaKind::Webp, data),
+            "decode_tiff" => _ = decode(MediaKind::Tiff, data),
+            "decode_bmp" => _ = decode(MediaKind::Bmp, data),
+            "icc" => icc(data),
+            "options" => _ = options(data),
+            "multipart" => multipart(data),
+            "process" => _ = process(data),
+            other => panic!("no fuzz target `{other}`"),
+        }
+    }
+
+    /// A finding is kept as `tests/fixtures/fuzz/TARGET-what-it-was.ext`. Each must now
+    /// run through its target without a panic and within the fuzzers' time limit
+    /// (`FUZZ_TIMEOUT`, 60 s).
+    #[test]
+    fn every_input_a_fuzz_target_failed_on_now_runs_cleanly() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+        let mut findings: Vec<_> = std::fs::read_dir(&dir)
+            .expect("tests/fixtures/fuzz")
+            .map(|entry| entry.expect("a directory entry").path())
+            .collect();
+        findings.sort();
+        assert!(!findings.is_empty());
+        for path in findings {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let (target, _) = name
+                .split_once('-')
+                .unwrap_or_else(|| panic!("{name} is not named TARGET-what-it-was"));
+            let (target, data) = (target.to_owned(), std::fs::read(&path).unwrap());
+            let (done, finished) = mpsc::channel();
+            let run = std::thread::spawn(move || {
+                run_target(&target, &data);
+                let _ = done.send(());
+            });
+            match finished.recv_timeout(Duration::from_secs(60)) {
+                Ok(()) => run.join().unwrap(),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("{name} panicked in its target (the message is above)")
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("{name} still runs after 60 s"),
+            }
+        }
+    }
+}
