@@ -5,18 +5,20 @@
 //! variants. The map of the crate:
 //!
 //! ```text
-//!  main ─▶ cli, config, telemetry ─▶ startup::Application          (process_cli: `kiln process`)
-//!                                        │                         (admin_cli: `kiln user|token|jobs|
-//!                                        │                          files|storage`, on a Catalog and
-//!                                        │                          Storage of its own, no server)
-//!                                        │                         (migrate_backend: SQLite + local
-//!                                        │                          objects ─▶ PostgreSQL + S3, a bulk
-//!                                        │                          copy beside the actor graph)
-//!  http (handlers) ──typed messages──▶ actors::ActorHandles
+//!  main ─▶ cli ─┬─ serve (serve|api|worker) ─▶ config, telemetry ─▶ startup::Application
+//!               ├─ migrate, process, migrate_backend   (no server: a Catalog and a Storage of
+//!               ├─ admin (user|token|jobs|files|storage) their own, the same typed messages)
+//!               └─ processor (hidden): the sandboxed child ─▶ isolation::child ─▶ processing::run
+//!
+//!  http (handlers: api/, ui/) ──one typed message per use case──▶ actors::ActorHandles
 //!                                        │
-//!  actors::supervisor::Supervisor ─┬─ Catalog      owns the database pool     (entities/, migration/)
+//!  actors::supervisor::Supervisor ─┬─ Accounts     account use cases: register, sign in, passwords,
+//!                                  │               mailed links, API tokens, OAuth sign-in
+//!                                  ├─ Ingest       file use cases: upload (stage → commit), process,
+//!                                  │               delete, purge, retry, show, link
+//!                                  ├─ Catalog      owns the database pool     (entities/, migration/)
 //!                                  ├─ Storage      owns the object store      (local dir or S3)
-//!                                  ├─ Ingest       upload → Storage → Catalog (file + jobs in one transaction)
+//!                                  ├─ Redis        owns Redis's connections (when REDIS_URL is set)
 //!                                  ├─ Dispatcher   publishes jobs on the transport; reconciles from the DB
 //!                                  ├─ StreamReader reads deliveries for free slots; acks after the outcome
 //!                                  │    └─ JobRunner ─▶ ProcessorPool ─▶ slots, each a `kiln processor`
@@ -29,13 +31,15 @@
 //!  transport: Redis Streams consumer group, or an in-process channel
 //! ```
 //!
-//! Plain logic with no actor lives in [`domain`] (validated values, the job state
-//! machine) and [`auth`] (tokens and hashes), each with its own unit tests;
-//! [`processing`] holds the processors (bytes in, variants out) that the processor
-//! actors run.
+//! Plain logic with no actor lives in [`domain`] (validated values, what a
+//! client may ask for, the job state machine, throttling, delivery headers)
+//! and [`auth`] (tokens and hashes), each with its own unit tests;
+//! [`processing`] holds the processors (bytes in, variants out) that the
+//! processor children run, and [`isolation`] the boundary to those children
+//! (frames, sandbox, the child's loop). ARCHITECTURE.md draws the whole and
+//! follows an upload and a sign-in through it.
 
 pub mod actors;
-pub mod admin_cli;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -45,8 +49,6 @@ pub mod entities;
 pub mod fuzzing;
 pub mod http;
 pub mod isolation;
-pub mod migrate_backend;
-pub mod process_cli;
 pub mod processing;
 pub mod startup;
 pub mod telemetry;

@@ -306,7 +306,7 @@ def check_compose(c: Checks, root: Path, docker: Path) -> tuple[dict, dict]:
     c.result("compose.yml: worker is scalable (no container_name, no published ports)", problems)
 
     # The Kiln services run real subcommands and set only variables Kiln reads.
-    cli = (root / "src" / "cli.rs").read_text()
+    cli = (root / "src" / "cli" / "mod.rs").read_text()
     enum = re.search(r"pub enum Command \{(.*?)\n\}", cli, re.S)
     subcommands = {v.lower() for v in re.findall(r"^\s{4}([A-Z][A-Za-z]+)\b", enum.group(1), re.M)} if enum else set()
     source_text = "\n".join(p.read_text() for p in (root / "src").rglob("*.rs"))
@@ -315,7 +315,7 @@ def check_compose(c: Checks, root: Path, docker: Path) -> tuple[dict, dict]:
         svc = services.get(name, {})
         command = svc.get("command") or ["serve"]
         if command[0] not in subcommands:
-            problems.append(f"{name}: `kiln {command[0]}` is not a subcommand in src/cli.rs ({sorted(subcommands)})")
+            problems.append(f"{name}: `kiln {command[0]}` is not a subcommand in src/cli/mod.rs ({sorted(subcommands)})")
         for var in (svc.get("environment") or {}):
             if f'"{var}"' in source_text:
                 continue

@@ -14,9 +14,10 @@ use chrono::Utc;
 use clap::Subcommand;
 
 use super::progress::Progress;
-use super::{ask, find_account, open_catalog, open_ingest, open_storage, parse_days, when};
-use crate::actors::catalog::admin::ScanFiles;
-use crate::actors::catalog::files::{FileCursor, FileDetails};
+use super::{
+    FileScan, ask, find_account, open_catalog, open_ingest, open_storage, parse_days, when,
+};
+use crate::actors::catalog::files::FileDetails;
 use crate::actors::ingest::PurgeFile;
 use crate::config::Config;
 use crate::telemetry::RequestId;
@@ -39,7 +40,6 @@ pub enum FilesAction {
 }
 
 /// Files read per query.
-const PAGE: u64 = 100;
 
 pub async fn run(config: &Config, action: FilesAction) -> anyhow::Result<()> {
     let FilesAction::Purge {
@@ -65,26 +65,12 @@ pub async fn run(config: &Config, action: FilesAction) -> anyhow::Result<()> {
         ));
     }
     let mut totals = Totals::default();
-    let mut after = None;
+    let mut scan = FileScan::new(catalog, Some(cutoff), owner);
     loop {
-        let page = ask(
-            &catalog,
-            ScanFiles {
-                request_id: RequestId::generate(),
-                created_before: Some(cutoff),
-                owner,
-                after: after.clone(),
-                limit: PAGE,
-            },
-        )
-        .await?;
-        let Some(last) = page.last() else {
+        let page = scan.next_page().await?;
+        if page.is_empty() {
             break;
-        };
-        after = Some(FileCursor {
-            created_at: last.file.created_at,
-            id: last.file.id,
-        });
+        }
         for details in page {
             totals.add(&details);
             match &ingest {

@@ -26,11 +26,11 @@ use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
 
 use super::progress::Progress;
-use super::{ask, open_catalog, open_storage};
+use super::{FileScan, ask, open_catalog, open_storage};
 use crate::actors::catalog::Catalog;
 use crate::actors::catalog::Variant;
-use crate::actors::catalog::admin::{RemakeVariant, ScanFiles};
-use crate::actors::catalog::files::{FileCursor, FileDetails};
+use crate::actors::catalog::admin::RemakeVariant;
+use crate::actors::catalog::files::FileDetails;
 use crate::actors::storage::messages::{DeleteObject, GetObject, ListAllObjects, ListedObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
 use crate::config::Config;
@@ -51,9 +51,6 @@ pub enum StorageAction {
         stray_min_age: Duration,
     },
 }
-
-/// Files read per query.
-const PAGE: u64 = 100;
 
 pub async fn run(config: &Config, action: StorageAction) -> anyhow::Result<()> {
     let StorageAction::Verify { fix, stray_min_age } = action;
@@ -78,27 +75,13 @@ pub async fn run(config: &Config, action: StorageAction) -> anyhow::Result<()> {
         progress: Progress::start("verifying storage", Some(listed_count as u64)),
     };
 
-    let mut after = None;
+    let mut scan = FileScan::new(check.catalog.clone(), None, None);
     let (mut files, mut variants) = (0u64, 0u64);
     loop {
-        let page = ask(
-            &check.catalog,
-            ScanFiles {
-                request_id: RequestId::generate(),
-                created_before: None,
-                owner: None,
-                after: after.clone(),
-                limit: PAGE,
-            },
-        )
-        .await?;
-        let Some(last) = page.last() else {
+        let page = scan.next_page().await?;
+        if page.is_empty() {
             break;
-        };
-        after = Some(FileCursor {
-            created_at: last.file.created_at,
-            id: last.file.id,
-        });
+        }
         for details in &page {
             files += 1;
             variants += details.variants.len() as u64;

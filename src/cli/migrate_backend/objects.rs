@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::actors::storage::messages::{GetObject, ListAllObjects, ListedObject, PutObject};
 use crate::actors::storage::{ObjectKey, Storage};
-use crate::admin_cli::progress::Progress;
+use crate::cli::admin::progress::Progress;
 use crate::entities::{file_variants, files};
 use crate::telemetry::RequestId;
 

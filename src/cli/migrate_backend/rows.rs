@@ -24,7 +24,7 @@ use sea_orm::{
     PaginatorTrait, PrimaryKeyToColumn, QueryOrder, Statement, TryInsertResult,
 };
 
-use crate::admin_cli::progress::Progress;
+use crate::cli::admin::progress::Progress;
 use crate::domain::jobs::JobStatus;
 use crate::entities::{
     api_tokens, email_verifications, file_variants, files, oauth_accounts, password_resets,

@@ -10,9 +10,30 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 
-use crate::cli::ProcessArgs;
 use crate::config::Config;
 use crate::processing::{self, Inputs, Limits};
+
+#[derive(Debug, clap::Args)]
+pub struct ProcessArgs {
+    /// thumbnail, resize, webp, watermark or pdf_thumbnail.
+    pub processor: String,
+    /// The original to read.
+    pub input: std::path::PathBuf,
+    /// Where to write the output; a directory when the processor makes several
+    /// (e.g. resize's default sizes), each then named `{variant}.{ext}`.
+    pub output: std::path::PathBuf,
+    /// Processor options as JSON, e.g. '{"width":200,"fit":"cover"}'.
+    #[arg(long, default_value = "{}")]
+    pub options: String,
+    /// The variant name (defaults to the processor's).
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// The image to draw with the watermark processor (instead of `text`). The
+    /// options' `image`, which names one of a user's files in the service, may be
+    /// left out; it defaults to this path.
+    #[arg(long, value_name = "PATH")]
+    pub watermark: Option<std::path::PathBuf>,
+}
 
 pub fn run(config: &Config, args: ProcessArgs) -> anyhow::Result<()> {
     let mut options: Value =

@@ -13,9 +13,9 @@
 //! Exit codes: 0 done, 1 failed (or, for `storage verify`, problems remain),
 //! 2 bad arguments or configuration.
 
-pub mod files;
 pub mod jobs;
 pub mod progress;
+pub mod purge;
 pub mod storage;
 pub mod tokens;
 pub mod users;
@@ -23,10 +23,14 @@ pub mod users;
 use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, Message, SyncArbiter};
 use anyhow::{Context as _, anyhow, bail};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use crate::actors::accounts::Accounts;
 use crate::actors::catalog::User;
 use crate::actors::catalog::accounts::FindLoginCandidate;
+use crate::actors::catalog::admin::ScanFiles;
+use crate::actors::catalog::files::{FileCursor, FileDetails};
 use crate::actors::catalog::{self, Catalog};
 use crate::actors::credentials::Credentials;
 use crate::actors::ingest::Ingest;
@@ -48,6 +52,54 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     Ok(addr.send(msg).await??)
+}
+
+/// Files in upload order, a page at a time: what `kiln files purge` and `kiln
+/// storage verify` walk. Each page starts after the last file of the one
+/// before, so files added meanwhile do not shift it.
+pub struct FileScan {
+    catalog: Addr<Catalog>,
+    created_before: Option<DateTime<Utc>>,
+    owner: Option<Uuid>,
+    after: Option<FileCursor>,
+}
+
+impl FileScan {
+    /// Files read per page.
+    const PAGE: u64 = 100;
+
+    /// Every file, or those uploaded before `created_before` and owned by `owner`.
+    pub fn new(
+        catalog: Addr<Catalog>,
+        created_before: Option<DateTime<Utc>>,
+        owner: Option<Uuid>,
+    ) -> Self {
+        Self {
+            catalog,
+            created_before,
+            owner,
+            after: None,
+        }
+    }
+
+    /// The next page; empty once every file has been read.
+    pub async fn next_page(&mut self) -> anyhow::Result<Vec<FileDetails>> {
+        let scan = ScanFiles {
+            request_id: RequestId::generate(),
+            created_before: self.created_before,
+            owner: self.owner,
+            after: self.after.clone(),
+            limit: Self::PAGE,
+        };
+        let page = ask(&self.catalog, scan).await?;
+        if let Some(last) = page.last() {
+            self.after = Some(FileCursor {
+                created_at: last.file.created_at,
+                id: last.file.id,
+            });
+        }
+        Ok(page)
+    }
 }
 
 /// Opens the configured database on a Catalog of the command's own.

@@ -35,7 +35,7 @@ use url::Url;
 use crate::actors::catalog;
 use crate::actors::storage::Storage;
 use crate::actors::storage::messages::CheckStorage;
-use crate::admin_cli::open_storage;
+use crate::cli::admin::open_storage;
 use crate::config::{Config, DatabaseBackend, StorageBackend};
 use crate::domain::jobs::JobStatus;
 use crate::entities::processing_jobs;
