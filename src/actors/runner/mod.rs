@@ -14,6 +14,8 @@
 //! - Supervised by the Supervisor (restarted with backoff if it stops); its
 //!   attempts run as futures of their own, each with a copy of [`Attempts`].
 
+mod failure;
+
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture, Supervised};
@@ -22,21 +24,23 @@ use futures::TryStreamExt;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::actors::catalog::Catalog;
 use crate::actors::catalog::files::FindWatermarkImage;
 use crate::actors::catalog::jobs::{
     Claim, ClaimJob, ClaimedJob, CompleteJob, FailJob, LearntFacts, NewVariant, Recorded,
     Transition,
 };
-use crate::actors::catalog::{Catalog, CatalogError};
 use crate::actors::events::{Events, PublishEvent, StatusEvent};
 use crate::actors::processors::{ChildDeath, ProcessFailure, ProcessorPool, RunProcessor};
 use crate::actors::restart::RestartBackoff;
 use crate::actors::storage::messages::{DeleteObject, GetObject, PutObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
 use crate::domain::jobs::{Failure, JobStatus};
-use crate::processing::{self, ProcessError};
+use crate::processing;
 use crate::telemetry::RequestId;
 use crate::telemetry::metrics::{self, AttemptOutcome};
+
+use failure::AttemptError;
 
 /// Everything an attempt needs, cloned into each attempt's future.
 #[derive(Clone)]
@@ -105,102 +109,6 @@ impl Handler<RunJob> for JobRunner {
             attempt = tracing::field::Empty,
         );
         Box::pin(async move { runner.run(msg.job_id).await }.instrument(span))
-    }
-}
-
-/// How long a PDF job waits for PDFium to be installed before it is tried again.
-const PDFIUM_WAIT: Duration = Duration::from_secs(10);
-
-/// Why an attempt failed: what its owner reads in the job's `error`, what the
-/// log gets besides (paths, error chains; never shown to users), and what
-/// becomes of the job.
-#[derive(Debug)]
-struct AttemptError {
-    failure: Failure,
-    /// A sentence safe to show the job's owner.
-    reason: String,
-    /// The internal cause, for the log only.
-    detail: Option<String>,
-}
-
-impl AttemptError {
-    fn permanent(reason: impl Into<String>) -> Self {
-        Self {
-            failure: Failure::Permanent,
-            reason: reason.into(),
-            detail: None,
-        }
-    }
-
-    fn transient(reason: impl Into<String>, detail: Option<String>) -> Self {
-        Self {
-            failure: Failure::Transient,
-            reason: reason.into(),
-            detail,
-        }
-    }
-}
-
-impl From<actix::MailboxError> for AttemptError {
-    fn from(err: actix::MailboxError) -> Self {
-        Self::transient(
-            "an internal service did not answer; the job will be tried again",
-            Some(err.to_string()),
-        )
-    }
-}
-
-impl From<CatalogError> for AttemptError {
-    fn from(err: CatalogError) -> Self {
-        Self::transient(
-            "the database was unavailable; the job will be tried again",
-            Some(crate::error_chain(&err)),
-        )
-    }
-}
-
-impl From<StorageError> for AttemptError {
-    fn from(err: StorageError) -> Self {
-        match err {
-            StorageError::NotFound => Self::permanent("the original is missing from storage"),
-            StorageError::InvalidKey(key) => Self {
-                detail: Some(format!("invalid storage key {key:?}")),
-                ..Self::permanent("the file's storage key is invalid")
-            },
-            other => Self::transient(
-                "object storage was unavailable; the job will be tried again",
-                Some(crate::error_chain(&other)),
-            ),
-        }
-    }
-}
-
-impl From<ProcessFailure> for AttemptError {
-    fn from(failure: ProcessFailure) -> Self {
-        match failure {
-            // The operator's problem, not the file's: the job waits for the library.
-            ProcessFailure::Rejected(ProcessError::PdfiumUnavailable(detail)) => Self {
-                failure: Failure::Deferred { delay: PDFIUM_WAIT },
-                reason: "waiting for PDF rendering to be installed on the worker".into(),
-                detail: Some(detail),
-            },
-            ProcessFailure::Rejected(refusal) => Self::permanent(refusal.to_string()),
-            ProcessFailure::Panicked(message) => Self {
-                detail: Some(format!("panic: {message}")),
-                ..Self::permanent("the processor crashed on this file")
-            },
-            ProcessFailure::Died(death) => {
-                let detail = match &death {
-                    ChildDeath::Misbehaved(detail) => Some(detail.clone()),
-                    _ => None,
-                };
-                Self::transient(death.to_string(), detail)
-            }
-            ProcessFailure::Unavailable(detail) => Self::transient(
-                "no processor was available; the job will be tried again",
-                Some(detail),
-            ),
-        }
     }
 }
 

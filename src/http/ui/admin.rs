@@ -9,9 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::account::form_error;
-use super::settings::When;
-use super::{Notice, Page, Pagination, UiError, see_other_with};
+use super::{Notice, Page, Pagination, UiError, When, form_error, see_other_with};
 use crate::actors::catalog::admin::FailedJob;
 use crate::actors::catalog::jobs::JobScope;
 use crate::actors::ingest::{RetryJob, ShowFailedJobs};

@@ -24,6 +24,7 @@ use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::AppState;
@@ -184,6 +185,22 @@ pub struct Pagination {
     pub next: Option<String>,
 }
 
+/// A moment as pages show it: machine-readable for `<time>`, and for people.
+#[derive(Serialize)]
+pub struct When {
+    iso: String,
+    text: String,
+}
+
+impl From<DateTime<Utc>> for When {
+    fn from(at: DateTime<Utc>) -> Self {
+        Self {
+            iso: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            text: at.format("%-d %b %Y, %H:%M UTC").to_string(),
+        }
+    }
+}
+
 // ---- notices after a redirect ------------------------------------------------------
 
 const NOTICE_COOKIE: &str = "kiln_notice";
@@ -298,6 +315,18 @@ pub enum UiError {
     CrossSite,
     #[error(transparent)]
     Api(#[from] ApiError),
+}
+
+/// A client mistake to show on the form it came from (with its status), or a
+/// server failure or rate limit to show as an error page (which keeps the
+/// `Retry-After` header).
+pub fn form_error(err: impl Into<ApiError>) -> Result<(StatusCode, String), UiError> {
+    let err = err.into();
+    let status = err.status_code();
+    match status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        true => Err(UiError::Api(err)),
+        false => Ok((status, err.to_string())),
+    }
 }
 
 impl ResponseError for UiError {

@@ -21,7 +21,8 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::account::{form_error, login_form};
+use super::account::login_form;
+use super::form_error;
 use super::{CsrfForm, Page, UiError, see_other};
 use crate::actors::accounts::{
     Accounts, AccountsError, BrowserSession, LinkProvider, ProviderCode, ProviderLink,

@@ -11,12 +11,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::account::form_error;
-use super::{CsrfForm, Notice, Page, UiError, see_other_with};
+use super::{CsrfForm, Notice, Page, UiError, When, form_error, see_other_with};
 use crate::actors::accounts::{
     AccountOverview, ChangePassword, CreateApiToken, DescribeAccount, MAX_EXPIRES_IN_DAYS,
     RenameAccount, Requester, RevokeApiToken,
@@ -38,22 +37,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 // ---- what the page shows -------------------------------------------------------------
-
-/// A moment as pages show it: machine-readable for `<time>`, and for people.
-#[derive(Serialize)]
-pub(super) struct When {
-    iso: String,
-    text: String,
-}
-
-impl From<DateTime<Utc>> for When {
-    fn from(at: DateTime<Utc>) -> Self {
-        Self {
-            iso: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            text: at.format("%-d %b %Y, %H:%M UTC").to_string(),
-        }
-    }
-}
 
 #[derive(Serialize)]
 struct TokenRow {

@@ -3,27 +3,21 @@
 //! ask for another verification link. The rules are the Accounts actor's,
 //! shared with the API; these handlers turn them into forms and redirects.
 //!
-//! GET never changes anything: a mailed verification link opens a page whose
-//! button confirms (a mail scanner fetching the link verifies nothing).
+//! The mailed links' pages (reset the password, verify the address) are in
+//! [`recovery`].
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+mod recovery;
+
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{CsrfForm, Notice, Page, UiError, see_other, see_other_with};
-use crate::actors::accounts::{
-    BrowserSession, CheckResetLink, Register, RegisterBrowser, RequestPasswordReset,
-    ResendVerification, ResetPassword, SignIn, SignInBrowser, VerifyEmail,
-};
-use crate::actors::catalog::User;
+use super::{CsrfForm, Notice, Page, UiError, form_error, see_other, see_other_with};
+use crate::actors::accounts::{BrowserSession, Register, RegisterBrowser, SignIn, SignInBrowser};
 use crate::auth::oauth::Provider;
 use crate::http::error::ApiError;
 use crate::http::request_context::{counted_client, request_id_of};
-use crate::http::session::{
-    MaybeSignedIn, SignedIn, cookie_name, end_session, removal_cookie, session_cookie,
-    session_request,
-};
+use crate::http::session::{MaybeSignedIn, SignedIn, end_session, session_cookie, session_request};
 use crate::http::{AppState, ask};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -39,38 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(register)),
         )
         .route("/logout", web::post().to(logout))
-        .service(
-            web::resource("/forgot-password")
-                .route(web::get().to(forgot_page))
-                .route(web::post().to(forgot)),
-        )
-        .service(
-            web::resource("/reset-password")
-                .route(web::get().to(reset_page))
-                .route(web::post().to(reset)),
-        )
-        .service(
-            web::resource("/verify-email")
-                .route(web::get().to(verify_page))
-                .route(web::post().to(verify)),
-        )
-        .service(
-            web::resource("/verify-email/resend")
-                .route(web::get().to(resend_page))
-                .route(web::post().to(resend)),
-        );
-}
-
-/// A client mistake to show on the form it came from (with its status), or a
-/// server failure or rate limit to show as an error page (which keeps the
-/// `Retry-After` header).
-pub(super) fn form_error(err: impl Into<ApiError>) -> Result<(StatusCode, String), UiError> {
-    let err = err.into();
-    let status = err.status_code();
-    match status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-        true => Err(UiError::Api(err)),
-        false => Ok((status, err.to_string())),
-    }
+        .configure(recovery::configure);
 }
 
 /// Where to go after signing in when `next` does not say.
@@ -134,19 +97,6 @@ async fn landing(req: HttpRequest, viewer: MaybeSignedIn) -> Result<HttpResponse
         return Ok(see_other("/files"));
     }
     Page::new("pages/index.html").render(&req, None)
-}
-
-/// The account a reset link is for, while the link can be used.
-async fn check_reset_link(
-    state: &AppState,
-    req: &HttpRequest,
-    token: &str,
-) -> Result<User, ApiError> {
-    let check = CheckResetLink {
-        request_id: request_id_of(req),
-        token: token.to_string(),
-    };
-    ask(&state.actors.accounts, check).await
 }
 
 // ---- sign in and out -------------------------------------------------------------
@@ -299,234 +249,6 @@ async fn register(
             register_form(&name, &email, Some(&message))
                 .status(status)
                 .render(&req, None)
-        }
-    }
-}
-
-// ---- forgotten password ------------------------------------------------------------
-
-#[derive(Deserialize)]
-struct ForgotForm {
-    email: String,
-}
-
-async fn forgot_page(req: HttpRequest) -> Result<HttpResponse, UiError> {
-    Page::new("pages/forgot_password.html").render(&req, None)
-}
-
-async fn forgot(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    form: web::Form<ForgotForm>,
-) -> Result<HttpResponse, UiError> {
-    let request = RequestPasswordReset {
-        request_id: request_id_of(&req),
-        client: counted_client(&req),
-        email: form.email.clone(),
-    };
-    match ask(&state.actors.accounts, request).await {
-        Ok(()) => Ok(see_other_with(
-            &state.config,
-            "/login",
-            Notice::ResetLinkSent,
-        )),
-        Err(err) => {
-            let (status, message) = form_error(err)?;
-            Page::new("pages/forgot_password.html")
-                .with("email", &form.email)
-                .with("error", &message)
-                .status(status)
-                .render(&req, None)
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
-}
-
-/// The page for a link that cannot be used, with the way to a new one.
-fn dead_link(
-    req: &HttpRequest,
-    message: &str,
-    retry_href: &str,
-    retry_label: &str,
-) -> Result<HttpResponse, UiError> {
-    #[derive(Serialize)]
-    struct Link<'a> {
-        href: &'a str,
-        label: &'a str,
-    }
-    Page::new("pages/message.html")
-        .with("heading", &"This link cannot be used")
-        .with("message", &message)
-        .with(
-            "link",
-            &Link {
-                href: retry_href,
-                label: retry_label,
-            },
-        )
-        .status(StatusCode::UNPROCESSABLE_ENTITY)
-        .render(req, None)
-}
-
-async fn reset_page(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    query: web::Query<TokenQuery>,
-) -> Result<HttpResponse, UiError> {
-    let token = query.token.clone().unwrap_or_default();
-    match check_reset_link(&state, &req, &token).await {
-        Ok(user) => Page::new("pages/reset_password.html")
-            .with("token", &token)
-            .with("email", &user.email)
-            .render(&req, None),
-        Err(err) => {
-            let (_, message) = form_error(err)?;
-            dead_link(&req, &message, "/forgot-password", "Ask for a new link")
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct ResetForm {
-    token: String,
-    password: String,
-    password_confirm: String,
-}
-
-async fn reset(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    form: web::Form<ResetForm>,
-) -> Result<HttpResponse, UiError> {
-    let ResetForm {
-        token,
-        password,
-        password_confirm,
-    } = form.into_inner();
-    let outcome = match password == password_confirm {
-        true => {
-            let reset = ResetPassword {
-                request_id: request_id_of(&req),
-                token: token.clone(),
-                password: password.into(),
-            };
-            ask(&state.actors.accounts, reset).await.map(|_| ())
-        }
-        false => Err(ApiError::unprocessable(
-            "passwords_differ",
-            "the two passwords are not the same",
-        )),
-    };
-    match outcome {
-        Ok(()) => {
-            // The reset ended every session of the account on the server,
-            // this browser's too: only its cookie is left to clear.
-            let removal = removal_cookie(&state.config, cookie_name(&state.config));
-            let mut response = see_other_with(&state.config, "/login", Notice::PasswordReset);
-            response.add_cookie(&removal).map_err(ApiError::internal)?;
-            Ok(response)
-        }
-        Err(err) => {
-            let (status, message) = form_error(err)?;
-            // A spent or expired link is not fixed by typing again.
-            match check_reset_link(&state, &req, &token).await {
-                Ok(user) => Page::new("pages/reset_password.html")
-                    .with("token", &token)
-                    .with("email", &user.email)
-                    .with("error", &message)
-                    .status(status)
-                    .render(&req, None),
-                Err(_) => dead_link(&req, &message, "/forgot-password", "Ask for a new link"),
-            }
-        }
-    }
-}
-
-// ---- e-mail verification -------------------------------------------------------------
-
-async fn verify_page(
-    req: HttpRequest,
-    viewer: MaybeSignedIn,
-    query: web::Query<TokenQuery>,
-) -> Result<HttpResponse, UiError> {
-    Page::new("pages/verify_email.html")
-        .with("token", &query.token.clone().unwrap_or_default())
-        .render(&req, viewer.0.as_ref())
-}
-
-#[derive(Deserialize)]
-struct VerifyForm {
-    token: String,
-}
-
-async fn verify(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    viewer: MaybeSignedIn,
-    form: web::Form<VerifyForm>,
-) -> Result<HttpResponse, UiError> {
-    let verify = VerifyEmail {
-        request_id: request_id_of(&req),
-        token: form.into_inner().token,
-    };
-    match ask(&state.actors.accounts, verify).await {
-        Ok(_) => {
-            let to = if viewer.0.is_some() {
-                "/files"
-            } else {
-                "/login"
-            };
-            Ok(see_other_with(&state.config, to, Notice::EmailVerified))
-        }
-        Err(err) => {
-            let (_, message) = form_error(err)?;
-            dead_link(&req, &message, "/verify-email/resend", "Send a new link")
-        }
-    }
-}
-
-async fn resend_page(req: HttpRequest, signed_in: SignedIn) -> Result<HttpResponse, UiError> {
-    Page::new("pages/message.html")
-        .with("heading", &"Verify your e-mail address")
-        .with(
-            "message",
-            &match signed_in.user.email_verified {
-                true => "Your address is verified already.",
-                false => "Use the button in the banner above to get a new link.",
-            },
-        )
-        .render(&req, Some(&signed_in))
-}
-
-async fn resend(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    signed_in: SignedIn,
-    form: web::Form<CsrfForm>,
-) -> Result<HttpResponse, UiError> {
-    signed_in.check_csrf(&form.csrf_token)?;
-    let resend = ResendVerification {
-        request_id: request_id_of(&req),
-        client: counted_client(&req),
-        user_id: signed_in.user.id,
-    };
-    match ask(&state.actors.accounts, resend).await {
-        Ok(()) => Ok(see_other_with(
-            &state.config,
-            "/files",
-            Notice::VerificationSent,
-        )),
-        Err(err) => {
-            let (status, message) = form_error(err)?;
-            Page::new("pages/message.html")
-                .with("heading", &"No new link yet")
-                .with("message", &message)
-                .status(status)
-                .render(&req, Some(&signed_in))
         }
     }
 }

@@ -25,9 +25,8 @@ use crate::domain::requests::ProcessRequest;
 use crate::http::error::ApiError;
 use crate::http::request_context::request_id_of;
 use crate::http::session::SignedIn;
-use crate::http::ui::account::form_error;
-use crate::http::ui::settings::When;
 use crate::http::ui::{CsrfForm, Notice, Page, UiError, see_other_with};
+use crate::http::ui::{When, form_error};
 use crate::http::{AppState, ask};
 use crate::processing::MediaKind;
 
