@@ -37,7 +37,28 @@ pub mod runner;
 pub mod storage;
 pub mod supervisor;
 
+use std::time::Duration;
+
+use actix::dev::ToEnvelope;
+use actix::{Actor, Addr, Handler, MailboxError, Message};
+
 pub use supervisor::ActorHandles;
+
+/// Sends `msg` to `addr` and waits at most `limit` for its `Result`. The
+/// mailbox's failure (the actor stopped, or the wait ran out) and the actor's
+/// own error both become the caller's error type: how the web layer and the
+/// use-case actors ask the actors they depend on.
+pub async fn ask_within<A, M, T, E, Err>(addr: &Addr<A>, msg: M, limit: Duration) -> Result<T, Err>
+where
+    A: Actor + Handler<M>,
+    A::Context: ToEnvelope<A, M>,
+    M: Message<Result = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+    Err: From<E> + From<MailboxError>,
+{
+    Ok(addr.send(msg).timeout(limit).await??)
+}
 
 /// Implements `Handler<M>` for an actor whose use cases are async methods of
 /// a cloneable field (the actors it coordinates): each message is carried out

@@ -48,7 +48,7 @@ where
     E: Send + 'static,
     ApiError: From<E>,
 {
-    Ok(addr.send(msg).timeout(ACTOR_TIMEOUT).await??)
+    crate::actors::ask_within(addr, msg, ACTOR_TIMEOUT).await
 }
 
 /// Largest JSON body the API reads; uploads use multipart, not JSON.

@@ -178,6 +178,14 @@ impl SignedIn {
     }
 }
 
+/// The session `req` presents, looked up with the application's state.
+async fn session_of(req: &HttpRequest) -> Result<Option<SignedIn>, UiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| UiError::from(ApiError::Unauthorized))?;
+    Ok(current_session(state, req).await?)
+}
+
 impl FromRequest for SignedIn {
     type Error = UiError;
     type Future = LocalBoxFuture<'static, Result<Self, UiError>>;
@@ -185,11 +193,7 @@ impl FromRequest for SignedIn {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .cloned()
-                .ok_or_else(|| UiError::from(ApiError::Unauthorized))?;
-            match current_session(&state, &req).await? {
+            match session_of(&req).await? {
                 Some(signed_in) => Ok(signed_in),
                 None => Err(UiError::SignInRequired {
                     next: (req.method() == actix_web::http::Method::GET)
@@ -212,12 +216,6 @@ impl FromRequest for MaybeSignedIn {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .cloned()
-                .ok_or_else(|| UiError::from(ApiError::Unauthorized))?;
-            Ok(Self(current_session(&state, &req).await?))
-        })
+        Box::pin(async move { Ok(Self(session_of(&req).await?)) })
     }
 }

@@ -50,6 +50,7 @@ use uuid::Uuid;
 pub use messages::*;
 pub use tokens::MAX_EXPIRES_IN_DAYS;
 
+use crate::actors::ask_within;
 use crate::actors::catalog::User;
 use crate::actors::catalog::links::{LinkCheck, NewLinkToken};
 use crate::actors::catalog::sessions::CreateSession;
@@ -203,7 +204,7 @@ impl Peers {
         E: Send + 'static,
         AccountsError: From<E>,
     {
-        Ok(addr.send(msg).timeout(PEER_TIMEOUT).await??)
+        ask_within(addr, msg, PEER_TIMEOUT).await
     }
 
     /// Counts an attempt against `subjects` before the work it guards, or
