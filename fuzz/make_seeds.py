@@ -6,8 +6,10 @@ which holds the shapes of files the tests need: a few JPEGs, PNGs, one GIF, one
 animated WebP, PDFs. A coverage-guided fuzzer gets much further from small files that
 already take each decoder's other roads: progressive and 4:4:4 JPEGs, restart markers,
 interlaced and palette PNGs, lossy and lossless WebP, every TIFF compression, BMP's
-header versions and run-length encodings, ICC profiles of each kind, multipart bodies
-and processor options. This script writes those (about 32x24 pixels each, a few
+header versions and run-length encodings, ICC profiles of each kind, multipart bodies,
+processor options, PDFs written by hand (text, vector paths, images with soft masks,
+compressed streams, rotated pages, object and cross-reference streams, incremental
+updates) and the frames a processor child replies with. This script writes those (about 32x24 pixels each, a few
 hundred bytes); they are committed, so `make fuzz` needs no Python packages. Rerun it
 only to change them:
 
@@ -337,6 +339,164 @@ def options_seeds() -> dict[str, bytes]:
     }
 
 
+def pdf_file(objects: list[bytes], trailer: bytes = b"", header: bytes = b"%PDF-1.4") -> bytes:
+    """A PDF of numbered `objects` (1-based, the catalog first) with its xref table."""
+    out = bytearray(header + b"\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\n" % (len(objects) + 1, trailer)
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+def stream(dictionary: bytes, data: bytes) -> bytes:
+    return b"<< %s /Length %d >>\nstream\n" % (dictionary, len(data)) + data + b"\nendstream"
+
+
+def pdf_seeds() -> dict[str, bytes]:
+    catalog = b"<< /Type /Catalog /Pages 2 0 R >>"
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+    text = b"BT /F1 18 Tf 20 60 Td (Kiln seed) Tj ET 0 0 1 rg 10 10 50 30 re f"
+    paths = (
+        b"q 2 w 1 0 0 RG 10 10 m 150 90 l 150 10 l h S Q "
+        b"q 0 1 0 rg 80 50 30 0 360 re f Q 0.5 g 5 5 m 40 80 70 0 100 50 c f"
+    )
+
+    def one_page(content: bytes, page_extra: bytes = b"", resources: bytes = b"/Font << /F1 4 0 R >>"):
+        return [
+            catalog,
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 160 100] /Contents 5 0 R "
+            b"/Resources << %s >> %s>>" % (resources, page_extra),
+            font,
+            content,
+        ]
+
+    pixels = b"".join(bytes((x * 30, y * 30, 128)) for y in range(8) for x in range(8))
+    mask = bytes(x * 30 for y in range(8) for x in range(8))
+    image_page = one_page(
+        stream(b"", b"q 120 0 0 80 20 10 cm /Im1 Do Q"),
+        resources=b"/XObject << /Im1 6 0 R >>",
+    ) + [
+        stream(
+            b"/Type /XObject /Subtype /Image /Width 8 /Height 8 /ColorSpace /DeviceRGB "
+            b"/BitsPerComponent 8 /Filter /FlateDecode /SMask 7 0 R",
+            zlib.compress(pixels),
+        ),
+        stream(
+            b"/Type /XObject /Subtype /Image /Width 8 /Height 8 /ColorSpace /DeviceGray "
+            b"/BitsPerComponent 8 /Filter /ASCIIHexDecode",
+            mask.hex().encode() + b">",
+        ),
+    ]
+    two_pages = [
+        catalog,
+        b"<< /Type /Pages /Kids [3 0 R 6 0 R] /Count 2 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 160 100] /Contents 5 0 R "
+        b"/Resources << /Font << /F1 4 0 R >> >> >>",
+        font,
+        stream(b"", text),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 300] /Rotate 90 "
+        b"/CropBox [10 10 90 290] /Contents 7 0 R >>",
+        stream(b"/Filter /FlateDecode", zlib.compress(paths)),
+    ]
+    seeds = {
+        "text.pdf": pdf_file(one_page(stream(b"", text))),
+        "paths-flate.pdf": pdf_file(
+            one_page(stream(b"/Filter /FlateDecode", zlib.compress(paths)))
+        ),
+        "image-smask.pdf": pdf_file(image_page),
+        "two-pages-rotated.pdf": pdf_file(two_pages),
+    }
+
+    # PDF 1.5: the page objects in an object stream, found through an xref stream.
+    inner = [
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 160 100] /Contents 5 0 R "
+        b"/Resources << /Font << /F1 4 0 R >> >> >>",
+        font,
+    ]
+    offsets, body = [], b""
+    for item in inner:
+        offsets.append(len(body))
+        body += item + b" "
+    index = b" ".join(b"%d %d" % (n, off) for n, off in zip((2, 3, 4), offsets)) + b" "
+    objstm = stream(
+        b"/Type /ObjStm /N 3 /First %d /Filter /FlateDecode" % len(index),
+        zlib.compress(index + body),
+    )
+    out = bytearray(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
+    positions = {}
+    for number, item in ((1, catalog), (5, stream(b"", text)), (6, objstm)):
+        positions[number] = len(out)
+        out += b"%d 0 obj\n" % number + item + b"\nendobj\n"
+    positions[7] = len(out)
+    rows = [b"\x00\x00\x00\xff\xff"]
+    for number in range(1, 8):
+        if number in (2, 3, 4):
+            rows.append(b"\x02" + struct.pack(">HH", 6, number - 2))
+        else:
+            rows.append(b"\x01" + struct.pack(">HH", positions[number], 0))
+    xref = stream(b"/Type /XRef /Size 8 /W [1 2 2] /Root 1 0 R", b"".join(rows))
+    out += b"7 0 obj\n" + xref + b"\nendobj\n"
+    out += b"startxref\n%d\n%%%%EOF\n" % positions[7]
+    seeds["object-streams.pdf"] = bytes(out)
+
+    # An incremental update that replaces the page's content.
+    first = pdf_file(one_page(stream(b"", text)))
+    previous = int(first.rsplit(b"startxref\n", 1)[1].split(b"\n")[0])
+    update = bytearray(first)
+    offset = len(update)
+    update += b"5 0 obj\n" + stream(b"", paths) + b"\nendobj\n"
+    xref = len(update)
+    update += b"xref\n5 1\n%010d 00000 n \n" % offset
+    update += b"trailer\n<< /Size 6 /Root 1 0 R /Prev %d >>\n" % previous
+    update += b"startxref\n%d\n%%%%EOF\n" % xref
+    seeds["incremental-update.pdf"] = bytes(update)
+    return seeds
+
+
+def reply_frame(header: dict, *payloads: bytes) -> bytes:
+    """A processor child's reply: the JSON header's length (u32, little-endian),
+    the header, then the payloads."""
+    data = json.dumps(header).encode()
+    return struct.pack("<I", len(data)) + data + b"".join(payloads)
+
+
+def reply_seeds(images: dict[str, bytes]) -> dict[str, bytes]:
+    png = images["palette.png"] if "palette.png" in images else next(iter(images.values()))
+
+    def output(variant: str, length: int) -> dict:
+        return {"variant": variant, "format": "png", "width": W, "height": H, "len": length}
+
+    source = {"width": W, "height": H, "page_count": None}
+    return {
+        "done.bin": reply_frame({"Done": {"outputs": [output("thumbnail", len(png))], "source": source}}, png),
+        "done-no-outputs.bin": reply_frame({"Done": {"outputs": [], "source": source}}),
+        "done-two-outputs.bin": reply_frame(
+            {"Done": {"outputs": [output("thumbnail", 4), output("thumbnail", 4)], "source": source}},
+            b"abcdefgh",
+        ),
+        "done-other-variant.bin": reply_frame(
+            {"Done": {"outputs": [output("sm", 4)], "source": source}}, b"abcd"
+        ),
+        "done-short.bin": reply_frame(
+            {"Done": {"outputs": [output("thumbnail", 1 << 19)], "source": source}}, b"abcd"
+        ),
+        "refused.bin": reply_frame({"Refused": {"Corrupt": "a truncated JPEG"}}),
+        "refused-pixels.bin": reply_frame(
+            {"Refused": {"TooManyPixels": {"width": 9000, "height": 9000, "max": 50000000}}}
+        ),
+        "refused-encrypted.bin": reply_frame({"Refused": "Encrypted"}),
+        "panicked.bin": reply_frame({"Panicked": "index out of bounds"}),
+    }
+
+
 def main() -> None:
     shutil.rmtree(SEEDS, ignore_errors=True)
     images = image_seeds()
@@ -345,6 +505,8 @@ def main() -> None:
         "icc": icc_seeds(),
         "multipart": multipart_seeds(images),
         "options": options_seeds(),
+        "pdf": pdf_seeds(),
+        "reply": reply_seeds(images),
     }
     total = 0
     for directory, files in sets.items():

@@ -63,14 +63,16 @@ dict_of() {
     decode_webp) echo webp ;;
     decode_tiff) echo tiff ;;
     decode_bmp) echo bmp ;;
-    icc | options | multipart) echo "$1" ;;
+    icc | options | multipart | reply) echo "$1" ;;
+    pdf_child) echo pdf ;;
     *) echo magic ;;
     esac
 }
 seeds_of() {
     case $1 in
     icc) echo "$FUZZ/seeds/icc" ;;
-    options | multipart) echo "$FUZZ/seeds/$1" ;;
+    options | multipart | reply) echo "$FUZZ/seeds/$1" ;;
+    pdf_child) echo "$ROOT/tests/fixtures $FUZZ/seeds/pdf" ;;
     *) echo "$ROOT/tests/fixtures $FUZZ/seeds/images" ;;
     esac
     [[ -d $ROOT/tests/fixtures/fuzz ]] && echo "$ROOT/tests/fixtures/fuzz"
@@ -115,6 +117,10 @@ for directory in sys.argv[2:]:
             (out / f"{path.name}.icc").write_bytes(profile)
 EOF
 }
+
+if printf '%s\n' "${TARGETS[@]}" | grep -qx pdf_child; then
+    bash "$ROOT/scripts/install-pdfium.sh" >/dev/null || die "pdf_child needs PDFium: make pdfium"
+fi
 
 say "building ${#TARGETS[@]} target(s) (the first build takes a while)"
 if ((${#TARGETS[@]} == ${#ALL[@]})); then

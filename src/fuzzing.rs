@@ -23,21 +23,28 @@
 //!                                                     fields; the process endpoint's options)
 //!  multipart  read_upload_form                       (POST /api/upload's body)
 //!  process    processing::run                        (a processor job, end to end)
+//!  pdf_child  isolation::child's job loop, pdf_thumbnail (a PDF job as the processor
+//!             then the worker's read_reply               child runs it, and its reply as
+//!                                                        the worker reads it)
+//!  reply      read_reply                             (the worker reading a child's bytes)
 //! ```
 
 use bytes::Bytes;
 use futures::{StreamExt, stream};
 use image::{DynamicImage, GenericImageView, RgbImage, RgbaImage};
 
+use crate::config::DEFAULT_PROCESSOR_MEMORY_LIMIT;
 use crate::domain::UploadType;
 use crate::domain::file_names::sanitize_filename;
 use crate::domain::requests::parse_processors;
 use crate::http::api::upload_form::{
     OPTIONS_FIELD_LIMIT, PROCESSORS_FIELD_LIMIT, UploadForm, read_upload_form,
 };
+use crate::isolation::child;
+use crate::isolation::protocol::{self, Outcome, ReplyBounds, Request};
 use crate::processing::{
-    self, Limits, MediaKind, Processor, cmyk_profile, cmyk_to_srgb, convert_to_srgb, decode_image,
-    decode_image_for, probe_dimensions,
+    self, Limits, MediaKind, Output, Processor, cmyk_profile, cmyk_to_srgb, convert_to_srgb,
+    decode_image, decode_image_for, probe_dimensions,
 };
 
 /// Types an operator might allow beside images and PDFs (`ALLOWED_EXTRA_TYPES`).
@@ -277,6 +284,100 @@ pub fn multipart(data: &[u8]) {
     }
 }
 
+/// The processor child's job loop on one `pdf_thumbnail` job whose original is
+/// `data`, as a worker sends it over the pipe, then the worker's reading of the
+/// child's reply. PDFium is the library `make pdfium` installs
+/// (`.pdfium/libpdfium.so` in the repository), or `PDFIUM_LIBRARY`. The options
+/// are picked by the input's length. `false` for bytes that do not sniff as a PDF.
+pub fn pdf_child(data: &[u8]) -> bool {
+    const NO_CPU_LIMIT: u64 = 1 << 40;
+    if MediaKind::sniff(data) != Some(MediaKind::Pdf) {
+        return false;
+    }
+    static PDFIUM: std::sync::Once = std::sync::Once::new();
+    PDFIUM.call_once(|| {
+        let library = std::env::var_os("PDFIUM_LIBRARY").map_or_else(
+            || {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join(processing::DEFAULT_PDFIUM_LIBRARY)
+            },
+            std::path::PathBuf::from,
+        );
+        processing::set_pdfium_library(library);
+        if let Err(err) = processing::load_pdfium() {
+            panic!("the pdf_child target needs PDFium (make pdfium): {err}");
+        }
+    });
+    let choices = [
+        serde_json::json!({}),
+        serde_json::json!({"width": 40, "height": 3000, "format": "png"}),
+        serde_json::json!({"page": 2, "format": "jpeg", "quality": 20}),
+    ];
+    let options = &choices[data.len() % choices.len()];
+    let request = Request {
+        job_id: uuid::Uuid::nil(),
+        processor: "pdf_thumbnail".into(),
+        variant: "pdf_thumbnail".into(),
+        options: options.clone(),
+        max_pixels: Limits::default().max_pixels,
+        // No CPU limit: libFuzzer's -timeout catches a slow input.
+        cpu_limit_secs: NO_CPU_LIMIT,
+        original_len: data.len() as u64,
+        watermark_len: None,
+    };
+    let mut pipe_in = Vec::with_capacity(data.len() + 512);
+    protocol::write_frame(&mut pipe_in, &request, &[data]).expect("a job fits a frame");
+    let mut pipe_out = Vec::new();
+    child::answer_jobs(&mut pipe_in.as_slice(), &mut pipe_out, false)
+        .expect("the child answers a whole job");
+
+    let variants = processing::variant_names("pdf_thumbnail", "pdf_thumbnail", options);
+    let bounds = ReplyBounds {
+        variants: &variants,
+        max_bytes: DEFAULT_PROCESSOR_MEMORY_LIMIT,
+    };
+    let mut reply = pipe_out.as_slice();
+    let outcome = futures::executor::block_on(protocol::read_reply(&mut reply, &bounds))
+        .expect("the worker accepts what a sound child replies");
+    assert!(reply.is_empty(), "the reply is one frame, read whole");
+    match outcome {
+        Outcome::Processed(processed) => {
+            assert!(processed.source.page_count.is_some_and(|pages| pages >= 1));
+            assert_eq!(processed.outputs.len(), 1, "{processed:?}");
+            processed.outputs.iter().for_each(check_output);
+        }
+        Outcome::Refused(_) => {}
+        Outcome::Panicked(reason) => panic!("pdf_thumbnail panicked in the child: {reason}"),
+    }
+    true
+}
+
+/// A worker reading `data` as a child's reply to a `thumbnail` job: whatever a
+/// compromised child writes, the worker takes only outputs the job makes, within
+/// the memory limit (here 1 MiB), or refuses the reply.
+pub fn reply(data: &[u8]) {
+    const MAX_BYTES: u64 = 1 << 20;
+    let variants = vec!["thumbnail".to_string()];
+    let bounds = ReplyBounds {
+        variants: &variants,
+        max_bytes: MAX_BYTES,
+    };
+    let mut pipe = data;
+    if let Ok(Outcome::Processed(processed)) =
+        futures::executor::block_on(protocol::read_reply(&mut pipe, &bounds))
+    {
+        assert!(processed.outputs.len() <= 1, "{processed:?}");
+        let total: usize = processed.outputs.iter().map(|out| out.bytes.len()).sum();
+        assert!(total as u64 <= MAX_BYTES);
+        assert!(
+            processed
+                .outputs
+                .iter()
+                .all(|out| out.variant == "thumbnail")
+        );
+    }
+}
+
 /// One processor job on an image original, end to end: decode, geometry, resample,
 /// encode. The job is picked by the input's length; an image watermark uses the
 /// input as its mark too. `false` for bytes that are not an image Kiln reads.
@@ -323,21 +424,27 @@ pub fn process(data: &[u8]) -> bool {
         panic!("an image run reports the image's size: {processed:?}");
     };
     for output in &processed.outputs {
-        assert!(output.width >= 1 && output.height >= 1, "{output:?}");
+        check_output(output);
         assert!(
             output.width <= width && output.height <= height,
             "never upscaled: {output:?} from {width}x{height}"
         );
-        let kind = MediaKind::sniff(&output.bytes)
-            .unwrap_or_else(|| panic!("an output is a file Kiln reads: {output:?}"));
-        assert_eq!(kind.content_type(), output.content_type());
-        assert_eq!(
-            probe_dimensions(&output.bytes),
-            Some((output.width, output.height)),
-            "an output is the size it says"
-        );
     }
     true
+}
+
+/// What holds of every variant a processor makes: at least 1x1, a file Kiln
+/// reads as the type it claims, of the size it says.
+fn check_output(output: &Output) {
+    assert!(output.width >= 1 && output.height >= 1, "{output:?}");
+    let kind = MediaKind::sniff(&output.bytes)
+        .unwrap_or_else(|| panic!("an output is a file Kiln reads: {output:?}"));
+    assert_eq!(kind.content_type(), output.content_type());
+    assert_eq!(
+        probe_dimensions(&output.bytes),
+        Some((output.width, output.height)),
+        "an output is the size it says"
+    );
 }
 
 #[cfg(test)]
@@ -363,8 +470,27 @@ mod tests {
             "options" => _ = options(data),
             "multipart" => multipart(data),
             "process" => _ = process(data),
+            "pdf_child" => _ = pdf_child(data),
+            "reply" => reply(data),
             other => panic!("no fuzz target `{other}`"),
         }
+    }
+
+    /// The PDFs and reply frames of `fuzz/seeds` run through their targets, so
+    /// the targets work (PDFium renders, the worker reads the child's reply)
+    /// before anyone starts a fuzzer.
+    #[test]
+    fn the_pdf_and_reply_seeds_run_through_their_targets() {
+        let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+        let mut rendered = 0;
+        for (target, dir) in [("pdf_child", "pdf"), ("reply", "reply")] {
+            for entry in std::fs::read_dir(seeds.join(dir)).expect("the seeds") {
+                let data = std::fs::read(entry.expect("a seed").path()).unwrap();
+                run_target(target, &data);
+                rendered += usize::from(target == "pdf_child");
+            }
+        }
+        assert!(rendered >= 6, "{rendered} PDF seeds");
     }
 
     /// A finding is kept as `tests/fixtures/fuzz/TARGET-what-it-was.ext`. Each must now

@@ -10,7 +10,7 @@
 //! The child reads no configuration and no environment: everything it needs
 //! comes from its parent on the command line and in each request.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 
@@ -44,6 +44,7 @@ pub fn serve(settings: ChildSettings) -> Result<(), ChildError> {
     processing::set_pdfium_library(settings.pdfium_library);
     let pdf = processing::load_pdfium().map_err(|err| err.to_string());
     let sandbox = sandbox::confine(settings.memory_limit).map_err(ChildError::Limits)?;
+    memory::keep_freed_memory();
 
     let mut input = io::stdin().lock();
     let mut output = BufWriter::new(io::stdout().lock());
@@ -53,34 +54,41 @@ pub fn serve(settings: ChildSettings) -> Result<(), ChildError> {
         sandbox,
     };
     protocol::write_frame(&mut output, &hello, &[])?;
-    while let Some(request) = protocol::read_header::<Request>(&mut input)? {
-        let original = protocol::read_payload(&mut input, request.original_len)?;
+    answer_jobs(&mut input, &mut output, settings.test_faults)
+}
+
+/// Answers jobs from `input` on `output`, one at a time, until `input` ends.
+/// The part of [`serve`] after the hello, on any pipe: the `pdf_child` fuzz
+/// target drives it with bytes in memory.
+pub(crate) fn answer_jobs(
+    input: &mut impl Read,
+    output: &mut impl Write,
+    test_faults: bool,
+) -> Result<(), ChildError> {
+    while let Some(request) = protocol::read_header::<Request>(input)? {
+        let original = protocol::read_payload(input, request.original_len)?;
         let watermark = request
             .watermark_len
-            .map(|len| protocol::read_payload(&mut input, len))
+            .map(|len| protocol::read_payload(input, len))
             .transpose()?;
         sandbox::limit_cpu_for_next_job(request.cpu_limit_secs).map_err(ChildError::Limits)?;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            match settings
-                .test_faults
-                .then(|| test_fault(&original))
-                .flatten()
-            {
+            match test_faults.then(|| test_fault(&original)).flatten() {
                 Some(refusal) => Err(refusal),
                 None => run(&request, &original, watermark.as_deref()),
             }
         }));
         drop((original, watermark));
         match outcome {
-            Ok(Ok(processed)) => send_outputs(&mut output, processed)?,
-            Ok(Err(refusal)) => protocol::write_frame(&mut output, &Reply::Refused(refusal), &[])?,
+            Ok(Ok(processed)) => send_outputs(output, processed)?,
+            Ok(Err(refusal)) => protocol::write_frame(output, &Reply::Refused(refusal), &[])?,
             Err(panic) => {
                 let reason = panic
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
-                protocol::write_frame(&mut output, &Reply::Panicked(reason), &[])?;
+                protocol::write_frame(output, &Reply::Panicked(reason), &[])?;
             }
         }
         output.flush()?;
