@@ -39,8 +39,6 @@ pub enum FilesAction {
     },
 }
 
-/// Files read per query.
-
 pub async fn run(config: &Config, action: FilesAction) -> anyhow::Result<()> {
     let FilesAction::Purge {
         older_than,
