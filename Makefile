@@ -82,7 +82,7 @@ bench-processors: pdfium ## `kiln process` vs vipsthumbnail, vips, cwebp, pdftop
 bench-criterion: pdfium ## criterion benches of each processor in process (cargo bench --bench processors)
 	$(CARGO) bench --bench processors
 
-bench-boundary: ## one small thumbnail in process against the same job through a `kiln processor` child
+bench-boundary: pdfium ## a small thumbnail, a 12 MP resize and a PDF page in process against the same jobs through a `kiln processor` child
 	$(CARGO) bench --bench boundary
 
 bench-pipeline: pdfium ## uploads/s and jobs/s for 200 small JPEGs, embedded and services (ARGS= more options)
