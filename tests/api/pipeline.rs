@@ -550,10 +550,13 @@ fn large_photo() -> Vec<u8> {
 
 #[actix_rt::test]
 async fn deleting_a_file_while_its_job_runs_ends_the_job_and_leaves_nothing_behind() {
+    // Made before the app: encoding it blocks this thread for seconds, and a
+    // kept-alive connection the server closes meanwhile would be reused unseen.
+    let photo = large_photo();
     let app = spawn_app().await;
     let (token, user_id) = app.user_with_id("hasty@example.com").await;
     let accepted = app
-        .upload_accepted(&token, "large.jpg", large_photo(), Some("resize"))
+        .upload_accepted(&token, "large.jpg", photo, Some("resize"))
         .await;
     let id = &file_id(&accepted);
     let job_id = accepted["jobs"][0]["id"].as_str().unwrap();
