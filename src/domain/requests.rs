@@ -117,20 +117,27 @@ pub fn jobs_for_upload(
             .unwrap_or_default());
     };
     for job in &requested {
-        let processor = Processor::from_name(&job.processor)?;
-        match kind {
-            Some(kind) => processor
-                .check_input(kind)
-                .map_err(RequestError::CannotProcess)?,
-            None => {
-                return Err(RequestError::CannotProcess(format!(
-                    "{} cannot process {description}",
-                    job.processor
-                )));
-            }
-        }
+        check_reads(&job.processor, kind, description)?;
     }
     Ok(requested)
+}
+
+/// Whether the processor named `processor` reads a file of `kind` (`None`: a
+/// type no processor reads, which `description` names).
+fn check_reads(
+    processor: &str,
+    kind: Option<MediaKind>,
+    description: &str,
+) -> Result<(), RequestError> {
+    let reader = Processor::from_name(processor)?;
+    match kind {
+        Some(kind) => reader
+            .check_input(kind)
+            .map_err(RequestError::CannotProcess),
+        None => Err(RequestError::CannotProcess(format!(
+            "{processor} cannot process {description}"
+        ))),
+    }
 }
 
 /// A request to run one processor on a stored file.
@@ -157,18 +164,7 @@ impl ProcessRequest {
         if !valid_variant_name(&variant) {
             return Err(RequestError::InvalidVariant);
         }
-        let processor = Processor::from_name(&self.processor)?;
-        match kind {
-            Some(kind) => processor
-                .check_input(kind)
-                .map_err(RequestError::CannotProcess)?,
-            None => {
-                return Err(RequestError::CannotProcess(format!(
-                    "{} cannot process {description}",
-                    self.processor
-                )));
-            }
-        }
+        check_reads(&self.processor, kind, description)?;
         Ok(JobSpec {
             processor: self.processor,
             variant,

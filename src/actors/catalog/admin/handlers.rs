@@ -52,13 +52,21 @@ impl Handler<SetUserDisabled> for Catalog {
                 .filter(unless)
                 .exec(&db)
                 .await?;
-            Ok(users::Entity::find()
-                .filter(users::Column::Email.eq(msg.email))
-                .one(&db)
-                .await?
-                .map(User::from))
+            Ok(account_at(&db, msg.email).await?)
         })
     }
+}
+
+/// The account at `email`, as an operator's change left it.
+async fn account_at(
+    db: &sea_orm::DatabaseConnection,
+    email: String,
+) -> Result<Option<User>, sea_orm::DbErr> {
+    let row = users::Entity::find()
+        .filter(users::Column::Email.eq(email))
+        .one(db)
+        .await?;
+    Ok(row.map(User::from))
 }
 
 impl Handler<SetUserRole> for Catalog {
@@ -73,11 +81,7 @@ impl Handler<SetUserRole> for Catalog {
                 .filter(users::Column::Email.eq(msg.email.clone()))
                 .exec(&db)
                 .await?;
-            Ok(users::Entity::find()
-                .filter(users::Column::Email.eq(msg.email))
-                .one(&db)
-                .await?
-                .map(User::from))
+            Ok(account_at(&db, msg.email).await?)
         })
     }
 }

@@ -222,6 +222,28 @@ async fn find_file(
     Ok(ask(&state.actors.ingest, show).await?)
 }
 
+/// The file's page again, with a form's refusal (a client mistake) shown
+/// beside the form `at`; a server failure or a rate limit is an error page.
+async fn show_refused(
+    state: &AppState,
+    req: &HttpRequest,
+    signed_in: &SignedIn,
+    file_id: Uuid,
+    err: ApiError,
+    at: &'static str,
+    submitted: Option<Submitted>,
+) -> Result<HttpResponse, UiError> {
+    let (status, message) = form_error(err)?;
+    let details = find_file(state, req, signed_in, file_id).await?;
+    let refusal = Refusal {
+        status,
+        message,
+        at,
+        submitted,
+    };
+    render(req, signed_in, details, Some(refusal))
+}
+
 fn render(
     req: &HttpRequest,
     signed_in: &SignedIn,
@@ -340,15 +362,16 @@ pub(super) async fn process(
             ))
         }
         Err(err) => {
-            let (status, message) = form_error(err)?;
-            let details = find_file(&state, &req, &signed_in, file_id).await?;
-            let refusal = Refusal {
-                status,
-                message,
-                at: "process",
-                submitted: Some(submitted),
-            };
-            render(&req, &signed_in, details, Some(refusal))
+            show_refused(
+                &state,
+                &req,
+                &signed_in,
+                file_id,
+                err,
+                "process",
+                Some(submitted),
+            )
+            .await
         }
     }
 }
@@ -376,17 +399,7 @@ pub(super) async fn retry(
             &format!("/files/{file_id}#jobs"),
             Notice::JobRetried,
         )),
-        Err(err) => {
-            let (status, message) = form_error(err)?;
-            let details = find_file(&state, &req, &signed_in, file_id).await?;
-            let refusal = Refusal {
-                status,
-                message,
-                at: "jobs",
-                submitted: None,
-            };
-            render(&req, &signed_in, details, Some(refusal))
-        }
+        Err(err) => show_refused(&state, &req, &signed_in, file_id, err, "jobs", None).await,
     }
 }
 
