@@ -6,6 +6,9 @@
 #   FUZZ_SECONDS  seconds per target (60)
 #   FUZZ_TIMEOUT  seconds one input may take before it counts as a hang (60)
 #   FUZZ_RSS_MB   memory one run may use before it counts as out-of-memory (2048)
+#   FUZZ_BUILD    0: run the targets as last built in fuzz/target, without building
+#                 (cargo fuzz run rebuilds after any change to src/; with 0, a long
+#                 session of runs keeps fuzzing one build while the code moves on)
 #
 # Installs cargo-fuzz when missing (the nightly toolchain must be there), builds every
 # target once, then runs each with its corpus in fuzz/corpus/TARGET, seeded from
@@ -122,13 +125,21 @@ if printf '%s\n' "${TARGETS[@]}" | grep -qx pdf_child; then
     bash "$ROOT/scripts/install-pdfium.sh" >/dev/null || die "pdf_child needs PDFium: make pdfium"
 fi
 
-say "building ${#TARGETS[@]} target(s) (the first build takes a while)"
-if ((${#TARGETS[@]} == ${#ALL[@]})); then
-    cargo +nightly fuzz build >&2 || die "building the fuzz targets failed"
-else
+BUILT="$FUZZ/target/x86_64-unknown-linux-gnu/release"
+if [[ ${FUZZ_BUILD:-1} == 0 ]]; then
     for target in "${TARGETS[@]}"; do
-        cargo +nightly fuzz build "$target" >&2 || die "building $target failed"
+        [[ -x $BUILT/$target ]] || die "FUZZ_BUILD=0, but $target was never built"
     done
+    say "running ${#TARGETS[@]} target(s) as built at $(date -u -r "$BUILT/${TARGETS[0]}" +%FT%TZ)"
+else
+    say "building ${#TARGETS[@]} target(s) (the first build takes a while)"
+    if ((${#TARGETS[@]} == ${#ALL[@]})); then
+        cargo +nightly fuzz build >&2 || die "building the fuzz targets failed"
+    else
+        for target in "${TARGETS[@]}"; do
+            cargo +nightly fuzz build "$target" >&2 || die "building $target failed"
+        done
+    fi
 fi
 
 # Crashes, hangs and out-of-memory inputs; not libFuzzer's notes of slow inputs.
@@ -148,11 +159,16 @@ for target in "${TARGETS[@]}"; do
     before=$(findings_in "$artifacts")
     say "$target: ${SECONDS_EACH}s"
     status=0
+    options=(-max_total_time="$SECONDS_EACH" -timeout="$TIMEOUT" -rss_limit_mb="$RSS_MB"
+        -dict="$FUZZ/dicts/$(dict_of "$target").dict" -print_final_stats=1)
     # shellcheck disable=SC2046 # the seed directories are word-split on purpose
-    cargo +nightly fuzz run "$target" "$corpus" $(seeds_of "$target") -- \
-        -max_total_time="$SECONDS_EACH" -timeout="$TIMEOUT" -rss_limit_mb="$RSS_MB" \
-        -dict="$FUZZ/dicts/$(dict_of "$target").dict" -print_final_stats=1 \
-        >"$log" 2>&1 || status=$?
+    if [[ ${FUZZ_BUILD:-1} == 0 ]]; then
+        "$BUILT/$target" -artifact_prefix="$artifacts/" "${options[@]}" \
+            "$corpus" $(seeds_of "$target") >"$log" 2>&1 || status=$?
+    else
+        cargo +nightly fuzz run "$target" "$corpus" $(seeds_of "$target") -- "${options[@]}" \
+            >"$log" 2>&1 || status=$?
+    fi
     executions=$(awk '/^stat::number_of_executed_units:/ {n = $2} END {print n}' "$log")
     size=$(find "$corpus" -type f | wc -l)
     slowest=$(awk '/^stat::slowest_unit_time_sec:/ {n = $2 "s"} END {print n}' "$log")
