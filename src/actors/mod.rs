@@ -44,20 +44,43 @@ use actix::{Actor, Addr, Handler, MailboxError, Message};
 
 pub use supervisor::ActorHandles;
 
-/// Sends `msg` to `addr` and waits at most `limit` for its `Result`. The
-/// mailbox's failure (the actor stopped, or the wait ran out) and the actor's
-/// own error both become the caller's error type: how the web layer and the
-/// use-case actors ask the actors they depend on.
-pub async fn ask_within<A, M, T, E, Err>(addr: &Addr<A>, msg: M, limit: Duration) -> Result<T, Err>
+/// An actor's address that answers `M` with a `Result`: what the web layer
+/// and the use-case actors ask the actors they depend on through.
+pub trait Asks<M> {
+    /// What the actor answers when the work is done.
+    type Value;
+    /// The actor's own error.
+    type Error;
+
+    /// Sends `msg` and waits at most `limit` for the reply. The mailbox's
+    /// failure (the actor stopped, or the wait ran out) and the actor's own
+    /// error both become the caller's error type.
+    fn ask_within<Err>(
+        &self,
+        msg: M,
+        limit: Duration,
+    ) -> impl Future<Output = Result<Self::Value, Err>>
+    where
+        Err: From<Self::Error> + From<MailboxError>;
+}
+
+impl<A, M, T, E> Asks<M> for Addr<A>
 where
     A: Actor + Handler<M>,
     A::Context: ToEnvelope<A, M>,
     M: Message<Result = Result<T, E>> + Send + 'static,
     T: Send + 'static,
     E: Send + 'static,
-    Err: From<E> + From<MailboxError>,
 {
-    Ok(addr.send(msg).timeout(limit).await??)
+    type Value = T;
+    type Error = E;
+
+    async fn ask_within<Err>(&self, msg: M, limit: Duration) -> Result<T, Err>
+    where
+        Err: From<E> + From<MailboxError>,
+    {
+        Ok(self.send(msg).timeout(limit).await??)
+    }
 }
 
 /// Implements `Handler<M>` for an actor whose use cases are async methods of

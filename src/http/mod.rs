@@ -16,11 +16,9 @@ pub use ui::{check_templates, refuse_cross_site};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::dev::ToEnvelope;
-use actix::{Actor, Addr, Handler, Message};
 use actix_web::web;
 
-use crate::actors::ActorHandles;
+use crate::actors::{ActorHandles, Asks};
 use crate::auth::jwt::JwtKeys;
 use crate::config::Config;
 use error::ApiError;
@@ -39,16 +37,11 @@ const ACTOR_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Sends `msg` and waits (bounded) for the actor's `Result`, mapping either
 /// failure into an [`ApiError`].
-pub async fn ask<A, M, T, E>(addr: &Addr<A>, msg: M) -> Result<T, ApiError>
+pub async fn ask<M, To: Asks<M>>(addr: &To, msg: M) -> Result<To::Value, ApiError>
 where
-    A: Actor + Handler<M>,
-    A::Context: ToEnvelope<A, M>,
-    M: Message<Result = Result<T, E>> + Send + 'static,
-    T: Send + 'static,
-    E: Send + 'static,
-    ApiError: From<E>,
+    ApiError: From<To::Error>,
 {
-    crate::actors::ask_within(addr, msg, ACTOR_TIMEOUT).await
+    addr.ask_within(msg, ACTOR_TIMEOUT).await
 }
 
 /// Largest JSON body the API reads; uploads use multipart, not JSON.

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use image::{DynamicImage, ImageFormat};
+use image::{DynamicImage, GenericImageView, ImageFormat};
 
 use super::{Output, Processed};
 
@@ -64,6 +64,22 @@ pub fn close(actual: [u8; 3], expected: [u8; 3], tolerance: u8) -> bool {
         .iter()
         .zip(expected)
         .all(|(a, e)| a.abs_diff(e) <= tolerance)
+}
+
+/// The red, green and blue of `img` at (`x`, `y`).
+pub fn rgb(img: &DynamicImage, x: u32, y: u32) -> [u8; 3] {
+    let [r, g, b, _] = img.get_pixel(x, y).0;
+    [r, g, b]
+}
+
+/// Fails the test unless `img` at (`x`, `y`) is within `tolerance` of `expected`.
+#[track_caller]
+pub fn assert_pixel(img: &DynamicImage, (x, y): (u32, u32), expected: [u8; 3], tolerance: u8) {
+    let actual = rgb(img, x, y);
+    assert!(
+        close(actual, expected, tolerance),
+        "at ({x}, {y}): {actual:?}, expected {expected:?} within {tolerance}"
+    );
 }
 
 /// The one output of a run that makes exactly one.

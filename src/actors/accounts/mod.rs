@@ -41,8 +41,7 @@ mod tokens;
 
 use std::time::Duration;
 
-use actix::dev::ToEnvelope;
-use actix::{Actor, Addr, Context, Handler, Message, Supervised};
+use actix::{Actor, Addr, Context, Supervised};
 use chrono::Utc;
 use secrecy::SecretString;
 use uuid::Uuid;
@@ -50,7 +49,7 @@ use uuid::Uuid;
 pub use messages::*;
 pub use tokens::MAX_EXPIRES_IN_DAYS;
 
-use crate::actors::ask_within;
+use crate::actors::Asks;
 use crate::actors::catalog::User;
 use crate::actors::catalog::links::{LinkCheck, NewLinkToken};
 use crate::actors::catalog::sessions::CreateSession;
@@ -195,16 +194,11 @@ const MAIL_QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Peers {
     /// Sends `msg` to `addr` and waits (bounded) for its `Result`.
-    async fn ask<A, M, T, E>(addr: &Addr<A>, msg: M) -> Result<T, AccountsError>
+    async fn ask<M, To: Asks<M>>(addr: &To, msg: M) -> Result<To::Value, AccountsError>
     where
-        A: Actor + Handler<M>,
-        A::Context: ToEnvelope<A, M>,
-        M: Message<Result = Result<T, E>> + Send + 'static,
-        T: Send + 'static,
-        E: Send + 'static,
-        AccountsError: From<E>,
+        AccountsError: From<To::Error>,
     {
-        ask_within(addr, msg, PEER_TIMEOUT).await
+        addr.ask_within(msg, PEER_TIMEOUT).await
     }
 
     /// Counts an attempt against `subjects` before the work it guards, or

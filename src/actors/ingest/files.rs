@@ -112,21 +112,14 @@ impl Peers {
         image: &str,
     ) -> Result<(), IngestError> {
         let refused = IngestError::InvalidWatermarkImage;
-        let file_id = Uuid::parse_str(image)
-            .map_err(|_| refused("`image` must be the id of one of your image files".into()))?;
-        let mark = self
-            .catalog
-            .send(FindWatermarkImage {
-                request_id: request_id.clone(),
-                user_id,
-                file_id,
-            })
-            .await??
-            .ok_or_else(|| {
-                refused(format!(
-                    "the watermark image {file_id} is not one of your files"
-                ))
-            })?;
+        let find = FindWatermarkImage::named(request_id, user_id, image)
+            .ok_or_else(|| refused("`image` must be the id of one of your image files".into()))?;
+        let file_id = find.file_id;
+        let mark = self.catalog.send(find).await??.ok_or_else(|| {
+            refused(format!(
+                "the watermark image {file_id} is not one of your files"
+            ))
+        })?;
         match MediaKind::from_extension(&mark.extension) {
             Some(kind) if kind.is_image() => Ok(()),
             kind => Err(refused(format!(

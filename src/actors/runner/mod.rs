@@ -380,20 +380,13 @@ impl Attempts {
         user_id: Uuid,
         image: &str,
     ) -> Result<Bytes, AttemptError> {
-        let file_id = Uuid::parse_str(image).map_err(|_| {
+        let find = FindWatermarkImage::named(request_id, user_id, image).ok_or_else(|| {
             AttemptError::permanent(format!("the watermark image {image:?} is not a file id"))
         })?;
+        let file_id = find.file_id;
         let gone =
             || AttemptError::permanent(format!("the watermark image {file_id} no longer exists"));
-        let mark = self
-            .catalog
-            .send(FindWatermarkImage {
-                request_id: request_id.clone(),
-                user_id,
-                file_id,
-            })
-            .await??
-            .ok_or_else(gone)?;
+        let mark = self.catalog.send(find).await??.ok_or_else(gone)?;
         self.read_object(
             request_id,
             &mark.storage_key,

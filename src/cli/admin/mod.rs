@@ -20,12 +20,14 @@ pub mod storage;
 pub mod tokens;
 pub mod users;
 
-use actix::dev::ToEnvelope;
-use actix::{Actor, Addr, Handler, Message, SyncArbiter};
+use std::time::Duration;
+
+use actix::{Actor, Addr, SyncArbiter};
 use anyhow::{Context as _, anyhow, bail};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::actors::Asks;
 use crate::actors::accounts::Accounts;
 use crate::actors::catalog::User;
 use crate::actors::catalog::accounts::FindLoginCandidate;
@@ -41,17 +43,17 @@ use crate::config::Config;
 use crate::domain::Email;
 use crate::telemetry::RequestId;
 
+/// Longest a command waits for one actor's reply: long enough for any one
+/// step of a command, short enough that a wedged actor ends the command.
+const ACTOR_WAIT: Duration = Duration::from_secs(3600);
+
 /// Sends `msg` and waits for the actor's reply, its error (or the mailbox's)
 /// becoming the command's.
-pub async fn ask<A, M, T, E>(addr: &Addr<A>, msg: M) -> anyhow::Result<T>
+pub async fn ask<M, To: Asks<M>>(addr: &To, msg: M) -> anyhow::Result<To::Value>
 where
-    A: Actor + Handler<M>,
-    A::Context: ToEnvelope<A, M>,
-    M: Message<Result = Result<T, E>> + Send + 'static,
-    T: Send + 'static,
-    E: std::error::Error + Send + Sync + 'static,
+    To::Error: std::error::Error + Send + Sync + 'static,
 {
-    Ok(addr.send(msg).await??)
+    addr.ask_within(msg, ACTOR_WAIT).await
 }
 
 /// Files in upload order, a page at a time: what `kiln files purge` and `kiln

@@ -284,6 +284,25 @@ impl Notice {
     }
 }
 
+/// The page at `path`: `show` draws it (GET) and `submit` takes its form (POST).
+pub fn form_page<Show, ShowArgs, Submit, SubmitArgs>(
+    path: &str,
+    show: Show,
+    submit: Submit,
+) -> actix_web::Resource
+where
+    Show: actix_web::Handler<ShowArgs>,
+    ShowArgs: actix_web::FromRequest + 'static,
+    Show::Output: actix_web::Responder + 'static,
+    Submit: actix_web::Handler<SubmitArgs>,
+    SubmitArgs: actix_web::FromRequest + 'static,
+    Submit::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(show))
+        .route(web::post().to(submit))
+}
+
 /// A `303 See Other` to `location` (a path on this site).
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
@@ -299,6 +318,15 @@ pub fn see_other_with(config: &Config, location: &str, notice: Notice) -> HttpRe
         .insert_header((header::LOCATION, location))
         .cookie(cookie)
         .finish()
+}
+
+/// `response` with `cookie` set (or, for a removal cookie, cleared) on it.
+pub fn with_cookie(
+    mut response: HttpResponse,
+    cookie: &actix_web::cookie::Cookie<'_>,
+) -> Result<HttpResponse, UiError> {
+    response.add_cookie(cookie).map_err(ApiError::internal)?;
+    Ok(response)
 }
 
 // ---- errors ------------------------------------------------------------------------

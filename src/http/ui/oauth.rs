@@ -23,7 +23,7 @@ use url::Url;
 
 use super::account::login_form;
 use super::form_error;
-use super::{CsrfForm, Page, UiError, see_other};
+use super::{CsrfForm, Page, UiError, see_other, with_cookie};
 use crate::actors::accounts::{
     Accounts, AccountsError, BrowserSession, LinkProvider, ProviderCode, ProviderLink,
     ProviderSignIn, SignInWithProvider,
@@ -126,11 +126,10 @@ fn login_error(
     status: StatusCode,
     message: &str,
 ) -> Result<HttpResponse, UiError> {
-    let mut response = login_form(state, "", None, Some(message))
+    let response = login_form(state, "", None, Some(message))
         .status(status)
         .render(req, None)?;
-    clear_flow(state, &mut response)?;
-    Ok(response)
+    clear_flow(state, response)
 }
 
 /// A message page that leads back to settings.
@@ -169,15 +168,14 @@ fn link_error(
     message: &str,
 ) -> Result<HttpResponse, UiError> {
     let heading = "The provider was not linked";
-    let mut response = settings_message(req, signed_in, status, heading, message)?;
-    clear_flow(state, &mut response)?;
-    Ok(response)
+    let response = settings_message(req, signed_in, status, heading, message)?;
+    clear_flow(state, response)
 }
 
-fn clear_flow(state: &AppState, response: &mut HttpResponse) -> Result<(), UiError> {
+/// `response`, clearing the sign-in flow's cookie.
+fn clear_flow(state: &AppState, response: HttpResponse) -> Result<HttpResponse, UiError> {
     let removal = removal_cookie(&state.config, flow_cookie_name(&state.config));
-    response.add_cookie(&removal).map_err(ApiError::internal)?;
-    Ok(())
+    with_cookie(response, &removal)
 }
 
 fn redirect_clearing_flow(
@@ -185,12 +183,11 @@ fn redirect_clearing_flow(
     location: &str,
     session: Option<Cookie<'static>>,
 ) -> Result<HttpResponse, UiError> {
-    let mut response = see_other(location);
-    clear_flow(state, &mut response)?;
-    if let Some(session) = session {
-        response.add_cookie(&session).map_err(ApiError::internal)?;
+    let response = clear_flow(state, see_other(location))?;
+    match session {
+        Some(session) => with_cookie(response, &session),
+        None => Ok(response),
     }
-    Ok(response)
 }
 
 // ---- sign in -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{CsrfForm, Notice, Page, UiError, When, form_error, see_other_with};
+use super::{CsrfForm, Notice, Page, UiError, When, form_error, see_other_with, with_cookie};
 use crate::actors::accounts::{
     AccountOverview, ChangePassword, CreateApiToken, DescribeAccount, MAX_EXPIRES_IN_DAYS,
     RenameAccount, Requester, RevokeApiToken,
@@ -291,9 +291,10 @@ async fn change_password(
         }
     };
     let cookie = session_cookie(&state.config, session);
-    let mut response = see_other_with(&state.config, "/settings", Notice::PasswordChanged);
-    response.add_cookie(&cookie).map_err(ApiError::internal)?;
-    Ok(response)
+    with_cookie(
+        see_other_with(&state.config, "/settings", Notice::PasswordChanged),
+        &cookie,
+    )
 }
 
 // ---- API tokens --------------------------------------------------------------------

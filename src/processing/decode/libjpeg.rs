@@ -208,8 +208,9 @@ impl Region {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::test_support::{close, fixture};
-    use super::super::tests::{decode, rgb};
+    use super::super::super::test_support::{close, fixture, rgb};
+    use super::super::tests::decode;
+
     use super::super::{decode_image, decode_image_for};
     use super::*;
     use crate::processing::{Limits, ProcessError};

@@ -260,7 +260,7 @@ pub(crate) fn from_image_error(err: ImageError) -> ProcessError {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{close, fixture};
+    use super::super::test_support::{assert_pixel, close, fixture, rgb};
     use super::*;
     use image::GenericImageView;
 
@@ -268,21 +268,12 @@ mod tests {
         decode_image(&fixture(name), &Limits::default())
     }
 
-    pub(super) fn rgb(img: &DynamicImage, x: u32, y: u32) -> [u8; 3] {
-        let p = img.get_pixel(x, y).0;
-        [p[0], p[1], p[2]]
-    }
-
     #[test]
     fn exif_orientation_6_turns_a_landscape_photo_into_a_portrait_with_the_marker_top_right() {
         let img = decode("orientation6.jpg").unwrap();
         assert_eq!(img.dimensions(), (800, 1200));
         // The red block was stored top-left; rotated 90 degrees clockwise it is top-right.
-        assert!(
-            close(rgb(&img, 790, 10), [255, 0, 0], 40),
-            "{:?}",
-            rgb(&img, 790, 10)
-        );
+        assert_pixel(&img, (790, 10), [255, 0, 0], 40);
         assert!(!close(rgb(&img, 10, 10), [255, 0, 0], 40));
     }
 
@@ -290,16 +281,8 @@ mod tests {
     fn a_cmyk_jpeg_decodes_to_the_right_rgb_colours() {
         let img = decode("cmyk.jpg").unwrap();
         assert!(matches!(img, DynamicImage::ImageRgb8(_)));
-        assert!(
-            close(rgb(&img, 40, 120), [0, 255, 255], 30),
-            "cyan: {:?}",
-            rgb(&img, 40, 120)
-        );
-        assert!(
-            close(rgb(&img, 280, 120), [255, 0, 255], 30),
-            "magenta: {:?}",
-            rgb(&img, 280, 120)
-        );
+        assert_pixel(&img, (40, 120), [0, 255, 255], 30);
+        assert_pixel(&img, (280, 120), [255, 0, 255], 30);
     }
 
     #[test]
@@ -311,25 +294,12 @@ mod tests {
     }
 
     #[test]
-    fn an_animated_gif_decodes_to_its_first_frame() {
-        let img = decode("animated.gif").unwrap();
-        assert_eq!(img.dimensions(), (200, 150));
-        assert!(
-            close(rgb(&img, 100, 75), [255, 0, 0], 0),
-            "{:?}",
-            rgb(&img, 100, 75)
-        );
-    }
-
-    #[test]
-    fn an_animated_webp_decodes_to_its_first_frame() {
-        let img = decode("animated.webp").unwrap();
-        assert_eq!(img.dimensions(), (200, 150));
-        assert!(
-            close(rgb(&img, 100, 75), [255, 0, 0], 0),
-            "{:?}",
-            rgb(&img, 100, 75)
-        );
+    fn an_animated_gif_or_webp_decodes_to_its_first_frame() {
+        for name in ["animated.gif", "animated.webp"] {
+            let img = decode(name).unwrap();
+            assert_eq!(img.dimensions(), (200, 150), "{name}");
+            assert_pixel(&img, (100, 75), [255, 0, 0], 0);
+        }
     }
 
     #[test]

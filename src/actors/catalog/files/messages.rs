@@ -122,3 +122,15 @@ pub struct FindWatermarkImage {
     pub user_id: Uuid,
     pub file_id: Uuid,
 }
+
+impl FindWatermarkImage {
+    /// The question for the mark a watermark's `image` option names, or `None`
+    /// when `image` is not a file id at all.
+    pub fn named(request_id: &RequestId, user_id: Uuid, image: &str) -> Option<Self> {
+        Some(Self {
+            request_id: request_id.clone(),
+            user_id,
+            file_id: Uuid::parse_str(image).ok()?,
+        })
+    }
+}

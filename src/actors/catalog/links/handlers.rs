@@ -1,18 +1,15 @@
 //! Handlers of the links aggregate.
 
-use std::time::Duration;
-
 use actix::{Handler, ResponseFuture};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use tracing::info_span;
 use uuid::Uuid;
 
 use super::messages::*;
 use super::records::LinkCheck;
+use super::table::{LinkTable, find_link, prune_dead, spend, wait_before_another};
 use crate::actors::catalog::queries::lock_user;
 use crate::actors::catalog::{Catalog, CatalogError, User, begin_write};
 use crate::entities::{api_tokens, email_verifications, password_resets, sessions, users};
@@ -34,27 +31,6 @@ pub(in crate::actors::catalog) fn email_verification_row(
     }
 }
 
-/// How much longer to wait before another mail, when the last one was made at
-/// `latest` and mails may go out once per `interval`.
-fn wait_left(latest: DateTime<Utc>, now: DateTime<Utc>, interval: Duration) -> Option<Duration> {
-    let interval = TimeDelta::from_std(interval).unwrap_or(TimeDelta::MAX);
-    let left = latest + interval - now;
-    (left > TimeDelta::zero()).then(|| left.to_std().unwrap_or_default())
-}
-
-/// Why a token row cannot be used any more, or `None` when it can.
-fn unusable<T>(
-    used_at: Option<DateTime<Utc>>,
-    expires_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Option<LinkCheck<T>> {
-    match used_at {
-        Some(_) => Some(LinkCheck::Invalid),
-        None if expires_at <= now => Some(LinkCheck::Expired),
-        None => None,
-    }
-}
-
 impl Handler<IssueEmailVerification> for Catalog {
     type Result = ResponseFuture<Result<Option<User>, CatalogError>>;
 
@@ -70,25 +46,17 @@ impl Handler<IssueEmailVerification> for Catalog {
             if user.email_verified {
                 return Err(CatalogError::AlreadyVerified);
             }
-            let latest = email_verifications::Entity::find()
-                .filter(email_verifications::Column::UserId.eq(user.id))
-                .order_by_desc(email_verifications::Column::CreatedAt)
-                .one(&txn)
-                .await?;
-            if let Some(wait) = latest.and_then(|row| wait_left(row.created_at, now, msg.interval))
-            {
+            let wait = wait_before_another::<email_verifications::Entity, _>(
+                &txn,
+                user.id,
+                now,
+                msg.interval,
+            )
+            .await?;
+            if let Some(wait) = wait {
                 return Err(CatalogError::TooSoon(wait));
             }
-            // Spent and expired tokens can never be used again: keep the table small.
-            email_verifications::Entity::delete_many()
-                .filter(email_verifications::Column::UserId.eq(user.id))
-                .filter(
-                    Condition::any()
-                        .add(email_verifications::Column::UsedAt.is_not_null())
-                        .add(email_verifications::Column::ExpiresAt.lte(now)),
-                )
-                .exec(&txn)
-                .await?;
+            prune_dead::<email_verifications::Entity, _>(&txn, user.id, now).await?;
             email_verification_row(&user, msg.token, now)
                 .insert(&txn)
                 .await?;
@@ -106,17 +74,16 @@ impl Handler<VerifyEmail> for Catalog {
         self.run("verify_email", span, |db| async move {
             let now = Utc::now();
             let txn = begin_write(&db).await?;
-            let Some(row) = email_verifications::Entity::find()
-                .filter(email_verifications::Column::TokenHash.eq(msg.token_hash))
-                .one(&txn)
-                .await?
+            let Some(row) =
+                find_link::<email_verifications::Entity, _>(&txn, msg.token_hash).await?
             else {
                 return Ok(LinkCheck::Invalid);
             };
-            if let Some(refused) = unusable(row.used_at, row.expires_at, now) {
+            let link = email_verifications::Entity::link(&row);
+            if let Some(refused) = link.unusable(now) {
                 return Ok(refused);
             }
-            let Some(user) = lock_user(&txn, users::Column::Id.eq(row.user_id).into()).await?
+            let Some(user) = lock_user(&txn, users::Column::Id.eq(link.user_id).into()).await?
             else {
                 return Ok(LinkCheck::Invalid);
             };
@@ -124,22 +91,11 @@ impl Handler<VerifyEmail> for Catalog {
             if row.email != user.email {
                 return Ok(LinkCheck::Invalid);
             }
-            let spent = email_verifications::Entity::update_many()
-                .col_expr(email_verifications::Column::UsedAt, Expr::value(now))
-                .filter(email_verifications::Column::Id.eq(row.id))
-                .filter(email_verifications::Column::UsedAt.is_null())
-                .exec(&txn)
-                .await?;
-            if spent.rows_affected == 0 {
+            // Spending it spends the account's other links too: they have
+            // nothing left to prove.
+            if !spend::<email_verifications::Entity, _>(&txn, &link, now).await? {
                 return Ok(LinkCheck::Invalid);
             }
-            // The account's other links have nothing left to prove.
-            email_verifications::Entity::update_many()
-                .col_expr(email_verifications::Column::UsedAt, Expr::value(now))
-                .filter(email_verifications::Column::UserId.eq(user.id))
-                .filter(email_verifications::Column::UsedAt.is_null())
-                .exec(&txn)
-                .await?;
             users::Entity::update_many()
                 .col_expr(users::Column::EmailVerified, Expr::value(true))
                 .col_expr(users::Column::UpdatedAt, Expr::value(now))
@@ -166,24 +122,18 @@ impl Handler<IssuePasswordReset> for Catalog {
             else {
                 return Ok(None);
             };
-            let latest = password_resets::Entity::find()
-                .filter(password_resets::Column::UserId.eq(user.id))
-                .order_by_desc(password_resets::Column::CreatedAt)
-                .one(&txn)
-                .await?;
-            if latest.is_some_and(|row| wait_left(row.created_at, now, msg.interval).is_some()) {
+            let wait = wait_before_another::<password_resets::Entity, _>(
+                &txn,
+                user.id,
+                now,
+                msg.interval,
+            )
+            .await?;
+            if wait.is_some() {
                 tracing::info!(user_id = %user.id, "password reset asked for again too soon: no mail");
                 return Ok(None);
             }
-            password_resets::Entity::delete_many()
-                .filter(password_resets::Column::UserId.eq(user.id))
-                .filter(
-                    Condition::any()
-                        .add(password_resets::Column::UsedAt.is_not_null())
-                        .add(password_resets::Column::ExpiresAt.lte(now)),
-                )
-                .exec(&txn)
-                .await?;
+            prune_dead::<password_resets::Entity, _>(&txn, user.id, now).await?;
             password_resets::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 user_id: Set(user.id),
@@ -212,7 +162,8 @@ impl Handler<FindPasswordReset> for Catalog {
                 .one(&db)
                 .await?;
             Ok(match found {
-                Some((row, Some(user))) => unusable(row.used_at, row.expires_at, Utc::now())
+                Some((row, Some(user))) => password_resets::Entity::link(&row)
+                    .unusable(Utc::now())
                     .unwrap_or(LinkCheck::Valid(user.into())),
                 _ => LinkCheck::Invalid,
             })
@@ -228,37 +179,23 @@ impl Handler<ResetPassword> for Catalog {
         self.run("reset_password", span, |db| async move {
             let now = Utc::now();
             let txn = begin_write(&db).await?;
-            let Some(row) = password_resets::Entity::find()
-                .filter(password_resets::Column::TokenHash.eq(msg.token_hash))
-                .one(&txn)
-                .await?
+            let Some(row) = find_link::<password_resets::Entity, _>(&txn, msg.token_hash).await?
             else {
                 return Ok(LinkCheck::Invalid);
             };
-            if let Some(refused) = unusable(row.used_at, row.expires_at, now) {
+            let link = password_resets::Entity::link(&row);
+            if let Some(refused) = link.unusable(now) {
                 return Ok(refused);
             }
-            let Some(user) = lock_user(&txn, users::Column::Id.eq(row.user_id).into()).await?
+            let Some(user) = lock_user(&txn, users::Column::Id.eq(link.user_id).into()).await?
             else {
                 return Ok(LinkCheck::Invalid);
             };
             let user_id = user.id;
-            let spent = password_resets::Entity::update_many()
-                .col_expr(password_resets::Column::UsedAt, Expr::value(now))
-                .filter(password_resets::Column::Id.eq(row.id))
-                .filter(password_resets::Column::UsedAt.is_null())
-                .exec(&txn)
-                .await?;
-            if spent.rows_affected == 0 {
+            // The account's other reset links die with this one.
+            if !spend::<password_resets::Entity, _>(&txn, &link, now).await? {
                 return Ok(LinkCheck::Invalid);
             }
-            // The account's other reset links die with this one.
-            password_resets::Entity::update_many()
-                .col_expr(password_resets::Column::UsedAt, Expr::value(now))
-                .filter(password_resets::Column::UserId.eq(user_id))
-                .filter(password_resets::Column::UsedAt.is_null())
-                .exec(&txn)
-                .await?;
             users::Entity::update_many()
                 .col_expr(users::Column::PasswordHash, Expr::value(msg.password_hash))
                 .col_expr(
@@ -284,20 +221,5 @@ impl Handler<ResetPassword> for Catalog {
             txn.commit().await?;
             Ok(LinkCheck::Valid(user_id))
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn another_mail_may_go_out_once_the_interval_has_passed() {
-        let interval = Duration::from_secs(60);
-        let now = Utc::now();
-        let wait = wait_left(now - TimeDelta::seconds(45), now, interval);
-        assert_eq!(wait, Some(Duration::from_secs(15)));
-        assert_eq!(wait_left(now - TimeDelta::seconds(60), now, interval), None);
-        assert_eq!(wait_left(now - TimeDelta::days(1), now, interval), None);
     }
 }

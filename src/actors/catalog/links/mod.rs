@@ -14,6 +14,7 @@
 mod handlers;
 mod messages;
 mod records;
+mod table;
 
 pub(super) use handlers::email_verification_row;
 pub use messages::*;

@@ -12,26 +12,19 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{CsrfForm, Notice, Page, UiError, form_error, see_other, see_other_with};
+use super::{
+    CsrfForm, Notice, Page, UiError, form_error, form_page, see_other, see_other_with, with_cookie,
+};
 use crate::actors::accounts::{BrowserSession, Register, RegisterBrowser, SignIn, SignInBrowser};
 use crate::auth::oauth::Provider;
-use crate::http::error::ApiError;
 use crate::http::request_context::{counted_client, request_id_of};
 use crate::http::session::{MaybeSignedIn, SignedIn, end_session, session_cookie, session_request};
 use crate::http::{AppState, ask};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(landing))
-        .service(
-            web::resource("/login")
-                .route(web::get().to(login_page))
-                .route(web::post().to(login)),
-        )
-        .service(
-            web::resource("/register")
-                .route(web::get().to(register_page))
-                .route(web::post().to(register)),
-        )
+        .service(form_page("/login", login_page, login))
+        .service(form_page("/register", register_page, register))
         .route("/logout", web::post().to(logout))
         .configure(recovery::configure);
 }
@@ -148,13 +141,12 @@ async fn login_page(
 async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<LoginForm>,
-) -> Result<HttpResponse, UiError> {
-    let LoginForm {
+    web::Form(LoginForm {
         email,
         password,
         next,
-    } = form.into_inner();
+    }): web::Form<LoginForm>,
+) -> Result<HttpResponse, UiError> {
     let sign_in = SignInBrowser {
         sign_in: SignIn {
             request_id: request_id_of(&req),
@@ -167,9 +159,8 @@ async fn login(
     match ask(&state.actors.accounts, sign_in).await {
         Ok(BrowserSession { session, .. }) => {
             let cookie = session_cookie(&state.config, session);
-            let mut response = see_other(&safe_next(next.as_deref(), &site(&state, &req)));
-            response.add_cookie(&cookie).map_err(ApiError::internal)?;
-            Ok(response)
+            let to = safe_next(next.as_deref(), &site(&state, &req));
+            with_cookie(see_other(&to), &cookie)
         }
         Err(err) => {
             let (status, message) = form_error(err)?;
@@ -189,9 +180,10 @@ async fn logout(
     signed_in.check_csrf(&form.csrf_token)?;
     let removal = end_session(&state, &req).await?;
     tracing::info!(user_id = %signed_in.user.id, "signed out");
-    let mut response = see_other_with(&state.config, "/login", Notice::SignedOut);
-    response.add_cookie(&removal).map_err(ApiError::internal)?;
-    Ok(response)
+    with_cookie(
+        see_other_with(&state.config, "/login", Notice::SignedOut),
+        &removal,
+    )
 }
 
 // ---- register ----------------------------------------------------------------------
@@ -220,13 +212,12 @@ async fn register_page(req: HttpRequest, viewer: MaybeSignedIn) -> Result<HttpRe
 async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<RegisterForm>,
-) -> Result<HttpResponse, UiError> {
-    let RegisterForm {
+    web::Form(RegisterForm {
         name,
         email,
         password,
-    } = form.into_inner();
+    }): web::Form<RegisterForm>,
+) -> Result<HttpResponse, UiError> {
     let register = RegisterBrowser {
         register: Register {
             request_id: request_id_of(&req),
@@ -240,9 +231,10 @@ async fn register(
     match ask(&state.actors.accounts, register).await {
         Ok(BrowserSession { session, .. }) => {
             let cookie = session_cookie(&state.config, session);
-            let mut response = see_other_with(&state.config, "/files", Notice::Registered);
-            response.add_cookie(&cookie).map_err(ApiError::internal)?;
-            Ok(response)
+            with_cookie(
+                see_other_with(&state.config, "/files", Notice::Registered),
+                &cookie,
+            )
         }
         Err(err) => {
             let (status, message) = form_error(err)?;

@@ -15,30 +15,16 @@ use crate::actors::catalog::User;
 use crate::http::error::ApiError;
 use crate::http::request_context::{counted_client, request_id_of};
 use crate::http::session::{MaybeSignedIn, SignedIn, cookie_name, removal_cookie};
-use crate::http::ui::{CsrfForm, Notice, Page, UiError, form_error, see_other_with};
+use crate::http::ui::{
+    CsrfForm, Notice, Page, UiError, form_error, form_page, see_other_with, with_cookie,
+};
 use crate::http::{AppState, ask};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/forgot-password")
-            .route(web::get().to(forgot_page))
-            .route(web::post().to(forgot)),
-    )
-    .service(
-        web::resource("/reset-password")
-            .route(web::get().to(reset_page))
-            .route(web::post().to(reset)),
-    )
-    .service(
-        web::resource("/verify-email")
-            .route(web::get().to(verify_page))
-            .route(web::post().to(verify)),
-    )
-    .service(
-        web::resource("/verify-email/resend")
-            .route(web::get().to(resend_page))
-            .route(web::post().to(resend)),
-    );
+    cfg.service(form_page("/forgot-password", forgot_page, forgot))
+        .service(form_page("/reset-password", reset_page, reset))
+        .service(form_page("/verify-email", verify_page, verify))
+        .service(form_page("/verify-email/resend", resend_page, resend));
 }
 
 /// The account a reset link is for, while the link can be used.
@@ -151,13 +137,12 @@ struct ResetForm {
 async fn reset(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<ResetForm>,
-) -> Result<HttpResponse, UiError> {
-    let ResetForm {
+    web::Form(ResetForm {
         token,
         password,
         password_confirm,
-    } = form.into_inner();
+    }): web::Form<ResetForm>,
+) -> Result<HttpResponse, UiError> {
     let outcome = match password == password_confirm {
         true => {
             let reset = ResetPassword {
@@ -177,9 +162,10 @@ async fn reset(
             // The reset ended every session of the account on the server,
             // this browser's too: only its cookie is left to clear.
             let removal = removal_cookie(&state.config, cookie_name(&state.config));
-            let mut response = see_other_with(&state.config, "/login", Notice::PasswordReset);
-            response.add_cookie(&removal).map_err(ApiError::internal)?;
-            Ok(response)
+            with_cookie(
+                see_other_with(&state.config, "/login", Notice::PasswordReset),
+                &removal,
+            )
         }
         Err(err) => {
             let (status, message) = form_error(err)?;
