@@ -21,10 +21,14 @@ import io
 import json
 import shutil
 import struct
+import sys
 import zlib
 from pathlib import Path
 
 from PIL import Image, ImageCms, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from icc_profile import icc_file, s15  # noqa: E402
 
 SEEDS = Path(__file__).resolve().parent / "seeds"
 W, H = 32, 24
@@ -57,10 +61,6 @@ def saved(img: Image.Image, fmt: str, **kwargs) -> bytes:
     return out.getvalue()
 
 
-def s15(v: float) -> bytes:
-    return struct.pack(">i", round(v * 65536))
-
-
 def matrix_profile(primaries, white, gamma: float, version: int = 2) -> bytes:
     """An RGB display profile of the matrix/TRC kind (as phones and cameras embed):
     colourants as XYZ tags, one gamma curve per channel."""
@@ -81,25 +81,7 @@ def matrix_profile(primaries, white, gamma: float, version: int = 2) -> bytes:
         (b"gTRC", curve),
         (b"bTRC", curve),
     ]
-    return icc_file(b"mntr", b"RGB ", b"XYZ ", tags, version)
-
-
-def icc_file(cls: bytes, space: bytes, pcs: bytes, tags, version: int = 2) -> bytes:
-    def padded(data: bytes) -> bytes:
-        return data + bytes(-len(data) % 4)
-
-    offset = 128 + 4 + 12 * len(tags)
-    table, body = b"", b""
-    for signature, data in tags:
-        table += signature + struct.pack(">II", offset + len(body), len(data))
-        body += padded(data)
-    header = (
-        struct.pack(">I", offset + len(body)) + bytes(4) + bytes((version, 0x40 if version == 4 else 0x10, 0, 0))
-        + cls + space + pcs + struct.pack(">6H", 2026, 12, 2, 0, 0, 0) + b"acsp" + bytes(4 + 4 + 4 + 4 + 8)
-        + struct.pack(">I", 0) + s15(0.9642) + s15(1.0) + s15(0.8249) + bytes(4 + 16 + 28)
-    )
-    assert len(header) == 128
-    return header + struct.pack(">I", len(tags)) + table + body
+    return icc_file(b"mntr", b"RGB ", b"XYZ ", tags, version, created=(2026, 12, 2))
 
 
 # Display P3 and Adobe RGB (1998) colourants, adapted to D50 as ICC profiles store them.

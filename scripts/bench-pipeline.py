@@ -40,7 +40,7 @@ import time
 import urllib.parse
 
 from kiln_bench.common import ROOT, BenchError, log
-from kiln_bench.services import (DEFAULT_PG_ADMIN_URL, DEFAULT_REDIS_URL, Client, Proc,
+from kiln_bench.services import (add_service_args, Client, Proc,
                                  ServicesCluster, base_env, busy_percent, client_cpu,
                                  cpu_delta, cpu_times, finish, free_port, multipart, parse_ts,
                                  s3_env, wait_ready)
@@ -267,11 +267,7 @@ def main():
     p.add_argument("--poll", type=float, default=0.1, help="seconds between completion polls")
     p.add_argument("--log-level", default="warn,kiln::startup=info",
                    help="LOG_LEVEL of the Kiln processes (the startup line marks a worker ready)")
-    p.add_argument("--pg-admin-url", default=os.environ.get("TEST_DATABASE_URL",
-                                                            DEFAULT_PG_ADMIN_URL))
-    p.add_argument("--redis-url", default=os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL))
-    p.add_argument("--keep", action="store_true",
-                   help="keep the services database, Redis keys and objects")
+    add_service_args(p, keep_help="keep the services database, Redis keys and objects")
     p.add_argument("--json", action="store_true", help="also print one JSON document")
     args = p.parse_args()
 

@@ -93,7 +93,7 @@ from kiln_bench.common import (ROOT, BenchError, cpu_model, git_commit, log, mem
                                run, set_log_prefix, sha256)
 from kiln_bench.corpus import (build_corpus, default_corpus_dir, ensure_packages, image_size,
                                upscale, vips_version)
-from kiln_bench.services import (DEFAULT_PG_ADMIN_URL, DEFAULT_REDIS_URL, ServicesCluster,
+from kiln_bench.services import (add_service_args, ServicesCluster,
                                  base_env, busy_percent, client_cpu, cpu_times, free_port,
                                  multipart, pid_cpu_seconds, pid_memory_mb, psql_rows)
 
@@ -493,10 +493,16 @@ async def load(args, cluster, tokens, state, s3_pid):
         sampler = asyncio.create_task(sample(cluster, s3_pid, cluster.db_url, state, samples,
                                              stop_sampling))
         procs = cluster.procs
-        cpu0 = {p.name: p.cpu_seconds() for p in procs}
-        if s3_pid:
-            cpu0["s3s-fs"] = pid_cpu_seconds(s3_pid)
-        cpu0.update(database_backends_cpu(cluster.db))
+
+        def cpu_seconds():
+            """CPU seconds so far of every Kiln process, the S3 server and the database."""
+            spent = {p.name: p.cpu_seconds() for p in procs}
+            if s3_pid:
+                spent["s3s-fs"] = pid_cpu_seconds(s3_pid)
+            spent.update(database_backends_cpu(cluster.db))
+            return spent
+
+        cpu0 = cpu_seconds()
         machine0, client0 = cpu_times(), client_cpu()
         load_before = os.getloadavg()
         t_start = time.monotonic()
@@ -509,10 +515,7 @@ async def load(args, cluster, tokens, state, s3_pid):
         t_uploaded = time.monotonic()
         wall_uploaded = time.time()
         machine_mid, client_mid = cpu_times(), client_cpu()
-        cpu_mid = {p.name: p.cpu_seconds() for p in procs}
-        if s3_pid:
-            cpu_mid["s3s-fs"] = pid_cpu_seconds(s3_pid)
-        cpu_mid.update(database_backends_cpu(cluster.db))
+        cpu_mid = cpu_seconds()
         log(f"uploads stopped after {t_uploaded - t_start:.1f} s: {len(state.accepted)} "
             f"accepted; draining (up to {args.drain_timeout:.0f} s)")
 
@@ -534,10 +537,7 @@ async def load(args, cluster, tokens, state, s3_pid):
             await asyncio.sleep(0.5)
         wall_done = time.time()
         machine1, client1 = cpu_times(), client_cpu()
-        cpu1 = {p.name: p.cpu_seconds() for p in procs}
-        if s3_pid:
-            cpu1["s3s-fs"] = pid_cpu_seconds(s3_pid)
-        cpu1.update(database_backends_cpu(cluster.db))
+        cpu1 = cpu_seconds()
         load_after = os.getloadavg()
         memory = {p.name: p.memory_mb() for p in procs}
         if s3_pid:
@@ -903,11 +903,7 @@ def main():
     p.add_argument("--log-level",
                    default="warn,kiln::startup=info,kiln::actors::dispatcher=info",
                    help="LOG_LEVEL of the Kiln processes")
-    p.add_argument("--pg-admin-url", default=os.environ.get("TEST_DATABASE_URL",
-                                                            DEFAULT_PG_ADMIN_URL))
-    p.add_argument("--redis-url", default=os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL))
-    p.add_argument("--keep", action="store_true",
-                   help="keep the database, Redis keys and the S3 data directory")
+    add_service_args(p, keep_help="keep the database, Redis keys and the S3 data directory")
     p.add_argument("--json", action="store_true",
                    help="also print the whole result (with the per-second samples) as JSON")
     args = p.parse_args()

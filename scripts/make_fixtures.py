@@ -36,6 +36,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 from pypdf import PdfReader, PdfWriter
 
+from icc_profile import icc_file, s15
+
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 
 
@@ -174,9 +176,6 @@ def press_profile(grid: int = 9) -> bytes:
     A2B0 tag with a grid x grid x grid x grid table, plus the required desc, cprt and
     wtpt tags. Small enough for a fixture and free of anyone's licence."""
 
-    def s15(v: float) -> bytes:
-        return struct.pack(">i", round(v * 65536))
-
     identity = bytes(range(256))
     clut = bytearray()
     steps = [i / (grid - 1) for i in range(grid)]
@@ -195,22 +194,7 @@ def press_profile(grid: int = 9) -> bytes:
     wtpt = b"XYZ " + bytes(4) + s15(0.9642) + s15(1.0) + s15(0.8249)
     tags = [(b"desc", desc), (b"cprt", cprt), (b"wtpt", wtpt), (b"A2B0", a2b0)]
 
-    def padded(data: bytes) -> bytes:
-        return data + bytes(-len(data) % 4)
-
-    offset = 128 + 4 + 12 * len(tags)
-    table, body = b"", b""
-    for signature, data in tags:
-        table += signature + struct.pack(">II", offset + len(body), len(data))
-        body += padded(data)
-    size = offset + len(body)
-    header = (
-        struct.pack(">I", size) + bytes(4) + bytes((2, 0x10, 0, 0)) + b"prtr" + b"CMYK" + b"Lab "
-        + struct.pack(">6H", 2026, 11, 28, 0, 0, 0) + b"acsp" + bytes(4 + 4 + 4 + 4 + 8)
-        + struct.pack(">I", 0) + s15(0.9642) + s15(1.0) + s15(0.8249) + bytes(4 + 16 + 28)
-    )
-    assert len(header) == 128
-    return header + struct.pack(">I", len(tags)) + table + body
+    return icc_file(b"prtr", b"CMYK", b"Lab ", tags)
 
 
 def jpeg_bytes(img: Image.Image, **kwargs) -> bytes:

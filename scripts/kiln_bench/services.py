@@ -41,6 +41,15 @@ DEFAULT_PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
 
 
+def add_service_args(parser, keep_help):
+    """The options that point a benchmark at PostgreSQL and Redis, and `--keep`
+    (what it keeps is `keep_help`)."""
+    parser.add_argument("--pg-admin-url",
+                        default=os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_ADMIN_URL))
+    parser.add_argument("--redis-url", default=os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL))
+    parser.add_argument("--keep", action="store_true", help=keep_help)
+
+
 def cpu_times():
     """(busy, total) jiffies of the whole machine from /proc/stat, or None."""
     try:

@@ -13,6 +13,7 @@ use crate::support::api::file_id;
 use crate::support::app::{NEW_PASSWORD, PASSWORD, TestApp, spawn_app, spawn_app_with};
 use crate::support::browser::Browser;
 use crate::support::fixtures::fixture;
+use crate::support::mail::ReceivedMail;
 use crate::support::oauth_provider::{OAuthProvider, ProviderUser};
 use crate::support::servers::{PrivateSmtp, serve_page};
 use crate::support::web::WebClient;
@@ -56,6 +57,27 @@ async fn sign_out(browser: &Browser) {
     );
 }
 
+/// Opens the link in `mail` to `page` and waits for the page's `heading`.
+async fn open_mailed_link(
+    browser: &Browser,
+    app: &TestApp,
+    mail: &ReceivedMail,
+    page: &str,
+    heading: &str,
+) {
+    browser.goto(&app.url(&mail.link_path(page))).await;
+    browser.wait_for_text("h1", heading, Browser::WAIT).await;
+}
+
+/// Checks that the browser still opens the files page as `name`.
+async fn still_signed_in_as(browser: &Browser, app: &TestApp, name: &str) {
+    browser.goto(&app.url("/files")).await;
+    assert!(browser.current_url().await.ends_with("/files"));
+    browser
+        .wait_for_text("[data-test=viewer-name]", name, Browser::WAIT)
+        .await;
+}
+
 #[actix_rt::test]
 async fn a_new_user_registers_verifies_uploads_watermarks_and_manages_tokens() {
     let mut smtp = PrivateSmtp::start().await;
@@ -67,18 +89,15 @@ async fn a_new_user_registers_verifies_uploads_watermarks_and_manages_tokens() {
 
     // Register, and verify the address from the mail.
     register_in_browser(&browser, &app, "Ada Lovelace", "ada@example.com").await;
-    let mail = smtp.inbox.next().await;
-    assert!(
-        mail.to.contains("ada@example.com"),
-        "mail went to {}",
-        mail.to
-    );
-    browser
-        .goto(&app.url(&mail.link_path("verify-email")))
-        .await;
-    browser
-        .wait_for_text("h1", "Verify your e-mail address", Browser::WAIT)
-        .await;
+    let mail = smtp.inbox.next_to("ada@example.com").await;
+    open_mailed_link(
+        &browser,
+        &app,
+        &mail,
+        "verify-email",
+        "Verify your e-mail address",
+    )
+    .await;
     browser.submit(r#"form[action="/verify-email"]"#).await;
     // Clicking "Verify my address" takes the browser off the verify page.
     browser
@@ -239,19 +258,15 @@ async fn a_forgotten_password_is_reset_in_the_browser() {
         .await;
     browser.fill("#email", "grace@example.com").await;
     browser.submit(r#"form[action="/forgot-password"]"#).await;
-    let mail = smtp.inbox.next().await;
-    assert!(
-        mail.to.contains("grace@example.com"),
-        "mail went to {}",
-        mail.to
-    );
-
-    browser
-        .goto(&app.url(&mail.link_path("reset-password")))
-        .await;
-    browser
-        .wait_for_text("h1", "Choose a new password", Browser::WAIT)
-        .await;
+    let mail = smtp.inbox.next_to("grace@example.com").await;
+    open_mailed_link(
+        &browser,
+        &app,
+        &mail,
+        "reset-password",
+        "Choose a new password",
+    )
+    .await;
     browser.fill("#password", NEW_PASSWORD).await;
     browser.fill("#password_confirm", NEW_PASSWORD).await;
     browser.screenshot("reset-password").await;
@@ -354,15 +369,7 @@ async fn a_cross_site_form_post_is_refused() {
     browser.screenshot("cross-site-refused").await;
 
     // Still signed in, and the name is unchanged.
-    browser.goto(&app.url("/files")).await;
-    assert!(browser.current_url().await.ends_with("/files"));
-    browser
-        .wait_for_text(
-            "[data-test=viewer-name]",
-            "Katherine Johnson",
-            Browser::WAIT,
-        )
-        .await;
+    still_signed_in_as(&browser, &app, "Katherine Johnson").await;
     browser.goto(&app.url("/settings")).await;
     let name = browser
         .find("#name")
@@ -386,14 +393,7 @@ async fn a_cross_site_form_post_is_refused() {
     browser
         .wait_for_text("body", "another site", Browser::WAIT)
         .await;
-    browser.goto(&app.url("/files")).await;
-    browser
-        .wait_for_text(
-            "[data-test=viewer-name]",
-            "Katherine Johnson",
-            Browser::WAIT,
-        )
-        .await;
+    still_signed_in_as(&browser, &app, "Katherine Johnson").await;
     browser.close().await;
 }
 

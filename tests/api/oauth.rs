@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::support::app::{PASSWORD, TestApp, spawn_app, spawn_app_with};
 use crate::support::oauth_provider::{CLIENT_ID, CLIENT_SECRET, OAuthProvider, ProviderUser};
-use crate::support::web::{WebClient, location, set_cookies};
+use crate::support::web::{WebClient, assert_page_says, location, set_cookies};
 
 const SESSION: &str = "kiln_session";
 const FLOW: &str = "kiln_oauth";
@@ -347,8 +347,7 @@ async fn an_address_the_provider_does_not_vouch_for_is_verified_by_mail() {
     let me = account(&browser).await;
     assert_eq!(me["email_verified"], false);
 
-    let mail = inbox.next().await;
-    assert!(mail.to.contains("unvouched@example.com"), "{}", mail.to);
+    let mail = inbox.next_to("unvouched@example.com").await;
     let verified = app.verify_email(&mail.token("verify-email")).await;
     assert_eq!(verified.status(), StatusCode::NO_CONTENT);
     assert_eq!(account(&browser).await["email_verified"], true);
@@ -456,14 +455,7 @@ async fn providers_are_linked_and_unlinked_in_settings_but_never_the_last_way_in
 
     // Google is the only way in: it stays.
     let response = post_with_csrf(&mut browser, "/settings/oauth/google/unlink").await;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("only way to sign in")
-    );
+    assert_page_says(response, StatusCode::CONFLICT, "only way to sign in").await;
     assert_eq!(linked(&methods(&app, &user_id).await), [Provider::Google]);
 
     // Without the session's CSRF token nothing happens.

@@ -159,16 +159,7 @@ async fn sign_in_sends_the_browser_back_to_the_page_it_asked_for_on_this_site_on
         let app = &app;
         async move {
             let mut web = WebClient::new(app);
-            let response = web
-                .post_form(
-                    "/login",
-                    &[
-                        ("email", "ada@example.com"),
-                        ("password", PASSWORD),
-                        ("next", next),
-                    ],
-                )
-                .await;
+            let response = web.post_login("ada@example.com", PASSWORD, next).await;
             location(&response)
         }
     };
@@ -197,16 +188,7 @@ async fn sign_in_never_sends_the_browser_to_another_host_whatever_next_says() {
         "javascript:alert(document.domain)",
         "\u{FF0F}\u{FF0F}evil.example/x",
     ] {
-        let response = web
-            .post_form(
-                "/login",
-                &[
-                    ("email", "ada@example.com"),
-                    ("password", PASSWORD),
-                    ("next", next),
-                ],
-            )
-            .await;
+        let response = web.post_login("ada@example.com", PASSWORD, next).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next:?}");
         let target = location(&response);
         let followed = site.join(&target).unwrap();

@@ -14,7 +14,7 @@ use crate::support::api::job_in;
 use crate::support::app::{spawn_app, spawn_app_with};
 use crate::support::events::EventStream;
 use crate::support::wait::wait_until;
-use crate::support::web::{WebClient, location};
+use crate::support::web::{WebClient, assert_page_says, location};
 
 /// A page as a browser reads its attributes: Tera escapes `/` (and the
 /// usual) in every value it writes.
@@ -480,14 +480,12 @@ async fn a_dead_job_is_retried_from_its_file_s_page() {
     let response = web
         .post_form(&format!("/files/{good}/jobs/{done}/retry"), &[])
         .await;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("only a dead job can be retried")
-    );
+    assert_page_says(
+        response,
+        StatusCode::CONFLICT,
+        "only a dead job can be retried",
+    )
+    .await;
     // Nor one named under another file.
     let response = web
         .post_form(&format!("/files/{id}/jobs/{done}/retry"), &[])

@@ -118,14 +118,14 @@ impl AccountsError {
 /// The actors the account use cases coordinate, and the settings they need;
 /// cloned into each use case's future.
 #[derive(Clone)]
-struct Peers {
-    catalog: Addr<Catalog>,
-    credentials: Addr<Credentials>,
-    limiter: Addr<Limiter>,
-    mailer: Addr<Mailer>,
+pub struct Peers {
+    pub catalog: Addr<Catalog>,
+    pub credentials: Addr<Credentials>,
+    pub limiter: Addr<Limiter>,
+    pub mailer: Addr<Mailer>,
     /// `SESSION_MAX_AGE`: how long a session opened at sign-in lasts at most.
-    session_max_age: Duration,
-    oauth: OAuthConfig,
+    pub session_max_age: Duration,
+    pub oauth: OAuthConfig,
 }
 
 pub struct Accounts {
@@ -134,23 +134,9 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn new(
-        catalog: Addr<Catalog>,
-        credentials: Addr<Credentials>,
-        limiter: Addr<Limiter>,
-        mailer: Addr<Mailer>,
-        session_max_age: Duration,
-        oauth: OAuthConfig,
-    ) -> Self {
+    pub fn new(peers: Peers) -> Self {
         Self {
-            peers: Peers {
-                catalog,
-                credentials,
-                limiter,
-                mailer,
-                session_max_age,
-                oauth,
-            },
+            peers,
             restarts: RestartBackoff::default(),
         }
     }

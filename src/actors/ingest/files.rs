@@ -7,7 +7,7 @@ use actix::{Addr, Message};
 use uuid::Uuid;
 
 use super::{IngestError, Peers};
-use crate::actors::catalog::files::{FileDetails, FindFile, FindWatermarkImage};
+use crate::actors::catalog::files::{FileDetails, FindWatermarkImage};
 use crate::actors::catalog::jobs::{AddJob, FindJob, Handoff, JobScope, RetryDeadJob};
 use crate::actors::catalog::{self, Job};
 use crate::actors::dispatcher::announce_queued;
@@ -68,14 +68,8 @@ impl Peers {
         msg: RequestProcessing,
     ) -> Result<Job, IngestError> {
         let details = self
-            .catalog
-            .send(FindFile {
-                request_id: msg.request_id.clone(),
-                user_id: msg.user_id,
-                file_id: msg.file_id,
-            })
-            .await??
-            .ok_or(IngestError::FileNotFound)?;
+            .find_file(&msg.request_id, msg.user_id, msg.file_id)
+            .await?;
         let file = &details.file;
         let job = msg
             .request

@@ -66,12 +66,24 @@ impl Peers {
     }
 
     pub(super) async fn show_file(self, msg: ShowFile) -> Result<FileDetails, IngestError> {
+        self.find_file(&msg.request_id, msg.user_id, msg.file_id)
+            .await
+    }
+
+    /// One of the user's files; someone else's is not found either.
+    pub(super) async fn find_file(
+        &self,
+        request_id: &RequestId,
+        user_id: Uuid,
+        file_id: Uuid,
+    ) -> Result<FileDetails, IngestError> {
+        let find = FindFile {
+            request_id: request_id.clone(),
+            user_id,
+            file_id,
+        };
         self.catalog
-            .send(FindFile {
-                request_id: msg.request_id,
-                user_id: msg.user_id,
-                file_id: msg.file_id,
-            })
+            .send(find)
             .await??
             .ok_or(IngestError::FileNotFound)
     }
@@ -79,16 +91,10 @@ impl Peers {
     pub(super) async fn link_to_file(self, msg: LinkToFile) -> Result<PresignedUrl, IngestError> {
         let (key, delivery) = match msg.variant {
             None => {
-                let file = self
-                    .catalog
-                    .send(FindFile {
-                        request_id: msg.request_id.clone(),
-                        user_id: msg.user_id,
-                        file_id: msg.file_id,
-                    })
-                    .await??
-                    .ok_or(IngestError::FileNotFound)?
-                    .file;
+                let details = self
+                    .find_file(&msg.request_id, msg.user_id, msg.file_id)
+                    .await?;
+                let file = details.file;
                 let delivery = Delivery::new(file.content_type, file.filename);
                 (file.storage_key, delivery)
             }

@@ -30,7 +30,7 @@ use sea_orm::DatabaseConnection;
 pub use queue::MeasureQueue;
 pub use readiness::{Check, CheckReadiness, Readiness};
 
-use crate::actors::accounts::Accounts;
+use crate::actors::accounts::{self, Accounts};
 use crate::actors::catalog::Catalog;
 use crate::actors::credentials::Credentials;
 use crate::actors::dispatcher::Dispatcher;
@@ -200,14 +200,14 @@ impl Supervisor {
             Events::new(events_catalog, redis, max_event_streams_per_user)
         });
         let credentials = SyncArbiter::start(CREDENTIAL_THREADS, Credentials::default);
-        let accounts = Accounts::new(
-            catalog.clone(),
-            credentials.clone(),
-            limiter.clone(),
-            mailer.clone(),
+        let accounts = Accounts::new(accounts::Peers {
+            catalog: catalog.clone(),
+            credentials: credentials.clone(),
+            limiter: limiter.clone(),
+            mailer: mailer.clone(),
             session_max_age,
             oauth,
-        );
+        });
         let accounts = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| accounts);
 
         let consumer = consumer_name();

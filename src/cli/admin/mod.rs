@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::actors::Asks;
-use crate::actors::accounts::Accounts;
+use crate::actors::accounts::{self, Accounts};
 use crate::actors::catalog::User;
 use crate::actors::catalog::accounts::FindLoginCandidate;
 use crate::actors::catalog::admin::ScanFiles;
@@ -122,14 +122,14 @@ pub fn open_accounts(config: &Config, catalog: Addr<Catalog>) -> anyhow::Result<
     let mailer = Mailer::new(&config.mail, config.public_url(config.port))
         .context("cannot set up mail (SMTP_HOST, SMTP_TLS)")?
         .start();
-    let accounts = Accounts::new(
+    let accounts = Accounts::new(accounts::Peers {
         catalog,
         credentials,
         limiter,
         mailer,
-        config.sessions.max_age,
-        config.oauth.clone(),
-    );
+        session_max_age: config.sessions.max_age,
+        oauth: config.oauth.clone(),
+    });
     Ok(accounts.start())
 }
 

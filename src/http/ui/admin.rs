@@ -9,7 +9,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Notice, Page, Pagination, UiError, When, form_error, see_other_with};
+use super::{
+    Notice, Page, Pagination, SignedInForm, UiError, When, carries_csrf_token, form_error,
+    see_other_with,
+};
 use crate::actors::catalog::admin::FailedJob;
 use crate::actors::catalog::jobs::JobScope;
 use crate::actors::ingest::{RetryJob, ShowFailedJobs};
@@ -201,14 +204,14 @@ struct RetryForm {
     page: Option<String>,
 }
 
+carries_csrf_token!(RetryForm);
+
 async fn retry(
     state: web::Data<AppState>,
     req: HttpRequest,
-    signed_in: SignedIn,
+    SignedInForm(signed_in, form): SignedInForm<RetryForm>,
     job_id: web::Path<String>,
-    form: web::Form<RetryForm>,
 ) -> Result<HttpResponse, UiError> {
-    signed_in.check_csrf(&form.csrf_token)?;
     require_admin(&signed_in)?;
     let view = View::from_query(form.status.as_deref(), form.page.as_deref());
     let retried = match Uuid::parse_str(&job_id) {

@@ -19,12 +19,14 @@ mod settings;
 use std::sync::LazyLock;
 
 use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::Payload;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
+use futures::future::LocalBoxFuture;
 use serde::Serialize;
 
 use super::AppState;
@@ -173,6 +175,49 @@ fn render_template(name: &str, context: &tera::Context) -> Result<String, UiErro
 pub struct CsrfForm {
     #[serde(default)]
     pub csrf_token: String,
+}
+
+/// A form that carries the session's CSRF token in its `csrf_token` field.
+pub trait CarriesCsrfToken {
+    fn csrf_token(&self) -> &str;
+}
+
+/// Implements [`CarriesCsrfToken`] for forms with a `csrf_token` field.
+macro_rules! carries_csrf_token {
+    ($($form:ty),+ $(,)?) => {$(
+        impl $crate::http::ui::CarriesCsrfToken for $form {
+            fn csrf_token(&self) -> &str {
+                &self.csrf_token
+            }
+        }
+    )+};
+}
+pub(crate) use carries_csrf_token;
+
+carries_csrf_token!(CsrfForm);
+
+/// A signed-in browser's form post whose CSRF token is the session's: what
+/// every page handler that changes something takes, so none can forget the
+/// check. The session is looked up before the form is read.
+pub struct SignedInForm<T>(pub SignedIn, pub T);
+
+impl<T> FromRequest for SignedInForm<T>
+where
+    T: serde::de::DeserializeOwned + CarriesCsrfToken + 'static,
+{
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let signed_in = SignedIn::from_request(req, payload);
+        let form = web::Form::<T>::from_request(req, payload);
+        Box::pin(async move {
+            let signed_in = signed_in.await?;
+            let web::Form(form) = form.await?;
+            signed_in.check_csrf(form.csrf_token())?;
+            Ok(Self(signed_in, form))
+        })
+    }
 }
 
 /// Where a paged list is, and the links to its neighbours (as the list's

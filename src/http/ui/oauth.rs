@@ -23,7 +23,7 @@ use url::Url;
 
 use super::account::login_form;
 use super::form_error;
-use super::{CsrfForm, Page, UiError, see_other, with_cookie};
+use super::{CsrfForm, Page, SignedInForm, UiError, see_other, with_cookie};
 use crate::actors::accounts::{
     Accounts, AccountsError, BrowserSession, LinkProvider, ProviderCode, ProviderLink,
     ProviderSignIn, SignInWithProvider,
@@ -412,11 +412,9 @@ fn finish_sign_in(
 async fn link(
     state: web::Data<AppState>,
     req: HttpRequest,
-    signed_in: SignedIn,
+    SignedInForm(signed_in, _): SignedInForm<CsrfForm>,
     provider: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, UiError> {
-    signed_in.check_csrf(&form.csrf_token)?;
     let (provider, settings) = configured(&state, &provider)?;
     let purpose = Purpose::Link {
         user_id: signed_in.user.id,
@@ -446,11 +444,9 @@ fn finish_link(
 async fn unlink(
     state: web::Data<AppState>,
     req: HttpRequest,
-    signed_in: SignedIn,
+    SignedInForm(signed_in, _): SignedInForm<CsrfForm>,
     provider: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, UiError> {
-    signed_in.check_csrf(&form.csrf_token)?;
     // Not only configured ones: a provider the operator turned off can still
     // be unlinked.
     let provider =

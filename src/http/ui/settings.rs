@@ -15,7 +15,10 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{CsrfForm, Notice, Page, UiError, When, form_error, see_other_with, with_cookie};
+use super::{
+    CsrfForm, Notice, Page, SignedInForm, UiError, When, carries_csrf_token, form_error,
+    see_other_with, with_cookie,
+};
 use crate::actors::accounts::{
     AccountOverview, ChangePassword, CreateApiToken, DescribeAccount, MAX_EXPIRES_IN_DAYS,
     RenameAccount, Requester, RevokeApiToken,
@@ -201,13 +204,13 @@ struct ProfileForm {
     name: String,
 }
 
+carries_csrf_token!(ProfileForm, PasswordForm, TokenForm);
+
 async fn rename(
     state: web::Data<AppState>,
     req: HttpRequest,
-    signed_in: SignedIn,
-    form: web::Form<ProfileForm>,
+    SignedInForm(signed_in, form): SignedInForm<ProfileForm>,
 ) -> Result<HttpResponse, UiError> {
-    signed_in.check_csrf(&form.csrf_token)?;
     let rename = RenameAccount {
         request_id: request_id_of(&req),
         user_id: signed_in.user.id,
@@ -248,16 +251,14 @@ struct PasswordForm {
 async fn change_password(
     state: web::Data<AppState>,
     req: HttpRequest,
-    signed_in: SignedIn,
-    form: web::Form<PasswordForm>,
+    SignedInForm(signed_in, form): SignedInForm<PasswordForm>,
 ) -> Result<HttpResponse, UiError> {
-    signed_in.check_csrf(&form.csrf_token)?;
     let PasswordForm {
         current_password,
         new_password,
         new_password_confirm,
         ..
-    } = form.into_inner();
+    } = form;
     let changed = match new_password == new_password_confirm {
         true => {
             // Every session of the account ends with the change, this one
@@ -329,15 +330,13 @@ fn parse_expiry(raw: &str) -> Result<Option<i64>, ApiError> {
 async fn create_token(
     state: web::Data<AppState>,
     req: HttpRequest,
-    signed_in: SignedIn,
-    form: web::Form<TokenForm>,
+    SignedInForm(signed_in, form): SignedInForm<TokenForm>,
 ) -> Result<HttpResponse, UiError> {
-    signed_in.check_csrf(&form.csrf_token)?;
     let TokenForm {
         name,
         expires_in_days,
         ..
-    } = form.into_inner();
+    } = form;
     let created = match parse_expiry(&expires_in_days) {
         Ok(days) => {
             let create = CreateApiToken {
@@ -377,11 +376,9 @@ async fn create_token(
 async fn revoke_token(
     state: web::Data<AppState>,
     req: HttpRequest,
-    signed_in: SignedIn,
+    SignedInForm(signed_in, _): SignedInForm<CsrfForm>,
     token_id: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, UiError> {
-    signed_in.check_csrf(&form.csrf_token)?;
     let token_id = Uuid::parse_str(&token_id).map_err(|_| ApiError::NotFound("token"))?;
     let revoke = RevokeApiToken {
         request_id: request_id_of(&req),

@@ -116,6 +116,13 @@ impl Inbox {
         self.next_within(Duration::from_secs(20)).await
     }
 
+    /// The next message, which must be addressed to `address`.
+    pub async fn next_to(&mut self, address: &str) -> ReceivedMail {
+        let mail = self.next().await;
+        assert!(mail.is_to(address), "mail went to {}", mail.to);
+        mail
+    }
+
     pub async fn next_within(&mut self, timeout: Duration) -> ReceivedMail {
         let path = wait_for(timeout, || {
             let new = self.files().into_iter().find(|p| !self.seen.contains(p));

@@ -86,6 +86,13 @@ pub fn csrf_token_of(page: &str) -> Option<String> {
 }
 
 /// Where a redirect points, as the header says it.
+/// Checks that a page answered `status` and says `text` somewhere.
+pub async fn assert_page_says(response: Response, status: StatusCode, text: &str) {
+    assert_eq!(response.status(), status);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(text), "{text:?} is not on the page:\n{page}");
+}
+
 pub fn location(response: &Response) -> String {
     response
         .headers()
@@ -154,6 +161,12 @@ impl<'a> WebClient<'a> {
         let mut web = Self::new(app);
         web.sign_in_as(email, password).await;
         web
+    }
+
+    /// Posts the login form, with `next` the place to go afterwards.
+    pub async fn post_login(&mut self, email: &str, password: &str, next: &str) -> Response {
+        let fields = [("email", email), ("password", password), ("next", next)];
+        self.post_form("/login", &fields).await
     }
 
     /// Signs this browser in through the login form.

@@ -13,12 +13,13 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{
-    CsrfForm, Notice, Page, UiError, form_error, form_page, see_other, see_other_with, with_cookie,
+    CsrfForm, Notice, Page, SignedInForm, UiError, form_error, form_page, see_other,
+    see_other_with, with_cookie,
 };
 use crate::actors::accounts::{BrowserSession, Register, RegisterBrowser, SignIn, SignInBrowser};
 use crate::auth::oauth::Provider;
 use crate::http::request_context::{counted_client, request_id_of};
-use crate::http::session::{MaybeSignedIn, SignedIn, end_session, session_cookie, session_request};
+use crate::http::session::{MaybeSignedIn, end_session, session_cookie, session_request};
 use crate::http::{AppState, ask};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -174,10 +175,8 @@ async fn login(
 async fn logout(
     state: web::Data<AppState>,
     req: HttpRequest,
-    signed_in: SignedIn,
-    form: web::Form<CsrfForm>,
+    SignedInForm(signed_in, _): SignedInForm<CsrfForm>,
 ) -> Result<HttpResponse, UiError> {
-    signed_in.check_csrf(&form.csrf_token)?;
     let removal = end_session(&state, &req).await?;
     tracing::info!(user_id = %signed_in.user.id, "signed out");
     with_cookie(

@@ -16,7 +16,8 @@ use crate::http::error::ApiError;
 use crate::http::request_context::{counted_client, request_id_of};
 use crate::http::session::{MaybeSignedIn, SignedIn, cookie_name, removal_cookie};
 use crate::http::ui::{
-    CsrfForm, Notice, Page, UiError, form_error, form_page, see_other_with, with_cookie,
+    CsrfForm, Notice, Page, SignedInForm, UiError, form_error, form_page, see_other_with,
+    with_cookie,
 };
 use crate::http::{AppState, ask};
 
@@ -137,18 +138,16 @@ struct ResetForm {
 async fn reset(
     state: web::Data<AppState>,
     req: HttpRequest,
-    web::Form(ResetForm {
-        token,
-        password,
-        password_confirm,
-    }): web::Form<ResetForm>,
+    form: web::Form<ResetForm>,
 ) -> Result<HttpResponse, UiError> {
-    let outcome = match password == password_confirm {
+    let form = form.into_inner();
+    let token = form.token;
+    let outcome = match form.password == form.password_confirm {
         true => {
             let reset = ResetPassword {
                 request_id: request_id_of(&req),
                 token: token.clone(),
-                password: password.into(),
+                password: form.password.into(),
             };
             ask(&state.actors.accounts, reset).await.map(|_| ())
         }
@@ -242,10 +241,8 @@ async fn resend_page(req: HttpRequest, signed_in: SignedIn) -> Result<HttpRespon
 async fn resend(
     state: web::Data<AppState>,
     req: HttpRequest,
-    signed_in: SignedIn,
-    form: web::Form<CsrfForm>,
+    SignedInForm(signed_in, _): SignedInForm<CsrfForm>,
 ) -> Result<HttpResponse, UiError> {
-    signed_in.check_csrf(&form.csrf_token)?;
     let resend = ResendVerification {
         request_id: request_id_of(&req),
         client: counted_client(&req),

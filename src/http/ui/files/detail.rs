@@ -25,7 +25,7 @@ use crate::domain::requests::ProcessRequest;
 use crate::http::error::ApiError;
 use crate::http::request_context::request_id_of;
 use crate::http::session::SignedIn;
-use crate::http::ui::{CsrfForm, Notice, Page, UiError, see_other_with};
+use crate::http::ui::{CsrfForm, Notice, Page, SignedInForm, UiError, see_other_with};
 use crate::http::ui::{When, form_error};
 use crate::http::{AppState, ask};
 use crate::processing::MediaKind;
@@ -379,11 +379,9 @@ pub(super) async fn process(
 pub(super) async fn retry(
     state: web::Data<AppState>,
     req: HttpRequest,
-    signed_in: SignedIn,
+    SignedInForm(signed_in, _): SignedInForm<CsrfForm>,
     path: web::Path<(String, String)>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, UiError> {
-    signed_in.check_csrf(&form.csrf_token)?;
     let (file_id, job_id) = path.into_inner();
     let file_id = parse_id(&file_id, "file")?;
     let job_id = parse_id(&job_id, "job")?;
@@ -406,11 +404,9 @@ pub(super) async fn retry(
 pub(super) async fn delete(
     state: web::Data<AppState>,
     req: HttpRequest,
-    signed_in: SignedIn,
+    SignedInForm(signed_in, _): SignedInForm<CsrfForm>,
     file_id: web::Path<String>,
-    form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, UiError> {
-    signed_in.check_csrf(&form.csrf_token)?;
     let file_id = parse_id(&file_id, "file")?;
     let delete = DeleteFile {
         request_id: request_id_of(&req),
