@@ -19,6 +19,10 @@
 //! and `response-content-disposition` overrides; its bytes come from the S3
 //! origin, never Kiln's.
 //!
+//! Caching: a delivery may name its bytes' version (their SHA-256), which is
+//! their strong [`etag`]; [`none_match`] decides a 304 and [`ByteRange`] which
+//! part of the bytes a `Range` header asks for (206, or 416).
+//!
 //! [`executes_in_browsers`] names the types no header makes safe to accept as
 //! `ALLOWED_EXTRA_TYPES`.
 
@@ -36,11 +40,13 @@ const INLINE_TYPES: [&str; 5] = [
     "image/gif",
 ];
 
-/// What a download is: its content type and the name a browser saves it under.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a download is: its content type, the name a browser saves it under,
+/// and, when Kiln knows it, the SHA-256 of its bytes (its version).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Delivery {
     content_type: String,
     filename: String,
+    version: Option<String>,
 }
 
 impl Delivery {
@@ -48,7 +54,25 @@ impl Delivery {
         Self {
             content_type: content_type.into(),
             filename: filename.into(),
+            version: None,
         }
+    }
+
+    /// The same download, of the bytes whose SHA-256 (hex) is `sha256`: its
+    /// responses carry that as their `ETag`, and a link to other bytes is
+    /// another link, so a browser may keep what one link gave.
+    pub fn of_version(mut self, sha256: Option<String>) -> Self {
+        self.version = sha256.filter(|hash| !hash.is_empty());
+        self
+    }
+
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    /// The `ETag` of the bytes, when their version is known.
+    pub fn etag(&self) -> Option<String> {
+        self.version.as_deref().map(etag)
     }
 
     /// A variant of the file named `file_name`, stored under `storage_key`:
@@ -167,6 +191,52 @@ pub fn executes_in_browsers(content_type: &str) -> bool {
         || matches!(script, "ecmascript" | "jscript" | "livescript")
 }
 
+/// The strong `ETag` of bytes whose SHA-256 (hex) is `sha256`: equal tags
+/// mean equal bytes, so a cached copy stays good whichever link fetched it.
+pub fn etag(sha256: &str) -> String {
+    format!("\"{sha256}\"")
+}
+
+/// Whether an `If-None-Match` header names `etag`, or `*`: the client already
+/// holds these bytes, and gets a 304 for them. A weak tag compares by its
+/// value (RFC 9110's weak comparison, which this header calls for).
+pub fn none_match(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+}
+
+/// Which bytes of an object a `Range` header asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ByteRange {
+    /// No range, a unit other than bytes, or several ranges: the whole object
+    /// (Kiln serves one range at a time, never a multipart body).
+    Whole,
+    /// The bytes from `start` to `end`, both included.
+    Part { start: u64, end: u64 },
+    /// A byte range that no byte of the object satisfies: 416.
+    Unsatisfiable,
+}
+
+impl ByteRange {
+    /// Reads a `Range` header against an object of `size` bytes.
+    pub fn of(range: Option<&str>, size: u64) -> Self {
+        let Some(range) = range.filter(|value| value.starts_with("bytes=")) else {
+            return Self::Whole;
+        };
+        let ranges = http_range_header::parse_range_header(range).and_then(|r| r.validate(size));
+        match ranges.as_deref() {
+            Ok([only]) => Self::Part {
+                start: *only.start(),
+                end: *only.end(),
+            },
+            Ok(_) => Self::Whole,
+            Err(_) => Self::Unsatisfiable,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +347,36 @@ mod tests {
         ] {
             assert!(!executes_in_browsers(inert), "{inert}");
         }
+    }
+
+    #[test]
+    fn if_none_match_matches_the_tag_in_a_list_weakly_or_as_a_star() {
+        let tag = etag("ab12");
+        assert_eq!(tag, "\"ab12\"");
+        assert!(none_match("\"ab12\"", &tag));
+        assert!(none_match("\"zz\", W/\"ab12\"", &tag));
+        assert!(none_match("*", &tag));
+        assert!(!none_match("\"ab1\"", &tag));
+        assert!(!none_match("ab12", &tag));
+    }
+
+    #[test]
+    fn a_range_header_picks_one_part_or_the_whole_object_or_nothing() {
+        let part = |start, end| ByteRange::Part { start, end };
+        assert_eq!(ByteRange::of(None, 1000), ByteRange::Whole);
+        assert_eq!(ByteRange::of(Some("bytes=0-99"), 1000), part(0, 99));
+        assert_eq!(ByteRange::of(Some("bytes=900-"), 1000), part(900, 999));
+        assert_eq!(ByteRange::of(Some("bytes=-10"), 1000), part(990, 999));
+        assert_eq!(ByteRange::of(Some("bytes=990-5000"), 1000), part(990, 999));
+        assert_eq!(ByteRange::of(Some("items=0-1"), 1000), ByteRange::Whole);
+        assert_eq!(ByteRange::of(Some("bytes=0-1,5-6"), 1000), ByteRange::Whole);
+        assert_eq!(
+            ByteRange::of(Some("bytes=1000-"), 1000),
+            ByteRange::Unsatisfiable
+        );
+        assert_eq!(
+            ByteRange::of(Some("bytes=9-2"), 1000),
+            ByteRange::Unsatisfiable
+        );
     }
 }

@@ -17,6 +17,9 @@ pub struct Model {
     pub size_bytes: i64,
     pub width: i32,
     pub height: i32,
+    /// SHA-256 (hex) of the bytes; NULL for variants made before it was kept.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub sha256: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -84,6 +84,7 @@ async fn jobs_of_one_file_succeeding_together_leave_the_file_ready() {
                 size_bytes: 100,
                 width: 20,
                 height: 10,
+                sha256: format!("{:064x}", job_id.as_u128()),
             }],
             facts: LearntFacts {
                 width: Some(200),

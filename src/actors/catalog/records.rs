@@ -89,6 +89,8 @@ pub struct Variant {
     pub size_bytes: i64,
     pub width: i32,
     pub height: i32,
+    /// SHA-256 (hex) of the bytes; `None` for variants made before it was kept.
+    pub sha256: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -101,6 +103,7 @@ impl From<file_variants::Model> for Variant {
             size_bytes: model.size_bytes,
             width: model.width,
             height: model.height,
+            sha256: model.sha256,
             created_at: model.created_at,
         }
     }

@@ -93,7 +93,7 @@ struct Peers {
     max_upload_size: u64,
     /// `ALLOWED_EXTRA_TYPES`: stored without processing.
     extra_allowed_types: Arc<[String]>,
-    /// `PRESIGN_TTL`: how long a download link works.
+    /// `PRESIGN_TTL`: the window download links are minted for (they work for one to two of it).
     presign_ttl: Duration,
 }
 

@@ -95,7 +95,8 @@ impl Peers {
                     .find_file(&msg.request_id, msg.user_id, msg.file_id)
                     .await?;
                 let file = details.file;
-                let delivery = Delivery::new(file.content_type, file.filename);
+                let delivery =
+                    Delivery::new(file.content_type, file.filename).of_version(Some(file.sha256));
                 (file.storage_key, delivery)
             }
             Some(name) => {
@@ -114,7 +115,8 @@ impl Peers {
                     &variant.name,
                     &variant.content_type,
                     &variant.storage_key,
-                );
+                )
+                .of_version(variant.sha256);
                 (variant.storage_key, delivery)
             }
         };

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture, Supervised};
 use bytes::{Bytes, BytesMut};
 use futures::TryStreamExt;
+use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -297,6 +298,7 @@ impl Attempts {
                 output.extension()
             ))?;
             let size = output.bytes.len() as i64;
+            let sha256 = hex::encode(Sha256::digest(&output.bytes));
             let content_type = output.content_type();
             let bytes = bytes::Bytes::from(output.bytes);
             let body = futures::stream::once(async move { Ok(bytes) });
@@ -315,6 +317,7 @@ impl Attempts {
                 size_bytes: size,
                 width: output.width as i32,
                 height: output.height as i32,
+                sha256,
             });
         }
         let facts = processed.source;

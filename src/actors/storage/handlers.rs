@@ -9,12 +9,16 @@ use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
 use object_store::buffered::BufWriter;
 use object_store::signer::{Method, SignedUrlOptions, Signer};
-use object_store::{Attribute, AttributeValue, Attributes, ObjectStore, ObjectStoreExt};
+use object_store::{
+    Attribute, AttributeValue, Attributes, GetOptions, ObjectStore, ObjectStoreExt,
+};
 use tokio::io::AsyncWriteExt;
 use tracing::{Instrument, info_span};
 
 use super::messages::*;
+use super::windows::window_expiry;
 use super::{Backend, Storage, StorageError, full_path};
+use crate::domain::delivery::ByteRange;
 use crate::telemetry::metrics;
 
 /// Times `call` as the storage `operation`. Only a failure of the store itself
@@ -187,31 +191,44 @@ impl Handler<PresignGet> for Storage {
     fn handle(&mut self, msg: PresignGet, _: &mut Self::Context) -> Self::Result {
         let span =
             info_span!("storage.presign", request_id = %msg.request_id, key = msg.key.as_str());
-        // Links name whole seconds. Counting from the current whole second makes
-        // `expires_at` a promise both backends keep: S3 counts from its signing
-        // time, which is this second or a later one.
-        let ttl = Duration::from_secs(msg.ttl.as_secs().max(1));
         let now = Utc::now();
-        let expires_at = chrono::DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now) + ttl;
+        let expires_at = window_expiry(now, msg.ttl);
         let path = self.path(&msg.key);
         let backend = self.backend.clone();
+        let minted = self.minted.clone();
         Box::pin(
             measured("presign", async move {
-                let delivery = &msg.delivery;
+                let delivery = msg.delivery;
                 let url = match backend {
-                    Backend::Local { signer } => signer.sign(&msg.key, expires_at, delivery),
+                    Backend::Local { signer } => signer.sign(&msg.key, expires_at, &delivery),
                     Backend::S3(s3) => {
+                        if let Some(link) = minted.find(path.as_ref(), &delivery, expires_at) {
+                            return Ok(link);
+                        }
+                        // Counted from the current whole second, which is S3's
+                        // signing time or earlier: the link lasts to `expires_at`.
+                        let lifetime = (expires_at.timestamp() - now.timestamp()).max(1);
                         // S3 answers a signed link with these in place of the
                         // object's own headers; changing them breaks the signature.
-                        let overrides = SignedUrlOptions::default().with_query([
+                        let mut overrides = vec![
                             ("response-content-type", delivery.content_type().to_string()),
                             (
                                 "response-content-disposition",
                                 delivery.content_disposition(),
                             ),
-                        ]);
-                        s3.signed_url_opts(Method::GET, &path, ttl, &overrides)
-                            .await?
+                        ];
+                        if delivery.version().is_some() {
+                            let keep = format!("public, max-age={lifetime}, immutable");
+                            overrides.push(("response-cache-control", keep));
+                        }
+                        let overrides = SignedUrlOptions::default().with_query(overrides);
+                        let lifetime = Duration::from_secs(lifetime.unsigned_abs());
+                        let url = s3
+                            .signed_url_opts(Method::GET, &path, lifetime, &overrides)
+                            .await?;
+                        let link = PresignedUrl { url, expires_at };
+                        minted.keep(path.to_string(), delivery, link.clone(), now);
+                        return Ok(link);
                     }
                 };
                 Ok(PresignedUrl { url, expires_at })
@@ -222,7 +239,7 @@ impl Handler<PresignGet> for Storage {
 }
 
 impl Handler<OpenSignedObject> for Storage {
-    type Result = ResponseFuture<Result<ObjectBody, StorageError>>;
+    type Result = ResponseFuture<Result<SignedObject, StorageError>>;
 
     fn handle(&mut self, msg: OpenSignedObject, _: &mut Self::Context) -> Self::Result {
         let span =
@@ -237,11 +254,46 @@ impl Handler<OpenSignedObject> for Storage {
             ),
             Backend::S3(_) => Err(StorageError::NotFound),
         };
-        let fetch = open(self.store.clone(), self.path(&msg.key));
+        let store = self.store.clone();
+        let path = self.path(&msg.key);
         Box::pin(
             measured("get", async move {
                 verified?;
-                fetch.await
+                let size = store.head(&path).await?.size;
+                let range = match msg.read {
+                    Read::Size => {
+                        let part = ByteRange::Whole;
+                        return Ok(SignedObject {
+                            size,
+                            part,
+                            body: None,
+                        });
+                    }
+                    Read::Bytes { range } => range,
+                };
+                let part = ByteRange::of(range.as_deref(), size);
+                let range = match part {
+                    ByteRange::Whole => None,
+                    ByteRange::Part { start, end } => Some((start..end + 1).into()),
+                    ByteRange::Unsatisfiable => {
+                        return Ok(SignedObject {
+                            size,
+                            part,
+                            body: None,
+                        });
+                    }
+                };
+                let options = GetOptions {
+                    range,
+                    ..GetOptions::default()
+                };
+                let result = store.get_opts(&path, options).await?;
+                let body = result.into_stream().map_err(std::io::Error::other).boxed();
+                Ok(SignedObject {
+                    size,
+                    part,
+                    body: Some(body),
+                })
             })
             .instrument(span),
         )

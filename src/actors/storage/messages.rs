@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 
 use super::{ObjectKey, StorageError};
-use crate::domain::delivery::Delivery;
+use crate::domain::delivery::{ByteRange, Delivery};
 use crate::telemetry::RequestId;
 
 /// A body streamed in or out of the store, chunk by chunk.
@@ -75,7 +75,13 @@ pub struct ListedObject {
 
 /// A link anyone holding it can GET until `expires_at`, and nobody after. Its
 /// response has the content type and disposition of `delivery` (and, on the
-/// local backend, every other header of [`Delivery::headers`]).
+/// local backend, every other header of [`Delivery::headers`] and the `ETag`
+/// of its version).
+///
+/// Links are minted for windows of `ttl`: every request for the same object
+/// and delivery within one window gets the same URL, which expires at the end
+/// of the next window (so it lives between `ttl` and twice that), and browsers
+/// and CDNs can keep what it served.
 #[derive(Message)]
 #[rtype(result = "Result<PresignedUrl, StorageError>")]
 pub struct PresignGet {
@@ -94,7 +100,7 @@ pub struct PresignedUrl {
 /// Opens an object through a link from [`PresignGet`] on the local backend; the
 /// S3 backend answers `NotFound`, since S3 serves its own links.
 #[derive(Message)]
-#[rtype(result = "Result<ObjectBody, StorageError>")]
+#[rtype(result = "Result<SignedObject, StorageError>")]
 pub struct OpenSignedObject {
     pub request_id: RequestId,
     pub key: ObjectKey,
@@ -102,6 +108,26 @@ pub struct OpenSignedObject {
     /// As the link names it; signed with the key and expiry.
     pub delivery: Delivery,
     pub signature: String,
+    pub read: Read,
+}
+
+/// What to read of an object once its link holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Read {
+    /// Its size only: a `HEAD`, or a `GET` the client's copy answers (304).
+    Size,
+    /// Its bytes, or the one part the `Range` header names.
+    Bytes { range: Option<String> },
+}
+
+/// An object opened through a signed link.
+pub struct SignedObject {
+    /// The whole object's size.
+    pub size: u64,
+    /// The part of it `body` holds.
+    pub part: ByteRange,
+    /// `None` for [`Read::Size`], and for a range no byte satisfies.
+    pub body: Option<ByteStream>,
 }
 
 /// Answers when the store can be listed (the bucket or directory exists).

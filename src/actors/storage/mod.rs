@@ -15,6 +15,7 @@
 mod handlers;
 pub mod messages;
 pub mod signing;
+mod windows;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,6 +100,8 @@ pub struct Storage {
     store: Arc<dyn ObjectStore>,
     backend: Backend,
     key_prefix: String,
+    /// The S3 links handed out in the current windows (see [`windows`]).
+    minted: windows::MintedLinks,
     restarts: RestartBackoff,
 }
 
@@ -164,6 +167,7 @@ impl Storage {
             store,
             backend,
             key_prefix: config.key_prefix.clone(),
+            minted: windows::MintedLinks::default(),
             restarts: RestartBackoff::default(),
         })
     }

@@ -1,7 +1,9 @@
 //! Short-lived download links for the local backend, which has no signing of its
-//! own: `{BASE_URL}/objects/{key}?expires={unix}&type={type}&name={name}&signature={hex}`,
+//! own: `{BASE_URL}/objects/{key}?expires={unix}&type={type}&name={name}[&v={sha256}]&signature={hex}`,
 //! where the signature is HMAC-SHA256 over the key, the expiry and the
-//! [`Delivery`] (the content type and the file name the route's headers give).
+//! [`Delivery`] (the content type and the file name the route's headers give,
+//! and the version of the bytes, which becomes their `ETag`). A link is a
+//! function of those alone, so the same expiry makes the same link.
 //! Kiln serves the route and refuses a link whose expiry has passed or whose
 //! signature does not match, so nobody chooses the headers of a download but
 //! Kiln.
@@ -36,7 +38,8 @@ impl UrlSigner {
         mac.update(b"\n");
         mac.update(expires.to_string().as_bytes());
         // Length-prefixed: no choice of type and name reads as another.
-        for field in [delivery.content_type(), delivery.filename()] {
+        let version = delivery.version().unwrap_or_default();
+        for field in [delivery.content_type(), delivery.filename(), version] {
             mac.update(format!("\n{}:", field.len()).as_bytes());
             mac.update(field.as_bytes());
         }
@@ -52,8 +55,11 @@ impl UrlSigner {
         url.query_pairs_mut()
             .append_pair("expires", &expires.to_string())
             .append_pair("type", delivery.content_type())
-            .append_pair("name", delivery.filename())
-            .append_pair("signature", &signature);
+            .append_pair("name", delivery.filename());
+        if let Some(version) = delivery.version() {
+            url.query_pairs_mut().append_pair("v", version);
+        }
+        url.query_pairs_mut().append_pair("signature", &signature);
         url
     }
 
@@ -139,6 +145,11 @@ mod tests {
             (&key, expires + 1000, delivery.clone()),
             (&key, expires, Delivery::new("text/html", "cat.png")),
             (&key, expires, png("cat.html")),
+            (
+                &key,
+                expires,
+                png("cat.png").of_version(Some("ab12".into())),
+            ),
         ] {
             assert!(matches!(
                 signer().verify(key, expires, &delivery, &signature, now),

@@ -105,7 +105,7 @@ pub struct GraphResources {
     pub oauth: OAuthConfig,
     pub max_upload_size: u64,
     pub extra_allowed_types: Vec<String>,
-    /// `PRESIGN_TTL`: how long a download link works.
+    /// `PRESIGN_TTL`: the window download links are minted for (they work for one to two of it).
     pub presign_ttl: Duration,
     pub max_event_streams_per_user: usize,
     pub pipeline: PipelineSettings,

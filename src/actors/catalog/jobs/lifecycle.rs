@@ -211,6 +211,7 @@ impl Handler<CompleteJob> for Catalog {
                     size_bytes: Set(variant.size_bytes),
                     width: Set(variant.width),
                     height: Set(variant.height),
+                    sha256: Set(Some(variant.sha256)),
                     created_at: Set(now),
                     updated_at: Set(now),
                 };
@@ -227,6 +228,7 @@ impl Handler<CompleteJob> for Catalog {
                             file_variants::Column::SizeBytes,
                             file_variants::Column::Width,
                             file_variants::Column::Height,
+                            file_variants::Column::Sha256,
                             file_variants::Column::UpdatedAt,
                         ])
                         .to_owned(),

@@ -103,6 +103,8 @@ pub struct NewVariant {
     pub size_bytes: i64,
     pub width: i32,
     pub height: i32,
+    /// SHA-256 (hex) of the bytes stored.
+    pub sha256: String,
 }
 
 /// What a job learnt about its original (PDF page count, oriented size).
