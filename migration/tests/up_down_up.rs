@@ -29,12 +29,16 @@ async fn assert_tables(db: &DatabaseConnection, expect_present: bool) {
     }
 }
 
-/// The columns later migrations add to `users`, oldest first.
-const USER_COLUMNS: [&str; 2] = ["token_generation", "disabled_at"];
+/// The columns later migrations add to existing tables, oldest first.
+const ADDED_COLUMNS: [(&str, &str); 3] = [
+    ("users", "token_generation"),
+    ("users", "disabled_at"),
+    ("file_variants", "sha256"),
+];
 
-async fn has_user_column(db: &DatabaseConnection, column: &str) -> bool {
+async fn has_column(db: &DatabaseConnection, (table, column): (&str, &str)) -> bool {
     SchemaManager::new(db)
-        .has_column("users", column)
+        .has_column(table, column)
         .await
         .expect("inspect schema")
 }
@@ -42,20 +46,20 @@ async fn has_user_column(db: &DatabaseConnection, column: &str) -> bool {
 async fn run_up_down_up(db: &DatabaseConnection) {
     Migrator::up(db, None).await.expect("first up");
     assert_tables(db, true).await;
-    for column in USER_COLUMNS {
-        assert!(has_user_column(db, column).await, "{column}");
+    for column in ADDED_COLUMNS {
+        assert!(has_column(db, column).await, "{column:?}");
     }
 
     // The column migrations alone go down and up again on a populated schema,
     // newest first.
-    for column in USER_COLUMNS.iter().rev() {
+    for column in ADDED_COLUMNS.iter().rev() {
         Migrator::down(db, Some(1)).await.expect("down one step");
-        assert!(!has_user_column(db, column).await, "{column}");
+        assert!(!has_column(db, *column).await, "{column:?}");
         assert_tables(db, true).await;
     }
     Migrator::up(db, None).await.expect("up again");
-    for column in USER_COLUMNS {
-        assert!(has_user_column(db, column).await, "{column}");
+    for column in ADDED_COLUMNS {
+        assert!(has_column(db, column).await, "{column:?}");
     }
 
     Migrator::down(db, None).await.expect("down");
