@@ -21,7 +21,9 @@
 //!  icc        convert_to_srgb, cmyk_to_srgb          (the decoders' colour conversion)
 //!  options    parse_processors, validate             (the upload's processors and options
 //!                                                     fields; the process endpoint's options)
-//!  multipart  read_upload_form                       (POST /api/upload's body)
+//!  multipart  read_upload_form                       (POST /api/upload's body; its entry
+//!                                                     point is beside the form reader,
+//!                                                     `http::api::fuzz_upload_form`)
 //!  process    processing::run                        (a processor job, end to end)
 //!  pdf_child  isolation::child's job loop, pdf_thumbnail (a PDF job as the processor
 //!             then the worker's read_reply               child runs it, and its reply as
@@ -29,17 +31,11 @@
 //!  reply      read_reply                             (the worker reading a child's bytes)
 //! ```
 
-use bytes::Bytes;
-use futures::{StreamExt, stream};
 use image::{DynamicImage, GenericImageView, RgbImage, RgbaImage};
 
 use crate::config::DEFAULT_PROCESSOR_MEMORY_LIMIT;
 use crate::domain::UploadType;
-use crate::domain::file_names::sanitize_filename;
-use crate::domain::requests::parse_processors;
-use crate::http::api::upload_form::{
-    OPTIONS_FIELD_LIMIT, PROCESSORS_FIELD_LIMIT, UploadForm, read_upload_form,
-};
+use crate::domain::requests::{OPTIONS_FIELD_LIMIT, PROCESSORS_FIELD_LIMIT, parse_processors};
 use crate::isolation::child;
 use crate::isolation::protocol::{self, Outcome, ReplyBounds, Request};
 use crate::processing::{
@@ -217,7 +213,7 @@ pub fn options(data: &[u8]) -> bool {
 }
 
 /// What the upload handler asks of its `processors` and `options` fields.
-fn check_requested_jobs(processors: &str, options: Option<&str>) {
+pub(crate) fn check_requested_jobs(processors: &str, options: Option<&str>) {
     if let Ok(jobs) = parse_processors(processors, options) {
         for job in &jobs {
             let variant = processing::validate(&job.processor, &job.options)
@@ -228,59 +224,6 @@ fn check_requested_jobs(processors: &str, options: Option<&str>) {
         variants.sort_unstable();
         variants.dedup();
         assert_eq!(variants.len(), jobs.len(), "variant names are unique");
-    }
-}
-
-/// `POST /api/upload`'s body: the first line of `data` is the Content-Type header
-/// (with its boundary), the rest the body, cut into chunks of a size its length
-/// picks (so the parser meets boundaries split across reads). The file goes to a
-/// sink that counts its bytes; the other fields go where the handler sends them.
-pub fn multipart(data: &[u8]) {
-    let (content_type, body) = match data.iter().position(|&b| b == b'\n') {
-        Some(at) => (&data[..at], &data[at + 1..]),
-        None => (data, &[][..]),
-    };
-    let Ok(content_type) = actix_web::http::header::HeaderValue::from_bytes(content_type) else {
-        return;
-    };
-    let mut headers = actix_web::http::header::HeaderMap::new();
-    headers.insert(actix_web::http::header::CONTENT_TYPE, content_type);
-    let chunk = [1, 7, 64, 4096, usize::MAX][body.len() % 5];
-    let chunks: Vec<Result<Bytes, actix_web::error::PayloadError>> = body
-        .chunks(chunk.min(body.len()).max(1))
-        .map(|part| Ok(Bytes::copy_from_slice(part)))
-        .collect();
-    let payload = actix_multipart::Multipart::new(&headers, stream::iter(chunks));
-    let mut form = UploadForm::default();
-    let count = |body: crate::actors::storage::messages::ByteStream| async move {
-        let bytes = body
-            .fold(0usize, |total, chunk| async move {
-                total + chunk.map_or(0, |chunk| chunk.len())
-            })
-            .await;
-        Ok(bytes)
-    };
-    let read = futures::executor::block_on(read_upload_form(payload, &mut form, count));
-    if let Some((bytes, filename)) = &form.file {
-        assert!(*bytes <= body.len());
-        let name = sanitize_filename(filename.as_deref(), "jpg");
-        assert!(!name.is_empty() && !name.contains(['/', '\\']), "{name:?}");
-        assert!(!name.chars().any(char::is_control), "{name:?}");
-    }
-    assert!(
-        form.processors
-            .as_ref()
-            .is_none_or(|text| text.len() <= PROCESSORS_FIELD_LIMIT)
-    );
-    assert!(
-        form.options
-            .as_ref()
-            .is_none_or(|text| text.len() <= OPTIONS_FIELD_LIMIT)
-    );
-    if read.is_ok()
-        && let Some(processors) = &form.processors
-    {
-        check_requested_jobs(processors, form.options.as_deref());
     }
 }
 
@@ -447,11 +390,48 @@ fn check_output(output: &Output) {
     );
 }
 
+/// A finding is kept as `tests/fixtures/fuzz/TARGET-what-it-was.ext`. Runs each
+/// of `target`'s through `run` (given the target's name), which must return
+/// without a panic and within the fuzzers' time limit (`FUZZ_TIMEOUT`, 60 s);
+/// returns how many there were.
 #[cfg(test)]
-mod tests {
+pub(crate) fn replay_findings(target: &str, run: fn(&str, &[u8])) -> usize {
     use std::path::Path;
     use std::sync::mpsc;
     use std::time::Duration;
+
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    let mut findings: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/fixtures/fuzz")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            name.split_once('-').map(|(of, _)| of) == Some(target)
+        })
+        .collect();
+    findings.sort();
+    for path in &findings {
+        let (name, target) = (path.display().to_string(), target.to_string());
+        let data = std::fs::read(path).unwrap();
+        let (done, finished) = mpsc::channel();
+        let running = std::thread::spawn(move || {
+            run(&target, &data);
+            let _ = done.send(());
+        });
+        match finished.recv_timeout(Duration::from_secs(60)) {
+            Ok(()) => running.join().unwrap(),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("{name} panicked in its target (the message is above)")
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("{name} still runs after 60 s"),
+        }
+    }
+    findings.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
 
     use super::*;
 
@@ -468,7 +448,6 @@ mod tests {
             "decode_bmp" => _ = decode(MediaKind::Bmp, data),
             "icc" => icc(data),
             "options" => _ = options(data),
-            "multipart" => multipart(data),
             "process" => _ = process(data),
             "pdf_child" => _ = pdf_child(data),
             "reply" => reply(data),
@@ -493,36 +472,28 @@ mod tests {
         assert!(rendered >= 6, "{rendered} PDF seeds");
     }
 
-    /// A finding is kept as `tests/fixtures/fuzz/TARGET-what-it-was.ext`. Each must now
-    /// run through its target without a panic and within the fuzzers' time limit
-    /// (`FUZZ_TIMEOUT`, 60 s).
+    /// Every finding of the targets whose entry points are in this module now
+    /// runs cleanly (the multipart target's findings are replayed beside its
+    /// entry point).
     #[test]
     fn every_input_a_fuzz_target_failed_on_now_runs_cleanly() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
-        let mut findings: Vec<_> = std::fs::read_dir(&dir)
+        let targets: std::collections::BTreeSet<String> = std::fs::read_dir(&dir)
             .expect("tests/fixtures/fuzz")
-            .map(|entry| entry.expect("a directory entry").path())
+            .map(|entry| entry.expect("a directory entry").file_name())
+            .map(|name| {
+                let name = name.to_string_lossy().into_owned();
+                let (target, _) = name
+                    .split_once('-')
+                    .unwrap_or_else(|| panic!("{name} is not named TARGET-what-it-was"));
+                target.to_string()
+            })
+            .filter(|target| target != "multipart")
             .collect();
-        findings.sort();
-        assert!(!findings.is_empty());
-        for path in findings {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            let (target, _) = name
-                .split_once('-')
-                .unwrap_or_else(|| panic!("{name} is not named TARGET-what-it-was"));
-            let (target, data) = (target.to_owned(), std::fs::read(&path).unwrap());
-            let (done, finished) = mpsc::channel();
-            let run = std::thread::spawn(move || {
-                run_target(&target, &data);
-                let _ = done.send(());
-            });
-            match finished.recv_timeout(Duration::from_secs(60)) {
-                Ok(()) => run.join().unwrap(),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    panic!("{name} panicked in its target (the message is above)")
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => panic!("{name} still runs after 60 s"),
-            }
-        }
+        let replayed: usize = targets
+            .iter()
+            .map(|target| replay_findings(target, run_target))
+            .sum();
+        assert!(replayed > 0);
     }
 }

@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    kiln::fuzzing::multipart(data);
+    kiln::http::api::fuzz_upload_form(data);
 });

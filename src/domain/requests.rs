@@ -11,6 +11,11 @@ use crate::processing::{self, JobSpec, MediaKind, ProcessError, Processor};
 /// Longest variant name; names become part of storage keys.
 pub const MAX_VARIANT_LEN: usize = 64;
 
+/// Longest `processors` field an upload may send.
+pub const PROCESSORS_FIELD_LIMIT: usize = 1024;
+/// Longest `options` field an upload may send.
+pub const OPTIONS_FIELD_LIMIT: usize = 16 * 1024;
+
 /// Why a request for processing is refused. Each message is safe to show.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {

@@ -9,6 +9,9 @@ mod recovery;
 mod tokens;
 pub(crate) mod upload_form;
 
+#[cfg(feature = "fuzzing")]
+pub use upload_form::fuzzing::upload_form as fuzz_upload_form;
+
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use serde::Serialize;

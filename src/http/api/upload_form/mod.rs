@@ -3,20 +3,20 @@
 //! read as text within their limits, any other field is read and dropped.
 //!
 //! The handler's sink stages the original through the Ingest actor; the fuzz target
-//! of the multipart parser (`kiln::fuzzing`, SECURITY.md "Fuzzing") gives one that
+//! of the multipart parser ([`fuzzing`], SECURITY.md "Fuzzing") gives one that
 //! counts bytes, so the fuzzer drives this very code on bytes, without actors.
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 
 use actix_multipart::{Field, Multipart, MultipartError};
 use futures::{Future, StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 
 use crate::actors::storage::messages::ByteStream;
+use crate::domain::requests::{OPTIONS_FIELD_LIMIT, PROCESSORS_FIELD_LIMIT};
 use crate::http::error::ApiError;
 
-/// Longest `processors` field accepted.
-pub(crate) const PROCESSORS_FIELD_LIMIT: usize = 1024;
-/// Longest `options` field accepted.
-pub(crate) const OPTIONS_FIELD_LIMIT: usize = 16 * 1024;
 /// Chunks in flight between the request and the file sink.
 const UPLOAD_PIPE_DEPTH: usize = 4;
 
