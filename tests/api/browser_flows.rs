@@ -498,3 +498,64 @@ async fn a_pdf_or_an_allowed_extra_type_is_downloaded_not_rendered_and_its_scrip
     assert_eq!(mark, serde_json::Value::Null, "a stored file's script ran");
     browser.close().await;
 }
+
+/// What the page loaded of its thumbnails, once all 20 show: per thumbnail
+/// resource entry, the bytes that came over the network (0 from the cache).
+const THUMBNAIL_TRANSFERS: &str = "\
+    const shown = [...document.querySelectorAll('img[data-test=thumbnail]')] \
+        .filter(img => img.complete && img.naturalWidth > 0).length; \
+    if (shown < 20) return null; \
+    return performance.getEntriesByType('resource') \
+        .filter(entry => entry.name.includes('/variants/thumbnail')) \
+        .map(entry => entry.transferSize);";
+
+/// Opens the files page and waits until its 20 thumbnails show; returns the
+/// transfer sizes [`THUMBNAIL_TRANSFERS`] reads.
+async fn load_twenty_thumbnails(browser: &Browser, app: &TestApp) -> Vec<u64> {
+    browser.goto(&app.url("/files")).await;
+    let deadline = std::time::Instant::now() + Browser::WAIT;
+    loop {
+        let transfers = browser.execute(THUMBNAIL_TRANSFERS).await;
+        if let Some(sizes) = transfers.as_array() {
+            return sizes
+                .iter()
+                .map(|size| size.as_u64().unwrap_or(0))
+                .collect();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the thumbnails never all showed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn a_page_of_thumbnails_shown_again_comes_from_the_browser_cache() {
+    let app = spawn_app().await;
+    let token = app.signed_in_user("ada@example.com").await;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        ids.push(file_id(&app.upload_fixture(&token, "small.jpg").await));
+    }
+    for id in &ids {
+        app.wait_until_processed(&token, id).await;
+    }
+    let browser = Browser::start().await;
+    // Tall enough that no thumbnail waits for a scroll (they load lazily).
+    browser.set_window_size(1280, 4000).await;
+    sign_in(&browser, &app, "ada@example.com", PASSWORD).await;
+
+    let first = load_twenty_thumbnails(&browser, &app).await;
+    let second = load_twenty_thumbnails(&browser, &app).await;
+    // S3's links are another origin, which hides its transfer sizes from the
+    // page; Kiln's own route is this origin, so the first visit shows bytes
+    // coming over the network (the measurement can see a miss).
+    if !app.uses_services() {
+        assert!(first.iter().any(|&bytes| bytes > 0), "{first:?}");
+    }
+    // The second visit takes every thumbnail from the cache: no image bytes
+    // come over the network (a cached resource has no transfer, or no entry).
+    assert!(second.iter().all(|&bytes| bytes == 0), "{second:?}");
+    browser.close().await;
+}

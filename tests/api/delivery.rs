@@ -9,10 +9,18 @@ use crate::support::api::file_id;
 use crate::support::app::{TestApp, spawn_app};
 use crate::support::fixtures::fixture;
 
-/// Where `path` (a 302 route) sends the caller.
+/// Where `path` (a 302 route) sends the caller. The caller's browser may keep
+/// the redirect, for itself alone, while the link it names lasts.
 async fn location(app: &TestApp, token: &str, path: &str) -> String {
     let redirect = app.get(path, Some(token)).await;
     assert_eq!(redirect.status(), StatusCode::FOUND, "{path}");
+    let cache_control = header_of(&redirect, header::CACHE_CONTROL);
+    let max_age: i64 = cache_control
+        .strip_prefix("private, max-age=")
+        .and_then(|age| age.parse().ok())
+        .unwrap_or_else(|| panic!("{path}: {cache_control}"));
+    assert!(max_age > 0, "{path}: {cache_control}");
+    assert_eq!(header_of(&redirect, header::VARY), "Authorization, Cookie");
     redirect.headers()["location"].to_str().unwrap().to_string()
 }
 

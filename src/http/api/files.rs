@@ -252,11 +252,22 @@ async fn link_to(
         return Ok(HttpResponse::Ok()
             .json(json!({ "url": link.url.as_str(), "expires_at": link.expires_at })));
     }
+    // The link stays the same for a while (windows of `PRESIGN_TTL`), so this
+    // browser may keep the redirect too, until a minute before the link
+    // expires; only for the same caller (`Vary`), never in a shared cache.
+    let keep = (link.expires_at - chrono::Utc::now()).num_seconds() - REDIRECT_MARGIN_SECS;
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, link.url.as_str()))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("private, max-age={}", keep.max(0)),
+        ))
+        .insert_header((header::VARY, "Authorization, Cookie"))
         .finish())
 }
+
+/// How long before its link expires a kept redirect is dropped.
+const REDIRECT_MARGIN_SECS: i64 = 60;
 
 async fn content(
     state: web::Data<AppState>,
