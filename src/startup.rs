@@ -18,6 +18,7 @@ use migration::{Migrator, MigratorTrait};
 use rand::RngCore;
 use secrecy::ExposeSecret;
 use sha2::Sha256;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::actors::ActorHandles;
 use crate::actors::catalog;
@@ -80,6 +81,17 @@ pub struct Application {
     ops: Option<OpsServer>,
     actors: ActorHandles,
     shutdown_timeout: Duration,
+    /// What `run_until_stopped` says in its "kiln started" line.
+    started: Started,
+}
+
+/// What this process runs on, as the "kiln started" line says it.
+struct Started {
+    role: Role,
+    database: crate::config::DatabaseBackend,
+    redis: bool,
+    storage: &'static str,
+    mail: &'static str,
 }
 
 impl Application {
@@ -181,28 +193,26 @@ impl Application {
             Some(addr) => Some(start_ops_server(&addr, state)?),
             None => None,
         };
-        tracing::info!(
-            ?role,
-            port,
-            ops_port = ops.as_ref().map(|ops| ops.port),
-            database = ?config.database.backend,
-            redis = config.redis.is_some(),
-            storage = match config.storage.backend {
+        let started = Started {
+            role,
+            database: config.database.backend,
+            redis: config.redis.is_some(),
+            storage: match config.storage.backend {
                 crate::config::StorageBackend::Local { .. } => "local",
                 crate::config::StorageBackend::S3 { .. } => "s3",
             },
-            mail = match config.mail.transport {
+            mail: match config.mail.transport {
                 crate::config::MailTransport::Smtp(_) => "smtp",
                 crate::config::MailTransport::Files { .. } => "files",
             },
-            "kiln started"
-        );
+        };
         Ok(Self {
             port,
             server,
             ops,
             actors,
             shutdown_timeout: config.shutdown_timeout,
+            started,
         })
     }
 
@@ -223,21 +233,38 @@ impl Application {
     /// gives in-flight requests up to `SHUTDOWN_TIMEOUT` to finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let shutdown_timeout = self.shutdown_timeout;
+        // Listening before saying Kiln started: a signal sent as soon as the
+        // line is out drains Kiln instead of meeting the default handler.
+        let signals = ShutdownSignals::listen().context("cannot listen for SIGINT and SIGTERM")?;
+        let Started {
+            role,
+            database,
+            redis,
+            storage,
+            mail,
+        } = self.started;
+        tracing::info!(
+            ?role,
+            port = self.port,
+            ops_port = self.ops_port(),
+            ?database,
+            redis,
+            storage,
+            mail,
+            "kiln started"
+        );
         match self.server {
             Some(server) => {
                 let handle = server.handle();
                 actix_rt::spawn(async move {
-                    if let Err(err) = wait_for_signal().await {
-                        tracing::error!(error = %err, "cannot listen for shutdown signals");
-                        return;
-                    }
+                    signals.recv().await;
                     tracing::info!("shutting down: draining in-flight requests");
                     handle.stop(true).await;
                 });
                 server.await?
             }
             None => {
-                wait_for_signal().await?;
+                signals.recv().await;
                 tracing::info!("shutting down");
             }
         }
@@ -295,11 +322,27 @@ fn start_ops_server(addr: &str, state: web::Data<AppState>) -> anyhow::Result<Op
     Ok(OpsServer { port, handle })
 }
 
-async fn wait_for_signal() -> std::io::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result,
-        _ = terminate.recv() => Ok(()),
+/// SIGINT and SIGTERM, both of which stop Kiln with a drain.
+struct ShutdownSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl ShutdownSignals {
+    /// Takes both signals over from their default handlers from now on.
+    fn listen() -> std::io::Result<Self> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Waits for the first of them.
+    async fn recv(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
     }
 }
 
