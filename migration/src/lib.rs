@@ -22,6 +22,7 @@ mod m20261128_000010_create_email_verifications;
 mod m20261201_000011_add_users_token_generation;
 mod m20261201_000012_add_users_disabled_at;
 mod m20261203_000013_add_file_variants_sha256;
+mod m20261203_000014_add_files_thumbhash;
 
 /// Runs Kiln's migrations; `up` applies them in this order, `down` in reverse.
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_add_users_token_generation::Migration),
             Box::new(m20261201_000012_add_users_disabled_at::Migration),
             Box::new(m20261203_000013_add_file_variants_sha256::Migration),
+            Box::new(m20261203_000014_add_files_thumbhash::Migration),
         ]
     }
 }

@@ -24,6 +24,9 @@ pub struct Model {
     pub width: Option<i32>,
     pub height: Option<i32>,
     pub page_count: Option<i32>,
+    /// ThumbHash placeholder, standard base64.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub thumbhash: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

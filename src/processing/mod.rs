@@ -50,6 +50,7 @@ mod decode;
 mod encode;
 mod options;
 mod pdf;
+mod placeholder;
 mod registry;
 mod resize;
 mod sniff;
@@ -72,6 +73,7 @@ pub use options::{
     Size,
 };
 pub use pdf::{DEFAULT_PDFIUM_LIBRARY, load_pdfium, pdfium_library, set_pdfium_library};
+pub use placeholder::ThumbHash;
 pub use registry::Processor;
 pub use sniff::{MediaKind, probe_dimensions};
 pub use watermark::{MAX_FONT_SIZE, MAX_WATERMARK_CHARS};
@@ -125,13 +127,16 @@ pub struct Processed {
 }
 
 /// What the run learnt about the original, for the `files` row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceFacts {
     /// Image width and height after EXIF orientation (as a person sees it).
     pub width: Option<u32>,
     pub height: Option<u32>,
     /// Number of pages of a PDF.
     pub page_count: Option<u32>,
+    /// The picture's placeholder, from the processors that hold it whole and small
+    /// (see [`ThumbHash`]); `None` from the others.
+    pub thumbhash: Option<ThumbHash>,
 }
 
 impl SourceFacts {
@@ -140,7 +145,15 @@ impl SourceFacts {
         Self {
             width: Some(width),
             height: Some(height),
-            page_count: None,
+            ..Self::default()
+        }
+    }
+
+    /// These facts with the picture's placeholder.
+    pub(crate) fn with_thumbhash(self, thumbhash: ThumbHash) -> Self {
+        Self {
+            thumbhash: Some(thumbhash),
+            ..self
         }
     }
 }

@@ -20,12 +20,13 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
+use fast_image_resize::Resizer;
 use pdfium_render::prelude::{PdfRenderConfig, Pdfium, PdfiumError, PdfiumInternalError};
 
-use super::decode::check_pixels;
+use super::decode::{Region, check_pixels};
 use super::encode::encode;
 use super::options::{DEFAULT_QUALITY, MAX_PDF_DIMENSION, Options, OutputFormat};
-use super::{Limits, ProcessError, Processed, SourceFacts};
+use super::{Limits, ProcessError, Processed, SourceFacts, ThumbHash};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PdfThumbnailOptions {
@@ -191,12 +192,13 @@ pub(crate) fn run(
     // PDFium paints onto an opaque white page; drop the alpha channel it reports.
     let rendered = image::DynamicImage::ImageRgb8(rendered.to_rgb8());
     let output = encode(variant, &rendered, options.format, options.quality)?;
+    let thumbhash = ThumbHash::of(&mut Resizer::new(), &rendered, Region::whole(&rendered))?;
     Ok(Processed {
         outputs: vec![output],
         source: SourceFacts {
-            width: None,
-            height: None,
             page_count: Some(page_count),
+            thumbhash: Some(thumbhash),
+            ..SourceFacts::default()
         },
     })
 }

@@ -14,7 +14,7 @@ use super::encode::{default_format, encode};
 use super::options::{
     DEFAULT_QUALITY, Fit, IMAGE_FORMATS, MAX_DIMENSION, Options, OutputFormat, Size, invalid,
 };
-use super::{Limits, Output, ProcessError, Processed, SourceFacts};
+use super::{Limits, Output, ProcessError, Processed, SourceFacts, ThumbHash};
 
 /// Output size for a source, and whether the source is centre-cropped to its aspect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,9 +301,15 @@ pub(crate) fn run(
         made[i] = Some(encode(name, &pixels, format, options.quality)?);
         previous = Some(pixels);
     }
+    let mut source = SourceFacts::image(width, height);
+    // The smallest size holds the whole picture (a box resize may crop: not that).
+    if let (Some(smallest), ResizeTarget::Sizes(_)) = (&previous, &options.target) {
+        let whole = Region::whole(smallest);
+        source = source.with_thumbhash(ThumbHash::of(&mut resizer, smallest, whole)?);
+    }
     Ok(Processed {
         outputs: made.into_iter().flatten().collect(),
-        source: SourceFacts::image(width, height),
+        source,
     })
 }
 

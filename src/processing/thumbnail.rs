@@ -7,7 +7,7 @@ use super::decode::decode_image_for;
 use super::encode::encode;
 use super::options::{DEFAULT_QUALITY, Fit, IMAGE_FORMATS, MAX_DIMENSION, Options, OutputFormat};
 use super::resize::{plan, resample};
-use super::{Limits, ProcessError, Processed, SourceFacts};
+use super::{Limits, ProcessError, Processed, SourceFacts, ThumbHash};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ThumbnailOptions {
@@ -64,11 +64,14 @@ pub(crate) fn run(
         plan_for(width, height).source_pixels_needed(width, height)
     })?;
     let plan = plan_for(decoded.width, decoded.height);
-    let pixels = resample(&mut Resizer::new(), &decoded.image, decoded.region, plan)?;
+    let mut resizer = Resizer::new();
+    let pixels = resample(&mut resizer, &decoded.image, decoded.region, plan)?;
     let output = encode(variant, &pixels, options.format, options.quality)?;
+    // From the decode, not the thumbnail: a `cover` thumbnail is cropped.
+    let thumbhash = ThumbHash::of(&mut resizer, &decoded.image, decoded.region)?;
     Ok(Processed {
         outputs: vec![output],
-        source: SourceFacts::image(decoded.width, decoded.height),
+        source: SourceFacts::image(decoded.width, decoded.height).with_thumbhash(thumbhash),
     })
 }
 

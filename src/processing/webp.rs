@@ -6,11 +6,11 @@
 
 use fast_image_resize::Resizer;
 
-use super::decode::decode_image_for;
+use super::decode::{Region, decode_image_for};
 use super::encode::{WebpCompression, encode_webp};
 use super::options::{Fit, MAX_DIMENSION, Options};
 use super::resize::{plan, resample};
-use super::{Limits, ProcessError, Processed, SourceFacts};
+use super::{Limits, ProcessError, Processed, SourceFacts, ThumbHash};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct WebpOptions {
@@ -51,8 +51,9 @@ pub(crate) fn run(
         plan_for(width, height).source_pixels_needed(width, height)
     })?;
     let (width, height) = (decoded.width, decoded.height);
+    let mut resizer = Resizer::new();
     let pixels = resample(
-        &mut Resizer::new(),
+        &mut resizer,
         &decoded.image,
         decoded.region,
         plan_for(width, height),
@@ -64,9 +65,11 @@ pub(crate) fn run(
             quality: options.quality,
         }
     };
+    let output = encode_webp(variant, &pixels, compression)?;
+    let thumbhash = ThumbHash::of(&mut resizer, &pixels, Region::whole(&pixels))?;
     Ok(Processed {
-        outputs: vec![encode_webp(variant, &pixels, compression)?],
-        source: SourceFacts::image(width, height),
+        outputs: vec![output],
+        source: SourceFacts::image(width, height).with_thumbhash(thumbhash),
     })
 }
 

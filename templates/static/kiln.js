@@ -1,6 +1,8 @@
 // Kiln's web UI script: progressive enhancement of the server-rendered pages.
 // Each page names itself in <body data-page="...">; the matching part runs.
-"use strict";
+// A module (so strict), deferred like every module script.
+
+import { thumbHashToDataURL } from "./thumbhash.js";
 
 /** The session's CSRF token, for requests that change something. */
 function csrfToken() {
@@ -170,6 +172,39 @@ function watchEvents(url, { onJob, onFile, onOpen, note }) {
   });
 }
 
+// ---- placeholders: a blurred likeness while an image loads ----
+
+/**
+ * Paints `thumbhash` (base64, the file's `thumbhash`) as the background of
+ * `element`, the box an image is shown in, until that image has loaded. A box
+ * whose image is already there keeps its plain background.
+ */
+function paintPlaceholder(element, thumbhash) {
+  const image = element && element.querySelector("img");
+  if (!element || !thumbhash || element.dataset.placeholder || (image && image.complete && image.naturalWidth)) return;
+  try {
+    const hash = Uint8Array.from(atob(thumbhash), (c) => c.charCodeAt(0));
+    element.style.backgroundImage = `url("${thumbHashToDataURL(hash)}")`;
+    element.dataset.placeholder = "painted";
+  } catch {
+    // Not a ThumbHash: the box stays plain.
+  }
+}
+
+/**
+ * Takes the placeholder away once the image over it has loaded, so a contained
+ * image does not sit on a blur of itself.
+ */
+function clearPlaceholder(box) {
+  if (!box || !box.dataset.placeholder) return;
+  box.style.backgroundImage = "";
+  delete box.dataset.placeholder;
+}
+
+document.addEventListener("load", (event) => {
+  if (event.target.tagName === "IMG") clearPlaceholder(event.target.closest("[data-placeholder]"));
+}, true);
+
 async function fetchFile(fileId) {
   const response = await fetch(`/api/files/${encodeURIComponent(fileId)}`, {
     headers: { Accept: "application/json" },
@@ -222,6 +257,7 @@ function liveFiles(root) {
     image.addEventListener("load", () => {
       delete element.dataset.loadingThumbnail;
       for (const old of thumb.querySelectorAll("img, .file-kind")) old.remove();
+      clearPlaceholder(thumb);
       if (variant === "pdf_thumbnail") thumb.classList.add("file-thumb-contain");
       thumb.prepend(image);
     });
@@ -244,6 +280,7 @@ function liveFiles(root) {
   }
 
   function learn(fileId, details) {
+    for (const element of elementsOf(fileId)) paintPlaceholder(part(element, "thumb"), details.file.thumbhash);
     const state = heardOf(fileId);
     state.status = details.file.status;
     for (const variant of details.variants) state.variants.add(variant.name);
@@ -717,13 +754,17 @@ function filePage(root) {
     const variant = variants.find((v) => v.name === best);
     const image = new Image();
     image.alt = `Preview of ${document.querySelector("h1").textContent}`;
-    image.addEventListener("load", () => preview.replaceChildren(image));
+    image.addEventListener("load", () => {
+      preview.replaceChildren(image);
+      clearPlaceholder(preview);
+    });
     image.src = `${variantHref(best)}?v=${encodeURIComponent(variantVersion(variant))}`;
   }
 
   async function refresh() {
     const details = await fetchFile(fileId).catch(() => null);
     if (!details) return;
+    paintPlaceholder(root.querySelector("[data-preview]"), details.file.thumbhash);
     showVariants(details.variants);
     showPreview(details.variants);
   }
@@ -772,6 +813,7 @@ function filePage(root) {
 // ---- files: start the part for this page ----
 
 document.addEventListener("DOMContentLoaded", () => {
+  for (const box of document.querySelectorAll("[data-thumbhash]")) paintPlaceholder(box, box.dataset.thumbhash);
   const page = document.body.dataset.page;
   if (page === "files" || page === "upload") {
     const root = document.querySelector("[data-uploader]");

@@ -559,3 +559,61 @@ async fn a_page_of_thumbnails_shown_again_comes_from_the_browser_cache() {
     assert!(second.iter().all(|&bytes| bytes == 0), "{second:?}");
     browser.close().await;
 }
+
+/// Each box that has a ThumbHash (the grid's thumbnails, the file page's
+/// preview): whether its placeholder is painted, and whether its image shows.
+const PLACEHOLDERS: &str = "return [...document.querySelectorAll('[data-thumbhash]')].map(box => { \
+    const image = box.querySelector('img'); \
+    return { \
+      painted: getComputedStyle(box).backgroundImage.startsWith('url(\"data:image/png'), \
+      shown: !!image && image.complete && image.naturalWidth > 0, \
+    }; });";
+
+/// Whether `boxes` (what [`PLACEHOLDERS`] returned) are `count` boxes, each
+/// painted or not and showing its image or not as asked.
+fn boxes_are(boxes: &serde_json::Value, count: usize, painted: bool, shown: bool) -> bool {
+    boxes.as_array().is_some_and(|boxes| {
+        boxes.len() == count
+            && boxes
+                .iter()
+                .all(|b| b["painted"] == json!(painted) && b["shown"] == json!(shown))
+    })
+}
+
+#[actix_rt::test]
+async fn an_image_still_loading_shows_a_blurred_likeness_of_itself_in_its_place() {
+    let app = spawn_app().await;
+    let token = app.signed_in_user("ada@example.com").await;
+    let photo = app.uploaded(&token, "photo.jpg").await;
+    app.uploaded(&token, "alpha.png").await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "ada@example.com", PASSWORD).await;
+
+    // No image bytes arrive: each box shows its placeholder, for as long as it takes.
+    browser
+        .block_requests(&["*/variants/*", "*/content*"])
+        .await;
+    browser.goto(&app.url("/files")).await;
+    browser
+        .wait_for_value(PLACEHOLDERS, Browser::WAIT, |boxes| {
+            boxes_are(boxes, 2, true, false)
+        })
+        .await;
+    browser.goto(&app.url(&format!("/files/{photo}"))).await;
+    browser
+        .wait_for_value(PLACEHOLDERS, Browser::WAIT, |boxes| {
+            boxes_are(boxes, 1, true, false)
+        })
+        .await;
+    browser.screenshot("placeholder-file-detail").await;
+
+    // When the images come, they take their placeholders' place.
+    browser.block_requests(&[]).await;
+    browser.goto(&app.url("/files")).await;
+    browser
+        .wait_for_value(PLACEHOLDERS, Browser::WAIT, |boxes| {
+            boxes_are(boxes, 2, false, true)
+        })
+        .await;
+    browser.close().await;
+}

@@ -169,3 +169,73 @@ async fn head_answers_with_the_headers_and_no_body() {
     assert!(response.headers().contains_key(header::ETAG));
     assert!(response.bytes().await.unwrap().is_empty());
 }
+
+/// The mean colour of a fixture, each pixel weighted by its opacity, and its
+/// mean opacity, all 0..1: what a ThumbHash keeps as its average.
+fn mean_colour(name: &str) -> [f64; 4] {
+    let image = image::load_from_memory(&fixture(name)).unwrap().to_rgba8();
+    let mut sums = [0.0_f64; 4];
+    for pixel in image.pixels() {
+        let alpha = f64::from(pixel[3]) / 255.0;
+        for (sum, channel) in sums.iter_mut().zip(&pixel.0[..3]) {
+            *sum += alpha * f64::from(*channel) / 255.0;
+        }
+        sums[3] += alpha;
+    }
+    let pixels = f64::from(image.width() * image.height());
+    [
+        sums[0] / sums[3],
+        sums[1] / sums[3],
+        sums[2] / sums[3],
+        sums[3] / pixels,
+    ]
+}
+
+/// The average colour and opacity a file's `thumbhash` paints, 0..1.
+fn placeholder_average(file: &serde_json::Value) -> [f64; 4] {
+    use base64::Engine as _;
+    let thumbhash = file["thumbhash"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{file}"));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(thumbhash)
+        .unwrap();
+    assert!(bytes.len() <= 30, "a placeholder of {} bytes", bytes.len());
+    let (r, g, b, a) = thumbhash::thumb_hash_to_average_rgba(&bytes).unwrap();
+    [r, g, b, a].map(f64::from)
+}
+
+#[actix_rt::test]
+async fn a_processed_image_carries_a_thumbhash_that_looks_like_it() {
+    let app = spawn_app().await;
+    let token = app.signed_in_user("ada@example.com").await;
+    for (fixture_name, processors) in [
+        ("photo.jpg", None),
+        ("alpha.png", None),
+        // Without a thumbnail job, the webp job learns it.
+        ("photo.jpg", Some("webp")),
+    ] {
+        let bytes = fixture(fixture_name);
+        let accepted = app.upload(&token, fixture_name, bytes, processors).await;
+        assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+        let id = file_id(&accepted.json().await.unwrap());
+        let details = app.wait_until_processed(&token, &id).await;
+        let painted = placeholder_average(&details["file"]);
+        let real = mean_colour(fixture_name);
+        for (channel, (painted, real)) in painted.iter().zip(real).enumerate() {
+            assert!(
+                (painted - real).abs() < 0.06,
+                "{fixture_name} ({processors:?}) channel {channel}: {painted:.3} painted, {real:.3} real"
+            );
+        }
+        // The list carries it too, for a grid to paint.
+        let listed = app.get_json("/api/files", Some(&token)).await;
+        let entry = listed["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|file| file["id"] == id.as_str())
+            .unwrap();
+        assert_eq!(entry["thumbhash"], details["file"]["thumbhash"]);
+    }
+}

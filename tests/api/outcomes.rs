@@ -89,7 +89,7 @@ async fn jobs_of_one_file_succeeding_together_leave_the_file_ready() {
             facts: LearntFacts {
                 width: Some(200),
                 height: Some(100),
-                page_count: None,
+                ..LearntFacts::default()
             },
         })
     }))

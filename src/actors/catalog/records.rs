@@ -57,6 +57,8 @@ pub struct File {
     pub width: Option<i32>,
     pub height: Option<i32>,
     pub page_count: Option<i32>,
+    /// ThumbHash placeholder (standard base64), once a job has made one.
+    pub thumbhash: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -76,6 +78,7 @@ impl From<files::Model> for File {
             width: model.width,
             height: model.height,
             page_count: model.page_count,
+            thumbhash: model.thumbhash,
             created_at: model.created_at,
         }
     }

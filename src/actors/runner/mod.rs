@@ -327,6 +327,7 @@ impl Attempts {
                 width: facts.width.map(|w| w as i32),
                 height: facts.height.map(|h| h as i32),
                 page_count: facts.page_count.map(|p| p as i32),
+                thumbhash: facts.thumbhash.map(|hash| hash.0),
             },
         ))
     }

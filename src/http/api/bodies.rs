@@ -21,6 +21,8 @@ pub struct FileBody {
     height: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     page_count: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thumbhash: Option<String>,
 }
 
 impl From<File> for FileBody {
@@ -36,6 +38,7 @@ impl From<File> for FileBody {
             width: file.width,
             height: file.height,
             page_count: file.page_count,
+            thumbhash: file.thumbhash,
         }
     }
 }

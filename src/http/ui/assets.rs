@@ -1,6 +1,7 @@
-//! The UI's stylesheet, script and logo, compiled into the binary and served
-//! by Kiln itself (no CDN: the UI works offline). Pages link them with
-//! `?v=<version>`, so they can be cached for long.
+//! The UI's stylesheet, script and logo, and the browser code it vendors from
+//! npm (`templates/static/vendor/`), compiled into the binary and served by Kiln
+//! itself (no CDN: the UI works offline). Pages link them with `?v=<version>`,
+//! so they can be cached for long.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -8,7 +9,7 @@ use actix_web::{HttpResponse, web};
 use crate::http::error::ApiError;
 
 /// Name, content type and bytes of each asset.
-const ASSETS: [(&str, &str, &str); 3] = [
+const ASSETS: [(&str, &str, &str); 4] = [
     (
         "kiln.css",
         "text/css; charset=utf-8",
@@ -18,6 +19,12 @@ const ASSETS: [(&str, &str, &str); 3] = [
         "kiln.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../templates/static/kiln.js"),
+    ),
+    (
+        // Imported by kiln.js (a module), which paints ThumbHash placeholders.
+        "thumbhash.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../templates/static/vendor/thumbhash.js"),
     ),
     (
         "logo.svg",

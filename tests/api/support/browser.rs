@@ -62,6 +62,38 @@ const POLL: Duration = Duration::from_millis(100);
 /// The viewport every browser starts with.
 const VIEWPORT: (u32, u32) = (1280, 900);
 
+/// A Chrome DevTools Protocol command, sent through chromedriver's
+/// `goog/cdp/execute` (what WebDriver itself cannot do, such as failing requests).
+#[derive(Debug)]
+struct DevTools {
+    command: &'static str,
+    params: Value,
+}
+
+impl DevTools {
+    fn new(command: &'static str, params: Value) -> Self {
+        Self { command, params }
+    }
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.command, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
 /// One headless Chromium session, its chromedriver, and a permit to exist.
 pub struct Browser {
     client: Client,
@@ -310,6 +342,39 @@ impl Browser {
     pub async fn execute(&self, script: &str) -> Value {
         let result = self.client.execute(script, vec![]).await;
         self.ok(result, || format!("script {script:?}")).await
+    }
+
+    /// Makes the browser fail every request whose URL matches one of `patterns`
+    /// (`*` is a wildcard), as if the network dropped it; `&[]` lets all through
+    /// again. Through Chromium's DevTools (`Network.setBlockedURLs`).
+    pub async fn block_requests(&self, patterns: &[&str]) {
+        for command in [
+            DevTools::new("Network.enable", json!({})),
+            DevTools::new("Network.setBlockedURLs", json!({ "urls": patterns })),
+        ] {
+            let what = format!("{command:?}");
+            let result = self.client.issue_cmd(command).await;
+            self.ok(result, || what).await;
+        }
+    }
+
+    /// Runs `script` until what it returns passes `accept`, and returns that;
+    /// fails after `timeout` with the last value seen.
+    pub async fn wait_for_value(
+        &self,
+        script: &str,
+        timeout: Duration,
+        accept: impl Fn(&Value) -> bool,
+    ) -> Value {
+        self.poll(&format!("script {script:?}"), timeout, async || {
+            let value = self.execute(script).await;
+            if accept(&value) {
+                Ok(value)
+            } else {
+                Err(format!("it returned {value}"))
+            }
+        })
+        .await
     }
 
     /// Scrolls back up, so a screenshot shows the page from its top.

@@ -45,6 +45,7 @@ impl Handler<RecordUpload> for Catalog {
                 width: Set(new.width),
                 height: Set(new.height),
                 page_count: Set(None),
+                thumbhash: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             }

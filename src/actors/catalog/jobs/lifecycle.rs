@@ -139,11 +139,11 @@ impl Handler<ClaimJob> for Catalog {
             // A job is runnable from `run_after` (its creation, or its retry's
             // backoff); a clock step back makes the wait zero, not negative.
             let queue_wait = (now - job.run_after).to_std().unwrap_or_default();
-            Ok(Claim::Claimed(ClaimedJob {
+            Ok(Claim::Claimed(Box::new(ClaimedJob {
                 job: Job::from(job),
                 file: File::from(file),
                 queue_wait,
-            }))
+            })))
         })
     }
 }
@@ -248,6 +248,10 @@ impl Handler<CompleteJob> for Catalog {
                     learnt = learnt.col_expr(column, Expr::value(value));
                     any = true;
                 }
+            }
+            if let Some(thumbhash) = facts.thumbhash {
+                learnt = learnt.col_expr(files::Column::Thumbhash, Expr::value(thumbhash));
+                any = true;
             }
             if any {
                 learnt.exec(&txn).await?;

@@ -78,8 +78,9 @@ pub struct ClaimJob {
 
 #[derive(Debug, Clone)]
 pub enum Claim {
-    /// Run it: the caller holds the lease.
-    Claimed(ClaimedJob),
+    /// Run it: the caller holds the lease. (Boxed: a job and its file are large
+    /// beside the other answers.)
+    Claimed(Box<ClaimedJob>),
     /// It had used up its attempts and is now dead.
     Exhausted(Transition),
     /// Someone else has it, it finished, or it is not due: just acknowledge.
@@ -107,12 +108,14 @@ pub struct NewVariant {
     pub sha256: String,
 }
 
-/// What a job learnt about its original (PDF page count, oriented size).
+/// What a job learnt about its original (PDF page count, oriented size, placeholder).
 #[derive(Debug, Clone, Default)]
 pub struct LearntFacts {
     pub width: Option<i32>,
     pub height: Option<i32>,
     pub page_count: Option<i32>,
+    /// ThumbHash, standard base64.
+    pub thumbhash: Option<String>,
 }
 
 /// Upserts the variants and marks the job succeeded in one transaction, if the

@@ -59,6 +59,8 @@ struct FileView {
     created: When,
     sha256: String,
     content_href: String,
+    /// Painted in the preview's place while it loads (`kiln.js`).
+    thumbhash: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -276,6 +278,7 @@ fn render(
         created: file.created_at.into(),
         sha256: file.sha256.clone(),
         content_href: format!("/api/files/{}/content", file.id),
+        thumbhash: file.thumbhash.clone(),
     };
     let jobs: Vec<JobView> = details.jobs.into_iter().map(JobView::from).collect();
     let preview_order: Vec<&str> = PREVIEW_ORDER

@@ -131,6 +131,8 @@ struct FileCard {
     thumbnail: Option<String>,
     /// PDF pages are shown whole, photos fill the square.
     contain: bool,
+    /// Painted under the thumbnail while it loads (`kiln.js`).
+    thumbhash: Option<String>,
 }
 
 impl FileCard {
@@ -155,6 +157,7 @@ impl FileCard {
                 .map(|name| variant_href(file.id, name)),
             thumbnail_variant,
             contain: kind == Some(MediaKind::Pdf),
+            thumbhash: file.thumbhash,
             filename: file.filename,
         }
     }
@@ -170,6 +173,7 @@ impl FileCard {
             thumbnail_variant: None,
             thumbnail: None,
             contain: false,
+            thumbhash: None,
         }
     }
 }
