@@ -43,6 +43,9 @@ pub struct RateLimits {
     /// for a new verification link: `REGISTER_MAX_PER_IP` per
     /// `REGISTER_RATE_WINDOW` each.
     pub registrations_per_client: Throttle,
+    /// Requests for share links' pages and bytes from one client address:
+    /// `SHARE_MAX_PER_IP` per `SHARE_RATE_WINDOW` (600 a minute by default).
+    pub share_requests_per_client: Throttle,
 }
 
 /// Web UI sign-ins: a session ends after `idle_timeout` without a request, and
@@ -143,11 +146,17 @@ fn rate_limits(env: &Env<'_>) -> Result<RateLimits, ConfigError> {
         env.duration("REGISTER_RATE_WINDOW")?
             .unwrap_or(Duration::from_secs(3600)),
     );
+    let share_requests = per_window(
+        env.positive("SHARE_MAX_PER_IP")?.unwrap_or(600),
+        env.duration("SHARE_RATE_WINDOW")?
+            .unwrap_or(Duration::from_secs(60)),
+    );
     Ok(RateLimits {
         sign_in_per_account_and_client: sign_in(per_account),
         sign_in_per_client: sign_in(per_ip),
         reset_requests_per_client: per_window(per_ip, window),
         registrations_per_client: registrations,
+        share_requests_per_client: share_requests,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod file_names;
 pub mod jobs;
 mod password;
 pub mod requests;
+pub mod shares;
 pub mod text;
 mod throttle;
 mod token_name;

@@ -45,6 +45,8 @@ pub enum Relation {
     FileVariants,
     #[sea_orm(has_many = "super::processing_jobs::Entity")]
     ProcessingJobs,
+    #[sea_orm(has_many = "super::file_shares::Entity")]
+    FileShares,
 }
 
 impl Related<super::users::Entity> for Entity {

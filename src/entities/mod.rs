@@ -10,6 +10,7 @@ pub mod prelude;
 
 pub mod api_tokens;
 pub mod email_verifications;
+pub mod file_shares;
 pub mod file_variants;
 pub mod files;
 pub mod oauth_accounts;

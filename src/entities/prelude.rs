@@ -2,6 +2,7 @@
 
 pub use super::api_tokens::Entity as ApiTokens;
 pub use super::email_verifications::Entity as EmailVerifications;
+pub use super::file_shares::Entity as FileShares;
 pub use super::file_variants::Entity as FileVariants;
 pub use super::files::Entity as Files;
 pub use super::oauth_accounts::Entity as OauthAccounts;

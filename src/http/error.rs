@@ -238,6 +238,10 @@ impl From<IngestError> for ApiError {
             IngestError::FileNotFound => Self::NotFound("file"),
             IngestError::VariantNotFound => Self::NotFound("variant"),
             IngestError::JobNotFound => Self::NotFound("job"),
+            IngestError::ShareNotFound => Self::NotFound("share"),
+            IngestError::InvalidShare(refusal) => {
+                Self::unprocessable("invalid_share", refusal.to_string())
+            }
             IngestError::Body(_) | IngestError::Abandoned => {
                 Self::bad_request("invalid_body", "the upload body could not be read")
             }

@@ -9,6 +9,7 @@ mod objects;
 pub mod ops;
 pub mod request_context;
 pub mod session;
+pub(crate) mod shares;
 mod ui;
 
 pub use ui::{check_templates, refuse_cross_site};
@@ -75,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, ops_port_set: bool) {
         false => ops::configure,
     })
     .configure(objects::configure)
+    .configure(shares::configure)
     .service(web::scope("/api").configure(api::configure))
     .configure(ui::configure);
 }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::{AppState, ask};
-use crate::actors::storage::messages::{OpenSignedObject, Read, SignedObject};
+use crate::actors::storage::messages::{OpenSignedObject, OpenedObject, Read};
 use crate::actors::storage::{ObjectKey, signing::ROUTE_PREFIX};
 use crate::domain::delivery::{ByteRange, Delivery, none_match};
 use crate::telemetry::RequestId;
@@ -54,17 +54,7 @@ async fn open_signed(
     let query = query.into_inner();
     let delivery = Delivery::new(query.content_type, query.name).of_version(query.v);
     let etag = delivery.etag();
-    let header_of = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let client_holds_it = match (&etag, header_of(header::IF_NONE_MATCH)) {
-        (Some(etag), Some(if_none_match)) => none_match(if_none_match, etag),
-        _ => false,
-    };
-    let read = match *req.method() == Method::HEAD || client_holds_it {
-        true => Read::Size,
-        false => Read::Bytes {
-            range: header_of(header::RANGE).map(str::to_string),
-        },
-    };
+    let (read, client_holds_it) = what_to_read(&req, etag.as_deref());
     let object = ask(
         &state.actors.storage,
         OpenSignedObject {
@@ -99,9 +89,26 @@ async fn open_signed(
     Ok(with_bytes(response, object))
 }
 
+/// What a request for bytes whose `ETag` is `etag` needs read, and whether the
+/// client already holds them (its `If-None-Match` names the tag: a 304).
+pub(super) fn what_to_read(req: &HttpRequest, etag: Option<&str>) -> (Read, bool) {
+    let header_of = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let client_holds_it = match (etag, header_of(header::IF_NONE_MATCH)) {
+        (Some(etag), Some(if_none_match)) => none_match(if_none_match, etag),
+        _ => false,
+    };
+    let read = match *req.method() == Method::HEAD || client_holds_it {
+        true => Read::Size,
+        false => Read::Bytes {
+            range: header_of(header::RANGE).map(str::to_string),
+        },
+    };
+    (read, client_holds_it)
+}
+
 /// The response carrying `object`'s bytes, or the part of them it holds.
-fn with_bytes(mut response: HttpResponseBuilder, object: SignedObject) -> HttpResponse {
-    let SignedObject { size, part, body } = object;
+pub(super) fn with_bytes(mut response: HttpResponseBuilder, object: OpenedObject) -> HttpResponse {
+    let OpenedObject { size, part, body } = object;
     match (part, body) {
         (ByteRange::Unsatisfiable, _) => response
             .status(StatusCode::RANGE_NOT_SATISFIABLE)

@@ -172,6 +172,21 @@ function watchEvents(url, { onJob, onFile, onOpen, note }) {
   });
 }
 
+// A Copy button copies the field it names (a share link). The clipboard API
+// needs a secure context; elsewhere the field's text is selected to copy by hand.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-copy]");
+  const field = button && document.getElementById(button.dataset.copy);
+  if (!field) return;
+  field.select();
+  try {
+    await navigator.clipboard.writeText(field.value);
+    button.textContent = "Copied";
+  } catch {
+    button.textContent = "Selected: press Ctrl+C";
+  }
+});
+
 // ---- placeholders: a blurred likeness while an image loads ----
 
 /**

@@ -617,3 +617,69 @@ async fn an_image_still_loading_shows_a_blurred_likeness_of_itself_in_its_place(
         .await;
     browser.close().await;
 }
+
+#[actix_rt::test]
+async fn a_link_made_on_the_file_page_opens_in_a_browser_without_a_session_until_revoked() {
+    let app = spawn_app().await;
+    let token = app.signed_in_user("ada@example.com").await;
+    let photo = app.uploaded(&token, "photo.jpg").await;
+    let owner = Browser::start().await;
+    sign_in(&owner, &app, "ada@example.com", PASSWORD).await;
+    owner.goto(&app.url(&format!("/files/{photo}"))).await;
+    // Share only the thumbnail and the medium size, for a day.
+    for name in ["original", "sm"] {
+        owner
+            .click(&format!("[data-test=share-form] input[value={name}]"))
+            .await;
+    }
+    owner
+        .execute("document.querySelector('[data-test=share-expires]').value = '1d'")
+        .await;
+    owner.click("[data-test=create-share]").await;
+    let field = owner.wait_for("[data-test=share-url]", Browser::WAIT).await;
+    let url = field.prop("value").await.unwrap().unwrap();
+    assert!(url.starts_with(&app.url("/s/")), "{url}");
+    let listed = owner.text_of("[data-test=share-link]").await;
+    assert!(listed.contains("md, thumbnail"), "{listed}");
+    owner.screenshot("share-panel").await;
+
+    // Someone with the link and no account sees the name, the preview and
+    // what the link opens.
+    let stranger = Browser::start().await;
+    stranger.goto(&url).await;
+    stranger
+        .wait_for_text("[data-test=shared-name]", "photo.jpg", Browser::WAIT)
+        .await;
+    stranger
+        .wait_for_value(
+            "const image = document.querySelector('[data-test=preview] img'); \
+             return !!image && image.complete && image.naturalWidth > 0;",
+            Browser::WAIT,
+            |shown| *shown == json!(true),
+        )
+        .await;
+    let names = stranger
+        .execute(
+            "return [...document.querySelectorAll('[data-test=shared-download]')] \
+             .map(link => link.dataset.name);",
+        )
+        .await;
+    assert_eq!(names, json!(["md", "thumbnail"]));
+    assert!(
+        !stranger.is_present("[data-test=viewer-name]").await,
+        "no session"
+    );
+    stranger.screenshot("share-page").await;
+
+    // The owner revokes it; the stranger's next visit finds nothing.
+    owner.click("[data-test=revoke-share]").await;
+    owner
+        .wait_for_text(".notice", "revoked", Browser::WAIT)
+        .await;
+    stranger.goto(&url).await;
+    stranger
+        .wait_for_text("h1", "Not Found", Browser::WAIT)
+        .await;
+    owner.close().await;
+    stranger.close().await;
+}

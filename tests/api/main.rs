@@ -28,6 +28,7 @@ mod processor_isolation;
 mod prometheus;
 mod recovery;
 mod retries;
+mod shares;
 mod storage;
 mod tokens;
 mod watermark;

@@ -22,6 +22,7 @@
 //! - [`files`]: originals and their variants (`files`, `file_variants`).
 //! - [`jobs`]: `processing_jobs`: the jobs a user asks for and a job's life in
 //!   the pipeline.
+//! - [`shares`]: `file_shares`: public links to a file.
 //! - [`admin`]: the operator's (`kiln user|jobs|files|storage`) and the
 //!   administrators' messages, which reach across every user.
 //!
@@ -52,6 +53,7 @@ pub mod oauth;
 mod queries;
 mod records;
 pub mod sessions;
+pub mod shares;
 
 pub use records::{File, Job, User, Variant};
 

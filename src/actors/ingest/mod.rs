@@ -4,15 +4,19 @@
 //! downloaded through ([`views`]). It owns no resource; it coordinates the actors
 //! that do (Storage for the bytes, the Catalog for the rows, the Dispatcher for
 //! the transport), so the API, the pages and the command line do each the same
-//! way. The rules of what may be asked live in [`crate::domain::requests`].
+//! way; and the links that show a file to people without an account
+//! ([`shares`]). The rules of what may be asked live in
+//! [`crate::domain::requests`] and [`crate::domain::shares`].
 //!
 //! - Accepts: [`SubmitUpload`], [`RequestProcessing`], [`DeleteFile`], [`PurgeFile`], [`RetryJob`], [`ShowFile`],
-//!   [`LinkToFile`], [`ShowFailedJobs`]; replies are records or an [`IngestError`] (which
+//!   [`LinkToFile`], [`ShowFailedJobs`], [`ShareFile`], [`ShowShares`], [`RevokeShare`],
+//!   [`OpenShare`], [`FindSharedObject`]; replies are records or an [`IngestError`] (which
 //!   `http::error` maps to statuses).
 //! - Supervised by the Supervisor: restarted with backoff if it stops. Each
 //!   use case runs as a future of its own.
 
 mod files;
+mod shares;
 mod upload;
 mod views;
 
@@ -22,6 +26,9 @@ use std::time::Duration;
 use actix::{Actor, Addr, Context, Supervised};
 
 pub use files::{DeleteFile, PurgeFile, RequestProcessing, RetryJob};
+pub use shares::{
+    FindSharedObject, NewShare, OpenShare, RevokeShare, ShareFile, SharedObject, ShowShares,
+};
 pub use upload::{SubmitUpload, UploadRest};
 pub use views::{LinkToFile, ShowFailedJobs, ShowFile};
 
@@ -60,6 +67,12 @@ pub enum IngestError {
     VariantNotFound,
     #[error("job not found")]
     JobNotFound,
+    /// No live share link has this token (or this id, for its owner), or it
+    /// does not open what was asked.
+    #[error("share link not found")]
+    ShareNotFound,
+    #[error(transparent)]
+    InvalidShare(crate::domain::shares::ShareRefusal),
     #[error("reading the upload failed")]
     Body(#[source] std::io::Error),
     /// The request failed after its file began: nothing was kept.
@@ -145,4 +158,9 @@ use_cases! {
     ShowFile => show_file [request_id],
     LinkToFile => link_to_file [request_id],
     ShowFailedJobs => show_failed_jobs [request_id],
+    ShareFile => share_file [request_id],
+    ShowShares => show_shares [request_id],
+    RevokeShare => revoke_share [request_id],
+    OpenShare => open_share [request_id],
+    FindSharedObject => find_shared_object [request_id],
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{IngestError, Peers};
 use crate::actors::catalog::admin::{FailedJobsPage, ListFailedJobs};
 use crate::actors::catalog::files::{FileDetails, FindFile, FindVariant, VariantOfFile};
+use crate::actors::catalog::{File, Variant};
 use crate::actors::storage::ObjectKey;
 use crate::actors::storage::messages::{PresignGet, PresignedUrl};
 use crate::domain::delivery::Delivery;
@@ -94,10 +95,7 @@ impl Peers {
                 let details = self
                     .find_file(&msg.request_id, msg.user_id, msg.file_id)
                     .await?;
-                let file = details.file;
-                let delivery =
-                    Delivery::new(file.content_type, file.filename).of_version(Some(file.sha256));
-                (file.storage_key, delivery)
+                original_delivery(&details.file)
             }
             Some(name) => {
                 let VariantOfFile { filename, variant } = self
@@ -110,14 +108,7 @@ impl Peers {
                     })
                     .await??
                     .ok_or(IngestError::VariantNotFound)?;
-                let delivery = Delivery::variant(
-                    &filename,
-                    &variant.name,
-                    &variant.content_type,
-                    &variant.storage_key,
-                )
-                .of_version(variant.sha256);
-                (variant.storage_key, delivery)
+                variant_delivery(&filename, &variant)
             }
         };
         let link = self
@@ -131,4 +122,24 @@ impl Peers {
             .await??;
         Ok(link)
     }
+}
+
+/// The storage key of a file's original, and how its bytes are delivered.
+pub(super) fn original_delivery(file: &File) -> (String, Delivery) {
+    let delivery = Delivery::new(file.content_type.clone(), file.filename.clone())
+        .of_version(Some(file.sha256.clone()));
+    (file.storage_key.clone(), delivery)
+}
+
+/// The storage key of a variant of the file named `filename`, and how its
+/// bytes are delivered.
+pub(super) fn variant_delivery(filename: &str, variant: &Variant) -> (String, Delivery) {
+    let delivery = Delivery::variant(
+        filename,
+        &variant.name,
+        &variant.content_type,
+        &variant.storage_key,
+    )
+    .of_version(variant.sha256.clone());
+    (variant.storage_key.clone(), delivery)
 }

@@ -1,5 +1,5 @@
 //! The Limiter actor counts attempts that an attacker would repeat (sign-ins,
-//! registrations, mails asked for) per subject, and says when to refuse one,
+//! registrations, mails asked for, share links opened) per subject, and says when to refuse one,
 //! with how long to wait. The rule is [`Throttle`]'s: some free attempts, then
 //! a wait that doubles with each further attempt up to a ceiling.
 //!
@@ -60,6 +60,9 @@ pub enum Subject {
     RegistrationsFrom(String),
     /// New verification links asked for from one client.
     VerificationResendsFrom(String),
+    /// Share links' pages and bytes asked for from one client, so nobody can
+    /// guess tokens or pull a shared file without end.
+    ShareRequestsFrom(String),
 }
 
 impl Subject {
@@ -71,6 +74,7 @@ impl Subject {
             Self::ResetRequestsFrom(client) => ("resets-from", client.clone()),
             Self::RegistrationsFrom(client) => ("registrations-from", client.clone()),
             Self::VerificationResendsFrom(client) => ("resends-from", client.clone()),
+            Self::ShareRequestsFrom(client) => ("shares-from", client.clone()),
         };
         format!(
             "{scope}:{}",
@@ -86,6 +90,7 @@ impl Subject {
             Self::RegistrationsFrom(_) | Self::VerificationResendsFrom(_) => {
                 limits.registrations_per_client
             }
+            Self::ShareRequestsFrom(_) => limits.share_requests_per_client,
         }
     }
 }

@@ -8,6 +8,7 @@ use actix::{Handler, ResponseFuture};
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
 use object_store::buffered::BufWriter;
+use object_store::path::Path;
 use object_store::signer::{Method, SignedUrlOptions, Signer};
 use object_store::{
     Attribute, AttributeValue, Attributes, GetOptions, ObjectStore, ObjectStoreExt,
@@ -239,7 +240,7 @@ impl Handler<PresignGet> for Storage {
 }
 
 impl Handler<OpenSignedObject> for Storage {
-    type Result = ResponseFuture<Result<SignedObject, StorageError>>;
+    type Result = ResponseFuture<Result<OpenedObject, StorageError>>;
 
     fn handle(&mut self, msg: OpenSignedObject, _: &mut Self::Context) -> Self::Result {
         let span =
@@ -254,50 +255,68 @@ impl Handler<OpenSignedObject> for Storage {
             ),
             Backend::S3(_) => Err(StorageError::NotFound),
         };
-        let store = self.store.clone();
-        let path = self.path(&msg.key);
+        let opened = open_part(self.store.clone(), self.path(&msg.key), msg.read);
         Box::pin(
             measured("get", async move {
                 verified?;
-                let size = store.head(&path).await?.size;
-                let range = match msg.read {
-                    Read::Size => {
-                        let part = ByteRange::Whole;
-                        return Ok(SignedObject {
-                            size,
-                            part,
-                            body: None,
-                        });
-                    }
-                    Read::Bytes { range } => range,
-                };
-                let part = ByteRange::of(range.as_deref(), size);
-                let range = match part {
-                    ByteRange::Whole => None,
-                    ByteRange::Part { start, end } => Some((start..end + 1).into()),
-                    ByteRange::Unsatisfiable => {
-                        return Ok(SignedObject {
-                            size,
-                            part,
-                            body: None,
-                        });
-                    }
-                };
-                let options = GetOptions {
-                    range,
-                    ..GetOptions::default()
-                };
-                let result = store.get_opts(&path, options).await?;
-                let body = result.into_stream().map_err(std::io::Error::other).boxed();
-                Ok(SignedObject {
-                    size,
-                    part,
-                    body: Some(body),
-                })
+                opened.await
             })
             .instrument(span),
         )
     }
+}
+
+impl Handler<OpenObject> for Storage {
+    type Result = ResponseFuture<Result<OpenedObject, StorageError>>;
+
+    fn handle(&mut self, msg: OpenObject, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("storage.open", request_id = %msg.request_id, key = msg.key.as_str());
+        let opened = open_part(self.store.clone(), self.path(&msg.key), msg.read);
+        Box::pin(measured("get", opened).instrument(span))
+    }
+}
+
+/// Reads what `read` asks of the object at `path`: its size, and its bytes or
+/// the one part a `Range` names.
+async fn open_part(
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    read: Read,
+) -> Result<OpenedObject, StorageError> {
+    let size = store.head(&path).await?.size;
+    let range = match read {
+        Read::Size => {
+            return Ok(OpenedObject {
+                size,
+                part: ByteRange::Whole,
+                body: None,
+            });
+        }
+        Read::Bytes { range } => range,
+    };
+    let part = ByteRange::of(range.as_deref(), size);
+    let range = match part {
+        ByteRange::Whole => None,
+        ByteRange::Part { start, end } => Some((start..end + 1).into()),
+        ByteRange::Unsatisfiable => {
+            return Ok(OpenedObject {
+                size,
+                part,
+                body: None,
+            });
+        }
+    };
+    let options = GetOptions {
+        range,
+        ..GetOptions::default()
+    };
+    let result = store.get_opts(&path, options).await?;
+    let body = result.into_stream().map_err(std::io::Error::other).boxed();
+    Ok(OpenedObject {
+        size,
+        part,
+        body: Some(body),
+    })
 }
 
 impl Handler<CheckStorage> for Storage {

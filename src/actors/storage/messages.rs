@@ -100,7 +100,7 @@ pub struct PresignedUrl {
 /// Opens an object through a link from [`PresignGet`] on the local backend; the
 /// S3 backend answers `NotFound`, since S3 serves its own links.
 #[derive(Message)]
-#[rtype(result = "Result<SignedObject, StorageError>")]
+#[rtype(result = "Result<OpenedObject, StorageError>")]
 pub struct OpenSignedObject {
     pub request_id: RequestId,
     pub key: ObjectKey,
@@ -111,7 +111,17 @@ pub struct OpenSignedObject {
     pub read: Read,
 }
 
-/// What to read of an object once its link holds.
+/// Opens an object for a caller that has already decided it may be read (a
+/// share link's route), on either backend: the bytes come through Kiln.
+#[derive(Message)]
+#[rtype(result = "Result<OpenedObject, StorageError>")]
+pub struct OpenObject {
+    pub request_id: RequestId,
+    pub key: ObjectKey,
+    pub read: Read,
+}
+
+/// What to read of an object once it may be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Read {
     /// Its size only: a `HEAD`, or a `GET` the client's copy answers (304).
@@ -120,8 +130,8 @@ pub enum Read {
     Bytes { range: Option<String> },
 }
 
-/// An object opened through a signed link.
-pub struct SignedObject {
+/// An object opened ([`OpenSignedObject`], [`OpenObject`]).
+pub struct OpenedObject {
     /// The whole object's size.
     pub size: u64,
     /// The part of it `body` holds.

@@ -4,7 +4,8 @@
 //! - Accepts: streaming put, get, delete, list-by-prefix, list-all (for
 //!   `kiln storage verify`), presigned GET (whose response carries the
 //!   [`Delivery`](crate::domain::delivery::Delivery) headers the link is signed
-//!   with), health check, and opening a locally signed URL (see `messages`).
+//!   with), health check, opening a locally signed URL, and opening an object
+//!   whose reader the caller has already let in (a share link's) (see `messages`).
 //! - Replies: sizes, byte streams and URLs, or a [`StorageError`].
 //! - Supervised by the [`Supervisor`](crate::actors::supervisor); it holds no
 //!   state beyond the store handle, so a restart loses nothing.

@@ -6,6 +6,7 @@ mod events;
 mod files;
 mod jobs;
 mod recovery;
+mod shares;
 mod tokens;
 pub(crate) mod upload_form;
 
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(recovery::configure)
         .configure(tokens::configure)
         .configure(files::configure)
+        .configure(shares::configure)
         .configure(events::configure)
         .configure(jobs::configure);
 }

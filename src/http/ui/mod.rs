@@ -60,6 +60,7 @@ static TEMPLATES: LazyLock<Result<tera::Tera, tera::Error>> = LazyLock::new(|| {
         "pages/upload.html",
         "pages/file.html",
         "pages/files/macros.html",
+        "pages/share.html",
     ])?;
     Ok(tera)
 });
@@ -266,10 +267,11 @@ pub enum Notice {
     JobRetried,
     ProcessingQueued,
     FileDeleted,
+    ShareRevoked,
 }
 
 impl Notice {
-    const ALL: [Notice; 12] = [
+    const ALL: [Notice; 13] = [
         Notice::SignedOut,
         Notice::Registered,
         Notice::EmailVerified,
@@ -282,6 +284,7 @@ impl Notice {
         Notice::JobRetried,
         Notice::ProcessingQueued,
         Notice::FileDeleted,
+        Notice::ShareRevoked,
     ];
 
     fn code(self) -> &'static str {
@@ -298,6 +301,7 @@ impl Notice {
             Notice::JobRetried => "job-retried",
             Notice::ProcessingQueued => "processing-queued",
             Notice::FileDeleted => "file-deleted",
+            Notice::ShareRevoked => "share-revoked",
         }
     }
 
@@ -321,6 +325,7 @@ impl Notice {
                 "The job is queued. Its new variant appears below when it is ready."
             }
             Notice::FileDeleted => "The file and everything made from it are deleted.",
+            Notice::ShareRevoked => "The link is revoked: it opens nothing any more.",
         }
     }
 

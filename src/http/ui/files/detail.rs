@@ -3,7 +3,7 @@
 //! with their status, and the forms that change the file: run a processor
 //! (`POST /files/{id}/process`), retry a dead job
 //! (`POST /files/{id}/jobs/{job_id}/retry`) and delete the file
-//! (`POST /files/{id}/delete`). Each form carries the session's CSRF token and
+//! (`POST /files/{id}/delete`); and its Share panel (`share`). Each form carries the session's CSRF token and
 //! answers with a redirect and a notice, or the page again with the reason next
 //! to the form.
 //!
@@ -15,6 +15,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::process_form::{self, Submitted};
+use super::share::{Sharing, sharing};
 use super::{dimensions, human_bytes, type_label, variant_href};
 use crate::actors::catalog::files::FileDetails;
 use crate::actors::catalog::jobs::JobScope;
@@ -34,14 +35,14 @@ use crate::processing::MediaKind;
 /// show sharply, else the original itself (see [`ORIGINAL_PREVIEW_LIMIT`]),
 /// else a thumbnail. The script reads the list from the page to pick a preview
 /// when variants arrive.
-const PREVIEW_ORDER: [&str; 4] = ["md", "sm", "lg", "xl"];
-const THUMBNAIL_PREVIEWS: [&str; 2] = ["thumbnail", "pdf_thumbnail"];
+pub(super) const PREVIEW_ORDER: [&str; 4] = ["md", "sm", "lg", "xl"];
+pub(super) const THUMBNAIL_PREVIEWS: [&str; 2] = ["thumbnail", "pdf_thumbnail"];
 /// Largest original shown as its own preview (a browser shows JPEG, PNG, GIF
 /// and WebP itself; a larger one waits for its resized copies).
 const ORIGINAL_PREVIEW_LIMIT: i64 = 8 * 1024 * 1024;
 
 /// An id from the path; anything else is a page that does not exist.
-fn parse_id(raw: &str, what: &'static str) -> Result<Uuid, UiError> {
+pub(super) fn parse_id(raw: &str, what: &'static str) -> Result<Uuid, UiError> {
     Uuid::parse_str(raw).map_err(|_| UiError::Api(ApiError::NotFound(what)))
 }
 
@@ -202,15 +203,15 @@ fn preview(details: &FileDetails) -> Option<Preview> {
 }
 
 /// A refused form, shown again next to the form it came from.
-struct Refusal {
+pub(super) struct Refusal {
     status: StatusCode,
     message: String,
-    /// `process` or `jobs`.
+    /// `process`, `jobs` or `share`.
     at: &'static str,
     submitted: Option<Submitted>,
 }
 
-async fn find_file(
+pub(super) async fn find_file(
     state: &AppState,
     req: &HttpRequest,
     signed_in: &SignedIn,
@@ -226,7 +227,7 @@ async fn find_file(
 
 /// The file's page again, with a form's refusal (a client mistake) shown
 /// beside the form `at`; a server failure or a rate limit is an error page.
-async fn show_refused(
+pub(super) async fn show_refused(
     state: &AppState,
     req: &HttpRequest,
     signed_in: &SignedIn,
@@ -237,19 +238,23 @@ async fn show_refused(
 ) -> Result<HttpResponse, UiError> {
     let (status, message) = form_error(err)?;
     let details = find_file(state, req, signed_in, file_id).await?;
+    let sharing = sharing(state, req, signed_in, &details, None).await?;
     let refusal = Refusal {
         status,
         message,
         at,
         submitted,
     };
-    render(req, signed_in, details, Some(refusal))
+    render(req, signed_in, details, sharing, Some(refusal))
 }
 
-fn render(
+/// The page of `details`, with its Share panel as `sharing` has it and a
+/// form's refusal, if any.
+pub(super) fn render(
     req: &HttpRequest,
     signed_in: &SignedIn,
     details: FileDetails,
+    sharing: Sharing,
     refusal: Option<Refusal>,
 ) -> Result<HttpResponse, UiError> {
     let file = &details.file;
@@ -295,6 +300,7 @@ fn render(
         .with("blank_variant", &VariantView::blank())
         .with("blank_job", &JobView::blank())
         .with("processors", &processors)
+        .with("sharing", &sharing)
         .with(
             "variant_value",
             &refusal
@@ -320,7 +326,8 @@ pub(super) async fn show(
 ) -> Result<HttpResponse, UiError> {
     let file_id = parse_id(&file_id, "file")?;
     let details = find_file(&state, &req, &signed_in, file_id).await?;
-    render(&req, &signed_in, details, None)
+    let sharing = sharing(&state, &req, &signed_in, &details, None).await?;
+    render(&req, &signed_in, details, sharing, None)
 }
 
 pub(super) async fn process(

@@ -13,6 +13,7 @@
 
 mod detail;
 mod process_form;
+mod share;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -38,7 +39,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/files/{id}/jobs/{job_id}/retry",
             web::post().to(detail::retry),
         )
-        .route("/files/{id}/delete", web::post().to(detail::delete));
+        .route("/files/{id}/delete", web::post().to(detail::delete))
+        .route("/files/{id}/shares", web::post().to(share::create))
+        .route(
+            "/files/{id}/shares/{share_id}/revoke",
+            web::post().to(share::revoke),
+        )
+        .route("/s/{token}", web::get().to(share::page));
 }
 
 /// Files on one page of the grid: fills rows of 2, 3, 4 and 6.
