@@ -125,6 +125,20 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_and_works_as_before() {
         .await;
     assert_eq!(dead["file"]["status"], "failed");
     assert_eq!(dead["jobs"][0]["status"], "dead");
+    // A share link alice gave out.
+    let shared = source
+        .post_json(
+            &format!("/api/files/{}/shares", file_ids[0]),
+            &serde_json::json!({"variants": ["thumbnail"]}),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(shared.status(), StatusCode::CREATED);
+    let shared: Value = shared.json().await.unwrap();
+    let share_path = shared["share"]["url"]
+        .as_str()
+        .unwrap()
+        .replacen(&source.url(""), "", 1);
     // A job a worker holds when the source stops.
     let held = source
         .held_job(
@@ -265,6 +279,11 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_and_works_as_before() {
         "the dead job is as it was"
     );
     assert_content_type(&scaled, &alice_after, &file_ids[2], "application/pdf").await;
+    // The link she gave out opens what it opened, from the new storage.
+    let opened = scaled.get(&format!("{share_path}/thumbnail"), None).await;
+    assert_eq!(opened.status(), StatusCode::OK, "{share_path}");
+    let refused = scaled.get(&format!("{share_path}/original"), None).await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
 }
 
 type Snapshot = Vec<(Value, Vec<(String, Vec<u8>)>)>;

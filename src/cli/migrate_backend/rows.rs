@@ -27,8 +27,8 @@ use sea_orm::{
 use crate::cli::admin::progress::Progress;
 use crate::domain::jobs::JobStatus;
 use crate::entities::{
-    api_tokens, email_verifications, file_variants, files, oauth_accounts, password_resets,
-    processing_jobs, revoked_tokens, sessions, users,
+    api_tokens, email_verifications, file_shares, file_variants, files, oauth_accounts,
+    password_resets, processing_jobs, revoked_tokens, sessions, users,
 };
 
 /// A table's rows, as copied.
@@ -48,7 +48,7 @@ pub struct Table {
 }
 
 /// Every Kiln table, each after the tables its foreign keys point at.
-pub fn tables() -> [Table; 10] {
+pub fn tables() -> [Table; 11] {
     [
         table::<users::Entity>(),
         table::<sessions::Entity>(),
@@ -57,6 +57,7 @@ pub fn tables() -> [Table; 10] {
         table::<revoked_tokens::Entity>(),
         table::<files::Entity>(),
         table::<file_variants::Entity>(),
+        table::<file_shares::Entity>(),
         table::<processing_jobs::Entity>(),
         table::<password_resets::Entity>(),
         table::<email_verifications::Entity>(),
@@ -77,6 +78,7 @@ impl CopiedTable for api_tokens::Entity {}
 impl CopiedTable for revoked_tokens::Entity {}
 impl CopiedTable for files::Entity {}
 impl CopiedTable for file_variants::Entity {}
+impl CopiedTable for file_shares::Entity {}
 impl CopiedTable for password_resets::Entity {}
 impl CopiedTable for email_verifications::Entity {}
 
