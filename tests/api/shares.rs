@@ -5,9 +5,11 @@
 use reqwest::{Response, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::support::api::error_code;
-use crate::support::app::{TestApp, spawn_app, spawn_app_with};
+use crate::support::api::{error_code, file_id};
+use crate::support::app::{TestApp, services_mode, spawn_app, spawn_app_with};
+use crate::support::cluster::Cluster;
 use crate::support::fixtures::fixture;
+use crate::support::processes::KilnProcess;
 
 /// Makes a link to `file_id` with `request`; returns the 201's `share`.
 async fn make_share(app: &TestApp, token: &str, file_id: &str, request: Value) -> Value {
@@ -246,4 +248,42 @@ async fn a_client_that_asks_for_links_too_often_is_told_to_wait() {
         .get(&format!("/api/files/{file_id}/shares"), Some(&token))
         .await;
     assert_eq!(listed.status(), StatusCode::OK);
+}
+
+#[actix_rt::test]
+async fn a_revoked_link_is_refused_by_every_api_process_from_the_next_request() {
+    // Two processes that serve the API over one database: `kiln api`s in the
+    // scaled-out setup, two `kiln serve`s on one SQLite file embedded.
+    let cluster = Cluster::start(1, None, &[]).await;
+    let role = if services_mode() { "api" } else { "serve" };
+    let second = KilnProcess::spawn(&[role, "--no-migrate"], cluster.dir.path(), &cluster.env);
+    second.wait_for_log("kiln started").await;
+    let api = &cluster.client;
+    let id = file_id(&cluster.upload("small.jpg").await);
+    api.wait_until_processed(&cluster.token, &id).await;
+    let made = api
+        .post_json(
+            &format!("/api/files/{id}/shares"),
+            &json!({}),
+            Some(&cluster.token),
+        )
+        .await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let share: Value = made.json().await.unwrap();
+    let url = share["share"]["url"].as_str().unwrap();
+    let path = url.replacen(&cluster.api.address(), "", 1);
+    let addresses = [cluster.api.address(), second.address()];
+    for address in &addresses {
+        let opened = open(&format!("{address}{path}/original"), &[]).await;
+        assert_eq!(opened.status(), StatusCode::OK, "{address}");
+    }
+    let share_id = share["share"]["id"].as_str().unwrap();
+    let revoked = api
+        .delete(&format!("/api/shares/{share_id}"), &cluster.token)
+        .await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    for address in &addresses {
+        let refused = open(&format!("{address}{path}/original"), &[]).await;
+        assert_eq!(refused.status(), StatusCode::NOT_FOUND, "{address}");
+    }
 }
