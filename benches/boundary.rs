@@ -23,7 +23,7 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use kiln::actors::processors::{ChildCommand, ProcessorPids, ProcessorPool, RunProcessor};
 use kiln::config::DEFAULT_PROCESSOR_MEMORY_LIMIT;
-use kiln::processing::{self, DEFAULT_MAX_PIXELS, Limits};
+use kiln::processing::{self, Limits};
 use serde_json::json;
 
 /// One job to time both ways.
@@ -79,7 +79,7 @@ fn boundary(c: &mut Criterion) {
         test_faults: false,
     };
     let pool = system.block_on(async {
-        let pool = ProcessorPool::new(command, 1, DEFAULT_MAX_PIXELS).start();
+        let pool = ProcessorPool::new(command, 1, Limits::default()).start();
         while pool
             .send(ProcessorPids)
             .await

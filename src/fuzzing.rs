@@ -262,7 +262,7 @@ pub fn pdf_child(data: &[u8]) -> bool {
         processor: "pdf_thumbnail".into(),
         variant: "pdf_thumbnail".into(),
         options: options.clone(),
-        max_pixels: Limits::default().max_pixels,
+        limits: Limits::default(),
         // No CPU limit: libFuzzer's -timeout catches a slow input.
         cpu_limit_secs: NO_CPU_LIMIT,
         original_len: data.len() as u64,

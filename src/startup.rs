@@ -30,7 +30,6 @@ use crate::actors::supervisor::{GraphResources, PipelineSettings, RedisResources
 use crate::auth::jwt::JwtKeys;
 use crate::config::{Config, JwtSecret, RedisConfig};
 use crate::http::{self, AppState, request_context::request_context};
-use crate::processing::Limits;
 
 /// Which parts of Kiln this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,9 +150,7 @@ impl Application {
                 max_retries: config.max_retries,
                 reconcile_interval: config.reconcile_interval,
                 requeue_after: config.requeue_after,
-                limits: Limits {
-                    max_pixels: config.max_image_pixels,
-                },
+                limits: config.limits(),
                 child: processor_command(&config)?,
             },
         });

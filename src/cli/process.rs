@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::processing::{self, Inputs, Limits};
+use crate::processing::{self, Inputs};
 
 #[derive(Debug, clap::Args)]
 pub struct ProcessArgs {
@@ -52,9 +52,7 @@ pub fn run(config: &Config, args: ProcessArgs) -> anyhow::Result<()> {
     let variant = args.variant.unwrap_or(default_variant);
     let input = read(&args.input)?;
     processing::set_pdfium_library(config.pdfium_library.clone());
-    let limits = Limits {
-        max_pixels: config.max_image_pixels,
-    };
+    let limits = config.limits();
 
     let started = Instant::now();
     let inputs = Inputs {

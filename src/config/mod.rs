@@ -71,6 +71,8 @@ pub struct Config {
     pub presign_ttl: Duration,
     /// Images whose header claims more pixels are refused before decoding.
     pub max_image_pixels: u64,
+    /// Animations with more frames are refused (`MAX_FRAMES`).
+    pub max_frames: u32,
     /// MIME types, beyond images and PDF, that uploads may have: such files are
     /// stored (type still sniffed from their bytes) and get no jobs.
     pub extra_allowed_types: Vec<String>,
@@ -148,6 +150,7 @@ impl Config {
             job_timeout,
             max_retries,
             max_image_pixels,
+            max_frames,
             pdfium_library,
             processor,
             reconcile_interval,
@@ -177,6 +180,7 @@ impl Config {
                 .duration("PRESIGN_TTL")?
                 .unwrap_or(Duration::from_secs(15 * 60)),
             max_image_pixels,
+            max_frames,
             extra_allowed_types,
             max_event_streams_per_user: env.positive("MAX_EVENT_STREAMS_PER_USER")?.unwrap_or(16)
                 as usize,
@@ -190,6 +194,14 @@ impl Config {
                 .duration("SHUTDOWN_TIMEOUT")?
                 .unwrap_or(Duration::from_secs(30)),
         })
+    }
+
+    /// What every job may decode (`MAX_IMAGE_PIXELS`, `MAX_FRAMES`).
+    pub fn limits(&self) -> crate::processing::Limits {
+        crate::processing::Limits {
+            max_pixels: self.max_image_pixels,
+            max_frames: self.max_frames,
+        }
     }
 
     /// The listen address, `HOST:PORT`.

@@ -45,6 +45,7 @@ pub(super) struct Pipeline {
     pub job_timeout: Duration,
     pub max_retries: u32,
     pub max_image_pixels: u64,
+    pub max_frames: u32,
     pub pdfium_library: PathBuf,
     pub processor: ProcessorConfig,
     pub reconcile_interval: Duration,
@@ -67,6 +68,9 @@ pub(super) fn read(env: &Env<'_>) -> Result<Pipeline, ConfigError> {
             Some(pixels) => pixels,
             None => crate::processing::DEFAULT_MAX_PIXELS,
         },
+        max_frames: env
+            .positive("MAX_FRAMES")?
+            .unwrap_or(crate::processing::DEFAULT_MAX_FRAMES),
         extra_allowed_types: env
             .string("ALLOWED_EXTRA_TYPES")
             .map(|list| parse_extra_types(&list))

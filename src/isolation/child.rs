@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use super::protocol::{self, Hello, OutputHeader, PROTOCOL_VERSION, Reply, Request};
 use super::{memory, sandbox};
-use crate::processing::{self, Inputs, Limits, ProcessError, Processed};
+use crate::processing::{self, Inputs, ProcessError, Processed};
 
 /// What a child is started with (`kiln processor` arguments).
 #[derive(Debug, Clone)]
@@ -117,9 +117,7 @@ fn run(
         original,
         watermark,
     };
-    let limits = Limits {
-        max_pixels: request.max_pixels,
-    };
+    let limits = request.limits;
     processing::run(
         &request.processor,
         &request.variant,

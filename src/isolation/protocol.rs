@@ -25,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use uuid::Uuid;
 
 use super::sandbox::SandboxReport;
-use crate::processing::{Output, OutputFormat, ProcessError, Processed, SourceFacts};
+use crate::processing::{Limits, Output, OutputFormat, ProcessError, Processed, SourceFacts};
 
 /// Bumped whenever a frame changes; a child of another version is refused.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -53,8 +53,8 @@ pub struct Request {
     pub processor: String,
     pub variant: String,
     pub options: serde_json::Value,
-    /// `MAX_IMAGE_PIXELS`.
-    pub max_pixels: u64,
+    /// `MAX_IMAGE_PIXELS` and `MAX_FRAMES`.
+    pub limits: Limits,
     /// CPU seconds this job may use before the kernel stops the child.
     pub cpu_limit_secs: u64,
     pub original_len: u64,
@@ -395,7 +395,10 @@ mod tests {
             processor: "thumbnail".into(),
             variant: "thumbnail".into(),
             options: serde_json::json!({"width": 10}),
-            max_pixels: 99,
+            limits: Limits {
+                max_pixels: 99,
+                max_frames: 3,
+            },
             cpu_limit_secs: 7,
             original_len: 3,
             watermark_len: None,

@@ -141,6 +141,65 @@ pub(crate) fn encode_webp(
     ))
 }
 
+/// One frame of an animation to encode: its pixels and how long it is shown.
+pub(crate) struct AnimationFrame {
+    pub image: RgbaImage,
+    pub delay_ms: u32,
+}
+
+/// Encodes frames of one size as an animated WebP that loops forever, with
+/// libwebp's animation encoder (which stores only what changes between frames).
+pub(crate) fn encode_animated_webp(
+    variant: &str,
+    frames: &[AnimationFrame],
+    compression: WebpCompression,
+) -> Result<Output, ProcessError> {
+    let first = frames
+        .first()
+        .ok_or_else(|| ProcessError::Encode("an animation needs a frame".into()))?;
+    let (width, height) = first.image.dimensions();
+    if width > WEBP_MAX_SIDE || height > WEBP_MAX_SIDE {
+        return Err(ProcessError::Encode(format!(
+            "WebP cannot hold an image of {width}x{height} pixels; its sides are at most {WEBP_MAX_SIDE}"
+        )));
+    }
+    let mut config = ::webp::WebPConfig::new()
+        .map_err(|()| ProcessError::Encode("libwebp cannot be configured".into()))?;
+    match compression {
+        WebpCompression::Lossy { quality } => {
+            config.lossless = 0;
+            config.quality = f32::from(quality.clamp(1, 100));
+        }
+        WebpCompression::Lossless => config.lossless = 1,
+    }
+    let mut encoder = ::webp::AnimEncoder::new(width, height, &config);
+    encoder.set_loop_count(0);
+    let mut timestamp_ms: i32 = 0;
+    for frame in frames {
+        if frame.image.dimensions() != (width, height) {
+            return Err(ProcessError::Encode("the frames differ in size".into()));
+        }
+        encoder.add_frame(::webp::AnimFrame::from_rgba(
+            frame.image.as_raw(),
+            width,
+            height,
+            timestamp_ms,
+        ));
+        let delay = i32::try_from(frame.delay_ms).unwrap_or(i32::MAX);
+        timestamp_ms = timestamp_ms.saturating_add(delay);
+    }
+    let encoded = encoder
+        .try_encode()
+        .map_err(|e| ProcessError::Encode(format!("libwebp animation: {e:?}")))?;
+    Ok(output(
+        variant,
+        encoded.to_vec(),
+        OutputFormat::Webp,
+        width,
+        height,
+    ))
+}
+
 fn output(variant: &str, bytes: Vec<u8>, format: OutputFormat, width: u32, height: u32) -> Output {
     Output {
         variant: variant.to_owned(),

@@ -92,19 +92,25 @@ use watermark::Mark;
 
 /// The default `MAX_IMAGE_PIXELS`: 50 megapixels.
 pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
+/// The default `MAX_FRAMES`.
+pub const DEFAULT_MAX_FRAMES: u32 = 300;
 
 /// Resource limits applied to every job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// Images whose header claims more pixels than this are refused before decoding
-    /// (`MAX_IMAGE_PIXELS`). Also bounds the decoder's allocations and PDF renders.
+    /// (`MAX_IMAGE_PIXELS`). Also bounds the decoder's allocations and PDF renders,
+    /// and, four times over, the pixels of all an animation's frames together.
     pub max_pixels: u64,
+    /// Animations with more frames than this are refused (`MAX_FRAMES`).
+    pub max_frames: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_pixels: DEFAULT_MAX_PIXELS,
+            max_frames: DEFAULT_MAX_FRAMES,
         }
     }
 }

@@ -1,13 +1,18 @@
 //! The `webp` processor: the whole image as a WebP, lossy at quality 80 by default or
-//! lossless on request, optionally narrowed to `max_width` first (never widened).
+//! lossless on request, optionally narrowed to `max_width` first (never widened). An
+//! animated GIF or WebP stays animated: every frame is narrowed alike and the
+//! frames keep their timing (within `MAX_FRAMES`; see [`super::decode::animation`]).
 //!
 //! libwebp dominates the time, and its cost grows with the pixel count, so a requested
 //! size is applied before encoding, not after.
 
 use fast_image_resize::Resizer;
 
+use image::DynamicImage;
+
+use super::decode::animation::for_each_frame;
 use super::decode::{Region, decode_image_for};
-use super::encode::{WebpCompression, encode_webp};
+use super::encode::{AnimationFrame, WebpCompression, encode_animated_webp, encode_webp};
 use super::options::{Fit, MAX_DIMENSION, Options};
 use super::resize::{plan, resample};
 use super::{Limits, ProcessError, Processed, SourceFacts, ThumbHash};
@@ -47,17 +52,6 @@ pub(crate) fn run(
     limits: &Limits,
 ) -> Result<Processed, ProcessError> {
     let plan_for = |width, height| plan(width, height, options.max_width, None, Fit::Contain);
-    let decoded = decode_image_for(input, limits, |width, height| {
-        plan_for(width, height).source_pixels_needed(width, height)
-    })?;
-    let (width, height) = (decoded.width, decoded.height);
-    let mut resizer = Resizer::new();
-    let pixels = resample(
-        &mut resizer,
-        &decoded.image,
-        decoded.region,
-        plan_for(width, height),
-    )?;
     let compression = if options.lossless {
         WebpCompression::Lossless
     } else {
@@ -65,6 +59,43 @@ pub(crate) fn run(
             quality: options.quality,
         }
     };
+    let mut resizer = Resizer::new();
+    let (mut frames, mut source) = (Vec::new(), None);
+    let animated = for_each_frame(input, limits, |frame| {
+        let image = DynamicImage::ImageRgba8(frame.image);
+        let (width, height) = (image.width(), image.height());
+        let small = resample(
+            &mut resizer,
+            &image,
+            Region::whole(&image),
+            plan_for(width, height),
+        )?;
+        if source.is_none() {
+            let thumbhash = ThumbHash::of(&mut resizer, &small, Region::whole(&small))?;
+            source = Some(SourceFacts::image(width, height).with_thumbhash(thumbhash));
+        }
+        frames.push(AnimationFrame {
+            image: small.into_owned().into_rgba8(),
+            delay_ms: frame.delay_ms,
+        });
+        Ok(())
+    })?;
+    if animated {
+        return Ok(Processed {
+            outputs: vec![encode_animated_webp(variant, &frames, compression)?],
+            source: source.unwrap_or_default(),
+        });
+    }
+    let decoded = decode_image_for(input, limits, |width, height| {
+        plan_for(width, height).source_pixels_needed(width, height)
+    })?;
+    let (width, height) = (decoded.width, decoded.height);
+    let pixels = resample(
+        &mut resizer,
+        &decoded.image,
+        decoded.region,
+        plan_for(width, height),
+    )?;
     let output = encode_webp(variant, &pixels, compression)?;
     let thumbhash = ThumbHash::of(&mut resizer, &pixels, Region::whole(&pixels))?;
     Ok(Processed {
@@ -84,6 +115,78 @@ mod tests {
 
     fn webp(name: &str, options: Value) -> Result<Processed, ProcessError> {
         run_processor("webp", "webp", &options, &fixture(name), &Limits::default())
+    }
+
+    /// The size and delay of each frame of a WebP, and whether it is animated.
+    fn frames_of_webp(bytes: &[u8]) -> (bool, Vec<(u32, u32, u32)>) {
+        use image::AnimationDecoder;
+        use image::codecs::webp::WebPDecoder;
+        let decoder = WebPDecoder::new(std::io::Cursor::new(bytes)).unwrap();
+        let animated = decoder.has_animation();
+        let frames = decoder
+            .into_frames()
+            .map(|frame| {
+                let frame = frame.unwrap();
+                let (numer, denom) = frame.delay().numer_denom_ms();
+                let image = frame.into_buffer();
+                (image.width(), image.height(), numer / denom.max(1))
+            })
+            .collect();
+        (animated, frames)
+    }
+
+    #[test]
+    fn an_animated_gif_or_webp_becomes_an_animated_webp_with_every_frame_and_its_timing() {
+        for name in ["animated.gif", "animated.webp"] {
+            let mut source = Vec::new();
+            crate::processing::decode::animation::for_each_frame(
+                &fixture(name),
+                &Limits::default(),
+                |frame| {
+                    source.push((frame.image.width(), frame.image.height(), frame.delay_ms));
+                    Ok(())
+                },
+            )
+            .unwrap();
+            let processed = webp(name, json!({})).unwrap();
+            let out = only_output(&processed);
+            let (animated, frames) = frames_of_webp(&out.bytes);
+            assert!(animated, "{name}");
+            assert_eq!(frames.len(), source.len(), "{name}: every frame");
+            assert_eq!(
+                frames.iter().map(|f| f.2).collect::<Vec<_>>(),
+                source.iter().map(|f| f.2).collect::<Vec<_>>(),
+                "{name}: the timing"
+            );
+            assert!(processed.source.thumbhash.is_some());
+
+            // Narrowed: every frame alike.
+            let narrow = webp(name, json!({"max_width": 20})).unwrap();
+            let (_, frames) = frames_of_webp(&only_output(&narrow).bytes);
+            assert!(frames.iter().all(|f| f.0 == 20), "{name}: {frames:?}");
+            assert_eq!(frames.len(), source.len());
+        }
+    }
+
+    #[test]
+    fn an_animation_over_the_frame_limit_is_refused_and_a_still_gif_stays_still() {
+        let limits = Limits {
+            max_frames: 1,
+            ..Limits::default()
+        };
+        let refused = run_processor(
+            "webp",
+            "webp",
+            &json!({}),
+            &fixture("animated.gif"),
+            &limits,
+        );
+        assert!(
+            matches!(refused, Err(ProcessError::Unsupported(_))),
+            "{refused:?}"
+        );
+        let still = webp("alpha.png", json!({})).unwrap();
+        assert!(!frames_of_webp(&only_output(&still).bytes).0);
     }
 
     #[test]

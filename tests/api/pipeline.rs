@@ -661,3 +661,79 @@ async fn webp_and_watermark_variants_can_be_asked_for_at_upload_or_later() {
         .await;
     assert_eq!(missing_text.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// The number of frames of a WebP (1 for a still one).
+fn webp_frames(bytes: &[u8]) -> usize {
+    use image::AnimationDecoder;
+    let decoder = image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(bytes)).unwrap();
+    if !decoder.has_animation() {
+        return 1;
+    }
+    decoder.into_frames().count()
+}
+
+#[actix_rt::test]
+async fn an_animated_gif_keeps_moving_as_a_webp_and_one_over_max_frames_is_refused() {
+    let app = spawn_app_with([("MAX_FRAMES", "1")]).await;
+    let token = app.signed_in_user("ada@example.com").await;
+    let frames = {
+        use image::AnimationDecoder;
+        let gif = fixture("animated.gif");
+        image::codecs::gif::GifDecoder::new(std::io::Cursor::new(gif))
+            .unwrap()
+            .into_frames()
+            .count()
+    };
+    assert!(frames > 1, "the fixture has {frames} frames");
+
+    // Within the limit: every frame, still moving; the thumbnail is the first.
+    let small = spawn_app().await;
+    let small_token = small.signed_in_user("ada@example.com").await;
+    let accepted = small
+        .upload_accepted(
+            &small_token,
+            "animated.gif",
+            fixture("animated.gif"),
+            Some("thumbnail,webp"),
+        )
+        .await;
+    let id = file_id(&accepted);
+    let details = small.wait_until_processed(&small_token, &id).await;
+    assert_eq!(details["file"]["status"], "ready", "{details}");
+    let webp = small
+        .download(&small_token, &format!("/api/files/{id}/variants/webp"))
+        .await;
+    assert_eq!(webp_frames(&webp), frames);
+    assert!(details["file"]["thumbhash"].is_string());
+
+    // Over MAX_FRAMES: the webp job is dead and says why; the thumbnail is made.
+    let accepted = app
+        .upload_accepted(
+            &token,
+            "animated.gif",
+            fixture("animated.gif"),
+            Some("thumbnail,webp"),
+        )
+        .await;
+    let id = file_id(&accepted);
+    let details = app.wait_until_processed(&token, &id).await;
+    let job_of = |processor: &str| {
+        details["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|job| job["processor"] == processor)
+            .unwrap()
+            .clone()
+    };
+    let webp_job = job_of("webp");
+    assert_eq!(webp_job["status"], "dead", "{details}");
+    assert!(
+        webp_job["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many frames; the limit is 1"),
+        "{webp_job}"
+    );
+    assert_eq!(job_of("thumbnail")["status"], "succeeded");
+}

@@ -38,7 +38,7 @@ use slot::{ChildReady, ProcessorSlot};
 
 use crate::actors::restart::RestartBackoff;
 use crate::isolation::protocol::Hello;
-use crate::processing::{ProcessError, Processed, Processor};
+use crate::processing::{Limits, ProcessError, Processed, Processor};
 
 /// Runs one processor on a whole original in a child.
 #[derive(Message)]
@@ -91,7 +91,7 @@ pub struct ProcessorPids;
 
 pub struct ProcessorPool {
     command: Arc<ChildCommand>,
-    max_pixels: u64,
+    limits: Limits,
     size: usize,
     slots: Vec<Addr<ProcessorSlot>>,
     idle: Vec<usize>,
@@ -105,10 +105,10 @@ pub struct ProcessorPool {
 }
 
 impl ProcessorPool {
-    pub fn new(command: ChildCommand, size: usize, max_pixels: u64) -> Self {
+    pub fn new(command: ChildCommand, size: usize, limits: Limits) -> Self {
         Self {
             command: Arc::new(command),
-            max_pixels,
+            limits,
             size,
             slots: Vec::with_capacity(size),
             idle: Vec::with_capacity(size),
@@ -154,8 +154,7 @@ impl Actor for ProcessorPool {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         for index in 0..self.size {
-            let slot =
-                ProcessorSlot::new(index, self.command.clone(), self.max_pixels, ctx.address());
+            let slot = ProcessorSlot::new(index, self.command.clone(), self.limits, ctx.address());
             self.slots.push(slot.start());
             self.idle.push(index);
         }

@@ -13,7 +13,7 @@ use actix::{
 use super::process::{ChildCommand, ProcessorProcess};
 use super::{ProcessFailure, ProcessorPool, RunProcessor};
 use crate::isolation::protocol::{Hello, Outcome, ReplyBounds, Request};
-use crate::processing::{self, Processed};
+use crate::processing::{self, Limits, Processed};
 
 /// A slot's new child said hello (sent to the pool).
 #[derive(Message)]
@@ -27,7 +27,7 @@ pub(super) struct ChildReady {
 pub(super) struct ProcessorSlot {
     index: usize,
     command: Arc<ChildCommand>,
-    max_pixels: u64,
+    limits: Limits,
     pool: Addr<ProcessorPool>,
     /// `None` while a child starts, or when the last start failed.
     process: Option<ProcessorProcess>,
@@ -37,13 +37,13 @@ impl ProcessorSlot {
     pub(super) fn new(
         index: usize,
         command: Arc<ChildCommand>,
-        max_pixels: u64,
+        limits: Limits,
         pool: Addr<ProcessorPool>,
     ) -> Self {
         Self {
             index,
             command,
-            max_pixels,
+            limits,
             pool,
             process: None,
         }
@@ -95,7 +95,7 @@ impl Handler<RunProcessor> for ProcessorSlot {
     fn handle(&mut self, msg: RunProcessor, _: &mut Self::Context) -> Self::Result {
         let process = self.process.take();
         let command = self.command.clone();
-        let (index, pool, max_pixels) = (self.index, self.pool.clone(), self.max_pixels);
+        let (index, pool, limits) = (self.index, self.pool.clone(), self.limits);
         let run = async move {
             let mut process = match process {
                 Some(process) => process,
@@ -110,7 +110,7 @@ impl Handler<RunProcessor> for ProcessorSlot {
                 processor: msg.processor.clone(),
                 variant: msg.variant.clone(),
                 options: msg.options.clone(),
-                max_pixels,
+                limits,
                 cpu_limit_secs: command.cpu_limit.as_secs().max(1),
                 original_len: msg.input.len() as u64,
                 watermark_len: msg.watermark.as_ref().map(|mark| mark.len() as u64),

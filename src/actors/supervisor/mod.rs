@@ -248,9 +248,9 @@ impl Supervisor {
         });
         let processors = job_source.is_some().then(|| {
             let child = pipeline.child.clone();
-            let (slots, max_pixels) = (pipeline.worker_concurrency, pipeline.limits.max_pixels);
+            let (slots, limits) = (pipeline.worker_concurrency, pipeline.limits);
             actix::Supervisor::start_in_arbiter(&own_thread(), move |_| {
-                ProcessorPool::new(child, slots, max_pixels)
+                ProcessorPool::new(child, slots, limits)
             })
         });
         let reader = job_source

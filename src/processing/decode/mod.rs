@@ -4,7 +4,8 @@
 //! more than `Limits::max_pixels` *before* anything is allocated for pixels, give the
 //! decoder its own allocation limit as a second fence, then decode, apply EXIF
 //! orientation and normalise to 8-bit RGB or RGBA (16-bit, greyscale, palette and CMYK
-//! sources all end there). Animated GIF and WebP decode to their first frame.
+//! sources all end there). Animated GIF and WebP decode to their first frame here;
+//! [`animation`] gives every frame to the processors whose output can move.
 //!
 //! A processor that makes only smaller outputs says how large the pixels must stay
 //! ([`decode_image_for`]); a JPEG may then be decoded at a reduced scale through
@@ -16,6 +17,7 @@
 //! libjpeg and converted through its profile; one without a profile gets the `image`
 //! crate's plain 1 - ink conversion.
 
+pub(crate) mod animation;
 mod libjpeg;
 
 use std::io::Cursor;
@@ -379,7 +381,10 @@ mod tests {
 
     #[test]
     fn the_pixel_limit_is_the_configured_one() {
-        let tight = Limits { max_pixels: 1000 };
+        let tight = Limits {
+            max_pixels: 1000,
+            ..Limits::default()
+        };
         let err = decode_image(&fixture("small.jpg"), &tight).unwrap_err();
         assert!(
             matches!(
@@ -392,6 +397,15 @@ mod tests {
             ),
             "{err:?}"
         );
-        assert!(decode_image(&fixture("small.jpg"), &Limits { max_pixels: 60_000 }).is_ok());
+        assert!(
+            decode_image(
+                &fixture("small.jpg"),
+                &Limits {
+                    max_pixels: 60_000,
+                    ..Limits::default()
+                }
+            )
+            .is_ok()
+        );
     }
 }
