@@ -545,6 +545,10 @@ async fn a_page_of_thumbnails_shown_again_comes_from_the_browser_cache() {
     // Tall enough that no thumbnail waits for a scroll (they load lazily).
     browser.set_window_size(1280, 4000).await;
     sign_in(&browser, &app, "ada@example.com", PASSWORD).await;
+    // Signing in lands on the files page, which may already have fetched
+    // thumbnails: the first visit measured starts from an empty cache.
+    browser.goto(&app.url("/settings")).await;
+    browser.clear_cache().await;
 
     let first = load_twenty_thumbnails(&browser, &app).await;
     let second = load_twenty_thumbnails(&browser, &app).await;

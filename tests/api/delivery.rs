@@ -3,9 +3,9 @@
 //! served, and, on Kiln's own route, strong `ETag`s with 304s, one `Range`
 //! with 206 or 416, and `HEAD`.
 
-use reqwest::{Method, Response, StatusCode, header};
+use reqwest::{Method, StatusCode, header};
 
-use crate::support::api::file_id;
+use crate::support::api::{fetch, file_id, header_of};
 use crate::support::app::{TestApp, spawn_app};
 use crate::support::fixtures::fixture;
 
@@ -22,18 +22,6 @@ async fn location(app: &TestApp, token: &str, path: &str) -> String {
     assert!(max_age > 0, "{path}: {cache_control}");
     assert_eq!(header_of(&redirect, header::VARY), "Authorization, Cookie");
     redirect.headers()["location"].to_str().unwrap().to_string()
-}
-
-async fn fetch(url: &str, method: Method, headers: &[(header::HeaderName, &str)]) -> Response {
-    let mut request = reqwest::Client::new().request(method, url);
-    for (name, value) in headers {
-        request = request.header(name, *value);
-    }
-    request.send().await.unwrap()
-}
-
-fn header_of(response: &Response, name: header::HeaderName) -> String {
-    response.headers()[name].to_str().unwrap().to_string()
 }
 
 #[actix_rt::test]

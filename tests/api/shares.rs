@@ -2,10 +2,10 @@
 //! opened by anyone with the link, without an account, for what it names and
 //! while it lasts; a revoked link opens nothing from the next request on.
 
-use reqwest::{Response, StatusCode, header};
+use reqwest::{Method, Response, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::support::api::{error_code, file_id};
+use crate::support::api::{error_code, fetch, file_id, header_of};
 use crate::support::app::{TestApp, services_mode, spawn_app, spawn_app_with};
 use crate::support::cluster::Cluster;
 use crate::support::fixtures::fixture;
@@ -24,17 +24,9 @@ async fn make_share(app: &TestApp, token: &str, file_id: &str, request: Value) -
     made.json::<Value>().await.unwrap()["share"].clone()
 }
 
-/// A request with no account, as a stranger given the link makes it.
+/// A GET with no account, as a stranger given the link makes it.
 async fn open(url: &str, headers: &[(header::HeaderName, &str)]) -> Response {
-    let mut request = reqwest::Client::new().get(url);
-    for (name, value) in headers {
-        request = request.header(name, *value);
-    }
-    request.send().await.unwrap()
-}
-
-fn header_of(response: &Response, name: header::HeaderName) -> String {
-    response.headers()[name].to_str().unwrap().to_string()
+    fetch(url, Method::GET, headers).await
 }
 
 #[actix_rt::test]

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use reqwest::multipart::{Form, Part};
-use reqwest::{RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::app::PASSWORD;
@@ -453,4 +453,19 @@ pub fn variant_names(details: &Value) -> Vec<&str> {
         .iter()
         .map(|v| v["name"].as_str().unwrap())
         .collect()
+}
+
+/// A request with no account and no cookies, as a browser or CDN that was only
+/// given `url` makes it, with `headers` (`If-None-Match`, `Range`).
+pub async fn fetch(url: &str, method: Method, headers: &[(header::HeaderName, &str)]) -> Response {
+    let mut request = reqwest::Client::new().request(method, url);
+    for (name, value) in headers {
+        request = request.header(name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+/// A response's header, which must be there, as text.
+pub fn header_of(response: &Response, name: header::HeaderName) -> String {
+    response.headers()[name].to_str().unwrap().to_string()
 }

@@ -358,6 +358,14 @@ impl Browser {
         }
     }
 
+    /// Empties the browser's HTTP cache, as if it had never visited anything.
+    pub async fn clear_cache(&self) {
+        let command = DevTools::new("Network.clearBrowserCache", json!({}));
+        let what = format!("{command:?}");
+        let result = self.client.issue_cmd(command).await;
+        self.ok(result, || what).await;
+    }
+
     /// Runs `script` until what it returns passes `accept`, and returns that;
     /// fails after `timeout` with the last value seen.
     pub async fn wait_for_value(
