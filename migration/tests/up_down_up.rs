@@ -29,41 +29,53 @@ async fn assert_tables(db: &DatabaseConnection, expect_present: bool) {
     }
 }
 
-/// The columns later migrations add to existing tables, oldest first.
-const ADDED_COLUMNS: [(&str, &str); 3] = [
-    ("users", "token_generation"),
-    ("users", "disabled_at"),
-    ("file_variants", "sha256"),
+/// What a migration after the first tables adds.
+#[derive(Debug, Clone, Copy)]
+enum Adds {
+    Column(&'static str, &'static str),
+    Table(&'static str),
+}
+
+/// What the later migrations add, oldest first.
+const LATER: [Adds; 5] = [
+    Adds::Column("users", "token_generation"),
+    Adds::Column("users", "disabled_at"),
+    Adds::Column("file_variants", "sha256"),
+    Adds::Column("files", "thumbhash"),
+    Adds::Table("file_shares"),
 ];
 
-async fn has_column(db: &DatabaseConnection, (table, column): (&str, &str)) -> bool {
-    SchemaManager::new(db)
-        .has_column(table, column)
-        .await
-        .expect("inspect schema")
+async fn is_there(db: &DatabaseConnection, adds: Adds) -> bool {
+    let manager = SchemaManager::new(db);
+    match adds {
+        Adds::Column(table, column) => manager.has_column(table, column).await,
+        Adds::Table(table) => manager.has_table(table).await,
+    }
+    .expect("inspect schema")
 }
 
 async fn run_up_down_up(db: &DatabaseConnection) {
     Migrator::up(db, None).await.expect("first up");
     assert_tables(db, true).await;
-    for column in ADDED_COLUMNS {
-        assert!(has_column(db, column).await, "{column:?}");
+    for adds in LATER {
+        assert!(is_there(db, adds).await, "{adds:?}");
     }
 
-    // The column migrations alone go down and up again on a populated schema,
+    // The later migrations alone go down and up again on a populated schema,
     // newest first.
-    for column in ADDED_COLUMNS.iter().rev() {
+    for adds in LATER.iter().rev() {
         Migrator::down(db, Some(1)).await.expect("down one step");
-        assert!(!has_column(db, *column).await, "{column:?}");
+        assert!(!is_there(db, *adds).await, "{adds:?}");
         assert_tables(db, true).await;
     }
     Migrator::up(db, None).await.expect("up again");
-    for column in ADDED_COLUMNS {
-        assert!(has_column(db, column).await, "{column:?}");
+    for adds in LATER {
+        assert!(is_there(db, adds).await, "{adds:?}");
     }
 
     Migrator::down(db, None).await.expect("down");
     assert_tables(db, false).await;
+    assert!(!is_there(db, Adds::Table("file_shares")).await);
 
     Migrator::up(db, None).await.expect("second up");
     assert_tables(db, true).await;
