@@ -700,7 +700,11 @@ function filePage(root) {
     error.hidden = !event.error;
     part(row, "retry").hidden = event.status !== "dead";
     if (before !== event.status) showFinished(row, event.status, event.at);
-    if (event.status === "succeeded" && before !== "succeeded") refreshSoon();
+    // A job the page already showed as succeeded may still lack its card: the
+    // page's file, variants and jobs are read one after another, and the job
+    // can finish in between.
+    const hasCard = variantList && variantList.querySelector(`[data-variant="${CSS.escape(event.variant)}"]`);
+    if (event.status === "succeeded" && (before !== "succeeded" || !hasCard)) refreshSoon();
   }
 
   function onFile(event) {
