@@ -24,6 +24,7 @@ mod m20261201_000012_add_users_disabled_at;
 mod m20261203_000013_add_file_variants_sha256;
 mod m20261203_000014_add_files_thumbhash;
 mod m20261203_000015_create_file_shares;
+mod m20261204_000016_create_transforms;
 
 /// Runs Kiln's migrations; `up` applies them in this order, `down` in reverse.
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000013_add_file_variants_sha256::Migration),
             Box::new(m20261203_000014_add_files_thumbhash::Migration),
             Box::new(m20261203_000015_create_file_shares::Migration),
+            Box::new(m20261204_000016_create_transforms::Migration),
         ]
     }
 }

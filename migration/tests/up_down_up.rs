@@ -37,12 +37,13 @@ enum Adds {
 }
 
 /// What the later migrations add, oldest first.
-const LATER: [Adds; 5] = [
+const LATER: [Adds; 6] = [
     Adds::Column("users", "token_generation"),
     Adds::Column("users", "disabled_at"),
     Adds::Column("file_variants", "sha256"),
     Adds::Column("files", "thumbhash"),
     Adds::Table("file_shares"),
+    Adds::Table("transforms"),
 ];
 
 async fn is_there(db: &DatabaseConnection, adds: Adds) -> bool {
@@ -76,6 +77,7 @@ async fn run_up_down_up(db: &DatabaseConnection) {
     Migrator::down(db, None).await.expect("down");
     assert_tables(db, false).await;
     assert!(!is_there(db, Adds::Table("file_shares")).await);
+    assert!(!is_there(db, Adds::Table("transforms")).await);
 
     Migrator::up(db, None).await.expect("second up");
     assert_tables(db, true).await;

@@ -47,6 +47,8 @@ pub enum Relation {
     ProcessingJobs,
     #[sea_orm(has_many = "super::file_shares::Entity")]
     FileShares,
+    #[sea_orm(has_many = "super::transforms::Entity")]
+    Transforms,
 }
 
 impl Related<super::users::Entity> for Entity {

@@ -18,4 +18,5 @@ pub mod password_resets;
 pub mod processing_jobs;
 pub mod revoked_tokens;
 pub mod sessions;
+pub mod transforms;
 pub mod users;

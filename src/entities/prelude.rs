@@ -10,4 +10,5 @@ pub use super::password_resets::Entity as PasswordResets;
 pub use super::processing_jobs::Entity as ProcessingJobs;
 pub use super::revoked_tokens::Entity as RevokedTokens;
 pub use super::sessions::Entity as Sessions;
+pub use super::transforms::Entity as Transforms;
 pub use super::users::Entity as Users;

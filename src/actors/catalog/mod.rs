@@ -23,6 +23,9 @@
 //! - [`jobs`]: `processing_jobs`: the jobs a user asks for and a job's life in
 //!   the pipeline.
 //! - [`shares`]: `file_shares`: public links to a file.
+//! - [`transforms`]: `transforms`: a cache of the images transformed on request,
+//!   evicted least recently used beyond `TRANSFORM_CACHE_SIZE` and deleted with
+//!   their file.
 //! - [`admin`]: the operator's (`kiln user|jobs|files|storage`) and the
 //!   administrators' messages, which reach across every user.
 //!
@@ -54,6 +57,7 @@ mod queries;
 mod records;
 pub mod sessions;
 pub mod shares;
+pub mod transforms;
 
 pub use records::{File, Job, User, Variant};
 

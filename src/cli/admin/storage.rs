@@ -4,7 +4,9 @@
 //! Every file row must have its original with the recorded size and SHA-256
 //! (read as a stream, so a large original is never held in memory), every
 //! variant row its object with the recorded size (variants record no
-//! checksum), and every object must be named by a row. `--fix` repairs what
+//! checksum), and every object must be named by a row. An object a cached
+//! transform's row (`transforms`) names is no stray, and is not checked
+//! further: the cache is evicted and refilled on its own. `--fix` repairs what
 //! can be repaired without guessing:
 //!
 //! - an object no row names is deleted;
@@ -29,7 +31,7 @@ use super::progress::Progress;
 use super::{FileScan, ask, open_catalog, open_storage};
 use crate::actors::catalog::Catalog;
 use crate::actors::catalog::Variant;
-use crate::actors::catalog::admin::RemakeVariant;
+use crate::actors::catalog::admin::{RemakeVariant, ScanTransforms};
 use crate::actors::catalog::files::FileDetails;
 use crate::actors::storage::messages::{DeleteObject, GetObject, ListAllObjects, ListedObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
@@ -91,6 +93,7 @@ pub async fn run(config: &Config, action: StorageAction) -> anyhow::Result<()> {
             }
         }
     }
+    check.cached_transforms().await?;
     let young = check.strays(stray_min_age).await?;
     let Check {
         progress,
@@ -235,6 +238,30 @@ impl Check {
         self.progress
             .println(&format!("  fixed: the variant's row is removed; {remade}"));
         Ok(())
+    }
+
+    /// Takes the objects of cached transforms off the unmatched list.
+    async fn cached_transforms(&mut self) -> anyhow::Result<()> {
+        /// Rows read per page.
+        const PAGE: u64 = 500;
+        let mut after = None;
+        loop {
+            let scan = ScanTransforms {
+                request_id: RequestId::generate(),
+                after,
+                limit: PAGE,
+            };
+            let page = ask(&self.catalog, scan).await?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            after = Some(last.id);
+            for cached in &page {
+                if self.objects.remove(&cached.storage_key).is_some() {
+                    self.progress.advance(1);
+                }
+            }
+        }
     }
 
     /// Reports (and with `--fix` deletes) the objects no row named; replies

@@ -17,6 +17,9 @@
 //!
 //! Interrupting any step (Ctrl-C, a crash) loses nothing: running the same
 //! command again skips what is already there and verified, and finishes.
+//!
+//! The cache of transformed images (`transforms` and the objects its rows name)
+//! is not copied: it is a cache, and the new deployment refills it on demand.
 
 mod handover;
 pub mod objects;

@@ -6,7 +6,8 @@
 //! multipart upload that is aborted on failure (never buffered whole), with the
 //! content type S3 serves on presigned links. The content type and the recorded
 //! size and SHA-256 come from the `files` and `file_variants` rows; an object no
-//! row names is copied too, typed by its extension.
+//! row names is copied too, typed by its extension. The objects of cached
+//! transforms (named by `transforms` rows) are not: the cache stays behind.
 //!
 //! An object is *verified* when the bytes read back from the bucket hash to the
 //! SHA-256 of the bytes read from the disk (and their size matches). The disk
@@ -16,7 +17,7 @@
 //! size and hash is skipped, which is what makes an interrupted run resumable:
 //! S3 writes an object whole or not at all, and the check reads it back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use actix::Addr;
@@ -28,7 +29,7 @@ use sha2::{Digest, Sha256};
 use crate::actors::storage::messages::{GetObject, ListAllObjects, ListedObject, PutObject};
 use crate::actors::storage::{ObjectKey, Storage};
 use crate::cli::admin::progress::Progress;
-use crate::entities::{file_variants, files};
+use crate::entities::{file_variants, files, transforms};
 use crate::telemetry::RequestId;
 
 /// What the rows say about an object.
@@ -66,9 +67,20 @@ pub async fn copy_all(
     concurrency: usize,
 ) -> anyhow::Result<ObjectReport> {
     let mut recorded = recorded_objects(source_db).await?;
-    let on_disk = list(source)
+    let cached: HashSet<String> = transforms::Entity::find()
+        .select_only()
+        .column(transforms::Column::StorageKey)
+        .into_tuple()
+        .all(source_db)
+        .await?
+        .into_iter()
+        .collect();
+    let on_disk: Vec<ListedObject> = list(source)
         .await
-        .context("cannot list the local objects")?;
+        .context("cannot list the local objects")?
+        .into_iter()
+        .filter(|object| !cached.contains(&object.key))
+        .collect();
     let in_bucket: HashMap<String, u64> = list(target)
         .await
         .context("cannot list the target bucket")?

@@ -8,8 +8,9 @@
 //! answers questions about the product (an account, a file, a job) and has no
 //! business offering "every row of table X", which only this tool needs. The
 //! entities drive the copy, so a column added to an entity is copied with no
-//! change here; a new *table* must be added to [`tables`], and the source check
-//! refuses a database holding a table this list does not know.
+//! change here; a new *table* must be added to [`tables`] (or, when it is not
+//! to be copied, to [`NOT_COPIED`]), and the source check refuses a database
+//! holding a table neither list knows.
 //!
 //! Each batch is one `INSERT ... ON CONFLICT (primary key) DO NOTHING`, so a run
 //! interrupted anywhere can run again: rows it copied before are left alone, the
@@ -63,6 +64,10 @@ pub fn tables() -> [Table; 11] {
         table::<email_verifications::Entity>(),
     ]
 }
+
+/// Kiln tables deliberately left behind: `transforms` is a cache, which the new
+/// deployment refills on demand (its objects stay behind too).
+pub const NOT_COPIED: [&str; 1] = ["transforms"];
 
 /// How a table's rows change on the way; most arrive exactly as they were.
 pub trait CopiedTable: EntityTrait {
@@ -199,7 +204,8 @@ pub async fn count_all(db: &DatabaseConnection) -> Result<u64, DbErr> {
 
 /// Refuses a source whose schema this binary cannot copy whole: migrations
 /// still pending (its rows would not fit the entities), or a table no entry of
-/// [`tables`] copies (it would be silently left behind).
+/// [`tables`] copies and [`NOT_COPIED`] does not name (it would be silently
+/// left behind).
 pub async fn check_source_schema(source: &DatabaseConnection) -> anyhow::Result<()> {
     let pending = Migrator::get_pending_migrations(source).await?;
     if !pending.is_empty() {
@@ -220,7 +226,7 @@ pub async fn check_source_schema(source: &DatabaseConnection) -> anyhow::Result<
     let mut unknown = Vec::new();
     for row in rows {
         let name: String = row.try_get("", "name")?;
-        if !known.contains(&name.as_str()) {
+        if !known.contains(&name.as_str()) && !NOT_COPIED.contains(&name.as_str()) {
             unknown.push(name);
         }
     }

@@ -14,9 +14,10 @@ use super::records::{FailedJob, FailedJobsPage};
 use crate::actors::catalog::files::FileDetails;
 use crate::actors::catalog::jobs::{Handoff, run_again};
 use crate::actors::catalog::queries::refresh_file_status;
+use crate::actors::catalog::transforms::CachedTransform;
 use crate::actors::catalog::{Catalog, CatalogError, Job, User, Variant, begin_write};
 use crate::domain::jobs::JobStatus;
-use crate::entities::{file_variants, files, processing_jobs, users};
+use crate::entities::{file_variants, files, processing_jobs, transforms, users};
 
 impl Handler<ListUsers> for Catalog {
     type Result = ResponseFuture<Result<Vec<User>, CatalogError>>;
@@ -216,6 +217,26 @@ impl Handler<ScanFiles> for Catalog {
                     file: file.into(),
                 })
                 .collect())
+        })
+    }
+}
+
+impl Handler<ScanTransforms> for Catalog {
+    type Result = ResponseFuture<Result<Vec<CachedTransform>, CatalogError>>;
+
+    fn handle(&mut self, msg: ScanTransforms, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.scan_transforms", request_id = %msg.request_id);
+        self.run("scan_transforms", span, |db| async move {
+            let mut query = transforms::Entity::find();
+            if let Some(after) = msg.after {
+                query = query.filter(transforms::Column::Id.gt(after));
+            }
+            let page = query
+                .order_by_asc(transforms::Column::Id)
+                .limit(msg.limit)
+                .all(&db)
+                .await?;
+            Ok(page.into_iter().map(CachedTransform::from).collect())
         })
     }
 }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::records::FailedJobsPage;
 use crate::actors::catalog::files::{FileCursor, FileDetails};
+use crate::actors::catalog::transforms::CachedTransform;
 use crate::actors::catalog::{CatalogError, User};
 use crate::domain::jobs::JobStatus;
 use crate::telemetry::RequestId;
@@ -63,6 +64,16 @@ pub struct ScanFiles {
     pub created_before: Option<DateTime<Utc>>,
     pub owner: Option<Uuid>,
     pub after: Option<FileCursor>,
+    pub limit: u64,
+}
+
+/// One page of cached transforms across every file, by id, after `after`: the
+/// objects `kiln storage verify` must not call strays.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<CachedTransform>, CatalogError>")]
+pub struct ScanTransforms {
+    pub request_id: RequestId,
+    pub after: Option<Uuid>,
     pub limit: u64,
 }
 

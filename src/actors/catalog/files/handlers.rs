@@ -13,10 +13,10 @@ use uuid::Uuid;
 use super::messages::*;
 use super::records::{FileCounts, FileDetails, VariantOfFile};
 use crate::actors::catalog::jobs::job_row;
-use crate::actors::catalog::queries::owned_file;
+use crate::actors::catalog::queries::{lock_file_row, owned_file};
 use crate::actors::catalog::{Catalog, CatalogError, File, Job, Variant, begin_write};
 use crate::domain::jobs::FileStatus;
-use crate::entities::{file_variants, files, processing_jobs};
+use crate::entities::{file_variants, files, processing_jobs, transforms};
 
 impl Handler<RecordUpload> for Catalog {
     type Result = ResponseFuture<Result<(File, Vec<Job>), CatalogError>>;
@@ -219,6 +219,9 @@ impl Handler<DeleteFile> for Catalog {
             let Some(file) = owned_file(&txn, msg.user_id, msg.file_id).await? else {
                 return Ok(None);
             };
+            // Nothing adds a row naming an object to the file from here on
+            // (a transform being recorded waits), so every key is read below.
+            lock_file_row(&txn, file.id).await?;
             let mut keys: Vec<String> = file_variants::Entity::find()
                 .select_only()
                 .column(file_variants::Column::StorageKey)
@@ -226,8 +229,17 @@ impl Handler<DeleteFile> for Catalog {
                 .into_tuple()
                 .all(&txn)
                 .await?;
+            let cached: Vec<String> = transforms::Entity::find()
+                .select_only()
+                .column(transforms::Column::StorageKey)
+                .filter(transforms::Column::FileId.eq(file.id))
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            keys.extend(cached);
             keys.push(file.storage_key.clone());
-            // Variants and jobs go with the file (ON DELETE CASCADE).
+            // Variants, jobs and cached transforms go with the file (ON DELETE
+            // CASCADE).
             files::Entity::delete_by_id(file.id).exec(&txn).await?;
             txn.commit().await?;
             Ok(Some(keys))

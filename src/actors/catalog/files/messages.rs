@@ -91,8 +91,8 @@ pub struct FindFile {
     pub file_id: Uuid,
 }
 
-/// Deletes a file's rows (variants and jobs go with it) and replies with the
-/// storage keys that were in use, for the caller to delete.
+/// Deletes a file's rows (variants, jobs and cached transforms go with it) and
+/// replies with the storage keys that were in use, for the caller to delete.
 #[derive(Message)]
 #[rtype(result = "Result<Option<Vec<String>>, CatalogError>")]
 pub struct DeleteFile {
