@@ -45,6 +45,7 @@
 //! but retrying does not fix it either; the retry endpoint brings the job back once
 //! the library is installed.) Panics are not errors: the processor actor catches them.
 
+mod attention;
 mod color;
 mod decode;
 mod encode;
@@ -56,6 +57,7 @@ mod resize;
 mod sniff;
 mod text;
 mod thumbnail;
+mod transform;
 mod watermark;
 mod webp;
 
@@ -76,6 +78,10 @@ pub use pdf::{DEFAULT_PDFIUM_LIBRARY, load_pdfium, pdfium_library, set_pdfium_li
 pub use placeholder::ThumbHash;
 pub use registry::Processor;
 pub use sniff::{MediaKind, probe_dimensions};
+pub use transform::{
+    DEFAULT_TRANSFORM_MAX_DIMENSION, Gravity, TRANSFORM_FORMATS, TransformFit, TransformSpec,
+    format_name,
+};
 pub use watermark::{MAX_FONT_SIZE, MAX_WATERMARK_CHARS};
 
 // Each processor's options and their defaults, which the web UI's form shows.
@@ -305,6 +311,9 @@ pub fn validate(processor: &str, options: &serde_json::Value) -> Result<String, 
 /// `kiln storage verify --fix` asks it to find the job that remakes a lost
 /// variant. Options [`validate`] refuses make nothing.
 pub fn variant_names(processor: &str, variant: &str, options: &serde_json::Value) -> Vec<String> {
+    if processor == TRANSFORM {
+        return vec![variant.to_owned()];
+    }
     let Ok(processor) = Processor::from_name(processor) else {
         return Vec::new();
     };
@@ -352,7 +361,11 @@ impl<'a, T: AsRef<[u8]> + ?Sized> From<&'a T> for Inputs<'a> {
     }
 }
 
-/// Runs one processor on a whole original.
+/// The internal processor that makes a transform ([`transform`]): a processor
+/// child runs it for `kiln api`, and no job can name it.
+pub const TRANSFORM: &str = "transform";
+
+/// Runs one processor (or [`TRANSFORM`]) on a whole original.
 ///
 /// `variant` names the output; a `resize` with `sizes` names its outputs by size
 /// ("sm", "md", ...) instead. `inputs` is the original's bytes, or [`Inputs`] that
@@ -366,6 +379,13 @@ pub fn run<'a>(
 ) -> Result<Processed, ProcessError> {
     let inputs = inputs.into();
     let input = inputs.original;
+    if processor == TRANSFORM {
+        let spec = TransformSpec::parse(&options::Options::new(TRANSFORM, options)?)?;
+        MediaKind::sniff(input)
+            .filter(|kind| kind.is_image())
+            .ok_or_else(|| ProcessError::Unsupported("only an image can be transformed".into()))?;
+        return transform::run(variant, &spec, input, limits);
+    }
     let processor = Processor::from_name(processor)?;
     let options = ProcessorOptions::parse(processor, options)?;
     let kind = MediaKind::sniff(input).ok_or_else(|| {

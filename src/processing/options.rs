@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{ProcessError, Processor};
+use super::ProcessError;
 
 /// Largest width or height a client may ask of an image processor (they never upscale,
 /// so the source bounds the real output anyway).
@@ -39,6 +39,8 @@ pub enum OutputFormat {
     Png,
     /// Lossy libwebp at the job's quality (the `webp` processor can also ask for lossless).
     Webp,
+    /// 256 colours per frame, made only by transforms (an animation stays one).
+    Gif,
 }
 
 /// Where a watermark sits: one of nine anchors, a margin in from the edges it names.
@@ -132,12 +134,13 @@ pub(super) fn invalid(message: String) -> ProcessError {
 pub(super) struct Options<'a> {
     /// `None`: the client sent `null`, which means no options.
     map: Option<&'a Map<String, Value>>,
-    processor: Processor,
+    /// The processor's name, which the messages give.
+    processor: &'static str,
 }
 
 impl<'a> Options<'a> {
-    /// Reads `options` (an object, or `null` for none) for `processor`.
-    pub(super) fn new(processor: Processor, options: &'a Value) -> Result<Self, ProcessError> {
+    /// Reads `options` (an object, or `null` for none) for the processor named `processor`.
+    pub(super) fn new(processor: &'static str, options: &'a Value) -> Result<Self, ProcessError> {
         match options {
             Value::Null => Ok(Options {
                 map: None,
@@ -148,14 +151,13 @@ impl<'a> Options<'a> {
                 processor,
             }),
             _ => Err(invalid(format!(
-                "options for {} must be a JSON object",
-                processor.name()
+                "options for {processor} must be a JSON object"
             ))),
         }
     }
 
-    /// The processor whose options these are.
-    pub(super) fn processor(&self) -> Processor {
+    /// The name of the processor whose options these are.
+    pub(super) fn processor(&self) -> &'static str {
         self.processor
     }
 
@@ -174,7 +176,7 @@ impl<'a> Options<'a> {
         {
             Some(key) => Err(invalid(format!(
                 "unknown option `{key}` for {}; its options are {}",
-                self.processor.name(),
+                self.processor,
                 known.join(", ")
             ))),
             None => Ok(()),
@@ -235,7 +237,7 @@ impl<'a> Options<'a> {
                 let names: Vec<String> = choices.iter().map(|(n, _)| format!("\"{n}\"")).collect();
                 Err(invalid(format!(
                     "`{key}` for {} must be one of {}, not {value}",
-                    self.processor.name(),
+                    self.processor,
                     names.join(", ")
                 )))
             }
@@ -288,8 +290,8 @@ impl<'a> Options<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Processor;
     use super::super::registry::ProcessorOptions;
-    use super::*;
     use serde_json::json;
 
     #[test]

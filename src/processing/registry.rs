@@ -101,7 +101,7 @@ pub(crate) enum ProcessorOptions {
 impl ProcessorOptions {
     /// Parses `options` (an object, or `null` for none) for `processor`.
     pub fn parse(processor: Processor, options: &Value) -> Result<ProcessorOptions, ProcessError> {
-        let o = Options::new(processor, options)?;
+        let o = Options::new(processor.name(), options)?;
         Ok(match processor {
             Processor::Thumbnail => ProcessorOptions::Thumbnail(ThumbnailOptions::parse(&o)?),
             Processor::Resize => ProcessorOptions::Resize(ResizeOptions::parse(&o)?),

@@ -40,6 +40,7 @@ pub fn decode_output(output: &Output) -> DynamicImage {
         "jpg" => ImageFormat::Jpeg,
         "png" => ImageFormat::Png,
         "webp" => ImageFormat::WebP,
+        "gif" => ImageFormat::Gif,
         other => panic!("unexpected output extension {other}"),
     };
     assert_eq!(

@@ -99,7 +99,7 @@ impl Mark {
             )),
             (None, None) => Err(invalid(format!(
                 "{} needs `text`, {rule}, or `image`, the id of another of your image files",
-                o.processor().name()
+                o.processor()
             ))),
             (Some(text), None) => {
                 if o.get("scale").is_some() {
