@@ -29,6 +29,7 @@ use crate::actors::storage::Storage;
 use crate::actors::supervisor::{GraphResources, PipelineSettings, RedisResources, Supervisor};
 use crate::auth::jwt::JwtKeys;
 use crate::config::{Config, JwtSecret, RedisConfig};
+use crate::domain::transforms::TransformKey;
 use crate::http::{self, AppState, request_context::request_context};
 
 /// Which parts of Kiln this process runs.
@@ -152,6 +153,7 @@ impl Application {
                 requeue_after: config.requeue_after,
                 limits: config.limits(),
                 child: processor_command(&config)?,
+                transforms: role.serves_http().then(|| config.transforms.clone()),
             },
         });
 
@@ -159,6 +161,10 @@ impl Application {
             actors: actors.clone(),
             jwt: JwtKeys::new(&jwt_secret, config.jwt.ttl)?,
             cookie_key: derive_key(&jwt_secret, b"kiln/signed-cookies"),
+            transform_key: match &config.transforms.key {
+                Some(key) => TransformKey::new(key.expose_secret().as_bytes()),
+                None => TransformKey::new(derive_key(&jwt_secret, b"kiln/transform-urls")),
+            },
             config: config.clone(),
         });
         let server = if let Some(listener) = listener {

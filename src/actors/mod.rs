@@ -9,6 +9,8 @@
 //! - [`reader`] owns the transport's consuming side;
 //! - [`runner`] carries one job through one attempt;
 //! - [`processors`] owns the processor children (`kiln processor`), one per slot;
+//! - [`transformer`] makes transforms on request and keeps their cache, with
+//!   processor children of its own;
 //! - [`events`] fans status changes out (Redis pub/sub when scaled out);
 //! - [`credentials`] hashes passwords on its own threads;
 //! - [`limiter`] counts attempts (sign-ins, registrations, mails asked for)
@@ -36,6 +38,7 @@ pub mod restart;
 pub mod runner;
 pub mod storage;
 pub mod supervisor;
+pub mod transformer;
 
 use std::time::Duration;
 

@@ -15,9 +15,10 @@
 //!    ├─ auth       JWT_*, LOGIN_*, REGISTER_*, TRUSTED_PROXIES, SESSION_*
 //!    ├─ mail       SMTP_*
 //!    ├─ oauth      GOOGLE_*, GITHUB_*
-//!    └─ pipeline   MAX_UPLOAD_SIZE, ALLOWED_EXTRA_TYPES, WORKER_CONCURRENCY,
-//!                  JOB_TIMEOUT, MAX_RETRIES, MAX_IMAGE_PIXELS, PDFIUM_LIBRARY,
-//!                  PROCESSOR_*, RECONCILE_INTERVAL, REQUEUE_AFTER
+//!    ├─ pipeline   MAX_UPLOAD_SIZE, ALLOWED_EXTRA_TYPES, WORKER_CONCURRENCY,
+//!    │             JOB_TIMEOUT, MAX_RETRIES, MAX_IMAGE_PIXELS, PDFIUM_LIBRARY,
+//!    │             PROCESSOR_*, RECONCILE_INTERVAL, REQUEUE_AFTER
+//!    └─ transforms TRANSFORM_*
 //! ```
 
 mod auth;
@@ -26,6 +27,7 @@ mod env;
 mod mail;
 mod oauth;
 mod pipeline;
+mod transforms;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -39,6 +41,7 @@ pub use env::ConfigError;
 pub use mail::{MailConfig, MailTransport, SmtpConfig, SmtpTls};
 pub use oauth::{OAuthConfig, OAuthProviderConfig};
 pub use pipeline::{DEFAULT_PROCESSOR_MEMORY_LIMIT, ProcessorConfig};
+pub use transforms::TransformConfig;
 
 use crate::domain::TrustedProxies;
 use env::{Env, parse_http_url};
@@ -83,6 +86,8 @@ pub struct Config {
     pub pdfium_library: PathBuf,
     /// The `kiln processor` children that run every job, and their limits.
     pub processor: ProcessorConfig,
+    /// Transforms made on request (`TRANSFORM_*`).
+    pub transforms: TransformConfig,
     /// How often each process looks for jobs the transport must carry again.
     pub reconcile_interval: Duration,
     /// A queued job untouched this long is published again (its transport
@@ -186,6 +191,7 @@ impl Config {
                 as usize,
             pdfium_library,
             processor,
+            transforms: transforms::read(&env)?,
             reconcile_interval,
             requeue_after,
             log,

@@ -15,6 +15,7 @@ pub mod shares;
 pub mod text;
 mod throttle;
 mod token_name;
+pub mod transforms;
 mod upload_type;
 
 pub use client_address::{TrustedProxies, counted_as};

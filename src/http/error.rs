@@ -17,11 +17,15 @@ use crate::actors::events::EventsError;
 use crate::actors::ingest::IngestError;
 use crate::actors::limiter::LimiterError;
 use crate::actors::storage::StorageError;
+use crate::actors::transformer::TransformError;
 use crate::domain::requests::RequestError;
 use crate::error_chain;
 
 /// How long a client should wait before retrying when a backend is down.
 const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// How long a client refused for a full transform queue should wait: about
+/// the time one transform takes.
+const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How long a client refused another event stream should wait: a stream it
 /// closed is counted out at once, but one that merely went away may take
 /// that long to be noticed.
@@ -37,6 +41,9 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("{0}")]
     Forbidden(String),
+    /// Forbidden, with a code of its own (`invalid_signature`, `expired`).
+    #[error("{message}")]
+    Denied { code: &'static str, message: String },
     /// The credential is right, but an operator disabled the account.
     #[error("this account is disabled; ask the service's operator")]
     AccountDisabled,
@@ -58,6 +65,9 @@ pub enum ApiError {
     /// The user holds as many event streams open as they may.
     #[error("too many open event streams: at most {limit} per user; close one to open another")]
     TooManyStreams { limit: usize },
+    /// Work refused because as much is queued as may be; retry in a moment.
+    #[error("{0}")]
+    Busy(String),
     #[error("{backend} is unavailable; retry shortly")]
     Unavailable {
         backend: &'static str,
@@ -96,7 +106,8 @@ impl ApiError {
         match self {
             Self::BadRequest { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Unprocessable { code, .. } => code,
+            | Self::Unprocessable { code, .. }
+            | Self::Denied { code, .. } => code,
             Self::Unauthorized => "unauthorized",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden(_) => "forbidden",
@@ -107,6 +118,7 @@ impl ApiError {
             Self::UnsupportedType(_) => "unsupported_type",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::TooManyStreams { .. } => "too_many_streams",
+            Self::Busy(_) => "busy",
             Self::Unavailable { .. } => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -141,9 +153,10 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::AccountDisabled | Self::EmailUnverified => {
-                StatusCode::FORBIDDEN
-            }
+            Self::Forbidden(_)
+            | Self::Denied { .. }
+            | Self::AccountDisabled
+            | Self::EmailUnverified => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -152,7 +165,7 @@ impl ResponseError for ApiError {
             Self::TooManyRequests { .. } | Self::TooManyStreams { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable { .. } | Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -167,6 +180,7 @@ impl ResponseError for ApiError {
             Self::TooManyRequests { retry_after } => Some(retry_after_secs(*retry_after).max(1)),
             Self::TooManyStreams { .. } => Some(STREAMS_RETRY_AFTER.as_secs()),
             Self::Unavailable { .. } => Some(UNAVAILABLE_RETRY_AFTER.as_secs()),
+            Self::Busy(_) => Some(BUSY_RETRY_AFTER.as_secs()),
             _ => None,
         };
         if let Some(secs) = retry_after {
@@ -180,6 +194,21 @@ impl ResponseError for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+impl From<TransformError> for ApiError {
+    fn from(err: TransformError) -> Self {
+        match err {
+            TransformError::FileNotFound => Self::NotFound("file"),
+            TransformError::NotAnImage(_) => Self::UnsupportedType(err.to_string()),
+            TransformError::Refused { code, message } => Self::Unprocessable { code, message },
+            TransformError::Busy => Self::Busy(err.to_string()),
+            TransformError::Unavailable(reason) => Self::Unavailable {
+                backend: "the transform service",
+                source: reason.into(),
+            },
+        }
     }
 }
 

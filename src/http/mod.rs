@@ -1,5 +1,5 @@
 //! HTTP: the JSON API (`api/`), operational routes, the local-storage download
-//! route and the web UI's pages. Handlers hold no database pool, object store or
+//! route, share links, transforms and the web UI's pages. Handlers hold no database pool, object store or
 //! Redis client: they send typed messages to the actors in [`AppState`].
 
 pub mod api;
@@ -10,6 +10,7 @@ pub mod ops;
 pub mod request_context;
 pub mod session;
 pub(crate) mod shares;
+mod transforms;
 mod ui;
 
 pub use ui::{check_templates, refuse_cross_site};
@@ -22,6 +23,7 @@ use actix_web::web;
 use crate::actors::{ActorHandles, Asks};
 use crate::auth::jwt::JwtKeys;
 use crate::config::Config;
+use crate::domain::transforms::TransformKey;
 use error::ApiError;
 
 /// What every handler can reach: actor addresses, token keys and settings.
@@ -30,6 +32,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Authenticates short-lived cookies Kiln reads back (the OAuth flow's).
     pub cookie_key: [u8; 32],
+    /// Signs and checks transform URLs (`TRANSFORM_KEY`).
+    pub transform_key: TransformKey,
     pub config: Arc<Config>,
 }
 
@@ -77,6 +81,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, ops_port_set: bool) {
     })
     .configure(objects::configure)
     .configure(shares::configure)
+    .configure(transforms::configure)
     .service(web::scope("/api").configure(api::configure))
     .configure(ui::configure);
 }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::{AppState, ask};
-use crate::actors::storage::messages::{OpenSignedObject, OpenedObject, Read};
+use crate::actors::storage::messages::{OpenObject, OpenSignedObject, OpenedObject, Read};
 use crate::actors::storage::{ObjectKey, signing::ROUTE_PREFIX};
 use crate::domain::delivery::{ByteRange, Delivery, none_match};
 use crate::telemetry::RequestId;
@@ -89,9 +89,52 @@ async fn open_signed(
     Ok(with_bytes(response, object))
 }
 
+/// Answers a request for the object at `key` that the caller has already let
+/// in (a share link's, a transform's): the delivery headers, its `ETag` with
+/// 304s, `cache_control`, one `Range` and `HEAD`. `more_headers` are added
+/// to every answer (a 304 too).
+pub(super) async fn deliver_object(
+    state: &AppState,
+    request_id: RequestId,
+    req: &HttpRequest,
+    key: ObjectKey,
+    delivery: &Delivery,
+    cache_control: &str,
+    more_headers: &[(header::HeaderName, String)],
+) -> Result<HttpResponse, ApiError> {
+    let etag = delivery.etag();
+    let (read, client_holds_it) = what_to_read(req, etag.as_deref());
+    let object = ask(
+        &state.actors.storage,
+        OpenObject {
+            request_id,
+            key,
+            read,
+        },
+    )
+    .await?;
+    let mut response = HttpResponse::Ok();
+    for (name, value) in delivery.headers() {
+        response.insert_header((name, value));
+    }
+    if let Some(etag) = &etag {
+        response.insert_header((header::ETAG, etag.as_str()));
+    }
+    for (name, value) in more_headers {
+        response.insert_header((name.clone(), value.as_str()));
+    }
+    response
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .insert_header((header::ACCEPT_RANGES, "bytes"));
+    if client_holds_it {
+        return Ok(response.status(StatusCode::NOT_MODIFIED).finish());
+    }
+    Ok(with_bytes(response, object))
+}
+
 /// What a request for bytes whose `ETag` is `etag` needs read, and whether the
 /// client already holds them (its `If-None-Match` names the tag: a 304).
-pub(super) fn what_to_read(req: &HttpRequest, etag: Option<&str>) -> (Read, bool) {
+fn what_to_read(req: &HttpRequest, etag: Option<&str>) -> (Read, bool) {
     let header_of = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
     let client_holds_it = match (etag, header_of(header::IF_NONE_MATCH)) {
         (Some(etag), Some(if_none_match)) => none_match(if_none_match, etag),
@@ -107,7 +150,7 @@ pub(super) fn what_to_read(req: &HttpRequest, etag: Option<&str>) -> (Read, bool
 }
 
 /// The response carrying `object`'s bytes, or the part of them it holds.
-pub(super) fn with_bytes(mut response: HttpResponseBuilder, object: OpenedObject) -> HttpResponse {
+fn with_bytes(mut response: HttpResponseBuilder, object: OpenedObject) -> HttpResponse {
     let OpenedObject { size, part, body } = object;
     match (part, body) {
         (ByteRange::Unsatisfiable, _) => response

@@ -10,16 +10,14 @@
 //! `SHARE_RATE_WINDOW` ([`admit`]), so nobody guesses tokens or pulls a shared
 //! file without end.
 
-use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::ApiError;
-use super::objects::{what_to_read, with_bytes};
+use super::objects::deliver_object;
 use super::request_context::counted_client;
 use super::{AppState, ask};
 use crate::actors::ingest::{FindSharedObject, SharedObject};
 use crate::actors::limiter::{ReserveAttempt, Subject};
-use crate::actors::storage::messages::OpenObject;
 use crate::telemetry::RequestId;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -41,9 +39,14 @@ pub async fn admit(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> 
     }
 }
 
-/// The public address of the link whose token is `token`: under `BASE_URL`
-/// when set, else under the address this request was sent to.
+/// The public address of the link whose token is `token`.
 pub fn share_url(req: &HttpRequest, state: &AppState, token: &str) -> String {
+    public_url(req, state, &format!("/s/{token}"))
+}
+
+/// The public address of `path` on this Kiln: under `BASE_URL` when set, else
+/// under the address this request was sent to.
+pub fn public_url(req: &HttpRequest, state: &AppState, path: &str) -> String {
     let base = match &state.config.base_url {
         Some(base) => base.as_str().trim_end_matches('/').to_string(),
         None => {
@@ -51,7 +54,7 @@ pub fn share_url(req: &HttpRequest, state: &AppState, token: &str) -> String {
             format!("{}://{}", info.scheme(), info.host())
         }
     };
-    format!("{base}/s/{token}")
+    format!("{base}{path}")
 }
 
 async fn shared_bytes(
@@ -71,29 +74,5 @@ async fn shared_bytes(
         },
     )
     .await?;
-    let etag = delivery.etag();
-    let (read, client_holds_it) = what_to_read(&req, etag.as_deref());
-    let object = ask(
-        &state.actors.storage,
-        OpenObject {
-            request_id,
-            key,
-            read,
-        },
-    )
-    .await?;
-    let mut response = HttpResponse::Ok();
-    for (name, value) in delivery.headers() {
-        response.insert_header((name, value));
-    }
-    if let Some(etag) = &etag {
-        response.insert_header((header::ETAG, etag.as_str()));
-    }
-    response
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((header::ACCEPT_RANGES, "bytes"));
-    if client_holds_it {
-        return Ok(response.status(StatusCode::NOT_MODIFIED).finish());
-    }
-    Ok(with_bytes(response, object))
+    deliver_object(&state, request_id, &req, key, &delivery, "no-cache", &[]).await
 }

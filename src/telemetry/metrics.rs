@@ -46,6 +46,10 @@ const STORAGE_DURATION: &str = "kiln_storage_operation_duration_seconds";
 const STORAGE_ERRORS: &str = "kiln_storage_operation_errors_total";
 const DB_DURATION: &str = "kiln_db_operation_duration_seconds";
 const DB_ERRORS: &str = "kiln_db_operation_errors_total";
+const TRANSFORM_REQUESTS: &str = "kiln_transform_requests_total";
+const TRANSFORMS_MADE: &str = "kiln_transforms_made_total";
+const TRANSFORM_DURATION: &str = "kiln_transform_duration_seconds";
+const TRANSFORM_EVICTIONS: &str = "kiln_transform_cache_evictions_total";
 
 /// Request latencies: a few milliseconds for most routes, seconds for uploads.
 const HTTP_BUCKETS: &[f64] = &[
@@ -77,6 +81,7 @@ pub fn install() -> &'static PrometheusHandle {
         for (name, buckets) in [
             (HTTP_DURATION, HTTP_BUCKETS),
             (JOB_DURATION, JOB_BUCKETS),
+            (TRANSFORM_DURATION, JOB_BUCKETS),
             (JOB_QUEUE_WAIT, QUEUE_WAIT_BUCKETS),
             (STORAGE_DURATION, OPERATION_BUCKETS),
             (DB_DURATION, OPERATION_BUCKETS),
@@ -196,6 +201,23 @@ fn describe() {
         DB_ERRORS,
         "Database operations that failed, by Catalog operation"
     );
+    describe_counter!(
+        TRANSFORM_REQUESTS,
+        "Transform requests answered by this process, by cache outcome (hit: from the cache; miss: made for it; joined: waited for an identical one being made; busy: refused, the queue was full)"
+    );
+    describe_counter!(
+        TRANSFORMS_MADE,
+        "Transforms this process decoded and made, by outcome (made, refused, failed)"
+    );
+    describe_histogram!(
+        TRANSFORM_DURATION,
+        Unit::Seconds,
+        "Time to make one transform, from reading the original to recording it"
+    );
+    describe_counter!(
+        TRANSFORM_EVICTIONS,
+        "Cached transforms deleted to keep the cache within TRANSFORM_CACHE_SIZE"
+    );
 }
 
 /// One answered HTTP request. `route` is the matched pattern, or `unmatched`.
@@ -255,6 +277,37 @@ pub fn job_finished(processor: &str, outcome: AttemptOutcome, elapsed: Option<Du
     if let Some(elapsed) = elapsed {
         histogram!(JOB_DURATION, "processor" => processor).record(elapsed.as_secs_f64());
     }
+}
+
+/// How a transform request was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransformCache {
+    Hit,
+    Miss,
+    Joined,
+    Busy,
+}
+
+/// One transform request answered (or refused as busy).
+pub fn transform_requested(cache: TransformCache) {
+    let label = match cache {
+        TransformCache::Hit => "hit",
+        TransformCache::Miss => "miss",
+        TransformCache::Joined => "joined",
+        TransformCache::Busy => "busy",
+    };
+    counter!(TRANSFORM_REQUESTS, "cache" => label).increment(1);
+}
+
+/// One transform made (or refused, or failed) after `elapsed`.
+pub fn transform_made(outcome: &'static str, elapsed: Duration) {
+    counter!(TRANSFORMS_MADE, "outcome" => outcome).increment(1);
+    histogram!(TRANSFORM_DURATION).record(elapsed.as_secs_f64());
+}
+
+/// Cached transforms evicted.
+pub fn transforms_evicted(count: u64) {
+    counter!(TRANSFORM_EVICTIONS).increment(count);
 }
 
 /// This worker's processor slots (and, so the series exists before the first

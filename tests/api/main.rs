@@ -31,6 +31,7 @@ mod retries;
 mod shares;
 mod storage;
 mod tokens;
+mod transforms;
 mod watermark;
 mod web_accounts;
 mod web_admin;

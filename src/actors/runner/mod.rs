@@ -19,8 +19,7 @@ mod failure;
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture, Supervised};
-use bytes::{Bytes, BytesMut};
-use futures::TryStreamExt;
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -300,15 +299,13 @@ impl Attempts {
             let size = output.bytes.len() as i64;
             let sha256 = hex::encode(Sha256::digest(&output.bytes));
             let content_type = output.content_type();
-            let bytes = bytes::Bytes::from(output.bytes);
-            let body = futures::stream::once(async move { Ok(bytes) });
             self.storage
-                .send(PutObject {
-                    request_id: request_id.clone(),
-                    key: key.clone(),
-                    content_type: content_type.to_string(),
-                    body: Box::pin(body),
-                })
+                .send(PutObject::of_bytes(
+                    request_id.clone(),
+                    key.clone(),
+                    content_type,
+                    output.bytes,
+                ))
                 .await??;
             variants.push(NewVariant {
                 name: output.variant,
@@ -363,17 +360,12 @@ impl Attempts {
                 }
                 other => other.into(),
             })?;
-        let mut bytes = BytesMut::with_capacity(object.size as usize);
-        let mut body = object.body;
-        while let Some(chunk) = body.try_next().await.map_err(|e| {
+        object.into_bytes().await.map_err(|e| {
             AttemptError::transient(
                 "object storage was unavailable; the job will be tried again",
                 Some(format!("reading {what} failed: {e}")),
             )
-        })? {
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes.freeze())
+        })
     }
 
     /// Reads the original of the file a watermark's `image` names, which must still

@@ -25,6 +25,24 @@ pub struct PutObject {
     pub body: ByteStream,
 }
 
+impl PutObject {
+    /// A put of bytes already in memory (a processor's output).
+    pub fn of_bytes(
+        request_id: RequestId,
+        key: ObjectKey,
+        content_type: impl Into<String>,
+        bytes: impl Into<Bytes>,
+    ) -> Self {
+        let bytes = bytes.into();
+        Self {
+            request_id,
+            key,
+            content_type: content_type.into(),
+            body: Box::pin(futures::stream::once(async move { Ok(bytes) })),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObject {
     pub size: u64,
@@ -40,6 +58,20 @@ pub struct GetObject {
 pub struct ObjectBody {
     pub size: u64,
     pub body: ByteStream,
+}
+
+impl ObjectBody {
+    /// Reads the whole body into memory (a processor's input).
+    pub async fn into_bytes(self) -> Result<Bytes, std::io::Error> {
+        use futures::TryStreamExt as _;
+        let capacity = usize::try_from(self.size).unwrap_or(0);
+        let mut bytes = bytes::BytesMut::with_capacity(capacity);
+        let mut body = self.body;
+        while let Some(chunk) = body.try_next().await? {
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes.freeze())
+    }
 }
 
 /// Deletes `key`; deleting an absent key succeeds.

@@ -13,7 +13,8 @@
 //!
 //! Which pipeline actors start depends on the process's role: every process
 //! has a Dispatcher (when it has a transport to publish on); processes that
-//! run jobs also get a StreamReader, a JobRunner and the processor pool.
+//! run jobs also get a StreamReader, a JobRunner and the processor pool;
+//! processes that serve HTTP get a Transformer with a processor pool of its own.
 //!
 //! Handlers receive the addresses as [`ActorHandles`]; nothing is looked up in a
 //! global registry.
@@ -43,7 +44,8 @@ use crate::actors::reader::StreamReader;
 use crate::actors::redis::Redis;
 use crate::actors::runner::{Attempts, JobRunner, lease_for};
 use crate::actors::storage::Storage;
-use crate::config::{OAuthConfig, RateLimits};
+use crate::actors::transformer::{TransformSettings, Transformer};
+use crate::config::{OAuthConfig, RateLimits, TransformConfig};
 use crate::processing::Limits;
 use crate::transport::redis_stream::{StreamConsumer, StreamPublisher};
 use crate::transport::{Consumer, Publisher, memory};
@@ -67,6 +69,8 @@ pub struct ActorHandles {
     pub reader: Option<Addr<StreamReader>>,
     /// Present on processes that run jobs: the `kiln processor` children.
     pub processors: Option<Addr<ProcessorPool>>,
+    /// Present on processes that serve HTTP: transforms made on request.
+    pub transformer: Option<Addr<Transformer>>,
 }
 
 /// Redis, when `REDIS_URL` is set: a pool for commands and a client for the
@@ -91,6 +95,8 @@ pub struct PipelineSettings {
     pub limits: Limits,
     /// How each processor child is started.
     pub child: ChildCommand,
+    /// Present on processes that serve HTTP: how they make transforms.
+    pub transforms: Option<TransformConfig>,
 }
 
 /// The resources the children will own, opened by start-up.
@@ -272,6 +278,24 @@ impl Supervisor {
                 actix::Supervisor::start(move |_| reader)
             });
 
+        let transformer = pipeline.transforms.as_ref().map(|config| {
+            let (child, limits, slots) =
+                (pipeline.child.clone(), pipeline.limits, config.concurrency);
+            let pool = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| {
+                ProcessorPool::new(child, slots, limits)
+            });
+            let settings = TransformSettings {
+                catalog: catalog.clone(),
+                storage: storage.clone(),
+                pool,
+                capacity: config.concurrency + config.queue,
+                max_dimension: config.max_dimension,
+                cache_size: config.cache_size,
+                timeout: config.timeout,
+            };
+            actix::Supervisor::start(move |_| Transformer::new(settings))
+        });
+
         let ingest = Ingest::new(
             storage.clone(),
             catalog.clone(),
@@ -306,6 +330,7 @@ impl Supervisor {
             dispatcher,
             reader,
             processors,
+            transformer,
         }
     }
 }

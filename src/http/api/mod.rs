@@ -8,6 +8,7 @@ mod jobs;
 mod recovery;
 mod shares;
 mod tokens;
+mod transforms;
 pub(crate) mod upload_form;
 
 #[cfg(feature = "fuzzing")]
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(tokens::configure)
         .configure(files::configure)
         .configure(shares::configure)
+        .configure(transforms::configure)
         .configure(events::configure)
         .configure(jobs::configure);
 }
