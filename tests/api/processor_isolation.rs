@@ -165,6 +165,11 @@ async fn an_image_whose_decoding_needs_more_than_the_memory_limit_fails_cleanly(
 async fn a_processor_that_panics_kills_its_job_at_once_and_its_child_lives_on() {
     let app = app_with_faults(&[]).await;
     let token = app.signed_in_user("panic@example.com").await;
+    // The child says hello once it has started.
+    wait_until(Duration::from_secs(10), || async {
+        processor_pids(&app).await.len() == 1
+    })
+    .await;
     let before = processor_pids(&app).await;
 
     let job = job_after_fault(&app, &token, "panic").await;

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::support::api::{error_code, fetch, file_id, header_of, retry_after};
 use crate::support::app::{TestApp, spawn_app, spawn_app_with};
 use crate::support::cluster::Cluster;
+use crate::support::fixtures::fixture;
 use crate::support::wait::wait_for;
 
 /// Mints a signed URL to a transform of `file_id`.
@@ -430,4 +431,57 @@ async fn beyond_its_slots_and_queue_a_process_refuses_transforms_with_retry_afte
     );
     assert_eq!(made + busy.len(), paths.len());
     assert!(busy.iter().all(|answer| retry_after(answer) >= 1));
+}
+
+#[actix_rt::test]
+async fn an_animation_stays_animated_as_gif_or_webp_and_too_many_frames_are_refused() {
+    use image::AnimationDecoder;
+    let app = spawn_app_with([("MAX_FRAMES", "1")]).await;
+    let token = app.signed_in_user("ada@example.com").await;
+    let accepted = app
+        .upload(
+            &token,
+            "animated.gif",
+            fixture("animated.gif"),
+            Some("thumbnail"),
+        )
+        .await;
+    let id = file_id(&accepted.json().await.unwrap());
+    // The fixture has two frames: refused, as the webp processor does.
+    let refused = app
+        .get(&format!("/t/{id}?w=40&fmt=gif"), Some(&token))
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(error_code(refused).await.contains("unsupported"));
+
+    let app = spawn_app().await;
+    let token = app.signed_in_user("ada@example.com").await;
+    let accepted = app
+        .upload(
+            &token,
+            "animated.gif",
+            fixture("animated.gif"),
+            Some("thumbnail"),
+        )
+        .await;
+    let id = file_id(&accepted.json().await.unwrap());
+    let gif = app
+        .get(&format!("/t/{id}?w=40&fmt=gif"), Some(&token))
+        .await;
+    assert_eq!(gif.status(), StatusCode::OK);
+    let bytes = gif.bytes().await.unwrap();
+    let frames = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(&bytes))
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap();
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[0].buffer().width(), 40);
+
+    let webp = app
+        .get(&format!("/t/{id}?w=40&fmt=webp"), Some(&token))
+        .await;
+    let bytes = webp.bytes().await.unwrap();
+    let decoder = image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(&bytes)).unwrap();
+    assert!(decoder.has_animation());
 }

@@ -446,17 +446,21 @@ impl Browser {
             &format!("wait_for_download {name:?}"),
             timeout,
             async || {
-                std::fs::read(downloads.join(name)).map_err(|_| {
-                    let saved: Vec<String> = std::fs::read_dir(downloads)
-                        .map(|entries| {
-                            entries
-                                .filter_map(Result::ok)
-                                .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    format!("the downloads are {saved:?}")
-                })
+                let saved: Vec<String> = std::fs::read_dir(downloads)
+                    .map(|entries| {
+                        entries
+                            .filter_map(Result::ok)
+                            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                // Chromium reserves the final name with an empty file and
+                // writes to `.crdownload` until the download is complete.
+                let in_progress = saved.iter().any(|file| file.ends_with(".crdownload"));
+                match std::fs::read(downloads.join(name)) {
+                    Ok(bytes) if !in_progress && !bytes.is_empty() => Ok(bytes),
+                    _ => Err(format!("the downloads are {saved:?}")),
+                }
             },
         )
         .await
