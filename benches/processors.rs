@@ -98,7 +98,12 @@ fn process(processor: &str, options: &Value, input: &Input) -> Result<Processed,
 /// bench per input. One untimed run first checks the processor succeeds and sets the
 /// measurement time to at least ten runs, so criterion neither warns nor stops short.
 fn bench(c: &mut Criterion, processor: &str, options: Value, inputs: &[Input]) {
-    let mut group = c.benchmark_group(processor);
+    bench_as(c, processor, processor, options, inputs);
+}
+
+/// [`bench`] under the group name `group`.
+fn bench_as(c: &mut Criterion, group: &str, processor: &str, options: Value, inputs: &[Input]) {
+    let mut group = c.benchmark_group(group);
     group.sample_size(SAMPLES).sampling_mode(SamplingMode::Flat);
     for input in inputs {
         let started = Instant::now();
@@ -125,6 +130,30 @@ fn resize(c: &mut Criterion) {
 
 fn webp(c: &mut Criterion) {
     bench(c, "webp", json!({}), &PHOTOS[..1]);
+}
+
+/// A 512-pixel thumbnail in each lossy format, at the qualities a page would
+/// use, to weigh AVIF's CPU against its bytes (the sizes go to stderr).
+fn formats(c: &mut Criterion) {
+    for (format, quality) in [("jpeg", 80), ("webp", 75), ("avif", 65)] {
+        let options = json!({"width": 512, "height": 512, "format": format, "quality": quality});
+        for input in PHOTOS.iter() {
+            if let Ok(processed) = process("thumbnail", &options, input) {
+                let bytes = processed.outputs.first().map_or(0, |out| out.bytes.len());
+                eprintln!(
+                    "processors bench: {format} q{quality} of {}: {bytes} bytes",
+                    input.name
+                );
+            }
+        }
+        bench_as(
+            c,
+            &format!("thumbnail-512-{format}"),
+            "thumbnail",
+            options,
+            &PHOTOS,
+        );
+    }
 }
 
 fn watermark(c: &mut Criterion) {
@@ -157,6 +186,6 @@ criterion_group! {
         .sample_size(SAMPLES)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(MEASUREMENT);
-    targets = thumbnail, resize, webp, watermark, pdf_thumbnail
+    targets = thumbnail, resize, webp, formats, watermark, pdf_thumbnail
 }
 criterion_main!(processors);

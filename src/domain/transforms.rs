@@ -31,7 +31,7 @@ const MAX_DPR: f64 = 4.0;
 pub enum FormatChoice {
     /// No `fmt`: the original's own, when a transform can write it.
     Original,
-    /// `fmt=auto`: the best the client's `Accept` allows.
+    /// `fmt=auto`: the best the client's `Accept` allows: AVIF, then WebP.
     Auto,
     Named(OutputFormat),
 }
@@ -132,11 +132,15 @@ impl TransformQuery {
         let format = match self.format {
             FormatChoice::Named(format) => format,
             FormatChoice::Original => same_as(source),
+            FormatChoice::Auto if accepts(accept, "image/avif") => OutputFormat::Avif,
             FormatChoice::Auto if accepts(accept, "image/webp") => OutputFormat::Webp,
             // Without WebP, a picture that may be transparent stays PNG or GIF.
             FormatChoice::Auto => same_as(source),
         };
-        let lossy = matches!(format, OutputFormat::Jpeg | OutputFormat::Webp);
+        let lossy = matches!(
+            format,
+            OutputFormat::Jpeg | OutputFormat::Webp | OutputFormat::Avif
+        );
         TransformSpec {
             width: self.width.map(|side| self.scaled(side)),
             height: self.height.map(|side| self.scaled(side)),
@@ -247,7 +251,7 @@ fn format(value: &str) -> Result<FormatChoice, String> {
         .iter()
         .find(|(name, _)| *name == value)
         .map(|(_, format)| FormatChoice::Named(*format))
-        .ok_or_else(|| format!("`fmt` must be jpeg, png, webp, gif or auto, not {value:?}"))
+        .ok_or_else(|| format!("`fmt` must be jpeg, png, webp, avif, gif or auto, not {value:?}"))
 }
 
 /// The key transform URLs are signed with.
@@ -379,6 +383,11 @@ mod tests {
         let chrome = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8";
         assert_eq!(
             auto.spec(MediaKind::Jpeg, chrome, 4096).format,
+            OutputFormat::Avif
+        );
+        let older = "image/webp,image/apng,image/*,*/*;q=0.8";
+        assert_eq!(
+            auto.spec(MediaKind::Jpeg, older, 4096).format,
             OutputFormat::Webp
         );
         assert_eq!(

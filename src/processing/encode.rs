@@ -1,7 +1,8 @@
 //! Encoding pixels into an [`Output`]: JPEG (at a quality, 4:2:0 with box-averaged
 //! chroma, alpha flattened onto white), PNG (alpha kept) and WebP (libwebp, lossy at a
-//! quality or lossless, alpha kept), and for transforms GIF (the `image` crate's
-//! encoder, each frame quantised to 256 colours).
+//! quality or lossless, alpha kept), AVIF (rav1e through ravif, alpha kept), and
+//! for transforms GIF (the `image` crate's encoder, each frame quantised to 256
+//! colours).
 //!
 //! JPEG goes through `jpeg-encoder` (AVX2 colour conversion and DCT when the CPU has
 //! them): several times faster than the `image` crate's encoder at the same quality.
@@ -21,9 +22,26 @@ use super::options::OutputFormat;
 use super::{MediaKind, Output, ProcessError};
 
 impl OutputFormat {
-    pub fn media_kind(self) -> MediaKind {
+    /// The MIME type of an output in this format.
+    pub fn content_type(self) -> &'static str {
         match self {
-            OutputFormat::Jpeg => MediaKind::Jpeg,
+            OutputFormat::Avif => "image/avif",
+            other => other.uploaded_kind().content_type(),
+        }
+    }
+
+    /// The extension of an output's object key.
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Avif => "avif",
+            other => other.uploaded_kind().extension(),
+        }
+    }
+
+    /// The kind of upload of the same format (AVIF is made, never taken in).
+    fn uploaded_kind(self) -> MediaKind {
+        match self {
+            OutputFormat::Jpeg | OutputFormat::Avif => MediaKind::Jpeg,
             OutputFormat::Png => MediaKind::Png,
             OutputFormat::Webp => MediaKind::Webp,
             OutputFormat::Gif => MediaKind::Gif,
@@ -81,6 +99,7 @@ pub(crate) fn encode(
         OutputFormat::Webp => {
             return encode_webp(variant, image, WebpCompression::Lossy { quality });
         }
+        OutputFormat::Avif => return encode_avif(variant, image, quality),
         OutputFormat::Gif => {
             let frame = AnimationFrame {
                 image: image.to_rgba8(),
@@ -204,6 +223,38 @@ pub(crate) fn encode_animated_webp(
         variant,
         encoded.to_vec(),
         OutputFormat::Webp,
+        width,
+        height,
+    ))
+}
+
+/// rav1e's speed preset (0 slowest, 10 fastest). 9 makes a 512-pixel AVIF in
+/// tens of milliseconds; 8 and below take three times longer for files a few
+/// per cent smaller, and 10 saves little time for files half as large again
+/// (BENCHMARKS.md, "AVIF").
+const AVIF_SPEED: u8 = 9;
+
+/// Encodes 8-bit RGB or RGBA pixels as an AVIF (alpha kept) at `quality`.
+fn encode_avif(variant: &str, image: &DynamicImage, quality: u8) -> Result<Output, ProcessError> {
+    let (width, height) = (image.width(), image.height());
+    let rgba = image.to_rgba8();
+    let pixels: Vec<ravif::RGBA8> = rgba
+        .pixels()
+        .map(|px| ravif::RGBA8::new(px[0], px[1], px[2], px[3]))
+        .collect();
+    let encoded = ravif::Encoder::new()
+        .with_quality(f32::from(quality.clamp(1, 100)))
+        .with_speed(AVIF_SPEED)
+        .encode_rgba(ravif::Img::new(
+            pixels.as_slice(),
+            width as usize,
+            height as usize,
+        ))
+        .map_err(|e| ProcessError::Encode(format!("AVIF: {e}")))?;
+    Ok(output(
+        variant,
+        encoded.avif_file,
+        OutputFormat::Avif,
         width,
         height,
     ))
@@ -351,6 +402,43 @@ mod tests {
         let out = encode_webp("t", &image, WebpCompression::Lossless).unwrap();
         assert_eq!(out.content_type(), "image/webp");
         assert!(decode_output(&out).to_rgba8() == pixels, "pixels changed");
+    }
+
+    /// The width and height an AVIF's `ispe` box declares.
+    fn avif_size(bytes: &[u8]) -> (u32, u32) {
+        let at = bytes
+            .windows(4)
+            .position(|w| w == b"ispe")
+            .expect("an ispe box");
+        let word = |from: usize| u32::from_be_bytes(bytes[from..from + 4].try_into().unwrap());
+        // The box type, then version and flags, then width and height.
+        (word(at + 8), word(at + 12))
+    }
+
+    #[test]
+    fn avif_is_an_avif_file_of_the_size_and_smaller_at_lower_quality() {
+        let photo = DynamicImage::ImageRgb8(RgbImage::from_fn(96, 64, |x, y| {
+            image::Rgb([(x * 2) as u8, (y * 3) as u8, ((x + y) % 256) as u8])
+        }));
+        let out = encode("t", &photo, OutputFormat::Avif, 80).unwrap();
+        assert_eq!(
+            (out.content_type(), out.extension()),
+            ("image/avif", "avif")
+        );
+        assert_eq!(&out.bytes[4..12], b"ftypavif", "an AVIF file type box");
+        assert_eq!(avif_size(&out.bytes), (96, 64));
+        assert_eq!((out.width, out.height), (96, 64));
+        let small = encode("t", &photo, OutputFormat::Avif, 20).unwrap();
+        assert!(small.bytes.len() < out.bytes.len());
+        let transparent = encode("t", &half_transparent(), OutputFormat::Avif, 80).unwrap();
+        assert!(
+            transparent.bytes.windows(4).any(|w| w == b"auxC"),
+            "the alpha plane is an auxiliary image"
+        );
+        assert!(
+            !out.bytes.windows(4).any(|w| w == b"auxC"),
+            "no alpha, no plane"
+        );
     }
 
     #[test]

@@ -182,12 +182,12 @@ pub struct Output {
 
 impl Output {
     pub fn content_type(&self) -> &'static str {
-        self.format.media_kind().content_type()
+        self.format.content_type()
     }
 
     /// The extension of the variant's object key.
     pub fn extension(&self) -> &'static str {
-        self.format.media_kind().extension()
+        self.format.extension()
     }
 }
 

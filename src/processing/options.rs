@@ -41,6 +41,8 @@ pub enum OutputFormat {
     Webp,
     /// 256 colours per frame, made only by transforms (an animation stays one).
     Gif,
+    /// AV1 in HEIF (rav1e through ravif) at the job's quality.
+    Avif,
 }
 
 /// Where a watermark sits: one of nine anchors, a margin in from the edges it names.
@@ -119,11 +121,12 @@ impl Size {
 }
 
 /// The `format`s of a processor that reads images: each image encoding.
-pub(super) const IMAGE_FORMATS: [(&str, OutputFormat); 4] = [
+pub(super) const IMAGE_FORMATS: [(&str, OutputFormat); 5] = [
     ("jpeg", OutputFormat::Jpeg),
     ("jpg", OutputFormat::Jpeg),
     ("png", OutputFormat::Png),
     ("webp", OutputFormat::Webp),
+    ("avif", OutputFormat::Avif),
 ];
 
 pub(super) fn invalid(message: String) -> ProcessError {

@@ -134,10 +134,11 @@ impl Gravity {
 }
 
 /// The formats a transform writes.
-pub const TRANSFORM_FORMATS: [(&str, OutputFormat); 4] = [
+pub const TRANSFORM_FORMATS: [(&str, OutputFormat); 5] = [
     ("jpeg", OutputFormat::Jpeg),
     ("png", OutputFormat::Png),
     ("webp", OutputFormat::Webp),
+    ("avif", OutputFormat::Avif),
     ("gif", OutputFormat::Gif),
 ];
 

@@ -204,14 +204,16 @@ async fn bad_parameters_are_refused_and_only_images_are_transformed() {
 }
 
 #[actix_rt::test]
-async fn fmt_auto_answers_webp_to_browsers_that_take_it_and_says_the_answer_varies() {
+async fn fmt_auto_answers_avif_or_webp_to_browsers_that_take_them_and_says_the_answer_varies() {
     let app = spawn_app().await;
     let token = app.signed_in_user("ada@example.com").await;
     let file_id = app.uploaded(&token, "photo.jpg").await;
     let url = mint(&app, &token, &file_id, json!({"w": 200, "fmt": "auto"})).await;
     let chrome = "image/avif,image/webp,image/apng,image/*,*/*;q=0.8";
+    let older = "image/webp,image/apng,image/*,*/*;q=0.8";
     for (accept, expected) in [
-        (chrome, "image/webp"),
+        (chrome, "image/avif"),
+        (older, "image/webp"),
         ("image/png,image/*;q=0.8", "image/jpeg"),
     ] {
         let answer = open(&url, &[(header::ACCEPT, accept)]).await;
@@ -484,4 +486,44 @@ async fn an_animation_stays_animated_as_gif_or_webp_and_too_many_frames_are_refu
     let bytes = webp.bytes().await.unwrap();
     let decoder = image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(&bytes)).unwrap();
     assert!(decoder.has_animation());
+}
+
+/// The width and height an AVIF's `ispe` box declares.
+fn avif_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[4..12], b"ftypavif", "an AVIF");
+    let at = bytes
+        .windows(4)
+        .position(|w| w == b"ispe")
+        .expect("an ispe box");
+    let word = |from: usize| u32::from_be_bytes(bytes[from..from + 4].try_into().unwrap());
+    (word(at + 8), word(at + 12))
+}
+
+#[actix_rt::test]
+async fn thumbnails_resizes_and_transforms_can_be_avif() {
+    let app = spawn_app().await;
+    let token = app.signed_in_user("ada@example.com").await;
+    let id = app.uploaded(&token, "photo.jpg").await;
+    for request in [
+        json!({"processor": "thumbnail", "variant": "thumb_avif", "options": {"format": "avif"}}),
+        json!({"processor": "resize", "variant": "small_avif", "options": {"width": 320, "format": "avif"}}),
+    ] {
+        let queued = app.process(&token, &id, &request).await;
+        assert_eq!(queued.status(), StatusCode::ACCEPTED, "{request}");
+    }
+    let details = app.wait_until_processed(&token, &id).await;
+    for (name, size) in [("thumb_avif", (300, 200)), ("small_avif", (320, 213))] {
+        let listed = crate::support::api::variant(&details, name);
+        assert_eq!(listed["content_type"], "image/avif", "{details}");
+        let bytes = app
+            .download(&token, &format!("/api/files/{id}/variants/{name}"))
+            .await;
+        assert_eq!(avif_size(&bytes), size, "{name}");
+    }
+    let avif = app
+        .get(&format!("/t/{id}?w=160&fmt=avif"), Some(&token))
+        .await;
+    assert_eq!(avif.status(), StatusCode::OK);
+    assert_eq!(header_of(&avif, header::CONTENT_TYPE), "image/avif");
+    assert_eq!(avif_size(&avif.bytes().await.unwrap()), (160, 107));
 }

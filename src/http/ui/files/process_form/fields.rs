@@ -81,10 +81,11 @@ const FITS: [(Fit, &str, &str); 2] = [
     (Fit::Contain, "contain", "Fit inside the box"),
     (Fit::Cover, "cover", "Fill the box, cropping the edges"),
 ];
-const FORMATS: [(OutputFormat, &str, &str); 3] = [
+const FORMATS: [(OutputFormat, &str, &str); 4] = [
     (OutputFormat::Jpeg, "jpeg", "JPEG"),
     (OutputFormat::Png, "png", "PNG"),
     (OutputFormat::Webp, "webp", "WebP"),
+    (OutputFormat::Avif, "avif", "AVIF"),
 ];
 
 /// A choice among `offered` whose empty value is the processor's `default`:
@@ -122,7 +123,7 @@ fn listed(items: &[String]) -> String {
 
 /// The fields of `processor`'s form, with its defaults and limits.
 pub(super) fn specs(processor: Processor) -> Vec<Spec> {
-    const QUALITY_HINT: &str = ", for JPEG and WebP.";
+    const QUALITY_HINT: &str = ", for JPEG, WebP and AVIF.";
     match processor {
         Processor::Thumbnail => {
             let default = ThumbnailOptions::DEFAULT;
