@@ -13,36 +13,39 @@ ARGS ?=
 .DEFAULT_GOAL := help
 
 .PHONY: help run build test test-embedded test-services services-up migrate \
-	fmt lint pdfium s3-start s3-stop s3-status bench bench-processors bench-criterion \
-	bench-boundary bench-pipeline docker-check fuzz
+	fmt lint pdfium nasm s3-start s3-stop s3-status bench bench-processors bench-criterion \
+	bench-boundary bench-pipeline bench-delivery docker-check fuzz
 
 help: ## list the targets
 	@echo "Kiln make targets:"
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-17s %s\n", $$1, $$2}'
 
-run: pdfium ## run `kiln serve` (API + web UI + workers) on http://127.0.0.1:8080, data in ./data
+run: pdfium nasm ## run `kiln serve` (API + web UI + workers) on http://127.0.0.1:8080, data in ./data
 	$(CARGO) run --bin kiln -- serve
 
 pdfium: ## install libpdfium.so (for PDF previews) into .pdfium/ from the pypdfium2 wheel
 	@bash scripts/install-pdfium.sh >/dev/null
 
-build: ## release build of the kiln binary (target/release/kiln)
+nasm: ## install nasm (Debian), which assembles rav1e's SIMD kernels for AVIF at build time
+	@command -v nasm >/dev/null 2>&1 || bash scripts/apt-install.sh nasm
+
+build: nasm ## release build of the kiln binary (target/release/kiln)
 	$(CARGO) build --release --bin kiln
 
-test: ## run the test suite in embedded mode, then against PostgreSQL/Redis/S3
+test: nasm ## run the test suite in embedded mode, then against PostgreSQL/Redis/S3
 	bash scripts/test.sh all $(if $(ARGS),-- $(ARGS))
 
-test-embedded: ## tests against SQLite + local storage + in-process queue only
+test-embedded: nasm ## tests against SQLite + local storage + in-process queue only
 	bash scripts/test.sh embedded $(if $(ARGS),-- $(ARGS))
 
-test-services: ## tests against PostgreSQL, Redis and s3s-fs on loopback only
+test-services: nasm ## tests against PostgreSQL, Redis and s3s-fs on loopback only
 	bash scripts/test.sh services $(if $(ARGS),-- $(ARGS))
 
 services-up: ## start PostgreSQL, Redis and s3s-fs if needed; print the test env exports
 	@bash scripts/test.sh up
 
-migrate: ## apply database migrations (DATABASE_URL, or the embedded SQLite file)
+migrate: nasm ## apply database migrations (DATABASE_URL, or the embedded SQLite file)
 	$(CARGO) run --bin kiln -- migrate up
 
 fmt: ## format all code
@@ -54,13 +57,13 @@ docker-check: ## static checks of docker/ (compose schema, promtool, dashboard s
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 
-fuzz: ## run every fuzz target FUZZ_SECONDS (60) each, or FUZZ_TARGETS="a b"; `make fuzz-TARGET` runs one (SECURITY.md)
+fuzz: nasm ## run every fuzz target FUZZ_SECONDS (60) each, or FUZZ_TARGETS="a b"; `make fuzz-TARGET` runs one (SECURITY.md)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" bash scripts/fuzz.sh
 
-fuzz-%:
+fuzz-%: nasm
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh $*
 
-lint: ## rustfmt check + clippy with warnings as errors
+lint: nasm ## rustfmt check + clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
@@ -73,7 +76,7 @@ s3-stop: ## stop the local S3-compatible test server
 s3-status: ## is the local S3-compatible test server answering?
 	bash scripts/s3-server.sh status
 
-bench: bench-processors bench-criterion bench-boundary bench-pipeline ## run every benchmark; results go in BENCHMARKS.md
+bench: bench-processors bench-criterion bench-boundary bench-pipeline bench-delivery ## run every benchmark; results go in BENCHMARKS.md
 
 bench-processors: pdfium ## `kiln process` vs vipsthumbnail, vips, cwebp, pdftoppm on a Debian-built corpus (ARGS= more options)
 	$(CARGO) build --release --bin kiln
@@ -89,6 +92,10 @@ bench-pipeline: pdfium ## uploads/s and jobs/s for 200 small JPEGs, embedded and
 	$(CARGO) build --release --bin kiln
 	bash scripts/s3-server.sh start
 	python3 scripts/bench-pipeline.py --mode both --repeat 3 --binary target/release/kiln $(ARGS)
+
+bench-delivery: pdfium nasm ## transforms (/t/...) against thumbor: cold transforms/s, warm req/s with wrk, single flight (ARGS= more options)
+	$(CARGO) build --release --bin kiln
+	python3 scripts/bench-delivery.py --binary target/release/kiln $(ARGS)
 
 .PHONY: loadtest
 loadtest: pdfium ## upload a photo/PNG/PDF mix for 60 s to `kiln api` + 2 workers on PostgreSQL/Redis/S3 (ARGS="--duration 120 --concurrency 32 ...")
