@@ -229,9 +229,9 @@ pub(crate) fn encode_animated_webp(
 }
 
 /// rav1e's speed preset (0 slowest, 10 fastest). 9 makes a 512-pixel AVIF in
-/// tens of milliseconds; 8 and below take three times longer for files a few
-/// per cent smaller, and 10 saves little time for files half as large again
-/// (BENCHMARKS.md, "AVIF").
+/// tens of milliseconds; 8 and below took three times longer for no smaller a
+/// file, and 10 saves little time for files half as large again (BENCHMARKS.md,
+/// "AVIF").
 const AVIF_SPEED: u8 = 9;
 
 /// Encodes 8-bit RGB or RGBA pixels as an AVIF (alpha kept) at `quality`.
