@@ -68,25 +68,18 @@ async fn open_signed(
     )
     .await?;
     // The signature held, so these are the type, name and version Kiln signed.
-    let mut response = HttpResponse::Ok();
-    for (name, value) in delivery.headers() {
-        response.insert_header((name, value));
-    }
     let max_age = (query.expires - Utc::now().timestamp()).max(0);
     let cache_control = match &etag {
-        Some(etag) => {
-            response.insert_header((header::ETAG, etag.as_str()));
-            format!("public, max-age={max_age}, immutable")
-        }
+        Some(_) => format!("public, max-age={max_age}, immutable"),
         None => format!("private, max-age={}", max_age.min(60)),
     };
-    response
-        .insert_header((header::CACHE_CONTROL, cache_control))
-        .insert_header((header::ACCEPT_RANGES, "bytes"));
-    if client_holds_it {
-        return Ok(response.status(StatusCode::NOT_MODIFIED).finish());
-    }
-    Ok(with_bytes(response, object))
+    Ok(respond(
+        &delivery,
+        &cache_control,
+        &[],
+        client_holds_it,
+        object,
+    ))
 }
 
 /// Answers a request for the object at `key` that the caller has already let
@@ -113,12 +106,31 @@ pub(super) async fn deliver_object(
         },
     )
     .await?;
+    Ok(respond(
+        delivery,
+        cache_control,
+        more_headers,
+        client_holds_it,
+        object,
+    ))
+}
+
+/// The answer carrying `object` (or a 304 when the client holds it): the
+/// delivery headers, the `ETag` of its version, `cache_control` and
+/// `more_headers`.
+fn respond(
+    delivery: &Delivery,
+    cache_control: &str,
+    more_headers: &[(header::HeaderName, String)],
+    client_holds_it: bool,
+    object: OpenedObject,
+) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     for (name, value) in delivery.headers() {
         response.insert_header((name, value));
     }
-    if let Some(etag) = &etag {
-        response.insert_header((header::ETAG, etag.as_str()));
+    if let Some(etag) = delivery.etag() {
+        response.insert_header((header::ETAG, etag));
     }
     for (name, value) in more_headers {
         response.insert_header((name.clone(), value.as_str()));
@@ -127,9 +139,9 @@ pub(super) async fn deliver_object(
         .insert_header((header::CACHE_CONTROL, cache_control))
         .insert_header((header::ACCEPT_RANGES, "bytes"));
     if client_holds_it {
-        return Ok(response.status(StatusCode::NOT_MODIFIED).finish());
+        return response.status(StatusCode::NOT_MODIFIED).finish();
     }
-    Ok(with_bytes(response, object))
+    with_bytes(response, object)
 }
 
 /// What a request for bytes whose `ETag` is `etag` needs read, and whether the

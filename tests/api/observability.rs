@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::api::{Api, file_id};
+use crate::support::api::{Api, file_id, metric_total as total};
 use crate::support::app::{services_mode, spawn_app, spawn_app_with};
 use crate::support::cluster::{Cluster, PHOTO_VARIANTS};
 use crate::support::fixtures::free_port;
@@ -24,21 +24,6 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
         let rest = line.strip_prefix(series)?;
         rest.strip_prefix(' ')?.trim().parse().ok()
     })
-}
-
-/// The sum of every sample of `name` whose labels contain all of `labels`.
-fn total(metrics: &str, name: &str, labels: &[&str]) -> f64 {
-    metrics
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let labelled = series.strip_prefix(name)?;
-            let matches = (labelled.is_empty() || labelled.starts_with('{'))
-                && labels.iter().all(|label| labelled.contains(label));
-            matches.then(|| value.parse::<f64>().ok()).flatten()
-        })
-        .sum()
 }
 
 #[actix_rt::test]

@@ -9,7 +9,9 @@ use image::{GenericImageView, Rgb, RgbImage};
 use reqwest::{Method, Response, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::support::api::{error_code, fetch, file_id, header_of, retry_after};
+use crate::support::api::{
+    error_code, fetch, file_id, header_of, metric_total as total, retry_after,
+};
 use crate::support::app::{TestApp, spawn_app, spawn_app_with};
 use crate::support::cluster::Cluster;
 use crate::support::fixtures::fixture;
@@ -340,22 +342,6 @@ async fn the_least_recently_used_transforms_go_when_the_cache_outgrows_its_budge
     assert_eq!(header_of(&oldest, "kiln-cache".parse().unwrap()), "miss");
 }
 
-/// The sum of every sample of `name` whose labels contain all of `labels`,
-/// in a Prometheus text exposition.
-fn total(metrics: &str, name: &str, labels: &[&str]) -> f64 {
-    metrics
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let labelled = series.strip_prefix(name)?;
-            let matches = (labelled.is_empty() || labelled.starts_with('{'))
-                && labels.iter().all(|label| labelled.contains(label));
-            matches.then(|| value.parse::<f64>().ok()).flatten()
-        })
-        .sum()
-}
-
 #[actix_rt::test]
 async fn fifty_identical_requests_at_once_make_the_transform_once() {
     // `kiln api` in the scaled-out setup (`kiln serve` embedded), whose
@@ -435,10 +421,8 @@ async fn beyond_its_slots_and_queue_a_process_refuses_transforms_with_retry_afte
     assert!(busy.iter().all(|answer| retry_after(answer) >= 1));
 }
 
-#[actix_rt::test]
-async fn an_animation_stays_animated_as_gif_or_webp_and_too_many_frames_are_refused() {
-    use image::AnimationDecoder;
-    let app = spawn_app_with([("MAX_FRAMES", "1")]).await;
+/// Uploads animated.gif for a new account: its token and the file's id.
+async fn with_animation(app: &TestApp) -> (String, String) {
     let token = app.signed_in_user("ada@example.com").await;
     let accepted = app
         .upload(
@@ -448,7 +432,14 @@ async fn an_animation_stays_animated_as_gif_or_webp_and_too_many_frames_are_refu
             Some("thumbnail"),
         )
         .await;
-    let id = file_id(&accepted.json().await.unwrap());
+    (token, file_id(&accepted.json().await.unwrap()))
+}
+
+#[actix_rt::test]
+async fn an_animation_stays_animated_as_gif_or_webp_and_too_many_frames_are_refused() {
+    use image::AnimationDecoder;
+    let app = spawn_app_with([("MAX_FRAMES", "1")]).await;
+    let (token, id) = with_animation(&app).await;
     // The fixture has two frames: refused, as the webp processor does.
     let refused = app
         .get(&format!("/t/{id}?w=40&fmt=gif"), Some(&token))
@@ -457,16 +448,7 @@ async fn an_animation_stays_animated_as_gif_or_webp_and_too_many_frames_are_refu
     assert!(error_code(refused).await.contains("unsupported"));
 
     let app = spawn_app().await;
-    let token = app.signed_in_user("ada@example.com").await;
-    let accepted = app
-        .upload(
-            &token,
-            "animated.gif",
-            fixture("animated.gif"),
-            Some("thumbnail"),
-        )
-        .await;
-    let id = file_id(&accepted.json().await.unwrap());
+    let (token, id) = with_animation(&app).await;
     let gif = app
         .get(&format!("/t/{id}?w=40&fmt=gif"), Some(&token))
         .await;

@@ -469,3 +469,19 @@ pub async fn fetch(url: &str, method: Method, headers: &[(header::HeaderName, &s
 pub fn header_of(response: &Response, name: header::HeaderName) -> String {
     response.headers()[name].to_str().unwrap().to_string()
 }
+
+/// The sum of every sample of `name` whose labels contain all of `labels`, in
+/// a Prometheus text exposition (`/metrics`).
+pub fn metric_total(metrics: &str, name: &str, labels: &[&str]) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let labelled = series.strip_prefix(name)?;
+            let matches = (labelled.is_empty() || labelled.starts_with('{'))
+                && labels.iter().all(|label| labelled.contains(label));
+            matches.then(|| value.parse::<f64>().ok()).flatten()
+        })
+        .sum()
+}
