@@ -453,12 +453,15 @@ async fn make_and_store(
         .next()
         .ok_or_else(|| TransformError::Unavailable("the transform made nothing".into()))?;
     // Each making gets a key of its own: an eviction deleting the object of
-    // an earlier making of this spec can never delete this one's.
+    // an earlier making of this spec can never delete this one's. Half the
+    // spec's hash names it well enough within its file, and keeps the key
+    // short (some S3 servers keep a key's metadata in one file name).
     let making_id = Uuid::new_v4().simple().to_string();
     let key = ObjectKey::parse(&format!(
-        "{}/{}/t/{hash}-{}.{}",
+        "{}/{}/t/{}-{}.{}",
         file.user_id,
         file.id,
+        &hash[..16],
         &making_id[..8],
         output.extension()
     ))?;
