@@ -39,8 +39,8 @@ use crate::domain::requests::{OPTIONS_FIELD_LIMIT, PROCESSORS_FIELD_LIMIT, parse
 use crate::isolation::child;
 use crate::isolation::protocol::{self, Outcome, ReplyBounds, Request};
 use crate::processing::{
-    self, Limits, MediaKind, Output, Processor, cmyk_profile, cmyk_to_srgb, convert_to_srgb,
-    decode_image, decode_image_for, probe_dimensions,
+    self, Limits, MediaKind, Output, Processor, ShrinkOnLoad, cmyk_profile, cmyk_to_srgb,
+    convert_to_srgb, decode_image, decode_image_for, probe_dimensions,
 };
 
 /// Types an operator might allow beside images and PDFs (`ALLOWED_EXTRA_TYPES`).
@@ -112,7 +112,12 @@ pub fn decode(kind: MediaKind, data: &[u8]) -> bool {
     }
     let divisor = [1, 2, 4, 8][data.len() % 4];
     let shrink = |side: u32| (side / (2 * divisor)).max(1);
-    let reduced = decode_image_for(data, &limits, |width, height| {
+    let shrink_on_load = if data.len().is_multiple_of(2) {
+        ShrinkOnLoad::KeepMargin
+    } else {
+        ShrinkOnLoad::ToOutputSize
+    };
+    let reduced = decode_image_for(data, &limits, shrink_on_load, |width, height| {
         (shrink(width), shrink(height))
     });
     if let Ok(decoded) = &reduced {

@@ -9,7 +9,7 @@ use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions as FirOptions, Resizer};
 use image::{DynamicImage, RgbImage, RgbaImage};
 
-use super::decode::{Region, decode_image_for};
+use super::decode::{Region, ShrinkOnLoad, decode_image_for};
 use super::encode::{default_format, encode};
 use super::options::{
     DEFAULT_QUALITY, Fit, IMAGE_FORMATS, MAX_DIMENSION, Options, OutputFormat, Size, invalid,
@@ -269,7 +269,7 @@ pub(crate) fn run(
             } => vec![(variant, plan(width, height, *box_width, *box_height, *fit))],
         }
     };
-    let decoded = decode_image_for(input, limits, |width, height| {
+    let decoded = decode_image_for(input, limits, ShrinkOnLoad::KeepMargin, |width, height| {
         plans(width, height)
             .iter()
             .map(|(_, plan)| plan.source_pixels_needed(width, height))

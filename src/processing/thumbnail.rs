@@ -3,7 +3,7 @@
 
 use fast_image_resize::Resizer;
 
-use super::decode::decode_image_for;
+use super::decode::{ShrinkOnLoad, decode_image_for};
 use super::encode::encode;
 use super::options::{DEFAULT_QUALITY, Fit, IMAGE_FORMATS, MAX_DIMENSION, Options, OutputFormat};
 use super::resize::{plan, resample};
@@ -60,7 +60,7 @@ pub(crate) fn run(
             options.fit,
         )
     };
-    let decoded = decode_image_for(input, limits, |width, height| {
+    let decoded = decode_image_for(input, limits, ShrinkOnLoad::KeepMargin, |width, height| {
         plan_for(width, height).source_pixels_needed(width, height)
     })?;
     let plan = plan_for(decoded.width, decoded.height);

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 use super::attention::attention_crop;
 use super::decode::animation::for_each_frame;
-use super::decode::{Region, decode_image_for};
+use super::decode::{Region, ShrinkOnLoad, decode_image_for};
 use super::encode::{AnimationFrame, WebpCompression, encode, encode_animated_webp, encode_gif};
 use super::options::{DEFAULT_QUALITY, Options, OutputFormat, invalid};
 use super::resize::{Plan, resample};
@@ -328,9 +328,12 @@ pub(crate) fn run(
     {
         return Ok(processed);
     }
-    let decoded = decode_image_for(input, limits, |width, height| {
-        Layout::of(width, height, spec).source_pixels_needed(width, height)
-    })?;
+    let decoded = decode_image_for(
+        input,
+        limits,
+        ShrinkOnLoad::ToOutputSize,
+        |width, height| Layout::of(width, height, spec).source_pixels_needed(width, height),
+    )?;
     let layout = Layout::of(decoded.width, decoded.height, spec);
     let window = place_window(
         &decoded.image,

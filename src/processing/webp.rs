@@ -11,7 +11,7 @@ use fast_image_resize::Resizer;
 use image::DynamicImage;
 
 use super::decode::animation::for_each_frame;
-use super::decode::{Region, decode_image_for};
+use super::decode::{Region, ShrinkOnLoad, decode_image_for};
 use super::encode::{AnimationFrame, WebpCompression, encode_animated_webp, encode_webp};
 use super::options::{Fit, MAX_DIMENSION, Options};
 use super::resize::{plan, resample};
@@ -86,7 +86,7 @@ pub(crate) fn run(
             source: source.unwrap_or_default(),
         });
     }
-    let decoded = decode_image_for(input, limits, |width, height| {
+    let decoded = decode_image_for(input, limits, ShrinkOnLoad::KeepMargin, |width, height| {
         plan_for(width, height).source_pixels_needed(width, height)
     })?;
     let (width, height) = (decoded.width, decoded.height);

@@ -4,8 +4,8 @@
 //! A JPEG whose outputs need only part of its pixels is decoded at 1/2, 1/4 or 1/8
 //! of its size in the DCT domain (libjpeg-turbo's scaled IDCT), which skips most of
 //! the decoding work and the memory of the full-size pixels, as libvips does when it
-//! shrinks on load. The smallest scale that still leaves twice the needed size is
-//! used, so the final Lanczos3 always has real filtering to do. A CMYK JPEG that
+//! shrinks on load. The smallest scale that still leaves the caller's margin over the
+//! needed size is used ([`super::ShrinkOnLoad`]). A CMYK JPEG that
 //! carries a CMYK profile is read here too, at any scale, as raw inks converted
 //! through its profile.
 
@@ -17,19 +17,13 @@ use image::{DynamicImage, ImageDecoder};
 use super::super::color::{cmyk_profile, cmyk_to_srgb, convert_to_srgb};
 use super::{Decoded, Region};
 
-/// How much larger than the outputs a reduced decode stays, so the final Lanczos3
-/// still does real filtering: the DCT reduction is close to a box filter, and a
-/// reduction straight down to the output size aliases fine detail (libvips keeps the
-/// same margin when it shrinks on load).
-const RESAMPLE_MARGIN: u32 = 2;
-
-/// The smallest DCT scale (1/8, 1/4, 1/2) that leaves at least [`RESAMPLE_MARGIN`]
-/// times the `needed` pixels of a `width` x `height` JPEG, or `None` when only the
-/// full size does.
-fn jpeg_reduction(width: u32, height: u32, needed: (u32, u32)) -> Option<u32> {
+/// The smallest DCT scale (1/8, 1/4, 1/2) that leaves at least `margin` times the
+/// `needed` pixels of a `width` x `height` JPEG, or `None` when only the full size
+/// does.
+fn jpeg_reduction(width: u32, height: u32, margin: u32, needed: (u32, u32)) -> Option<u32> {
     let (need_width, need_height) = (
-        needed.0.saturating_mul(RESAMPLE_MARGIN),
-        needed.1.saturating_mul(RESAMPLE_MARGIN),
+        needed.0.saturating_mul(margin),
+        needed.1.saturating_mul(margin),
     );
     [8, 4, 2]
         .into_iter()
@@ -45,6 +39,7 @@ fn jpeg_reduction(width: u32, height: u32, needed: (u32, u32)) -> Option<u32> {
 /// (the full decoder then gives the authoritative error).
 pub(super) fn decode_jpeg_with_libjpeg(
     input: &[u8],
+    margin: u32,
     needed: &impl Fn(u32, u32) -> (u32, u32),
 ) -> Option<Decoded> {
     let mut header = image::codecs::jpeg::JpegDecoder::new(Cursor::new(input)).ok()?;
@@ -64,7 +59,7 @@ pub(super) fn decode_jpeg_with_libjpeg(
         (need_width, need_height)
     };
     let cmyk_profile = icc.as_deref().and_then(cmyk_profile);
-    let divisor = match (jpeg_reduction(width, height, need), &cmyk_profile) {
+    let divisor = match (jpeg_reduction(width, height, margin, need), &cmyk_profile) {
         (Some(divisor), _) => divisor,
         (None, Some(_)) => 1,
         (None, None) => return None,
@@ -211,6 +206,7 @@ mod tests {
     use super::super::super::test_support::{close, fixture, rgb};
     use super::super::tests::decode;
 
+    use super::super::ShrinkOnLoad::{KeepMargin, ToOutputSize};
     use super::super::{decode_image, decode_image_for};
     use super::*;
     use crate::processing::{Limits, ProcessError};
@@ -238,21 +234,31 @@ mod tests {
     #[test]
     fn a_jpeg_is_decoded_at_the_smallest_dct_scale_that_still_covers_the_need() {
         let jpeg = gradient_jpeg(4000, 3000, None);
-        // Twice the need must fit: Lanczos3 gets at least a 2x reduction to do.
-        for (need, decoded_size) in [
-            ((250, 180), (500, 375)),
-            ((300, 225), (1000, 750)),
-            ((500, 375), (1000, 750)),
-            ((600, 400), (2000, 1500)),
-            ((1000, 300), (2000, 1500)),
-            ((1001, 300), (4000, 3000)),
+        // KeepMargin: twice the need must fit, so Lanczos3 gets at least a 2x
+        // reduction to do. ToOutputSize: the need itself must fit.
+        for (shrink, need, decoded_size) in [
+            (KeepMargin, (250, 180), (500, 375)),
+            (KeepMargin, (300, 225), (1000, 750)),
+            (KeepMargin, (500, 375), (1000, 750)),
+            (KeepMargin, (600, 400), (2000, 1500)),
+            (KeepMargin, (1000, 300), (2000, 1500)),
+            (KeepMargin, (1001, 300), (4000, 3000)),
+            (ToOutputSize, (500, 375), (500, 375)),
+            (ToOutputSize, (501, 300), (1000, 750)),
+            (ToOutputSize, (1000, 750), (1000, 750)),
+            (ToOutputSize, (1500, 1000), (2000, 1500)),
+            (ToOutputSize, (2001, 1000), (4000, 3000)),
         ] {
-            let decoded = decode_image_for(&jpeg, &Limits::default(), |w, h| {
+            let decoded = decode_image_for(&jpeg, &Limits::default(), shrink, |w, h| {
                 assert_eq!((w, h), (4000, 3000));
                 need
             })
             .unwrap();
-            assert_eq!(decoded.image.dimensions(), decoded_size, "for {need:?}");
+            assert_eq!(
+                decoded.image.dimensions(),
+                decoded_size,
+                "{shrink:?} for {need:?}"
+            );
             assert_eq!((decoded.width, decoded.height), (4000, 3000));
         }
     }
@@ -260,7 +266,8 @@ mod tests {
     #[test]
     fn a_reduced_decode_looks_like_the_full_one_shrunk() {
         let jpeg = gradient_jpeg(4000, 3000, None);
-        let reduced = decode_image_for(&jpeg, &Limits::default(), |_, _| (250, 180)).unwrap();
+        let reduced =
+            decode_image_for(&jpeg, &Limits::default(), KeepMargin, |_, _| (250, 180)).unwrap();
         let full = decode_image(&jpeg, &Limits::default()).unwrap();
         // The centre of the 8x8 block at reduced (250, 187) is full (2003.5, 1499.5).
         let (r, f) = (rgb(&reduced.image, 250, 187), rgb(&full, 2003, 1499));
@@ -271,7 +278,7 @@ mod tests {
     fn a_sideways_photo_is_reduced_by_its_upright_size() {
         let photo = fixture("orientation6.jpg");
         // Stored 1200x800, upright 800x1200: a 100x150 need allows a quarter.
-        let decoded = decode_image_for(&photo, &Limits::default(), |w, h| {
+        let decoded = decode_image_for(&photo, &Limits::default(), KeepMargin, |w, h| {
             assert_eq!((w, h), (800, 1200));
             (100, 150)
         })
@@ -285,7 +292,10 @@ mod tests {
         for name in ["cmyk.jpg", "alpha.png"] {
             let full = decode(name).unwrap();
             let decoded =
-                decode_image_for(&fixture(name), &Limits::default(), |_, _| (1, 1)).unwrap();
+                decode_image_for(&fixture(name), &Limits::default(), KeepMargin, |_, _| {
+                    (1, 1)
+                })
+                .unwrap();
             assert_eq!(decoded.image.dimensions(), full.dimensions(), "{name}");
         }
     }
@@ -297,7 +307,7 @@ mod tests {
         let untagged = gradient_jpeg(1600, 1200, None);
         let full = |jpeg: &[u8]| decode_image(jpeg, &Limits::default()).unwrap();
         let reduced = |jpeg: &[u8]| {
-            decode_image_for(jpeg, &Limits::default(), |_, _| (100, 75))
+            decode_image_for(jpeg, &Limits::default(), KeepMargin, |_, _| (100, 75))
                 .unwrap()
                 .image
         };
@@ -320,7 +330,8 @@ mod tests {
     fn a_reduced_decode_says_which_part_of_it_is_the_original() {
         // 4001 x 3001 at 1/4: 1000.25 x 750.25 original pixels, decoded as 1001 x 751.
         let jpeg = gradient_jpeg(4001, 3001, None);
-        let decoded = decode_image_for(&jpeg, &Limits::default(), |_, _| (300, 300)).unwrap();
+        let decoded =
+            decode_image_for(&jpeg, &Limits::default(), KeepMargin, |_, _| (300, 300)).unwrap();
         assert_eq!(decoded.image.dimensions(), (1001, 751));
         assert_eq!(
             decoded.region,
@@ -333,7 +344,7 @@ mod tests {
         );
         let full = decode_image(&jpeg, &Limits::default()).unwrap();
         assert_eq!(
-            decode_image_for(&jpeg, &Limits::default(), |_, _| (4001, 3001))
+            decode_image_for(&jpeg, &Limits::default(), KeepMargin, |_, _| (4001, 3001))
                 .unwrap()
                 .region,
             Region::whole(&full)
@@ -363,6 +374,25 @@ mod tests {
         );
     }
 
+    /// mozjpeg-sys quietly builds libjpeg-turbo without its SIMD code when nasm
+    /// is missing the first time it is compiled (and cargo keeps that build after
+    /// nasm arrives): every JPEG decode then runs a third slower.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn libjpeg_turbo_is_built_with_its_simd_code() {
+        unsafe extern "C" {
+            fn jsimd_can_idct_4x4() -> std::ffi::c_int;
+            fn jsimd_can_ycc_rgb() -> std::ffi::c_int;
+        }
+        // SAFETY: both only read the CPU's features, once, into a static.
+        let (idct, colour) = unsafe { (jsimd_can_idct_4x4(), jsimd_can_ycc_rgb()) };
+        assert!(
+            idct != 0 && colour != 0,
+            "libjpeg-turbo has no SIMD: install nasm (make nasm), then \
+             cargo clean -p mozjpeg-sys and build again"
+        );
+    }
+
     #[test]
     fn a_jpeg_libjpeg_refuses_is_an_error_from_the_full_decoder_not_a_crash() {
         // Point the first component at a quantisation table the file never defines:
@@ -376,7 +406,8 @@ mod tests {
             "libjpeg must refuse it"
         );
         let reduced = std::panic::catch_unwind(|| {
-            decode_image_for(&jpeg, &Limits::default(), |_, _| (100, 75)).map(|d| d.region)
+            decode_image_for(&jpeg, &Limits::default(), KeepMargin, |_, _| (100, 75))
+                .map(|d| d.region)
         })
         .expect("no panic escapes");
         let full = decode_image(&jpeg, &Limits::default()).map(|image| Region::whole(&image));
@@ -409,7 +440,7 @@ mod tests {
         let jpeg = fixture("cmyk-profiled.jpg");
         let full = decode("cmyk-profiled.jpg").unwrap();
         assert_eq!(full.dimensions(), (160, 40));
-        let reduced = decode_image_for(&jpeg, &Limits::default(), |_, _| (40, 10))
+        let reduced = decode_image_for(&jpeg, &Limits::default(), KeepMargin, |_, _| (40, 10))
             .unwrap()
             .image;
         assert_eq!(reduced.dimensions(), (80, 20));

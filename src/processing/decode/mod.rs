@@ -8,9 +8,9 @@
 //! [`animation`] gives every frame to the processors whose output can move.
 //!
 //! A processor that makes only smaller outputs says how large the pixels must stay
-//! ([`decode_image_for`]); a JPEG may then be decoded at a reduced scale through
-//! libjpeg-turbo ([`libjpeg`]). Every other case takes the full decode through the
-//! `image` crate, here.
+//! and how close to that a decode may shrink ([`decode_image_for`], [`ShrinkOnLoad`]);
+//! a JPEG may then be decoded at a reduced scale through libjpeg-turbo ([`libjpeg`]).
+//! Every other case takes the full decode through the `image` crate, here.
 //!
 //! Pixels tagged with an ICC profile other than sRGB are converted to sRGB (see
 //! [`super::color`]). A CMYK JPEG that carries a CMYK profile is read as raw inks by
@@ -83,24 +83,50 @@ impl Region {
 pub(crate) fn decode_image(input: &[u8], limits: &Limits) -> Result<DynamicImage, ProcessError> {
     let kind = checked_image_kind(input, limits)?;
     if kind == MediaKind::Jpeg
-        && let Some(decoded) = decode_jpeg_with_libjpeg(input, &|width, height| (width, height))
+        && let Some(decoded) = decode_jpeg_with_libjpeg(input, 1, &|width, height| (width, height))
     {
         return Ok(decoded.image);
     }
     decode_full(kind, input, limits)
 }
 
+/// How close to the outputs' size a JPEG may be shrunk while it is decoded. The
+/// DCT reduction is close to a box filter: straight down to the output size it
+/// aliases fine detail a little, and saves most of the decoding work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ShrinkOnLoad {
+    /// No further than twice the outputs' size, so the final Lanczos3 has real
+    /// filtering to do (as libvips shrinks on load): the variants, made once per
+    /// file and kept.
+    KeepMargin,
+    /// No further than the outputs' size (as thumbor and imgproxy shrink on load):
+    /// transforms, made on request while a page waits, where the decode is most of
+    /// the cost (BENCHMARKS.md "Delivery" measures both).
+    ToOutputSize,
+}
+
+impl ShrinkOnLoad {
+    /// How many times the outputs' size the reduced decode keeps at least.
+    fn margin(self) -> u32 {
+        match self {
+            ShrinkOnLoad::KeepMargin => 2,
+            ShrinkOnLoad::ToOutputSize => 1,
+        }
+    }
+}
+
 /// Decodes an original for outputs that need at most `needed(width, height)` pixels
 /// of it, given its oriented size: the result is at least that large on both sides
-/// (or the full image, if smaller).
+/// (or the full image, if smaller), and a JPEG is shrunk on load as `shrink` allows.
 pub(crate) fn decode_image_for(
     input: &[u8],
     limits: &Limits,
+    shrink: ShrinkOnLoad,
     needed: impl Fn(u32, u32) -> (u32, u32),
 ) -> Result<Decoded, ProcessError> {
     let kind = checked_image_kind(input, limits)?;
     if kind == MediaKind::Jpeg
-        && let Some(decoded) = decode_jpeg_with_libjpeg(input, &needed)
+        && let Some(decoded) = decode_jpeg_with_libjpeg(input, shrink.margin(), &needed)
     {
         return Ok(decoded);
     }
@@ -340,7 +366,13 @@ mod tests {
         let bomb = fixture("fuzz/process-webp-exif-chunk-claims-4-gb.webp");
         for result in [
             decode_image(&bomb, &Limits::default()).map(|_| ()),
-            decode_image_for(&bomb, &Limits::default(), |_, _| (1, 1)).map(|_| ()),
+            decode_image_for(
+                &bomb,
+                &Limits::default(),
+                ShrinkOnLoad::ToOutputSize,
+                |_, _| (1, 1),
+            )
+            .map(|_| ()),
         ] {
             let err = result.unwrap_err();
             assert_eq!(
