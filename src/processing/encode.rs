@@ -234,7 +234,10 @@ pub(crate) fn encode_animated_webp(
 /// "AVIF").
 const AVIF_SPEED: u8 = 9;
 
-/// Encodes 8-bit RGB or RGBA pixels as an AVIF (alpha kept) at `quality`.
+/// Encodes 8-bit RGB or RGBA pixels as an AVIF (alpha kept) at `quality`: 8-bit
+/// AV1, on this thread alone (every caller already runs one image per core).
+/// ravif's defaults, 10-bit and its own thread pool, together cost more than
+/// twice the CPU for a 512-pixel transform (BENCHMARKS.md "AVIF").
 fn encode_avif(variant: &str, image: &DynamicImage, quality: u8) -> Result<Output, ProcessError> {
     let (width, height) = (image.width(), image.height());
     let rgba = image.to_rgba8();
@@ -245,6 +248,8 @@ fn encode_avif(variant: &str, image: &DynamicImage, quality: u8) -> Result<Outpu
     let encoded = ravif::Encoder::new()
         .with_quality(f32::from(quality.clamp(1, 100)))
         .with_speed(AVIF_SPEED)
+        .with_bit_depth(ravif::BitDepth::Eight)
+        .with_num_threads(Some(1))
         .encode_rgba(ravif::Img::new(
             pixels.as_slice(),
             width as usize,
