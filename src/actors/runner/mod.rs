@@ -33,7 +33,7 @@ use crate::actors::catalog::jobs::{
 use crate::actors::events::{Events, PublishEvent, StatusEvent};
 use crate::actors::processors::{ChildDeath, ProcessFailure, ProcessorPool, RunProcessor};
 use crate::actors::restart::RestartBackoff;
-use crate::actors::storage::messages::{DeleteObject, GetObject, PutObject};
+use crate::actors::storage::messages::{DeleteObject, PutObject, ReadObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
 use crate::domain::jobs::{Failure, JobStatus};
 use crate::processing;
@@ -347,9 +347,8 @@ impl Attempts {
         key: &str,
         what: &str,
     ) -> Result<Bytes, AttemptError> {
-        let object = self
-            .storage
-            .send(GetObject {
+        self.storage
+            .send(ReadObject {
                 request_id: request_id.clone(),
                 key: ObjectKey::parse(key)?,
             })
@@ -359,13 +358,7 @@ impl Attempts {
                     AttemptError::permanent(format!("{what} is missing from storage"))
                 }
                 other => other.into(),
-            })?;
-        object.into_bytes().await.map_err(|e| {
-            AttemptError::transient(
-                "object storage was unavailable; the job will be tried again",
-                Some(format!("reading {what} failed: {e}")),
-            )
-        })
+            })
     }
 
     /// Reads the original of the file a watermark's `image` names, which must still

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::{Handler, ResponseFuture};
+use bytes::Bytes;
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
 use object_store::buffered::BufWriter;
@@ -94,6 +95,17 @@ impl Handler<GetObject> for Storage {
         let span = info_span!("storage.get", request_id = %msg.request_id, key = msg.key.as_str());
         let fetch = open(self.store.clone(), self.path(&msg.key));
         Box::pin(measured("get", fetch).instrument(span))
+    }
+}
+
+impl Handler<ReadObject> for Storage {
+    type Result = ResponseFuture<Result<Bytes, StorageError>>;
+
+    fn handle(&mut self, msg: ReadObject, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("storage.read", request_id = %msg.request_id, key = msg.key.as_str());
+        let (store, path) = (self.store.clone(), self.path(&msg.key));
+        let read = async move { Ok(store.get(&path).await?.bytes().await?) };
+        Box::pin(measured("read", read).instrument(span))
     }
 }
 

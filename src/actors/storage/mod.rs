@@ -1,7 +1,8 @@
 //! The Storage actor owns the object store: a local directory on the embedded
 //! default, or an S3-compatible bucket (MinIO, AWS) when `MINIO_ENDPOINT` is set.
 //!
-//! - Accepts: streaming put, get, delete, list-by-prefix, list-all (for
+//! - Accepts: streaming put, get (streamed, or read whole for a processor),
+//!   delete, list-by-prefix, list-all (for
 //!   `kiln storage verify`), presigned GET (whose response carries the
 //!   [`Delivery`](crate::domain::delivery::Delivery) headers the link is signed
 //!   with), health check, opening a locally signed URL, and opening an object

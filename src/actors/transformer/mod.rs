@@ -47,7 +47,7 @@ use crate::actors::catalog::transforms::{
 use crate::actors::catalog::{Catalog, CatalogError};
 use crate::actors::processors::{ProcessFailure, ProcessorPool, RunProcessor};
 use crate::actors::restart::RestartBackoff;
-use crate::actors::storage::messages::{DeleteObject, GetObject, PutObject};
+use crate::actors::storage::messages::{DeleteObject, PutObject, ReadObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
 use crate::domain::delivery::Delivery;
 use crate::domain::transforms::TransformQuery;
@@ -426,14 +426,11 @@ async fn make_and_store(
     } = making;
     let original = settings
         .storage
-        .send(GetObject {
+        .send(ReadObject {
             request_id: request_id.clone(),
             key: ObjectKey::parse(&file.storage_key)?,
         })
-        .await??
-        .into_bytes()
-        .await
-        .map_err(|err| TransformError::Unavailable(format!("reading the original: {err}")))?;
+        .await??;
     let processed = settings
         .pool
         .send(RunProcessor {
