@@ -56,10 +56,8 @@ import argparse
 import dataclasses
 import datetime
 import json
-import math
 import os
 import platform
-import re
 import shutil
 import statistics
 import struct
@@ -68,9 +66,10 @@ import sys
 import tempfile
 import time
 
-from kiln_bench.common import ROOT, BenchError, cpu_model, git_commit, log, memory_total, run
-from kiln_bench.corpus import build_corpus, default_corpus_dir, first_line, image_size
+from kiln_bench.common import ROOT, BenchError, cpu_model, git_commit, log, memory_total
+from kiln_bench.corpus import build_corpus, default_corpus_dir, first_line
 from kiln_bench.corpus import ensure_packages as ensure_corpus_packages
+from kiln_bench.quality import psnr, reference, to_ppm
 
 # command -> the Debian package that has it
 TOOLS = {"vips": "libvips-tools", "vipsthumbnail": "libvips-tools", "vipsheader":
@@ -102,51 +101,6 @@ def tool_versions():
 
 
 # ------------------------------------------------------------------------- images
-
-
-def read_ppm(path):
-    """(width, height, bytes) of a binary 8-bit PPM (P6) as vips writes it."""
-    with open(path, "rb") as f:
-        data = f.read()
-    # Header: four whitespace-separated fields (magic, width, height, maxval), then
-    # one whitespace byte; '#' comments may sit between fields.
-    m = re.match(rb"(P6)(?:\s+(?:#[^\n]*\n\s*)*(\d+)){3}", data)
-    fields = re.findall(rb"\d+", re.sub(rb"#[^\n]*\n", b"", data[2:m.end()])) if m else []
-    if not m or len(fields) != 3 or fields[2] != b"255":
-        raise BenchError(f"{path}: not an 8-bit binary PPM")
-    w, h, pos = int(fields[0]), int(fields[1]), m.end()
-    pixels = data[pos + 1:pos + 1 + w * h * 3]
-    if len(pixels) != w * h * 3:
-        raise BenchError(f"{path}: truncated PPM")
-    return w, h, pixels
-
-
-def to_ppm(src, dst):
-    """Any image vips reads -> 8-bit sRGB PPM (no alpha)."""
-    run(["vips", "colourspace", src, dst, "srgb"])
-    return read_ppm(dst)
-
-
-def psnr(a, b):
-    """PSNR in dB of two same-sized 8-bit images (bytes); inf when identical."""
-    if len(a) != len(b):
-        raise BenchError("PSNR of images of different sizes")
-    sq = sum((x - y) * (x - y) for x, y in zip(a, b))
-    if sq == 0:
-        return float("inf")
-    mse = sq / len(a)
-    return 10 * math.log10(255 * 255 / mse)
-
-
-def reference(src, width, height, dst):
-    """src reduced to width x height by a plain Lanczos3 over the full decode."""
-    w, h = image_size(src)
-    run(["vips", "resize", src, dst, repr(width / w), "--vscale", repr(height / h),
-         "--kernel", "lanczos3", "--gap", "0"])
-    got = image_size(dst)
-    if got != (width, height):
-        raise BenchError(f"reference for {src} came out {got}, wanted {(width, height)}")
-    return to_ppm(dst, dst + ".ppm")
 
 
 def jpeg_sampling(path):
