@@ -376,7 +376,8 @@ mod tests {
 
     /// mozjpeg-sys quietly builds libjpeg-turbo without its SIMD code when nasm
     /// is missing the first time it is compiled (and cargo keeps that build after
-    /// nasm arrives): every JPEG decode then runs a third slower.
+    /// nasm arrives): a transform of a JPEG then takes half as long again
+    /// (BENCHMARKS.md "Delivery", runs T2 and T3).
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn libjpeg_turbo_is_built_with_its_simd_code() {
