@@ -101,9 +101,9 @@ import time
 import urllib.parse
 
 from kiln_bench.common import (ROOT, BenchError, cpu_model, git_commit, log, memory_total,
-                               run, set_log_prefix, sha256)
+                               run, set_log_prefix)
 from kiln_bench.corpus import (PHOTOS, build_corpus, default_corpus_dir, ensure_packages,
-                               first_line, image_size, vips_version)
+                               first_line, image_size, vips_version, write_manifest)
 from kiln_bench.quality import psnr, reference, to_ppm
 from kiln_bench.services import (Client, Proc, base_env, busy_percent, cpu_times, finish,
                                  free_port, multipart, wait_ready)
@@ -310,15 +310,8 @@ def build_delivery_corpus(base_dir, rebuild):
             files.append({"file": rel, "input": "12mp", "name": name,
                           "source": os.path.relpath(src, ROOT)})
         for e in files:
-            full = os.path.join(DELIVERY_CORPUS, e["file"])
-            e["width"], e["height"] = image_size(full)
-            e["bytes"] = os.path.getsize(full)
-            e["sha256"] = sha256(full)
-        manifest = {"spec": spec, "files": files,
-                    "built": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                        timespec="seconds")}
-        with open(manifest_path, "w") as f:
-            json.dump(manifest, f, indent=2)
+            e["width"], e["height"] = image_size(os.path.join(DELIVERY_CORPUS, e["file"]))
+        manifest = write_manifest(DELIVERY_CORPUS, spec, files)
     return manifest
 
 

@@ -147,6 +147,12 @@ def build_corpus(directory, rebuild=False):
         rel = os.path.join("pdfs", f"{name}.pdf")
         shutil.copyfile(path, os.path.join(directory, rel))
         files.append({"file": rel, "kind": "pdf", "source": path, "package": package})
+    return write_manifest(directory, spec, files)
+
+
+def write_manifest(directory, spec, files):
+    """Adds each file's size and SHA-256 to its entry and writes the manifest that
+    lets a later run re-use `directory`; returns it."""
     for e in files:
         full = os.path.join(directory, e["file"])
         e["bytes"] = os.path.getsize(full)
@@ -154,6 +160,6 @@ def build_corpus(directory, rebuild=False):
     manifest = {"spec": spec, "files": files,
                 "built": datetime.datetime.now(datetime.timezone.utc).isoformat(
                     timespec="seconds")}
-    with open(manifest_path, "w") as f:
+    with open(os.path.join(directory, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
     return manifest
