@@ -89,7 +89,6 @@ import math
 import os
 import platform
 import re
-import secrets
 import shutil
 import signal
 import statistics
@@ -102,11 +101,13 @@ import urllib.parse
 
 from kiln_bench.common import (ROOT, BenchError, cpu_model, git_commit, log, memory_total,
                                run, set_log_prefix)
-from kiln_bench.corpus import (PHOTOS, build_corpus, default_corpus_dir, ensure_packages,
-                               first_line, image_size, vips_version, write_manifest)
+from kiln_bench.corpus import (PHOTOS, build_corpus, cached_manifest, default_corpus_dir,
+                               ensure_packages, first_line, image_size, vips_version,
+                               write_manifest)
 from kiln_bench.quality import psnr, reference, to_ppm
 from kiln_bench.services import (Client, Proc, base_env, busy_percent, cpu_times, finish,
-                                 free_port, multipart, wait_ready)
+                                 free_port, multipart, pid_cpu_seconds, register_and_sign_in,
+                                 wait_ready)
 
 set_log_prefix("delivery")
 
@@ -273,23 +274,8 @@ def build_delivery_corpus(base_dir, rebuild):
     ensure_packages()
     base = build_corpus(base_dir, False)
     spec = delivery_spec(base)
-    manifest_path = os.path.join(DELIVERY_CORPUS, "manifest.json")
-    manifest = None
-    if not rebuild and os.path.exists(manifest_path):
-        with open(manifest_path) as f:
-            manifest = json.load(f)
-        if manifest.get("spec") != spec or not all(
-                os.path.exists(os.path.join(DELIVERY_CORPUS, e["file"]))
-                for e in manifest["files"]):
-            log("delivery corpus: the cached one was built from something else; rebuilding")
-            manifest = None
-        else:
-            log(f"delivery corpus: re-using {os.path.relpath(DELIVERY_CORPUS, ROOT)}")
+    manifest = cached_manifest("delivery corpus", DELIVERY_CORPUS, spec, rebuild)
     if manifest is None:
-        if os.path.isdir(DELIVERY_CORPUS) and os.listdir(DELIVERY_CORPUS) and \
-                not os.path.exists(manifest_path):
-            raise BenchError(f"{DELIVERY_CORPUS} is not empty and has no manifest.json")
-        shutil.rmtree(DELIVERY_CORPUS, ignore_errors=True)
         os.makedirs(os.path.join(DELIVERY_CORPUS, "2k"))
         os.makedirs(os.path.join(DELIVERY_CORPUS, "12mp"))
         files = []
@@ -354,16 +340,6 @@ def tree_cpu_seconds(root):
     return sum(process_tree(root).values()) / os.sysconf("SC_CLK_TCK")
 
 
-def own_cpu_seconds(pid):
-    """user + system CPU seconds of one process (all its threads), not its children."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def stop_forked_children(proc):
     """thumbor --processes N forks N servers; its parent only waits for them and dies
     on SIGTERM without passing it on. Stops the children (by pid), which shut down
@@ -407,7 +383,7 @@ class Meter:
     def __enter__(self):
         self.machine0 = cpu_times()
         self.cpu0 = {name: tree_cpu_seconds(pid) for name, pid in self.servers.items()}
-        self.root0 = {name: own_cpu_seconds(pid) for name, pid in self.servers.items()}
+        self.root0 = {name: pid_cpu_seconds(pid) or 0.0 for name, pid in self.servers.items()}
         r = os.times()
         self.client0 = r.user + r.system
         return self
@@ -417,7 +393,7 @@ class Meter:
         self.cpu = {name: round(tree_cpu_seconds(pid) - self.cpu0[name], 2)
                     for name, pid in self.servers.items()}
         # The server process alone (its threads), without its children.
-        self.cpu.update({f"{name}_main": round(own_cpu_seconds(pid) - self.root0[name], 2)
+        self.cpu.update({f"{name}_main": round((pid_cpu_seconds(pid) or 0.0) - self.root0[name], 2)
                          for name, pid in self.servers.items()})
         r = os.times()
         self.cpu["client"] = round(r.user + r.system - self.client0, 2)
@@ -796,11 +772,7 @@ def single_flight(server, path, n, servers):
 def sign_in(client):
     """Registers a user and signs in (a JWT: personal API tokens need a verified
     address); sets client.token."""
-    email = f"delivery-{secrets.token_hex(6)}@example.com"
-    password = "kiln-bench-" + secrets.token_hex(8)
-    client.expect(201, "POST", "/api/auth/register",
-                  {"email": email, "password": password, "name": "Kiln Bench"})
-    login = client.expect(200, "POST", "/api/auth/login", {"email": email, "password": password})
+    login = register_and_sign_in(client, "delivery")
     client.token = login["access_token"]
     return login.get("expires_in")
 

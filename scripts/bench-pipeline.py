@@ -30,7 +30,6 @@ import argparse
 import concurrent.futures
 import json
 import os
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -43,7 +42,7 @@ from kiln_bench.common import ROOT, BenchError, log
 from kiln_bench.services import (add_service_args, Client, Proc,
                                  ServicesCluster, base_env, busy_percent, client_cpu,
                                  cpu_delta, cpu_times, finish, free_port, multipart, parse_ts,
-                                 s3_env, wait_ready)
+                                 register_and_sign_in, s3_env, wait_ready)
 
 
 # --------------------------------------------------------------------------- bench
@@ -51,12 +50,7 @@ from kiln_bench.services import (add_service_args, Client, Proc,
 
 def run_load(client, args, payload, filename_ext, content_type):
     """Register, log in, upload, wait. Returns the result dict (no cleanup)."""
-    email = f"bench-{secrets.token_hex(6)}@example.com"
-    password = "kiln-bench-" + secrets.token_hex(8)
-    client.expect(201, "POST", "/api/auth/register",
-                  {"email": email, "password": password, "name": "Kiln Bench"})
-    login = client.expect(200, "POST", "/api/auth/login", {"email": email, "password": password})
-    client.token = login["access_token"]
+    client.token = register_and_sign_in(client, "bench")["access_token"]
 
     def upload(i):
         body, ctype = multipart("file", f"bench-{i:05d}.{filename_ext}", content_type, payload)

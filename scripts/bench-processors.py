@@ -346,7 +346,7 @@ def print_tables(results, quality, cases_by_name):
                       f"{q['sampling']['kiln'] + '/' + q['sampling']['vips']:<11} "
                       f"{'ok' if s['delta'] >= -PSNR_TOLERANCE_DB else 'FAIL'}")
         bad = [q["input"] for q in quality if q["sampling"]["kiln"] != "4:2:0"]
-        print(f"kiln JPEG chroma subsampling 4:2:0: "
+        print("kiln JPEG chroma subsampling 4:2:0: "
               + ("ok" if not bad else f"FAIL ({', '.join(bad)})"))
         if all(len(q["psnr_db"]) == 1 for q in quality):
             print("(Pillow does not import here, so only libvips' reference is used)")

@@ -91,11 +91,13 @@ import time
 
 from kiln_bench.common import (ROOT, BenchError, cpu_model, git_commit, log, memory_total,
                                run, set_log_prefix, sha256)
-from kiln_bench.corpus import (build_corpus, default_corpus_dir, ensure_packages, image_size,
+from kiln_bench.corpus import (build_corpus, cached_manifest, default_corpus_dir, ensure_packages,
+                               image_size, write_manifest,
                                upscale, vips_version)
 from kiln_bench.services import (add_service_args, ServicesCluster,
                                  base_env, busy_percent, client_cpu, cpu_times, free_port,
-                                 multipart, pid_cpu_seconds, pid_memory_mb, psql_rows)
+                                 multipart, pid_cpu_seconds, pid_memory_mb, psql_rows,
+                                 register_and_sign_in)
 
 set_log_prefix("loadtest")
 
@@ -182,22 +184,8 @@ def build_mix(directory, base_dir, rebuild):
     ensure_packages()
     base = build_corpus(base_dir, False)
     spec = mix_spec(base)
-    manifest_path = os.path.join(directory, "manifest.json")
-    manifest = None
-    if not rebuild and os.path.exists(manifest_path):
-        with open(manifest_path) as f:
-            manifest = json.load(f)
-        if manifest.get("spec") != spec or not all(
-                os.path.exists(os.path.join(directory, e["file"])) for e in manifest["files"]):
-            log("mix: the cached one was built from something else; rebuilding")
-            manifest = None
-        else:
-            log(f"mix: re-using {os.path.relpath(directory, ROOT)}")
+    manifest = cached_manifest("mix", directory, spec, rebuild)
     if manifest is None:
-        if os.path.isdir(directory) and os.listdir(directory) and \
-                not os.path.exists(manifest_path):
-            raise BenchError(f"{directory} is not empty and has no manifest.json")
-        shutil.rmtree(directory, ignore_errors=True)
         os.makedirs(directory)
         files = []
         for name in FIXTURES:
@@ -222,13 +210,7 @@ def build_mix(directory, base_dir, rebuild):
                 files.append({"file": rel, "kind": "png-alpha", "source": source})
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        for e in files:
-            full = os.path.join(directory, e["file"])
-            e["bytes"] = os.path.getsize(full)
-            e["sha256"] = sha256(full)
-        manifest = {"spec": spec, "files": files}
-        with open(manifest_path, "w") as f:
-            json.dump(manifest, f, indent=2)
+        manifest = write_manifest(directory, spec, files)
     out = collections.defaultdict(list)
     for e in manifest["files"]:
         out[e["kind"]].append(os.path.join(directory, e["file"]))
@@ -644,13 +626,8 @@ def setup_users(client, n):
     tokens = []
     run_tag = secrets.token_hex(4)
     for i in range(n):
-        email = f"load-{run_tag}-{i}@example.com"
-        password = "kiln-load-" + secrets.token_hex(8)
         client.token = None
-        client.expect(201, "POST", "/api/auth/register",
-                      {"email": email, "password": password, "name": f"Load {i}"})
-        login = client.expect(200, "POST", "/api/auth/login",
-                              {"email": email, "password": password})
+        login = register_and_sign_in(client, f"load-{run_tag}-{i}", f"Load {i}")
         tokens.append(login["access_token"])
     client.token = None
     return tokens

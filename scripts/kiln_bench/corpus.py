@@ -116,23 +116,33 @@ def upscale(src, dst, megapixels):
     return image_size(dst)
 
 
-def build_corpus(directory, rebuild=False):
-    """Builds the corpus into `directory` (or re-uses it); returns its manifest."""
+def cached_manifest(what, directory, spec, rebuild):
+    """The manifest of the `what` corpus in `directory` when it was built from
+    `spec` and all its files are there; otherwise None, with `directory` emptied
+    for a rebuild (one these scripts did not make is refused, never emptied)."""
     manifest_path = os.path.join(directory, "manifest.json")
-    spec = corpus_spec()
     if not rebuild and os.path.exists(manifest_path):
         with open(manifest_path) as f:
             manifest = json.load(f)
         if manifest.get("spec") == spec and all(
                 os.path.exists(os.path.join(directory, e["file"])) for e in manifest["files"]):
-            log(f"corpus: re-using {os.path.relpath(directory, ROOT)}")
+            log(f"{what}: re-using {os.path.relpath(directory, ROOT)}")
             return manifest
-        log("corpus: the cached one was built from something else; rebuilding")
+        log(f"{what}: the cached one was built from something else; rebuilding")
     if os.path.isdir(directory) and os.listdir(directory) and not os.path.exists(manifest_path):
-        # Never empty a directory this script did not make (e.g. a mistyped --corpus).
+        # e.g. a mistyped --corpus
         raise BenchError(f"{directory} is not empty and has no manifest.json; "
-                         "give --corpus a new or empty directory")
+                         "give it a new or empty directory")
     shutil.rmtree(directory, ignore_errors=True)
+    return None
+
+
+def build_corpus(directory, rebuild=False):
+    """Builds the corpus into `directory` (or re-uses it); returns its manifest."""
+    spec = corpus_spec()
+    manifest = cached_manifest("corpus", directory, spec, rebuild)
+    if manifest is not None:
+        return manifest
     os.makedirs(os.path.join(directory, "photos"))
     os.makedirs(os.path.join(directory, "pdfs"))
     files = []

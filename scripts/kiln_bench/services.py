@@ -73,6 +73,17 @@ def client_cpu():
     return r.ru_utime + r.ru_stime
 
 
+def register_and_sign_in(client, tag, name="Kiln Bench"):
+    """Registers a new user (an address made from `tag` and a random part) and
+    signs in; returns the login answer. Its `access_token` is a JWT: a personal
+    API token would need a verified address first."""
+    email = f"{tag}-{secrets.token_hex(6)}@example.com"
+    password = "kiln-bench-" + secrets.token_hex(8)
+    client.expect(201, "POST", "/api/auth/register",
+                  {"email": email, "password": password, "name": name})
+    return client.expect(200, "POST", "/api/auth/login", {"email": email, "password": password})
+
+
 def pid_cpu_seconds(pid):
     """user + system CPU time of a process so far (Linux /proc), or None."""
     try:
