@@ -60,7 +60,7 @@ fn open_redis(config: &RedisConfig) -> anyhow::Result<RedisResources> {
     let pool = deadpool_redis::Config::from_url(url)
         .builder()
         .context("invalid configuration: REDIS_URL")?
-        .max_size(16)
+        .max_size(config.pool_size as usize)
         .wait_timeout(Some(Duration::from_secs(2)))
         .create_timeout(Some(Duration::from_secs(2)))
         .runtime(deadpool_redis::Runtime::Tokio1)
@@ -141,6 +141,7 @@ impl Application {
             session_max_age: config.sessions.max_age,
             oauth: config.oauth.clone(),
             max_upload_size: config.max_upload_size,
+            quotas: config.quotas,
             extra_allowed_types: config.extra_allowed_types.clone(),
             presign_ttl: config.presign_ttl,
             max_event_streams_per_user: config.max_event_streams_per_user,

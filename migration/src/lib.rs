@@ -1,8 +1,9 @@
 //! Kiln's database schema: one migration per table, in dependency order, then
 //! one per later change (never an edit of a migration that has shipped).
 //!
-//! Every migration uses portable sea-query builders only, so the same files run
-//! up and down on SQLite (the embedded default) and PostgreSQL. Secrets are
+//! Every migration uses portable sea-query builders (and, to fill a new column
+//! from existing rows, SQL that both read alike), so the same files run up and
+//! down on SQLite (the embedded default) and PostgreSQL. Secrets are
 //! stored only as hashes (`*_hash` columns); child rows cascade on delete of
 //! their user or file. `migration/tests/up_down_up.rs` proves up → down → up on
 //! both backends.
@@ -25,6 +26,7 @@ mod m20261203_000013_add_file_variants_sha256;
 mod m20261203_000014_add_files_thumbhash;
 mod m20261203_000015_create_file_shares;
 mod m20261204_000016_create_transforms;
+mod m20261204_000017_add_users_quota;
 
 /// Runs Kiln's migrations; `up` applies them in this order, `down` in reverse.
 pub struct Migrator;
@@ -49,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000014_add_files_thumbhash::Migration),
             Box::new(m20261203_000015_create_file_shares::Migration),
             Box::new(m20261204_000016_create_transforms::Migration),
+            Box::new(m20261204_000017_add_users_quota::Migration),
         ]
     }
 }

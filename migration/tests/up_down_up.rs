@@ -37,13 +37,14 @@ enum Adds {
 }
 
 /// What the later migrations add, oldest first.
-const LATER: [Adds; 6] = [
+const LATER: [Adds; 7] = [
     Adds::Column("users", "token_generation"),
     Adds::Column("users", "disabled_at"),
     Adds::Column("file_variants", "sha256"),
     Adds::Column("files", "thumbhash"),
     Adds::Table("file_shares"),
     Adds::Table("transforms"),
+    Adds::Column("users", "quota_unlimited"),
 ];
 
 async fn is_there(db: &DatabaseConnection, adds: Adds) -> bool {

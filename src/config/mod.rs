@@ -10,8 +10,9 @@
 //!
 //! ```text
 //!  Config::from_env / from_map ─▶ env        Env (typed reads), ConfigError
-//!    ├─ HOST, PORT, OPS_PORT, BASE_URL, DATA_DIR, LOG_*, PRESIGN_TTL, ... (here)
-//!    ├─ backends   DATABASE_URL, REDIS_*, MINIO_*, STORAGE_PREFIX
+//!    ├─ HOST, PORT, OPS_PORT, BASE_URL, DATA_DIR, LOG_*, PRESIGN_TTL,
+//!    │  DEFAULT_QUOTA_*, ... (here)
+//!    ├─ backends   DATABASE_URL, DATABASE_POOL_SIZE, REDIS_*, MINIO_*, STORAGE_PREFIX
 //!    ├─ auth       JWT_*, LOGIN_*, REGISTER_*, TRUSTED_PROXIES, SESSION_*
 //!    ├─ mail       SMTP_*
 //!    ├─ oauth      GOOGLE_*, GITHUB_*
@@ -44,6 +45,7 @@ pub use pipeline::{DEFAULT_PROCESSOR_MEMORY_LIMIT, ProcessorConfig};
 pub use transforms::TransformConfig;
 
 use crate::domain::TrustedProxies;
+use crate::domain::quota::QuotaDefaults;
 use env::{Env, parse_http_url};
 
 #[derive(Debug, Clone)]
@@ -71,6 +73,9 @@ pub struct Config {
     pub job_timeout: Duration,
     pub max_retries: u32,
     pub max_upload_size: u64,
+    /// `DEFAULT_QUOTA_BYTES`, `DEFAULT_QUOTA_FILES`: the limits of accounts
+    /// without their own; unset is unlimited.
+    pub quotas: QuotaDefaults,
     pub presign_ttl: Duration,
     /// Images whose header claims more pixels are refused before decoding.
     pub max_image_pixels: u64,
@@ -134,20 +139,6 @@ impl Config {
             .transpose()?;
         let data_dir = PathBuf::from(env.string("DATA_DIR").unwrap_or_else(|| "./data".into()));
 
-        let backends::Backends {
-            database,
-            redis,
-            storage,
-        } = backends::read(&env, &data_dir)?;
-        let auth::Auth {
-            jwt,
-            rate_limits,
-            trusted_proxies,
-            sessions,
-        } = auth::read(&env, database.backend)?;
-        let mail = mail::read(&env, &data_dir)?;
-        let oauth = oauth::read(&env)?;
-        let log = log_config(&env)?;
         let pipeline::Pipeline {
             max_upload_size,
             extra_allowed_types,
@@ -161,6 +152,21 @@ impl Config {
             reconcile_interval,
             requeue_after,
         } = pipeline::read(&env)?;
+        // The pools are sized for the worker concurrency.
+        let backends::Backends {
+            database,
+            redis,
+            storage,
+        } = backends::read(&env, &data_dir, worker_concurrency)?;
+        let auth::Auth {
+            jwt,
+            rate_limits,
+            trusted_proxies,
+            sessions,
+        } = auth::read(&env, database.backend)?;
+        let mail = mail::read(&env, &data_dir)?;
+        let oauth = oauth::read(&env)?;
+        let log = log_config(&env)?;
 
         Ok(Self {
             host,
@@ -181,6 +187,10 @@ impl Config {
             job_timeout,
             max_retries,
             max_upload_size,
+            quotas: QuotaDefaults {
+                bytes: env.byte_size("DEFAULT_QUOTA_BYTES")?,
+                files: env.positive("DEFAULT_QUOTA_FILES")?.map(u64::from),
+            },
             presign_ttl: env
                 .duration("PRESIGN_TTL")?
                 .unwrap_or(Duration::from_secs(15 * 60)),
@@ -276,6 +286,7 @@ mod tests {
         assert_eq!(config.max_upload_size, 104_857_600);
         assert_eq!(config.job_timeout, Duration::from_secs(300));
         assert_eq!(config.max_event_streams_per_user, 16);
+        assert_eq!(config.quotas, QuotaDefaults::default(), "unlimited");
     }
 
     #[test]
@@ -295,6 +306,8 @@ mod tests {
             ("REGISTER_MAX_PER_IP", "0"),
             ("REGISTER_RATE_WINDOW", "hourly"),
             ("MAX_EVENT_STREAMS_PER_USER", "0"),
+            ("DEFAULT_QUOTA_BYTES", "lots"),
+            ("DEFAULT_QUOTA_FILES", "-3"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{err}");

@@ -10,6 +10,7 @@ mod email;
 pub mod file_names;
 pub mod jobs;
 mod password;
+pub mod quota;
 pub mod requests;
 pub mod shares;
 pub mod text;

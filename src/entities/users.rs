@@ -3,6 +3,10 @@
 //! reset): access tokens issued under an older generation are refused.
 //! `disabled_at` is set while an operator has the account disabled: nothing
 //! signs in with it until it is cleared.
+//! `used_bytes` and `used_files` count the account's originals and variants,
+//! kept by the transactions that add and remove them; `quota_bytes` and
+//! `quota_files` are its own limits (NULL: the configured defaults apply) and
+//! `quota_unlimited` lifts every limit.
 
 use sea_orm::entity::prelude::*;
 
@@ -23,6 +27,11 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub token_generation: i32,
     pub disabled_at: Option<DateTimeUtc>,
+    pub used_bytes: i64,
+    pub used_files: i64,
+    pub quota_bytes: Option<i64>,
+    pub quota_files: Option<i64>,
+    pub quota_unlimited: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -56,6 +56,9 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// What was to be stored does not fit in the account's quota.
+    #[error("{0}")]
+    QuotaExceeded(String),
     #[error("{0}")]
     UnsupportedType(String),
     #[error("{message}")]
@@ -115,6 +118,7 @@ impl ApiError {
             Self::EmailUnverified => "email_unverified",
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge(_) => "file_too_large",
+            Self::QuotaExceeded(_) => "quota_exceeded",
             Self::UnsupportedType(_) => "unsupported_type",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::TooManyStreams { .. } => "too_many_streams",
@@ -159,7 +163,7 @@ impl ResponseError for ApiError {
             | Self::EmailUnverified => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge(_) | Self::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } | Self::TooManyStreams { .. } => {
@@ -297,6 +301,7 @@ impl From<CatalogError> for ApiError {
                 message: err.to_string(),
             },
             CatalogError::TooSoon(retry_after) => Self::TooManyRequests { retry_after },
+            CatalogError::QuotaExceeded(_) => Self::QuotaExceeded(err.to_string()),
             CatalogError::Unavailable(_) => Self::Unavailable {
                 backend: "the database",
                 source: Box::new(err),

@@ -12,9 +12,9 @@
 //! runs the recorder's upkeep every few seconds, so histogram samples are folded
 //! into their buckets even when nothing scrapes.
 //!
-//! Gauges that describe shared state (the queue, jobs by status) are measured
-//! when `/metrics` is scraped ([`QueueSnapshot`]); the others change as work
-//! happens.
+//! Gauges that describe shared state (the queue, jobs by status) and the
+//! connection pools are measured when `/metrics` is scraped ([`QueueSnapshot`],
+//! [`PoolUse`]); the others change as work happens.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -50,6 +50,8 @@ const TRANSFORM_REQUESTS: &str = "kiln_transform_requests_total";
 const TRANSFORMS_MADE: &str = "kiln_transforms_made_total";
 const TRANSFORM_DURATION: &str = "kiln_transform_duration_seconds";
 const TRANSFORM_EVICTIONS: &str = "kiln_transform_cache_evictions_total";
+const CONNECTIONS: &str = "kiln_pool_connections";
+const CONNECTIONS_MAX: &str = "kiln_pool_max_connections";
 
 /// Request latencies: a few milliseconds for most routes, seconds for uploads.
 const HTTP_BUCKETS: &[f64] = &[
@@ -218,6 +220,14 @@ fn describe() {
         TRANSFORM_EVICTIONS,
         "Cached transforms deleted to keep the cache within TRANSFORM_CACHE_SIZE"
     );
+    describe_gauge!(
+        CONNECTIONS,
+        "Open connections of this process's pools, by pool (database, redis) and state (busy, idle)"
+    );
+    describe_gauge!(
+        CONNECTIONS_MAX,
+        "Most connections each pool may open (DATABASE_POOL_SIZE, REDIS_POOL_SIZE)"
+    );
 }
 
 /// One answered HTTP request. `route` is the matched pattern, or `unmatched`.
@@ -384,4 +394,39 @@ pub fn record_queue(snapshot: &QueueSnapshot) {
             gauge!(JOBS_BY_STATUS, "status" => status.as_str()).set(count as f64);
         }
     }
+}
+
+/// A connection pool's use at a scrape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Connections open now, busy or idle.
+    pub open: u32,
+    /// Open connections no one holds.
+    pub idle: u32,
+    /// Most connections the pool may open.
+    pub max: u32,
+}
+
+/// Which pool a [`PoolUse`] measures.
+#[derive(Debug, Clone, Copy)]
+pub enum ConnectionPool {
+    Database,
+    Redis,
+}
+
+impl ConnectionPool {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Database => "database",
+            Self::Redis => "redis",
+        }
+    }
+}
+
+pub fn record_pool(pool: ConnectionPool, used: PoolUse) {
+    let name = pool.as_str();
+    let busy = used.open.saturating_sub(used.idle);
+    gauge!(CONNECTIONS, "pool" => name, "state" => "busy").set(f64::from(busy));
+    gauge!(CONNECTIONS, "pool" => name, "state" => "idle").set(f64::from(used.idle));
+    gauge!(CONNECTIONS_MAX, "pool" => name).set(f64::from(used.max));
 }

@@ -164,6 +164,10 @@ async fn files_purge_removes_rows_and_objects_of_old_files_only() {
     let after = app.stored_keys(&user_id).await;
     assert!(!after.iter().any(|k| k.contains(&file_id)), "{after:?}");
     assert!(after.iter().any(|k| k.contains(&newer_id)), "{after:?}");
+    // The purged file's bytes are given back to its owner's quota.
+    let usage = app.me(&token).await["usage"].clone();
+    assert_eq!(usage["files"], 1, "{usage}");
+    assert_eq!(usage["bytes"], app.stored_bytes(&user_id).await, "{usage}");
 }
 
 #[actix_rt::test]

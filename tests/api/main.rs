@@ -26,6 +26,7 @@ mod pipeline;
 mod process;
 mod processor_isolation;
 mod prometheus;
+mod quotas;
 mod recovery;
 mod retries;
 mod shares;

@@ -218,6 +218,48 @@ async fn a_worker_answers_on_its_ops_port_and_takes_no_jobs_while_redis_is_down(
 }
 
 #[actix_rt::test]
+async fn a_process_reports_its_connection_pools_at_the_sizes_it_was_given() {
+    let redis = PrivateRedis::start().await;
+    let cluster = Cluster::start(0, Some(&redis), &[]).await;
+    let ops_port = free_port();
+    let _worker = cluster
+        .start_worker(&[
+            ("OPS_PORT", &ops_port.to_string()),
+            ("DATABASE_POOL_SIZE", "6"),
+            ("REDIS_POOL_SIZE", "5"),
+        ])
+        .await;
+    // The worker has claimed, recorded and published through both pools.
+    cluster.upload("photo.jpg").await;
+    cluster.assert_all_ready(1, PHOTO_VARIANTS).await;
+
+    let metrics = ops(ops_port)
+        .get("/metrics", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    for (pool, max) in [("database", 6.0), ("redis", 5.0)] {
+        let series = |name: &str, state: Option<&str>| match state {
+            Some(state) => format!(r#"{name}{{pool="{pool}",state="{state}"}}"#),
+            None => format!(r#"{name}{{pool="{pool}"}}"#),
+        };
+        assert_eq!(
+            sample(&metrics, &series("kiln_pool_max_connections", None)),
+            Some(max),
+            "{metrics}"
+        );
+        let busy = sample(&metrics, &series("kiln_pool_connections", Some("busy")));
+        let idle = sample(&metrics, &series("kiln_pool_connections", Some("idle")));
+        let open = busy.unwrap_or(-1.0) + idle.unwrap_or(-1.0);
+        assert!(
+            (1.0..=max).contains(&open),
+            "{pool}: {open} open\n{metrics}"
+        );
+    }
+}
+
+#[actix_rt::test]
 async fn json_logs_are_flat_lines_with_the_request_and_job_fields() {
     let cluster = Cluster::start(1, None, &[("LOG_FORMAT", "json")]).await;
     let file = cluster.upload("photo.jpg").await;

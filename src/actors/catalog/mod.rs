@@ -1,7 +1,8 @@
 //! The Catalog actor owns the database connection pool; every SQL query in Kiln
 //! lives behind its messages.
 //!
-//! - Accepts: the messages of its aggregates, below, and [`PingDatabase`].
+//! - Accepts: the messages of its aggregates, below, [`PingDatabase`] and
+//!   [`MeasurePool`].
 //! - Replies: plain records (never sea-orm models) or a [`CatalogError`].
 //! - Supervised by the [`Supervisor`](crate::actors::supervisor): restarted with
 //!   backoff if it stops; the pool itself reconnects dropped connections.
@@ -35,7 +36,7 @@
 //! transaction writes several tables, the table of the row the message makes or
 //! names (`RecordUpload` writes jobs too, but makes a file; `ResetPassword`
 //! writes the account too, but spends a reset link). [`PingDatabase`] reads no
-//! table: it asks the pool itself, so it stays here.
+//! table: it asks the pool itself, so it stays here, as does [`MeasurePool`].
 //!
 //! Callers name a message or a reply by its aggregate
 //! (`catalog::jobs::ClaimJob`), and what every aggregate shares by the catalog
@@ -64,16 +65,17 @@ pub use records::{File, Job, User, Variant};
 use std::future::Future;
 use std::time::Instant;
 
-use actix::{Actor, Context, Handler, Message, ResponseFuture, Supervised};
+use actix::{Actor, Context, Handler, Message, MessageResult, ResponseFuture, Supervised};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 use tracing::{Instrument, Span, info_span};
 
 use crate::actors::restart::RestartBackoff;
 use crate::config::DatabaseConfig;
+use crate::domain::quota::{QuotaDefaults, Usage};
 use crate::telemetry::metrics;
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +89,9 @@ pub enum CatalogError {
     /// Another mail of the kind asked for went out too recently.
     #[error("a mail was sent moments ago; retry in {} seconds", .0.as_secs().max(1))]
     TooSoon(std::time::Duration),
+    /// The account's quota has no room for what was to be stored.
+    #[error("quota exceeded: {}", .0.describe())]
+    QuotaExceeded(Usage),
     #[error("the database is unavailable")]
     Unavailable(#[source] DbErr),
     #[error("database query failed")]
@@ -104,13 +109,16 @@ impl From<DbErr> for CatalogError {
 
 pub struct Catalog {
     db: DatabaseConnection,
+    /// The limits of accounts without their own (`DEFAULT_QUOTA_*`).
+    quotas: QuotaDefaults,
     restarts: RestartBackoff,
 }
 
 impl Catalog {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: DatabaseConnection, quotas: QuotaDefaults) -> Self {
         Self {
             db,
+            quotas,
             restarts: RestartBackoff::default(),
         }
     }
@@ -190,16 +198,37 @@ impl Handler<PingDatabase> for Catalog {
     }
 }
 
-/// Opens the pool. SQLite gets a small pool in WAL mode, so readers never wait
-/// for the writer and writers queue briefly instead of backing off in steps;
-/// PostgreSQL a pool sized for concurrent requests and workers.
+/// How many connections the pool holds now, and how many of them are idle.
+#[derive(Message)]
+#[rtype(result = "metrics::PoolUse")]
+pub struct MeasurePool;
+
+impl Handler<MeasurePool> for Catalog {
+    type Result = MessageResult<MeasurePool>;
+
+    fn handle(&mut self, _: MeasurePool, _: &mut Self::Context) -> Self::Result {
+        MessageResult(match self.db.get_database_backend() {
+            DbBackend::Postgres => pool_use(self.db.get_postgres_connection_pool()),
+            _ => pool_use(self.db.get_sqlite_connection_pool()),
+        })
+    }
+}
+
+fn pool_use<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> metrics::PoolUse {
+    metrics::PoolUse {
+        open: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
+    }
+}
+
+/// Opens the pool of `DATABASE_POOL_SIZE` connections. SQLite runs in WAL
+/// mode, so readers never wait for the writer and writers queue briefly
+/// instead of backing off in steps.
 pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(config.url.expose_secret().to_string());
     options
-        .max_connections(match config.backend {
-            crate::config::DatabaseBackend::Sqlite => 4,
-            crate::config::DatabaseBackend::Postgres => 16,
-        })
+        .max_connections(config.pool_size)
         .acquire_timeout(std::time::Duration::from_secs(5))
         .connect_timeout(std::time::Duration::from_secs(5))
         .sqlx_logging(false)

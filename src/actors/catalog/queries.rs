@@ -1,13 +1,19 @@
 //! Queries that handlers of several aggregates run inside their own
 //! transactions: locking an account's or a file's row, finding a user's own file,
-//! and recomputing a file's status from its jobs. Written once here so every
-//! aggregate locks in the same way and order.
+//! recomputing a file's status from its jobs, and taking or giving back an
+//! account's usage. Written once here so every aggregate locks in the same way
+//! and order.
+//!
+//! Usage is taken with one conditional update of the account's row, so two
+//! transactions can never both pass the last free bytes: the second waits on
+//! the row and re-checks the condition against the first's total. A
+//! transaction that also locks a file's row locks it first.
 //!
 //! Row locks matter on PostgreSQL; SQLite's write transactions are serial
 //! already (see `begin_write`).
 
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, IntoColumnRef, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, SqlErr,
 };
@@ -15,6 +21,7 @@ use uuid::Uuid;
 
 use super::CatalogError;
 use crate::domain::jobs::{FileStatus, JobStatus};
+use crate::domain::quota::{OwnQuota, QuotaDefaults, Usage};
 use crate::entities::{files, processing_jobs, users};
 
 /// Whether the statement failed on a unique index (a row someone else made first).
@@ -87,4 +94,106 @@ pub(super) async fn refresh_file_status<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(status)
+}
+
+/// `SUM(column)` as a BIGINT, 0 over no rows. PostgreSQL sums a BIGINT
+/// column as NUMERIC, and no rows to NULL.
+pub(super) fn total_of(column: impl IntoColumnRef) -> SimpleExpr {
+    Func::cast_as(
+        Func::coalesce([Expr::from(Func::sum(Expr::col(column))), Expr::val(0i64)]),
+        Alias::new("BIGINT"),
+    )
+    .into()
+}
+
+/// The account's usage against the limits that hold for it, or `None` when
+/// the account does not exist.
+pub(super) async fn usage_of<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    defaults: QuotaDefaults,
+) -> Result<Option<Usage>, DbErr> {
+    Ok(users::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .map(|user| usage_in(&user, defaults)))
+}
+
+/// The usage an account's row records.
+pub(super) fn usage_in(user: &users::Model, defaults: QuotaDefaults) -> Usage {
+    let own = OwnQuota {
+        bytes: user.quota_bytes.and_then(|q| u64::try_from(q).ok()),
+        files: user.quota_files.and_then(|q| u64::try_from(q).ok()),
+        unlimited: user.quota_unlimited,
+    };
+    Usage::new(user.used_bytes, user.used_files, defaults.limits_for(own))
+}
+
+/// Adds `bytes` and `files` to the account's usage if the result stays within
+/// its limits; `false` (nothing changed) when it would not. Within a
+/// transaction, the account's row stays locked until it ends.
+pub(super) async fn take_usage<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    bytes: i64,
+    files: i64,
+    defaults: QuotaDefaults,
+) -> Result<bool, DbErr> {
+    // used + added <= COALESCE(own limit, default), unless there is no limit.
+    let within = |used: users::Column, own: users::Column, default: Option<u64>, added: i64| {
+        let default = default.map(|limit| i64::try_from(limit).unwrap_or(i64::MAX));
+        let limit = SimpleExpr::from(Func::coalesce([Expr::col(own), Expr::val(default)]));
+        Condition::any()
+            .add(Expr::col(users::Column::QuotaUnlimited).eq(true))
+            .add(limit.clone().is_null())
+            .add(Expr::col(used).add(added).lte(limit))
+    };
+    let taken = users::Entity::update_many()
+        .col_expr(
+            users::Column::UsedBytes,
+            Expr::col(users::Column::UsedBytes).add(bytes),
+        )
+        .col_expr(
+            users::Column::UsedFiles,
+            Expr::col(users::Column::UsedFiles).add(files),
+        )
+        .filter(users::Column::Id.eq(user_id))
+        .filter(within(
+            users::Column::UsedBytes,
+            users::Column::QuotaBytes,
+            defaults.bytes,
+            bytes,
+        ))
+        .filter(within(
+            users::Column::UsedFiles,
+            users::Column::QuotaFiles,
+            defaults.files,
+            files,
+        ))
+        .exec(db)
+        .await?;
+    Ok(taken.rows_affected == 1)
+}
+
+/// Subtracts `bytes` and `files` from the account's usage: what a deleted file
+/// or variant stored.
+pub(super) async fn give_back_usage<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    bytes: i64,
+    files: i64,
+) -> Result<(), DbErr> {
+    users::Entity::update_many()
+        .col_expr(
+            users::Column::UsedBytes,
+            Expr::col(users::Column::UsedBytes).sub(bytes),
+        )
+        .col_expr(
+            users::Column::UsedFiles,
+            Expr::col(users::Column::UsedFiles).sub(files),
+        )
+        .filter(users::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }

@@ -4,12 +4,13 @@
 //!
 //! 1. Staging: the type is sniffed from the first bytes (never taken from the
 //!    client), the pixel size read from the header, and the body is streamed to
-//!    storage while its size is checked against `MAX_UPLOAD_SIZE` and its
-//!    SHA-256 computed.
+//!    storage while its size is checked against `MAX_UPLOAD_SIZE` (and what is
+//!    left of the user's quota) and its SHA-256 computed.
 //! 2. Committing, once the rest of the form has come: the jobs asked for are
 //!    checked against the file's type (and a watermark's image against the
 //!    user's files), the file row and one row per job are written in one
-//!    transaction (the outbox), then the Dispatcher is told.
+//!    transaction (the outbox) that also takes the file's size from the
+//!    user's quota, then the Dispatcher is told.
 //!
 //! A refused or failed upload leaves nothing behind: a staged original whose
 //! commit fails, is refused, or whose form never completes is deleted.
@@ -25,13 +26,15 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::{IngestError, Peers};
+use crate::actors::catalog::accounts::FindUsage;
 use crate::actors::catalog::files::{NewFile, RecordUpload};
-use crate::actors::catalog::{File, Job};
+use crate::actors::catalog::{CatalogError, File, Job};
 use crate::actors::dispatcher::announce_queued;
 use crate::actors::storage::messages::{ByteStream, DeleteObject, PutObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
 use crate::domain::UploadType;
 use crate::domain::file_names::sanitize_filename;
+use crate::domain::quota::Usage;
 use crate::domain::requests::{jobs_for_upload, parse_processors};
 use crate::processing::{self, JobSpec, MediaKind};
 use crate::telemetry::{RequestId, metrics};
@@ -101,7 +104,8 @@ impl Peers {
         user_id: Uuid,
         body: ByteStream,
     ) -> Result<StagedOriginal, IngestError> {
-        let limit = self.max_upload_size;
+        let room = self.room_for_upload(&request_id, user_id).await?;
+        let limit = room.limit;
         // Fused: the sniffing below may read it to its end before the rest is
         // chained after the head.
         let mut body = body.fuse();
@@ -113,7 +117,7 @@ impl Peers {
                 None => break,
             }
             if head.len() as u64 > limit {
-                return Err(IngestError::TooLarge { limit });
+                return Err(room.refusal());
             }
         }
         if head.is_empty() {
@@ -163,9 +167,7 @@ impl Peers {
             .await?;
         let stored = match stored {
             Ok(stored) => stored,
-            Err(_) if too_large.load(Ordering::Relaxed) => {
-                return Err(IngestError::TooLarge { limit });
-            }
+            Err(_) if too_large.load(Ordering::Relaxed) => return Err(room.refusal()),
             Err(StorageError::Body(err)) => return Err(IngestError::Body(err)),
             Err(err) => return Err(err.into()),
         };
@@ -182,6 +184,34 @@ impl Peers {
             sha256,
             width,
             height,
+        })
+    }
+
+    /// How much of an upload the user may send: `MAX_UPLOAD_SIZE`, or less
+    /// when their quota has less room. Refused at once when the quota has
+    /// no room for another file. The quota is checked again, atomically, when
+    /// the file is recorded: this only stops a body that cannot fit early.
+    async fn room_for_upload(
+        &self,
+        request_id: &RequestId,
+        user_id: Uuid,
+    ) -> Result<UploadRoom, IngestError> {
+        let usage = self
+            .catalog
+            .send(FindUsage {
+                request_id: request_id.clone(),
+                user_id,
+            })
+            .await??
+            .unwrap_or_default();
+        if !usage.admits_file(1) {
+            return Err(CatalogError::QuotaExceeded(usage).into());
+        }
+        let quota_left = usage.bytes_left().unwrap_or(u64::MAX);
+        Ok(UploadRoom {
+            limit: self.max_upload_size.min(quota_left),
+            max_upload_size: self.max_upload_size,
+            usage,
         })
     }
 
@@ -264,6 +294,26 @@ impl Peers {
             }
         }
         Ok(jobs)
+    }
+}
+
+/// The most an upload may send, and why.
+struct UploadRoom {
+    limit: u64,
+    max_upload_size: u64,
+    usage: Usage,
+}
+
+impl UploadRoom {
+    /// The refusal of a body longer than `limit`: too large for any upload,
+    /// or for what is left of the quota.
+    fn refusal(&self) -> IngestError {
+        match self.limit < self.max_upload_size {
+            true => CatalogError::QuotaExceeded(self.usage).into(),
+            false => IngestError::TooLarge {
+                limit: self.max_upload_size,
+            },
+        }
     }
 }
 

@@ -8,18 +8,20 @@
 //! A connection handed out is the asker's to use (and, for a pooled one, to
 //! drop back into the pool); the pool and the client stay here.
 //!
-//! - Accepts: [`CheckOut`], [`OpenConnection`], [`OpenPubSub`], [`PingRedis`].
+//! - Accepts: [`CheckOut`], [`OpenConnection`], [`OpenPubSub`], [`PingRedis`],
+//!   [`MeasurePool`].
 //! - Started only when `REDIS_URL` is set; supervised by the Supervisor and
 //!   restarted with backoff if it stops (the pool and client survive it).
 
 use std::time::Duration;
 
-use actix::{Actor, Context, Handler, Message, ResponseFuture, Supervised};
+use actix::{Actor, Context, Handler, Message, MessageResult, ResponseFuture, Supervised};
 use deadpool_redis::redis::aio::{MultiplexedConnection, PubSub};
 use deadpool_redis::redis::{self, AsyncConnectionConfig, Client};
 use deadpool_redis::{Connection, Pool};
 
 use crate::actors::restart::RestartBackoff;
+use crate::telemetry::metrics::PoolUse;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RedisError {
@@ -79,6 +81,25 @@ pub struct OpenPubSub;
 #[derive(Message)]
 #[rtype(result = "Result<(), RedisError>")]
 pub struct PingRedis;
+
+/// How many pooled connections are open now, and how many of them are idle.
+#[derive(Message)]
+#[rtype(result = "PoolUse")]
+pub struct MeasurePool;
+
+impl Handler<MeasurePool> for Redis {
+    type Result = MessageResult<MeasurePool>;
+
+    fn handle(&mut self, _: MeasurePool, _: &mut Self::Context) -> Self::Result {
+        let status = self.pool.status();
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        MessageResult(PoolUse {
+            open: clamp(status.size),
+            idle: clamp(status.available),
+            max: clamp(status.max_size),
+        })
+    }
+}
 
 impl Handler<CheckOut> for Redis {
     type Result = ResponseFuture<Result<Connection, RedisError>>;

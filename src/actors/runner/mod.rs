@@ -167,7 +167,7 @@ impl Attempts {
         let elapsed = started.elapsed();
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
         let mut written = Vec::new();
-        let recorded = match outcome {
+        let mut recorded = match outcome {
             Ok((variants, facts)) => {
                 written = variants.iter().map(|v| v.storage_key.clone()).collect();
                 tracing::info!(duration_ms, outcome = "succeeded", "job attempt finished");
@@ -204,6 +204,25 @@ impl Attempts {
                     .await
             }
         };
+        if let Ok(Ok(Recorded::OverQuota { usage, unrecorded })) = recorded {
+            // The variants do not fit: the job ends dead, and what it stored goes.
+            let reason = format!(
+                "quota exceeded: the variants made do not fit in the account's quota ({})",
+                usage.describe()
+            );
+            tracing::warn!(error = %reason, "job attempt finished over quota");
+            self.discard_outputs(unrecorded).await;
+            recorded = self
+                .catalog
+                .send(FailJob {
+                    job_id,
+                    consumer: self.consumer.clone(),
+                    error: reason,
+                    failure: Failure::Permanent,
+                    max_retries: self.max_retries,
+                })
+                .await;
+        }
         match recorded {
             Ok(Ok(Recorded::Stored(transition))) => {
                 let outcome = match transition.job.status {
@@ -223,19 +242,12 @@ impl Attempts {
                 // The file was deleted while the job ran: what the job stored
                 // belongs to nothing, so it goes too.
                 tracing::info!("the job's file was deleted while it ran; removing its outputs");
-                for key in written {
-                    if let Ok(key) = ObjectKey::parse(&key) {
-                        let _ = self
-                            .storage
-                            .send(DeleteObject {
-                                request_id: RequestId::generate(),
-                                key,
-                            })
-                            .await;
-                    }
-                }
+                self.discard_outputs(written).await;
                 true
             }
+            // Only `CompleteJob` refuses over quota, and its refusal became a
+            // `FailJob` above.
+            Ok(Ok(Recorded::OverQuota { .. })) => true,
             Ok(Err(err)) => {
                 tracing::warn!(error = %crate::error_chain(&err), "cannot record the job's outcome");
                 false
@@ -243,6 +255,21 @@ impl Attempts {
             Err(err) => {
                 tracing::warn!(error = %err, "cannot record the job's outcome");
                 false
+            }
+        }
+    }
+
+    /// Deletes objects an attempt stored that no row will name.
+    async fn discard_outputs(&self, keys: Vec<String>) {
+        for key in keys {
+            if let Ok(key) = ObjectKey::parse(&key) {
+                let _ = self
+                    .storage
+                    .send(DeleteObject {
+                        request_id: RequestId::generate(),
+                        key,
+                    })
+                    .await;
             }
         }
     }

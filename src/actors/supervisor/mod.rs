@@ -46,6 +46,7 @@ use crate::actors::runner::{Attempts, JobRunner, lease_for};
 use crate::actors::storage::Storage;
 use crate::actors::transformer::{TransformSettings, Transformer};
 use crate::config::{OAuthConfig, RateLimits, TransformConfig};
+use crate::domain::quota::QuotaDefaults;
 use crate::processing::Limits;
 use crate::transport::redis_stream::{StreamConsumer, StreamPublisher};
 use crate::transport::{Consumer, Publisher, memory};
@@ -110,6 +111,8 @@ pub struct GraphResources {
     pub session_max_age: Duration,
     pub oauth: OAuthConfig,
     pub max_upload_size: u64,
+    /// The limits of accounts without their own (`DEFAULT_QUOTA_*`).
+    pub quotas: QuotaDefaults,
     pub extra_allowed_types: Vec<String>,
     /// `PRESIGN_TTL`: the window download links are minted for (they work for one to two of it).
     pub presign_ttl: Duration,
@@ -165,6 +168,7 @@ impl Supervisor {
             session_max_age,
             oauth,
             max_upload_size,
+            quotas,
             extra_allowed_types,
             presign_ttl,
             max_event_streams_per_user,
@@ -177,7 +181,8 @@ impl Supervisor {
             arbiters.push(arbiter);
             handle
         };
-        let catalog = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| Catalog::new(db));
+        let catalog =
+            actix::Supervisor::start_in_arbiter(&own_thread(), move |_| Catalog::new(db, quotas));
         let storage = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| storage);
         let mailer = actix::Supervisor::start_in_arbiter(&own_thread(), move |_| mailer);
         let (redis, namespace) = match redis {

@@ -1,6 +1,7 @@
 //! The queue gauges of `/metrics`, measured when scraped: jobs by status and
 //! the oldest runnable job's wait from the database (the truth, the same from
-//! every process), and the transport's backlog from the Dispatcher.
+//! every process), and the transport's backlog from the Dispatcher; with them,
+//! this process's database and Redis connection pools.
 
 use std::time::Duration;
 
@@ -8,15 +9,16 @@ use actix::{Handler, Message, ResponseFuture};
 use chrono::Utc;
 
 use super::Supervisor;
-use crate::actors::catalog::jobs::MeasureJobs;
+use crate::actors::catalog::{self, jobs::MeasureJobs};
 use crate::actors::dispatcher::MeasureBacklog;
-use crate::telemetry::metrics::{self, QueueSnapshot};
+use crate::actors::redis;
+use crate::telemetry::metrics::{self, ConnectionPool, QueueSnapshot};
 
 /// A scrape's measurement may take this long; past it the gauges keep their
 /// last values rather than hold up the scrape.
 const MEASURE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Measures the queue and records it in the gauges.
+/// Measures the queue and the connection pools and records them in the gauges.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct MeasureQueue;
@@ -27,7 +29,17 @@ impl Handler<MeasureQueue> for Supervisor {
     fn handle(&mut self, _: MeasureQueue, _: &mut Self::Context) -> Self::Result {
         let catalog = self.catalog.clone();
         let dispatcher = self.dispatcher.clone();
+        let redis = self.redis.clone();
         Box::pin(async move {
+            // The pools answer from memory, at once.
+            if let Ok(used) = catalog.send(catalog::MeasurePool).await {
+                metrics::record_pool(ConnectionPool::Database, used);
+            }
+            if let Some(redis) = redis
+                && let Ok(used) = redis.send(redis::MeasurePool).await
+            {
+                metrics::record_pool(ConnectionPool::Redis, used);
+            }
             let jobs = tokio::time::timeout(MEASURE_TIMEOUT, catalog.send(MeasureJobs));
             let backlog = async {
                 match dispatcher {

@@ -109,7 +109,7 @@ pub async fn open_catalog(config: &Config) -> anyhow::Result<Addr<Catalog>> {
     let db = catalog::connect(&config.database)
         .await
         .context("cannot open the database (DATABASE_URL, DATA_DIR)")?;
-    Ok(Catalog::new(db).start())
+    Ok(Catalog::new(db, config.quotas).start())
 }
 
 /// An Accounts actor of the command's own, over `catalog`, so an account made

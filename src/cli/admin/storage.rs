@@ -15,6 +15,10 @@
 //! - an original that is missing or corrupt cannot be made again: it is
 //!   reported, and the user's file is left for a person to decide about.
 //!
+//! Last, each account's recorded usage (what its quota is checked against)
+//! is compared with what its file and variant rows add up to, after the
+//! repairs above; `--fix` stores the sum where they differ.
+//!
 //! An upload or a job stores its object a moment before it records the row,
 //! so objects younger than `--stray-min-age` are never called strays.
 
@@ -31,7 +35,7 @@ use super::progress::Progress;
 use super::{FileScan, ask, open_catalog, open_storage};
 use crate::actors::catalog::Catalog;
 use crate::actors::catalog::Variant;
-use crate::actors::catalog::admin::{RemakeVariant, ScanTransforms};
+use crate::actors::catalog::admin::{RecountUsage, RemakeVariant, ScanTransforms};
 use crate::actors::catalog::files::FileDetails;
 use crate::actors::storage::messages::{DeleteObject, GetObject, ListAllObjects, ListedObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
@@ -95,6 +99,7 @@ pub async fn run(config: &Config, action: StorageAction) -> anyhow::Result<()> {
     }
     check.cached_transforms().await?;
     let young = check.strays(stray_min_age).await?;
+    check.usage().await?;
     let Check {
         progress,
         found,
@@ -304,6 +309,30 @@ impl Check {
             self.progress.println("  fixed: deleted");
         }
         Ok(young)
+    }
+
+    /// Reports (and with `--fix` corrects) each account whose recorded usage
+    /// is not what its rows add up to.
+    async fn usage(&mut self) -> anyhow::Result<()> {
+        let recount = RecountUsage {
+            request_id: RequestId::generate(),
+            fix: self.fix,
+        };
+        for drift in ask(&self.catalog, recount).await? {
+            let (bytes, files) = drift.recorded;
+            let (counted_bytes, counted_files) = drift.counted;
+            self.report(format!(
+                "usage of {} is recorded as {bytes} bytes in {files} files, but its rows hold \
+                 {counted_bytes} bytes in {counted_files} files",
+                drift.email
+            ));
+            if self.fix {
+                self.fixed += 1;
+                self.progress
+                    .println("  fixed: the usage is now what the rows hold");
+            }
+        }
+        Ok(())
     }
 
     /// The SHA-256 of an object, read as a stream; `None` when it is gone.

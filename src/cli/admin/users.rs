@@ -1,5 +1,5 @@
-//! `kiln user create|list|set-role|disable|enable`: the accounts an operator
-//! manages by hand.
+//! `kiln user create|list|set-role|set-quota|disable|enable`: the accounts an
+//! operator manages by hand.
 //!
 //! - `create` makes an account with the rules registration applies (address,
 //!   name, password strength), its address counted as verified: the operator
@@ -8,6 +8,9 @@
 //! - `set-role` makes an administrator. There is no page for it on purpose: an
 //!   administrator sees every user's failed jobs, so becoming one takes access
 //!   to the server and its configuration.
+//! - `set-quota` sets an account's own limits in place of `DEFAULT_QUOTA_*`,
+//!   lifts them (`--unlimited`) or returns it to the defaults (`--default`);
+//!   `list` shows each account's usage against its limits.
 //! - `disable` stops every way into the account at once (password, OAuth, its
 //!   API tokens, access tokens and web sessions are refused with 403) and keeps
 //!   everything it owns; `enable` lets it in again.
@@ -21,8 +24,11 @@ use clap::Subcommand;
 use super::{ask, open_accounts, open_catalog, parse_email, print_table, when};
 use crate::actors::accounts::CreateAccount;
 use crate::actors::catalog::Catalog;
-use crate::actors::catalog::admin::{ListUsers, SetUserDisabled, SetUserRole};
+use crate::actors::catalog::admin::{
+    ListUsers, QuotaLimit, SetQuota, SetUserDisabled, SetUserRole,
+};
 use crate::config::Config;
+use crate::domain::quota::{Usage, human_size};
 use crate::telemetry::RequestId;
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +55,28 @@ pub enum UserAction {
         email: String,
         #[arg(value_enum)]
         role: UserRole,
+    },
+    /// Sets how much an account may store (originals and variants), in place
+    /// of DEFAULT_QUOTA_BYTES and DEFAULT_QUOTA_FILES. A limit not named is
+    /// kept. Uploads and variants that would pass it are refused; what is
+    /// stored already stays.
+    #[command(group(clap::ArgGroup::new("quota").required(true).multiple(true)
+        .args(["bytes", "files", "unlimited", "default"])))]
+    SetQuota {
+        /// The account's e-mail address.
+        email: String,
+        /// Bytes it may store: 10GiB, 500MB, 1048576.
+        #[arg(long, value_parser = parse_quota_bytes)]
+        bytes: Option<u64>,
+        /// Files it may have.
+        #[arg(long)]
+        files: Option<u64>,
+        /// No limit at all, whatever the defaults.
+        #[arg(long, conflicts_with_all = ["bytes", "files", "default"])]
+        unlimited: bool,
+        /// The configured defaults again, for every limit not named.
+        #[arg(long)]
+        default: bool,
     },
     /// Refuses every sign-in, token and session of an account until it is
     /// enabled again; its files and settings are kept.
@@ -77,6 +105,27 @@ pub async fn run(config: &Config, action: UserAction) -> anyhow::Result<()> {
         }
         UserAction::List => list(&catalog).await,
         UserAction::SetRole { email, role } => set_role(&catalog, &email, role).await,
+        UserAction::SetQuota {
+            email,
+            bytes,
+            files,
+            unlimited,
+            default,
+        } => {
+            let limit = |own: Option<u64>| match (own, default) {
+                (Some(own), _) => QuotaLimit::Own(own),
+                (None, true) => QuotaLimit::Default,
+                (None, false) => QuotaLimit::Keep,
+            };
+            let quota = SetQuota {
+                request_id: RequestId::generate(),
+                email: parse_email(&email)?.as_str().to_string(),
+                unlimited,
+                bytes: limit(bytes),
+                files: limit(files),
+            };
+            set_quota(&catalog, quota).await
+        }
         UserAction::Disable { email } => set_disabled(&catalog, &email, true).await,
         UserAction::Enable { email } => set_disabled(&catalog, &email, false).await,
     }
@@ -137,9 +186,9 @@ async fn list(catalog: &Addr<Catalog>) -> anyhow::Result<()> {
     )
     .await?;
     let yes_no = |yes: bool| if yes { "yes" } else { "no" }.to_string();
-    let rows: Vec<[String; 7]> = users
+    let rows: Vec<[String; 9]> = users
         .into_iter()
-        .map(|user| {
+        .map(|(user, usage)| {
             [
                 user.id.to_string(),
                 user.email,
@@ -148,14 +197,61 @@ async fn list(catalog: &Addr<Catalog>) -> anyhow::Result<()> {
                 yes_no(user.email_verified),
                 user.disabled_at.map_or_else(|| "no".to_string(), when),
                 when(user.created_at),
+                stored_of(&usage),
+                files_of(&usage),
             ]
         })
         .collect();
     print_table(
         [
-            "ID", "EMAIL", "NAME", "ROLE", "VERIFIED", "DISABLED", "CREATED",
+            "ID", "EMAIL", "NAME", "ROLE", "VERIFIED", "DISABLED", "CREATED", "STORED", "FILES",
         ],
         &rows,
+    );
+    Ok(())
+}
+
+/// "12 MB / 100 MB", or "12 MB / -" without a limit.
+fn stored_of(usage: &Usage) -> String {
+    let quota = usage
+        .quota_bytes
+        .map_or_else(|| "-".to_string(), human_size);
+    format!("{} / {quota}", human_size(usage.bytes))
+}
+
+/// "3 / 10", or "3 / -" without a limit.
+fn files_of(usage: &Usage) -> String {
+    let quota = usage
+        .quota_files
+        .map_or_else(|| "-".to_string(), |q| q.to_string());
+    format!("{} / {quota}", usage.files)
+}
+
+/// A size as `--bytes` takes it: 10GiB, 500MB, 1048576.
+fn parse_quota_bytes(raw: &str) -> Result<u64, String> {
+    raw.parse::<bytesize::ByteSize>()
+        .map(|size| size.as_u64())
+        .map_err(|err| format!("{raw:?} is not a size like 10GiB or 1048576: {err}"))
+}
+
+async fn set_quota(catalog: &Addr<Catalog>, quota: SetQuota) -> anyhow::Result<()> {
+    let email = quota.email.clone();
+    let (user, usage) = ask(catalog, quota)
+        .await?
+        .with_context(|| format!("no account uses {email}"))?;
+    tracing::info!(user_id = %user.id, quota_bytes = ?usage.quota_bytes, quota_files = ?usage.quota_files, "quota set from the command line");
+    println!(
+        "{} may store {} in {}; it stores {} in {} files",
+        user.email,
+        usage
+            .quota_bytes
+            .map_or_else(|| "any amount".to_string(), human_size),
+        usage.quota_files.map_or_else(
+            || "any number of files".to_string(),
+            |q| format!("{q} files")
+        ),
+        human_size(usage.bytes),
+        usage.files,
     );
     Ok(())
 }

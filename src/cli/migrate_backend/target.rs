@@ -56,6 +56,8 @@ impl Target {
             database: DatabaseConfig {
                 url: args.to_database.clone(),
                 backend: DatabaseBackend::Postgres,
+                // The copy writes one batch at a time.
+                pool_size: 4,
             },
             storage: StorageConfig {
                 backend: StorageBackend::S3 {

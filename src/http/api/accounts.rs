@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::UserBody;
 use crate::actors::accounts::{Register, SignIn, SignedInAccount};
-use crate::actors::catalog::accounts::FindUser;
+use crate::actors::catalog::accounts::{FindUsage, FindUser};
 use crate::actors::catalog::sessions::RevokeAccessToken;
 use crate::http::auth::{Authenticated, Credential};
 use crate::http::error::ApiError;
@@ -119,12 +119,21 @@ async fn me(
     let user = ask(
         &state.actors.catalog,
         FindUser {
-            request_id,
+            request_id: request_id.clone(),
             user_id: caller.user_id,
         },
     )
     .await?
     // A valid token for a deleted account proves nothing any more.
     .ok_or(ApiError::Unauthorized)?;
-    Ok(HttpResponse::Ok().json(json!({ "user": UserBody::from(user) })))
+    let usage = ask(
+        &state.actors.catalog,
+        FindUsage {
+            request_id,
+            user_id: caller.user_id,
+        },
+    )
+    .await?
+    .ok_or(ApiError::Unauthorized)?;
+    Ok(HttpResponse::Ok().json(json!({ "user": UserBody::from(user), "usage": usage })))
 }

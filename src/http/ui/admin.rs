@@ -1,8 +1,9 @@
 //! Pages for administrators (accounts with `is_admin`, set with
 //! `kiln user set-role`): the jobs that failed across every user, dead or
-//! waiting for a retry, and a way to bring a dead one back. Everyone else gets
+//! waiting for a retry, and a way to bring a dead one back; and every account's
+//! storage against its quota, with a form to set the quota. Everyone else gets
 //! a 403 page; the retry is the API's own (the Ingest actor's [`RetryJob`]), with no
-//! owner check.
+//! owner check, and the quota the same as `kiln user set-quota` sets.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -13,18 +14,23 @@ use super::{
     Notice, Page, Pagination, SignedInForm, UiError, When, carries_csrf_token, form_error,
     see_other_with,
 };
-use crate::actors::catalog::admin::FailedJob;
+use crate::actors::catalog::User;
+use crate::actors::catalog::admin::{FailedJob, ListUsers, QuotaLimit, SetQuota};
 use crate::actors::catalog::jobs::JobScope;
 use crate::actors::ingest::{RetryJob, ShowFailedJobs};
 use crate::domain::jobs::JobStatus;
+use crate::domain::quota::{Usage, human_size};
 use crate::http::error::ApiError;
 use crate::http::request_context::request_id_of;
 use crate::http::session::SignedIn;
 use crate::http::{AppState, ask};
+use crate::telemetry::RequestId;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/jobs", web::get().to(jobs))
-        .route("/admin/jobs/{id}/retry", web::post().to(retry));
+        .route("/admin/jobs/{id}/retry", web::post().to(retry))
+        .route("/admin/users", web::get().to(users))
+        .route("/admin/users/quota", web::post().to(set_quota));
 }
 
 /// Jobs on one page.
@@ -242,6 +248,154 @@ async fn retry(
         Err(err) => {
             let error = form_error(err)?;
             render(&state, &req, &signed_in, view, Some(error)).await
+        }
+    }
+}
+
+// ---- accounts and their quotas ------------------------------------------------------
+
+#[derive(Serialize)]
+struct AccountRow {
+    email: String,
+    name: String,
+    is_admin: bool,
+    disabled: bool,
+    used: String,
+    quota: Option<String>,
+    percent: Option<u8>,
+    files: u64,
+    quota_files: Option<u64>,
+}
+
+impl From<(User, Usage)> for AccountRow {
+    fn from((user, usage): (User, Usage)) -> Self {
+        Self {
+            is_admin: user.is_admin,
+            disabled: user.is_disabled(),
+            email: user.email,
+            name: user.name,
+            used: human_size(usage.bytes),
+            quota: usage.quota_bytes.map(human_size),
+            percent: usage.percent_of_bytes(),
+            files: usage.files,
+            quota_files: usage.quota_files,
+        }
+    }
+}
+
+async fn render_users(
+    state: &AppState,
+    req: &HttpRequest,
+    signed_in: &SignedIn,
+    error: Option<(StatusCode, String)>,
+) -> Result<HttpResponse, UiError> {
+    let listed = ask(
+        &state.actors.catalog,
+        ListUsers {
+            request_id: request_id_of(req),
+        },
+    )
+    .await?;
+    let accounts: Vec<AccountRow> = listed.into_iter().map(AccountRow::from).collect();
+    let (status, error) = match error {
+        Some((status, message)) => (status, Some(message)),
+        None => (StatusCode::OK, None),
+    };
+    let defaults = state.config.quotas;
+    Page::new("pages/admin_users.html")
+        .with("accounts", &accounts)
+        .with("default_bytes", &defaults.bytes.map(human_size))
+        .with("default_files", &defaults.files)
+        .with("error", &error)
+        .status(status)
+        .render(req, Some(signed_in))
+}
+
+async fn users(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    signed_in: SignedIn,
+) -> Result<HttpResponse, UiError> {
+    require_admin(&signed_in)?;
+    render_users(&state, &req, &signed_in, None).await
+}
+
+#[derive(Deserialize)]
+struct QuotaForm {
+    #[serde(default)]
+    csrf_token: String,
+    email: String,
+    /// A size (`10GiB`); empty: the default.
+    #[serde(default)]
+    bytes: String,
+    /// A count; empty: the default.
+    #[serde(default)]
+    files: String,
+    /// Present when the box is ticked.
+    unlimited: Option<String>,
+}
+
+carries_csrf_token!(QuotaForm);
+
+impl QuotaForm {
+    /// The change the form asks for, or what is wrong with it.
+    fn to_change(&self, request_id: RequestId) -> Result<SetQuota, ApiError> {
+        let invalid = |message: String| ApiError::unprocessable("invalid_quota", message);
+        let bytes = match self.bytes.trim() {
+            "" => QuotaLimit::Default,
+            raw => QuotaLimit::Own(
+                raw.parse::<bytesize::ByteSize>()
+                    .map_err(|_| invalid(format!("{raw:?} is not a size like 10 GiB or 500 MB")))?
+                    .as_u64(),
+            ),
+        };
+        let files = match self.files.trim() {
+            "" => QuotaLimit::Default,
+            raw => QuotaLimit::Own(
+                raw.parse::<u64>()
+                    .map_err(|_| invalid(format!("{raw:?} is not a number of files")))?,
+            ),
+        };
+        Ok(SetQuota {
+            request_id,
+            email: self.email.clone(),
+            unlimited: self.unlimited.is_some(),
+            bytes,
+            files,
+        })
+    }
+}
+
+async fn set_quota(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    SignedInForm(signed_in, form): SignedInForm<QuotaForm>,
+) -> Result<HttpResponse, UiError> {
+    require_admin(&signed_in)?;
+    let saved = match form.to_change(request_id_of(&req)) {
+        Ok(change) => ask(&state.actors.catalog, change)
+            .await
+            .and_then(|found| found.ok_or(ApiError::NotFound("account"))),
+        Err(err) => Err(err),
+    };
+    match saved {
+        Ok((user, usage)) => {
+            tracing::info!(
+                admin_id = %signed_in.user.id,
+                user_id = %user.id,
+                quota_bytes = ?usage.quota_bytes,
+                quota_files = ?usage.quota_files,
+                "an administrator set a quota"
+            );
+            Ok(see_other_with(
+                &state.config,
+                "/admin/users",
+                Notice::QuotaSaved,
+            ))
+        }
+        Err(err) => {
+            let error = form_error(err)?;
+            render_users(&state, &req, &signed_in, Some(error)).await
         }
     }
 }

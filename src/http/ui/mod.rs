@@ -56,6 +56,7 @@ static TEMPLATES: LazyLock<Result<tera::Tera, tera::Error>> = LazyLock::new(|| {
         "pages/message.html",
         "pages/settings.html",
         "pages/admin_jobs.html",
+        "pages/admin_users.html",
         "pages/files.html",
         "pages/upload.html",
         "pages/file.html",
@@ -268,10 +269,11 @@ pub enum Notice {
     ProcessingQueued,
     FileDeleted,
     ShareRevoked,
+    QuotaSaved,
 }
 
 impl Notice {
-    const ALL: [Notice; 13] = [
+    const ALL: [Notice; 14] = [
         Notice::SignedOut,
         Notice::Registered,
         Notice::EmailVerified,
@@ -285,6 +287,7 @@ impl Notice {
         Notice::ProcessingQueued,
         Notice::FileDeleted,
         Notice::ShareRevoked,
+        Notice::QuotaSaved,
     ];
 
     fn code(self) -> &'static str {
@@ -302,6 +305,7 @@ impl Notice {
             Notice::ProcessingQueued => "processing-queued",
             Notice::FileDeleted => "file-deleted",
             Notice::ShareRevoked => "share-revoked",
+            Notice::QuotaSaved => "quota-saved",
         }
     }
 
@@ -326,6 +330,7 @@ impl Notice {
             }
             Notice::FileDeleted => "The file and everything made from it are deleted.",
             Notice::ShareRevoked => "The link is revoked: it opens nothing any more.",
+            Notice::QuotaSaved => "The quota is saved. It holds from the next upload on.",
         }
     }
 

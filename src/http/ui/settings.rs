@@ -1,5 +1,6 @@
-//! The settings page: the account's name, its password, its personal API
-//! tokens and the providers it signs in with. The rules are the Accounts
+//! The settings page: the account's name, its password, what it stores
+//! against its quota, its personal API tokens and the providers it signs in
+//! with. The rules are the Accounts
 //! actor's, shared with the API; these handlers turn them into one page of
 //! forms.
 //!
@@ -23,9 +24,11 @@ use crate::actors::accounts::{
     AccountOverview, ChangePassword, CreateApiToken, DescribeAccount, MAX_EXPIRES_IN_DAYS,
     RenameAccount, Requester, RevokeApiToken,
 };
+use crate::actors::catalog::accounts::FindUsage;
 use crate::actors::catalog::oauth::SignInMethods;
 use crate::actors::catalog::sessions::ApiToken;
 use crate::auth::oauth::Provider;
+use crate::domain::quota::{Usage, human_size};
 use crate::http::error::ApiError;
 use crate::http::request_context::{counted_client, request_id_of};
 use crate::http::session::{SignedIn, session_cookie, session_request};
@@ -128,6 +131,30 @@ fn provider_rows(state: &AppState, methods: &SignInMethods) -> Vec<ProviderRow> 
         .collect()
 }
 
+/// The account's storage against its quota, as the page says it.
+#[derive(Serialize)]
+struct StorageUse {
+    used: String,
+    /// `None`: no byte limit.
+    quota: Option<String>,
+    /// Of the byte quota, 0–100.
+    percent: Option<u8>,
+    files: u64,
+    quota_files: Option<u64>,
+}
+
+impl From<Usage> for StorageUse {
+    fn from(usage: Usage) -> Self {
+        Self {
+            used: human_size(usage.bytes),
+            quota: usage.quota_bytes.map(human_size),
+            percent: usage.percent_of_bytes(),
+            files: usage.files,
+            quota_files: usage.quota_files,
+        }
+    }
+}
+
 /// What a form left on the page: the values typed (kept on a mistake), the
 /// message for the form that failed, and a token made this once.
 #[derive(Default)]
@@ -158,7 +185,15 @@ async fn render(
         sign_in: methods,
     } = ask(&state.actors.accounts, describe).await?;
     let tokens: Vec<TokenRow> = tokens.into_iter().map(TokenRow::from).collect();
+    let usage = FindUsage {
+        request_id: request_id_of(req),
+        user_id: user.id,
+    };
+    let storage = ask(&state.actors.catalog, usage)
+        .await?
+        .map(StorageUse::from);
     let page = Page::new("pages/settings.html")
+        .with("storage", &storage)
         .with("name", &outcome.name.as_deref().unwrap_or(&user.name))
         .with("email", &user.email)
         .with("email_verified", &user.email_verified)

@@ -57,6 +57,24 @@ impl TestApp {
             .collect()
     }
 
+    /// The bytes a user's originals and variants take in the configured
+    /// store: every object under their id but cached transforms (`/t/`).
+    pub async fn stored_bytes(&self, user_id: &str) -> u64 {
+        self.actors
+            .storage
+            .send(ListObjects {
+                request_id: RequestId::generate(),
+                prefix: ObjectKey::parse(user_id).unwrap(),
+            })
+            .await
+            .unwrap()
+            .unwrap()
+            .into_iter()
+            .filter(|o| !o.key.contains("/t/"))
+            .map(|o| o.size)
+            .sum()
+    }
+
     /// Stores `bytes` under `key` through the Storage actor, in 64 KiB chunks
     /// as an upload arrives; returns the size stored.
     pub async fn put_object(&self, key: &str, bytes: &[u8]) -> u64 {

@@ -145,7 +145,14 @@ impl Api {
 
     /// Registers an account and returns a fresh access token for it.
     pub async fn signed_in_user(&self, email: &str) -> String {
-        assert_eq!(self.register(email).await.status(), StatusCode::CREATED);
+        let registered = self.register(email).await;
+        let status = registered.status();
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "{}",
+            registered.text().await.unwrap()
+        );
         self.access_token(email, PASSWORD)
             .await
             .expect("a new account signs in")

@@ -7,11 +7,14 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use tracing::info_span;
 use uuid::Uuid;
 
-use super::messages::{ChangePassword, CreateUser, FindLoginCandidate, FindUser, RenameUser};
+use super::messages::{
+    ChangePassword, CreateUser, FindLoginCandidate, FindUsage, FindUser, RenameUser,
+};
 use super::records::LoginCandidate;
 use crate::actors::catalog::links::email_verification_row;
-use crate::actors::catalog::queries::is_unique_violation;
+use crate::actors::catalog::queries::{is_unique_violation, usage_of};
 use crate::actors::catalog::{Catalog, CatalogError, User, begin_write};
+use crate::domain::quota::Usage;
 use crate::entities::{password_resets, sessions, users};
 
 impl Handler<CreateUser> for Catalog {
@@ -32,6 +35,12 @@ impl Handler<CreateUser> for Catalog {
                 updated_at: Set(now),
                 token_generation: Set(0),
                 disabled_at: Set(None),
+                // Nothing used yet, under the default quota.
+                used_bytes: Set(0),
+                used_files: Set(0),
+                quota_bytes: Set(None),
+                quota_files: Set(None),
+                quota_unlimited: Set(false),
             };
             let txn = begin_write(&db).await?;
             let user = match user.insert(&txn).await {
@@ -82,6 +91,19 @@ impl Handler<FindUser> for Catalog {
                 .one(&db)
                 .await?
                 .map(User::from))
+        })
+    }
+}
+
+impl Handler<FindUsage> for Catalog {
+    type Result = ResponseFuture<Result<Option<Usage>, CatalogError>>;
+
+    fn handle(&mut self, msg: FindUsage, _: &mut Self::Context) -> Self::Result {
+        let span =
+            info_span!("catalog.find_usage", request_id = %msg.request_id, user_id = %msg.user_id);
+        let quotas = self.quotas;
+        self.run("find_usage", span, move |db| async move {
+            Ok(usage_of(&db, msg.user_id, quotas).await?)
         })
     }
 }

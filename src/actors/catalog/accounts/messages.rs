@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::records::LoginCandidate;
 use crate::actors::catalog::links::NewLinkToken;
 use crate::actors::catalog::{CatalogError, User};
+use crate::domain::quota::Usage;
 use crate::telemetry::RequestId;
 
 /// Creates an account and, in the same transaction, the token of the link that
@@ -33,6 +34,14 @@ pub struct FindLoginCandidate {
 #[derive(Message)]
 #[rtype(result = "Result<Option<User>, CatalogError>")]
 pub struct FindUser {
+    pub request_id: RequestId,
+    pub user_id: Uuid,
+}
+
+/// What the account stores against its quota; `None` when it does not exist.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Usage>, CatalogError>")]
+pub struct FindUsage {
     pub request_id: RequestId,
     pub user_id: Uuid,
 }

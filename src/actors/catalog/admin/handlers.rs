@@ -13,26 +13,149 @@ use super::messages::*;
 use super::records::{FailedJob, FailedJobsPage};
 use crate::actors::catalog::files::FileDetails;
 use crate::actors::catalog::jobs::{Handoff, run_again};
-use crate::actors::catalog::queries::refresh_file_status;
+use crate::actors::catalog::queries::{
+    give_back_usage, lock_file_row, lock_user, refresh_file_status, total_of, usage_in,
+};
 use crate::actors::catalog::transforms::CachedTransform;
 use crate::actors::catalog::{Catalog, CatalogError, Job, User, Variant, begin_write};
 use crate::domain::jobs::JobStatus;
+use crate::domain::quota::Usage;
 use crate::entities::{file_variants, files, processing_jobs, transforms, users};
 
 impl Handler<ListUsers> for Catalog {
-    type Result = ResponseFuture<Result<Vec<User>, CatalogError>>;
+    type Result = ResponseFuture<Result<Vec<(User, Usage)>, CatalogError>>;
 
     fn handle(&mut self, msg: ListUsers, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.list_users", request_id = %msg.request_id);
-        self.run("list_users", span, |db| async move {
+        let quotas = self.quotas;
+        self.run("list_users", span, move |db| async move {
             let users = users::Entity::find()
                 .order_by_asc(users::Column::CreatedAt)
                 .order_by_asc(users::Column::Id)
                 .all(&db)
                 .await?;
-            Ok(users.into_iter().map(User::from).collect())
+            Ok(users
+                .into_iter()
+                .map(|user| {
+                    let usage = usage_in(&user, quotas);
+                    (User::from(user), usage)
+                })
+                .collect())
         })
     }
+}
+
+impl Handler<SetQuota> for Catalog {
+    type Result = ResponseFuture<Result<Option<(User, Usage)>, CatalogError>>;
+
+    fn handle(&mut self, msg: SetQuota, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.set_quota", request_id = %msg.request_id, unlimited = msg.unlimited);
+        let quotas = self.quotas;
+        self.run("set_quota", span, move |db| async move {
+            let mut update = users::Entity::update_many()
+                .col_expr(users::Column::QuotaUnlimited, Expr::value(msg.unlimited))
+                .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(users::Column::Email.eq(msg.email.clone()));
+            for (column, limit) in [
+                (users::Column::QuotaBytes, msg.bytes),
+                (users::Column::QuotaFiles, msg.files),
+            ] {
+                let own = match limit {
+                    _ if msg.unlimited => None,
+                    QuotaLimit::Keep => continue,
+                    QuotaLimit::Default => None,
+                    QuotaLimit::Own(limit) => Some(i64::try_from(limit).unwrap_or(i64::MAX)),
+                };
+                update = update.col_expr(column, Expr::value(own));
+            }
+            update.exec(&db).await?;
+            let row = users::Entity::find()
+                .filter(users::Column::Email.eq(msg.email))
+                .one(&db)
+                .await?;
+            Ok(row.map(|user| {
+                let usage = usage_in(&user, quotas);
+                (User::from(user), usage)
+            }))
+        })
+    }
+}
+
+impl Handler<RecountUsage> for Catalog {
+    type Result = ResponseFuture<Result<Vec<UsageDrift>, CatalogError>>;
+
+    fn handle(&mut self, msg: RecountUsage, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.recount_usage", request_id = %msg.request_id, fix = msg.fix);
+        self.run("recount_usage", span, move |db| async move {
+            let mut drifts = Vec::new();
+            let ids: Vec<Uuid> = users::Entity::find()
+                .select_only()
+                .column(users::Column::Id)
+                .order_by_asc(users::Column::Id)
+                .into_tuple()
+                .all(&db)
+                .await?;
+            for user_id in ids {
+                // One account at a time, its row locked while it is counted,
+                // so no upload or delete of its files lands in between.
+                let txn = begin_write(&db).await?;
+                let Some(user) =
+                    lock_user(&txn, Condition::all().add(users::Column::Id.eq(user_id))).await?
+                else {
+                    continue;
+                };
+                let counted = count_usage(&txn, user_id).await?;
+                let recorded = (user.used_bytes, user.used_files);
+                if counted == recorded {
+                    continue;
+                }
+                if msg.fix {
+                    users::Entity::update_many()
+                        .col_expr(users::Column::UsedBytes, Expr::value(counted.0))
+                        .col_expr(users::Column::UsedFiles, Expr::value(counted.1))
+                        .filter(users::Column::Id.eq(user_id))
+                        .exec(&txn)
+                        .await?;
+                    txn.commit().await?;
+                }
+                drifts.push(UsageDrift {
+                    email: user.email,
+                    recorded,
+                    counted,
+                });
+            }
+            Ok(drifts)
+        })
+    }
+}
+
+/// (bytes, files) of the account's originals and variants, as their rows say.
+async fn count_usage<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+) -> Result<(i64, i64), sea_orm::DbErr> {
+    let (files, original_bytes): (i64, i64) = files::Entity::find()
+        .select_only()
+        .column_as(files::Column::Id.count(), "files")
+        .column_as(total_of(files::Column::SizeBytes), "bytes")
+        .filter(files::Column::UserId.eq(user_id))
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or_default();
+    let variant_bytes: i64 = file_variants::Entity::find()
+        .select_only()
+        .column_as(
+            total_of((file_variants::Entity, file_variants::Column::SizeBytes)),
+            "bytes",
+        )
+        .inner_join(files::Entity)
+        .filter(files::Column::UserId.eq(user_id))
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or_default();
+    Ok((original_bytes + variant_bytes, files))
 }
 
 impl Handler<SetUserDisabled> for Catalog {
@@ -248,11 +371,20 @@ impl Handler<RemakeVariant> for Catalog {
         let span = info_span!("catalog.remake_variant", request_id = %msg.request_id, file_id = %msg.file_id, variant = %msg.name);
         self.run("remake_variant", span, |db| async move {
             let txn = begin_write(&db).await?;
-            file_variants::Entity::delete_many()
+            lock_file_row(&txn, msg.file_id).await?;
+            let lost = file_variants::Entity::find()
+                .find_also_related(files::Entity)
                 .filter(file_variants::Column::FileId.eq(msg.file_id))
-                .filter(file_variants::Column::Name.eq(msg.name))
-                .exec(&txn)
+                .filter(file_variants::Column::Name.eq(msg.name.clone()))
+                .one(&txn)
                 .await?;
+            if let Some((variant, Some(file))) = lost {
+                // The job made again takes its bytes anew.
+                give_back_usage(&txn, file.user_id, variant.size_bytes, 0).await?;
+                file_variants::Entity::delete_by_id(variant.id)
+                    .exec(&txn)
+                    .await?;
+            }
             // A job still queued or running makes the variant anyway.
             let finished = [JobStatus::Succeeded, JobStatus::Dead].map(|s| s.as_str());
             let mut again = Vec::with_capacity(msg.job_ids.len());

@@ -10,13 +10,59 @@ use crate::actors::catalog::files::{FileCursor, FileDetails};
 use crate::actors::catalog::transforms::CachedTransform;
 use crate::actors::catalog::{CatalogError, User};
 use crate::domain::jobs::JobStatus;
+use crate::domain::quota::Usage;
 use crate::telemetry::RequestId;
 
-/// Every account, oldest first.
+/// Every account with its usage, oldest first.
 #[derive(Message)]
-#[rtype(result = "Result<Vec<User>, CatalogError>")]
+#[rtype(result = "Result<Vec<(User, Usage)>, CatalogError>")]
 pub struct ListUsers {
     pub request_id: RequestId,
+}
+
+/// One limit of an account's quota, as an operator sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaLimit {
+    /// Left as it is.
+    Keep,
+    /// The configured default (`DEFAULT_QUOTA_BYTES`, `DEFAULT_QUOTA_FILES`).
+    Default,
+    /// The account's own limit.
+    Own(u64),
+}
+
+/// Sets the quota of the account with `email`: `unlimited` lifts every limit
+/// (and clears the account's own); otherwise each limit is set as given.
+/// Replies with the account and its usage as they are now (`None`: no
+/// account uses `email`).
+#[derive(Message)]
+#[rtype(result = "Result<Option<(User, Usage)>, CatalogError>")]
+pub struct SetQuota {
+    pub request_id: RequestId,
+    pub email: String,
+    pub unlimited: bool,
+    pub bytes: QuotaLimit,
+    pub files: QuotaLimit,
+}
+
+/// Counts every account's usage again from its file and variant rows and
+/// stores it when `fix` is set. Replies with the accounts whose recorded usage
+/// differed: (email, recorded, counted), as (bytes, files).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<UsageDrift>, CatalogError>")]
+pub struct RecountUsage {
+    pub request_id: RequestId,
+    pub fix: bool,
+}
+
+/// An account whose recorded usage is not what its rows hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageDrift {
+    pub email: String,
+    /// (bytes, files) as the account's row had them.
+    pub recorded: (i64, i64),
+    /// (bytes, files) as its files and variants add up.
+    pub counted: (i64, i64),
 }
 
 /// Disables the account with `email` (nothing signs in with it; its sessions

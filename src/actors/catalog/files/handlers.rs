@@ -13,7 +13,9 @@ use uuid::Uuid;
 use super::messages::*;
 use super::records::{FileCounts, FileDetails, VariantOfFile};
 use crate::actors::catalog::jobs::job_row;
-use crate::actors::catalog::queries::{lock_file_row, owned_file};
+use crate::actors::catalog::queries::{
+    give_back_usage, lock_file_row, owned_file, take_usage, usage_of,
+};
 use crate::actors::catalog::{Catalog, CatalogError, File, Job, Variant, begin_write};
 use crate::domain::jobs::FileStatus;
 use crate::entities::{file_variants, files, processing_jobs, transforms};
@@ -23,6 +25,7 @@ impl Handler<RecordUpload> for Catalog {
 
     fn handle(&mut self, msg: RecordUpload, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.record_upload", request_id = %msg.request_id, file_id = %msg.file.id);
+        let quotas = self.quotas;
         self.run("record_upload", span, |db| async move {
             let now = Utc::now();
             let new = msg.file;
@@ -32,6 +35,12 @@ impl Handler<RecordUpload> for Catalog {
                 FileStatus::Processing
             };
             let txn = begin_write(&db).await?;
+            if !take_usage(&txn, new.user_id, new.size_bytes, 1, quotas).await? {
+                let usage = usage_of(&txn, new.user_id, quotas)
+                    .await?
+                    .unwrap_or_default();
+                return Err(CatalogError::QuotaExceeded(usage));
+            }
             let file = files::ActiveModel {
                 id: Set(new.id),
                 user_id: Set(new.user_id),
@@ -222,13 +231,17 @@ impl Handler<DeleteFile> for Catalog {
             // Nothing adds a row naming an object to the file from here on
             // (a transform being recorded waits), so every key is read below.
             lock_file_row(&txn, file.id).await?;
-            let mut keys: Vec<String> = file_variants::Entity::find()
+            let variants: Vec<(String, i64)> = file_variants::Entity::find()
                 .select_only()
                 .column(file_variants::Column::StorageKey)
+                .column(file_variants::Column::SizeBytes)
                 .filter(file_variants::Column::FileId.eq(file.id))
                 .into_tuple()
                 .all(&txn)
                 .await?;
+            let stored_bytes = file.size_bytes + variants.iter().map(|(_, size)| size).sum::<i64>();
+            give_back_usage(&txn, file.user_id, stored_bytes, 1).await?;
+            let mut keys: Vec<String> = variants.into_iter().map(|(key, _)| key).collect();
             let cached: Vec<String> = transforms::Entity::find()
                 .select_only()
                 .column(transforms::Column::StorageKey)

@@ -27,7 +27,9 @@ pub struct NewFile {
 }
 
 /// Records a file and its jobs in one transaction (the outbox): either both
-/// exist afterwards or neither does.
+/// exist afterwards or neither does. The file takes its size and one file of
+/// its owner's quota in the same transaction, or is refused with
+/// `CatalogError::QuotaExceeded`.
 #[derive(Message)]
 #[rtype(result = "Result<(File, Vec<Job>), CatalogError>")]
 pub struct RecordUpload {
@@ -91,8 +93,9 @@ pub struct FindFile {
     pub file_id: Uuid,
 }
 
-/// Deletes a file's rows (variants, jobs and cached transforms go with it) and
-/// replies with the storage keys that were in use, for the caller to delete.
+/// Deletes a file's rows (variants, jobs and cached transforms go with it),
+/// gives back the quota its original and variants took, and replies with the
+/// storage keys that were in use, for the caller to delete.
 #[derive(Message)]
 #[rtype(result = "Result<Option<Vec<String>>, CatalogError>")]
 pub struct DeleteFile {

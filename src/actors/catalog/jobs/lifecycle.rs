@@ -16,9 +16,12 @@ use tracing::info_span;
 use uuid::Uuid;
 
 use super::messages::*;
-use crate::actors::catalog::queries::{lock_file_row, refresh_file_status};
+use crate::actors::catalog::queries::{
+    give_back_usage, lock_file_row, refresh_file_status, take_usage, usage_of,
+};
 use crate::actors::catalog::{Catalog, CatalogError, File, Job, begin_write};
 use crate::domain::jobs::{AfterFailure, JobStatus, after_failure};
+use crate::domain::quota::QuotaDefaults;
 use crate::entities::{file_variants, files, processing_jobs};
 
 /// Condition: the job waits for a retry whose time has come.
@@ -167,6 +170,7 @@ impl Handler<CompleteJob> for Catalog {
 
     fn handle(&mut self, msg: CompleteJob, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.complete_job", job_id = %msg.job_id);
+        let quotas = self.quotas;
         self.run("complete_job", span, |db| async move {
             let now = Utc::now();
             let txn = begin_write(&db).await?;
@@ -201,6 +205,11 @@ impl Handler<CompleteJob> for Catalog {
             // Before the variant rows: another job of this file may be
             // completing now (see `lock_file_row`).
             lock_file_row(&txn, file_id).await?;
+            if let Some(refused) = take_variants_usage(&txn, file_id, &msg.variants, quotas).await?
+            {
+                // Dropping the transaction undoes the job's success too.
+                return Ok(refused);
+            }
             for variant in msg.variants {
                 let row = file_variants::ActiveModel {
                     id: Set(Uuid::now_v7()),
@@ -261,6 +270,53 @@ impl Handler<CompleteJob> for Catalog {
             Ok(stored(transition))
         })
     }
+}
+
+/// Takes what the job's variants add to their owner's usage (a variant made
+/// again counts only its growth), or gives back what they shrank by. When the
+/// quota has no room, nothing is taken and the refusal names the objects the
+/// job stored that no row names, for the worker to delete.
+async fn take_variants_usage<C: ConnectionTrait>(
+    db: &C,
+    file_id: Uuid,
+    variants: &[NewVariant],
+    quotas: QuotaDefaults,
+) -> Result<Option<Recorded>, CatalogError> {
+    let Some(user_id) = files::Entity::find_by_id(file_id)
+        .select_only()
+        .column(files::Column::UserId)
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?
+    else {
+        return Ok(Some(Recorded::JobGone));
+    };
+    let names = variants.iter().map(|variant| variant.name.clone());
+    let recorded: Vec<(String, i64)> = file_variants::Entity::find()
+        .select_only()
+        .column(file_variants::Column::StorageKey)
+        .column(file_variants::Column::SizeBytes)
+        .filter(file_variants::Column::FileId.eq(file_id))
+        .filter(file_variants::Column::Name.is_in(names))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let added = variants.iter().map(|v| v.size_bytes).sum::<i64>()
+        - recorded.iter().map(|(_, size)| size).sum::<i64>();
+    if added <= 0 {
+        give_back_usage(db, user_id, -added, 0).await?;
+        return Ok(None);
+    }
+    if take_usage(db, user_id, added, 0, quotas).await? {
+        return Ok(None);
+    }
+    let usage = usage_of(db, user_id, quotas).await?.unwrap_or_default();
+    let unrecorded = variants
+        .iter()
+        .map(|variant| variant.storage_key.clone())
+        .filter(|key| !recorded.iter().any(|(recorded, _)| recorded == key))
+        .collect();
+    Ok(Some(Recorded::OverQuota { usage, unrecorded }))
 }
 
 impl Handler<FailJob> for Catalog {

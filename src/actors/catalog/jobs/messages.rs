@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::actors::catalog::{CatalogError, File, Job};
 use crate::domain::jobs::{Failure, FileStatus, JobStatus};
+use crate::domain::quota::Usage;
 use crate::processing::JobSpec;
 use crate::telemetry::RequestId;
 
@@ -118,8 +119,9 @@ pub struct LearntFacts {
     pub thumbhash: Option<String>,
 }
 
-/// Upserts the variants and marks the job succeeded in one transaction, if the
-/// consumer still holds the job's lease.
+/// Upserts the variants, takes what they add to their owner's quota and marks
+/// the job succeeded in one transaction, if the consumer still holds the
+/// job's lease and the quota has room.
 #[derive(Message)]
 #[rtype(result = "Result<Recorded, CatalogError>")]
 pub struct CompleteJob {
@@ -150,6 +152,12 @@ pub enum Recorded {
     LeaseLost,
     /// The job is gone: its file was deleted while it ran.
     JobGone,
+    /// Nothing was recorded: the variants would pass their owner's quota.
+    /// `unrecorded` are the objects the attempt stored that no row names.
+    OverQuota {
+        usage: Usage,
+        unrecorded: Vec<String>,
+    },
 }
 
 /// A job's new status and its file's, for events.

@@ -143,6 +143,12 @@ async fn sign_in(
         updated_at: Set(now),
         token_generation: Set(0),
         disabled_at: Set(None),
+        // Nothing used yet, under the default quota.
+        used_bytes: Set(0),
+        used_files: Set(0),
+        quota_bytes: Set(None),
+        quota_files: Set(None),
+        quota_unlimited: Set(false),
     }
     .insert(&txn)
     .await?;
