@@ -152,6 +152,7 @@ impl Application {
                 max_retries: config.max_retries,
                 reconcile_interval: config.reconcile_interval,
                 requeue_after: config.requeue_after,
+                file_retention: config.file_retention,
                 limits: config.limits(),
                 child: processor_command(&config)?,
                 transforms: role.serves_http().then(|| config.transforms.clone()),

@@ -17,6 +17,7 @@
 //!   before they run, and says when to refuse (in Redis when scaled out);
 //! - [`mailer`] sends account mail (SMTP, or `.eml` files on the embedded default);
 //! - [`redis`] owns Redis's connections, when `REDIS_URL` is set;
+//! - [`retention`] purges files older than `FILE_RETENTION`, when it is set;
 //!
 //! and [`restart`] is the backoff every supervised actor waits before it is
 //! started again.
@@ -35,6 +36,7 @@ pub mod processors;
 pub mod reader;
 pub mod redis;
 pub mod restart;
+pub mod retention;
 pub mod runner;
 pub mod storage;
 pub mod supervisor;

@@ -11,7 +11,7 @@
 //! ```text
 //!  Config::from_env / from_map ─▶ env        Env (typed reads), ConfigError
 //!    ├─ HOST, PORT, OPS_PORT, BASE_URL, DATA_DIR, LOG_*, PRESIGN_TTL,
-//!    │  DEFAULT_QUOTA_*, ... (here)
+//!    │  DEFAULT_QUOTA_*, FILE_RETENTION, ... (here)
 //!    ├─ backends   DATABASE_URL, DATABASE_POOL_SIZE, REDIS_*, MINIO_*, STORAGE_PREFIX
 //!    ├─ auth       JWT_*, LOGIN_*, REGISTER_*, TRUSTED_PROXIES, SESSION_*
 //!    ├─ mail       SMTP_*
@@ -98,6 +98,9 @@ pub struct Config {
     /// A queued job untouched this long is published again (its transport
     /// entry may be lost); a duplicate costs only a failed claim.
     pub requeue_after: Duration,
+    /// `FILE_RETENTION`: files uploaded longer ago are purged; `None` (the
+    /// default) keeps every file.
+    pub file_retention: Option<Duration>,
     pub log: LogConfig,
     /// Run pending migrations when `serve`, `api` or `worker` starts.
     pub auto_migrate: bool,
@@ -204,6 +207,7 @@ impl Config {
             transforms: transforms::read(&env)?,
             reconcile_interval,
             requeue_after,
+            file_retention: env.duration("FILE_RETENTION")?,
             log,
             auto_migrate: env.flag("AUTO_MIGRATE")?.unwrap_or(true),
             shutdown_timeout: env
@@ -308,6 +312,7 @@ mod tests {
             ("MAX_EVENT_STREAMS_PER_USER", "0"),
             ("DEFAULT_QUOTA_BYTES", "lots"),
             ("DEFAULT_QUOTA_FILES", "-3"),
+            ("FILE_RETENTION", "forever"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{err}");

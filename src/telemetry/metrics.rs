@@ -50,6 +50,7 @@ const TRANSFORM_REQUESTS: &str = "kiln_transform_requests_total";
 const TRANSFORMS_MADE: &str = "kiln_transforms_made_total";
 const TRANSFORM_DURATION: &str = "kiln_transform_duration_seconds";
 const TRANSFORM_EVICTIONS: &str = "kiln_transform_cache_evictions_total";
+const FILES_EXPIRED: &str = "kiln_files_expired_total";
 const CONNECTIONS: &str = "kiln_pool_connections";
 const CONNECTIONS_MAX: &str = "kiln_pool_max_connections";
 
@@ -220,6 +221,10 @@ fn describe() {
         TRANSFORM_EVICTIONS,
         "Cached transforms deleted to keep the cache within TRANSFORM_CACHE_SIZE"
     );
+    describe_counter!(
+        FILES_EXPIRED,
+        "Files purged by this process for being older than FILE_RETENTION"
+    );
     describe_gauge!(
         CONNECTIONS,
         "Open connections of this process's pools, by pool (database, redis) and state (busy, idle)"
@@ -318,6 +323,10 @@ pub fn transform_made(outcome: &'static str, elapsed: Duration) {
 /// Cached transforms evicted.
 pub fn transforms_evicted(count: u64) {
     counter!(TRANSFORM_EVICTIONS).increment(count);
+}
+
+pub fn file_expired() {
+    counter!(FILES_EXPIRED).increment(1);
 }
 
 /// This worker's processor slots (and, so the series exists before the first

@@ -1,7 +1,10 @@
-//! Quotas: what an account stores (originals and variants) against its limits,
-//! from `DEFAULT_QUOTA_*` or its own; uploads and variants past them refused,
-//! and usage that stays what the store holds through uploads, processing,
-//! deletes, `kiln user set-quota` and `kiln storage verify --fix`.
+//! Quotas and retention: what an account stores (originals and variants)
+//! against its limits, from `DEFAULT_QUOTA_*` or its own; uploads and variants
+//! past them refused, and usage that stays what the store holds through
+//! uploads, processing, deletes, `kiln user set-quota` and `kiln storage
+//! verify --fix`; and files older than `FILE_RETENTION` purged on their own.
+
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -10,6 +13,7 @@ use crate::support::api::{error_code, file_id, job_in};
 use crate::support::app::{TestApp, spawn_app, spawn_app_with};
 use crate::support::cli::kiln;
 use crate::support::fixtures::fixture;
+use crate::support::wait::wait_until;
 use crate::support::web::WebClient;
 
 async fn usage(app: &TestApp, token: &str) -> Value {
@@ -260,4 +264,42 @@ async fn an_administrator_sets_a_quota_on_the_accounts_page_and_its_owner_sees_t
     assert!(settings.contains("0 B of 2 MB used"), "{settings}");
     assert!(settings.contains("0 of 7 files"), "{settings}");
     assert!(settings.contains(r#"id="storage-meter""#), "{settings}");
+}
+
+#[actix_rt::test]
+async fn files_older_than_the_retention_are_purged_with_their_objects_and_usage() {
+    let app = spawn_app_with(&[("FILE_RETENTION", "30d"), ("RECONCILE_INTERVAL", "1s")]).await;
+    let (token, user_id) = app.user_with_id("kept@example.com").await;
+    let old = app.uploaded(&token, "photo.jpg").await;
+    let new = app.uploaded(&token, "small.jpg").await;
+    // The photo was uploaded 40 days ago, as far as the database knows.
+    let db = app.database().await;
+    use kiln::entities::files;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    files::Entity::update_many()
+        .col_expr(
+            files::Column::CreatedAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::days(40)),
+        )
+        .filter(files::Column::Id.eq(uuid::Uuid::parse_str(&old).unwrap()))
+        .exec(&db)
+        .await
+        .unwrap();
+
+    wait_until(Duration::from_secs(20), || async {
+        app.get(&format!("/api/files/{old}"), Some(&token))
+            .await
+            .status()
+            == StatusCode::NOT_FOUND
+    })
+    .await;
+    let stored = app.stored_keys(&user_id).await;
+    assert!(!stored.iter().any(|key| key.contains(&old)), "{stored:?}");
+    assert!(stored.iter().any(|key| key.contains(&new)), "{stored:?}");
+    assert_usage_is_what_is_stored(&app, &token, &user_id, 1).await;
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        crate::support::api::metric_total(&metrics, "kiln_files_expired_total", &[]) >= 1.0,
+        "{metrics}"
+    );
 }

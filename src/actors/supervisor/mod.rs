@@ -42,6 +42,7 @@ use crate::actors::mailer::Mailer;
 use crate::actors::processors::{ChildCommand, ProcessorPool};
 use crate::actors::reader::StreamReader;
 use crate::actors::redis::Redis;
+use crate::actors::retention::Retention;
 use crate::actors::runner::{Attempts, JobRunner, lease_for};
 use crate::actors::storage::Storage;
 use crate::actors::transformer::{TransformSettings, Transformer};
@@ -93,6 +94,8 @@ pub struct PipelineSettings {
     pub max_retries: u32,
     pub reconcile_interval: Duration,
     pub requeue_after: Duration,
+    /// `FILE_RETENTION`: files older than this are purged; `None` keeps them.
+    pub file_retention: Option<Duration>,
     pub limits: Limits,
     /// How each processor child is started.
     pub child: ChildCommand,
@@ -310,6 +313,15 @@ impl Supervisor {
             presign_ttl,
         );
         let ingest = actix::Supervisor::start(move |_| ingest);
+        if let Some(keep_for) = pipeline.file_retention {
+            let retention = Retention::new(
+                catalog.clone(),
+                ingest.clone(),
+                keep_for,
+                pipeline.reconcile_interval,
+            );
+            actix::Supervisor::start(move |_| retention);
+        }
 
         let supervisor = Supervisor {
             catalog: catalog.clone(),
