@@ -27,6 +27,7 @@ mod m20261203_000014_add_files_thumbhash;
 mod m20261203_000015_create_file_shares;
 mod m20261204_000016_create_transforms;
 mod m20261204_000017_add_users_quota;
+mod m20261204_000018_add_files_dedup;
 
 /// Runs Kiln's migrations; `up` applies them in this order, `down` in reverse.
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000015_create_file_shares::Migration),
             Box::new(m20261204_000016_create_transforms::Migration),
             Box::new(m20261204_000017_add_users_quota::Migration),
+            Box::new(m20261204_000018_add_files_dedup::Migration),
         ]
     }
 }

@@ -37,7 +37,7 @@ enum Adds {
 }
 
 /// What the later migrations add, oldest first.
-const LATER: [Adds; 7] = [
+const LATER: [Adds; 8] = [
     Adds::Column("users", "token_generation"),
     Adds::Column("users", "disabled_at"),
     Adds::Column("file_variants", "sha256"),
@@ -45,6 +45,7 @@ const LATER: [Adds; 7] = [
     Adds::Table("file_shares"),
     Adds::Table("transforms"),
     Adds::Column("users", "quota_unlimited"),
+    Adds::Column("files", "purge_started_at"),
 ];
 
 async fn is_there(db: &DatabaseConnection, adds: Adds) -> bool {

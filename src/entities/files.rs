@@ -1,4 +1,8 @@
 //! `files`: uploaded originals. `status` is one of processing | ready | failed.
+//! `storage_key` names the original's object, which a `deduplicated` file
+//! shares with an earlier file of the same user (an object goes with the last
+//! row naming it); `purge_started_at` is set while a purge deletes the file's
+//! objects, so nothing is deduplicated onto them.
 
 use sea_orm::entity::prelude::*;
 
@@ -29,6 +33,8 @@ pub struct Model {
     pub thumbhash: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub deduplicated: bool,
+    pub purge_started_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,7 @@ mod cli;
 mod cli_admin;
 mod cli_users;
 mod content_safety;
+mod dedup;
 mod delivery;
 mod event_streams;
 mod http_basics;

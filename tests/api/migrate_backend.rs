@@ -118,6 +118,9 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_and_works_as_before() {
     for fixture in ["photo.jpg", "alpha.png", "two-pages.pdf", "truncated.jpg"] {
         file_ids.push(source.uploaded(&alice, fixture).await);
     }
+    // The same photo again: kept once, its objects shared by two files.
+    let copy = source.upload_fixture(&alice, "photo.jpg").await;
+    assert_eq!(copy["file"]["deduplicated"], true);
     let bob_file = file_id(&source.upload_fixture(&api_token, "small.jpg").await);
     source.wait_until_processed(&bob, &bob_file).await;
     let dead = source

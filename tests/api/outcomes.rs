@@ -44,7 +44,7 @@ fn final_statuses(files: &[Vec<Uuid>], outcomes: Vec<Recorded>) -> Vec<FileStatu
     let mut per_file = vec![FileStatus::Processing; files.len()];
     let mut finished = vec![0; files.len()];
     for outcome in outcomes {
-        let Recorded::Stored(transition) = outcome else {
+        let Recorded::Stored { transition, .. } = outcome else {
             panic!("an outcome was not stored: {outcome:?}");
         };
         let file = files

@@ -76,13 +76,35 @@ async fn an_uploaded_photo_becomes_ready_with_a_thumbnail_and_the_sizes_narrower
         fixture("photo.jpg")
     );
 
-    let mut keys = app.stored_keys(&user_id).await;
-    keys.sort();
-    let prefix = format!("{user_id}/{id}");
-    assert_eq!(
-        keys,
-        ["md.jpg", "original.jpg", "sm.jpg", "thumbnail.jpg"].map(|k| format!("{prefix}/{k}"))
-    );
+    // The original by its name; each variant by its name and the start of
+    // its bytes' SHA-256 (a variant's object is never overwritten).
+    let prefix = format!("{user_id}/{id}/");
+    let mut names: Vec<String> = app
+        .stored_keys(&user_id)
+        .await
+        .iter()
+        .map(|key| {
+            key.strip_prefix(&prefix)
+                .expect("under the file")
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names[1], "original.jpg", "{names:?}");
+    for (name, variant) in [
+        (&names[0], "md"),
+        (&names[2], "sm"),
+        (&names[3], "thumbnail"),
+    ] {
+        let hash = name
+            .strip_prefix(&format!("{variant}."))
+            .and_then(|rest| rest.strip_suffix(".jpg"))
+            .unwrap_or_else(|| panic!("{name}"));
+        assert!(
+            hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{name}"
+        );
+    }
 }
 
 #[actix_rt::test]

@@ -1,7 +1,8 @@
 //! Queries that handlers of several aggregates run inside their own
 //! transactions: locking an account's or a file's row, finding a user's own file,
-//! recomputing a file's status from its jobs, and taking or giving back an
-//! account's usage. Written once here so every aggregate locks in the same way
+//! recomputing a file's status from its jobs, taking or giving back an
+//! account's usage, and finding the objects no row names any more (rows share
+//! objects when a file is deduplicated). Written once here so every aggregate locks in the same way
 //! and order.
 //!
 //! Usage is taken with one conditional update of the account's row, so two
@@ -12,8 +13,10 @@
 //! Row locks matter on PostgreSQL; SQLite's write transactions are serial
 //! already (see `begin_write`).
 
+use std::collections::HashSet;
+
 use chrono::Utc;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, IntoColumnRef, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, SqlErr,
 };
@@ -22,7 +25,7 @@ use uuid::Uuid;
 use super::CatalogError;
 use crate::domain::jobs::{FileStatus, JobStatus};
 use crate::domain::quota::{OwnQuota, QuotaDefaults, Usage};
-use crate::entities::{files, processing_jobs, users};
+use crate::entities::{file_variants, files, processing_jobs, users};
 
 /// Whether the statement failed on a unique index (a row someone else made first).
 pub(super) fn is_unique_violation(err: &DbErr) -> bool {
@@ -94,16 +97,6 @@ pub(super) async fn refresh_file_status<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(status)
-}
-
-/// `SUM(column)` as a BIGINT, 0 over no rows. PostgreSQL sums a BIGINT
-/// column as NUMERIC, and no rows to NULL.
-pub(super) fn total_of(column: impl IntoColumnRef) -> SimpleExpr {
-    Func::cast_as(
-        Func::coalesce([Expr::from(Func::sum(Expr::col(column))), Expr::val(0i64)]),
-        Alias::new("BIGINT"),
-    )
-    .into()
 }
 
 /// The account's usage against the limits that hold for it, or `None` when
@@ -196,4 +189,45 @@ pub(super) async fn give_back_usage<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Of `keys` (with their sizes), those no file or variant row names, apart
+/// from the rows of `apart_from`: the objects to delete, and the bytes they
+/// free. A key listed twice counts once.
+pub(super) async fn orphaned<C: ConnectionTrait>(
+    db: &C,
+    keys: &[(String, i64)],
+    apart_from: Option<Uuid>,
+) -> Result<(Vec<String>, i64), CatalogError> {
+    let wanted: Vec<String> = keys.iter().map(|(key, _)| key.clone()).collect();
+    let mut originals = files::Entity::find()
+        .select_only()
+        .column(files::Column::StorageKey)
+        .filter(files::Column::StorageKey.is_in(wanted.clone()));
+    let mut variants = file_variants::Entity::find()
+        .select_only()
+        .column(file_variants::Column::StorageKey)
+        .filter(file_variants::Column::StorageKey.is_in(wanted));
+    if let Some(file_id) = apart_from {
+        originals = originals.filter(files::Column::Id.ne(file_id));
+        variants = variants.filter(file_variants::Column::FileId.ne(file_id));
+    }
+    let named: HashSet<String> = originals
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .chain(variants.into_tuple::<String>().all(db).await?)
+        .collect();
+    let mut seen = HashSet::new();
+    let mut freed = 0;
+    let mut orphans = Vec::new();
+    for (key, size) in keys {
+        if named.contains(key) || !seen.insert(key.clone()) {
+            continue;
+        }
+        freed += size;
+        orphans.push(key.clone());
+    }
+    Ok((orphans, freed))
 }

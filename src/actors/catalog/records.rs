@@ -60,6 +60,9 @@ pub struct File {
     /// ThumbHash placeholder (standard base64), once a job has made one.
     pub thumbhash: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Kept as a reference to the objects of an earlier file of the same
+    /// user with the same bytes.
+    pub deduplicated: bool,
 }
 
 impl From<files::Model> for File {
@@ -80,6 +83,7 @@ impl From<files::Model> for File {
             page_count: model.page_count,
             thumbhash: model.thumbhash,
             created_at: model.created_at,
+            deduplicated: model.deduplicated,
         }
     }
 }

@@ -7,7 +7,7 @@ use actix::{Addr, Message};
 use uuid::Uuid;
 
 use super::{IngestError, Peers};
-use crate::actors::catalog::files::{FileDetails, FindWatermarkImage};
+use crate::actors::catalog::files::{BeginPurge, FileDetails, FindWatermarkImage};
 use crate::actors::catalog::jobs::{AddJob, FindJob, Handoff, JobScope, RetryDeadJob};
 use crate::actors::catalog::{self, Job};
 use crate::actors::dispatcher::announce_queued;
@@ -49,9 +49,10 @@ pub struct RetryJob {
     pub file_id: Option<Uuid>,
 }
 
-/// Removes a file the operator purges: its objects first, then its rows,
-/// then any object recorded for it in between, so an interrupted purge leaves
-/// no object without a row and running it again finishes the job.
+/// Removes a file the operator purges: its objects first (those no other
+/// file of the owner's shares), then its rows, then any object recorded for it
+/// in between, so an interrupted purge leaves no object without a row and
+/// running it again finishes the job.
 #[derive(Message)]
 #[rtype(result = "Result<(), IngestError>")]
 pub struct PurgeFile {
@@ -142,9 +143,19 @@ impl Peers {
 
     pub(super) async fn purge_file(self, msg: PurgeFile) -> Result<(), IngestError> {
         let file = &msg.file.file;
-        let keys: HashSet<String> = std::iter::once(file.storage_key.clone())
-            .chain(msg.file.variants.iter().map(|v| v.storage_key.clone()))
-            .collect();
+        let begun = self
+            .catalog
+            .send(BeginPurge {
+                request_id: msg.request_id.clone(),
+                file_id: file.id,
+            })
+            .await??;
+        // `None`: it was deleted meanwhile, through the API or another purge.
+        let Some(own) = begun else {
+            return Ok(());
+        };
+        // Objects another file still names stay; they go with its last row.
+        let keys: HashSet<String> = own.into_iter().collect();
         delete_objects(&self.storage, &msg.request_id, keys.iter().cloned()).await?;
         let recorded = self
             .catalog

@@ -13,7 +13,9 @@
 //!    user's quota, then the Dispatcher is told.
 //!
 //! A refused or failed upload leaves nothing behind: a staged original whose
-//! commit fails, is refused, or whose form never completes is deleted.
+//! commit fails, is refused, or whose form never completes is deleted. So is
+//! one whose bytes the user stored before: the file is recorded as a
+//! reference to those (deduplicated), with the variants already made.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +36,7 @@ use crate::actors::storage::messages::{ByteStream, DeleteObject, PutObject};
 use crate::actors::storage::{ObjectKey, Storage, StorageError};
 use crate::domain::UploadType;
 use crate::domain::file_names::sanitize_filename;
+use crate::domain::jobs::JobStatus;
 use crate::domain::quota::Usage;
 use crate::domain::requests::{jobs_for_upload, parse_processors};
 use crate::processing::{self, JobSpec, MediaKind};
@@ -259,8 +262,18 @@ impl Peers {
                 return Err(err);
             }
         };
+        if file.storage_key != staged.key.as_str() {
+            // Deduplicated: the file names the bytes stored before, so the
+            // copy just staged is not needed.
+            discard(&self.storage, request_id, staged.key).await;
+        }
         metrics::upload_accepted(staged.size);
-        announce_queued(self.dispatcher.as_ref(), &jobs);
+        let queued: Vec<Job> = jobs
+            .iter()
+            .filter(|job| job.status == JobStatus::Queued)
+            .cloned()
+            .collect();
+        announce_queued(self.dispatcher.as_ref(), &queued);
         Ok((file, jobs))
     }
 

@@ -18,6 +18,10 @@ mod failure;
 
 use std::time::{Duration, Instant};
 
+/// Hex digits of a variant's SHA-256 in its key (64 bits): enough that two
+/// different outputs of one variant of one file never meet.
+const VARIANT_KEY_HASH_LEN: usize = 16;
+
 use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture, Supervised};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -25,7 +29,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::actors::catalog::Catalog;
-use crate::actors::catalog::files::FindWatermarkImage;
+use crate::actors::catalog::files::{FindUnnamed, FindWatermarkImage};
 use crate::actors::catalog::jobs::{
     Claim, ClaimJob, ClaimedJob, CompleteJob, FailJob, LearntFacts, NewVariant, Recorded,
     Transition,
@@ -224,7 +228,12 @@ impl Attempts {
                 .await;
         }
         match recorded {
-            Ok(Ok(Recorded::Stored(transition))) => {
+            Ok(Ok(Recorded::Stored {
+                transition,
+                released,
+            })) => {
+                // Variants this job replaced that no row names any more.
+                self.discard_outputs(released).await;
                 let outcome = match transition.job.status {
                     JobStatus::Succeeded => AttemptOutcome::Succeeded,
                     JobStatus::Dead => AttemptOutcome::Dead,
@@ -259,8 +268,25 @@ impl Attempts {
         }
     }
 
-    /// Deletes objects an attempt stored that no row will name.
+    /// Deletes objects an attempt stored, or replaced, that no row names: a
+    /// key another file's row names (a deduplicated file sharing the same
+    /// bytes) stays.
     async fn discard_outputs(&self, keys: Vec<String>) {
+        if keys.is_empty() {
+            return;
+        }
+        let unnamed = self
+            .catalog
+            .send(FindUnnamed {
+                request_id: RequestId::generate(),
+                keys,
+            })
+            .await;
+        let keys = match unnamed {
+            Ok(Ok(keys)) => keys,
+            // Left for `kiln storage verify --fix`, which deletes strays.
+            _ => return tracing::warn!("cannot tell which outputs are unnamed; leaving them"),
+        };
         for key in keys {
             if let Ok(key) = ObjectKey::parse(&key) {
                 let _ = self
@@ -315,16 +341,20 @@ impl Attempts {
 
         let mut variants = Vec::with_capacity(processed.outputs.len());
         for output in processed.outputs {
-            // Deterministic keys: a job that runs twice overwrites its outputs.
+            // The key names the bytes: an object is never overwritten with
+            // other bytes, so a variant another (deduplicated) file shares
+            // stays as it is when this file's job makes it anew; and a job
+            // that runs twice with the same result writes the same key.
+            let size = output.bytes.len() as i64;
+            let sha256 = hex::encode(Sha256::digest(&output.bytes));
             let key = ObjectKey::parse(&format!(
-                "{}/{}/{}.{}",
+                "{}/{}/{}.{}.{}",
                 file.user_id,
                 file.id,
                 output.variant,
+                &sha256[..VARIANT_KEY_HASH_LEN],
                 output.extension()
             ))?;
-            let size = output.bytes.len() as i64;
-            let sha256 = hex::encode(Sha256::digest(&output.bytes));
             let content_type = output.content_type();
             self.storage
                 .send(PutObject::of_bytes(

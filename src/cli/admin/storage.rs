@@ -4,7 +4,9 @@
 //! Every file row must have its original with the recorded size and SHA-256
 //! (read as a stream, so a large original is never held in memory), every
 //! variant row its object with the recorded size (variants record no
-//! checksum), and every object must be named by a row. An object a cached
+//! checksum), and every object must be named by a row. Rows may share an
+//! object (a deduplicated file names the objects of an earlier one): it is
+//! checked once, and belongs to all of them. An object a cached
 //! transform's row (`transforms`) names is no stray, and is not checked
 //! further: the cache is evicted and refilled on its own. `--fix` repairs what
 //! can be repaired without guessing:
@@ -76,6 +78,7 @@ pub async fn run(config: &Config, action: StorageAction) -> anyhow::Result<()> {
         fix,
         pickup: humantime::format_duration(config.reconcile_interval).to_string(),
         objects: listed.into_iter().map(|o| (o.key.clone(), o)).collect(),
+        matched: HashMap::new(),
         found: 0,
         fixed: 0,
         progress: Progress::start("verifying storage", Some(listed_count as u64)),
@@ -138,6 +141,9 @@ struct Check {
     pickup: String,
     /// Objects not yet matched to a row, by key.
     objects: HashMap<String, ListedObject>,
+    /// Objects already matched to a row, with their size: a deduplicated
+    /// file's rows name objects an earlier file's rows named first.
+    matched: HashMap<String, u64>,
     found: u64,
     fixed: u64,
     progress: Progress,
@@ -150,17 +156,25 @@ enum Damage {
 }
 
 impl Check {
-    /// Takes the object a row names off the unmatched list and checks its size.
-    fn take(&mut self, key: &str, recorded_size: i64) -> Result<(), Damage> {
-        let Some(object) = self.objects.remove(key) else {
-            return Err(Damage::Missing);
+    /// Takes the object a row names off the unmatched list (or finds it
+    /// matched already, when rows share it) and checks its size. Replies
+    /// whether this row is the first to name it.
+    fn take(&mut self, key: &str, recorded_size: i64) -> Result<bool, Damage> {
+        let (size, first) = match self.objects.remove(key) {
+            Some(object) => {
+                self.progress.advance(1);
+                self.matched.insert(key.to_string(), object.size);
+                (object.size, true)
+            }
+            None => match self.matched.get(key) {
+                Some(size) => (*size, false),
+                None => return Err(Damage::Missing),
+            },
         };
-        self.progress.advance(1);
-        match u64::try_from(recorded_size) == Ok(object.size) {
-            true => Ok(()),
+        match u64::try_from(recorded_size) == Ok(size) {
+            true => Ok(first),
             false => Err(Damage::Corrupt(format!(
-                "{} bytes where {recorded_size} were recorded",
-                object.size
+                "{size} bytes where {recorded_size} were recorded"
             ))),
         }
     }
@@ -173,17 +187,18 @@ impl Check {
     async fn original(&mut self, details: &FileDetails) -> anyhow::Result<()> {
         let file = &details.file;
         let mut checked = self.take(&file.storage_key, file.size_bytes);
-        if checked.is_ok() {
+        // A shared original is hashed once, for the first file naming it.
+        if checked.as_ref().is_ok_and(|first| *first) {
             checked = match self.sha256_of(&file.storage_key).await? {
                 None => Err(Damage::Missing),
-                Some(sha256) if sha256 == file.sha256 => Ok(()),
+                Some(sha256) if sha256 == file.sha256 => Ok(true),
                 Some(_) => Err(Damage::Corrupt(
                     "its SHA-256 differs from the recorded one".into(),
                 )),
             };
         }
         let damage = match checked {
-            Ok(()) => return Ok(()),
+            Ok(_) => return Ok(()),
             Err(Damage::Missing) => "missing".to_string(),
             Err(Damage::Corrupt(how)) => format!("corrupt: {how}"),
         };
@@ -197,7 +212,7 @@ impl Check {
 
     async fn variant(&mut self, details: &FileDetails, variant: &Variant) -> anyhow::Result<()> {
         let damage = match self.take(&variant.storage_key, variant.size_bytes) {
-            Ok(()) => return Ok(()),
+            Ok(_) => return Ok(()),
             Err(Damage::Missing) => "missing".to_string(),
             Err(Damage::Corrupt(how)) => format!("corrupt: {how}"),
         };

@@ -6,7 +6,9 @@
 //! multipart upload that is aborted on failure (never buffered whole), with the
 //! content type S3 serves on presigned links. The content type and the recorded
 //! size and SHA-256 come from the `files` and `file_variants` rows; an object no
-//! row names is copied too, typed by its extension. The objects of cached
+//! row names is copied too, typed by its extension. An object several rows
+//! name (a deduplicated file shares its original and variants with an earlier
+//! file) is one key, copied once; the rows copied with it keep naming it. The objects of cached
 //! transforms (named by `transforms` rows) are not: the cache stays behind.
 //!
 //! An object is *verified* when the bytes read back from the bucket hash to the

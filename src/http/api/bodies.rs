@@ -23,6 +23,8 @@ pub struct FileBody {
     page_count: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     thumbhash: Option<String>,
+    /// Kept once: the user stored these bytes before (see API.md "Quotas").
+    deduplicated: bool,
 }
 
 impl From<File> for FileBody {
@@ -39,6 +41,7 @@ impl From<File> for FileBody {
             height: file.height,
             page_count: file.page_count,
             thumbhash: file.thumbhash,
+            deduplicated: file.deduplicated,
         }
     }
 }

@@ -214,7 +214,7 @@ impl TestApp {
             .await
             .unwrap()
             .unwrap();
-        assert!(matches!(failed, Recorded::Stored(_)), "{failed:?}");
+        assert!(matches!(failed, Recorded::Stored { .. }), "{failed:?}");
         job_id
     }
 }

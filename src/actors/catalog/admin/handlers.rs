@@ -14,7 +14,7 @@ use super::records::{FailedJob, FailedJobsPage};
 use crate::actors::catalog::files::FileDetails;
 use crate::actors::catalog::jobs::{Handoff, run_again};
 use crate::actors::catalog::queries::{
-    give_back_usage, lock_file_row, lock_user, refresh_file_status, total_of, usage_in,
+    give_back_usage, lock_file_row, lock_user, orphaned, refresh_file_status, usage_in,
 };
 use crate::actors::catalog::transforms::CachedTransform;
 use crate::actors::catalog::{Catalog, CatalogError, Job, User, Variant, begin_write};
@@ -129,33 +129,32 @@ impl Handler<RecountUsage> for Catalog {
     }
 }
 
-/// (bytes, files) of the account's originals and variants, as their rows say.
+/// (bytes, files) of the account's originals and variants, as their rows say:
+/// an object several rows name (a deduplicated file's) counts once.
 async fn count_usage<C: sea_orm::ConnectionTrait>(
     db: &C,
     user_id: Uuid,
 ) -> Result<(i64, i64), sea_orm::DbErr> {
-    let (files, original_bytes): (i64, i64) = files::Entity::find()
+    let originals: Vec<(String, i64)> = files::Entity::find()
         .select_only()
-        .column_as(files::Column::Id.count(), "files")
-        .column_as(total_of(files::Column::SizeBytes), "bytes")
+        .column(files::Column::StorageKey)
+        .column(files::Column::SizeBytes)
         .filter(files::Column::UserId.eq(user_id))
         .into_tuple()
-        .one(db)
-        .await?
-        .unwrap_or_default();
-    let variant_bytes: i64 = file_variants::Entity::find()
+        .all(db)
+        .await?;
+    let files = i64::try_from(originals.len()).unwrap_or(i64::MAX);
+    let variants: Vec<(String, i64)> = file_variants::Entity::find()
         .select_only()
-        .column_as(
-            total_of((file_variants::Entity, file_variants::Column::SizeBytes)),
-            "bytes",
-        )
+        .column(file_variants::Column::StorageKey)
+        .column(file_variants::Column::SizeBytes)
         .inner_join(files::Entity)
         .filter(files::Column::UserId.eq(user_id))
         .into_tuple()
-        .one(db)
-        .await?
-        .unwrap_or_default();
-    Ok((original_bytes + variant_bytes, files))
+        .all(db)
+        .await?;
+    let objects: HashMap<String, i64> = originals.into_iter().chain(variants).collect();
+    Ok((objects.values().sum(), files))
 }
 
 impl Handler<SetUserDisabled> for Catalog {
@@ -379,11 +378,19 @@ impl Handler<RemakeVariant> for Catalog {
                 .one(&txn)
                 .await?;
             if let Some((variant, Some(file))) = lost {
-                // The job made again takes its bytes anew.
-                give_back_usage(&txn, file.user_id, variant.size_bytes, 0).await?;
+                lock_user(
+                    &txn,
+                    Condition::all().add(users::Column::Id.eq(file.user_id)),
+                )
+                .await?;
                 file_variants::Entity::delete_by_id(variant.id)
                     .exec(&txn)
                     .await?;
+                // The job made again takes its bytes anew; an object another
+                // file still names stays counted.
+                let named = [(variant.storage_key, variant.size_bytes)];
+                let (_, freed) = orphaned(&txn, &named, None).await?;
+                give_back_usage(&txn, file.user_id, freed, 0).await?;
             }
             // A job still queued or running makes the variant anyway.
             let finished = [JobStatus::Succeeded, JobStatus::Dead].map(|s| s.as_str());

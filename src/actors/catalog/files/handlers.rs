@@ -12,13 +12,14 @@ use uuid::Uuid;
 
 use super::messages::*;
 use super::records::{FileCounts, FileDetails, VariantOfFile};
+use super::shared::{TakenOver, keys_of, record_taken_over, same_bytes, take_over};
 use crate::actors::catalog::jobs::job_row;
 use crate::actors::catalog::queries::{
-    give_back_usage, lock_file_row, owned_file, take_usage, usage_of,
+    give_back_usage, lock_file_row, lock_user, orphaned, owned_file, take_usage, usage_of,
 };
 use crate::actors::catalog::{Catalog, CatalogError, File, Job, Variant, begin_write};
 use crate::domain::jobs::FileStatus;
-use crate::entities::{file_variants, files, processing_jobs, transforms};
+use crate::entities::{file_variants, files, processing_jobs, transforms, users};
 
 impl Handler<RecordUpload> for Catalog {
     type Result = ResponseFuture<Result<(File, Vec<Job>), CatalogError>>;
@@ -29,18 +30,37 @@ impl Handler<RecordUpload> for Catalog {
         self.run("record_upload", span, |db| async move {
             let now = Utc::now();
             let new = msg.file;
-            let status = if msg.jobs.is_empty() {
-                FileStatus::Ready
-            } else {
-                FileStatus::Processing
-            };
             let txn = begin_write(&db).await?;
-            if !take_usage(&txn, new.user_id, new.size_bytes, 1, quotas).await? {
+            // The owner's row first: their deletes wait, so a file found with
+            // the same bytes keeps its objects until this commits.
+            lock_user(
+                &txn,
+                Condition::all().add(users::Column::Id.eq(new.user_id)),
+            )
+            .await?;
+            let source = same_bytes(&txn, new.user_id, &new.sha256, new.size_bytes).await?;
+            // A deduplicated file stores no new bytes.
+            let stored_bytes = if source.is_some() { 0 } else { new.size_bytes };
+            if !take_usage(&txn, new.user_id, stored_bytes, 1, quotas).await? {
                 let usage = usage_of(&txn, new.user_id, quotas)
                     .await?
                     .unwrap_or_default();
                 return Err(CatalogError::QuotaExceeded(usage));
             }
+            let taken_over = match &source {
+                Some(source) => take_over(&txn, source, new.id, msg.jobs, now).await?,
+                None => TakenOver {
+                    succeeded: Vec::new(),
+                    to_run: msg.jobs,
+                },
+            };
+            let status = match taken_over.to_run.is_empty() {
+                true => FileStatus::Ready,
+                false => FileStatus::Processing,
+            };
+            let learnt = |own: Option<i32>, of_source: fn(&files::Model) -> Option<i32>| {
+                own.or_else(|| source.as_ref().and_then(of_source))
+            };
             let file = files::ActiveModel {
                 id: Set(new.id),
                 user_id: Set(new.user_id),
@@ -49,19 +69,23 @@ impl Handler<RecordUpload> for Catalog {
                 extension: Set(new.extension),
                 size_bytes: Set(new.size_bytes),
                 sha256: Set(new.sha256),
-                storage_key: Set(new.storage_key),
+                storage_key: Set(source
+                    .as_ref()
+                    .map_or(new.storage_key, |source| source.storage_key.clone())),
                 status: Set(status.as_str().into()),
-                width: Set(new.width),
-                height: Set(new.height),
-                page_count: Set(None),
-                thumbhash: Set(None),
+                width: Set(learnt(new.width, |source| source.width)),
+                height: Set(learnt(new.height, |source| source.height)),
+                page_count: Set(learnt(None, |source| source.page_count)),
+                thumbhash: Set(source.as_ref().and_then(|source| source.thumbhash.clone())),
                 created_at: Set(now),
                 updated_at: Set(now),
+                deduplicated: Set(source.is_some()),
+                purge_started_at: Set(None),
             }
             .insert(&txn)
             .await?;
-            let mut jobs = Vec::with_capacity(msg.jobs.len());
-            for job in msg.jobs {
+            let mut jobs = record_taken_over(&txn, taken_over.succeeded).await?;
+            for job in taken_over.to_run {
                 jobs.push(Job::from(job_row(file.id, job, now).insert(&txn).await?));
             }
             txn.commit().await?;
@@ -229,19 +253,16 @@ impl Handler<DeleteFile> for Catalog {
                 return Ok(None);
             };
             // Nothing adds a row naming an object to the file from here on
-            // (a transform being recorded waits), so every key is read below.
+            // (a transform being recorded waits), so every key is read below;
+            // and with the owner's row, no other delete or deduplicating
+            // upload of theirs runs until this commits.
             lock_file_row(&txn, file.id).await?;
-            let variants: Vec<(String, i64)> = file_variants::Entity::find()
-                .select_only()
-                .column(file_variants::Column::StorageKey)
-                .column(file_variants::Column::SizeBytes)
-                .filter(file_variants::Column::FileId.eq(file.id))
-                .into_tuple()
-                .all(&txn)
-                .await?;
-            let stored_bytes = file.size_bytes + variants.iter().map(|(_, size)| size).sum::<i64>();
-            give_back_usage(&txn, file.user_id, stored_bytes, 1).await?;
-            let mut keys: Vec<String> = variants.into_iter().map(|(key, _)| key).collect();
+            lock_user(
+                &txn,
+                Condition::all().add(users::Column::Id.eq(file.user_id)),
+            )
+            .await?;
+            let stored = keys_of(&txn, &file).await?;
             let cached: Vec<String> = transforms::Entity::find()
                 .select_only()
                 .column(transforms::Column::StorageKey)
@@ -249,13 +270,59 @@ impl Handler<DeleteFile> for Catalog {
                 .into_tuple()
                 .all(&txn)
                 .await?;
-            keys.extend(cached);
-            keys.push(file.storage_key.clone());
             // Variants, jobs and cached transforms go with the file (ON DELETE
             // CASCADE).
             files::Entity::delete_by_id(file.id).exec(&txn).await?;
+            // An object another file of the owner's still names stays, and
+            // stays counted.
+            let (mut keys, freed) = orphaned(&txn, &stored, None).await?;
+            give_back_usage(&txn, file.user_id, freed, 1).await?;
             txn.commit().await?;
+            keys.extend(cached);
             Ok(Some(keys))
+        })
+    }
+}
+
+impl Handler<BeginPurge> for Catalog {
+    type Result = ResponseFuture<Result<Option<Vec<String>>, CatalogError>>;
+
+    fn handle(&mut self, msg: BeginPurge, _: &mut Self::Context) -> Self::Result {
+        let span =
+            info_span!("catalog.begin_purge", request_id = %msg.request_id, file_id = %msg.file_id);
+        self.run("begin_purge", span, |db| async move {
+            let txn = begin_write(&db).await?;
+            let Some(file) = files::Entity::find_by_id(msg.file_id).one(&txn).await? else {
+                return Ok(None);
+            };
+            lock_file_row(&txn, file.id).await?;
+            lock_user(
+                &txn,
+                Condition::all().add(users::Column::Id.eq(file.user_id)),
+            )
+            .await?;
+            files::Entity::update_many()
+                .col_expr(files::Column::PurgeStartedAt, Expr::value(Utc::now()))
+                .filter(files::Column::Id.eq(file.id))
+                .exec(&txn)
+                .await?;
+            let stored = keys_of(&txn, &file).await?;
+            let (own, _) = orphaned(&txn, &stored, Some(file.id)).await?;
+            txn.commit().await?;
+            Ok(Some(own))
+        })
+    }
+}
+
+impl Handler<FindUnnamed> for Catalog {
+    type Result = ResponseFuture<Result<Vec<String>, CatalogError>>;
+
+    fn handle(&mut self, msg: FindUnnamed, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.find_unnamed", request_id = %msg.request_id);
+        self.run("find_unnamed", span, |db| async move {
+            // Sizes play no part here.
+            let keys: Vec<(String, i64)> = msg.keys.into_iter().map(|key| (key, 0)).collect();
+            Ok(orphaned(&db, &keys, None).await?.0)
         })
     }
 }

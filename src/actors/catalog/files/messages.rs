@@ -27,7 +27,11 @@ pub struct NewFile {
 }
 
 /// Records a file and its jobs in one transaction (the outbox): either both
-/// exist afterwards or neither does. The file takes its size and one file of
+/// exist afterwards or neither does. When the user already stored these bytes
+/// (same SHA-256 and size), the file names the stored original instead
+/// (`deduplicated`; the caller then deletes its own copy), and each job asked
+/// for that the earlier file already ran with the same options is recorded as
+/// succeeded with copies of its variant rows, so only the others run. The file takes its size and one file of
 /// its owner's quota in the same transaction, or is refused with
 /// `CatalogError::QuotaExceeded`.
 #[derive(Message)]
@@ -95,7 +99,8 @@ pub struct FindFile {
 
 /// Deletes a file's rows (variants, jobs and cached transforms go with it),
 /// gives back the quota its original and variants took, and replies with the
-/// storage keys that were in use, for the caller to delete.
+/// storage keys no row names any more, for the caller to delete: an object
+/// the user's other files share stays. `None`: no such file of the user's.
 #[derive(Message)]
 #[rtype(result = "Result<Option<Vec<String>>, CatalogError>")]
 pub struct DeleteFile {
@@ -136,4 +141,24 @@ impl FindWatermarkImage {
             file_id: Uuid::parse_str(image).ok()?,
         })
     }
+}
+
+/// Starts an operator's purge of a file: marks it, so no upload is
+/// deduplicated onto its objects from now on, and replies with the keys of
+/// its objects that no other file names, which the purge deletes before the
+/// rows. `None`: the file is gone.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Vec<String>>, CatalogError>")]
+pub struct BeginPurge {
+    pub request_id: RequestId,
+    pub file_id: Uuid,
+}
+
+/// Of `keys`, those no file or variant row names: objects that may be
+/// deleted. (An object a deduplicated file shares is named by its rows.)
+#[derive(Message)]
+#[rtype(result = "Result<Vec<String>, CatalogError>")]
+pub struct FindUnnamed {
+    pub request_id: RequestId,
+    pub keys: Vec<String>,
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::messages::*;
 use crate::actors::catalog::queries::{
-    give_back_usage, lock_file_row, refresh_file_status, take_usage, usage_of,
+    give_back_usage, lock_file_row, orphaned, refresh_file_status, take_usage, usage_of,
 };
 use crate::actors::catalog::{Catalog, CatalogError, File, Job, begin_write};
 use crate::domain::jobs::{AfterFailure, JobStatus, after_failure};
@@ -161,8 +161,11 @@ async fn not_held<C: ConnectionTrait>(db: &C, job_id: Uuid) -> Result<Recorded, 
     )
 }
 
-fn stored(transition: Option<Transition>) -> Recorded {
-    transition.map_or(Recorded::JobGone, |t| Recorded::Stored(Box::new(t)))
+fn stored(transition: Option<Transition>, released: Vec<String>) -> Recorded {
+    transition.map_or(Recorded::JobGone, |transition| Recorded::Stored {
+        transition: Box::new(transition),
+        released,
+    })
 }
 
 impl Handler<CompleteJob> for Catalog {
@@ -205,11 +208,11 @@ impl Handler<CompleteJob> for Catalog {
             // Before the variant rows: another job of this file may be
             // completing now (see `lock_file_row`).
             lock_file_row(&txn, file_id).await?;
-            if let Some(refused) = take_variants_usage(&txn, file_id, &msg.variants, quotas).await?
-            {
+            let released = match take_variants_usage(&txn, file_id, &msg.variants, quotas).await? {
+                Ok(released) => released,
                 // Dropping the transaction undoes the job's success too.
-                return Ok(refused);
-            }
+                Err(refused) => return Ok(refused),
+            };
             for variant in msg.variants {
                 let row = file_variants::ActiveModel {
                     id: Set(Uuid::now_v7()),
@@ -267,21 +270,24 @@ impl Handler<CompleteJob> for Catalog {
             }
             let transition = transition(&txn, msg.job_id).await?;
             txn.commit().await?;
-            Ok(stored(transition))
+            Ok(stored(transition, released))
         })
     }
 }
 
-/// Takes what the job's variants add to their owner's usage (a variant made
-/// again counts only its growth), or gives back what they shrank by. When the
-/// quota has no room, nothing is taken and the refusal names the objects the
-/// job stored that no row names, for the worker to delete.
+/// Takes what the job's variants add to their owner's usage, or gives back
+/// what they free. Usage counts objects: a variant whose object another row
+/// names already (the same bytes made again) adds nothing, and a variant it
+/// replaces frees its object only when no other row names it. Replies with
+/// the objects the replaced rows leave unnamed, for the worker to delete; or,
+/// when the quota has no room, the refusal, naming the objects the job stored
+/// that no row names.
 async fn take_variants_usage<C: ConnectionTrait>(
     db: &C,
     file_id: Uuid,
     variants: &[NewVariant],
     quotas: QuotaDefaults,
-) -> Result<Option<Recorded>, CatalogError> {
+) -> Result<Result<Vec<String>, Recorded>, CatalogError> {
     let Some(user_id) = files::Entity::find_by_id(file_id)
         .select_only()
         .column(files::Column::UserId)
@@ -289,34 +295,41 @@ async fn take_variants_usage<C: ConnectionTrait>(
         .one(db)
         .await?
     else {
-        return Ok(Some(Recorded::JobGone));
+        return Ok(Err(Recorded::JobGone));
     };
+    let made: Vec<(String, i64)> = variants
+        .iter()
+        .map(|variant| (variant.storage_key.clone(), variant.size_bytes))
+        .collect();
     let names = variants.iter().map(|variant| variant.name.clone());
-    let recorded: Vec<(String, i64)> = file_variants::Entity::find()
+    let replaced: Vec<(String, i64)> = file_variants::Entity::find()
         .select_only()
         .column(file_variants::Column::StorageKey)
         .column(file_variants::Column::SizeBytes)
         .filter(file_variants::Column::FileId.eq(file_id))
         .filter(file_variants::Column::Name.is_in(names))
-        .into_tuple()
+        .into_tuple::<(String, i64)>()
         .all(db)
-        .await?;
-    let added = variants.iter().map(|v| v.size_bytes).sum::<i64>()
-        - recorded.iter().map(|(_, size)| size).sum::<i64>();
-    if added <= 0 {
-        give_back_usage(db, user_id, -added, 0).await?;
-        return Ok(None);
+        .await?
+        .into_iter()
+        .filter(|(key, _)| !made.iter().any(|(made, _)| made == key))
+        .collect();
+    let (fresh, added) = orphaned(db, &made, None).await?;
+    // Keys hold the variant's name, so no other row of this file names them.
+    let (released, freed) = orphaned(db, &replaced, Some(file_id)).await?;
+    let change = added - freed;
+    if change <= 0 {
+        give_back_usage(db, user_id, -change, 0).await?;
+        return Ok(Ok(released));
     }
-    if take_usage(db, user_id, added, 0, quotas).await? {
-        return Ok(None);
+    if take_usage(db, user_id, change, 0, quotas).await? {
+        return Ok(Ok(released));
     }
     let usage = usage_of(db, user_id, quotas).await?.unwrap_or_default();
-    let unrecorded = variants
-        .iter()
-        .map(|variant| variant.storage_key.clone())
-        .filter(|key| !recorded.iter().any(|(recorded, _)| recorded == key))
-        .collect();
-    Ok(Some(Recorded::OverQuota { usage, unrecorded }))
+    Ok(Err(Recorded::OverQuota {
+        usage,
+        unrecorded: fresh,
+    }))
 }
 
 impl Handler<FailJob> for Catalog {
@@ -376,7 +389,7 @@ impl Handler<FailJob> for Catalog {
                 .await?;
             let transition = transition(&txn, msg.job_id).await?;
             txn.commit().await?;
-            Ok(stored(transition))
+            Ok(stored(transition, Vec::new()))
         })
     }
 }

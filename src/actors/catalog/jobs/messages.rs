@@ -147,7 +147,12 @@ pub struct FailJob {
 #[derive(Debug, Clone)]
 pub enum Recorded {
     /// Stored; the job and its file are now as the transition says.
-    Stored(Box<Transition>),
+    /// `released` are objects of variants the job replaced that no row names
+    /// any more, for the worker to delete.
+    Stored {
+        transition: Box<Transition>,
+        released: Vec<String>,
+    },
     /// Another consumer holds the job now (this one's lease expired).
     LeaseLost,
     /// The job is gone: its file was deleted while it ran.

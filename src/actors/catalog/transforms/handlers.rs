@@ -2,7 +2,7 @@
 
 use actix::{Handler, ResponseFuture};
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::sea_query::{Expr, LockType};
+use sea_orm::sea_query::{Alias, Expr, Func, LockType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -12,7 +12,6 @@ use uuid::Uuid;
 use super::messages::*;
 use super::records::CachedTransform;
 use crate::actors::catalog::File;
-use crate::actors::catalog::queries::total_of;
 use crate::actors::catalog::{Catalog, CatalogError, begin_write};
 use crate::entities::{files, transforms};
 
@@ -185,9 +184,17 @@ async fn cached_transform<C: ConnectionTrait>(
 
 /// The bytes every cached transform takes together, in one query.
 async fn cache_size<C: ConnectionTrait>(db: &C) -> Result<u64, CatalogError> {
+    // PostgreSQL sums a BIGINT column as NUMERIC, and an empty table to NULL.
+    let total = Func::cast_as(
+        Func::coalesce([
+            Func::sum(Expr::col(transforms::Column::SizeBytes)).into(),
+            Expr::val(0i64),
+        ]),
+        Alias::new("BIGINT"),
+    );
     let total: Option<i64> = transforms::Entity::find()
         .select_only()
-        .expr(total_of(transforms::Column::SizeBytes))
+        .expr(total)
         .into_tuple()
         .one(db)
         .await?;
