@@ -19,6 +19,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, SqlErr,
+    UpdateMany,
 };
 use uuid::Uuid;
 
@@ -42,6 +43,14 @@ pub(super) async fn lock_user<C: ConnectionTrait>(
         .lock_exclusive()
         .one(db)
         .await
+}
+
+/// Locks the row of the account `user_id` until the transaction ends: what
+/// every transaction that adds or removes rows naming a user's objects takes,
+/// after the file's row where it takes one (see `lock_file_row`).
+pub(super) async fn lock_owner<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Result<(), DbErr> {
+    lock_user(db, Condition::all().add(users::Column::Id.eq(user_id))).await?;
+    Ok(())
 }
 
 /// The user's file, or `None` when it does not exist or is someone else's.
@@ -141,16 +150,7 @@ pub(super) async fn take_usage<C: ConnectionTrait>(
             .add(limit.clone().is_null())
             .add(Expr::col(used).add(added).lte(limit))
     };
-    let taken = users::Entity::update_many()
-        .col_expr(
-            users::Column::UsedBytes,
-            Expr::col(users::Column::UsedBytes).add(bytes),
-        )
-        .col_expr(
-            users::Column::UsedFiles,
-            Expr::col(users::Column::UsedFiles).add(files),
-        )
-        .filter(users::Column::Id.eq(user_id))
+    let taken = usage_change(user_id, bytes, files)
         .filter(within(
             users::Column::UsedBytes,
             users::Column::QuotaBytes,
@@ -176,19 +176,22 @@ pub(super) async fn give_back_usage<C: ConnectionTrait>(
     bytes: i64,
     files: i64,
 ) -> Result<(), DbErr> {
+    usage_change(user_id, -bytes, -files).exec(db).await?;
+    Ok(())
+}
+
+/// The update that adds `bytes` and `files` to the account's usage.
+fn usage_change(user_id: Uuid, bytes: i64, files: i64) -> UpdateMany<users::Entity> {
     users::Entity::update_many()
         .col_expr(
             users::Column::UsedBytes,
-            Expr::col(users::Column::UsedBytes).sub(bytes),
+            Expr::col(users::Column::UsedBytes).add(bytes),
         )
         .col_expr(
             users::Column::UsedFiles,
-            Expr::col(users::Column::UsedFiles).sub(files),
+            Expr::col(users::Column::UsedFiles).add(files),
         )
         .filter(users::Column::Id.eq(user_id))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// Of `keys` (with their sizes), those no file or variant row names, apart

@@ -33,6 +33,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/users/quota", web::post().to(set_quota));
 }
 
+/// A page's status and the message of the form that failed, if one did.
+fn status_and_message(error: Option<(StatusCode, String)>) -> (StatusCode, Option<String>) {
+    match error {
+        Some((status, message)) => (status, Some(message)),
+        None => (StatusCode::OK, None),
+    }
+}
+
 /// Jobs on one page.
 const PAGE_SIZE: u64 = 25;
 
@@ -174,10 +182,7 @@ async fn render(
         next: (view.page < pages).then(|| at(view.page + 1)),
     };
     let jobs: Vec<JobRow> = listed.jobs.into_iter().map(JobRow::from).collect();
-    let (status, error) = match error {
-        Some((status, message)) => (status, Some(message)),
-        None => (StatusCode::OK, None),
-    };
+    let (status, error) = status_and_message(error);
     Page::new("pages/admin_jobs.html")
         .with("jobs", &jobs)
         .with("tabs", &tabs)
@@ -297,10 +302,7 @@ async fn render_users(
     )
     .await?;
     let accounts: Vec<AccountRow> = listed.into_iter().map(AccountRow::from).collect();
-    let (status, error) = match error {
-        Some((status, message)) => (status, Some(message)),
-        None => (StatusCode::OK, None),
-    };
+    let (status, error) = status_and_message(error);
     let defaults = state.config.quotas;
     Page::new("pages/admin_users.html")
         .with("accounts", &accounts)

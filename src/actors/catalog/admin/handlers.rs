@@ -14,7 +14,7 @@ use super::records::{FailedJob, FailedJobsPage};
 use crate::actors::catalog::files::FileDetails;
 use crate::actors::catalog::jobs::{Handoff, run_again};
 use crate::actors::catalog::queries::{
-    give_back_usage, lock_file_row, lock_user, orphaned, refresh_file_status, usage_in,
+    give_back_usage, lock_file_row, lock_owner, lock_user, orphaned, refresh_file_status, usage_in,
 };
 use crate::actors::catalog::transforms::CachedTransform;
 use crate::actors::catalog::{Catalog, CatalogError, Job, User, Variant, begin_write};
@@ -378,11 +378,7 @@ impl Handler<RemakeVariant> for Catalog {
                 .one(&txn)
                 .await?;
             if let Some((variant, Some(file))) = lost {
-                lock_user(
-                    &txn,
-                    Condition::all().add(users::Column::Id.eq(file.user_id)),
-                )
-                .await?;
+                lock_owner(&txn, file.user_id).await?;
                 file_variants::Entity::delete_by_id(variant.id)
                     .exec(&txn)
                     .await?;

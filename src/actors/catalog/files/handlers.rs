@@ -15,11 +15,11 @@ use super::records::{FileCounts, FileDetails, VariantOfFile};
 use super::shared::{TakenOver, keys_of, record_taken_over, same_bytes, take_over};
 use crate::actors::catalog::jobs::job_row;
 use crate::actors::catalog::queries::{
-    give_back_usage, lock_file_row, lock_user, orphaned, owned_file, take_usage, usage_of,
+    give_back_usage, lock_file_row, lock_owner, orphaned, owned_file, take_usage, usage_of,
 };
 use crate::actors::catalog::{Catalog, CatalogError, File, Job, Variant, begin_write};
 use crate::domain::jobs::FileStatus;
-use crate::entities::{file_variants, files, processing_jobs, transforms, users};
+use crate::entities::{file_variants, files, processing_jobs, transforms};
 
 impl Handler<RecordUpload> for Catalog {
     type Result = ResponseFuture<Result<(File, Vec<Job>), CatalogError>>;
@@ -33,11 +33,7 @@ impl Handler<RecordUpload> for Catalog {
             let txn = begin_write(&db).await?;
             // The owner's row first: their deletes wait, so a file found with
             // the same bytes keeps its objects until this commits.
-            lock_user(
-                &txn,
-                Condition::all().add(users::Column::Id.eq(new.user_id)),
-            )
-            .await?;
+            lock_owner(&txn, new.user_id).await?;
             let source = same_bytes(&txn, new.user_id, &new.sha256, new.size_bytes).await?;
             // A deduplicated file stores no new bytes.
             let stored_bytes = if source.is_some() { 0 } else { new.size_bytes };
@@ -257,11 +253,7 @@ impl Handler<DeleteFile> for Catalog {
             // and with the owner's row, no other delete or deduplicating
             // upload of theirs runs until this commits.
             lock_file_row(&txn, file.id).await?;
-            lock_user(
-                &txn,
-                Condition::all().add(users::Column::Id.eq(file.user_id)),
-            )
-            .await?;
+            lock_owner(&txn, file.user_id).await?;
             let stored = keys_of(&txn, &file).await?;
             let cached: Vec<String> = transforms::Entity::find()
                 .select_only()
@@ -296,11 +288,7 @@ impl Handler<BeginPurge> for Catalog {
                 return Ok(None);
             };
             lock_file_row(&txn, file.id).await?;
-            lock_user(
-                &txn,
-                Condition::all().add(users::Column::Id.eq(file.user_id)),
-            )
-            .await?;
+            lock_owner(&txn, file.user_id).await?;
             files::Entity::update_many()
                 .col_expr(files::Column::PurgeStartedAt, Expr::value(Utc::now()))
                 .filter(files::Column::Id.eq(file.id))
