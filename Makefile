@@ -14,7 +14,7 @@ ARGS ?=
 
 .PHONY: help run build test test-embedded test-services services-up migrate \
 	fmt lint pdfium nasm s3-start s3-stop s3-status bench bench-processors bench-criterion \
-	bench-boundary bench-pipeline bench-delivery docker-check fuzz
+	bench-boundary bench-pipeline bench-delivery bench-upload docker-check fuzz
 
 help: ## list the targets
 	@echo "Kiln make targets:"
@@ -76,7 +76,7 @@ s3-stop: ## stop the local S3-compatible test server
 s3-status: ## is the local S3-compatible test server answering?
 	bash scripts/s3-server.sh status
 
-bench: bench-processors bench-criterion bench-boundary bench-pipeline bench-delivery ## run every benchmark; results go in BENCHMARKS.md
+bench: bench-processors bench-criterion bench-boundary bench-pipeline bench-delivery bench-upload ## run every benchmark; results go in BENCHMARKS.md
 
 bench-processors: pdfium ## `kiln process` vs vipsthumbnail, vips, cwebp, pdftoppm on a Debian-built corpus (ARGS= more options)
 	$(CARGO) build --release --bin kiln
@@ -96,6 +96,11 @@ bench-pipeline: pdfium ## uploads/s and jobs/s for 200 small JPEGs, embedded and
 bench-delivery: pdfium nasm ## transforms (/t/...) against thumbor: cold transforms/s, warm req/s with wrk, single flight (ARGS= more options)
 	$(CARGO) build --release --bin kiln
 	python3 scripts/bench-delivery.py --binary target/release/kiln $(ARGS)
+
+bench-upload: nasm ## one 2 GiB upload through /api/upload, embedded and services: MiB/s and the api's peak RSS growth (ARGS= more options)
+	$(CARGO) build --release --bin kiln
+	bash scripts/s3-server.sh start
+	python3 scripts/bench-upload.py --mode both $(ARGS)
 
 .PHONY: loadtest
 loadtest: pdfium ## upload a photo/PNG/PDF mix for 60 s to `kiln api` + 2 workers on PostgreSQL/Redis/S3 (ARGS="--duration 120 --concurrency 32 ...")
