@@ -22,8 +22,9 @@
 #   scripts/test.sh embedded -- upload -- --nocapture
 #
 # Both modes need PDFium, s3s-fs (private S3 servers), aiosmtpd (private SMTP servers
-# that receive Kiln's mail) and Chromium with chromedriver (the web UI's browser tests);
-# each is installed on first use. aiosmtpd comes from PyPI into a virtualenv,
+# that receive Kiln's mail), tuspy (a tus client) and Chromium with chromedriver (the
+# web UI's browser tests); each is installed on first use. aiosmtpd and tuspy come
+# from PyPI into a virtualenv,
 # target/test-venv, which the tests find there (or via KILN_TEST_PYTHON); Chromium and
 # chromedriver are Debian's packages (apt-get, as root or through sudo).
 #
@@ -40,6 +41,7 @@ DATABASE_URL_FOR_TESTS=${TEST_DATABASE_URL:-$DEFAULT_DATABASE_URL}
 REDIS_URL_FOR_TESTS=${TEST_REDIS_URL:-$DEFAULT_REDIS_URL}
 SERVICE_WAIT=${KILN_SERVICE_WAIT:-30} # seconds to wait for a service we started
 AIOSMTPD_VERSION=1.4.6
+TUSPY_VERSION=1.1.0
 TEST_VENV=$ROOT/target/test-venv
 
 # Everything that could point the app or the tests at a service.
@@ -76,19 +78,22 @@ wait_for() {
     done
 }
 
-# The tests' SMTP server: aiosmtpd, pinned, in a virtualenv of its own (installed once).
-ensure_aiosmtpd() {
+# The tests' Python packages, pinned, in a virtualenv of their own (installed
+# once): aiosmtpd, the SMTP server that receives Kiln's mail, and tuspy, a tus
+# client that uploads to /api/uploads.
+ensure_test_venv() {
     local python=$TEST_VENV/bin/python
-    if [[ -x $python ]] && "$python" -c \
-        "import sys, aiosmtpd; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+    if [[ -x $python ]] && "$python" -c "
+import sys, importlib.metadata as m
+sys.exit(m.version('aiosmtpd') != '$AIOSMTPD_VERSION' or m.version('tuspy') != '$TUSPY_VERSION')" 2>/dev/null; then
         return
     fi
-    command -v python3 >/dev/null 2>&1 || die "python3 not found (the mail tests run aiosmtpd)"
-    log "installing aiosmtpd==$AIOSMTPD_VERSION into $TEST_VENV (the mail tests' SMTP server)"
-    python3 -m venv "$TEST_VENV" ||
+    command -v python3 >/dev/null 2>&1 || die "python3 not found (the mail and tus tests run Python)"
+    log "installing aiosmtpd==$AIOSMTPD_VERSION and tuspy==$TUSPY_VERSION into $TEST_VENV"
+    [[ -x $python ]] || python3 -m venv "$TEST_VENV" ||
         die "cannot create a virtualenv in $TEST_VENV (Debian: apt-get install python3-venv)"
-    "$TEST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "aiosmtpd==$AIOSMTPD_VERSION" >&2
+    "$python" -m pip install --quiet --disable-pip-version-check \
+        "aiosmtpd==$AIOSMTPD_VERSION" "tuspy==$TUSPY_VERSION" >&2
 }
 
 # The web UI tests' browser: Debian's headless-capable Chromium and its chromedriver
@@ -238,7 +243,7 @@ fi
 # aiosmtpd, Chromium and Prometheus installed.
 log "PDFium: $(bash "$ROOT/scripts/install-pdfium.sh")"
 bash "$ROOT/scripts/s3-server.sh" install >&2
-ensure_aiosmtpd
+ensure_test_venv
 ensure_chromium
 ensure_prometheus
 export KILN_TEST_PYTHON=$TEST_VENV/bin/python

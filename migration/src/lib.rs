@@ -28,6 +28,7 @@ mod m20261203_000015_create_file_shares;
 mod m20261204_000016_create_transforms;
 mod m20261204_000017_add_users_quota;
 mod m20261204_000018_add_files_dedup;
+mod m20261205_000019_create_uploads;
 
 /// Runs Kiln's migrations; `up` applies them in this order, `down` in reverse.
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000016_create_transforms::Migration),
             Box::new(m20261204_000017_add_users_quota::Migration),
             Box::new(m20261204_000018_add_files_dedup::Migration),
+            Box::new(m20261205_000019_create_uploads::Migration),
         ]
     }
 }

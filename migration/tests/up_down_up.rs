@@ -37,7 +37,7 @@ enum Adds {
 }
 
 /// What the later migrations add, oldest first.
-const LATER: [Adds; 8] = [
+const LATER: [Adds; 9] = [
     Adds::Column("users", "token_generation"),
     Adds::Column("users", "disabled_at"),
     Adds::Column("file_variants", "sha256"),
@@ -46,6 +46,7 @@ const LATER: [Adds; 8] = [
     Adds::Table("transforms"),
     Adds::Column("users", "quota_unlimited"),
     Adds::Column("files", "purge_started_at"),
+    Adds::Table("uploads"),
 ];
 
 async fn is_there(db: &DatabaseConnection, adds: Adds) -> bool {

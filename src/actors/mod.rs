@@ -17,7 +17,8 @@
 //!   before they run, and says when to refuse (in Redis when scaled out);
 //! - [`mailer`] sends account mail (SMTP, or `.eml` files on the embedded default);
 //! - [`redis`] owns Redis's connections, when `REDIS_URL` is set;
-//! - [`retention`] purges files older than `FILE_RETENTION`, when it is set;
+//! - [`retention`] purges files older than `FILE_RETENTION`, when it is set,
+//!   and resumable uploads past `UPLOAD_EXPIRY`;
 //!
 //! and [`restart`] is the backoff every supervised actor waits before it is
 //! started again.

@@ -11,7 +11,7 @@
 //! ```text
 //!  Config::from_env / from_map ─▶ env        Env (typed reads), ConfigError
 //!    ├─ HOST, PORT, OPS_PORT, BASE_URL, DATA_DIR, LOG_*, PRESIGN_TTL,
-//!    │  DEFAULT_QUOTA_*, FILE_RETENTION, ... (here)
+//!    │  DEFAULT_QUOTA_*, FILE_RETENTION, UPLOAD_EXPIRY, ... (here)
 //!    ├─ backends   DATABASE_URL, DATABASE_POOL_SIZE, REDIS_*, MINIO_*, STORAGE_PREFIX
 //!    ├─ auth       JWT_*, LOGIN_*, REGISTER_*, TRUSTED_PROXIES, SESSION_*
 //!    ├─ mail       SMTP_*
@@ -101,6 +101,9 @@ pub struct Config {
     /// `FILE_RETENTION`: files uploaded longer ago are purged; `None` (the
     /// default) keeps every file.
     pub file_retention: Option<Duration>,
+    /// `UPLOAD_EXPIRY`: a resumable upload unfinished this long after its
+    /// creation is deleted with its bytes.
+    pub upload_expiry: Duration,
     pub log: LogConfig,
     /// Run pending migrations when `serve`, `api` or `worker` starts.
     pub auto_migrate: bool,
@@ -208,6 +211,9 @@ impl Config {
             reconcile_interval,
             requeue_after,
             file_retention: env.duration("FILE_RETENTION")?,
+            upload_expiry: env
+                .duration("UPLOAD_EXPIRY")?
+                .unwrap_or(Duration::from_secs(24 * 60 * 60)),
             log,
             auto_migrate: env.flag("AUTO_MIGRATE")?.unwrap_or(true),
             shutdown_timeout: env

@@ -17,6 +17,7 @@ pub mod text;
 mod throttle;
 mod token_name;
 pub mod transforms;
+pub mod tus;
 mod upload_type;
 
 pub use client_address::{TrustedProxies, counted_as};

@@ -19,4 +19,5 @@ pub mod processing_jobs;
 pub mod revoked_tokens;
 pub mod sessions;
 pub mod transforms;
+pub mod uploads;
 pub mod users;

@@ -11,4 +11,5 @@ pub use super::processing_jobs::Entity as ProcessingJobs;
 pub use super::revoked_tokens::Entity as RevokedTokens;
 pub use super::sessions::Entity as Sessions;
 pub use super::transforms::Entity as Transforms;
+pub use super::uploads::Entity as Uploads;
 pub use super::users::Entity as Users;

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
@@ -59,6 +59,15 @@ pub enum ApiError {
     /// What was to be stored does not fit in the account's quota.
     #[error("{0}")]
     QuotaExceeded(String),
+    /// A tus request without `Tus-Resumable: 1.0.0`.
+    #[error("send Tus-Resumable: 1.0.0; it is the version of tus Kiln speaks")]
+    TusVersion,
+    /// Another request holds what this one would change; retry shortly.
+    #[error("{0}")]
+    Locked(String),
+    /// A tus chunk whose bytes do not have the digest its header names.
+    #[error("{0}")]
+    ChecksumMismatch(String),
     #[error("{0}")]
     UnsupportedType(String),
     #[error("{message}")]
@@ -119,6 +128,9 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge(_) => "file_too_large",
             Self::QuotaExceeded(_) => "quota_exceeded",
+            Self::TusVersion => "unsupported_tus_version",
+            Self::Locked(_) => "locked",
+            Self::ChecksumMismatch(_) => "checksum_mismatch",
             Self::UnsupportedType(_) => "unsupported_type",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::TooManyStreams { .. } => "too_many_streams",
@@ -164,6 +176,12 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) | Self::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TusVersion => StatusCode::PRECONDITION_FAILED,
+            Self::Locked(_) => StatusCode::LOCKED,
+            // tus's checksum extension: 460 Checksum Mismatch.
+            Self::ChecksumMismatch(_) => {
+                StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             Self::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } | Self::TooManyStreams { .. } => {
@@ -191,6 +209,12 @@ impl ResponseError for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Self::TusVersion = self {
+            response.headers_mut().insert(
+                HeaderName::from_static("tus-version"),
+                HeaderValue::from_static(crate::domain::tus::VERSION),
+            );
         }
         if status == StatusCode::UNAUTHORIZED {
             response
@@ -278,6 +302,18 @@ impl From<IngestError> for ApiError {
             IngestError::Body(_) | IngestError::Abandoned => {
                 Self::bad_request("invalid_body", "the upload body could not be read")
             }
+            IngestError::UploadNotFound => Self::NotFound("upload"),
+            IngestError::OffsetMismatch { .. } => Self::Conflict {
+                code: "offset_mismatch",
+                message: err.to_string(),
+            },
+            IngestError::UploadFinished => Self::Conflict {
+                code: "upload_complete",
+                message: err.to_string(),
+            },
+            IngestError::UploadBusy => Self::Locked(err.to_string()),
+            IngestError::PastLength => Self::bad_request("past_upload_length", err.to_string()),
+            IngestError::ChecksumMismatch => Self::ChecksumMismatch(err.to_string()),
             IngestError::Storage(err) => err.into(),
             IngestError::Catalog(err) => err.into(),
             IngestError::Mailbox(err) => err.into(),
@@ -302,6 +338,7 @@ impl From<CatalogError> for ApiError {
             },
             CatalogError::TooSoon(retry_after) => Self::TooManyRequests { retry_after },
             CatalogError::QuotaExceeded(_) => Self::QuotaExceeded(err.to_string()),
+            CatalogError::UploadGone => Self::NotFound("upload"),
             CatalogError::Unavailable(_) => Self::Unavailable {
                 backend: "the database",
                 source: Box::new(err),

@@ -29,6 +29,7 @@ mod processor_isolation;
 mod prometheus;
 mod quotas;
 mod recovery;
+mod resumable;
 mod retries;
 mod shares;
 mod storage;

@@ -27,6 +27,8 @@
 //! - [`transforms`]: `transforms`: a cache of the images transformed on request,
 //!   evicted least recently used beyond `TRANSFORM_CACHE_SIZE` and deleted with
 //!   their file.
+//! - [`uploads`]: `uploads`: resumable (tus) uploads in progress, each holding
+//!   a reservation of its owner's quota until it becomes a file or goes.
 //! - [`admin`]: the operator's (`kiln user|jobs|files|storage`) and the
 //!   administrators' messages, which reach across every user.
 //!
@@ -59,6 +61,7 @@ mod records;
 pub mod sessions;
 pub mod shares;
 pub mod transforms;
+pub mod uploads;
 
 pub use records::{File, Job, User, Variant};
 
@@ -89,6 +92,10 @@ pub enum CatalogError {
     /// Another mail of the kind asked for went out too recently.
     #[error("a mail was sent moments ago; retry in {} seconds", .0.as_secs().max(1))]
     TooSoon(std::time::Duration),
+    /// The resumable upload a file was to be made of is gone (terminated or
+    /// expired meanwhile).
+    #[error("the upload is gone")]
+    UploadGone,
     /// The account's quota has no room for what was to be stored.
     #[error("quota exceeded: {}", .0.describe())]
     QuotaExceeded(Usage),

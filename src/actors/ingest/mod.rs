@@ -16,6 +16,7 @@
 //!   use case runs as a future of its own.
 
 mod files;
+mod resumable;
 mod shares;
 mod upload;
 mod views;
@@ -26,6 +27,10 @@ use std::time::Duration;
 use actix::{Actor, Addr, Context, Supervised};
 
 pub use files::{DeleteFile, PurgeFile, RequestProcessing, RetryJob};
+pub use resumable::{
+    AppendResumable, Chunk, CreateResumable, LEASE as UPLOAD_LEASE, Resumable, ShowResumable,
+    TerminateResumable,
+};
 pub use shares::{
     FindSharedObject, NewShare, OpenShare, RevokeShare, ShareFile, SharedObject, ShowShares,
 };
@@ -84,9 +89,43 @@ pub enum IngestError {
     Catalog(#[from] CatalogError),
     #[error("an internal service did not answer")]
     Mailbox(#[from] actix::MailboxError),
+    /// No such upload of the user's (or it expired).
+    #[error("upload not found")]
+    UploadNotFound,
+    /// A chunk sent for another offset than the upload is at.
+    #[error("the upload is at offset {offset}; send the chunk that starts there")]
+    OffsetMismatch { offset: u64 },
+    /// Another request appends to the upload now.
+    #[error("another request is appending to this upload; retry in a moment")]
+    UploadBusy,
+    /// Every byte is in, and the upload became a file.
+    #[error("the upload is complete")]
+    UploadFinished,
+    /// The chunk goes past the length announced at creation.
+    #[error("the chunk goes past the upload's Upload-Length")]
+    PastLength,
+    /// The chunk's bytes do not have the digest `Upload-Checksum` names.
+    #[error("the chunk's checksum does not match Upload-Checksum; send it again")]
+    ChecksumMismatch,
 }
 
 impl IngestError {
+    /// Whether the upload itself is refused (its type, size, quota or form),
+    /// rather than a service failing: a refused upload is not kept.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::Empty
+                | Self::TooLarge { .. }
+                | Self::UnsupportedType
+                | Self::InvalidProcessors(_)
+                | Self::InvalidOptions(_)
+                | Self::InvalidRequest(_)
+                | Self::InvalidWatermarkImage(_)
+                | Self::Catalog(CatalogError::QuotaExceeded(_))
+        )
+    }
+
     /// An upload's refused `processors` or `options`, as the upload names them.
     pub fn of_upload(err: RequestError) -> Self {
         match err {
@@ -163,4 +202,8 @@ use_cases! {
     RevokeShare => revoke_share [request_id],
     OpenShare => open_share [request_id],
     FindSharedObject => find_shared_object [request_id],
+    CreateResumable => create_resumable [request_id],
+    AppendResumable => append_resumable [request_id],
+    ShowResumable => show_resumable [request_id],
+    TerminateResumable => terminate_resumable [request_id],
 }

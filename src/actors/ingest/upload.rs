@@ -47,7 +47,7 @@ const SNIFF_LEN: usize = 64 * 1024;
 
 /// An original in storage, not yet recorded.
 #[derive(Debug, Clone)]
-struct StagedOriginal {
+pub(super) struct StagedOriginal {
     file_id: Uuid,
     user_id: Uuid,
     key: ObjectKey,
@@ -88,8 +88,9 @@ impl Peers {
         msg: SubmitUpload,
     ) -> Result<(File, Vec<Job>), IngestError> {
         let request_id = msg.request_id;
+        let room = self.room_for_upload(&request_id, msg.user_id).await?;
         let staged = self
-            .stage_original(request_id.clone(), msg.user_id, msg.body)
+            .stage_original(request_id.clone(), msg.user_id, msg.body, room)
             .await?;
         let rest = match msg.rest.await {
             Ok(rest) => rest,
@@ -98,16 +99,17 @@ impl Peers {
                 return Err(IngestError::Abandoned);
             }
         };
-        self.commit_upload(request_id, staged, rest).await
+        self.commit_upload(request_id, staged, rest, None).await
     }
 
-    async fn stage_original(
+    /// Sniffs, measures (within `room`), hashes and stores an original.
+    pub(super) async fn stage_original(
         &self,
         request_id: RequestId,
         user_id: Uuid,
         body: ByteStream,
+        room: UploadRoom,
     ) -> Result<StagedOriginal, IngestError> {
-        let room = self.room_for_upload(&request_id, user_id).await?;
         let limit = room.limit;
         // Fused: the sniffing below may read it to its end before the rest is
         // chained after the head.
@@ -218,12 +220,14 @@ impl Peers {
         })
     }
 
-    /// Records a staged original with its jobs, or deletes it.
-    async fn commit_upload(
+    /// Records a staged original with its jobs, or deletes it. A resumable
+    /// upload's (`from_upload`) reservation of the quota becomes the file's.
+    pub(super) async fn commit_upload(
         &self,
         request_id: RequestId,
         staged: StagedOriginal,
         rest: UploadRest,
+        from_upload: Option<Uuid>,
     ) -> Result<(File, Vec<Job>), IngestError> {
         let kind = staged.kind.clone();
         let jobs = match self.upload_jobs(&request_id, &staged, &rest).await {
@@ -250,6 +254,7 @@ impl Peers {
                     height: staged.height.map(|h| h as i32),
                 },
                 jobs,
+                from_upload,
             })
             .await
             .map_err(IngestError::from)
@@ -311,13 +316,22 @@ impl Peers {
 }
 
 /// The most an upload may send, and why.
-struct UploadRoom {
+pub(super) struct UploadRoom {
     limit: u64,
     max_upload_size: u64,
     usage: Usage,
 }
 
 impl UploadRoom {
+    /// Room for an upload whose quota is reserved already (a resumable one).
+    pub(super) fn reserved(max_upload_size: u64) -> Self {
+        Self {
+            limit: max_upload_size,
+            max_upload_size,
+            usage: Usage::default(),
+        }
+    }
+
     /// The refusal of a body longer than `limit`: too large for any upload,
     /// or for what is left of the quota.
     fn refusal(&self) -> IngestError {

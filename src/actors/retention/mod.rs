@@ -1,14 +1,19 @@
-//! The Retention actor purges files older than `FILE_RETENTION`, as `kiln
-//! files purge --older-than` does: through the Ingest actor's [`PurgeFile`],
-//! objects first, then rows, so an interrupted purge leaves nothing orphaned
-//! and the next round finishes it. It owns no resource, only the schedule.
+//! The Retention actor deletes what has outlived its time, on every process,
+//! every `RECONCILE_INTERVAL` (like the reconciler), up to [`ROUND`] of each
+//! per round:
 //!
-//! - Started only when `FILE_RETENTION` is set, on every process, like the
-//!   reconciler; every `RECONCILE_INTERVAL` it purges up to [`ROUND`] of the
-//!   oldest files past the cutoff. Processes that purge the same file at once
-//!   are harmless: a purge finds what another removed already gone.
-//! - Each purge is logged and counted (`kiln_files_expired_total`).
-//! - Supervised by the Supervisor.
+//! - files older than `FILE_RETENTION`, when it is set, as `kiln files purge
+//!   --older-than` does: through the Ingest actor's [`PurgeFile`], objects
+//!   first, then rows, so an interrupted purge leaves nothing orphaned and the
+//!   next round finishes it. Each purge is logged and counted
+//!   (`kiln_files_expired_total`);
+//! - resumable uploads past `UPLOAD_EXPIRY`: their bytes first
+//!   ([`DiscardUpload`]), then their row, which gives back their reservation of
+//!   the quota.
+//!
+//! Processes that delete the same thing at once are harmless: each finds what
+//! another removed already gone. It owns no resource, only the schedule, and
+//! is supervised by the Supervisor.
 
 use std::time::Duration;
 
@@ -17,8 +22,11 @@ use chrono::Utc;
 
 use crate::actors::catalog::Catalog;
 use crate::actors::catalog::admin::ScanFiles;
+use crate::actors::catalog::uploads::{FindExpiredUploads, ForgetExpiredUpload};
 use crate::actors::ingest::{Ingest, PurgeFile};
 use crate::actors::restart::RestartBackoff;
+use crate::actors::storage::Storage;
+use crate::actors::storage::uploads::DiscardUpload;
 use crate::telemetry::{RequestId, metrics};
 
 /// Most files one round purges; the next round takes the rest.
@@ -27,8 +35,9 @@ const ROUND: u64 = 100;
 pub struct Retention {
     catalog: Addr<Catalog>,
     ingest: Addr<Ingest>,
-    /// `FILE_RETENTION`: how long a file is kept after its upload.
-    keep_for: Duration,
+    storage: Addr<Storage>,
+    /// `FILE_RETENTION`: how long a file is kept after its upload; `None`: for good.
+    keep_for: Option<Duration>,
     every: Duration,
     purging: bool,
     restarts: RestartBackoff,
@@ -38,12 +47,14 @@ impl Retention {
     pub fn new(
         catalog: Addr<Catalog>,
         ingest: Addr<Ingest>,
-        keep_for: Duration,
+        storage: Addr<Storage>,
+        keep_for: Option<Duration>,
         every: Duration,
     ) -> Self {
         Self {
             catalog,
             ingest,
+            storage,
             keep_for,
             every,
             purging: false,
@@ -58,8 +69,15 @@ impl Retention {
         }
         self.purging = true;
         let (catalog, ingest) = (self.catalog.clone(), self.ingest.clone());
-        let keep_for = chrono::Duration::from_std(self.keep_for).unwrap_or(chrono::Duration::MAX);
+        let storage = self.storage.clone();
+        let keep_for = self
+            .keep_for
+            .map(|keep_for| chrono::Duration::from_std(keep_for).unwrap_or(chrono::Duration::MAX));
         let round = async move {
+            expire_uploads(&catalog, &storage).await;
+            let Some(keep_for) = keep_for else {
+                return;
+            };
             let cutoff = Utc::now() - keep_for;
             let scan = ScanFiles {
                 request_id: RequestId::generate(),
@@ -107,6 +125,37 @@ impl Retention {
                 .into_actor(self)
                 .map(|_, retention, _| retention.purging = false),
         );
+    }
+}
+
+/// Deletes up to [`ROUND`] uploads past `UPLOAD_EXPIRY`: bytes, then row.
+async fn expire_uploads(catalog: &Addr<Catalog>, storage: &Addr<Storage>) {
+    let expired = match catalog.send(FindExpiredUploads { limit: ROUND }).await {
+        Ok(Ok(expired)) => expired,
+        Ok(Err(err)) => {
+            return tracing::warn!(error = %crate::error_chain(&err), "retention could not read the uploads");
+        }
+        Err(err) => return tracing::warn!(error = %err, "retention could not reach the catalog"),
+    };
+    for upload in expired {
+        let discard = DiscardUpload {
+            request_id: RequestId::generate(),
+            state: upload.state.clone(),
+        };
+        if !matches!(storage.send(discard).await, Ok(Ok(()))) {
+            tracing::warn!(upload_id = %upload.id, "an expired upload's bytes could not be deleted; the next round tries again");
+            continue;
+        }
+        if let Ok(Ok(true)) = catalog.send(ForgetExpiredUpload { id: upload.id }).await {
+            tracing::info!(
+                upload_id = %upload.id,
+                user_id = %upload.user_id,
+                received = upload.state.received,
+                length = upload.state.length,
+                finished = upload.file_id.is_some(),
+                "upload expired: deleted after UPLOAD_EXPIRY"
+            );
+        }
     }
 }
 

@@ -213,7 +213,7 @@ impl Handler<PresignGet> for Storage {
             measured("presign", async move {
                 let delivery = msg.delivery;
                 let url = match backend {
-                    Backend::Local { signer } => signer.sign(&msg.key, expires_at, &delivery),
+                    Backend::Local { signer, .. } => signer.sign(&msg.key, expires_at, &delivery),
                     Backend::S3(s3) => {
                         if let Some(link) = minted.find(path.as_ref(), &delivery, expires_at) {
                             return Ok(link);
@@ -258,7 +258,7 @@ impl Handler<OpenSignedObject> for Storage {
         let span =
             info_span!("storage.open_signed", request_id = %msg.request_id, key = msg.key.as_str());
         let verified = match &self.backend {
-            Backend::Local { signer } => signer.verify(
+            Backend::Local { signer, .. } => signer.verify(
                 &msg.key,
                 msg.expires,
                 &msg.delivery,

@@ -17,8 +17,10 @@
 mod handlers;
 pub mod messages;
 pub mod signing;
+pub mod uploads;
 mod windows;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,7 +96,11 @@ impl ObjectKey {
 /// hand out a short-lived download link.
 #[derive(Clone)]
 enum Backend {
-    Local { signer: UrlSigner },
+    /// `root` is the directory the store's keys live under.
+    Local {
+        signer: UrlSigner,
+        root: PathBuf,
+    },
     S3(Arc<AmazonS3>),
 }
 
@@ -130,6 +136,7 @@ impl Storage {
                     Arc::new(local),
                     Backend::Local {
                         signer: UrlSigner::new(base_url, url_key),
+                        root: root.clone(),
                     },
                 )
             }

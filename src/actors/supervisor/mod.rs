@@ -313,15 +313,14 @@ impl Supervisor {
             presign_ttl,
         );
         let ingest = actix::Supervisor::start(move |_| ingest);
-        if let Some(keep_for) = pipeline.file_retention {
-            let retention = Retention::new(
-                catalog.clone(),
-                ingest.clone(),
-                keep_for,
-                pipeline.reconcile_interval,
-            );
-            actix::Supervisor::start(move |_| retention);
-        }
+        let retention = Retention::new(
+            catalog.clone(),
+            ingest.clone(),
+            storage.clone(),
+            pipeline.file_retention,
+            pipeline.reconcile_interval,
+        );
+        actix::Supervisor::start(move |_| retention);
 
         let supervisor = Supervisor {
             catalog: catalog.clone(),

@@ -77,7 +77,13 @@ pub async fn run(config: &Config, action: StorageAction) -> anyhow::Result<()> {
         storage,
         fix,
         pickup: humantime::format_duration(config.reconcile_interval).to_string(),
-        objects: listed.into_iter().map(|o| (o.key.clone(), o)).collect(),
+        // Resumable uploads' bytes belong to their upload until it finishes
+        // or expires (`Retention` deletes them then).
+        objects: listed
+            .into_iter()
+            .filter(|o| !o.key.starts_with("uploads/"))
+            .map(|o| (o.key.clone(), o))
+            .collect(),
         matched: HashMap::new(),
         found: 0,
         fixed: 0,

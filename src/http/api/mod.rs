@@ -5,11 +5,13 @@ mod bodies;
 mod events;
 mod files;
 mod jobs;
+mod pipe;
 mod recovery;
 mod shares;
 mod tokens;
 mod transforms;
 pub(crate) mod upload_form;
+mod uploads;
 
 #[cfg(feature = "fuzzing")]
 pub use upload_form::fuzzing::upload_form as fuzz_upload_form;
@@ -26,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(recovery::configure)
         .configure(tokens::configure)
         .configure(files::configure)
+        .configure(uploads::configure)
         .configure(shares::configure)
         .configure(transforms::configure)
         .configure(events::configure)

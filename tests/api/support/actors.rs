@@ -138,6 +138,7 @@ impl TestApp {
                     height: Some(48),
                 },
                 jobs,
+                from_upload: None,
             })
             .await
             .unwrap()

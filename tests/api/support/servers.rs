@@ -252,9 +252,9 @@ impl PrivateS3 {
     }
 }
 
-/// The Python with aiosmtpd that `scripts/test.sh` installs (in
-/// `target/test-venv`), or `KILN_TEST_PYTHON`.
-fn python_with_aiosmtpd() -> PathBuf {
+/// The Python with the tests' packages (aiosmtpd, tuspy) that
+/// `scripts/test.sh` installs (in `target/test-venv`), or `KILN_TEST_PYTHON`.
+pub fn test_python() -> PathBuf {
     if let Ok(path) = std::env::var("KILN_TEST_PYTHON") {
         return PathBuf::from(path);
     }
@@ -284,7 +284,7 @@ impl PrivateSmtp {
     pub async fn start_on(port: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let maildir = dir.path().join("maildir");
-        let mut command = Command::new(python_with_aiosmtpd());
+        let mut command = Command::new(test_python());
         command
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
             .args(["-c", "aiosmtpd.handlers.Mailbox"])

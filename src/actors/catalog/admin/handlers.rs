@@ -20,7 +20,7 @@ use crate::actors::catalog::transforms::CachedTransform;
 use crate::actors::catalog::{Catalog, CatalogError, Job, User, Variant, begin_write};
 use crate::domain::jobs::JobStatus;
 use crate::domain::quota::Usage;
-use crate::entities::{file_variants, files, processing_jobs, transforms, users};
+use crate::entities::{file_variants, files, processing_jobs, transforms, uploads, users};
 
 impl Handler<ListUsers> for Catalog {
     type Result = ResponseFuture<Result<Vec<(User, Usage)>, CatalogError>>;
@@ -129,8 +129,9 @@ impl Handler<RecountUsage> for Catalog {
     }
 }
 
-/// (bytes, files) of the account's originals and variants, as their rows say:
-/// an object several rows name (a deduplicated file's) counts once.
+/// (bytes, files) of the account's originals and variants, as their rows say
+/// (an object several rows name, a deduplicated file's, counts once), and of
+/// its resumable uploads in progress.
 async fn count_usage<C: sea_orm::ConnectionTrait>(
     db: &C,
     user_id: Uuid,
@@ -154,7 +155,20 @@ async fn count_usage<C: sea_orm::ConnectionTrait>(
         .all(db)
         .await?;
     let objects: HashMap<String, i64> = originals.into_iter().chain(variants).collect();
-    Ok((objects.values().sum(), files))
+    // Resumable uploads in progress hold their length and a file.
+    let reserved: Vec<i64> = uploads::Entity::find()
+        .select_only()
+        .column(uploads::Column::Length)
+        .filter(uploads::Column::UserId.eq(user_id))
+        .filter(uploads::Column::FileId.is_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    let reserved_files = i64::try_from(reserved.len()).unwrap_or(i64::MAX);
+    Ok((
+        objects.values().sum::<i64>() + reserved.iter().sum::<i64>(),
+        files + reserved_files,
+    ))
 }
 
 impl Handler<SetUserDisabled> for Catalog {

@@ -4,8 +4,8 @@ use actix::{Handler, ResponseFuture};
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use tracing::info_span;
 use uuid::Uuid;
@@ -19,7 +19,7 @@ use crate::actors::catalog::queries::{
 };
 use crate::actors::catalog::{Catalog, CatalogError, File, Job, Variant, begin_write};
 use crate::domain::jobs::FileStatus;
-use crate::entities::{file_variants, files, processing_jobs, transforms};
+use crate::entities::{file_variants, files, processing_jobs, transforms, uploads};
 
 impl Handler<RecordUpload> for Catalog {
     type Result = ResponseFuture<Result<(File, Vec<Job>), CatalogError>>;
@@ -34,6 +34,10 @@ impl Handler<RecordUpload> for Catalog {
             // The owner's row first: their deletes wait, so a file found with
             // the same bytes keeps its objects until this commits.
             lock_owner(&txn, new.user_id).await?;
+            let from_upload = match msg.from_upload {
+                Some(id) => Some(hand_over_reservation(&txn, id).await?),
+                None => None,
+            };
             let source = same_bytes(&txn, new.user_id, &new.sha256, new.size_bytes).await?;
             // A deduplicated file stores no new bytes.
             let stored_bytes = if source.is_some() { 0 } else { new.size_bytes };
@@ -80,6 +84,13 @@ impl Handler<RecordUpload> for Catalog {
             }
             .insert(&txn)
             .await?;
+            if let Some(upload) = from_upload {
+                uploads::Entity::update_many()
+                    .col_expr(uploads::Column::FileId, Expr::value(file.id))
+                    .filter(uploads::Column::Id.eq(upload))
+                    .exec(&txn)
+                    .await?;
+            }
             let mut jobs = record_taken_over(&txn, taken_over.succeeded).await?;
             for job in taken_over.to_run {
                 jobs.push(Job::from(job_row(file.id, job, now).insert(&txn).await?));
@@ -88,6 +99,18 @@ impl Handler<RecordUpload> for Catalog {
             Ok((file.into(), jobs))
         })
     }
+}
+
+/// Gives back what the resumable upload `id` reserved, for the file made of
+/// it to take what it stores; replies with its id.
+async fn hand_over_reservation<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Uuid, CatalogError> {
+    let upload = uploads::Entity::find_by_id(id)
+        .filter(uploads::Column::FileId.is_null())
+        .one(db)
+        .await?
+        .ok_or(CatalogError::UploadGone)?;
+    give_back_usage(db, upload.user_id, upload.length, 1).await?;
+    Ok(upload.id)
 }
 
 impl Handler<ListFiles> for Catalog {

@@ -40,6 +40,9 @@ pub struct RecordUpload {
     pub request_id: RequestId,
     pub file: NewFile,
     pub jobs: Vec<JobSpec>,
+    /// The resumable upload the file comes from: its reservation of the
+    /// quota is given back in the same transaction, and it names the file.
+    pub from_upload: Option<Uuid>,
 }
 
 /// Where a page of files starts: after this file in newest-first order.

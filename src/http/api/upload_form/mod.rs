@@ -10,15 +10,12 @@
 pub mod fuzzing;
 
 use actix_multipart::{Field, Multipart, MultipartError};
-use futures::{Future, StreamExt, TryStreamExt};
-use tokio::sync::mpsc;
+use futures::{Future, TryStreamExt};
 
+use super::pipe::pump_into;
 use crate::actors::storage::messages::ByteStream;
 use crate::domain::requests::{OPTIONS_FIELD_LIMIT, PROCESSORS_FIELD_LIMIT};
 use crate::http::error::ApiError;
-
-/// Chunks in flight between the request and the file sink.
-const UPLOAD_PIPE_DEPTH: usize = 4;
 
 /// The parts of the form read so far. What the sink made of the file is kept even
 /// when a later part fails, so the caller can undo it.
@@ -46,10 +43,9 @@ impl<T> Default for UploadForm<T> {
 /// they arrive. Stops at the first error (a malformed body, a field over its limit,
 /// or the sink's own error); `form` keeps what was read until then.
 ///
-/// The sink gets a `'static`, `Send` stream, so it may hand the bytes to an actor:
-/// the multipart field itself cannot leave this task, so a channel carries its chunks
-/// while this function pumps them. A sink that returns before reading everything
-/// (it refused the file) ends the pumping; the rest of that field is skipped.
+/// The sink gets a `'static`, `Send` stream (see [`pump_into`]), so it may hand
+/// the bytes to an actor. A sink that returns before reading everything (it
+/// refused the file) ends the pumping; the rest of that field is skipped.
 pub(crate) async fn read_upload_form<T, S, F>(
     mut payload: Multipart,
     form: &mut UploadForm<T>,
@@ -71,23 +67,9 @@ where
                 .content_disposition()
                 .and_then(|cd| cd.get_filename())
                 .map(str::to_string);
-            let (sender, receiver) = mpsc::channel(UPLOAD_PIPE_DEPTH);
-            let body = futures::stream::unfold(receiver, |mut receiver| async move {
-                receiver.recv().await.map(|chunk| (chunk, receiver))
-            });
-            let pump = async move {
-                while let Some(chunk) = field.next().await {
-                    // A field that failed (a body cut short) repeats its error for as
-                    // long as it is polled: pass the error on once, then end.
-                    let failed = chunk.is_err();
-                    let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
-                    // A closed channel: the sink has refused the file.
-                    if sender.send(chunk).await.is_err() || failed {
-                        break;
-                    }
-                }
-            };
-            let (result, ()) = futures::join!(sink(Box::pin(body)), pump);
+            // A field that failed (a body cut short) repeats its error for as
+            // long as it is polled: the pump passes it on once, then ends.
+            let result = pump_into(&mut field, sink).await;
             form.file = Some((result?, filename));
             continue;
         }
@@ -149,6 +131,7 @@ mod tests {
     use super::*;
     use actix_web::http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
     use bytes::Bytes;
+    use futures::StreamExt;
 
     /// Reads `body` (boundary `b`) in chunks of `chunk` bytes with a sink that
     /// collects the file.

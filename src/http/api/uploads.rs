@@ -1,0 +1,275 @@
+//! `/api/uploads`: uploads that resume, in tus 1.0.0 (creation,
+//! creation-with-upload, termination, expiration, checksum). This module reads
+//! and writes the protocol's headers; the use cases are the Ingest actor's
+//! (`CreateResumable`, `AppendResumable`, `ShowResumable`,
+//! `TerminateResumable`), and a finished upload is a file like any other.
+//!
+//! Every response carries `Tus-Resumable`; every request but `OPTIONS` must
+//! send it too (412 otherwise, with the versions spoken).
+
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::bodies::{FileBody, JobBody};
+use super::pipe::pump_into;
+use crate::actors::catalog::files::FindFile;
+use crate::actors::ingest::{
+    AppendResumable, Chunk, CreateResumable, Resumable, ShowResumable, TerminateResumable,
+};
+use crate::domain::tus::{self, Checksum, UploadMetadata};
+use crate::http::auth::Authenticated;
+use crate::http::error::ApiError;
+use crate::http::{AppState, ask};
+use crate::telemetry::RequestId;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/uploads")
+            .wrap(DefaultHeaders::new().add(("Tus-Resumable", tus::VERSION)))
+            .service(
+                web::resource("")
+                    .route(web::method(Method::OPTIONS).to(options))
+                    .route(web::post().to(create)),
+            )
+            .service(
+                web::resource("/{id}")
+                    .route(web::head().to(head))
+                    .route(web::patch().to(append))
+                    .route(web::delete().to(terminate))
+                    .route(web::get().to(show)),
+            ),
+    );
+}
+
+/// A request header as text, if present.
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// Refuses a request that does not speak tus 1.0.0.
+fn check_version(req: &HttpRequest) -> Result<(), ApiError> {
+    match header_text(req.headers(), "Tus-Resumable") {
+        Some(tus::VERSION) => Ok(()),
+        _ => Err(ApiError::TusVersion),
+    }
+}
+
+/// A byte count from a header: digits only, as tus says.
+fn header_number(req: &HttpRequest, name: &'static str) -> Result<u64, ApiError> {
+    header_text(req.headers(), name)
+        .filter(|text| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_header",
+                format!("{name} must be a number of bytes"),
+            )
+        })
+}
+
+/// `Upload-Checksum`, when sent.
+fn checksum(req: &HttpRequest) -> Result<Option<Checksum>, ApiError> {
+    header_text(req.headers(), "Upload-Checksum")
+        .map(Checksum::parse)
+        .transpose()
+        .map_err(|err| ApiError::bad_request("invalid_checksum", err.to_string()))
+}
+
+/// Whether the body is a chunk: `Content-Type: application/offset+octet-stream`.
+fn is_chunk(req: &HttpRequest) -> bool {
+    header_text(req.headers(), header::CONTENT_TYPE.as_str())
+        .is_some_and(|value| value.trim() == tus::CHUNK_CONTENT_TYPE)
+}
+
+/// An HTTP date, as `Upload-Expires` has it.
+fn http_date(at: DateTime<Utc>) -> String {
+    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// The headers every answer about an upload carries.
+fn describe(mut response: HttpResponseBuilder, upload: &Resumable) -> HttpResponseBuilder {
+    response
+        .insert_header(("Upload-Offset", upload.offset.to_string()))
+        .insert_header(("Upload-Expires", http_date(upload.expires_at)));
+    if let Some(file_id) = upload.file_id {
+        response.insert_header(("Kiln-File-Id", file_id.to_string()));
+    }
+    response
+}
+
+async fn options(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header(("Tus-Version", tus::VERSION))
+        .insert_header(("Tus-Extension", tus::EXTENSIONS))
+        .insert_header(("Tus-Max-Size", state.config.max_upload_size.to_string()))
+        .insert_header(("Tus-Checksum-Algorithm", tus::CHECKSUM_ALGORITHMS))
+        .finish()
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    caller: Authenticated,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    check_version(&req)?;
+    if req.headers().contains_key("Upload-Defer-Length") {
+        return Err(ApiError::bad_request(
+            "invalid_header",
+            "Upload-Defer-Length is not supported: send Upload-Length",
+        ));
+    }
+    let length = header_number(&req, "Upload-Length")?;
+    let metadata = header_text(req.headers(), "Upload-Metadata")
+        .map(UploadMetadata::parse)
+        .transpose()
+        .map_err(|err| ApiError::bad_request("invalid_metadata", err.to_string()))?
+        .unwrap_or_default();
+    let with_chunk = is_chunk(&req);
+    let checksum = checksum(&req)?;
+    let expires_at = Utc::now()
+        + chrono::Duration::from_std(state.config.upload_expiry).unwrap_or(chrono::Duration::MAX);
+    let ingest = state.actors.ingest.clone();
+    let create = |first_chunk| {
+        ask(
+            &ingest,
+            CreateResumable {
+                request_id,
+                user_id: caller.user_id,
+                length,
+                metadata,
+                expires_at,
+                first_chunk,
+            },
+        )
+    };
+    let upload = match with_chunk {
+        true => pump_into(payload, |body| create(Some(Chunk { body, checksum }))).await?,
+        false => create(None).await?,
+    };
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, format!("/api/uploads/{}", upload.id)));
+    let mut response = match with_chunk {
+        true => describe(response, &upload),
+        false => {
+            response.insert_header(("Upload-Expires", http_date(upload.expires_at)));
+            response
+        }
+    };
+    Ok(response.finish())
+}
+
+async fn head(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    caller: Authenticated,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    check_version(&req)?;
+    let show = ShowResumable {
+        request_id,
+        user_id: caller.user_id,
+        id: id.into_inner(),
+    };
+    let upload = ask(&state.actors.ingest, show).await?;
+    let mut response = describe(HttpResponse::Ok(), &upload);
+    response
+        .insert_header(("Upload-Length", upload.length.to_string()))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    Ok(response.finish())
+}
+
+async fn append(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    caller: Authenticated,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    check_version(&req)?;
+    if !is_chunk(&req) {
+        return Err(ApiError::UnsupportedType(format!(
+            "a PATCH body must be Content-Type: {}",
+            tus::CHUNK_CONTENT_TYPE
+        )));
+    }
+    let offset = header_number(&req, "Upload-Offset")?;
+    let checksum = checksum(&req)?;
+    let ingest = state.actors.ingest.clone();
+    let upload = pump_into(payload, |body| {
+        ask(
+            &ingest,
+            AppendResumable {
+                request_id,
+                user_id: caller.user_id,
+                id: id.into_inner(),
+                offset,
+                chunk: Chunk { body, checksum },
+            },
+        )
+    })
+    .await?;
+    Ok(describe(HttpResponse::NoContent(), &upload).finish())
+}
+
+async fn terminate(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    caller: Authenticated,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    check_version(&req)?;
+    let terminate = TerminateResumable {
+        request_id,
+        user_id: caller.user_id,
+        id: id.into_inner(),
+    };
+    ask(&state.actors.ingest, terminate).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The file a finished upload became, with its jobs, as `/api/upload` answers.
+async fn show(
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let show = ShowResumable {
+        request_id: request_id.clone(),
+        user_id: caller.user_id,
+        id: id.into_inner(),
+    };
+    let upload = ask(&state.actors.ingest, show).await?;
+    let Some(file_id) = upload.file_id else {
+        return Err(ApiError::Conflict {
+            code: "upload_incomplete",
+            message: format!(
+                "the upload has {} of its {} bytes; send the rest first",
+                upload.offset, upload.length
+            ),
+        });
+    };
+    let details = ask(
+        &state.actors.catalog,
+        FindFile {
+            request_id,
+            user_id: caller.user_id,
+            file_id,
+        },
+    )
+    .await?
+    .ok_or(ApiError::NotFound("file"))?;
+    let jobs: Vec<JobBody> = details.jobs.into_iter().map(JobBody::from).collect();
+    Ok(HttpResponse::build(StatusCode::OK)
+        .json(json!({ "file": FileBody::from(details.file), "jobs": jobs })))
+}
