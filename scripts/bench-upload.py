@@ -186,6 +186,17 @@ def tus_upload(client, source, size, chunk, cut_at=None):
     return time.monotonic() - started, file_id, resent
 
 
+def speed_and_memory(size, seconds, before, after):
+    """One upload's figures: its speed, and the api's memory before and at peak."""
+    return {
+        "seconds": round(seconds, 2),
+        "mib_per_s": round(size / (1 << 20) / seconds, 1),
+        "rss_before_mib": before["rss"],
+        "peak_rss_mib": after["hwm"],
+        "rss_growth_mib": round(after["hwm"] - before["rss"], 1),
+    }
+
+
 def measure(client, api, args):
     size = args.size
     client.token = register_and_sign_in(client, "upload")["access_token"]
@@ -200,13 +211,7 @@ def measure(client, api, args):
     if stored != size:
         raise BenchError(f"{size} bytes sent, {stored} recorded")
     client.expect(204, "DELETE", f"/api/files/{body['file']['id']}")
-    results["form"] = {
-        "seconds": round(seconds, 2),
-        "mib_per_s": round(size / (1 << 20) / seconds, 1),
-        "rss_before_mib": before["rss"],
-        "peak_rss_mib": after["hwm"],
-        "rss_growth_mib": round(after["hwm"] - before["rss"], 1),
-    }
+    results["form"] = speed_and_memory(size, seconds, before, after)
 
     before = api.memory_mb()
     seconds, file_id, _ = tus_upload(client, source, size, args.chunk)
@@ -215,13 +220,7 @@ def measure(client, api, args):
     if stored != size:
         raise BenchError(f"{size} bytes sent by tus, {stored} recorded")
     client.expect(204, "DELETE", f"/api/files/{file_id}")
-    results["tus"] = {
-        "seconds": round(seconds, 2),
-        "mib_per_s": round(size / (1 << 20) / seconds, 1),
-        "rss_before_mib": before["rss"],
-        "peak_rss_mib": after["hwm"],
-        "rss_growth_mib": round(after["hwm"] - before["rss"], 1),
-    }
+    results["tus"] = speed_and_memory(size, seconds, before, after)
 
     small = args.resume_size
     whole, whole_id, _ = tus_upload(client, source, small, args.chunk)
