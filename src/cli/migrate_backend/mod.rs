@@ -35,13 +35,14 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Quer
 use secrecy::SecretString;
 use url::Url;
 
-use crate::actors::catalog;
+use crate::actors::catalog::{self, Catalog, admin::RecountUsage};
 use crate::actors::storage::Storage;
 use crate::actors::storage::messages::CheckStorage;
-use crate::cli::admin::open_storage;
+use crate::cli::admin::{ask, open_storage};
 use crate::config::{Config, DatabaseBackend, StorageBackend};
 use crate::domain::jobs::JobStatus;
 use crate::entities::processing_jobs;
+use crate::telemetry::RequestId;
 use state::Marker;
 use target::{Target, parse_secret};
 
@@ -174,6 +175,19 @@ pub async fn run(config: &Config, args: MigrateBackendArgs) -> anyhow::Result<()
         );
     }
     rows::advance_sequences(&target_db).await?;
+    // The usage copied counts the reservations of uploads left behind.
+    let recount = RecountUsage {
+        request_id: RequestId::generate(),
+        fix: true,
+    };
+    let target_catalog = Catalog::new(target_db.clone(), config.quotas).start();
+    let recounted = ask(&target_catalog, recount).await?;
+    if !recounted.is_empty() {
+        eprintln!(
+            "migrate-backend: usage counted again for {} accounts with uploads in progress left behind",
+            recounted.len()
+        );
+    }
 
     report_source_problems(&objects);
     if !objects.failed.is_empty() {

@@ -9,7 +9,8 @@
 //! row names is copied too, typed by its extension. An object several rows
 //! name (a deduplicated file shares its original and variants with an earlier
 //! file) is one key, copied once; the rows copied with it keep naming it. The objects of cached
-//! transforms (named by `transforms` rows) are not: the cache stays behind.
+//! transforms (named by `transforms` rows) are not: the cache stays behind; nor
+//! are the bytes of resumable uploads in progress (under `uploads/`).
 //!
 //! An object is *verified* when the bytes read back from the bucket hash to the
 //! SHA-256 of the bytes read from the disk (and their size matches). The disk
@@ -82,6 +83,8 @@ pub async fn copy_all(
         .context("cannot list the local objects")?
         .into_iter()
         .filter(|object| !cached.contains(&object.key))
+        // Resumable uploads in progress stay behind with their rows (`rows::NOT_COPIED`).
+        .filter(|object| !object.key.starts_with("uploads/"))
         .collect();
     let in_bucket: HashMap<String, u64> = list(target)
         .await

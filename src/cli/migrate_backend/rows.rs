@@ -66,8 +66,11 @@ pub fn tables() -> [Table; 11] {
 }
 
 /// Kiln tables deliberately left behind: `transforms` is a cache, which the new
-/// deployment refills on demand (its objects stay behind too).
-pub const NOT_COPIED: [&str; 1] = ["transforms"];
+/// deployment refills on demand (its objects stay behind too); `uploads` are
+/// resumable uploads in progress, whose bytes wait in a form only the source's
+/// backend continues: their clients find them gone (404) and start again, and
+/// the accounts' usage is counted again without their reservations.
+pub const NOT_COPIED: [&str; 2] = ["transforms", "uploads"];
 
 /// How a table's rows change on the way; most arrive exactly as they were.
 pub trait CopiedTable: EntityTrait {
