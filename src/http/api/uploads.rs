@@ -7,6 +7,7 @@
 //! Every response carries `Tus-Resumable`; every request but `OPTIONS` must
 //! send it too (412 otherwise, with the versions spoken).
 
+use actix::{Addr, Handler, Message};
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::DefaultHeaders;
@@ -19,7 +20,8 @@ use super::bodies::{FileBody, JobBody};
 use super::pipe::pump_into;
 use crate::actors::catalog::files::FindFile;
 use crate::actors::ingest::{
-    AppendResumable, Chunk, CreateResumable, Resumable, ShowResumable, TerminateResumable,
+    AppendResumable, Chunk, CreateResumable, Ingest, IngestError, Resumable, ShowResumable,
+    TerminateResumable,
 };
 use crate::domain::tus::{self, Checksum, UploadMetadata};
 use crate::http::auth::Authenticated;
@@ -44,6 +46,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(show)),
             ),
     );
+}
+
+/// Sends a use case that carries a body to Ingest and waits for it however
+/// long it takes: a chunk streams as fast as its client sends it, and the one
+/// that completes an upload also stores the file, which for gigabytes takes
+/// longer than [`ask`] waits. A client that gives up closes the connection.
+async fn carry<M>(ingest: &Addr<Ingest>, msg: M) -> Result<Resumable, ApiError>
+where
+    M: Message<Result = Result<Resumable, IngestError>> + Send + 'static,
+    Ingest: Handler<M>,
+{
+    Ok(ingest.send(msg).await??)
 }
 
 /// A request header as text, if present.
@@ -137,7 +151,7 @@ async fn create(
         + chrono::Duration::from_std(state.config.upload_expiry).unwrap_or(chrono::Duration::MAX);
     let ingest = state.actors.ingest.clone();
     let create = |first_chunk| {
-        ask(
+        carry(
             &ingest,
             CreateResumable {
                 request_id,
@@ -205,7 +219,7 @@ async fn append(
     let checksum = checksum(&req)?;
     let ingest = state.actors.ingest.clone();
     let upload = pump_into(payload, |body| {
-        ask(
+        carry(
             &ingest,
             AppendResumable {
                 request_id,
