@@ -81,6 +81,8 @@ async fn an_upload_past_a_quota_is_refused_with_413_and_the_usage_and_leaves_not
     let first = app
         .upload_accepted(&token, "photo.jpg", photo.clone(), Some("thumbnail"))
         .await;
+    // Its thumbnail made, so what is stored stays put while the test looks.
+    app.wait_until_processed(&token, &file_id(&first)).await;
     let stored = app.stored_keys(&user_id).await;
 
     let refused = app
