@@ -54,13 +54,19 @@ document.addEventListener("click", async (event) => {
 
 // ---- files ----
 // The file grid (/files), the upload page (/upload) and a file's page
-// (/files/{id}). Uploads go to POST /api/upload with XHR (for real progress),
-// at most three at a time; status changes arrive over the event streams
+// (/files/{id}). Uploads go to /api/uploads in tus chunks (tus-js-client, a
+// classic script the upload pages load before this one), at most three at a
+// time, and resume after a dropped connection or, once the same file is chosen
+// again, after a reload; status changes arrive over the event streams
 // (/api/events for all of the user's files, /api/files/{id}/events for one).
 // New pieces of the page are copied from the page's own <template> elements,
 // and every text from the server is set with textContent, never as HTML.
 
 const UPLOADS_AT_ONCE = 3;
+/** Bytes per PATCH: the most a dropped connection costs. */
+const CHUNK_SIZE = 8 * 1024 * 1024;
+/** Milliseconds to wait before each new try after a dropped connection or a busy server. */
+const RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000, 30000, 60000];
 /** Largest local file shown as its own preview while it uploads. */
 const LOCAL_PREVIEW_LIMIT = 15 * 1024 * 1024;
 const TYPE_LABELS = {
@@ -353,6 +359,7 @@ function uploadProblem(file, rules) {
 function uploadFailure(status, text, rules) {
   const error = apiError(text);
   const code = error ? error.code : "";
+  if (code === "quota_exceeded") return `${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}.`;
   if (code === "file_too_large" || status === 413) {
     return `Too large: files can be up to ${rules.maxSizeText}.`;
   }
@@ -372,7 +379,8 @@ function uploadFailure(status, text, rules) {
 class UploadItem {
   constructor(file, list, becomesCard) {
     this.file = file;
-    this.xhr = null;
+    /** The tus upload, once it is sent. */
+    this.upload = null;
     this.state = "queued";
     this.becomesCard = becomesCard;
     this.element = fromTemplate("upload-card-template");
@@ -410,6 +418,15 @@ class UploadItem {
     const percent = Math.round(fraction * 100);
     part(this.element, "progress").value = percent;
     this.setState("uploading", `Uploading… ${percent}%`);
+  }
+
+  resuming() {
+    this.setState("uploading", "Resuming where it stopped…");
+  }
+
+  /** Between tries: the bar keeps what the server has. */
+  reconnecting(why) {
+    this.setState("reconnecting", `${why} Trying again…`);
   }
 
   sent() {
@@ -467,6 +484,70 @@ class UploadItem {
 }
 
 /**
+ * The uploads this browser left unfinished, listed where the page has room
+ * for them ([data-unfinished]). tus-js-client keeps each one's address in local
+ * storage under "tus::<fingerprint>::<n>", and every fingerprint of this
+ * account starts with `prefix`. Choosing the same file again resumes one (and
+ * `taken` drops its row); Discard has the server drop it, with the quota it
+ * reserved. Those older than the server keeps uploads are forgotten quietly.
+ */
+function unfinishedUploads(root, prefix, expiryMs) {
+  const section = root.querySelector("[data-unfinished]");
+  const list = root.querySelector("[data-unfinished-list]");
+  const tus = window.tus;
+  const storage = tus && tus.canStoreURLs ? tus.defaultOptions.urlStorage : null;
+  const rows = new Map();
+
+  function forget(key) {
+    const row = rows.get(key);
+    if (row) row.remove();
+    rows.delete(key);
+    if (section) section.hidden = rows.size === 0;
+  }
+
+  async function discard(entry) {
+    forget(entry.urlStorageKey);
+    await storage.removeUpload(entry.urlStorageKey);
+    try {
+      await fetch(entry.uploadUrl, {
+        method: "DELETE",
+        headers: { "Tus-Resumable": "1.0.0", "X-CSRF-Token": csrfToken() },
+      });
+    } catch (_) { /* unreachable now: the server lets it expire */ }
+  }
+
+  function show(entry, created) {
+    const row = fromTemplate("unfinished-template");
+    const name = (entry.metadata && entry.metadata.filename) || "A file";
+    part(row, "name").textContent = name;
+    part(row, "meta").textContent =
+      `${humanSize(entry.size)} · started ${whenText(new Date(created).toISOString())}`;
+    const button = part(row, "discard");
+    button.setAttribute("aria-label", `Discard the unfinished upload of ${name}`);
+    button.addEventListener("click", () => discard(entry));
+    list.append(row);
+    rows.set(entry.urlStorageKey, row);
+  }
+
+  if (storage) {
+    storage.findAllUploads().then((entries) => {
+      const now = Date.now();
+      for (const entry of entries) {
+        if (!entry.urlStorageKey.startsWith(`tus::${prefix}:`)) continue;
+        const created = Date.parse(entry.creationTime);
+        if (!(now - created < expiryMs)) {
+          storage.removeUpload(entry.urlStorageKey);
+        } else if (list && !rows.has(entry.urlStorageKey)) {
+          show(entry, created);
+        }
+      }
+      if (section) section.hidden = rows.size === 0;
+    });
+  }
+  return { taken: forget };
+}
+
+/**
  * The upload machinery of a page with data-uploader: the file input, the
  * buttons that open it, dropping files, a queue that sends at most
  * UPLOADS_AT_ONCE at a time, and the cards that show how each one goes.
@@ -478,6 +559,11 @@ function uploader(root, live) {
     types: new Set((root.dataset.types || "").split(" ").filter(Boolean)),
     typesText: root.dataset.typesText || "",
   };
+  // Resumable uploads are kept per account, so another account signed in on
+  // the same browser is never offered them.
+  const resumeKeyPrefix = `kiln:${root.dataset.owner || ""}`;
+  const unfinished = unfinishedUploads(root, resumeKeyPrefix,
+    (Number(root.dataset.expirySeconds) || 0) * 1000);
   const input = root.querySelector("[data-upload-input]");
   const grid = root.querySelector("[data-file-grid]");
   const becomesCard = Boolean(grid && root.hasAttribute("data-live-insert"));
@@ -520,44 +606,99 @@ function uploader(root, live) {
     refreshSummary();
   }
 
+  /** The name this browser keeps an upload of `file` under, to resume it. */
+  const fingerprint = (file) => Promise.resolve(
+    [resumeKeyPrefix, file.name, file.type, file.size, file.lastModified].join(":"));
+
+  /** Whether a failed request is worth another try (and says why on the card). */
+  function retryable(item, error) {
+    const status = error.originalResponse ? error.originalResponse.getStatus() : 0;
+    // 409: the offset moved (a try that half landed); 423: the try before
+    // still holds the upload. Both are asked again quietly.
+    if (status === 409 || status === 423) return true;
+    if (status === 0) {
+      item.reconnecting("The connection dropped.");
+      return true;
+    }
+    if (status === 429 || status >= 500) {
+      item.reconnecting("Kiln is busy.");
+      return true;
+    }
+    return false;
+  }
+
+  /** The file a finished upload became, as GET /api/uploads/{id} shows it. */
+  async function fileOf(upload, size) {
+    const tusHeaders = { "Tus-Resumable": "1.0.0", "X-CSRF-Token": csrfToken() };
+    for (let attempt = 1; ; attempt += 1) {
+      const response = await fetch(upload.url, {
+        headers: { ...tusHeaders, Accept: "application/json" },
+      });
+      if (response.ok) return (await response.json()).file;
+      if (response.status !== 409 || attempt === 3) throw new Error(`HTTP ${response.status}`);
+      // 409: every byte is there, but the file was never made (the server
+      // stopped while making it). An empty chunk has it made now.
+      await fetch(upload.url, {
+        method: "PATCH",
+        headers: {
+          ...tusHeaders,
+          "Upload-Offset": String(size),
+          "Content-Type": "application/offset+octet-stream",
+        },
+      });
+    }
+  }
+
   function send(item) {
     return new Promise((resolve) => {
-      const xhr = new XMLHttpRequest();
-      item.xhr = xhr;
-      xhr.open("POST", "/api/upload");
-      xhr.setRequestHeader("X-CSRF-Token", csrfToken());
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.upload.addEventListener("progress", (event) => {
-        if (event.lengthComputable) item.progress(event.loaded / event.total);
-      });
-      xhr.upload.addEventListener("load", () => item.sent());
-      xhr.addEventListener("load", () => {
-        let body = null;
-        try {
-          body = xhr.status === 202 ? JSON.parse(xhr.responseText) : null;
-        } catch (_) { /* answered, but not as the API does */ }
-        if (body && body.file) {
-          item.done(body.file);
-          live.track(item.element);
-          announce(`${item.file.name} is uploaded.`);
-        } else {
-          item.fail(uploadFailure(xhr.status, xhr.responseText, rules));
+      const upload = new window.tus.Upload(item.file, {
+        endpoint: new URL("/api/uploads", window.location.href).href,
+        chunkSize: CHUNK_SIZE,
+        retryDelays: RETRY_DELAYS,
+        headers: { "X-CSRF-Token": csrfToken(), Accept: "application/json" },
+        metadata: { filename: item.file.name },
+        fingerprint,
+        removeFingerprintOnSuccess: true,
+        onShouldRetry: (error) => retryable(item, error),
+        onProgress: (sent, total) => {
+          if (sent >= total) item.sent();
+          else item.progress(sent / total);
+        },
+        onSuccess: async () => {
+          try {
+            item.done(await fileOf(upload, item.file.size));
+            live.track(item.element);
+            announce(`${item.file.name} is uploaded.`);
+          } catch (_) {
+            item.fail("Uploaded, but Kiln did not say what it became. Reload the page to see it.");
+          }
+          resolve();
+        },
+        onError: (error) => {
+          const response = error.originalResponse;
+          if (response) {
+            item.fail(uploadFailure(response.getStatus(), response.getBody(), rules));
+          } else {
+            item.fail("The upload was interrupted. Choose the file again to go on from where it stopped.");
+          }
           announce(`${item.file.name} was not uploaded.`);
-        }
-        resolve();
+          resolve();
+        },
       });
-      xhr.addEventListener("error", () => {
-        item.fail("The upload was interrupted. Check your connection and try again.");
-        resolve();
-      });
-      xhr.addEventListener("abort", () => {
-        remove(item);
-        resolve();
-      });
-      const form = new FormData();
-      form.append("file", item.file, item.file.name);
+      item.upload = upload;
+      item.finished = resolve;
       item.setState("uploading", "Uploading… 0%");
-      xhr.send(form);
+      upload.findPreviousUploads().then((previous) => {
+        // The newest try of the same file, if this browser left one unfinished.
+        const latest = previous.sort((a, b) =>
+          Date.parse(b.creationTime) - Date.parse(a.creationTime))[0];
+        if (latest) {
+          upload.resumeFromPreviousUpload(latest);
+          item.resuming();
+          unfinished.taken(latest.urlStorageKey);
+        }
+        upload.start();
+      });
     });
   }
 
@@ -582,8 +723,11 @@ function uploader(root, live) {
       const item = new UploadItem(file, list, becomesCard);
       items.push(item);
       part(item.element, "cancel").addEventListener("click", () => {
-        if (item.state === "uploading") {
-          item.xhr.abort();
+        if (item.state === "uploading" || item.state === "reconnecting") {
+          // Stops sending, and has the server drop what it has (and its quota).
+          item.upload.abort(true).catch(() => {});
+          remove(item);
+          item.finished();
         } else {
           const queued = queue.indexOf(item);
           if (queued >= 0) queue.splice(queued, 1);

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::support::api::file_id;
 use crate::support::app::{NEW_PASSWORD, PASSWORD, TestApp, spawn_app, spawn_app_with};
@@ -433,6 +434,15 @@ async fn the_upload_page_says_which_files_were_refused_and_why() {
             .unwrap_or_else(|| panic!("no upload card for {name}: {errors}"))
     };
     assert!(message_of("small").contains("Too large"), "{errors}");
+    // Refused before its first byte: the page never asked to create an upload
+    // for it (the other two each asked once).
+    let creations = browser
+        .execute(
+            "return performance.getEntriesByType('resource')\
+             .filter(entry => new URL(entry.name).pathname === '/api/uploads').length",
+        )
+        .await;
+    assert_eq!(creations, json!(2), "{errors}");
     assert!(
         message_of("spoofed").contains("Unsupported type"),
         "{errors}"
@@ -686,4 +696,195 @@ async fn a_link_made_on_the_file_page_opens_in_a_browser_without_a_session_until
         .await;
     owner.close().await;
     stranger.close().await;
+}
+
+/// How fast the browser may send while an upload is to be interrupted: a few
+/// seconds per 8 MiB chunk of the upload page, on loopback.
+const SLOW_UPLINK: u64 = 4_000_000;
+/// What the upload page sends per request (kiln.js `CHUNK_SIZE`).
+const PAGE_CHUNK: u64 = 8 * 1024 * 1024;
+
+/// A BMP of about 35 MB (five of the page's chunks), written to `dir`.
+fn large_bitmap(dir: &std::path::Path) -> (String, Vec<u8>) {
+    let (width, height) = (3400, 3400);
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x * y) % 239) as u8])
+    });
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut bytes, image::ImageFormat::Bmp)
+        .expect("a BMP is written");
+    let path = dir.join("large.bmp");
+    std::fs::write(&path, bytes.get_ref()).unwrap();
+    (path.display().to_string(), bytes.into_inner())
+}
+
+/// A script: the addresses of the uploads the page's tus client keeps for resuming.
+const STORED_UPLOAD_URLS: &str = "return Object.keys(localStorage)\
+    .filter(key => key.startsWith('tus::'))\
+    .map(key => JSON.parse(localStorage.getItem(key)).uploadUrl);";
+
+async fn stored_upload_urls(browser: &Browser) -> Vec<String> {
+    let urls = browser.execute(STORED_UPLOAD_URLS).await;
+    serde_json::from_value(urls).expect("a list of addresses")
+}
+
+/// Waits until the page's tus client keeps one upload, and returns its address.
+async fn the_stored_upload_url(browser: &Browser) -> String {
+    let urls = browser
+        .wait_for_value(STORED_UPLOAD_URLS, Browser::WAIT, |urls| {
+            urls.as_array().is_some_and(|urls| urls.len() == 1)
+        })
+        .await;
+    urls[0].as_str().expect("an address").to_string()
+}
+
+/// `Upload-Offset` and `Kiln-File-Id` of the upload at `url`, as the API says.
+async fn upload_progress(url: &str, token: &str) -> (u64, Option<String>) {
+    let response = reqwest::Client::new()
+        .head(url)
+        .bearer_auth(token)
+        .header("Tus-Resumable", "1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "HEAD {url}");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_string())
+    };
+    let offset = header("Upload-Offset").expect("an offset").parse().unwrap();
+    (offset, header("Kiln-File-Id"))
+}
+
+/// Polls the upload at `url` until the server holds at least `bytes` of it.
+async fn wait_for_offset(url: &str, token: &str, bytes: u64) -> u64 {
+    let deadline = tokio::time::Instant::now() + SLOW;
+    loop {
+        let (offset, _) = upload_progress(url, token).await;
+        if offset >= bytes {
+            return offset;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the upload at {url} stayed at {offset} bytes, short of {bytes}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn an_upload_from_the_page_goes_on_after_a_reload_and_a_dropped_connection() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    register_in_browser(&browser, &app, "Grace Hopper", "grace@example.com").await;
+    let token = app
+        .access_token("grace@example.com", PASSWORD)
+        .await
+        .expect("the account signs in");
+    let dir = tempfile::tempdir().unwrap();
+    let (path, bytes) = large_bitmap(dir.path());
+
+    // A slow uplink; the page is reloaded once the server holds a chunk.
+    browser.goto(&app.url("/upload")).await;
+    browser.throttle_uploads(Some(SLOW_UPLINK)).await;
+    browser
+        .choose_files(r#"[data-test="file-input"]"#, &[path.clone()])
+        .await;
+    let url = the_stored_upload_url(&browser).await;
+    let before_reload = wait_for_offset(&url, &token, PAGE_CHUNK).await;
+    browser.goto(&app.url("/upload")).await;
+    let unfinished = browser
+        .wait_for_text(
+            r#"[data-test="unfinished-upload"]"#,
+            "large.bmp",
+            Browser::WAIT,
+        )
+        .await;
+    assert!(unfinished.contains("MB"), "{unfinished}");
+    browser.screenshot("upload-unfinished").await;
+
+    // Chosen again, the same upload goes on from where the server stopped.
+    browser
+        .choose_files(r#"[data-test="file-input"]"#, &[path.clone()])
+        .await;
+    browser
+        .wait_until_gone(r#"[data-test="unfinished-upload"]"#, Browser::WAIT)
+        .await;
+    let resumed_to = wait_for_offset(&url, &token, before_reload + PAGE_CHUNK).await;
+    assert_eq!(
+        stored_upload_urls(&browser).await,
+        vec![url.clone()],
+        "choosing the file again started another upload"
+    );
+
+    // The connection drops: the card says so and keeps trying.
+    browser.block_requests(&["*/api/uploads/*"]).await;
+    let status = browser
+        .wait_for_text(
+            r#"[data-test="upload"] .upload-status"#,
+            "Trying again",
+            SLOW,
+        )
+        .await;
+    assert!(status.contains("connection dropped"), "{status}");
+    browser.screenshot("upload-reconnecting").await;
+    let (while_dropped, _) = upload_progress(&url, &token).await;
+    assert!(while_dropped >= resumed_to, "the server lost bytes it had");
+    assert!(while_dropped < bytes.len() as u64, "the upload had ended");
+
+    // Back: it finishes, as the one upload, with every byte.
+    browser.block_requests(&[]).await;
+    browser.throttle_uploads(None).await;
+    browser
+        .wait_for(r#"[data-test="upload"][data-state="uploaded"]"#, SLOW)
+        .await;
+    let (offset, file_id) = upload_progress(&url, &token).await;
+    assert_eq!(offset, bytes.len() as u64);
+    let file_id = file_id.expect("the finished upload names its file");
+    let details = app.wait_until_processed(&token, &file_id).await;
+    assert_eq!(
+        details["file"]["sha256"],
+        hex::encode(Sha256::digest(&bytes)),
+        "the stored file is not the one chosen"
+    );
+    assert_eq!(details["file"]["filename"], "large.bmp");
+    assert!(
+        stored_upload_urls(&browser).await.is_empty(),
+        "a finished upload is still kept for resuming"
+    );
+    browser.goto(&app.url("/upload")).await;
+    assert!(
+        !browser
+            .is_present(r#"[data-test="unfinished-upload"]"#)
+            .await
+    );
+
+    // An upload left unfinished can be discarded: the server drops it too.
+    browser.throttle_uploads(Some(SLOW_UPLINK)).await;
+    browser
+        .choose_files(r#"[data-test="file-input"]"#, &[path])
+        .await;
+    let abandoned = the_stored_upload_url(&browser).await;
+    browser.goto(&app.url("/upload")).await;
+    browser.throttle_uploads(None).await;
+    browser.click(r#"[data-test="discard-upload"]"#).await;
+    browser
+        .wait_until_gone(r#"[data-test="unfinished-upload"]"#, Browser::WAIT)
+        .await;
+    let gone = browser
+        .wait_for_value(
+            &format!(
+                "return fetch({abandoned:?}, {{method: 'HEAD', headers: {{'Tus-Resumable': '1.0.0'}}}})\
+                 .then(response => response.status)"
+            ),
+            Browser::WAIT,
+            |status| status == 404,
+        )
+        .await;
+    assert_eq!(gone, json!(404));
+    assert!(stored_upload_urls(&browser).await.is_empty());
+    browser.close().await;
 }

@@ -398,3 +398,107 @@ async fn an_api_killed_mid_chunk_loses_only_that_chunk_and_another_api_finishes_
         bytes
     );
 }
+
+/// Makes the database refuse (`true`) or accept again (`false`) every new
+/// file, as a failing database would: an upload's last chunk then lands but
+/// its file cannot be made.
+async fn refuse_new_files(app: &TestApp, refuse: bool) {
+    use sea_orm::ConnectionTrait;
+    let statements: &[&str] = match (app.uses_services(), refuse) {
+        (true, true) => &[
+            "CREATE FUNCTION refuse_file() RETURNS trigger AS $$ \
+             BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_files BEFORE INSERT ON files \
+             FOR EACH ROW EXECUTE FUNCTION refuse_file()",
+        ],
+        (true, false) => &[
+            "DROP TRIGGER refuse_files ON files",
+            "DROP FUNCTION refuse_file()",
+        ],
+        (false, true) => &["CREATE TRIGGER refuse_files BEFORE INSERT ON files \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"],
+        (false, false) => &["DROP TRIGGER refuse_files"],
+    };
+    let db = app.database().await;
+    for statement in statements {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+}
+
+/// Sends `photo` whole as a new upload while files are refused: it ends with
+/// every byte and no file. Returns its path.
+async fn strand_an_upload(app: &TestApp, token: &str, photo: &[u8]) -> String {
+    refuse_new_files(app, true).await;
+    let created = tus(app, reqwest::Method::POST, "/api/uploads", token)
+        .header("Upload-Length", photo.len().to_string())
+        .send()
+        .await
+        .unwrap();
+    let path = header(&created, "Location");
+    let last = tus(app, reqwest::Method::PATCH, &path, token)
+        .header("Upload-Offset", "0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .body(photo.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(last.status().is_server_error(), "{}", last.status());
+    refuse_new_files(app, false).await;
+    let head = tus(app, reqwest::Method::HEAD, &path, token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&head, "Upload-Offset"), photo.len().to_string());
+    assert!(head.headers().get("Kiln-File-Id").is_none());
+    let shown = tus(app, reqwest::Method::GET, &path, token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shown.status(), StatusCode::CONFLICT);
+    path
+}
+
+#[actix_rt::test]
+async fn an_upload_whose_file_could_not_be_made_is_made_by_an_empty_patch_or_on_its_own() {
+    let photo = fixture("photo.jpg");
+
+    // The client asks again with an empty chunk at the end.
+    let app = spawn_app_with(&[("RECONCILE_INTERVAL", "1h")]).await;
+    let token = app.signed_in_user("strand@example.com").await;
+    let path = strand_an_upload(&app, &token, &photo).await;
+    let finished = tus(&app, reqwest::Method::PATCH, &path, &token)
+        .header("Upload-Offset", photo.len().to_string())
+        .header("Content-Type", "application/offset+octet-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(finished.status(), StatusCode::NO_CONTENT);
+    let file_id = header(&finished, "Kiln-File-Id");
+    let shown: Value = tus(&app, reqwest::Method::GET, &path, &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["file"]["id"], file_id.as_str());
+    assert_eq!(shown["file"]["sha256"], hex::encode(Sha256::digest(&photo)));
+    assert!(app.stored_keys("uploads").await.is_empty());
+    assert_eq!(app.me(&token).await["usage"]["files"], 1);
+
+    // Nobody asks: the next housekeeping round makes it.
+    let app = spawn_app_with(&[("RECONCILE_INTERVAL", "1s")]).await;
+    let token = app.signed_in_user("strand@example.com").await;
+    let path = strand_an_upload(&app, &token, &photo).await;
+    wait_until(Duration::from_secs(20), || async {
+        tus(&app, reqwest::Method::GET, &path, &token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == StatusCode::OK
+    })
+    .await;
+    let listed = app.get_json("/api/files", Some(&token)).await;
+    assert_eq!(listed["files"].as_array().unwrap().len(), 1, "{listed}");
+}

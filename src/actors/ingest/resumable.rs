@@ -17,7 +17,11 @@
 //!   through the same staging as `/api/upload` (type sniffed, size, SHA-256,
 //!   stored as the original) and the same commit (jobs checked, file and jobs in
 //!   one transaction, which takes over the reservation), then the assembled
-//!   copy is deleted. Refused (an unsupported type, say), the upload goes whole.
+//!   copy is deleted, all under the lease of the append that completed it.
+//!   Refused (an unsupported type, say), the upload goes whole. Failed (the
+//!   database, say), or cut short by the process dying, it stays complete
+//!   with no file: an empty `PATCH` at its end finishes it, and so does the
+//!   Retention actor's next round once the lease has run out.
 
 use std::time::Duration;
 
@@ -187,11 +191,49 @@ impl Peers {
             Some(Claim::Busy) => return Err(IngestError::UploadBusy),
             Some(Claim::Finished) => return Err(IngestError::UploadFinished),
         };
+        let upload = match upload.state.is_complete() {
+            // Every byte arrived before, but the process finishing it stopped
+            // (or failed): this request, empty, finishes it.
+            true => {
+                if let Err(err) = nothing_more(msg.chunk.body).await {
+                    self.release(&msg.request_id, &upload).await;
+                    return Err(err);
+                }
+                upload
+            }
+            false => self.append(&msg.request_id, upload, msg.chunk).await?,
+        };
+        if !upload.state.is_complete() {
+            return Ok(Resumable::from(&upload));
+        }
+        // The lease holds while the file is made, so no other request makes it too.
+        match self
+            .renewing(upload.id, self.finish(&msg.request_id, &upload))
+            .await
+        {
+            Ok((file, _)) => Ok(Resumable {
+                file_id: Some(file.id),
+                ..Resumable::from(&upload)
+            }),
+            Err(err) => {
+                self.release(&msg.request_id, &upload).await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Stores a claimed upload's next chunk and records the new offset.
+    async fn append(
+        &self,
+        request_id: &RequestId,
+        upload: Upload,
+        chunk: Chunk,
+    ) -> Result<Upload, IngestError> {
         let append = self.storage.send(AppendToUpload {
-            request_id: msg.request_id.clone(),
+            request_id: request_id.clone(),
             state: upload.state.clone(),
-            body: msg.chunk.body,
-            checksum: msg.chunk.checksum,
+            body: chunk.body,
+            checksum: chunk.checksum,
         });
         let appended = self
             .renewing(upload.id, append)
@@ -208,7 +250,7 @@ impl Peers {
             Ok(state) => state,
             Err(err) => {
                 // Nothing counts: the offset stays, and the lease ends now.
-                self.release(&msg.request_id, &upload).await;
+                self.release(request_id, &upload).await;
                 return Err(match err {
                     AppendError::PastLength => IngestError::PastLength,
                     AppendError::ChecksumMismatch => IngestError::ChecksumMismatch,
@@ -216,10 +258,11 @@ impl Peers {
                 });
             }
         };
+        // The last chunk's record keeps the lease, for the finishing.
         let recorded = self
             .catalog
             .send(RecordChunk {
-                request_id: msg.request_id.clone(),
+                request_id: request_id.clone(),
                 id: upload.id,
                 from: upload.state.received,
                 state: Some(state.clone()),
@@ -228,15 +271,7 @@ impl Peers {
         if !recorded {
             return Err(IngestError::UploadNotFound);
         }
-        let upload = Upload { state, ..upload };
-        if !upload.state.is_complete() {
-            return Ok(Resumable::from(&upload));
-        }
-        let (file, _) = self.finish(&msg.request_id, &upload).await?;
-        Ok(Resumable {
-            file_id: Some(file.id),
-            ..Resumable::from(&upload)
-        })
+        Ok(Upload { state, ..upload })
     }
 
     /// Runs `append`, renewing the upload's lease until it ends.
@@ -257,7 +292,7 @@ impl Peers {
         }
     }
 
-    /// Ends an append's lease without recording anything.
+    /// Ends an append's (or a finishing's) lease without recording anything.
     async fn release(&self, request_id: &RequestId, upload: &Upload) {
         let _ = self
             .catalog
@@ -359,4 +394,19 @@ impl Peers {
         self.discard(&msg.request_id, upload.state).await;
         Ok(())
     }
+}
+
+/// Reads a chunk sent to an upload that has all its bytes: only an empty one
+/// is not past its length.
+async fn nothing_more(mut body: ByteStream) -> Result<(), IngestError> {
+    use futures::StreamExt;
+    while let Some(bytes) = body.next().await {
+        if !bytes
+            .map_err(|err| IngestError::from(StorageError::Body(err)))?
+            .is_empty()
+        {
+            return Err(IngestError::PastLength);
+        }
+    }
+    Ok(())
 }

@@ -9,7 +9,10 @@
 //!   (`kiln_files_expired_total`);
 //! - resumable uploads past `UPLOAD_EXPIRY`: their bytes first
 //!   ([`DiscardUpload`]), then their row, which gives back their reservation of
-//!   the quota.
+//!   the quota;
+//! - resumable uploads stranded with every byte but no file (the process
+//!   making it stopped, or its storage failed), once their lease has run out:
+//!   made into their file through the Ingest actor, as an empty `PATCH` would.
 //!
 //! Processes that delete the same thing at once are harmless: each finds what
 //! another removed already gone. It owns no resource, only the schedule, and
@@ -22,8 +25,10 @@ use chrono::Utc;
 
 use crate::actors::catalog::Catalog;
 use crate::actors::catalog::admin::ScanFiles;
-use crate::actors::catalog::uploads::{FindExpiredUploads, ForgetExpiredUpload};
-use crate::actors::ingest::{Ingest, PurgeFile};
+use crate::actors::catalog::uploads::{
+    FindExpiredUploads, FindStrandedUploads, ForgetExpiredUpload,
+};
+use crate::actors::ingest::{AppendResumable, Chunk, Ingest, PurgeFile};
 use crate::actors::restart::RestartBackoff;
 use crate::actors::storage::Storage;
 use crate::actors::storage::uploads::DiscardUpload;
@@ -75,6 +80,7 @@ impl Retention {
             .map(|keep_for| chrono::Duration::from_std(keep_for).unwrap_or(chrono::Duration::MAX));
         let round = async move {
             expire_uploads(&catalog, &storage).await;
+            finish_stranded_uploads(&catalog, &ingest).await;
             let Some(keep_for) = keep_for else {
                 return;
             };
@@ -125,6 +131,43 @@ impl Retention {
                 .into_actor(self)
                 .map(|_, retention, _| retention.purging = false),
         );
+    }
+}
+
+/// Makes up to [`ROUND`] stranded uploads into their files, one at a time.
+async fn finish_stranded_uploads(catalog: &Addr<Catalog>, ingest: &Addr<Ingest>) {
+    let stranded = match catalog.send(FindStrandedUploads { limit: ROUND }).await {
+        Ok(Ok(stranded)) => stranded,
+        Ok(Err(err)) => {
+            return tracing::warn!(error = %crate::error_chain(&err), "retention could not read the uploads");
+        }
+        Err(err) => return tracing::warn!(error = %err, "retention could not reach the catalog"),
+    };
+    for upload in stranded {
+        let finish = AppendResumable {
+            request_id: RequestId::generate(),
+            user_id: upload.user_id,
+            id: upload.id,
+            offset: upload.state.length,
+            chunk: Chunk {
+                body: Box::pin(futures::stream::empty()),
+                checksum: None,
+            },
+        };
+        match ingest.send(finish).await {
+            Ok(Ok(finished)) => tracing::info!(
+                upload_id = %upload.id,
+                file_id = ?finished.file_id,
+                "a stranded upload is made into its file"
+            ),
+            // Taken by a request meanwhile, or refused (and then deleted).
+            Ok(Err(err)) => tracing::info!(
+                upload_id = %upload.id,
+                error = %crate::error_chain(&err),
+                "a stranded upload was not made into a file"
+            ),
+            Err(err) => return tracing::warn!(error = %err, "retention could not reach ingest"),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, web};
 use crate::http::error::ApiError;
 
 /// Name, content type and bytes of each asset.
-const ASSETS: [(&str, &str, &str); 4] = [
+const ASSETS: [(&str, &str, &str); 5] = [
     (
         "kiln.css",
         "text/css; charset=utf-8",
@@ -25,6 +25,12 @@ const ASSETS: [(&str, &str, &str); 4] = [
         "thumbhash.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../templates/static/vendor/thumbhash.js"),
+    ),
+    (
+        // tus-js-client: the upload pages send files in resumable chunks.
+        "tus.min.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../templates/static/vendor/tus.min.js"),
     ),
     (
         "logo.svg",

@@ -358,6 +358,27 @@ impl Browser {
         }
     }
 
+    /// Makes the browser send request bodies at most `bytes_per_second` (`None`:
+    /// as fast as it can), as on a slow uplink, so an upload on loopback takes
+    /// long enough to be interrupted. Through `Network.emulateNetworkConditions`.
+    pub async fn throttle_uploads(&self, bytes_per_second: Option<u64>) {
+        let upload_throughput = bytes_per_second.map_or(-1.0, |rate| rate as f64);
+        let conditions = json!({
+            "offline": false,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": upload_throughput,
+        });
+        for command in [
+            DevTools::new("Network.enable", json!({})),
+            DevTools::new("Network.emulateNetworkConditions", conditions),
+        ] {
+            let what = format!("{command:?}");
+            let result = self.client.issue_cmd(command).await;
+            self.ok(result, || what).await;
+        }
+    }
+
     /// Empties the browser's HTTP cache, as if it had never visited anything.
     pub async fn clear_cache(&self) {
         let command = DevTools::new("Network.clearBrowserCache", json!({}));
@@ -395,6 +416,11 @@ impl Browser {
     pub async fn upload(&self, css: &str, fixtures: &[&str]) {
         assert!(!fixtures.is_empty(), "upload into `{css}`: no files given");
         let paths: Vec<String> = fixtures.iter().map(|name| fixture_path(name)).collect();
+        self.choose_files(css, &paths).await;
+    }
+
+    /// Puts the files at `paths` into the `<input type=file>` matching `css`.
+    pub async fn choose_files(&self, css: &str, paths: &[String]) {
         let element = self.find(css).await;
         // chromedriver takes several files as one newline-separated string.
         let result = element.send_keys(&paths.join("\n")).await;

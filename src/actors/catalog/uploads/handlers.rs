@@ -2,7 +2,7 @@
 
 use actix::{Handler, ResponseFuture};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Set,
@@ -13,6 +13,7 @@ use super::messages::*;
 use super::records::{Claim, Upload};
 use crate::actors::catalog::queries::{give_back_usage, take_usage, usage_of};
 use crate::actors::catalog::{Catalog, CatalogError, begin_write};
+use crate::actors::storage::uploads::UploadState;
 use crate::entities::uploads;
 
 /// `now + lease`, saturating.
@@ -156,13 +157,17 @@ impl Handler<RecordChunk> for Catalog {
         self.run("record_chunk", span, move |db| async move {
             let from = i64::try_from(msg.from).unwrap_or(i64::MAX);
             let mut update = uploads::Entity::update_many()
-                .col_expr(
-                    uploads::Column::ClaimedUntil,
-                    Expr::value(Option::<DateTime<Utc>>::None),
-                )
                 .col_expr(uploads::Column::UpdatedAt, Expr::value(Utc::now()))
                 .filter(uploads::Column::Id.eq(msg.id))
                 .filter(uploads::Column::ReceivedBytes.eq(from));
+            // The lease ends, unless the upload is now complete: then it holds
+            // while the append that completed it makes the file.
+            if !msg.state.as_ref().is_some_and(UploadState::is_complete) {
+                update = update.col_expr(
+                    uploads::Column::ClaimedUntil,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                );
+            }
             if let Some(state) = msg.state {
                 let parts = serde_json::to_string(&state.parts).unwrap_or_else(|_| "[]".into());
                 update = update
@@ -227,6 +232,33 @@ impl Handler<FindExpiredUploads> for Catalog {
             Ok(uploads::Entity::find()
                 .filter(uploads::Column::ExpiresAt.lt(Utc::now()))
                 .order_by_asc(uploads::Column::ExpiresAt)
+                .limit(msg.limit)
+                .all(&db)
+                .await?
+                .into_iter()
+                .map(Upload::from)
+                .collect())
+        })
+    }
+}
+
+impl Handler<FindStrandedUploads> for Catalog {
+    type Result = ResponseFuture<Result<Vec<Upload>, CatalogError>>;
+
+    fn handle(&mut self, msg: FindStrandedUploads, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.find_stranded_uploads");
+        self.run("find_stranded_uploads", span, move |db| async move {
+            let now = Utc::now();
+            Ok(uploads::Entity::find()
+                .filter(Expr::col(uploads::Column::ReceivedBytes).equals(uploads::Column::Length))
+                .filter(uploads::Column::FileId.is_null())
+                .filter(uploads::Column::ExpiresAt.gt(now))
+                .filter(
+                    Condition::any()
+                        .add(uploads::Column::ClaimedUntil.is_null())
+                        .add(uploads::Column::ClaimedUntil.lt(now)),
+                )
+                .order_by_asc(uploads::Column::UpdatedAt)
                 .limit(msg.limit)
                 .all(&db)
                 .await?

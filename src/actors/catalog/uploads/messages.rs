@@ -57,7 +57,8 @@ pub struct RenewUploadClaim {
 }
 
 /// Records what an append stored (`state`, begun at `from`) and ends its
-/// lease; or, with no new state, only ends the lease. Replies whether the
+/// lease, unless that completed the upload (the lease then holds while the
+/// file is made); or, with no new state, only ends the lease. Replies whether the
 /// state was recorded (it is not when the upload moved on or went meanwhile).
 #[derive(Message)]
 #[rtype(result = "Result<bool, CatalogError>")]
@@ -82,6 +83,14 @@ pub struct DeleteUpload {
 #[derive(Message)]
 #[rtype(result = "Result<Vec<Upload>, CatalogError>")]
 pub struct FindExpiredUploads {
+    pub limit: u64,
+}
+
+/// Up to `limit` unexpired uploads that have every byte but no file, and no
+/// live lease: the process that was making their file stopped.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<Upload>, CatalogError>")]
+pub struct FindStrandedUploads {
     pub limit: u64,
 }
 

@@ -177,10 +177,16 @@ struct UploadRules {
     /// Content types a browser may report for an accepted file.
     types: String,
     types_text: String,
+    /// Whose unfinished uploads this browser may offer to resume (their
+    /// addresses are kept in its local storage, under this name).
+    owner: String,
+    /// How long the server keeps an unfinished upload (`UPLOAD_EXPIRY`):
+    /// older ones are not offered.
+    expiry_seconds: u64,
 }
 
 impl UploadRules {
-    fn of(config: &Config) -> Self {
+    fn of(config: &Config, owner: Uuid) -> Self {
         let mut accept: Vec<String> = Vec::new();
         let mut types: Vec<String> = Vec::new();
         for kind in MediaKind::ALL {
@@ -207,6 +213,8 @@ impl UploadRules {
             accept: accept.join(","),
             types: types.join(" "),
             types_text,
+            owner: owner.to_string(),
+            expiry_seconds: config.upload_expiry.as_secs(),
         }
     }
 }
@@ -385,7 +393,7 @@ async fn grid(
             "live_insert",
             &(view.page == 1 && view.status.is_none() && view.q.is_none()),
         )
-        .with("upload", &UploadRules::of(&state.config))
+        .with("upload", &UploadRules::of(&state.config, signed_in.user.id))
         .with("upload_card", &FileCard::blank())
         .render(&req, Some(&signed_in))
 }
@@ -396,7 +404,7 @@ async fn upload_page(
     signed_in: SignedIn,
 ) -> Result<HttpResponse, UiError> {
     Page::new("pages/upload.html")
-        .with("upload", &UploadRules::of(&state.config))
+        .with("upload", &UploadRules::of(&state.config, signed_in.user.id))
         .with("upload_card", &FileCard::blank())
         .render(&req, Some(&signed_in))
 }
