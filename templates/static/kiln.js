@@ -379,8 +379,9 @@ function uploadFailure(status, text, rules) {
 class UploadItem {
   constructor(file, list, becomesCard) {
     this.file = file;
-    /** The tus upload, once it is sent. */
+    /** The tus upload once it is sent, and what tells the queue it has ended. */
     this.upload = null;
+    this.finished = null;
     this.state = "queued";
     this.becomesCard = becomesCard;
     this.element = fromTemplate("upload-card-template");
