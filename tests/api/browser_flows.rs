@@ -791,7 +791,7 @@ async fn an_upload_from_the_page_goes_on_after_a_reload_and_a_dropped_connection
     browser.goto(&app.url("/upload")).await;
     browser.throttle_uploads(Some(SLOW_UPLINK)).await;
     browser
-        .choose_files(r#"[data-test="file-input"]"#, &[path.clone()])
+        .choose_files(r#"[data-test="file-input"]"#, std::slice::from_ref(&path))
         .await;
     let url = the_stored_upload_url(&browser).await;
     let before_reload = wait_for_offset(&url, &token, PAGE_CHUNK).await;
@@ -808,7 +808,7 @@ async fn an_upload_from_the_page_goes_on_after_a_reload_and_a_dropped_connection
 
     // Chosen again, the same upload goes on from where the server stopped.
     browser
-        .choose_files(r#"[data-test="file-input"]"#, &[path.clone()])
+        .choose_files(r#"[data-test="file-input"]"#, std::slice::from_ref(&path))
         .await;
     browser
         .wait_until_gone(r#"[data-test="unfinished-upload"]"#, Browser::WAIT)
