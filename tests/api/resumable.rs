@@ -63,6 +63,16 @@ fn tus(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> reqwe
         .header("Tus-Resumable", "1.0.0")
 }
 
+/// What `GET` of a finished upload answers: `{file, jobs}`.
+async fn finished_upload(app: &TestApp, path: &str, token: &str) -> Value {
+    let response = tus(app, reqwest::Method::GET, path, token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+    response.json().await.unwrap()
+}
+
 fn header(response: &reqwest::Response, name: &str) -> String {
     response.headers()[name].to_str().unwrap().to_string()
 }
@@ -90,12 +100,7 @@ async fn a_tus_client_uploads_a_photo_in_small_chunks_and_it_becomes_a_file_with
     let path = url.strip_prefix(&app.url("")).unwrap_or(&url).to_string();
     assert!(path.starts_with("/api/uploads/"), "{url}");
 
-    let done = tus(&app, reqwest::Method::GET, &path, &token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), StatusCode::OK);
-    let body: Value = done.json().await.unwrap();
+    let body = finished_upload(&app, &path, &token).await;
     assert_eq!(body["file"]["filename"], "holiday.jpg");
     assert_eq!(body["file"]["size_bytes"], photo.len());
     assert_eq!(body["jobs"].as_array().unwrap().len(), 2, "{body}");
@@ -127,13 +132,7 @@ async fn a_large_upload_crosses_s3_part_boundaries_and_lands_byte_for_byte() {
     )
     .await;
     let path = url.strip_prefix(&app.url("")).unwrap().to_string();
-    let body: Value = tus(&app, reqwest::Method::GET, &path, &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = finished_upload(&app, &path, &token).await;
     assert_eq!(body["file"]["sha256"], hex::encode(Sha256::digest(&bytes)));
     let id = body["file"]["id"].as_str().unwrap();
     assert_eq!(
@@ -474,13 +473,7 @@ async fn an_upload_whose_file_could_not_be_made_is_made_by_an_empty_patch_or_on_
         .unwrap();
     assert_eq!(finished.status(), StatusCode::NO_CONTENT);
     let file_id = header(&finished, "Kiln-File-Id");
-    let shown: Value = tus(&app, reqwest::Method::GET, &path, &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = finished_upload(&app, &path, &token).await;
     assert_eq!(shown["file"]["id"], file_id.as_str());
     assert_eq!(shown["file"]["sha256"], hex::encode(Sha256::digest(&photo)));
     assert!(app.stored_keys("uploads").await.is_empty());

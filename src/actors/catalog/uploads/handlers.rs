@@ -104,11 +104,7 @@ impl Handler<ClaimUpload> for Catalog {
                 .filter(uploads::Column::FileId.is_null())
                 .filter(uploads::Column::ExpiresAt.gt(now))
                 .filter(uploads::Column::ReceivedBytes.eq(offset))
-                .filter(
-                    Condition::any()
-                        .add(uploads::Column::ClaimedUntil.is_null())
-                        .add(uploads::Column::ClaimedUntil.lt(now)),
-                )
+                .filter(unclaimed(now))
                 .exec(&db)
                 .await?;
             let Some(upload) = uploads::Entity::find_by_id(msg.id)
@@ -253,11 +249,7 @@ impl Handler<FindStrandedUploads> for Catalog {
                 .filter(Expr::col(uploads::Column::ReceivedBytes).equals(uploads::Column::Length))
                 .filter(uploads::Column::FileId.is_null())
                 .filter(uploads::Column::ExpiresAt.gt(now))
-                .filter(
-                    Condition::any()
-                        .add(uploads::Column::ClaimedUntil.is_null())
-                        .add(uploads::Column::ClaimedUntil.lt(now)),
-                )
+                .filter(unclaimed(now))
                 .order_by_asc(uploads::Column::UpdatedAt)
                 .limit(msg.limit)
                 .all(&db)
@@ -288,4 +280,11 @@ impl Handler<ForgetExpiredUpload> for Catalog {
             Ok(true)
         })
     }
+}
+
+/// Uploads no append holds: never leased, or their lease has run out.
+fn unclaimed(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(uploads::Column::ClaimedUntil.is_null())
+        .add(uploads::Column::ClaimedUntil.lt(now))
 }
