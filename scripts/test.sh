@@ -42,6 +42,8 @@ REDIS_URL_FOR_TESTS=${TEST_REDIS_URL:-$DEFAULT_REDIS_URL}
 SERVICE_WAIT=${KILN_SERVICE_WAIT:-30} # seconds to wait for a service we started
 AIOSMTPD_VERSION=1.4.6
 TUSPY_VERSION=1.1.0
+SCHEMATHESIS_VERSION=4.32.5
+OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
 TEST_VENV=$ROOT/target/test-venv
 
 # Everything that could point the app or the tests at a service.
@@ -79,21 +81,27 @@ wait_for() {
 }
 
 # The tests' Python packages, pinned, in a virtualenv of their own (installed
-# once): aiosmtpd, the SMTP server that receives Kiln's mail, and tuspy, a tus
-# client that uploads to /api/uploads.
+# once): aiosmtpd, the SMTP server that receives Kiln's mail; tuspy, a tus
+# client that uploads to /api/uploads; openapi-spec-validator, which checks
+# /api/openapi.json; and schemathesis, which holds the API to that document.
 ensure_test_venv() {
     local python=$TEST_VENV/bin/python
+    local packages=(
+        "aiosmtpd==$AIOSMTPD_VERSION" "tuspy==$TUSPY_VERSION"
+        "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
+        "schemathesis==$SCHEMATHESIS_VERSION"
+    )
     if [[ -x $python ]] && "$python" -c "
 import sys, importlib.metadata as m
-sys.exit(m.version('aiosmtpd') != '$AIOSMTPD_VERSION' or m.version('tuspy') != '$TUSPY_VERSION')" 2>/dev/null; then
+wanted = [p.split('==') for p in sys.argv[1:]]
+sys.exit(any(m.version(name) != version for name, version in wanted))" "${packages[@]}" 2>/dev/null; then
         return
     fi
     command -v python3 >/dev/null 2>&1 || die "python3 not found (the mail and tus tests run Python)"
-    log "installing aiosmtpd==$AIOSMTPD_VERSION and tuspy==$TUSPY_VERSION into $TEST_VENV"
+    log "installing ${packages[*]} into $TEST_VENV"
     [[ -x $python ]] || python3 -m venv "$TEST_VENV" ||
         die "cannot create a virtualenv in $TEST_VENV (Debian: apt-get install python3-venv)"
-    "$python" -m pip install --quiet --disable-pip-version-check \
-        "aiosmtpd==$AIOSMTPD_VERSION" "tuspy==$TUSPY_VERSION" >&2
+    "$python" -m pip install --quiet --disable-pip-version-check "${packages[@]}" >&2
 }
 
 # The web UI tests' browser: Debian's headless-capable Chromium and its chromedriver

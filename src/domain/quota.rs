@@ -49,7 +49,7 @@ impl QuotaDefaults {
 
 /// What an account stores (originals and variants; cached transforms do not
 /// count) and the limits that hold for it: `usage` in `GET /api/me`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Usage {
     pub bytes: u64,
     pub files: u64,

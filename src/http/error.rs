@@ -9,7 +9,8 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::actors::accounts::AccountsError;
 use crate::actors::catalog::CatalogError;
@@ -141,9 +142,28 @@ impl ApiError {
     }
 }
 
+/// The body of every non-2xx API response.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// A stable snake_case word, such as `file_too_large`.
+    #[schema(example = "not_found")]
+    code: &'a str,
+    /// Safe to show a person.
+    #[schema(example = "file not found")]
+    message: &'a str,
+}
+
 /// The error body for `status` with `code` and `message`.
 pub fn error_body(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status).json(json!({ "error": { "code": code, "message": message } }))
+    HttpResponse::build(status).json(ErrorBody {
+        error: ErrorDetail { code, message },
+    })
 }
 
 /// A code for responses that carry no error of ours (unknown route, wrong

@@ -22,6 +22,7 @@ mod http_basics;
 mod migrate_backend;
 mod oauth;
 mod observability;
+mod openapi;
 mod outcomes;
 mod pipeline;
 mod process;

@@ -39,8 +39,9 @@ use crate::actors::restart::RestartBackoff;
 use crate::domain::jobs::FileStatus;
 use crate::telemetry::RequestId;
 
-/// A change a watcher of a file cares about.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A change a watcher of a file cares about; the data of each server-sent
+/// event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StatusEvent {
     Job {

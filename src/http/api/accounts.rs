@@ -2,15 +2,16 @@
 //! who am I. The rules live in the Accounts actor; these handlers speak JSON.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::UserBody;
 use crate::actors::accounts::{Register, SignIn, SignedInAccount};
 use crate::actors::catalog::accounts::{FindUsage, FindUser};
 use crate::actors::catalog::sessions::RevokeAccessToken;
+use crate::domain::quota::Usage;
 use crate::http::auth::{Authenticated, Credential};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::request_context::counted_client;
 use crate::http::{AppState, ask};
 use crate::telemetry::RequestId;
@@ -22,13 +23,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/me", web::get().to(me));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RegisterBody {
     email: String,
+    /// At least 10 characters, and not a guessable one.
     password: String,
     name: String,
 }
 
+/// An account, as registering and `/api/me` answer.
+#[derive(Serialize, ToSchema)]
+struct UserEnvelope {
+    user: UserBody,
+}
+
+/// Creates an account.
+#[utoipa::path(
+    post,
+    path = "/api/auth/register",
+    tag = "accounts",
+    operation_id = "register",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "The account; a link to verify its address is mailed.", body = UserEnvelope),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+        (status = 422, description = "`invalid_email`, `invalid_name`, `weak_password`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many attempts from this address; see `Retry-After`", body = ErrorBody),
+    ),
+)]
 async fn register(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -48,15 +70,42 @@ async fn register(
         name,
     };
     let user = ask(&state.actors.accounts, register).await?;
-    Ok(HttpResponse::Created().json(json!({ "user": UserBody::from(user) })))
+    Ok(HttpResponse::Created().json(UserEnvelope {
+        user: UserBody::from(user),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginBody {
     email: String,
     password: String,
 }
 
+#[derive(Serialize, ToSchema)]
+struct LoginAnswer {
+    /// A JWT for `Authorization: Bearer`.
+    access_token: String,
+    #[schema(examples("Bearer"))]
+    token_type: &'static str,
+    /// Seconds until the token expires.
+    expires_in: u64,
+    user: UserBody,
+}
+
+/// Signs in: a bearer token for the account.
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "accounts",
+    operation_id = "login",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "A bearer token for the account.", body = LoginAnswer),
+        (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+        (status = 403, description = "`account_disabled`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many attempts; see `Retry-After`", body = ErrorBody),
+    ),
+)]
 async fn login(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -78,14 +127,25 @@ async fn login(
         .jwt
         .issue(user.id, token_generation)
         .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "access_token": issued.token,
-        "token_type": "Bearer",
-        "expires_in": issued.expires_in.as_secs(),
-        "user": UserBody::from(user),
-    })))
+    Ok(HttpResponse::Ok().json(LoginAnswer {
+        access_token: issued.token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in.as_secs(),
+        user: UserBody::from(user),
+    }))
 }
 
+/// Revokes the JWT this request carries.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "accounts",
+    operation_id = "logout",
+    responses(
+        (status = 204, description = "The token no longer works."),
+        (status = 400, description = "`not_revocable_here`: the credential is not a login token", body = ErrorBody),
+    ),
+)]
 async fn logout(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -111,6 +171,21 @@ async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The account and what it stores, against its quotas.
+#[derive(Serialize, ToSchema)]
+struct Me {
+    user: UserBody,
+    usage: Usage,
+}
+
+/// The caller's account and usage.
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    tag = "accounts",
+    operation_id = "me",
+    responses((status = 200, description = "The caller's account.", body = Me)),
+)]
 async fn me(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -135,5 +210,8 @@ async fn me(
     )
     .await?
     .ok_or(ApiError::Unauthorized)?;
-    Ok(HttpResponse::Ok().json(json!({ "user": UserBody::from(user), "usage": usage })))
+    Ok(HttpResponse::Ok().json(Me {
+        user: UserBody::from(user),
+        usage,
+    }))
 }

@@ -2,17 +2,21 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::actors::catalog::{File, Job, Variant};
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = File)]
 pub struct FileBody {
     id: Uuid,
     filename: String,
     content_type: String,
     size_bytes: i64,
     sha256: String,
+    /// `processing`, `ready` or `failed`.
+    #[schema(examples("ready"))]
     status: &'static str,
     created_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -21,6 +25,7 @@ pub struct FileBody {
     height: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     page_count: Option<i32>,
+    /// A ThumbHash of the image (base64), for a placeholder while it loads.
     #[serde(skip_serializing_if = "Option::is_none")]
     thumbhash: Option<String>,
     /// Kept once: the user stored these bytes before (see API.md "Quotas").
@@ -46,7 +51,8 @@ impl From<File> for FileBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Variant)]
 pub struct VariantBody {
     name: String,
     content_type: String,
@@ -69,13 +75,16 @@ impl From<Variant> for VariantBody {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Job)]
 pub struct JobBody {
     id: Uuid,
     file_id: Uuid,
     processor: String,
     variant: String,
     options: serde_json::Value,
+    /// `queued`, `running`, `retrying`, `succeeded` or `dead`.
+    #[schema(examples("succeeded"))]
     status: &'static str,
     attempts: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -103,4 +112,46 @@ impl From<Job> for JobBody {
             finished_at: job.finished_at,
         }
     }
+}
+
+/// A file just taken in, with the jobs it started (`POST /api/upload`, and a
+/// finished resumable upload).
+#[derive(Serialize, ToSchema)]
+pub struct FileAccepted {
+    pub file: FileBody,
+    pub jobs: Vec<JobBody>,
+}
+
+/// A file with its variants and every job it has had.
+#[derive(Serialize, ToSchema)]
+pub struct FileDetails {
+    pub file: FileBody,
+    pub variants: Vec<VariantBody>,
+    pub jobs: Vec<JobBody>,
+}
+
+/// A page of files, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct FilePage {
+    pub files: Vec<FileBody>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JobEnvelope {
+    pub job: JobBody,
+}
+
+/// A short-lived URL, as the download routes answer with `?redirect=false`.
+#[derive(Serialize, ToSchema)]
+pub struct Link {
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An answer that only says what happens next.
+#[derive(Serialize, ToSchema)]
+pub struct Notice {
+    pub message: &'static str,
 }

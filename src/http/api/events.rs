@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::actors::events::{FileWatch, StatusEvent, Subscribe, Subscription, WatchFile};
 use crate::http::auth::Authenticated;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::{AppState, ask};
 use crate::telemetry::RequestId;
 
@@ -43,6 +43,19 @@ fn frame(event: &StatusEvent) -> Bytes {
     Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
 }
 
+/// The file's current state, then its job and file changes as they happen.
+#[utoipa::path(
+    get,
+    path = "/api/files/{id}/events",
+    tag = "events",
+    operation_id = "file_events",
+    params(("id" = Uuid, Path, description = "The file's id")),
+    responses(
+        (status = 200, description = "Server-sent events named `job` and `file`, whose data is a `StatusEvent`.",
+            content_type = "text/event-stream", body = String),
+        (status = 429, description = "`too_many_streams`: close one of your streams first", body = ErrorBody),
+    ),
+)]
 async fn events(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -65,6 +78,18 @@ async fn events(
     }))
 }
 
+/// Job and file changes of all the caller's files, from now on.
+#[utoipa::path(
+    get,
+    path = "/api/events",
+    tag = "events",
+    operation_id = "user_events",
+    responses(
+        (status = 200, description = "Server-sent events named `job` and `file`, whose data is a `StatusEvent`.",
+            content_type = "text/event-stream", body = String),
+        (status = 429, description = "`too_many_streams`: close one of your streams first", body = ErrorBody),
+    ),
+)]
 async fn user_events(
     state: web::Data<AppState>,
     caller: Authenticated,

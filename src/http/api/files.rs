@@ -9,11 +9,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::json;
 use tokio::sync::oneshot;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::bodies::{FileBody, JobBody, VariantBody};
+use super::bodies::{
+    FileAccepted, FileBody, FileDetails, FilePage, JobBody, JobEnvelope, Link, VariantBody,
+};
 use super::upload_form::{UploadForm, read_upload_form};
 use crate::actors::catalog::files::{FileCursor, FindFile, ListFiles};
 use crate::actors::ingest::{
@@ -23,7 +25,7 @@ use crate::domain::file_names::name_search;
 use crate::domain::jobs::FileStatus;
 use crate::domain::requests::ProcessRequest;
 use crate::http::auth::Authenticated;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::{AppState, ask};
 use crate::telemetry::RequestId;
 
@@ -40,6 +42,46 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/files/{id}/process", web::post().to(process));
 }
 
+/// The multipart form `POST /api/upload` reads (see `upload_form`).
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes the form for the API's document; read by `read_upload_form`.
+struct UploadFields {
+    /// The file, with its name in the part's `filename`.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// Processors to run instead of the defaults, comma-separated: `thumbnail,webp`.
+    processors: Option<String>,
+    /// A JSON object of options keyed by processor: `{"thumbnail": {"width": 200}}`.
+    options: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/upload",
+    tag = "files",
+    operation_id = "upload",
+    summary = "Upload a file",
+    description = "Stores the file and queues the jobs that make its variants: by default a \
+        thumbnail and resizes of an image, a preview of a PDF.",
+    request_body(content = UploadFields, content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "The file is stored and its jobs are queued.", body = FileAccepted,
+            links(
+                ("ShowFile" = (operation_id = "show_file", parameters(("id" = "$response.body#/file/id")))),
+                ("FileContent" = (operation_id = "file_content", parameters(("id" = "$response.body#/file/id")))),
+                ("ProcessFile" = (operation_id = "process_file", parameters(("id" = "$response.body#/file/id")))),
+                ("ShareFile" = (operation_id = "create_share", parameters(("id" = "$response.body#/file/id")))),
+                ("ListShares" = (operation_id = "list_shares", parameters(("id" = "$response.body#/file/id")))),
+                ("TransformUrl" = (operation_id = "transform_url", parameters(("id" = "$response.body#/file/id")))),
+                ("DeleteFile" = (operation_id = "delete_file", parameters(("id" = "$response.body#/file/id")))),
+            )),
+        (status = 400, description = "`invalid_multipart`, `missing_file`, `empty_file`, `invalid_body`, \
+            `invalid_processors` or `invalid_options` (a field that is not text or too long)", body = ErrorBody),
+        (status = 413, description = "`file_too_large`, `quota_exceeded`", body = ErrorBody),
+        (status = 415, description = "`unsupported_type`: not a type Kiln takes", body = ErrorBody),
+        (status = 422, description = "`invalid_processors`, `invalid_options`, `invalid_watermark_image`", body = ErrorBody),
+    ),
+)]
 /// Takes an upload in with one message to Ingest: the form is read here (the
 /// file's bytes stream to Ingest as they arrive), and the rest of the form (the
 /// file name, `processors`, `options`) follows once the body is read, since a
@@ -95,18 +137,24 @@ async fn upload(
         (Err(refusal), _) => return Err(refusal.into()),
     };
     tracing::info!(file_id = %file.id, jobs = jobs.len(), "upload accepted");
-    let jobs: Vec<JobBody> = jobs.into_iter().map(JobBody::from).collect();
-    Ok(HttpResponse::Accepted().json(json!({ "file": FileBody::from(file), "jobs": jobs })))
+    Ok(HttpResponse::Accepted().json(FileAccepted {
+        file: FileBody::from(file),
+        jobs: jobs.into_iter().map(JobBody::from).collect(),
+    }))
 }
 
 /// Largest page of files.
 const MAX_PAGE: u64 = 100;
 const DEFAULT_PAGE: u64 = 20;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// At most this many files (1 to 100; 20 by default).
     limit: Option<u64>,
+    /// `next_cursor` of the page before.
     cursor: Option<String>,
+    /// Only files with this status: `processing`, `ready` or `failed`.
     status: Option<String>,
     /// Only files whose name contains this, ignoring case (an extension).
     q: Option<String>,
@@ -125,6 +173,18 @@ fn decode_cursor(raw: &str) -> Option<FileCursor> {
     })
 }
 
+/// The caller's files, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/files",
+    tag = "files",
+    operation_id = "list_files",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of files.", body = FilePage),
+        (status = 422, description = "`invalid_limit`, `invalid_cursor`, `invalid_status`", body = ErrorBody),
+    ),
+)]
 async fn list(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -181,10 +241,25 @@ async fn list(
     } else {
         None
     };
-    let files: Vec<FileBody> = files.into_iter().map(FileBody::from).collect();
-    Ok(HttpResponse::Ok().json(json!({ "files": files, "next_cursor": next_cursor })))
+    Ok(HttpResponse::Ok().json(FilePage {
+        files: files.into_iter().map(FileBody::from).collect(),
+        next_cursor,
+    }))
 }
 
+/// A file, its variants and its jobs.
+#[utoipa::path(
+    get,
+    path = "/api/files/{id}",
+    tag = "files",
+    operation_id = "show_file",
+    params(("id" = Uuid, Path, description = "The file's id")),
+    responses((status = 200, description = "The file, its variants and its jobs.", body = FileDetails,
+        links(("FileVariant" = (operation_id = "file_variant", parameters(
+            ("id" = "$request.path.id"),
+            ("name" = "$response.body#/variants/0/name"),
+        )))))),
+)]
 async fn show(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -201,16 +276,26 @@ async fn show(
     )
     .await?
     .ok_or(ApiError::NotFound("file"))?;
-    let variants: Vec<VariantBody> = details
-        .variants
-        .into_iter()
-        .map(VariantBody::from)
-        .collect();
-    let jobs: Vec<JobBody> = details.jobs.into_iter().map(JobBody::from).collect();
-    Ok(HttpResponse::Ok()
-        .json(json!({ "file": FileBody::from(details.file), "variants": variants, "jobs": jobs })))
+    Ok(HttpResponse::Ok().json(FileDetails {
+        file: FileBody::from(details.file),
+        variants: details
+            .variants
+            .into_iter()
+            .map(VariantBody::from)
+            .collect(),
+        jobs: details.jobs.into_iter().map(JobBody::from).collect(),
+    }))
 }
 
+/// Deletes the file: its original, its variants and its rows.
+#[utoipa::path(
+    delete,
+    path = "/api/files/{id}",
+    tag = "files",
+    operation_id = "delete_file",
+    params(("id" = Uuid, Path, description = "The file's id")),
+    responses((status = 204, description = "The file is gone.")),
+)]
 async fn delete(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -226,8 +311,10 @@ async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LinkQuery {
+    /// `false`: answer 200 with the link as JSON instead of redirecting to it.
     redirect: Option<bool>,
 }
 
@@ -249,8 +336,10 @@ async fn link_to(
     };
     let link = ask(&state.actors.ingest, link).await?;
     if query.redirect == Some(false) {
-        return Ok(HttpResponse::Ok()
-            .json(json!({ "url": link.url.as_str(), "expires_at": link.expires_at })));
+        return Ok(HttpResponse::Ok().json(Link {
+            url: link.url.to_string(),
+            expires_at: link.expires_at,
+        }));
     }
     // The link stays the same for a while (windows of `PRESIGN_TTL`), so this
     // browser may keep the redirect too, until a minute before the link
@@ -269,6 +358,19 @@ async fn link_to(
 /// How long before its link expires a kept redirect is dropped.
 const REDIRECT_MARGIN_SECS: i64 = 60;
 
+/// A short-lived link to the original's bytes.
+#[utoipa::path(
+    get,
+    path = "/api/files/{id}/content",
+    tag = "files",
+    operation_id = "file_content",
+    params(("id" = Uuid, Path, description = "The file's id"), LinkQuery),
+    responses(
+        (status = 302, description = "To a short-lived URL of the original (the same URL for a while, so it can be cached).",
+            headers(("Location" = String, description = "The URL"))),
+        (status = 200, description = "With `redirect=false`: the URL.", body = Link),
+    ),
+)]
 async fn content(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -288,6 +390,24 @@ async fn content(
     .await
 }
 
+/// A short-lived link to a variant's bytes.
+#[utoipa::path(
+    get,
+    path = "/api/files/{id}/variants/{name}",
+    tag = "files",
+    operation_id = "file_variant",
+    params(
+        ("id" = Uuid, Path, description = "The file's id"),
+        ("name" = String, Path, description = "The variant's name, such as `thumbnail` or `md`"),
+        LinkQuery,
+    ),
+    responses(
+        (status = 302, description = "To a short-lived URL of the variant.",
+            headers(("Location" = String, description = "The URL"))),
+        (status = 200, description = "With `redirect=false`: the URL.", body = Link),
+        (status = 404, description = "`not_found`: no such file of yours, or no such variant (yet)", body = ErrorBody),
+    ),
+)]
 async fn variant(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -307,14 +427,35 @@ async fn variant(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ProcessBody {
+    /// `thumbnail`, `resize`, `webp`, `watermark` or `pdf_thumbnail`.
     processor: String,
+    /// The name of what it makes; the processor's own name by default.
     variant: Option<String>,
+    /// The processor's options (see the API's processor options).
     #[serde(default)]
     options: Option<serde_json::Value>,
 }
 
+/// Asks for one more variant of a file.
+#[utoipa::path(
+    post,
+    path = "/api/files/{id}/process",
+    tag = "files",
+    operation_id = "process_file",
+    params(("id" = Uuid, Path, description = "The file's id")),
+    request_body = ProcessBody,
+    responses(
+        (status = 202, description = "The job is queued.", body = JobEnvelope,
+            links(
+                ("ShowJob" = (operation_id = "show_job", parameters(("id" = "$response.body#/job/id")))),
+                ("RetryJob" = (operation_id = "retry_job", parameters(("id" = "$response.body#/job/id")))),
+            )),
+        (status = 422, description = "`unknown_processor`, `unsupported_processor`, `invalid_options`, \
+            `invalid_variant`, `invalid_watermark_image`", body = ErrorBody),
+    ),
+)]
 async fn process(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -334,5 +475,7 @@ async fn process(
         },
     };
     let job = ask(&state.actors.ingest, request).await?;
-    Ok(HttpResponse::Accepted().json(json!({ "job": JobBody::from(job) })))
+    Ok(HttpResponse::Accepted().json(JobEnvelope {
+        job: JobBody::from(job),
+    }))
 }

@@ -5,6 +5,7 @@ mod bodies;
 mod events;
 mod files;
 mod jobs;
+mod openapi;
 mod pipe;
 mod recovery;
 mod shares;
@@ -32,11 +33,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(shares::configure)
         .configure(transforms::configure)
         .configure(events::configure)
-        .configure(jobs::configure);
+        .configure(jobs::configure)
+        .configure(openapi::configure);
 }
 
 /// `user` as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = User)]
 pub struct UserBody {
     id: Uuid,
     email: String,

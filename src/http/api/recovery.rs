@@ -5,13 +5,14 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
+use super::bodies::Notice;
 use crate::actors::accounts::{
     RequestPasswordReset, ResendVerification, ResetPassword, VerifyEmail,
 };
 use crate::http::auth::Authenticated;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::request_context::counted_client;
 use crate::http::{AppState, ask};
 use crate::telemetry::RequestId;
@@ -23,12 +24,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/auth/email/resend", web::post().to(resend_verification));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ForgotBody {
     email: String,
 }
 
-/// Always the same answer, so it tells nobody whether an account exists.
+/// Mails a link to reset the password. Always the same answer, so it tells
+/// nobody whether an account exists.
+#[utoipa::path(
+    post,
+    path = "/api/auth/password/forgot",
+    tag = "accounts",
+    operation_id = "forgot_password",
+    request_body = ForgotBody,
+    responses(
+        (status = 202, description = "Whether or not the account exists.", body = Notice),
+        (status = 422, description = "`invalid_email`: not an e-mail address", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many requests from this address; see `Retry-After`", body = ErrorBody),
+    ),
+)]
 async fn forgot_password(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -41,17 +55,31 @@ async fn forgot_password(
         email: body.into_inner().email,
     };
     ask(&state.actors.accounts, request).await?;
-    Ok(HttpResponse::Accepted().json(json!({
-        "message": "if an account uses this address, a link to reset its password is on its way",
-    })))
+    Ok(HttpResponse::Accepted().json(Notice {
+        message: "if an account uses this address, a link to reset its password is on its way",
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ResetBody {
+    /// The token from the mailed link.
     token: String,
     password: String,
 }
 
+/// Sets a new password with a mailed link's token; signs every session out.
+#[utoipa::path(
+    post,
+    path = "/api/auth/password/reset",
+    tag = "accounts",
+    operation_id = "reset_password",
+    request_body = ResetBody,
+    responses(
+        (status = 204, description = "The password is changed."),
+        (status = 409, description = "`password_changed`: the password changed after the link was sent", body = ErrorBody),
+        (status = 422, description = "`invalid_token` (unknown, used or expired), `weak_password`", body = ErrorBody),
+    ),
+)]
 async fn reset_password(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -67,11 +95,24 @@ async fn reset_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct VerifyBody {
+    /// The token from the mailed link.
     token: String,
 }
 
+/// Verifies an address with a mailed link's token.
+#[utoipa::path(
+    post,
+    path = "/api/auth/email/verify",
+    tag = "accounts",
+    operation_id = "verify_email",
+    request_body = VerifyBody,
+    responses(
+        (status = 204, description = "The address is verified."),
+        (status = 422, description = "`invalid_token`: unknown, used or expired", body = ErrorBody),
+    ),
+)]
 async fn verify_email(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -82,9 +123,18 @@ async fn verify_email(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Mails the signed-in user a new verification link: 409 when the address is
-/// verified already, 429 (with `Retry-After`) within a minute of the last one
-/// or when the client address has asked too often.
+/// Mails the caller a new link to verify their address.
+#[utoipa::path(
+    post,
+    path = "/api/auth/email/resend",
+    tag = "accounts",
+    operation_id = "resend_verification",
+    responses(
+        (status = 202, description = "A new link is on its way.", body = Notice),
+        (status = 409, description = "`already_verified`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: within a minute of the last mail; see `Retry-After`", body = ErrorBody),
+    ),
+)]
 async fn resend_verification(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -97,7 +147,7 @@ async fn resend_verification(
         user_id: caller.user_id,
     };
     ask(&state.actors.accounts, resend).await?;
-    Ok(HttpResponse::Accepted().json(json!({
-        "message": "a new verification link is on its way",
-    })))
+    Ok(HttpResponse::Accepted().json(Notice {
+        message: "a new verification link is on its way",
+    }))
 }

@@ -4,13 +4,13 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::actors::accounts::{CreateApiToken, Requester, RevokeApiToken};
 use crate::actors::catalog::sessions::{ApiToken, ListApiTokens};
 use crate::http::auth::Authenticated;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::{AppState, ask};
 use crate::telemetry::RequestId;
 
@@ -23,13 +23,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/tokens/{id}", web::delete().to(delete));
 }
 
-#[derive(Deserialize)]
-struct CreateBody {
+#[derive(Deserialize, ToSchema)]
+struct NewToken {
     name: String,
+    /// None: the token does not expire.
     expires_in_days: Option<i64>,
 }
 
-#[derive(Serialize)]
+/// A token just made: the only answer that shows its secret.
+#[derive(Serialize, ToSchema)]
+struct CreatedToken {
+    id: Uuid,
+    name: String,
+    /// `kiln_...`, for `Authorization: Bearer`; shown this once.
+    token: String,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// A token as listed: its first characters, never its secret.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ApiToken)]
 struct TokenListing {
     id: Uuid,
     name: String,
@@ -52,13 +66,32 @@ impl From<ApiToken> for TokenListing {
     }
 }
 
+#[derive(Serialize, ToSchema)]
+struct TokenList {
+    tokens: Vec<TokenListing>,
+}
+
+/// Makes a personal API token; its secret is shown this once.
+#[utoipa::path(
+    post,
+    path = "/api/tokens",
+    tag = "tokens",
+    operation_id = "create_token",
+    request_body = NewToken,
+    responses(
+        (status = 201, description = "The token, with its secret.", body = CreatedToken,
+            links(("DeleteToken" = (operation_id = "delete_token", parameters(("id" = "$response.body#/id")))))),
+        (status = 403, description = "`email_unverified`: the address must be verified first; `account_disabled`", body = ErrorBody),
+        (status = 422, description = "`invalid_name`, `invalid_expiry`", body = ErrorBody),
+    ),
+)]
 async fn create(
     state: web::Data<AppState>,
     request_id: RequestId,
     caller: Authenticated,
-    body: web::Json<CreateBody>,
+    body: web::Json<NewToken>,
 ) -> Result<HttpResponse, ApiError> {
-    let CreateBody {
+    let NewToken {
         name,
         expires_in_days,
     } = body.into_inner();
@@ -71,15 +104,23 @@ async fn create(
     };
     let created = ask(&state.actors.accounts, request).await?;
     let stored = created.stored;
-    Ok(HttpResponse::Created().json(json!({
-        "id": stored.id,
-        "name": stored.name,
-        "token": created.secret,
-        "created_at": stored.created_at,
-        "expires_at": stored.expires_at,
-    })))
+    Ok(HttpResponse::Created().json(CreatedToken {
+        id: stored.id,
+        name: stored.name,
+        token: created.secret,
+        created_at: stored.created_at,
+        expires_at: stored.expires_at,
+    }))
 }
 
+/// The caller's API tokens, without their secrets.
+#[utoipa::path(
+    get,
+    path = "/api/tokens",
+    tag = "tokens",
+    operation_id = "list_tokens",
+    responses((status = 200, description = "The caller's tokens.", body = TokenList)),
+)]
 async fn list(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -94,9 +135,18 @@ async fn list(
         .into_iter()
         .map(TokenListing::from)
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "tokens": tokens })))
+    Ok(HttpResponse::Ok().json(TokenList { tokens }))
 }
 
+/// Revokes an API token.
+#[utoipa::path(
+    delete,
+    path = "/api/tokens/{id}",
+    tag = "tokens",
+    operation_id = "delete_token",
+    params(("id" = Uuid, Path, description = "The token's id")),
+    responses((status = 204, description = "The token no longer works.")),
+)]
 async fn delete(
     state: web::Data<AppState>,
     request_id: RequestId,

@@ -3,14 +3,15 @@
 //! anyone. The parameters are checked as the transform route checks them.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::actors::transformer::CheckTransformable;
 use crate::domain::transforms::{EXPIRES, TransformQuery};
 use crate::http::auth::Authenticated;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::shares::public_url;
 use crate::http::{AppState, ask};
 use crate::telemetry::RequestId;
@@ -24,19 +25,68 @@ const MAX_LIFETIME_SECS: i64 = 10 * 365 * 24 * 60 * 60;
 
 /// The transform's parameters as in its URL (numbers or strings), and how
 /// long the URL lasts (`"30d"`; none: for ever).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MintBody {
+    /// Width, 1 to `TRANSFORM_MAX_DIMENSION`.
+    #[schema(schema_with = number_or_text)]
     w: Option<Value>,
+    /// Height, 1 to `TRANSFORM_MAX_DIMENSION`.
+    #[schema(schema_with = number_or_text)]
     h: Option<Value>,
+    /// `contain` (the default), `cover`, `fill` or `inside`.
+    #[schema(schema_with = number_or_text)]
     fit: Option<Value>,
+    /// `jpeg`, `png`, `webp`, `avif`, `gif` or `auto`.
+    #[schema(schema_with = number_or_text)]
     fmt: Option<Value>,
+    /// Quality, 1 to 100.
+    #[schema(schema_with = number_or_text)]
     q: Option<Value>,
+    /// Device pixel ratio, 1 to 4.
+    #[schema(schema_with = number_or_text)]
     dpr: Option<Value>,
+    /// Gravity for `cover`: `center`, `attention`, `n`, `s`, `e`, `w`, `ne`, `nw`, `se`, `sw`.
+    #[schema(schema_with = number_or_text)]
     g: Option<Value>,
+    /// How long the URL works, such as `"30d"`; none: for ever.
     expires_in: Option<String>,
 }
 
+/// What a transform parameter of [`MintBody`] may be in the API's document:
+/// a number, or the text it has in a URL (or null, for none).
+fn number_or_text() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![
+            Type::Number,
+            Type::String,
+            Type::Null,
+        ]))
+        .build()
+}
+
+#[derive(Serialize, ToSchema)]
+struct TransformUrl {
+    /// `/t/{file_id}?...&sig=...`, which anyone may load.
+    url: String,
+}
+
+/// A signed URL to an image of the file at another size or format.
+#[utoipa::path(
+    post,
+    path = "/api/files/{id}/transform-url",
+    tag = "transforms",
+    operation_id = "transform_url",
+    params(("id" = Uuid, Path, description = "The image's file id")),
+    request_body = MintBody,
+    responses(
+        (status = 200, description = "The URL.", body = TransformUrl),
+        (status = 404, description = "`not_found`: no such file of yours, or transforms are off", body = ErrorBody),
+        (status = 415, description = "`unsupported_type`: the file is not an image", body = ErrorBody),
+        (status = 422, description = "`invalid_transform`", body = ErrorBody),
+    ),
+)]
 async fn mint(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -115,5 +165,5 @@ async fn mint(
     }
     url.append_pair("sig", &signature);
     let url = format!("{}?{}", public_url(&req, &state, &path), url.finish());
-    Ok(HttpResponse::Ok().json(json!({ "url": url })))
+    Ok(HttpResponse::Ok().json(TransformUrl { url }))
 }

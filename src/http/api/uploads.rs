@@ -13,10 +13,9 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use uuid::Uuid;
 
-use super::bodies::{FileBody, JobBody};
+use super::bodies::{FileAccepted, FileBody, JobBody};
 use super::pipe::pump_into;
 use crate::actors::catalog::files::FindFile;
 use crate::actors::ingest::{
@@ -25,7 +24,7 @@ use crate::actors::ingest::{
 };
 use crate::domain::tus::{self, Checksum, UploadMetadata};
 use crate::http::auth::Authenticated;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::{AppState, ask};
 use crate::telemetry::RequestId;
 
@@ -116,6 +115,20 @@ fn describe(mut response: HttpResponseBuilder, upload: &Resumable) -> HttpRespon
     response
 }
 
+/// What the server speaks of tus.
+#[utoipa::path(
+    options,
+    path = "/api/uploads",
+    tag = "uploads",
+    operation_id = "tus_options",
+    responses((status = 204, description = "The tus version, extensions, largest upload and checksum algorithms.",
+        headers(
+            ("Tus-Version" = String, description = "`1.0.0`"),
+            ("Tus-Extension" = String, description = "`creation,creation-with-upload,termination,expiration,checksum`"),
+            ("Tus-Max-Size" = u64, description = "The largest upload, in bytes"),
+            ("Tus-Checksum-Algorithm" = String, description = "`sha1,sha256`"),
+        ))),
+)]
 async fn options(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::NoContent()
         .insert_header(("Tus-Version", tus::VERSION))
@@ -125,6 +138,37 @@ async fn options(state: web::Data<AppState>) -> HttpResponse {
         .finish()
 }
 
+/// Creates an upload, optionally with its first chunk as the body
+/// (`Content-Type: application/offset+octet-stream`).
+#[utoipa::path(
+    post,
+    path = "/api/uploads",
+    tag = "uploads",
+    operation_id = "tus_create",
+    params(
+        ("Tus-Resumable" = String, Header, description = "`1.0.0`"),
+        ("Upload-Length" = u64, Header, description = "The file's size in bytes"),
+        ("Upload-Metadata" = Option<String>, Header, description = "tus metadata: `filename`, and optionally `processors` and `options`, each base64"),
+        ("Upload-Checksum" = Option<String>, Header, description = "`sha1 <base64>` or `sha256 <base64>` of the first chunk"),
+    ),
+    request_body(content = Option<Vec<u8>>, content_type = "application/offset+octet-stream",
+        description = "The first chunk (creation-with-upload), or nothing"),
+    responses(
+        (status = 201, description = "The upload; with a first chunk, its new offset.",
+            headers(
+                ("Location" = String, description = "`/api/uploads/{id}`"),
+                ("Upload-Expires" = String, description = "When an unfinished upload is dropped"),
+                ("Upload-Offset" = Option<u64>, description = "With a first chunk: the bytes stored"),
+            )),
+        (status = 400, description = "`invalid_header`, `invalid_metadata`, `invalid_checksum`, `past_upload_length`, \
+            `invalid_body`", body = ErrorBody),
+        (status = 412, description = "`unsupported_tus_version`", body = ErrorBody),
+        (status = 413, description = "`file_too_large`, `quota_exceeded`", body = ErrorBody),
+        (status = 415, description = "`unsupported_type`", body = ErrorBody),
+        (status = 422, description = "`invalid_processors`, `invalid_options`", body = ErrorBody),
+        (status = 460, description = "`checksum_mismatch`: the chunk does not have the digest sent", body = ErrorBody),
+    ),
+)]
 async fn create(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -179,6 +223,24 @@ async fn create(
     Ok(response.finish())
 }
 
+/// How much of the upload the server has.
+#[utoipa::path(
+    head,
+    path = "/api/uploads/{id}",
+    tag = "uploads",
+    operation_id = "tus_offset",
+    params(("id" = Uuid, Path, description = "The upload's id"), ("Tus-Resumable" = String, Header, description = "`1.0.0`")),
+    responses(
+        (status = 200, description = "The offset to send from.",
+            headers(
+                ("Upload-Offset" = u64, description = "Bytes stored"),
+                ("Upload-Length" = u64, description = "The file's size"),
+                ("Upload-Expires" = String, description = "When an unfinished upload is dropped"),
+                ("Kiln-File-Id" = Option<String>, description = "Once complete: the file it became"),
+            )),
+        (status = 412, description = "`unsupported_tus_version`", body = ErrorBody),
+    ),
+)]
 async fn head(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -200,6 +262,38 @@ async fn head(
     Ok(response.finish())
 }
 
+/// Appends a chunk at `Upload-Offset`; the chunk that completes the upload
+/// also makes the file.
+#[utoipa::path(
+    patch,
+    path = "/api/uploads/{id}",
+    tag = "uploads",
+    operation_id = "tus_append",
+    params(
+        ("id" = Uuid, Path, description = "The upload's id"),
+        ("Tus-Resumable" = String, Header, description = "`1.0.0`"),
+        ("Upload-Offset" = u64, Header, description = "Where the chunk goes: the offset the server has"),
+        ("Upload-Checksum" = Option<String>, Header, description = "`sha1 <base64>` or `sha256 <base64>` of the chunk"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    responses(
+        (status = 204, description = "Stored.",
+            headers(
+                ("Upload-Offset" = u64, description = "The new offset"),
+                ("Upload-Expires" = String, description = "When an unfinished upload is dropped"),
+                ("Kiln-File-Id" = Option<String>, description = "When this chunk completed the upload: the file it became"),
+            )),
+        (status = 400, description = "`invalid_header`, `invalid_checksum`, `past_upload_length`, `invalid_body`", body = ErrorBody),
+        (status = 409, description = "`offset_mismatch`: the server has another offset; `upload_complete`", body = ErrorBody),
+        (status = 412, description = "`unsupported_tus_version`", body = ErrorBody),
+        (status = 413, description = "`file_too_large`, `quota_exceeded`", body = ErrorBody),
+        (status = 415, description = "`unsupported_type`: the body is not `application/offset+octet-stream`, \
+            or the completed file is of a type Kiln does not take", body = ErrorBody),
+        (status = 422, description = "`invalid_processors`, `invalid_options`", body = ErrorBody),
+        (status = 423, description = "`locked`: another request is writing to this upload; retry shortly", body = ErrorBody),
+        (status = 460, description = "`checksum_mismatch`", body = ErrorBody),
+    ),
+)]
 async fn append(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -234,6 +328,18 @@ async fn append(
     Ok(describe(HttpResponse::NoContent(), &upload).finish())
 }
 
+/// Drops an unfinished upload and what it stored.
+#[utoipa::path(
+    delete,
+    path = "/api/uploads/{id}",
+    tag = "uploads",
+    operation_id = "tus_terminate",
+    params(("id" = Uuid, Path, description = "The upload's id"), ("Tus-Resumable" = String, Header, description = "`1.0.0`")),
+    responses(
+        (status = 204, description = "The upload and what it stored are gone (a file it became stays)."),
+        (status = 412, description = "`unsupported_tus_version`", body = ErrorBody),
+    ),
+)]
 async fn terminate(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -252,6 +358,17 @@ async fn terminate(
 }
 
 /// The file a finished upload became, with its jobs, as `/api/upload` answers.
+#[utoipa::path(
+    get,
+    path = "/api/uploads/{id}",
+    tag = "uploads",
+    operation_id = "tus_file",
+    params(("id" = Uuid, Path, description = "The upload's id")),
+    responses(
+        (status = 200, description = "The file and its jobs.", body = FileAccepted),
+        (status = 409, description = "`upload_incomplete`: bytes are still missing", body = ErrorBody),
+    ),
+)]
 async fn show(
     state: web::Data<AppState>,
     request_id: RequestId,
@@ -283,7 +400,8 @@ async fn show(
     )
     .await?
     .ok_or(ApiError::NotFound("file"))?;
-    let jobs: Vec<JobBody> = details.jobs.into_iter().map(JobBody::from).collect();
-    Ok(HttpResponse::build(StatusCode::OK)
-        .json(json!({ "file": FileBody::from(details.file), "jobs": jobs })))
+    Ok(HttpResponse::build(StatusCode::OK).json(FileAccepted {
+        file: FileBody::from(details.file),
+        jobs: details.jobs.into_iter().map(JobBody::from).collect(),
+    }))
 }

@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, web};
 use crate::http::error::ApiError;
 
 /// Name, content type and bytes of each asset.
-const ASSETS: [(&str, &str, &str); 5] = [
+const ASSETS: [(&str, &str, &str); 8] = [
     (
         "kiln.css",
         "text/css; charset=utf-8",
@@ -31,6 +31,23 @@ const ASSETS: [(&str, &str, &str); 5] = [
         "tus.min.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../templates/static/vendor/tus.min.js"),
+    ),
+    (
+        // Swagger UI (its bundle and stylesheet) and what starts it: the API
+        // reference page, /api/docs.
+        "swagger-ui-bundle.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../templates/static/vendor/swagger-ui-bundle.js"),
+    ),
+    (
+        "swagger-ui.css",
+        "text/css; charset=utf-8",
+        include_str!("../../../templates/static/vendor/swagger-ui.css"),
+    ),
+    (
+        "api-docs.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../templates/static/api-docs.js"),
     ),
     (
         "logo.svg",

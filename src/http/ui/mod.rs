@@ -62,6 +62,7 @@ static TEMPLATES: LazyLock<Result<tera::Tera, tera::Error>> = LazyLock::new(|| {
         "pages/file.html",
         "pages/files/macros.html",
         "pages/share.html",
+        "pages/api_docs.html",
     ])?;
     Ok(tera)
 });
@@ -464,6 +465,15 @@ impl ResponseError for UiError {
         add_page_headers(response.headers_mut(), None);
         response
     }
+}
+
+/// `GET /api/docs`: the API reference, for anyone; a signed-in browser's
+/// "Try it out" requests go with its session.
+pub(crate) async fn api_docs(
+    req: HttpRequest,
+    viewer: super::session::MaybeSignedIn,
+) -> Result<HttpResponse, UiError> {
+    Page::new("pages/api_docs.html").render(&req, viewer.0.as_ref())
 }
 
 // ---- security headers and cross-site refusal ---------------------------------------
