@@ -60,6 +60,8 @@ async fn run(program: &Path, args: &[&str]) -> (bool, String) {
         // Read by schemathesis only: tus chunks' media type.
         .env("PYTHONPATH", hooks)
         .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
+        // Where schemathesis would keep its reports: nowhere in the checkout.
+        .current_dir(std::env::temp_dir())
         .kill_on_drop(true)
         .output()
         .await
@@ -207,6 +209,10 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
             "--workers",
             "2",
             "--no-color",
+            // Nothing kept between runs: each run explores afresh, and prints
+            // the seed that replays it (`--seed`).
+            "--generation-database",
+            "none",
         ],
     )
     .await;
