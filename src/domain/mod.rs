@@ -5,11 +5,11 @@
 
 mod client_address;
 pub mod delivery;
-mod display_name;
+pub mod display_name;
 mod email;
 pub mod file_names;
 pub mod jobs;
-mod password;
+pub mod password;
 pub mod quota;
 pub mod requests;
 pub mod shares;

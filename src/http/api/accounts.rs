@@ -9,6 +9,8 @@ use super::UserBody;
 use crate::actors::accounts::{Register, SignIn, SignedInAccount};
 use crate::actors::catalog::accounts::{FindUsage, FindUser};
 use crate::actors::catalog::sessions::RevokeAccessToken;
+use crate::domain::display_name::MAX_NAME_CHARS;
+use crate::domain::password;
 use crate::domain::quota::Usage;
 use crate::http::auth::{Authenticated, Credential};
 use crate::http::error::{ApiError, ErrorBody};
@@ -25,11 +27,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[derive(Deserialize, ToSchema)]
 struct RegisterBody {
+    #[schema(format = Email)]
     email: String,
-    /// At least 10 characters, and not a guessable one.
+    /// 8 to 128 characters, and not a guessable one.
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
+    /// 1 to 100 printable characters.
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
 }
+
+// The lengths the document gives are the rules' own.
+const _: () = assert!(password::MIN_CHARS == 8 && password::MAX_CHARS == 128);
+const _: () = assert!(MAX_NAME_CHARS == 100);
 
 /// An account, as registering and `/api/me` answer.
 #[derive(Serialize, ToSchema)]
@@ -77,6 +87,7 @@ async fn register(
 
 #[derive(Deserialize, ToSchema)]
 struct LoginBody {
+    #[schema(format = Email)]
     email: String,
     password: String,
 }

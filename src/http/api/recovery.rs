@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[derive(Deserialize, ToSchema)]
 struct ForgotBody {
+    #[schema(format = Email)]
     email: String,
 }
 
@@ -64,6 +65,8 @@ async fn forgot_password(
 struct ResetBody {
     /// The token from the mailed link.
     token: String,
+    /// The new password: 8 to 128 characters, and not a guessable one.
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
 }
 
