@@ -44,6 +44,7 @@ AIOSMTPD_VERSION=1.4.6
 TUSPY_VERSION=1.1.0
 SCHEMATHESIS_VERSION=4.32.5
 OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
+STANDARDWEBHOOKS_VERSION=1.3.0
 TEST_VENV=$ROOT/target/test-venv
 
 # Everything that could point the app or the tests at a service.
@@ -83,13 +84,15 @@ wait_for() {
 # The tests' Python packages, pinned, in a virtualenv of their own (installed
 # once): aiosmtpd, the SMTP server that receives Kiln's mail; tuspy, a tus
 # client that uploads to /api/uploads; openapi-spec-validator, which checks
-# /api/openapi.json; and schemathesis, which holds the API to that document.
+# /api/openapi.json; schemathesis, which holds the API to that document; and
+# standardwebhooks, with which the tests' receiver checks webhook signatures.
 ensure_test_venv() {
     local python=$TEST_VENV/bin/python
     local packages=(
         "aiosmtpd==$AIOSMTPD_VERSION" "tuspy==$TUSPY_VERSION"
         "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
         "schemathesis==$SCHEMATHESIS_VERSION"
+        "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
     )
     if [[ -x $python ]] && "$python" -c "
 import sys, importlib.metadata as m

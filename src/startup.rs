@@ -27,6 +27,8 @@ use crate::actors::processors::ChildCommand;
 use crate::actors::reader::Drain;
 use crate::actors::storage::Storage;
 use crate::actors::supervisor::{GraphResources, PipelineSettings, RedisResources, Supervisor};
+use crate::actors::webhooks::CourierSettings;
+use crate::actors::webhooks::client::DeliveryClient;
 use crate::auth::jwt::JwtKeys;
 use crate::config::{Config, JwtSecret, RedisConfig};
 use crate::domain::transforms::TransformKey;
@@ -156,6 +158,17 @@ impl Application {
                 limits: config.limits(),
                 child: processor_command(&config)?,
                 transforms: role.serves_http().then(|| config.transforms.clone()),
+                webhooks: match role.runs_jobs() {
+                    true => Some(CourierSettings {
+                        client: DeliveryClient::new(
+                            config.webhooks.timeout,
+                            config.webhooks.allow_private_networks,
+                        )
+                        .context("cannot make the webhook delivery client")?,
+                        config: config.webhooks.clone(),
+                    }),
+                    false => None,
+                },
             },
         });
 

@@ -29,6 +29,7 @@ mod m20261204_000016_create_transforms;
 mod m20261204_000017_add_users_quota;
 mod m20261204_000018_add_files_dedup;
 mod m20261205_000019_create_uploads;
+mod m20261205_000020_create_webhooks;
 
 /// Runs Kiln's migrations; `up` applies them in this order, `down` in reverse.
 pub struct Migrator;
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000017_add_users_quota::Migration),
             Box::new(m20261204_000018_add_files_dedup::Migration),
             Box::new(m20261205_000019_create_uploads::Migration),
+            Box::new(m20261205_000020_create_webhooks::Migration),
         ]
     }
 }

@@ -37,7 +37,7 @@ enum Adds {
 }
 
 /// What the later migrations add, oldest first.
-const LATER: [Adds; 9] = [
+const LATER: [Adds; 10] = [
     Adds::Column("users", "token_generation"),
     Adds::Column("users", "disabled_at"),
     Adds::Column("file_variants", "sha256"),
@@ -47,6 +47,7 @@ const LATER: [Adds; 9] = [
     Adds::Column("users", "quota_unlimited"),
     Adds::Column("files", "purge_started_at"),
     Adds::Table("uploads"),
+    Adds::Table("webhooks"),
 ];
 
 async fn is_there(db: &DatabaseConnection, adds: Adds) -> bool {

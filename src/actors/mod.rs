@@ -17,6 +17,7 @@
 //!   before they run, and says when to refuse (in Redis when scaled out);
 //! - [`mailer`] sends account mail (SMTP, or `.eml` files on the embedded default);
 //! - [`redis`] owns Redis's connections, when `REDIS_URL` is set;
+//! - [`webhooks`] (the Courier) sends webhook deliveries from the outbox;
 //! - [`retention`] purges files older than `FILE_RETENTION`, when it is set,
 //!   and resumable uploads past `UPLOAD_EXPIRY`;
 //!
@@ -42,6 +43,7 @@ pub mod runner;
 pub mod storage;
 pub mod supervisor;
 pub mod transformer;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -19,7 +19,8 @@
 //!    ├─ pipeline   MAX_UPLOAD_SIZE, ALLOWED_EXTRA_TYPES, WORKER_CONCURRENCY,
 //!    │             JOB_TIMEOUT, MAX_RETRIES, MAX_IMAGE_PIXELS, PDFIUM_LIBRARY,
 //!    │             PROCESSOR_*, RECONCILE_INTERVAL, REQUEUE_AFTER
-//!    └─ transforms TRANSFORM_*
+//!    ├─ transforms TRANSFORM_*
+//!    └─ webhooks   WEBHOOK_*
 //! ```
 
 mod auth;
@@ -29,6 +30,7 @@ mod mail;
 mod oauth;
 mod pipeline;
 mod transforms;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -43,6 +45,7 @@ pub use mail::{MailConfig, MailTransport, SmtpConfig, SmtpTls};
 pub use oauth::{OAuthConfig, OAuthProviderConfig};
 pub use pipeline::{DEFAULT_PROCESSOR_MEMORY_LIMIT, ProcessorConfig};
 pub use transforms::TransformConfig;
+pub use webhooks::WebhookConfig;
 
 use crate::domain::TrustedProxies;
 use crate::domain::quota::QuotaDefaults;
@@ -104,6 +107,8 @@ pub struct Config {
     /// `UPLOAD_EXPIRY`: a resumable upload unfinished this long after its
     /// creation is deleted with its bytes.
     pub upload_expiry: Duration,
+    /// Webhook deliveries (`WEBHOOK_*`).
+    pub webhooks: WebhookConfig,
     pub log: LogConfig,
     /// Run pending migrations when `serve`, `api` or `worker` starts.
     pub auto_migrate: bool,
@@ -214,6 +219,7 @@ impl Config {
             upload_expiry: env
                 .duration("UPLOAD_EXPIRY")?
                 .unwrap_or(Duration::from_secs(24 * 60 * 60)),
+            webhooks: webhooks::read(&env)?,
             log,
             auto_migrate: env.flag("AUTO_MIGRATE")?.unwrap_or(true),
             shutdown_timeout: env

@@ -19,6 +19,7 @@ mod token_name;
 pub mod transforms;
 pub mod tus;
 mod upload_type;
+pub mod webhooks;
 
 pub use client_address::{TrustedProxies, counted_as};
 pub use display_name::DisplayName;

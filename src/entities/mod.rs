@@ -21,3 +21,5 @@ pub mod sessions;
 pub mod transforms;
 pub mod uploads;
 pub mod users;
+pub mod webhook_deliveries;
+pub mod webhooks;

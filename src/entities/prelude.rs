@@ -13,3 +13,5 @@ pub use super::sessions::Entity as Sessions;
 pub use super::transforms::Entity as Transforms;
 pub use super::uploads::Entity as Uploads;
 pub use super::users::Entity as Users;
+pub use super::webhook_deliveries::Entity as WebhookDeliveries;
+pub use super::webhooks::Entity as Webhooks;

@@ -51,6 +51,9 @@ const TRANSFORMS_MADE: &str = "kiln_transforms_made_total";
 const TRANSFORM_DURATION: &str = "kiln_transform_duration_seconds";
 const TRANSFORM_EVICTIONS: &str = "kiln_transform_cache_evictions_total";
 const FILES_EXPIRED: &str = "kiln_files_expired_total";
+const WEBHOOK_DELIVERIES: &str = "kiln_webhook_deliveries_total";
+const WEBHOOK_PENDING: &str = "kiln_webhook_deliveries_pending";
+const WEBHOOK_OLDEST_PENDING: &str = "kiln_webhook_oldest_pending_age_seconds";
 const CONNECTIONS: &str = "kiln_pool_connections";
 const CONNECTIONS_MAX: &str = "kiln_pool_max_connections";
 
@@ -225,6 +228,19 @@ fn describe() {
         FILES_EXPIRED,
         "Files purged by this process for being older than FILE_RETENTION"
     );
+    describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "Webhook delivery attempts made by this process, by outcome (delivered, retried, failed: given up and the endpoint disabled)"
+    );
+    describe_gauge!(
+        WEBHOOK_PENDING,
+        "Webhook deliveries waiting to go out (the outbox, from the database)"
+    );
+    describe_gauge!(
+        WEBHOOK_OLDEST_PENDING,
+        Unit::Seconds,
+        "How long the oldest pending webhook delivery has waited since its event (0 when none waits)"
+    );
     describe_gauge!(
         CONNECTIONS,
         "Open connections of this process's pools, by pool (database, redis) and state (busy, idle)"
@@ -327,6 +343,17 @@ pub fn transforms_evicted(count: u64) {
 
 pub fn file_expired() {
     counter!(FILES_EXPIRED).increment(1);
+}
+
+/// One webhook delivery attempt: `delivered`, `retried` or `failed`.
+pub fn webhook_attempt(outcome: &'static str) {
+    counter!(WEBHOOK_DELIVERIES, "outcome" => outcome).increment(1);
+}
+
+/// The outbox's depth at a scrape.
+pub fn record_outbox(pending: u64, oldest_pending_seconds: f64) {
+    gauge!(WEBHOOK_PENDING).set(pending as f64);
+    gauge!(WEBHOOK_OLDEST_PENDING).set(oldest_pending_seconds);
 }
 
 /// This worker's processor slots (and, so the series exists before the first

@@ -41,3 +41,4 @@ mod web_accounts;
 mod web_admin;
 mod web_files;
 mod web_settings;
+mod webhooks;

@@ -16,7 +16,7 @@ use crate::support::servers::test_python;
 
 /// Every route of `shared/API.md` under `/api`, as (method, path): each must
 /// be in the document.
-const CONTRACT: [(&str, &str); 32] = [
+const CONTRACT: [(&str, &str); 37] = [
     ("post", "/api/auth/register"),
     ("post", "/api/auth/login"),
     ("post", "/api/auth/logout"),
@@ -49,6 +49,11 @@ const CONTRACT: [(&str, &str); 32] = [
     ("patch", "/api/uploads/{id}"),
     ("delete", "/api/uploads/{id}"),
     ("get", "/api/uploads/{id}"),
+    ("post", "/api/webhooks"),
+    ("get", "/api/webhooks"),
+    ("delete", "/api/webhooks/{id}"),
+    ("get", "/api/webhooks/{id}/deliveries"),
+    ("post", "/api/webhooks/{id}/test"),
 ];
 
 /// Runs `program` with `args` (asynchronously: the app under test runs on this

@@ -29,6 +29,9 @@
 //!   their file.
 //! - [`uploads`]: `uploads`: resumable (tus) uploads in progress, each holding
 //!   a reservation of its owner's quota until it becomes a file or goes.
+//! - [`webhooks`]: `webhooks` and `webhook_deliveries`: the endpoints a user
+//!   subscribes to events, and the outbox of deliveries to them, written in
+//!   the transaction that records each event.
 //! - [`admin`]: the operator's (`kiln user|jobs|files|storage`) and the
 //!   administrators' messages, which reach across every user.
 //!
@@ -62,6 +65,7 @@ pub mod sessions;
 pub mod shares;
 pub mod transforms;
 pub mod uploads;
+pub mod webhooks;
 
 pub use records::{File, Job, User, Variant};
 

@@ -16,7 +16,7 @@ use url::Url;
 use uuid::Uuid;
 
 use super::MailerError;
-use super::messages::SendLinkMail;
+use super::messages::{SendLinkMail, SendWebhookDisabledMail};
 use crate::auth::link_token::LinkPurpose;
 
 pub(super) struct Composer {
@@ -45,8 +45,8 @@ fn wording(purpose: LinkPurpose) -> Wording {
     }
 }
 
-/// `{base}/{page}?token=…`, keeping any path `base` has (Kiln behind a prefix).
-fn link(base: &Url, page: &str, token: &str) -> Url {
+/// `{base}/{page}`, keeping any path `base` has (Kiln behind a prefix).
+fn page_url(base: &Url, page: &str) -> Url {
     let mut url = base.clone();
     url.set_query(None);
     url.set_fragment(None);
@@ -55,15 +55,29 @@ fn link(base: &Url, page: &str, token: &str) -> Url {
     if let Ok(mut segments) = url.path_segments_mut() {
         segments.pop_if_empty().push(page);
     }
+    url
+}
+
+/// `{base}/{page}?token=…`.
+fn link(base: &Url, page: &str, token: &str) -> Url {
+    let mut url = page_url(base, page);
     url.query_pairs_mut().append_pair("token", token);
     url
 }
 
-/// "1 hour", "24 hours": how long a link works, for people.
+/// "1 hour", "24 hours", "3 days": a duration, for people, in its largest
+/// whole unit (days only from two of them).
 fn spoken(duration: std::time::Duration) -> String {
-    match duration.as_secs() / 3600 {
-        1 => "1 hour".into(),
-        hours => format!("{hours} hours"),
+    let secs = duration.as_secs();
+    let (count, unit) = match secs {
+        _ if secs >= 2 * 86_400 => (secs / 86_400, "day"),
+        3600.. => (secs / 3600, "hour"),
+        60.. => (secs / 60, "minute"),
+        _ => (secs, "second"),
+    };
+    match count {
+        1 => format!("1 {unit}"),
+        _ => format!("{count} {unit}s"),
     }
 }
 
@@ -110,6 +124,14 @@ impl Composer {
                 "mail/reset_password.html",
                 include_str!("../../../templates/mail/reset_password.html"),
             ),
+            (
+                "mail/webhook_disabled.txt",
+                include_str!("../../../templates/mail/webhook_disabled.txt"),
+            ),
+            (
+                "mail/webhook_disabled.html",
+                include_str!("../../../templates/mail/webhook_disabled.html"),
+            ),
         ])?;
         Ok(Self {
             from,
@@ -136,17 +158,46 @@ impl Composer {
                 .render(&name, &context)
                 .map_err(MailerError::Template)
         };
-        let text = render("txt")?;
-        let html = render("html")?;
-
         let to = Mailbox::new(
             name.map(str::to_string),
             mail.email.parse().map_err(MailerError::Recipient)?,
         );
+        self.message(to, wording.subject, render("txt")?, render("html")?)
+    }
+
+    /// The mail telling an endpoint's owner that Kiln disabled it.
+    pub(super) fn compose_webhook_disabled(
+        &self,
+        mail: &SendWebhookDisabledMail,
+    ) -> Result<Message, MailerError> {
+        let subject = "Your Kiln webhook endpoint was disabled";
+        let mut context = tera::Context::new();
+        context.insert("subject", subject);
+        context.insert("url", &mail.url);
+        context.insert("gave_up_after", &spoken(mail.gave_up_after));
+        context.insert("settings", page_url(&self.base_url, "settings").as_str());
+        context.insert("site", self.base_url.host_str().unwrap_or("Kiln"));
+        let render = |extension: &str| {
+            self.templates
+                .render(&format!("mail/webhook_disabled.{extension}"), &context)
+                .map_err(MailerError::Template)
+        };
+        let to = Mailbox::new(None, mail.email.parse().map_err(MailerError::Recipient)?);
+        self.message(to, subject, render("txt")?, render("html")?)
+    }
+
+    /// A message from Kiln to `to`, in plain text with an HTML alternative.
+    fn message(
+        &self,
+        to: Mailbox,
+        subject: &str,
+        text: String,
+        html: String,
+    ) -> Result<Message, MailerError> {
         Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(wording.subject)
+            .subject(subject)
             .message_id(Some(format!(
                 "<{}@{}>",
                 Uuid::new_v4().simple(),

@@ -10,7 +10,7 @@ use lettre::address::Envelope;
 use tracing::{Instrument, info_span};
 use uuid::Uuid;
 
-use super::messages::SendLinkMail;
+use super::messages::{SendLinkMail, SendWebhookDisabledMail};
 use super::{Mailer, MailerError, Transport};
 use crate::error_chain;
 
@@ -116,14 +116,33 @@ impl Handler<SendLinkMail> for Mailer {
             kind = msg.purpose.as_str(),
         );
         let message = span.in_scope(|| self.composer.compose(&msg))?;
+        self.queue(message, msg.purpose.as_str(), span);
+        Ok(())
+    }
+}
+
+impl Mailer {
+    /// Delivers `message` on the Mailer's own thread, apart from its mailbox:
+    /// the reply says "queued", and a retrying delivery never holds up the
+    /// next message.
+    fn queue(&self, message: lettre::Message, kind: &'static str, span: tracing::Span) {
         let delivery = Delivery {
             envelope: message.envelope().clone(),
             bytes: message.formatted(),
-            kind: msg.purpose.as_str(),
+            kind,
         };
-        // On the Mailer's own thread, apart from its mailbox: the reply says
-        // "queued", and a retrying delivery never holds up the next message.
         actix_rt::spawn(deliver(self.transport.clone(), delivery).instrument(span));
+    }
+}
+
+impl Handler<SendWebhookDisabledMail> for Mailer {
+    type Result = Result<(), MailerError>;
+
+    fn handle(&mut self, msg: SendWebhookDisabledMail, _: &mut Self::Context) -> Self::Result {
+        let kind = "webhook_disabled";
+        let span = info_span!("mailer.send", request_id = %msg.request_id, kind);
+        let message = span.in_scope(|| self.composer.compose_webhook_disabled(&msg))?;
+        self.queue(message, kind, span);
         Ok(())
     }
 }

@@ -26,3 +26,17 @@ pub struct SendLinkMail {
     /// The token the link carries; it goes into the mail and nowhere else.
     pub token: SecretString,
 }
+
+/// Tells a user that Kiln gave up on one of their webhook endpoints and
+/// disabled it. Replies once the message is composed and queued.
+#[derive(Message)]
+#[rtype(result = "Result<(), MailerError>")]
+pub struct SendWebhookDisabledMail {
+    pub request_id: RequestId,
+    /// The owner's address (verified: only such accounts add endpoints).
+    pub email: String,
+    /// The endpoint's URL.
+    pub url: String,
+    /// How long deliveries failed before Kiln gave up (`WEBHOOK_GIVE_UP_AFTER`).
+    pub gave_up_after: std::time::Duration,
+}

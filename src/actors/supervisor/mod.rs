@@ -46,6 +46,7 @@ use crate::actors::retention::Retention;
 use crate::actors::runner::{Attempts, JobRunner, lease_for};
 use crate::actors::storage::Storage;
 use crate::actors::transformer::{TransformSettings, Transformer};
+use crate::actors::webhooks::{Courier, CourierSettings};
 use crate::config::{OAuthConfig, RateLimits, TransformConfig};
 use crate::domain::quota::QuotaDefaults;
 use crate::processing::Limits;
@@ -101,6 +102,8 @@ pub struct PipelineSettings {
     pub child: ChildCommand,
     /// Present on processes that serve HTTP: how they make transforms.
     pub transforms: Option<TransformConfig>,
+    /// Present on processes that run jobs: how they send webhook deliveries.
+    pub webhooks: Option<CourierSettings>,
 }
 
 /// The resources the children will own, opened by start-up.
@@ -321,6 +324,10 @@ impl Supervisor {
             pipeline.reconcile_interval,
         );
         actix::Supervisor::start(move |_| retention);
+        if let Some(settings) = pipeline.webhooks.clone() {
+            let (catalog, mailer) = (catalog.clone(), mailer.clone());
+            actix::Supervisor::start(move |_| Courier::new(catalog, mailer, settings));
+        }
 
         let supervisor = Supervisor {
             catalog: catalog.clone(),

@@ -1,7 +1,8 @@
 //! The queue gauges of `/metrics`, measured when scraped: jobs by status and
 //! the oldest runnable job's wait from the database (the truth, the same from
 //! every process), and the transport's backlog from the Dispatcher; with them,
-//! this process's database and Redis connection pools.
+//! this process's database and Redis connection pools, and the webhook
+//! outbox's depth.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use actix::{Handler, Message, ResponseFuture};
 use chrono::Utc;
 
 use super::Supervisor;
+use crate::actors::catalog::webhooks::MeasureOutbox;
 use crate::actors::catalog::{self, jobs::MeasureJobs};
 use crate::actors::dispatcher::MeasureBacklog;
 use crate::actors::redis;
@@ -51,7 +53,19 @@ impl Handler<MeasureQueue> for Supervisor {
                     None => None,
                 }
             };
-            let (jobs, backlog) = tokio::join!(jobs, backlog);
+            let outbox = tokio::time::timeout(MEASURE_TIMEOUT, catalog.send(MeasureOutbox));
+            let (jobs, backlog, outbox) = tokio::join!(jobs, backlog, outbox);
+            match outbox {
+                Ok(Ok(Ok(depth))) => {
+                    metrics::record_outbox(depth.pending, depth.oldest_pending_seconds)
+                }
+                Ok(Ok(Err(err))) => {
+                    tracing::warn!(error = %crate::error_chain(&err), "cannot measure the webhook outbox for /metrics")
+                }
+                _ => tracing::warn!(
+                    "the catalog did not measure the webhook outbox in time for /metrics"
+                ),
+            }
             let mut snapshot = QueueSnapshot::default();
             match jobs {
                 Ok(Ok(Ok(counts))) => {

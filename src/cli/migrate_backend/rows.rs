@@ -29,7 +29,8 @@ use crate::cli::admin::progress::Progress;
 use crate::domain::jobs::JobStatus;
 use crate::entities::{
     api_tokens, email_verifications, file_shares, file_variants, files, oauth_accounts,
-    password_resets, processing_jobs, revoked_tokens, sessions, users,
+    password_resets, processing_jobs, revoked_tokens, sessions, users, webhook_deliveries,
+    webhooks,
 };
 
 /// A table's rows, as copied.
@@ -49,7 +50,7 @@ pub struct Table {
 }
 
 /// Every Kiln table, each after the tables its foreign keys point at.
-pub fn tables() -> [Table; 11] {
+pub fn tables() -> [Table; 13] {
     [
         table::<users::Entity>(),
         table::<sessions::Entity>(),
@@ -62,6 +63,8 @@ pub fn tables() -> [Table; 11] {
         table::<processing_jobs::Entity>(),
         table::<password_resets::Entity>(),
         table::<email_verifications::Entity>(),
+        table::<webhooks::Entity>(),
+        table::<webhook_deliveries::Entity>(),
     ]
 }
 
@@ -89,6 +92,16 @@ impl CopiedTable for file_variants::Entity {}
 impl CopiedTable for file_shares::Entity {}
 impl CopiedTable for password_resets::Entity {}
 impl CopiedTable for email_verifications::Entity {}
+impl CopiedTable for webhooks::Entity {}
+
+/// A delivery the stopped source was sending arrives due, with no lease: it
+/// goes out again (receivers dedupe on its id).
+impl CopiedTable for webhook_deliveries::Entity {
+    fn adjust(mut delivery: webhook_deliveries::Model) -> webhook_deliveries::Model {
+        delivery.leased_until = None;
+        delivery
+    }
+}
 
 /// A job the stopped source was running arrives queued, with no lease: its
 /// worker is gone for good. The source check lets only expired leases through,

@@ -1,7 +1,7 @@
 //! The JSON API under `/api`, as `shared/API.md` specifies it.
 
 mod accounts;
-mod bodies;
+pub(crate) mod bodies;
 mod events;
 mod files;
 mod jobs;
@@ -13,6 +13,7 @@ mod tokens;
 mod transforms;
 pub(crate) mod upload_form;
 mod uploads;
+mod webhooks;
 
 #[cfg(feature = "fuzzing")]
 pub use upload_form::fuzzing::upload_form as fuzz_upload_form;
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(transforms::configure)
         .configure(events::configure)
         .configure(jobs::configure)
+        .configure(webhooks::configure)
         .configure(openapi::configure);
 }
 

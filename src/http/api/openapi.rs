@@ -18,7 +18,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Ref, ResponseBuilder, SecurityRequirement};
 use utoipa::{Modify, OpenApi};
 
-use super::{accounts, events, files, jobs, recovery, shares, tokens, transforms, uploads};
+use super::{
+    accounts, events, files, jobs, recovery, shares, tokens, transforms, uploads, webhooks,
+};
 use crate::actors::events::StatusEvent;
 use crate::http::AppState;
 use crate::http::error::ErrorBody;
@@ -64,6 +66,11 @@ use crate::http::session::cookie_name;
         events::user_events,
         jobs::show,
         jobs::retry,
+        webhooks::create,
+        webhooks::list,
+        webhooks::delete,
+        webhooks::deliveries,
+        webhooks::send_test,
     ),
     components(schemas(ErrorBody, StatusEvent)),
     tags(
@@ -75,6 +82,7 @@ use crate::http::session::cookie_name;
         (name = "transforms", description = "Images resized on request, from signed URLs"),
         (name = "events", description = "Server-sent events of job and file changes"),
         (name = "jobs", description = "Processing jobs"),
+        (name = "webhooks", description = "Endpoints Kiln POSTs events to, signed as Standard Webhooks"),
     ),
 )]
 struct ApiDoc;

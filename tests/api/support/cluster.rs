@@ -118,6 +118,11 @@ impl Cluster {
         response.json().await.unwrap()
     }
 
+    /// Runs `sql` on the cluster's database (to set up what the API cannot).
+    pub async fn execute(&self, sql: &str) {
+        self.db.execute_unprepared(sql).await.unwrap();
+    }
+
     /// The number `sql` (a `SELECT COUNT(*) ...`) counts in the cluster's database.
     pub async fn count(&self, sql: &str) -> i64 {
         let row = self

@@ -461,3 +461,75 @@ pub fn serve_page(html: String) -> String {
     });
     format!("http://127.0.0.1:{port}/")
 }
+
+/// A webhook endpoint of this test's own on loopback
+/// (`support/webhook_receiver.py`): it checks each delivery's signature with
+/// the `standardwebhooks` library and records what it received.
+pub struct WebhookReceiver {
+    server: ServerProcess,
+    dir: tempfile::TempDir,
+}
+
+/// How a [`WebhookReceiver`] answers.
+#[derive(Default)]
+pub struct Answers {
+    /// Requests answered 500 before it answers 204.
+    pub fail_first: usize,
+    /// How long it waits before each answer.
+    pub delay: Duration,
+}
+
+impl WebhookReceiver {
+    pub async fn start(answers: Answers) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/support/webhook_receiver.py");
+        let mut server = ServerProcess::new();
+        let mut command = Command::new(test_python());
+        command
+            .arg(script)
+            .arg(server.port.to_string())
+            .arg(dir.path().join("deliveries.jsonl"))
+            .arg(dir.path().join("secret"))
+            .args(["--fail-first", &answers.fail_first.to_string()])
+            .args(["--delay", &answers.delay.as_secs_f64().to_string()]);
+        let what = "the webhook receiver (it needs standardwebhooks, which scripts/test.sh \
+                    installs into target/test-venv)";
+        server
+            .run(command, what, Some(&dir.path().join("receiver.log")))
+            .await;
+        Self { server, dir }
+    }
+
+    /// The endpoint's URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hooks/kiln", self.server.port)
+    }
+
+    /// The endpoint's signing secret, as Kiln showed it once.
+    pub fn set_secret(&self, secret: &str) {
+        std::fs::write(self.dir.path().join("secret"), secret).unwrap();
+    }
+
+    /// Every request received so far, oldest first: `{id, timestamp,
+    /// verified, error, status, body}`.
+    pub fn received(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.path().join("deliveries.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    /// Waits until `done` holds for what was received, and returns that.
+    pub async fn wait_until(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        wait_for(Duration::from_secs(30), async || {
+            let received = self.received();
+            match done(&received) {
+                true => Ok(received),
+                false => Err(format!("{what}; received so far: {received:?}")),
+            }
+        })
+        .await
+    }
+}

@@ -19,8 +19,8 @@ use super::messages::*;
 use crate::actors::catalog::queries::{
     give_back_usage, lock_file_row, orphaned, refresh_file_status, take_usage, usage_of,
 };
-use crate::actors::catalog::{Catalog, CatalogError, File, Job, begin_write};
-use crate::domain::jobs::{AfterFailure, JobStatus, after_failure};
+use crate::actors::catalog::{Catalog, CatalogError, File, Job, begin_write, webhooks};
+use crate::domain::jobs::{AfterFailure, FileStatus, JobStatus, after_failure};
 use crate::domain::quota::QuotaDefaults;
 use crate::entities::{file_variants, files, processing_jobs};
 
@@ -57,9 +57,12 @@ async fn transition<C: ConnectionTrait>(
     else {
         return Ok(None);
     };
+    let before = FileStatus::parse(&file.status);
     let file_status = refresh_file_status(db, file.id).await?;
+    let job = Job::from(job);
+    webhooks::outbox::job_transition(db, file.user_id, &job, before, file_status).await?;
     Ok(Some(Transition {
-        job: Job::from(job),
+        job,
         user_id: file.user_id,
         file_status,
     }))
