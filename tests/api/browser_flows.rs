@@ -1,8 +1,8 @@
 //! Whole journeys through the web UI in a real browser (headless Chromium):
 //! registering and verifying by mail, uploading and processing files, API
 //! tokens, password reset, OAuth sign-in against a loopback provider, the
-//! refusal of a form posted from another origin, and downloads that are saved,
-//! never rendered.
+//! refusal of a form posted from another origin, downloads that are saved,
+//! never rendered, and webhook endpoints on the settings page.
 
 use std::time::Duration;
 
@@ -16,7 +16,8 @@ use crate::support::browser::Browser;
 use crate::support::fixtures::fixture;
 use crate::support::mail::ReceivedMail;
 use crate::support::oauth_provider::{OAuthProvider, ProviderUser};
-use crate::support::servers::{PrivateSmtp, serve_page};
+use crate::support::servers::{Answers, PrivateSmtp, WebhookReceiver, serve_page};
+use crate::support::wait::wait_until;
 use crate::support::web::WebClient;
 
 /// Processing (thumbnails, watermarks) may take a while on a busy machine.
@@ -886,5 +887,85 @@ async fn an_upload_from_the_page_goes_on_after_a_reload_and_a_dropped_connection
         .await;
     assert_eq!(gone, json!(404));
     assert!(stored_upload_urls(&browser).await.is_empty());
+    browser.close().await;
+}
+
+#[actix_rt::test]
+async fn a_webhook_endpoint_is_added_tried_out_and_deleted_on_the_settings_page() {
+    let app = spawn_app_with(&[
+        ("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true"),
+        ("WEBHOOK_POLL_INTERVAL", "100ms"),
+    ])
+    .await;
+    app.verified_user("ada@example.com").await;
+    let receiver = WebhookReceiver::start(Answers::default()).await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, "ada@example.com", PASSWORD).await;
+
+    browser.goto(&app.url("/settings")).await;
+    browser
+        .wait_for("[data-test=no-webhooks]", Browser::WAIT)
+        .await;
+    browser.fill("#webhook_url", &receiver.url()).await;
+    browser.fill("#webhook_description", "Our build bot").await;
+    // Every event is offered checked; this endpoint does without job.dead.
+    browser.click(r#"input[name="job.dead"]"#).await;
+    browser.submit("[data-test=webhook-form]").await;
+    let secret = browser
+        .wait_for("[data-test=new-webhook-secret]", Browser::WAIT)
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .expect("the new endpoint's secret has a value");
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    receiver.set_secret(&secret);
+    let row = browser.text_of("[data-test=webhook-row]").await;
+    assert!(
+        row.contains("file.ready") && row.contains("file.failed") && !row.contains("job.dead"),
+        "{row}"
+    );
+    assert!(row.contains("Our build bot"), "{row}");
+
+    browser
+        .submit(r#"[data-test=webhook-row] form[action$="/test"]"#)
+        .await;
+    browser
+        .wait_for_text(".notice", "test event", Browser::WAIT)
+        .await;
+    let received = receiver
+        .wait_until("the test event", |received| !received.is_empty())
+        .await;
+    assert_eq!(received[0]["verified"], true, "{:?}", received[0]);
+    assert_eq!(received[0]["body"]["type"], "webhook.test");
+    // The page lists the delivery as delivered once it is recorded.
+    wait_until(Browser::WAIT, async || {
+        // Without a fragment: going to the same URL with one would not reload.
+        browser.goto(&app.url("/settings")).await;
+        browser
+            .text_of("[data-test=delivery-status]")
+            .await
+            .eq_ignore_ascii_case("delivered")
+    })
+    .await;
+    browser
+        .execute("document.getElementById('webhooks').scrollIntoView(); return 1")
+        .await;
+    browser.screenshot("settings-webhooks").await;
+
+    browser
+        .execute("window.confirm = () => true; return 1")
+        .await;
+    browser
+        .submit(r#"[data-test=webhook-row] form[action$="/delete"]"#)
+        .await;
+    browser
+        .wait_for("[data-test=no-webhooks]", Browser::WAIT)
+        .await;
+    let token = app.access_token("ada@example.com", PASSWORD).await.unwrap();
+    assert_eq!(
+        app.get_json("/api/webhooks", Some(&token)).await["webhooks"],
+        json!([])
+    );
     browser.close().await;
 }

@@ -178,6 +178,20 @@ async fn a_delivery_answered_500_is_retried_with_the_same_id_until_it_is_taken()
     assert_eq!(listed[0]["attempts"], 3);
     assert_eq!(listed[0]["status_code"], 204);
     assert_eq!(listed[0]["id"], received[0]["id"]);
+
+    // The metrics recorder is the test process's, shared by every app in
+    // it: other tests' attempts may count too.
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("/metrics has no {series}:\n{metrics}"))
+    };
+    assert!(value(r#"kiln_webhook_deliveries_total{outcome="retried"}"#) >= 2.0);
+    assert!(value(r#"kiln_webhook_deliveries_total{outcome="delivered"}"#) >= 1.0);
+    assert!(value("kiln_webhook_deliveries_pending") >= 0.0);
+    assert!(value("kiln_webhook_oldest_pending_age_seconds") >= 0.0);
 }
 
 #[actix_rt::test]

@@ -13,7 +13,7 @@ mod tokens;
 mod transforms;
 pub(crate) mod upload_form;
 mod uploads;
-mod webhooks;
+pub(crate) mod webhooks;
 
 #[cfg(feature = "fuzzing")]
 pub use upload_form::fuzzing::upload_form as fuzz_upload_form;

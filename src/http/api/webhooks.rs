@@ -165,7 +165,38 @@ async fn create(
         events,
         description,
     } = body.into_inner();
-    let url = parse_endpoint(&url).map_err(|m| ApiError::unprocessable("invalid_url", m))?;
+    let added = add_endpoint(
+        &state,
+        request_id,
+        caller.user_id,
+        &url,
+        &events,
+        description,
+    )
+    .await?;
+    let mut webhook = WebhookBody::from(added.webhook);
+    webhook.secret = Some(added.secret);
+    Ok(HttpResponse::Created().json(WebhookEnvelope { webhook }))
+}
+
+/// An endpoint just added, with its secret (shown this once).
+pub(crate) struct AddedEndpoint {
+    pub webhook: Webhook,
+    pub secret: String,
+}
+
+/// Adds an endpoint for `user_id`, as the API and the settings page ask:
+/// checks the URL (absolute http(s); not a private address written out,
+/// unless allowed), the events and the description, and makes its secret.
+pub(crate) async fn add_endpoint(
+    state: &AppState,
+    request_id: RequestId,
+    user_id: Uuid,
+    url: &str,
+    events: &[String],
+    description: Option<String>,
+) -> Result<AddedEndpoint, ApiError> {
+    let url = parse_endpoint(url).map_err(|m| ApiError::unprocessable("invalid_url", m))?;
     if let Some(address) = literal_address(&url)
         && !state.config.webhooks.allow_private_networks
         && !is_public(address)
@@ -176,7 +207,7 @@ async fn create(
         ));
     }
     let events =
-        parse_subscriptions(&events).map_err(|m| ApiError::unprocessable("invalid_events", m))?;
+        parse_subscriptions(events).map_err(|m| ApiError::unprocessable("invalid_events", m))?;
     let description = description
         .map(|text| text.trim().to_string())
         .filter(|text| !text.is_empty());
@@ -192,7 +223,7 @@ async fn create(
     let secret = generate_secret();
     let create = CreateWebhook {
         request_id,
-        user_id: caller.user_id,
+        user_id,
         url: url.to_string(),
         description,
         events,
@@ -209,9 +240,7 @@ async fn create(
         }
     };
     tracing::info!(webhook_id = %webhook.id, "webhook endpoint added");
-    let mut webhook = WebhookBody::from(webhook);
-    webhook.secret = Some(secret);
-    Ok(HttpResponse::Created().json(WebhookEnvelope { webhook }))
+    Ok(AddedEndpoint { webhook, secret })
 }
 
 /// The caller's endpoints, without their secrets.

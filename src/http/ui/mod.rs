@@ -271,10 +271,12 @@ pub enum Notice {
     FileDeleted,
     ShareRevoked,
     QuotaSaved,
+    WebhookDeleted,
+    WebhookTestQueued,
 }
 
 impl Notice {
-    const ALL: [Notice; 14] = [
+    const ALL: [Notice; 16] = [
         Notice::SignedOut,
         Notice::Registered,
         Notice::EmailVerified,
@@ -289,6 +291,8 @@ impl Notice {
         Notice::FileDeleted,
         Notice::ShareRevoked,
         Notice::QuotaSaved,
+        Notice::WebhookDeleted,
+        Notice::WebhookTestQueued,
     ];
 
     fn code(self) -> &'static str {
@@ -307,6 +311,8 @@ impl Notice {
             Notice::FileDeleted => "file-deleted",
             Notice::ShareRevoked => "share-revoked",
             Notice::QuotaSaved => "quota-saved",
+            Notice::WebhookDeleted => "webhook-deleted",
+            Notice::WebhookTestQueued => "webhook-test-queued",
         }
     }
 
@@ -332,6 +338,10 @@ impl Notice {
             Notice::FileDeleted => "The file and everything made from it are deleted.",
             Notice::ShareRevoked => "The link is revoked: it opens nothing any more.",
             Notice::QuotaSaved => "The quota is saved. It holds from the next upload on.",
+            Notice::WebhookDeleted => "The endpoint is deleted: nothing more is sent to it.",
+            Notice::WebhookTestQueued => {
+                "A test event is on its way. Its delivery shows below in a moment."
+            }
         }
     }
 

@@ -1,12 +1,12 @@
 //! The settings page: the account's name, its password, what it stores
-//! against its quota, its personal API tokens and the providers it signs in
-//! with. The rules are the Accounts
-//! actor's, shared with the API; these handlers turn them into one page of
-//! forms.
+//! against its quota, its personal API tokens, its webhook endpoints with
+//! their latest deliveries, and the providers it signs in with. The rules are
+//! the Accounts actor's and the API's, shared with the API; these handlers
+//! turn them into one page of forms.
 //!
 //! Every form posts to its own route with the session's CSRF token. A success
-//! redirects back with a notice, except a new token: its secret exists only in
-//! that one response, which renders the page directly (and, like every page,
+//! redirects back with a notice, except a new token or endpoint: its secret
+//! exists only in that one response, which renders the page directly (and, like every page,
 //! is never stored by a cache), so a reload of `/settings` cannot show it again.
 //! A client mistake renders the page again with the message next to its form.
 
@@ -27,8 +27,13 @@ use crate::actors::accounts::{
 use crate::actors::catalog::accounts::FindUsage;
 use crate::actors::catalog::oauth::SignInMethods;
 use crate::actors::catalog::sessions::ApiToken;
+use crate::actors::catalog::webhooks::{
+    DeleteWebhook, Delivery, ListDeliveries, ListWebhooks, QueueTestDelivery,
+};
 use crate::auth::oauth::Provider;
 use crate::domain::quota::{Usage, human_size};
+use crate::domain::webhooks::EventType;
+use crate::http::api::webhooks::add_endpoint;
 use crate::http::error::ApiError;
 use crate::http::request_context::{counted_client, request_id_of};
 use crate::http::session::{SignedIn, session_cookie, session_request};
@@ -39,7 +44,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings/profile", web::post().to(rename))
         .route("/settings/password", web::post().to(change_password))
         .route("/settings/tokens", web::post().to(create_token))
-        .route("/settings/tokens/{id}/revoke", web::post().to(revoke_token));
+        .route("/settings/tokens/{id}/revoke", web::post().to(revoke_token))
+        .route("/settings/webhooks", web::post().to(add_webhook))
+        .route(
+            "/settings/webhooks/{id}/delete",
+            web::post().to(delete_webhook),
+        )
+        .route("/settings/webhooks/{id}/test", web::post().to(test_webhook));
 }
 
 // ---- what the page shows -------------------------------------------------------------
@@ -155,8 +166,95 @@ impl From<Usage> for StorageUse {
     }
 }
 
+/// An endpoint as the page lists it, with its latest deliveries.
+#[derive(Serialize)]
+struct WebhookRow {
+    id: Uuid,
+    url: String,
+    description: Option<String>,
+    events: Vec<String>,
+    created: When,
+    disabled: Option<When>,
+    deliveries: Vec<DeliveryRow>,
+}
+
+#[derive(Serialize)]
+struct DeliveryRow {
+    event: String,
+    status: String,
+    status_code: Option<i32>,
+    attempts: i32,
+    last_error: Option<String>,
+    created: When,
+}
+
+impl From<Delivery> for DeliveryRow {
+    fn from(delivery: Delivery) -> Self {
+        Self {
+            event: delivery.event,
+            status: delivery.status,
+            status_code: delivery.status_code,
+            attempts: delivery.attempts,
+            last_error: delivery.last_error,
+            created: delivery.created_at.into(),
+        }
+    }
+}
+
+/// Deliveries the page shows per endpoint: the latest.
+const DELIVERIES_SHOWN: u64 = 5;
+
+/// The user's endpoints, each with its latest deliveries.
+async fn webhook_rows(
+    state: &AppState,
+    req: &HttpRequest,
+    user_id: Uuid,
+) -> Result<Vec<WebhookRow>, ApiError> {
+    let listing = ListWebhooks {
+        request_id: request_id_of(req),
+        user_id,
+    };
+    let mut rows = Vec::new();
+    for webhook in ask(&state.actors.catalog, listing).await? {
+        let deliveries = ListDeliveries {
+            request_id: request_id_of(req),
+            user_id,
+            webhook_id: webhook.id,
+            limit: DELIVERIES_SHOWN,
+        };
+        let deliveries = ask(&state.actors.catalog, deliveries)
+            .await?
+            .unwrap_or_default();
+        rows.push(WebhookRow {
+            id: webhook.id,
+            url: webhook.url,
+            description: webhook.description,
+            events: webhook.events,
+            created: webhook.created_at.into(),
+            disabled: webhook.disabled_at.map(When::from),
+            deliveries: deliveries.into_iter().map(DeliveryRow::from).collect(),
+        });
+    }
+    Ok(rows)
+}
+
+/// An endpoint just added: its secret, shown this once.
+#[derive(Serialize)]
+struct NewWebhook {
+    url: String,
+    secret: String,
+}
+
+/// What the webhook form had, kept on a mistake.
+#[derive(Serialize, Default)]
+struct WebhookDraft {
+    url: String,
+    description: String,
+    events: Vec<String>,
+}
+
 /// What a form left on the page: the values typed (kept on a mistake), the
-/// message for the form that failed, and a token made this once.
+/// message for the form that failed, and a token or endpoint made this once.
 #[derive(Default)]
 struct Outcome {
     name: Option<String>,
@@ -166,6 +264,9 @@ struct Outcome {
     token_expiry: Option<String>,
     token_error: Option<String>,
     new_token: Option<NewToken>,
+    webhook_draft: Option<WebhookDraft>,
+    webhook_error: Option<String>,
+    new_webhook: Option<NewWebhook>,
     status: Option<StatusCode>,
 }
 
@@ -192,6 +293,13 @@ async fn render(
     let storage = ask(&state.actors.catalog, usage)
         .await?
         .map(StorageUse::from);
+    let webhooks = webhook_rows(state, req, user.id).await?;
+    let webhook_draft = outcome.webhook_draft.unwrap_or_else(|| WebhookDraft {
+        events: EventType::SUBSCRIBABLE
+            .map(|event| event.as_str().to_string())
+            .to_vec(),
+        ..WebhookDraft::default()
+    });
     let page = Page::new("pages/settings.html")
         .with("storage", &storage)
         .with("name", &outcome.name.as_deref().unwrap_or(&user.name))
@@ -214,6 +322,14 @@ async fn render(
         )
         .with("token_error", &outcome.token_error)
         .with("new_token", &outcome.new_token)
+        .with("webhooks", &webhooks)
+        .with("webhook_draft", &webhook_draft)
+        .with("webhook_error", &outcome.webhook_error)
+        .with("new_webhook", &outcome.new_webhook)
+        .with(
+            "webhook_events",
+            &EventType::SUBSCRIBABLE.map(|event| event.as_str()),
+        )
         .with("providers", &provider_rows(state, &methods))
         .status(outcome.status.unwrap_or(StatusCode::OK));
     page.render(req, Some(signed_in))
@@ -425,6 +541,119 @@ async fn revoke_token(
         &state.config,
         "/settings#tokens",
         Notice::TokenRevoked,
+    ))
+}
+
+// ---- webhooks ----------------------------------------------------------------------
+
+/// The endpoint form: one checkbox per event, each named after it.
+#[derive(Deserialize)]
+struct WebhookForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    description: String,
+    #[serde(rename = "file.ready")]
+    file_ready: Option<String>,
+    #[serde(rename = "file.failed")]
+    file_failed: Option<String>,
+    #[serde(rename = "job.dead")]
+    job_dead: Option<String>,
+}
+
+carries_csrf_token!(WebhookForm);
+
+async fn add_webhook(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    SignedInForm(signed_in, form): SignedInForm<WebhookForm>,
+) -> Result<HttpResponse, UiError> {
+    let events: Vec<String> = [
+        (EventType::FileReady, &form.file_ready),
+        (EventType::FileFailed, &form.file_failed),
+        (EventType::JobDead, &form.job_dead),
+    ]
+    .into_iter()
+    .filter(|(_, checked)| checked.is_some())
+    .map(|(event, _)| event.as_str().to_string())
+    .collect();
+    let added = add_endpoint(
+        &state,
+        request_id_of(&req),
+        signed_in.user.id,
+        &form.url,
+        &events,
+        Some(form.description.clone()),
+    )
+    .await;
+    let outcome = match added {
+        Ok(added) => Outcome {
+            new_webhook: Some(NewWebhook {
+                url: added.webhook.url,
+                secret: added.secret,
+            }),
+            ..Outcome::default()
+        },
+        Err(err) => {
+            let (status, message) = form_error(err)?;
+            Outcome {
+                webhook_draft: Some(WebhookDraft {
+                    url: form.url,
+                    description: form.description,
+                    events,
+                }),
+                webhook_error: Some(message),
+                status: Some(status),
+                ..Outcome::default()
+            }
+        }
+    };
+    render(&state, &req, &signed_in, outcome).await
+}
+
+async fn delete_webhook(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    SignedInForm(signed_in, _): SignedInForm<CsrfForm>,
+    webhook_id: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
+    let webhook_id = Uuid::parse_str(&webhook_id).map_err(|_| ApiError::NotFound("webhook"))?;
+    let delete = DeleteWebhook {
+        request_id: request_id_of(&req),
+        user_id: signed_in.user.id,
+        webhook_id,
+    };
+    if !ask(&state.actors.catalog, delete).await? {
+        return Err(ApiError::NotFound("webhook").into());
+    }
+    Ok(see_other_with(
+        &state.config,
+        "/settings#webhooks",
+        Notice::WebhookDeleted,
+    ))
+}
+
+async fn test_webhook(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    SignedInForm(signed_in, _): SignedInForm<CsrfForm>,
+    webhook_id: web::Path<String>,
+) -> Result<HttpResponse, UiError> {
+    let webhook_id = Uuid::parse_str(&webhook_id).map_err(|_| ApiError::NotFound("webhook"))?;
+    let test = QueueTestDelivery {
+        request_id: request_id_of(&req),
+        user_id: signed_in.user.id,
+        webhook_id,
+    };
+    ask(&state.actors.catalog, test)
+        .await?
+        .ok_or(ApiError::NotFound("webhook"))?;
+    Ok(see_other_with(
+        &state.config,
+        "/settings#webhooks",
+        Notice::WebhookTestQueued,
     ))
 }
 
