@@ -237,6 +237,15 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_its_owner_mailed() {
 
     // A disabled endpoint gets nothing more.
     let before = receiver.received().len();
+    let refused = app
+        .post_json(
+            &format!("/api/webhooks/{webhook}/test"),
+            &json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(refused).await, "webhook_disabled");
     app.upload_fixture(&token, "small.jpg").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(receiver.received().len(), before);
@@ -444,4 +453,39 @@ async fn a_delivery_whose_sender_is_killed_mid_request_goes_out_again_with_its_i
         );
         assert_eq!(delivery["body"]["type"], "file.ready");
     }
+}
+
+#[actix_rt::test]
+async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
+    let app = app_for_receivers(&[]).await;
+    let token = app.verified_user("redirect-hooks@example.com").await;
+    let receiver = WebhookReceiver::start(Answers {
+        status: Some(307),
+        ..Answers::default()
+    })
+    .await;
+    let webhook = subscribe(&app, &token, &receiver, &["file.ready"]).await;
+    app.post_json(
+        &format!("/api/webhooks/{webhook}/test"),
+        &json!({}),
+        Some(&token),
+    )
+    .await;
+    let listed = wait_for(Duration::from_secs(10), async || {
+        let listed = deliveries(&app, &token, &webhook).await;
+        match listed[0]["attempts"].as_i64() >= Some(2) {
+            true => Ok(listed),
+            false => Err(format!("{listed:?}")),
+        }
+    })
+    .await;
+    assert_eq!(listed[0]["status"], "pending", "still to be retried");
+    assert_eq!(listed[0]["status_code"], 307);
+    let received = receiver.received();
+    assert!(
+        received
+            .iter()
+            .all(|request| request["path"] == "/hooks/kiln"),
+        "the redirect's target was never asked: {received:?}"
+    );
 }

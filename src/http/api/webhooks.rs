@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::actors::catalog::webhooks::{
     CreateWebhook, DeleteWebhook, Delivery, ListDeliveries, ListWebhooks, MAX_WEBHOOKS_PER_USER,
-    QueueTestDelivery, Webhook, WebhookCreation,
+    QueueTestDelivery, TestQueued, Webhook, WebhookCreation,
 };
 use crate::domain::webhooks::{
     generate_secret, is_public, literal_address, parse_endpoint, parse_subscriptions,
@@ -328,7 +328,10 @@ async fn deliveries(
     tag = "webhooks",
     operation_id = "test_webhook",
     params(("id" = Uuid, Path, description = "The endpoint's id")),
-    responses((status = 202, description = "The test delivery is queued.", body = DeliveryEnvelope)),
+    responses(
+        (status = 202, description = "The test delivery is queued.", body = DeliveryEnvelope),
+        (status = 409, description = "`webhook_disabled`: Kiln gave up on the endpoint", body = ErrorBody),
+    ),
 )]
 async fn send_test(
     state: web::Data<AppState>,
@@ -336,15 +339,31 @@ async fn send_test(
     caller: Authenticated,
     webhook_id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let test = QueueTestDelivery {
-        request_id,
-        user_id: caller.user_id,
-        webhook_id: webhook_id.into_inner(),
-    };
-    let delivery = ask(&state.actors.catalog, test)
-        .await?
-        .ok_or(ApiError::NotFound("webhook"))?;
+    let delivery = queue_test(&state, request_id, caller.user_id, webhook_id.into_inner()).await?;
     Ok(HttpResponse::Accepted().json(DeliveryEnvelope {
         delivery: delivery.into(),
     }))
+}
+
+/// Queues a `webhook.test` delivery to one of `user_id`'s endpoints, as the
+/// API and the settings page ask.
+pub(crate) async fn queue_test(
+    state: &AppState,
+    request_id: RequestId,
+    user_id: Uuid,
+    webhook_id: Uuid,
+) -> Result<Delivery, ApiError> {
+    let test = QueueTestDelivery {
+        request_id,
+        user_id,
+        webhook_id,
+    };
+    match ask(&state.actors.catalog, test).await? {
+        TestQueued::Queued(delivery) => Ok(delivery),
+        TestQueued::NoSuchWebhook => Err(ApiError::NotFound("webhook")),
+        TestQueued::Disabled => Err(ApiError::Conflict {
+            code: "webhook_disabled",
+            message: "Kiln gave up on this endpoint and sends it nothing; add it again".into(),
+        }),
+    }
 }

@@ -477,6 +477,11 @@ impl ResponseError for UiError {
     }
 }
 
+/// An id from the path; anything else is a page that does not exist.
+fn parse_id(raw: &str, what: &'static str) -> Result<uuid::Uuid, UiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| UiError::Api(ApiError::NotFound(what)))
+}
+
 /// `GET /api/docs`: the API reference, for anyone; a signed-in browser's
 /// "Try it out" requests go with its session.
 pub(crate) async fn api_docs(

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    CsrfForm, Notice, Page, SignedInForm, UiError, When, carries_csrf_token, form_error,
+    CsrfForm, Notice, Page, SignedInForm, UiError, When, carries_csrf_token, form_error, parse_id,
     see_other_with, with_cookie,
 };
 use crate::actors::accounts::{
@@ -27,13 +27,11 @@ use crate::actors::accounts::{
 use crate::actors::catalog::accounts::FindUsage;
 use crate::actors::catalog::oauth::SignInMethods;
 use crate::actors::catalog::sessions::ApiToken;
-use crate::actors::catalog::webhooks::{
-    DeleteWebhook, Delivery, ListDeliveries, ListWebhooks, QueueTestDelivery,
-};
+use crate::actors::catalog::webhooks::{DeleteWebhook, Delivery, ListDeliveries, ListWebhooks};
 use crate::auth::oauth::Provider;
 use crate::domain::quota::{Usage, human_size};
 use crate::domain::webhooks::EventType;
-use crate::http::api::webhooks::add_endpoint;
+use crate::http::api::webhooks::{add_endpoint, queue_test};
 use crate::http::error::ApiError;
 use crate::http::request_context::{counted_client, request_id_of};
 use crate::http::session::{SignedIn, session_cookie, session_request};
@@ -530,7 +528,7 @@ async fn revoke_token(
     SignedInForm(signed_in, _): SignedInForm<CsrfForm>,
     token_id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
-    let token_id = Uuid::parse_str(&token_id).map_err(|_| ApiError::NotFound("token"))?;
+    let token_id = parse_id(&token_id, "token")?;
     let revoke = RevokeApiToken {
         request_id: request_id_of(&req),
         user_id: signed_in.user.id,
@@ -619,7 +617,7 @@ async fn delete_webhook(
     SignedInForm(signed_in, _): SignedInForm<CsrfForm>,
     webhook_id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
-    let webhook_id = Uuid::parse_str(&webhook_id).map_err(|_| ApiError::NotFound("webhook"))?;
+    let webhook_id = parse_id(&webhook_id, "webhook")?;
     let delete = DeleteWebhook {
         request_id: request_id_of(&req),
         user_id: signed_in.user.id,
@@ -641,15 +639,8 @@ async fn test_webhook(
     SignedInForm(signed_in, _): SignedInForm<CsrfForm>,
     webhook_id: web::Path<String>,
 ) -> Result<HttpResponse, UiError> {
-    let webhook_id = Uuid::parse_str(&webhook_id).map_err(|_| ApiError::NotFound("webhook"))?;
-    let test = QueueTestDelivery {
-        request_id: request_id_of(&req),
-        user_id: signed_in.user.id,
-        webhook_id,
-    };
-    ask(&state.actors.catalog, test)
-        .await?
-        .ok_or(ApiError::NotFound("webhook"))?;
+    let webhook_id = parse_id(&webhook_id, "webhook")?;
+    queue_test(&state, request_id_of(&req), signed_in.user.id, webhook_id).await?;
     Ok(see_other_with(
         &state.config,
         "/settings#webhooks",

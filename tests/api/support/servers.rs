@@ -477,6 +477,8 @@ pub struct Answers {
     pub fail_first: usize,
     /// How long it waits before each answer.
     pub delay: Duration,
+    /// The status of its answers after those (204 when unset).
+    pub status: Option<u16>,
 }
 
 impl WebhookReceiver {
@@ -492,7 +494,8 @@ impl WebhookReceiver {
             .arg(dir.path().join("deliveries.jsonl"))
             .arg(dir.path().join("secret"))
             .args(["--fail-first", &answers.fail_first.to_string()])
-            .args(["--delay", &answers.delay.as_secs_f64().to_string()]);
+            .args(["--delay", &answers.delay.as_secs_f64().to_string()])
+            .args(["--answer", &answers.status.unwrap_or(204).to_string()]);
         let what = "the webhook receiver (it needs standardwebhooks, which scripts/test.sh \
                     installs into target/test-venv)";
         server
@@ -511,7 +514,7 @@ impl WebhookReceiver {
         std::fs::write(self.dir.path().join("secret"), secret).unwrap();
     }
 
-    /// Every request received so far, oldest first: `{id, timestamp,
+    /// Every request received so far, oldest first: `{path, id, timestamp,
     /// verified, error, status, body}`.
     pub fn received(&self) -> Vec<Value> {
         std::fs::read_to_string(self.dir.path().join("deliveries.jsonl"))

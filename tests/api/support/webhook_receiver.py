@@ -3,12 +3,14 @@ the Standard Webhooks reference library (`standardwebhooks`, from PyPI) and
 records it as one JSON line.
 
     python webhook_receiver.py PORT LOG SECRET_FILE [--fail-first N] [--delay SECONDS]
+                               [--answer STATUS]
 
 SECRET_FILE holds the endpoint's `whsec_...` secret; it is read at each
 request, since the test learns the secret only after creating the endpoint,
-which needs this receiver's port. The first N requests are answered 500; each
-answer waits SECONDS first. Each line of LOG is
-{"id", "timestamp", "verified", "error", "status", "body"}.
+which needs this receiver's port. The first N requests are answered 500, the
+others STATUS (204 by default; a 3xx comes with a `Location` on this same
+receiver); each answer waits SECONDS first. Each line of LOG is
+{"path", "id", "timestamp", "verified", "error", "status", "body"}.
 """
 
 import json
@@ -25,6 +27,7 @@ def main():
     options = sys.argv[4:]
     fail_first = int(options[options.index("--fail-first") + 1]) if "--fail-first" in options else 0
     delay = float(options[options.index("--delay") + 1]) if "--delay" in options else 0.0
+    answer = int(options[options.index("--answer") + 1]) if "--answer" in options else 204
     lock = threading.Lock()
     seen = {"requests": 0}
 
@@ -33,7 +36,7 @@ def main():
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             with lock:
                 seen["requests"] += 1
-                status = 500 if seen["requests"] <= fail_first else 204
+                status = 500 if seen["requests"] <= fail_first else answer
             headers = {name.lower(): value for name, value in self.headers.items()}
             try:
                 with open(secret_path) as secret:
@@ -47,6 +50,7 @@ def main():
                 payload = None
             time.sleep(delay)
             record = {
+                "path": self.path,
                 "id": headers.get("webhook-id"),
                 "timestamp": headers.get("webhook-timestamp"),
                 "verified": verified,
@@ -57,6 +61,8 @@ def main():
             with lock, open(log_path, "a") as log:
                 log.write(json.dumps(record) + "\n")
             self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("location", "/redirected")
             self.send_header("content-length", "0")
             self.end_headers()
 

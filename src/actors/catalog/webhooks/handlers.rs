@@ -1,7 +1,7 @@
 //! Handlers of the webhooks aggregate.
 
 use actix::{Handler, ResponseFuture};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -133,19 +133,22 @@ impl Handler<ListDeliveries> for Catalog {
 }
 
 impl Handler<QueueTestDelivery> for Catalog {
-    type Result = ResponseFuture<Result<Option<Delivery>, CatalogError>>;
+    type Result = ResponseFuture<Result<TestQueued, CatalogError>>;
 
     fn handle(&mut self, msg: QueueTestDelivery, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.queue_test_delivery", request_id = %msg.request_id, webhook_id = %msg.webhook_id);
         self.run("queue_test_delivery", span, |db| async move {
             let Some(endpoint) = owned(&db, msg.user_id, msg.webhook_id).await? else {
-                return Ok(None);
+                return Ok(TestQueued::NoSuchWebhook);
             };
+            if endpoint.disabled_at.is_some() {
+                return Ok(TestQueued::Disabled);
+            }
             let now = Utc::now();
             let data = json!({ "webhook": { "id": endpoint.id, "url": endpoint.url } });
             let payload = outbox::payload(EventType::Test, now, data);
             let delivery = outbox::insert(&db, endpoint.id, EventType::Test, &payload, now).await?;
-            Ok(Some(delivery.into()))
+            Ok(TestQueued::Queued(delivery.into()))
         })
     }
 }
@@ -178,7 +181,9 @@ impl Handler<ClaimDeliveries> for Catalog {
                 .all(&db)
                 .await?;
             let lease = chrono::Duration::from_std(msg.lease).unwrap_or(chrono::Duration::MAX);
-            let leased_until = now + lease;
+            // The lease is also the claim's token (`RecordAttempt` matches it):
+            // whole microseconds, as PostgreSQL keeps them.
+            let leased_until = (now + lease).trunc_subsecs(6);
             let mut claimed = Vec::new();
             for (delivery, endpoint) in candidates {
                 let Some(endpoint) = endpoint else { continue };
@@ -287,6 +292,19 @@ impl Handler<RecordAttempt> for Catalog {
                         .col_expr(webhooks::Column::DisabledAt, Expr::value(now))
                         .filter(webhooks::Column::Id.eq(endpoint.id))
                         .filter(webhooks::Column::DisabledAt.is_null())
+                        .exec(&txn)
+                        .await?;
+                    // Nothing more goes to it, so what else waited for it has
+                    // failed too (and no longer counts as pending).
+                    webhook_deliveries::Entity::update_many()
+                        .col_expr(webhook_deliveries::Column::Status, Expr::value(FAILED))
+                        .col_expr(
+                            webhook_deliveries::Column::LastError,
+                            Expr::value("not sent: the endpoint was disabled"),
+                        )
+                        .col_expr(webhook_deliveries::Column::FinishedAt, Expr::value(now))
+                        .filter(webhook_deliveries::Column::WebhookId.eq(endpoint.id))
+                        .filter(webhook_deliveries::Column::Status.eq(PENDING))
                         .exec(&txn)
                         .await?;
                     let owner = users::Entity::find_by_id(endpoint.user_id)

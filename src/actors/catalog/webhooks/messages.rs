@@ -53,10 +53,9 @@ pub struct ListDeliveries {
     pub limit: u64,
 }
 
-/// Queues a `webhook.test` delivery to one of the user's endpoints; `None`
-/// when the user has no such endpoint.
+/// Queues a `webhook.test` delivery to one of the user's enabled endpoints.
 #[derive(Message)]
-#[rtype(result = "Result<Option<Delivery>, CatalogError>")]
+#[rtype(result = "Result<TestQueued, CatalogError>")]
 pub struct QueueTestDelivery {
     pub request_id: RequestId,
     pub user_id: Uuid,

@@ -96,6 +96,15 @@ pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
 
+/// What asking for a test delivery did.
+#[derive(Debug, Clone)]
+pub enum TestQueued {
+    Queued(Delivery),
+    NoSuchWebhook,
+    /// Kiln gave up on the endpoint: nothing goes to it any more.
+    Disabled,
+}
+
 /// What recording an attempt did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptRecorded {

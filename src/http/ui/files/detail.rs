@@ -27,7 +27,7 @@ use crate::http::error::ApiError;
 use crate::http::request_context::request_id_of;
 use crate::http::session::SignedIn;
 use crate::http::ui::{CsrfForm, Notice, Page, SignedInForm, UiError, see_other_with};
-use crate::http::ui::{When, form_error};
+use crate::http::ui::{When, form_error, parse_id};
 use crate::http::{AppState, ask};
 use crate::processing::MediaKind;
 
@@ -40,11 +40,6 @@ pub(super) const THUMBNAIL_PREVIEWS: [&str; 2] = ["thumbnail", "pdf_thumbnail"];
 /// Largest original shown as its own preview (a browser shows JPEG, PNG, GIF
 /// and WebP itself; a larger one waits for its resized copies).
 const ORIGINAL_PREVIEW_LIMIT: i64 = 8 * 1024 * 1024;
-
-/// An id from the path; anything else is a page that does not exist.
-pub(super) fn parse_id(raw: &str, what: &'static str) -> Result<Uuid, UiError> {
-    Uuid::parse_str(raw).map_err(|_| UiError::Api(ApiError::NotFound(what)))
-}
 
 #[derive(Serialize)]
 struct FileView {

@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::detail::{PREVIEW_ORDER, THUMBNAIL_PREVIEWS, find_file, parse_id, render, show_refused};
+use super::detail::{PREVIEW_ORDER, THUMBNAIL_PREVIEWS, find_file, render, show_refused};
 use super::{dimensions, human_bytes, type_label};
 use crate::actors::catalog::files::FileDetails;
 use crate::actors::catalog::shares::Share;
@@ -19,6 +19,7 @@ use crate::domain::shares::ORIGINAL;
 use crate::http::request_context::request_id_of;
 use crate::http::session::SignedIn;
 use crate::http::shares::{admit, share_url};
+use crate::http::ui::parse_id;
 use crate::http::ui::{CsrfForm, Notice, Page, SignedInForm, UiError, When, see_other_with};
 use crate::http::{AppState, ask};
 
