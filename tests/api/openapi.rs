@@ -59,7 +59,7 @@ const CONTRACT: [(&str, &str); 37] = [
 /// Runs `program` with `args` (asynchronously: the app under test runs on this
 /// thread) and returns whether it succeeded and what it printed.
 async fn run(program: &Path, args: &[&str]) -> (bool, String) {
-    let hooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/support");
+    let hooks = support_dir();
     let output = tokio::process::Command::new(program)
         .args(args)
         // Read by schemathesis only: tus chunks' media type.
@@ -82,6 +82,11 @@ async fn run(program: &Path, args: &[&str]) -> (bool, String) {
         String::from_utf8_lossy(&output.stderr)
     );
     (output.status.success(), printed)
+}
+
+/// Where the schemathesis hooks and settings are.
+fn support_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/support")
 }
 
 /// The program `name` installed beside the tests' Python.
@@ -172,11 +177,11 @@ async fn the_document_is_valid_openapi_3_1_and_documents_every_api_route() {
     }
 }
 
-/// The schemathesis run: every operation but the two event streams (which
-/// never end, so no generated request of theirs could) with generated valid
-/// and invalid requests, and the stateful phase following the document's
-/// links (upload → show, process, share, delete ...). Authenticated with an
-/// API token, so no generated request (a logout) can revoke it.
+/// The schemathesis run: every operation, the two event streams included (read
+/// for a moment each, `support/schemathesis.toml`), with generated valid and
+/// invalid requests, and the stateful phase following the document's links
+/// (upload → show, process, share, delete ...). Authenticated with an API
+/// token, so no generated request (a logout) can revoke it.
 #[actix_rt::test]
 async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
     let app = spawn_app().await;
@@ -187,9 +192,12 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
 
     let schema = app.url("/api/openapi.json");
     let authorization = format!("Authorization: Bearer {token}");
+    let settings = support_dir().join("schemathesis.toml");
     let (passed, printed) = run(
         &venv_program("schemathesis"),
         &[
+            "--config-file",
+            settings.to_str().unwrap(),
             "run",
             &schema,
             "--url",
@@ -201,10 +209,6 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
             "examples,coverage,fuzzing,stateful",
             "--max-examples",
             "100",
-            "--exclude-operation-id",
-            "file_events",
-            "--exclude-operation-id",
-            "user_events",
             "--header",
             &authorization,
             "--max-redirects",

@@ -19,6 +19,9 @@ use actix_web::{HttpResponse, web};
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use tokio::sync::broadcast;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
 use crate::actors::events::{FileWatch, StatusEvent, Subscribe, Subscription, WatchFile};
@@ -33,6 +36,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// One event of the streams, as the API's document describes it (an OpenAPI
+/// 3.1 event-stream schema describes each event): named `job` or `file`
+/// ([`frame`]), its data a [`StatusEvent`] in JSON.
+struct StatusEventFrame;
+
+impl PartialSchema for StatusEventFrame {
+    fn schema() -> RefOr<Schema> {
+        let name = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["job", "file"]));
+        let data = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("application/json")
+            .content_schema(Some(Ref::from_schema_name("StatusEvent")));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("event", name)
+            .property("data", data)
+            .required("event")
+            .required("data")
+            .into()
+    }
+}
+
+impl ToSchema for StatusEventFrame {}
 
 fn frame(event: &StatusEvent) -> Bytes {
     let name = match event {
@@ -52,7 +81,7 @@ fn frame(event: &StatusEvent) -> Bytes {
     params(("id" = Uuid, Path, description = "The file's id")),
     responses(
         (status = 200, description = "Server-sent events named `job` and `file`, whose data is a `StatusEvent`.",
-            content_type = "text/event-stream", body = String),
+            content_type = "text/event-stream", body = inline(StatusEventFrame)),
         (status = 429, description = "`too_many_streams`: close one of your streams first", body = ErrorBody),
     ),
 )]
@@ -86,7 +115,7 @@ async fn events(
     operation_id = "user_events",
     responses(
         (status = 200, description = "Server-sent events named `job` and `file`, whose data is a `StatusEvent`.",
-            content_type = "text/event-stream", body = String),
+            content_type = "text/event-stream", body = inline(StatusEventFrame)),
         (status = 429, description = "`too_many_streams`: close one of your streams first", body = ErrorBody),
     ),
 )]
