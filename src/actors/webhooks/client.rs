@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use secrecy::ExposeSecret;
 use url::Url;
 
 use crate::actors::catalog::webhooks::{Attempt, DueDelivery};
@@ -91,7 +92,7 @@ impl DeliveryClient {
         let id = delivery.id.to_string();
         let timestamp = Utc::now().timestamp();
         let signature = sign(
-            &delivery.secret,
+            delivery.secret.expose_secret(),
             &id,
             timestamp,
             delivery.payload.as_bytes(),
@@ -108,7 +109,9 @@ impl DeliveryClient {
             .await;
         let mut response = match sent {
             Ok(response) => response,
-            Err(err) => return failed(None, describe(&err)),
+            // Without the URL: its path or query may hold the receiver's own
+            // credential, which must not reach the log or the deliveries list.
+            Err(err) => return failed(None, describe(&err.without_url())),
         };
         let status = response.status();
         let mut read = 0;

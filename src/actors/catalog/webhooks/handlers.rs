@@ -204,7 +204,7 @@ impl Handler<ClaimDeliveries> for Catalog {
                         payload: delivery.payload,
                         attempts: delivery.attempts,
                         url: endpoint.url,
-                        secret: endpoint.secret,
+                        secret: endpoint.secret.into(),
                         created_at: delivery.created_at,
                         leased_until,
                     });

@@ -1,6 +1,7 @@
 //! What the webhooks aggregate replies with.
 
 use chrono::{DateTime, Utc};
+use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::domain::webhooks::subscriptions;
@@ -85,7 +86,8 @@ pub struct DueDelivery {
     /// Attempts made before this one.
     pub attempts: i32,
     pub url: String,
-    pub secret: String,
+    /// The endpoint's signing secret: never printed, not even by `Debug`.
+    pub secret: SecretString,
     pub created_at: DateTime<Utc>,
     /// The claim's lease: the outcome is recorded only while it holds.
     pub leased_until: DateTime<Utc>,
