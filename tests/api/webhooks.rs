@@ -63,6 +63,24 @@ async fn deliveries(app: &TestApp, token: &str, webhook_id: &str) -> Vec<Value> 
     listed["deliveries"].as_array().unwrap().clone()
 }
 
+/// Waits until the endpoint's latest delivery, as its owner lists it,
+/// satisfies `done`; returns the list.
+async fn wait_for_latest_delivery(
+    app: &TestApp,
+    token: &str,
+    webhook_id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
+    wait_for(Duration::from_secs(20), async || {
+        let listed = deliveries(app, token, webhook_id).await;
+        match listed.first().is_some_and(&done) {
+            true => Ok(listed),
+            false => Err(format!("{listed:?}")),
+        }
+    })
+    .await
+}
+
 /// The events of `received`, in order.
 fn events(received: &[Value]) -> Vec<&str> {
     received
@@ -167,12 +185,8 @@ async fn a_delivery_answered_500_is_retried_with_the_same_id_until_it_is_taken()
         );
         assert_eq!(attempt["body"]["type"], "webhook.test");
     }
-    let listed = wait_for(Duration::from_secs(10), async || {
-        let listed = deliveries(&app, &token, &webhook).await;
-        match listed[0]["status"] == "delivered" {
-            true => Ok(listed),
-            false => Err(format!("{listed:?}")),
-        }
+    let listed = wait_for_latest_delivery(&app, &token, &webhook, |latest| {
+        latest["status"] == "delivered"
     })
     .await;
     assert_eq!(listed[0]["attempts"], 3);
@@ -211,12 +225,8 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_its_owner_mailed() {
     )
     .await;
 
-    let listed = wait_for(Duration::from_secs(20), async || {
-        let listed = deliveries(&app, &token, &webhook).await;
-        match listed[0]["status"] == "failed" {
-            true => Ok(listed),
-            false => Err(format!("{listed:?}")),
-        }
+    let listed = wait_for_latest_delivery(&app, &token, &webhook, |latest| {
+        latest["status"] == "failed"
     })
     .await;
     assert!(listed[0]["attempts"].as_i64().unwrap() >= 2, "{listed:?}");
@@ -293,12 +303,8 @@ async fn private_destinations_are_refused_unless_allowed() {
         Some(&token),
     )
     .await;
-    let listed = wait_for(Duration::from_secs(10), async || {
-        let listed = deliveries(&app, &token, webhook).await;
-        match listed[0]["attempts"].as_i64() >= Some(2) {
-            true => Ok(listed),
-            false => Err(format!("{listed:?}")),
-        }
+    let listed = wait_for_latest_delivery(&app, &token, webhook, |latest| {
+        latest["attempts"].as_i64() >= Some(2)
     })
     .await;
     let error = listed[0]["last_error"].as_str().unwrap();
@@ -471,12 +477,8 @@ async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
         Some(&token),
     )
     .await;
-    let listed = wait_for(Duration::from_secs(10), async || {
-        let listed = deliveries(&app, &token, &webhook).await;
-        match listed[0]["attempts"].as_i64() >= Some(2) {
-            true => Ok(listed),
-            false => Err(format!("{listed:?}")),
-        }
+    let listed = wait_for_latest_delivery(&app, &token, &webhook, |latest| {
+        latest["attempts"].as_i64() >= Some(2)
     })
     .await;
     assert_eq!(listed[0]["status"], "pending", "still to be retried");
