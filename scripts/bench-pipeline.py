@@ -14,6 +14,11 @@ Timing:
   jobs/s completed   = jobs (sum of `jobs` in the 202 bodies) / (first request sent ->
                        first poll that finds no file `processing`; poll every --poll s)
 
+Dispatch latency (--dispatch N): light load instead, one upload at a time, each
+waited for until its file is no longer `processing`, with a pause between. Dispatch
+latency is a job's first claim (`started_at`) minus the commit that queued it
+(`created_at`, taken just before the commit): p50 / p99 / max over every job.
+
 Usage:
   python3 scripts/bench-pipeline.py [--mode embedded|services|both] [--files 200]
       [--concurrency 8] [--workers 2] [--worker-concurrency N] [--repeat 1]
@@ -169,6 +174,39 @@ def run_load(client, args, payload, filename_ext, content_type):
     return result
 
 
+def run_dispatch(client, args, payload, filename_ext, content_type):
+    """Light load: one upload at a time; returns the jobs' dispatch latencies."""
+    client.token = register_and_sign_in(client, "bench")["access_token"]
+    dispatch, file_ids = [], []
+    deadline = time.monotonic() + args.timeout
+    for i in range(args.dispatch):
+        body, ctype = multipart("file", f"light-{i:05d}.{filename_ext}", content_type, payload)
+        accepted = client.expect(202, "POST", "/api/upload", body, {"Content-Type": ctype})
+        file_id = accepted["file"]["id"]
+        file_ids.append(file_id)
+        while True:
+            details = client.expect(200, "GET", f"/api/files/{file_id}")
+            if details["file"]["status"] != "processing":
+                break
+            if time.monotonic() > deadline:
+                raise BenchError(f"file {file_id} still processing after {args.timeout} s")
+            time.sleep(0.01)
+        for job in details["jobs"]:
+            created, started = parse_ts(job.get("created_at")), parse_ts(job.get("started_at"))
+            if job.get("attempts") == 1 and created and started:
+                dispatch.append(started - created)
+        time.sleep(args.dispatch_pause)
+    dispatch.sort()
+
+    def pct(p):
+        return round(dispatch[min(len(dispatch) - 1, int(round(p / 100 * (len(dispatch) - 1))))]
+                     * 1000, 2)
+    return {"uploads": args.dispatch, "jobs": len(dispatch),
+            "dispatch_ms": {"p50": pct(50), "p99": pct(99), "max": round(dispatch[-1] * 1000, 2)}
+            if dispatch else None,
+            "file_ids": file_ids}
+
+
 def delete_files(client, file_ids):
     failures = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
@@ -177,6 +215,10 @@ def delete_files(client, file_ids):
             failures += status != 204
     if failures:
         log(f"warning: {failures} DELETE /api/files/{{id}} calls did not return 204")
+
+
+def workload(args):
+    return run_dispatch if args.dispatch else run_load
 
 
 def bench_embedded(args, payload, ext, ctype):
@@ -191,7 +233,7 @@ def bench_embedded(args, payload, ext, ctype):
         client = Client(port)
         wait_ready(client, procs)
         cpu0 = [p.cpu_seconds() for p in procs]
-        result = run_load(client, args, payload, ext, ctype)
+        result = workload(args)(client, args, payload, ext, ctype)
         result["cpu_seconds"] = cpu_delta(procs, cpu0)
         result.update({"mode": "embedded", "concurrency": args.concurrency, "workers": 1,
                        "worker_concurrency": args.worker_concurrency or 4})
@@ -212,7 +254,7 @@ def bench_services(args, payload, ext, ctype):
         client = cluster.start()
         procs = cluster.procs
         cpu0 = [p.cpu_seconds() for p in procs]
-        result = run_load(client, args, payload, ext, ctype)
+        result = workload(args)(client, args, payload, ext, ctype)
         result["cpu_seconds"] = cpu_delta(procs, cpu0)
         result.update({"mode": "services", "concurrency": args.concurrency,
                        "workers": args.workers,
@@ -262,6 +304,10 @@ def main():
     p.add_argument("--log-level", default="warn,kiln::startup=info",
                    help="LOG_LEVEL of the Kiln processes (the startup line marks a worker ready)")
     add_service_args(p, keep_help="keep the services database, Redis keys and objects")
+    p.add_argument("--dispatch", type=int, default=0, metavar="N",
+                   help="measure dispatch latency instead: N uploads one at a time")
+    p.add_argument("--dispatch-pause", type=float, default=0.05,
+                   help="seconds between the uploads of --dispatch")
     p.add_argument("--json", action="store_true", help="also print one JSON document")
     args = p.parse_args()
 
@@ -283,8 +329,10 @@ def main():
     failed = False
     for mode in modes:
         for n in range(args.repeat):
-            log(f"{mode} run {n + 1}/{args.repeat}: {args.files} x {os.path.basename(fixture)}"
-                f", {args.concurrency} client threads"
+            log(f"{mode} run {n + 1}/{args.repeat}: "
+                + (f"{args.dispatch} x {os.path.basename(fixture)} one at a time" if args.dispatch
+                   else f"{args.files} x {os.path.basename(fixture)}"
+                   f", {args.concurrency} client threads")
                 + (f", {args.workers} workers" if mode == "services" else "")
                 + f", load average before {os.getloadavg()[0]:.2f}")
             try:
@@ -299,6 +347,10 @@ def main():
             r["fixture"] = os.path.relpath(fixture, ROOT)
             r["loadavg_after"] = round(os.getloadavg()[0], 2)
             runs.append(r)
+            if args.dispatch:
+                print(f"{mode}: dispatch latency over {r['jobs']} jobs of {r['uploads']} uploads "
+                      f"one at a time: {r['dispatch_ms']} ms", flush=True)
+                continue
             print(summary_line(r), flush=True)
             extra = (f"  upload latency {r['upload_latency_ms']} ms; job queue wait "
                      f"{r['job_queue_wait_ms']} ms; job run {r['job_run_ms']} ms; last job "
@@ -314,7 +366,7 @@ def main():
                 failed = True
 
     medians = {}
-    for mode in modes:
+    for mode in [] if args.dispatch else modes:
         rs = [r for r in runs if r["mode"] == mode and not r["timed_out"]]
         if len(rs) > 1:
             medians[mode] = {

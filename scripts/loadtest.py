@@ -214,9 +214,10 @@ def build_mix(directory, base_dir, rebuild):
     out = collections.defaultdict(list)
     for e in manifest["files"]:
         out[e["kind"]].append(os.path.join(directory, e["file"]))
+    base_kinds = {"photo-12mp": "jpeg-12mp", "photo-24mp": "jpeg-24mp", "pdf": "pdf"}
     for e in base["files"]:
-        kind = {"photo-12mp": "jpeg-12mp", "photo-24mp": "jpeg-24mp", "pdf": "pdf"}[e["kind"]]
-        out[kind].append(os.path.join(base_dir, e["file"]))
+        if e["kind"] in base_kinds:
+            out[base_kinds[e["kind"]]].append(os.path.join(base_dir, e["file"]))
     return {kind: sorted(paths) for kind, paths in out.items()}
 
 

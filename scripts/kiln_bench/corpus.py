@@ -6,6 +6,13 @@ source file hashes).
   photos/NAME-12mp.jpg, NAME-24mp.jpg  three mate-backgrounds photos (Storm 3:2,
       Wood 4:3, LadyBird 16:10), upscaled to 12 and 24 megapixels with
       `vips resize --kernel lanczos3`, saved Q=90 4:2:0 without metadata
+  camera/NAME-12mp.jpg, NAME-24mp.jpg  the same upscaled photos made like a
+      camera's: seeded sensor-like noise added (luminance and per-channel chroma
+      Gaussian noise), saved Q=92 4:2:0, about 2.5 bits per pixel
+  camera/storm-12mp-progressive.jpg  the same as storm-12mp, progressive
+  camera/wood-12mp-444.jpg  the same as wood-12mp, 4:4:4 (no chroma subsampling)
+  camera/ladybird-12mp-restart.jpg  ladybird-12mp with a restart marker after
+      every MCU row (`jpegtran -restart 1`, lossless)
   pdfs/  bash.pdf and bashref.pdf (bash-doc), debian-reference.en.pdf
       (debian-reference-en)
 
@@ -17,11 +24,13 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 
 from .common import ROOT, BenchError, log, run, sha256
 
 # command -> the Debian package that has it: what building the corpus needs.
-CORPUS_TOOLS = {"vips": "libvips-tools", "vipsheader": "libvips-tools"}
+CORPUS_TOOLS = {"vips": "libvips-tools", "vipsheader": "libvips-tools",
+                "jpegtran": "libjpeg-turbo-progs"}
 
 # (name, package, path): real photos, upscaled below to camera sizes.
 PHOTOS = (
@@ -36,8 +45,20 @@ PDFS = (
     ("debian-reference", "debian-reference-en",
      "/usr/share/debian-reference/debian-reference.en.pdf"),
 )
+# Camera-like noise: the standard deviation (in 8-bit levels) of the Gaussian
+# noise added to all three channels alike (luminance) and to each on its own
+# (chroma), and the JPEG quality: about 2.5 bits per pixel, as a camera's files.
+CAMERA_LUMA_SIGMA = 5.5
+CAMERA_CHROMA_SIGMA = 3.5
+CAMERA_QUALITY = 92
+# (file suffix, kind, source photo, what differs from the plain camera-like JPEG)
+CAMERA_VARIANTS = (
+    ("progressive", "camera-progressive", "storm", "interlace"),
+    ("444", "camera-444", "wood", "4:4:4"),
+    ("restart", "camera-restart", "ladybird", "restart"),
+)
 # Bump when the recipe changes, so an old cache is rebuilt.
-CORPUS_RECIPE = 1
+CORPUS_RECIPE = 2
 
 
 def default_corpus_dir():
@@ -95,6 +116,9 @@ def corpus_spec():
         "photos": [[name, path, sha256(path)] for name, _, path in PHOTOS],
         "pdfs": [[name, path, sha256(path)] for name, _, path in PDFS],
         "megapixels": list(PHOTO_MEGAPIXELS),
+        "camera": [CAMERA_LUMA_SIGMA, CAMERA_CHROMA_SIGMA, CAMERA_QUALITY,
+                   [list(v) for v in CAMERA_VARIANTS]],
+        "jpegtran": first_line(["jpegtran", "-version"]),
     }
 
 
@@ -114,6 +138,60 @@ def upscale(src, dst, megapixels):
          "--vscale", repr(th / h), "--kernel", "lanczos3"])
     os.replace(tmp, dst)
     return image_size(dst)
+
+
+def camera_like(upscaled, dst, seed, workdir, save="subsample-mode=on"):
+    """`upscaled` with seeded sensor-like noise, saved as a camera would (Q=92,
+    no metadata, `save` for the subsampling or progressive scans)."""
+    w, h = image_size(upscaled)
+    layers = []
+    for band, sigma in enumerate((CAMERA_LUMA_SIGMA,) + (CAMERA_CHROMA_SIGMA,) * 3):
+        layer = os.path.join(workdir, f"noise{band}.v")
+        run(["vips", "gaussnoise", layer, str(w), str(h), "--sigma", repr(sigma),
+             "--mean", "0", "--seed", str(seed * 4 + band)])
+        layers.append(layer)
+    chroma, noise, noisy, camera = (os.path.join(workdir, n) for n in
+                                    ("chroma.v", "noise.v", "noisy.v", "camera.v"))
+    run(["vips", "bandjoin", " ".join(layers[1:]), chroma])
+    run(["vips", "add", chroma, layers[0], noise])
+    run(["vips", "add", upscaled, noise, noisy])
+    run(["vips", "cast", noisy, camera, "uchar"])
+    tmp = dst + ".partial.jpg"
+    run(["vips", "copy", camera, f"{tmp}[Q={CAMERA_QUALITY},{save},strip]"])
+    os.replace(tmp, dst)
+
+
+def build_camera(directory, photos, files):
+    """The camera-like JPEGs, from each photo's upscaled JPEG in `photos` (name ->
+    {megapixels: path}); adds their manifest entries to `files`."""
+    os.makedirs(os.path.join(directory, "camera"))
+    work = tempfile.mkdtemp(prefix="kiln-bench-camera-")
+    try:
+        for seed, (name, sizes) in enumerate(sorted(photos.items()), start=1):
+            for mp, upscaled in sorted(sizes.items()):
+                rel = os.path.join("camera", f"{name}-{mp}mp.jpg")
+                log(f"corpus: {rel}")
+                camera_like(upscaled, os.path.join(directory, rel), seed * 100 + mp, work)
+                files.append({"file": rel, "kind": f"camera-{mp}mp", "source": upscaled})
+        for suffix, kind, name, change in CAMERA_VARIANTS:
+            rel = os.path.join("camera", f"{name}-12mp-{suffix}.jpg")
+            dst = os.path.join(directory, rel)
+            log(f"corpus: {rel}")
+            seed = (sorted(photos).index(name) + 1) * 100 + 12
+            if change == "restart":
+                plain = os.path.join(directory, "camera", f"{name}-12mp.jpg")
+                run(["jpegtran", "-restart", "1", "-copy", "none", "-outfile", dst, plain])
+            else:
+                save = {"interlace": "subsample-mode=on,interlace",
+                        "4:4:4": "subsample-mode=off"}[change]
+                camera_like(photos[name][12], dst, seed, work, save)
+            files.append({"file": rel, "kind": kind, "source": photos[name][12]})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    for e in files:
+        if e["kind"].startswith("camera"):
+            w, h = image_size(os.path.join(directory, e["file"]))
+            e.update(width=w, height=h, source=os.path.relpath(e["source"], directory))
 
 
 def cached_manifest(what, directory, spec, rebuild):
@@ -143,21 +221,28 @@ def build_corpus(directory, rebuild=False):
     manifest = cached_manifest("corpus", directory, spec, rebuild)
     if manifest is not None:
         return manifest
-    os.makedirs(os.path.join(directory, "photos"))
-    os.makedirs(os.path.join(directory, "pdfs"))
-    files = []
-    for name, package, path in PHOTOS:
-        for mp in PHOTO_MEGAPIXELS:
-            rel = os.path.join("photos", f"{name}-{mp}mp.jpg")
-            log(f"corpus: {rel} from {path} ({package})")
-            w, h = upscale(path, os.path.join(directory, rel), mp)
-            files.append({"file": rel, "kind": f"photo-{mp}mp", "source": path,
-                          "package": package, "width": w, "height": h})
-    for name, package, path in PDFS:
-        rel = os.path.join("pdfs", f"{name}.pdf")
-        shutil.copyfile(path, os.path.join(directory, rel))
-        files.append({"file": rel, "kind": "pdf", "source": path, "package": package})
-    return write_manifest(directory, spec, files)
+    try:
+        os.makedirs(os.path.join(directory, "photos"))
+        os.makedirs(os.path.join(directory, "pdfs"))
+        files, upscaled = [], {}
+        for name, package, path in PHOTOS:
+            for mp in PHOTO_MEGAPIXELS:
+                rel = os.path.join("photos", f"{name}-{mp}mp.jpg")
+                log(f"corpus: {rel} from {path} ({package})")
+                w, h = upscale(path, os.path.join(directory, rel), mp)
+                upscaled.setdefault(name, {})[mp] = os.path.join(directory, rel)
+                files.append({"file": rel, "kind": f"photo-{mp}mp", "source": path,
+                              "package": package, "width": w, "height": h})
+        build_camera(directory, upscaled, files)
+        for name, package, path in PDFS:
+            rel = os.path.join("pdfs", f"{name}.pdf")
+            shutil.copyfile(path, os.path.join(directory, rel))
+            files.append({"file": rel, "kind": "pdf", "source": path, "package": package})
+        return write_manifest(directory, spec, files)
+    except BaseException:
+        # A half-built corpus has no manifest, which a later run would refuse.
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
 
 
 def write_manifest(directory, spec, files):

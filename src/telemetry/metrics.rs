@@ -35,6 +35,8 @@ const JOBS_STARTED: &str = "kiln_jobs_started_total";
 const JOBS_FINISHED: &str = "kiln_jobs_finished_total";
 const JOB_DURATION: &str = "kiln_job_duration_seconds";
 const JOB_QUEUE_WAIT: &str = "kiln_job_queue_wait_seconds";
+const JOB_DISPATCH: &str = "kiln_job_dispatch_seconds";
+const RECONCILER_PUBLISHED: &str = "kiln_reconciler_published_total";
 const QUEUE_LENGTH: &str = "kiln_queue_length";
 const QUEUE_PENDING: &str = "kiln_queue_pending";
 const QUEUE_OLDEST_AGE: &str = "kiln_queue_oldest_pending_age_seconds";
@@ -69,6 +71,10 @@ const JOB_BUCKETS: &[f64] = &[
 const QUEUE_WAIT_BUCKETS: &[f64] = &[
     0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0,
 ];
+/// Commit to claim of a first attempt: milliseconds when a worker is free.
+const DISPATCH_BUCKETS: &[f64] = &[
+    0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0,
+];
 /// One database query or object store call.
 const OPERATION_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -89,6 +95,7 @@ pub fn install() -> &'static PrometheusHandle {
             (JOB_DURATION, JOB_BUCKETS),
             (TRANSFORM_DURATION, JOB_BUCKETS),
             (JOB_QUEUE_WAIT, QUEUE_WAIT_BUCKETS),
+            (JOB_DISPATCH, DISPATCH_BUCKETS),
             (STORAGE_DURATION, OPERATION_BUCKETS),
             (DB_DURATION, OPERATION_BUCKETS),
         ] {
@@ -165,6 +172,15 @@ fn describe() {
         JOB_QUEUE_WAIT,
         Unit::Seconds,
         "Time from a job becoming runnable to its attempt starting, by processor"
+    );
+    describe_histogram!(
+        JOB_DISPATCH,
+        Unit::Seconds,
+        "Time from the commit that queued a job to the claim of its first attempt"
+    );
+    describe_counter!(
+        RECONCILER_PUBLISHED,
+        "Jobs the reconciler published, by reason (retry_due, lease_expired, entry_lost)"
     );
     describe_gauge!(
         QUEUE_LENGTH,
@@ -271,11 +287,35 @@ pub fn jobs_enqueued(processor: &str, count: u64) {
     counter!(JOBS_ENQUEUED, "processor" => processor.to_string()).increment(count);
 }
 
-/// An attempt claimed its job after it waited `queue_wait` as runnable.
-pub fn job_started(processor: &str, queue_wait: Duration) {
+/// An attempt claimed its job after it waited `queue_wait` as runnable; for a
+/// first attempt, that wait is the job's dispatch latency.
+pub fn job_started(processor: &str, queue_wait: Duration, first_attempt: bool) {
     let processor = processor.to_string();
     counter!(JOBS_STARTED, "processor" => processor.clone()).increment(1);
     histogram!(JOB_QUEUE_WAIT, "processor" => processor).record(queue_wait.as_secs_f64());
+    if first_attempt {
+        histogram!(JOB_DISPATCH).record(queue_wait.as_secs_f64());
+    }
+}
+
+/// Why the reconciler published a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Republished {
+    /// A failed attempt's backoff is over.
+    RetryDue,
+    /// Its worker died running it: the lease ran out.
+    LeaseExpired,
+    /// Queued for long, and the transport does not hold it.
+    EntryLost,
+}
+
+pub fn reconciler_published(reason: Republished, jobs: u64) {
+    let reason = match reason {
+        Republished::RetryDue => "retry_due",
+        Republished::LeaseExpired => "lease_expired",
+        Republished::EntryLost => "entry_lost",
+    };
+    counter!(RECONCILER_PUBLISHED, "reason" => reason).increment(jobs);
 }
 
 /// How an attempt ended, as far as the job is concerned.

@@ -1,9 +1,13 @@
 //! The embedded default's transport: an unbounded in-process channel. Nothing
 //! is acknowledged because nothing outlives the process; after a restart the
 //! reconciler republishes whatever the database still has queued.
+//!
+//! Beside the channel, both halves share the ids it holds (a count per id, as
+//! an id may be sent twice), which the channel itself cannot tell: the queue
+//! gauge reads their number, the reconciler asks which jobs are among them.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -13,31 +17,42 @@ use super::{Backlog, Delivery, TransportError};
 
 pub fn channel() -> (MemoryPublisher, MemoryConsumer) {
     let (sender, receiver) = mpsc::unbounded_channel();
-    let depth = Arc::new(AtomicU64::new(0));
+    let queued = Arc::new(Mutex::new(HashMap::new()));
     (
         MemoryPublisher {
             sender,
-            depth: depth.clone(),
+            queued: queued.clone(),
         },
-        MemoryConsumer { receiver, depth },
+        MemoryConsumer { receiver, queued },
     )
+}
+
+/// Ids sent and not yet read, each with how many times it is in the channel.
+type Queued = Arc<Mutex<HashMap<Uuid, u32>>>;
+
+fn lock(queued: &Queued) -> MutexGuard<'_, HashMap<Uuid, u32>> {
+    // The map is consistent between statements, so a holder that panicked
+    // left nothing half-done.
+    queued
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub struct MemoryPublisher {
     sender: mpsc::UnboundedSender<Uuid>,
-    /// Ids sent and not yet read (the channel's sender cannot tell).
-    depth: Arc<AtomicU64>,
+    queued: Queued,
 }
 
 impl MemoryPublisher {
     pub fn publish(&self, job_ids: &[Uuid]) -> Result<(), TransportError> {
+        let mut queued = lock(&self.queued);
         for id in job_ids {
-            // Counted before it is sent, so a read never finds more than counted.
-            self.depth.fetch_add(1, Ordering::Relaxed);
+            // Counted while the lock is held, so a read never finds an id
+            // that is not counted.
             if self.sender.send(*id).is_err() {
-                self.depth.fetch_sub(1, Ordering::Relaxed);
                 return Err(TransportError::Closed);
             }
+            *queued.entry(*id).or_default() += 1;
         }
         Ok(())
     }
@@ -46,15 +61,20 @@ impl MemoryPublisher {
     /// there is no pending count.
     pub fn backlog(&self) -> Backlog {
         Backlog {
-            length: self.depth.load(Ordering::Relaxed),
+            length: lock(&self.queued).values().map(|&n| u64::from(n)).sum(),
             pending: None,
         }
+    }
+
+    /// The jobs waiting in the channel.
+    pub fn carried(&self) -> HashSet<Uuid> {
+        lock(&self.queued).keys().copied().collect()
     }
 }
 
 pub struct MemoryConsumer {
     receiver: mpsc::UnboundedReceiver<Uuid>,
-    depth: Arc<AtomicU64>,
+    queued: Queued,
 }
 
 impl MemoryConsumer {
@@ -68,7 +88,16 @@ impl MemoryConsumer {
         if let Ok(0) = tokio::time::timeout(block, self.receiver.recv_many(&mut ids, max)).await {
             return Err(TransportError::Closed);
         }
-        self.depth.fetch_sub(ids.len() as u64, Ordering::Relaxed);
+        let mut queued = lock(&self.queued);
+        for id in &ids {
+            if let Some(count) = queued.get_mut(id) {
+                *count -= 1;
+                if *count == 0 {
+                    queued.remove(id);
+                }
+            }
+        }
+        drop(queued);
         Ok(ids
             .into_iter()
             .map(|job_id| Delivery {
@@ -91,9 +120,11 @@ mod tests {
         let first = consumer.read(3, Duration::from_millis(10)).await.unwrap();
         assert_eq!(first.iter().map(|d| d.job_id).collect::<Vec<_>>(), ids[..3]);
         assert_eq!(publisher.backlog().length, 2);
+        assert_eq!(publisher.carried(), ids[3..].iter().copied().collect());
         let rest = consumer.read(10, Duration::from_millis(10)).await.unwrap();
         assert_eq!(rest.len(), 2);
         assert_eq!(publisher.backlog().length, 0);
+        assert!(publisher.carried().is_empty());
         assert!(
             consumer
                 .read(10, Duration::from_millis(10))
@@ -101,5 +132,17 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[tokio::test]
+    async fn an_id_sent_twice_is_carried_until_both_are_read() {
+        let (publisher, mut consumer) = channel();
+        let id = Uuid::new_v4();
+        publisher.publish(&[id, id]).unwrap();
+        assert_eq!(publisher.backlog().length, 2);
+        consumer.read(1, Duration::from_millis(10)).await.unwrap();
+        assert_eq!(publisher.carried(), HashSet::from([id]));
+        consumer.read(1, Duration::from_millis(10)).await.unwrap();
+        assert!(publisher.carried().is_empty());
     }
 }

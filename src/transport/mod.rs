@@ -13,6 +13,7 @@
 pub mod memory;
 pub mod redis_stream;
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use uuid::Uuid;
@@ -57,6 +58,15 @@ impl Publisher {
         match self {
             Self::Memory(p) => Ok(p.backlog()),
             Self::Redis(p) => p.backlog().await,
+        }
+    }
+
+    /// The jobs the transport holds now, published and not yet done with: a
+    /// queued job among them needs no publishing again, however long it waits.
+    pub async fn carried(&mut self) -> Result<HashSet<Uuid>, TransportError> {
+        match self {
+            Self::Memory(p) => Ok(p.carried()),
+            Self::Redis(p) => p.carried().await,
         }
     }
 }

@@ -11,12 +11,15 @@
 //! The publisher and the consumer each keep a connection of their own, which
 //! they ask the [`Redis`] actor for (again after a failure).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use actix::Addr;
 use deadpool_redis::redis;
 use redis::aio::MultiplexedConnection;
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply};
+use redis::streams::{
+    StreamAutoClaimReply, StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply,
+};
 use redis::{AsyncCommands, RedisError};
 use uuid::Uuid;
 
@@ -28,6 +31,8 @@ const FIELD: &str = "job_id";
 /// The stream is trimmed (approximately) to this many entries; far more than
 /// a backlog of ids the reconciler could not republish anyway.
 const MAX_LEN: usize = 1_000_000;
+/// Entries one `XRANGE` of [`StreamPublisher::carried`] returns.
+const RANGE_PAGE: usize = 1_000;
 
 fn stream_key(namespace: &str) -> String {
     format!("{namespace}:jobs")
@@ -57,20 +62,27 @@ impl StreamPublisher {
         }
     }
 
+    /// The connection, opened on first use or after a failure.
+    async fn connection(&mut self) -> Result<&mut MultiplexedConnection, TransportError> {
+        if self.connection.is_none() {
+            self.connection = Some(connect(&self.redis, Duration::ZERO).await?);
+        }
+        Ok(self
+            .connection
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("set just above")))
+    }
+
     pub async fn publish(&mut self, job_ids: &[Uuid]) -> Result<(), TransportError> {
         if job_ids.is_empty() {
             return Ok(());
         }
-        if self.connection.is_none() {
-            self.connection = Some(connect(&self.redis, Duration::ZERO).await?);
-        }
-        let Some(connection) = self.connection.as_mut() else {
-            unreachable!("connected just above");
-        };
+        let key = self.key.clone();
+        let connection = self.connection().await?;
         let mut pipe = redis::pipe();
         for id in job_ids {
             pipe.xadd_maxlen(
-                &self.key,
+                &key,
                 redis::streams::StreamMaxlen::Approx(MAX_LEN),
                 "*",
                 &[(FIELD, id.to_string())],
@@ -88,15 +100,11 @@ impl StreamPublisher {
     /// The stream's length and how many of its entries are delivered but not
     /// yet acknowledged (`XLEN`, and the `XPENDING` summary of the group).
     pub async fn backlog(&mut self) -> Result<Backlog, TransportError> {
-        if self.connection.is_none() {
-            self.connection = Some(connect(&self.redis, Duration::ZERO).await?);
-        }
-        let Some(connection) = self.connection.as_mut() else {
-            unreachable!("connected just above");
-        };
-        let length: Result<u64, RedisError> = connection.xlen(&self.key).await;
+        let key = self.key.clone();
+        let connection = self.connection().await?;
+        let length: Result<u64, RedisError> = connection.xlen(&key).await;
         let pending: Result<redis::streams::StreamPendingReply, RedisError> =
-            connection.xpending(&self.key, GROUP).await;
+            connection.xpending(&key, GROUP).await;
         let measured = match (length, pending) {
             (Ok(length), Ok(pending)) => Ok(Backlog {
                 length,
@@ -114,6 +122,43 @@ impl StreamPublisher {
         }
         Ok(measured?)
     }
+
+    /// The jobs the stream holds: waiting to be read, or read and not yet
+    /// acknowledged (acknowledged entries are deleted). Read in pages of
+    /// [`RANGE_PAGE`] entries, so it costs in proportion to the backlog.
+    pub async fn carried(&mut self) -> Result<HashSet<Uuid>, TransportError> {
+        let key = self.key.clone();
+        let mut carried = HashSet::new();
+        let mut start = "-".to_string();
+        loop {
+            let connection = self.connection().await?;
+            let page: Result<StreamRangeReply, RedisError> =
+                connection.xrange_count(&key, &start, "+", RANGE_PAGE).await;
+            let page = match page {
+                Ok(page) => page,
+                Err(err) => {
+                    self.connection = None;
+                    return Err(err.into());
+                }
+            };
+            let Some(last) = page.ids.last() else {
+                return Ok(carried);
+            };
+            // The next page starts after this one's last entry (exclusive).
+            start = format!("({}", last.id);
+            let full = page.ids.len() == RANGE_PAGE;
+            carried.extend(page.ids.iter().filter_map(job_id_of));
+            if !full {
+                return Ok(carried);
+            }
+        }
+    }
+}
+
+fn job_id_of(entry: &StreamId) -> Option<Uuid> {
+    entry
+        .get::<String>(FIELD)
+        .and_then(|raw| Uuid::parse_str(&raw).ok())
 }
 
 pub struct StreamConsumer {
@@ -244,9 +289,7 @@ impl StreamConsumer {
     }
 
     fn delivery(&self, entry: StreamId) -> Option<Delivery> {
-        let job_id = entry
-            .get::<String>(FIELD)
-            .and_then(|raw| Uuid::parse_str(&raw).ok());
+        let job_id = job_id_of(&entry);
         if job_id.is_none() {
             tracing::warn!(entry = %entry.id, "ignoring a job stream entry without a job id");
         }

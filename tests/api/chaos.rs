@@ -1,7 +1,8 @@
 //! The promise that no job is lost, tested for real with separate `kiln`
 //! processes. A process is killed with SIGKILL while it holds jobs; Redis is
-//! flushed mid-batch; Redis is stopped while uploads keep coming. Every file
-//! must end ready with each variant exactly once.
+//! flushed mid-batch; Redis is stopped while uploads keep coming; a backlog
+//! outwaits `REQUEUE_AFTER` and loses stream entries. Every file must end
+//! ready with each variant exactly once.
 //!
 //! In services mode the processes are one `kiln api` and `kiln worker`s on
 //! PostgreSQL, Redis and S3. On the embedded default a single `kiln serve` on
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::api::file_id;
+use crate::support::api::{file_id, metric_total};
 use crate::support::cluster::{Cluster, PHOTO_VARIANTS};
 use crate::support::processes::KilnProcess;
 use crate::support::servers::PrivateRedis;
@@ -97,6 +98,53 @@ async fn uploads_are_accepted_while_redis_is_down_and_processed_when_it_returns(
     );
     redis.resume().await;
     cluster.assert_all_ready(files.len(), PHOTO_VARIANTS).await;
+}
+
+#[actix_rt::test]
+async fn a_backlog_waiting_past_requeue_after_is_published_once_and_lost_entries_again() {
+    let redis = PrivateRedis::start().await;
+    // No worker: every job waits on the stream, far longer than REQUEUE_AFTER.
+    let settings = [("REQUEUE_AFTER", "1s"), ("REDIS_NAMESPACE", "backlog")];
+    let cluster = Cluster::start(0, Some(&redis), &settings).await;
+    for _ in 0..5 {
+        cluster.upload("photo.jpg").await;
+    }
+    let jobs = cluster.count("SELECT COUNT(*) FROM processing_jobs").await;
+    let stream_length = || redis.run(&["XLEN", "backlog:jobs"]).parse::<i64>().unwrap();
+    let republished = async |reason: &str| {
+        let metrics = cluster
+            .client
+            .get("/metrics", None)
+            .await
+            .text()
+            .await
+            .unwrap();
+        let label = format!("reason=\"{reason}\"");
+        metric_total(&metrics, "kiln_reconciler_published_total", &[&label])
+    };
+    // Several reconciliations find every job stale, and the stream holds each.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(stream_length(), jobs, "each job is on the stream once");
+    assert_eq!(republished("entry_lost").await, 0.0);
+
+    // Redis loses the four oldest entries: those four, and only they, come back.
+    redis.run(&["XTRIM", "backlog:jobs", "MAXLEN", &(jobs - 4).to_string()]);
+    wait_until(Duration::from_secs(15), || async {
+        stream_length() == jobs
+    })
+    .await;
+    assert_eq!(republished("entry_lost").await, 4.0);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        stream_length(),
+        jobs,
+        "no job is published again once it is back"
+    );
+
+    let _worker = cluster.start_worker(&[]).await;
+    cluster.assert_all_ready(5, PHOTO_VARIANTS).await;
+    let rerun = "SELECT COUNT(*) FROM processing_jobs WHERE attempts <> 1";
+    assert_eq!(cluster.count(rerun).await, 0, "each job ran once");
 }
 
 #[actix_rt::test]

@@ -4,12 +4,15 @@
 //! - Accepts: [`JobsQueued`] right after a commit that queued jobs (sent by
 //!   [`announce_queued`]), and [`MeasureBacklog`] when metrics are scraped.
 //! - Every `RECONCILE_INTERVAL` (and once at start) it reconciles: it asks the
-//!   Catalog for jobs the transport must carry again (retries now due, runs
-//!   whose lease expired, queued jobs untouched for `REQUEUE_AFTER`) and
-//!   publishes them. So a failed publish, a crash between commit and publish,
-//!   or a Redis that lost its data delays jobs; it never loses them.
+//!   Catalog for jobs the transport must carry again and publishes them:
+//!   retries now due, runs whose lease expired, and queued jobs untouched for
+//!   `REQUEUE_AFTER` that the transport no longer holds. So a failed publish,
+//!   a crash between commit and publish, or a Redis that lost its data delays
+//!   jobs; it never loses them. A job that merely waits its turn in a backlog
+//!   is still on the transport, and is not published twice.
 //! - Supervised by the Supervisor.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,13 +22,15 @@ use actix::{
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use crate::actors::catalog::jobs::TakeDueJobs;
+use crate::actors::catalog::jobs::{DueJob, FindDueJobs, RequeueJobs, StaleCursor};
 use crate::actors::catalog::{Catalog, Job};
 use crate::actors::restart::RestartBackoff;
-use crate::telemetry::metrics;
+use crate::domain::jobs::JobStatus;
+use crate::telemetry::metrics::{self, Republished};
 use crate::transport::{Backlog, Publisher, TransportError};
 
-/// Most jobs one reconciliation republishes; the next round takes the rest.
+/// Most jobs of each kind (runnable again, stale) one reconciliation looks
+/// at; the next round takes the rest.
 const RECONCILE_BATCH: u64 = 500;
 
 pub struct Dispatcher {
@@ -34,6 +39,9 @@ pub struct Dispatcher {
     reconcile_every: Duration,
     requeue_after: Duration,
     reconciling: bool,
+    /// Where the next round goes on through stale queued jobs, when the last
+    /// one found a full batch of them.
+    stale_from: Option<StaleCursor>,
     restarts: RestartBackoff,
 }
 
@@ -50,6 +58,7 @@ impl Dispatcher {
             reconcile_every,
             requeue_after,
             reconciling: false,
+            stale_from: None,
             restarts: RestartBackoff::default(),
         }
     }
@@ -60,37 +69,101 @@ impl Dispatcher {
             return;
         }
         self.reconciling = true;
-        let catalog = self.catalog.clone();
-        let publisher = self.publisher.clone();
-        let take = TakeDueJobs {
-            stale_after: self.requeue_after,
-            limit: RECONCILE_BATCH,
-        };
-        let round = async move {
-            let due = match catalog.send(take).await {
-                Ok(Ok(due)) => due,
-                Ok(Err(err)) => {
-                    return tracing::warn!(error = %crate::error_chain(&err), "reconciliation could not read the jobs");
-                }
-                Err(err) => {
-                    return tracing::warn!(error = %err, "reconciliation could not reach the catalog");
-                }
-            };
-            if due.is_empty() {
-                return;
-            }
-            match publisher.lock().await.publish(&due).await {
-                Ok(()) => tracing::info!(jobs = due.len(), "reconciliation republished jobs"),
-                Err(err) => {
-                    tracing::warn!(error = %err, jobs = due.len(), "reconciliation could not publish; will try again")
-                }
-            }
-        };
-        ctx.spawn(
-            round
-                .into_actor(self)
-                .map(|_, dispatcher, _| dispatcher.reconciling = false),
+        let round = reconcile_round(
+            self.catalog.clone(),
+            self.publisher.clone(),
+            FindDueJobs {
+                stale_after: self.requeue_after,
+                stale_from: self.stale_from,
+                limit: RECONCILE_BATCH,
+            },
         );
+        ctx.spawn(round.into_actor(self).map(|stale_from, dispatcher, _| {
+            dispatcher.reconciling = false;
+            dispatcher.stale_from = stale_from;
+        }));
+    }
+}
+
+/// One reconciliation: finds due jobs, leaves out stale ones the transport
+/// still holds, takes the rest and publishes them. Returns where the next
+/// round goes on through stale jobs.
+async fn reconcile_round(
+    catalog: Addr<Catalog>,
+    publisher: Arc<Mutex<Publisher>>,
+    find: FindDueJobs,
+) -> Option<StaleCursor> {
+    let limit = find.limit;
+    let stale_from = find.stale_from;
+    let due = match catalog.send(find).await {
+        Ok(Ok(due)) => due,
+        Ok(Err(err)) => {
+            tracing::warn!(error = %crate::error_chain(&err), "reconciliation could not read the jobs");
+            return stale_from;
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "reconciliation could not reach the catalog");
+            return stale_from;
+        }
+    };
+    let next_from = match due.stale.len() as u64 == limit {
+        true => due.stale.last().map(DueJob::cursor),
+        false => None,
+    };
+    let mut jobs = due.runnable_again;
+    if !due.stale.is_empty() {
+        match publisher.lock().await.carried().await {
+            Ok(carried) => jobs.extend(
+                due.stale
+                    .into_iter()
+                    .filter(|job| !carried.contains(&job.id)),
+            ),
+            Err(err) => {
+                // Unknown: publish them all; a duplicate costs a failed claim.
+                tracing::warn!(error = %err, "reconciliation cannot see what the transport holds");
+                jobs.extend(due.stale);
+            }
+        }
+    }
+    if jobs.is_empty() {
+        return next_from;
+    }
+    let taken: HashSet<Uuid> = match catalog.send(RequeueJobs { jobs: jobs.clone() }).await {
+        Ok(Ok(taken)) => taken.into_iter().collect(),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %crate::error_chain(&err), "reconciliation could not requeue the jobs");
+            return stale_from;
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "reconciliation could not reach the catalog");
+            return stale_from;
+        }
+    };
+    jobs.retain(|job| taken.contains(&job.id));
+    if jobs.is_empty() {
+        return next_from;
+    }
+    let ids: Vec<Uuid> = jobs.iter().map(|job| job.id).collect();
+    match publisher.lock().await.publish(&ids).await {
+        Ok(()) => {
+            for job in &jobs {
+                metrics::reconciler_published(reason(job), 1);
+            }
+            tracing::info!(jobs = ids.len(), "reconciliation republished jobs");
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, jobs = ids.len(), "reconciliation could not publish; will try again")
+        }
+    }
+    next_from
+}
+
+/// Why the reconciler publishes `job`, from the status it was found in.
+fn reason(job: &DueJob) -> Republished {
+    match job.status {
+        JobStatus::Retrying => Republished::RetryDue,
+        JobStatus::Running => Republished::LeaseExpired,
+        _ => Republished::EntryLost,
     }
 }
 

@@ -151,7 +151,7 @@ impl Attempts {
         span.record("processor", claimed.job.processor.as_str());
         span.record("attempt", claimed.job.attempts);
         let processor = claimed.job.processor.clone();
-        metrics::job_started(&processor, claimed.queue_wait);
+        metrics::job_started(&processor, claimed.queue_wait, claimed.job.attempts == 1);
         self.announce(&Transition {
             job: claimed.job.clone(),
             user_id: claimed.file.user_id,

@@ -156,6 +156,13 @@ impl PrivateRedis {
             .collect()
     }
 
+    /// Runs one command with `redis-cli`; returns what it printed, trimmed.
+    pub fn run(&self, args: &[&str]) -> String {
+        let output = self.cli(args).output().unwrap();
+        assert!(output.status.success(), "redis-cli {args:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_string()
+    }
+
     pub fn flush_all(&self) {
         let status = self
             .cli(&["FLUSHALL"])

@@ -397,40 +397,88 @@ impl Handler<FailJob> for Catalog {
     }
 }
 
-impl Handler<TakeDueJobs> for Catalog {
+impl Handler<FindDueJobs> for Catalog {
+    type Result = ResponseFuture<Result<DueJobs, CatalogError>>;
+
+    fn handle(&mut self, msg: FindDueJobs, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.find_due_jobs");
+        self.run("find_due_jobs", span, |db| async move {
+            let now = Utc::now();
+            let stale_before =
+                now - chrono::Duration::from_std(msg.stale_after).unwrap_or(chrono::Duration::MAX);
+            let runnable_again = due_jobs(
+                &db,
+                Condition::any().add(retry_due(now)).add(lease_expired(now)),
+                msg.limit,
+            )
+            .await?;
+            let mut stale = Condition::all()
+                .add(processing_jobs::Column::Status.eq(JobStatus::Queued.as_str()))
+                .add(processing_jobs::Column::UpdatedAt.lt(stale_before));
+            if let Some(from) = msg.stale_from {
+                stale = stale.add(
+                    Condition::any()
+                        .add(processing_jobs::Column::UpdatedAt.gt(from.updated_at))
+                        .add(
+                            Condition::all()
+                                .add(processing_jobs::Column::UpdatedAt.eq(from.updated_at))
+                                .add(processing_jobs::Column::Id.gt(from.id)),
+                        ),
+                );
+            }
+            let stale = due_jobs(&db, stale, msg.limit).await?;
+            Ok(DueJobs {
+                runnable_again,
+                stale,
+            })
+        })
+    }
+}
+
+/// Up to `limit` jobs matching `due`, oldest change first.
+async fn due_jobs<C: ConnectionTrait>(
+    db: &C,
+    due: Condition,
+    limit: u64,
+) -> Result<Vec<DueJob>, CatalogError> {
+    let rows: Vec<(Uuid, String, DateTime<Utc>)> = processing_jobs::Entity::find()
+        .select_only()
+        .columns([
+            processing_jobs::Column::Id,
+            processing_jobs::Column::Status,
+            processing_jobs::Column::UpdatedAt,
+        ])
+        .filter(due)
+        .order_by_asc(processing_jobs::Column::UpdatedAt)
+        .order_by_asc(processing_jobs::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, status, updated_at)| {
+            Some(DueJob {
+                id,
+                status: JobStatus::parse(&status)?,
+                updated_at,
+            })
+        })
+        .collect())
+}
+
+impl Handler<RequeueJobs> for Catalog {
     type Result = ResponseFuture<Result<Vec<Uuid>, CatalogError>>;
 
-    fn handle(&mut self, msg: TakeDueJobs, _: &mut Self::Context) -> Self::Result {
-        let span = info_span!("catalog.take_due_jobs");
-        self.run("take_due_jobs", span, |db| async move {
+    fn handle(&mut self, msg: RequeueJobs, _: &mut Self::Context) -> Self::Result {
+        let span = info_span!("catalog.requeue_jobs", jobs = msg.jobs.len());
+        self.run("requeue_jobs", span, |db| async move {
             let now = Utc::now();
-            let stale =
-                now - chrono::Duration::from_std(msg.stale_after).unwrap_or(chrono::Duration::MAX);
-            let due = Condition::any()
-                .add(retry_due(now))
-                .add(lease_expired(now))
-                .add(
-                    Condition::all()
-                        .add(processing_jobs::Column::Status.eq(JobStatus::Queued.as_str()))
-                        .add(processing_jobs::Column::UpdatedAt.lt(stale)),
-                );
-            let candidates: Vec<(Uuid, String, DateTime<Utc>)> = processing_jobs::Entity::find()
-                .select_only()
-                .columns([
-                    processing_jobs::Column::Id,
-                    processing_jobs::Column::Status,
-                    processing_jobs::Column::UpdatedAt,
-                ])
-                .filter(due)
-                .limit(msg.limit)
-                .into_tuple()
-                .all(&db)
-                .await?;
-            let mut taken = Vec::with_capacity(candidates.len());
-            for (id, status, updated_at) in candidates {
-                // Conditional on what we read, so among several reconcilers one
-                // takes each job. A running job keeps its attempt count: the next
-                // claim decides whether it has attempts left.
+            let mut taken = Vec::with_capacity(msg.jobs.len());
+            for job in msg.jobs {
+                // Conditional on what was read. A running job keeps its
+                // attempt count: the next claim decides whether it has
+                // attempts left.
                 let result = processing_jobs::Entity::update_many()
                     .col_expr(
                         processing_jobs::Column::Status,
@@ -441,13 +489,13 @@ impl Handler<TakeDueJobs> for Catalog {
                         Expr::value(Option::<DateTime<Utc>>::None),
                     )
                     .col_expr(processing_jobs::Column::UpdatedAt, Expr::value(now))
-                    .filter(processing_jobs::Column::Id.eq(id))
-                    .filter(processing_jobs::Column::Status.eq(status))
-                    .filter(processing_jobs::Column::UpdatedAt.eq(updated_at))
+                    .filter(processing_jobs::Column::Id.eq(job.id))
+                    .filter(processing_jobs::Column::Status.eq(job.status.as_str()))
+                    .filter(processing_jobs::Column::UpdatedAt.eq(job.updated_at))
                     .exec(&db)
                     .await?;
                 if result.rows_affected == 1 {
-                    taken.push(id);
+                    taken.push(job.id);
                 }
             }
             Ok(taken)

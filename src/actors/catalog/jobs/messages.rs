@@ -173,14 +173,57 @@ pub struct Transition {
     pub file_status: FileStatus,
 }
 
-/// Finds jobs the transport must carry again and marks them queued: retries now
-/// due, runs whose lease expired (the worker died), and queued jobs untouched
-/// for `stale_after` (their transport entry may be lost).
+/// Finds jobs the transport may have to carry again: retries now due and runs
+/// whose lease expired (the worker died), which always need publishing, and
+/// queued jobs untouched for `stale_after`, whose transport entry may be lost.
+/// Stale jobs come oldest first from after `stale_from`, so successive calls
+/// page through a backlog longer than `limit`. Nothing is changed.
+#[derive(Message)]
+#[rtype(result = "Result<DueJobs, CatalogError>")]
+pub struct FindDueJobs {
+    pub stale_after: Duration,
+    pub stale_from: Option<StaleCursor>,
+    pub limit: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct DueJobs {
+    /// Due retries and expired leases.
+    pub runnable_again: Vec<DueJob>,
+    /// Queued jobs untouched for `stale_after`, oldest first.
+    pub stale: Vec<DueJob>,
+}
+
+/// A job as it was read, so that taking it changes it only if nobody did since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueJob {
+    pub id: Uuid,
+    pub status: JobStatus,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where the next page of stale queued jobs starts: after this job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaleCursor {
+    pub updated_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl DueJob {
+    pub fn cursor(&self) -> StaleCursor {
+        StaleCursor {
+            updated_at: self.updated_at,
+            id: self.id,
+        }
+    }
+}
+
+/// Marks the jobs queued again, each only if unchanged since it was read, so
+/// that among several reconcilers one takes each job. Replies with the ids taken.
 #[derive(Message)]
 #[rtype(result = "Result<Vec<Uuid>, CatalogError>")]
-pub struct TakeDueJobs {
-    pub stale_after: Duration,
-    pub limit: u64,
+pub struct RequeueJobs {
+    pub jobs: Vec<DueJob>,
 }
 
 /// Counts jobs by status and finds how long the oldest runnable job has
