@@ -18,8 +18,9 @@
 //! | `nap-MS`  | sleeps MS milliseconds, then processes as usual       |
 //! | `oom`     | allocates until the memory limit stops it             |
 //! | `panic`   | panics (caught: the job fails, the child lives)       |
-//! | `escape`  | tries what the sandbox denies, and fails the job with |
-//! |           | a report of each attempt                              |
+//! | `escape`  | tries what the sandbox denies (and starting a thread, |
+//! |           | which it allows), and fails the job with a report of  |
+//! |           | each attempt                                          |
 
 use std::time::Duration;
 
@@ -77,7 +78,8 @@ pub(super) fn obey(input: &[u8]) -> Option<ProcessError> {
     }
 }
 
-/// Tries to connect, write a file and start a program; says how each went.
+/// Tries to connect, write a file, start a program and start a thread (which
+/// the sandbox allows); says how each went.
 fn try_to_escape() -> String {
     fn verdict<T>(what: &str, attempt: std::io::Result<T>) -> String {
         match attempt {
@@ -94,10 +96,14 @@ fn try_to_escape() -> String {
         std::env::temp_dir().join(format!("kiln-escape-{}", std::process::id())),
     );
     let program = std::process::Command::new("/bin/true").status();
+    let thread = std::thread::Builder::new()
+        .spawn(|| ())
+        .map(std::thread::JoinHandle::join);
     let report = [
         verdict("network", socket),
         verdict("file write", file),
         verdict("program", program),
+        verdict("thread", thread),
     ];
     format!("sandbox escape: {}", report.join(", "))
 }

@@ -14,8 +14,9 @@
 //!    effort: an older kernel enforces part or none of it, which
 //!    [`SandboxReport::landlock`] says.
 //! 3. A seccomp filter (any Linux since 3.5): `EPERM` for creating sockets,
-//!    connecting, running a program, starting a process (threads excepted),
-//!    tracing another process, and opening a file for writing.
+//!    connecting, running a program, starting a process (threads excepted: a
+//!    JPEG with restart markers is decoded in bands on several), tracing
+//!    another process, and opening a file for writing.
 //!
 //! The seccomp filter is a deny list, not an allow list: PDFium and the C
 //! codecs make system calls that differ across library versions, and a missing
@@ -161,9 +162,6 @@ fn install_seccomp_filter() -> Result<(), seccompiler::Error> {
         libc::SYS_execveat,
         libc::SYS_fork,
         libc::SYS_vfork,
-        // clone3 passes its flags in memory a filter cannot read; nothing in a
-        // child starts threads, so it is refused outright.
-        libc::SYS_clone3,
         libc::SYS_ptrace,
         libc::SYS_process_vm_writev,
         libc::SYS_process_vm_readv,
@@ -196,5 +194,17 @@ fn install_seccomp_filter() -> Result<(), seccompiler::Error> {
         std::env::consts::ARCH.try_into()?,
     )?;
     let program: BpfProgram = filter.try_into()?;
+    seccompiler::apply_filter_all_threads(&program)?;
+    // clone3 passes its flags in memory a filter cannot read, so it is answered
+    // as by a kernel without it: glibc then starts a thread with clone, whose
+    // flags the rule above reads. (A second filter, because this one answers
+    // ENOSYS; the kernel takes this answer over the first filter's Allow.)
+    let no_clone3 = SeccompFilter::new(
+        [(libc::SYS_clone3, always())].into_iter().collect(),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        std::env::consts::ARCH.try_into()?,
+    )?;
+    let program: BpfProgram = no_clone3.try_into()?;
     seccompiler::apply_filter_all_threads(&program)
 }

@@ -225,6 +225,10 @@ async fn a_child_cannot_reach_the_network_write_files_or_start_programs() {
     for denied in ["network: denied", "file write: denied", "program: denied"] {
         assert!(error.contains(denied), "{denied:?} not in {error:?}");
     }
+    assert!(
+        error.contains("thread: allowed"),
+        "a decoder may use threads: {error:?}"
+    );
 }
 
 #[actix_rt::test]

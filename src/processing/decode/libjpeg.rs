@@ -15,6 +15,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder};
 
 use super::super::color::{cmyk_profile, cmyk_to_srgb, convert_to_srgb};
+use super::restart_bands::decode_rgb_in_bands;
 use super::{Decoded, Region};
 
 /// The smallest DCT scale (1/8, 1/4, 1/2) that leaves at least `margin` times the
@@ -71,7 +72,8 @@ pub(super) fn decode_jpeg_with_libjpeg(
             DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb)?)
         }
         None => {
-            let (w, h, rgb) = libjpeg_scaled(input, divisor, Channels::Rgb)?;
+            let (w, h, rgb) = decode_rgb_in_bands(input, divisor)
+                .or_else(|| libjpeg_scaled(input, divisor, Channels::Rgb))?;
             let mut image = DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb)?);
             if let Some(icc) = &icc {
                 convert_to_srgb(&mut image, icc);
@@ -95,7 +97,7 @@ pub(super) fn decode_jpeg_with_libjpeg(
 
 /// What [`libjpeg_scaled`] reads out of a JPEG.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Channels {
+pub(super) enum Channels {
     /// RGB from a greyscale, YCbCr or RGB JPEG.
     Rgb,
     /// Ink amounts (0 for none) from a CMYK or YCCK JPEG.
@@ -105,7 +107,11 @@ enum Channels {
 /// Decodes a JPEG at 1/`divisor` of its size to interleaved `channels`. libjpeg
 /// reports errors by unwinding (`mozjpeg` resumes a panic without the panic hook),
 /// so they are caught here and become `None`, as does a JPEG of other channels.
-fn libjpeg_scaled(input: &[u8], divisor: u32, channels: Channels) -> Option<(u32, u32, Vec<u8>)> {
+pub(super) fn libjpeg_scaled(
+    input: &[u8],
+    divisor: u32,
+    channels: Channels,
+) -> Option<(u32, u32, Vec<u8>)> {
     use mozjpeg::{ColorSpace, Marker};
 
     let numerator = u8::try_from(8 / divisor).ok()?;

@@ -9,7 +9,8 @@
 //!
 //! A processor that makes only smaller outputs says how large the pixels must stay
 //! and how close to that a decode may shrink ([`decode_image_for`], [`ShrinkOnLoad`]);
-//! a JPEG may then be decoded at a reduced scale through libjpeg-turbo ([`libjpeg`]).
+//! a JPEG may then be decoded at a reduced scale through libjpeg-turbo ([`libjpeg`]),
+//! in bands on several threads when it has restart markers ([`restart_bands`]).
 //! Every other case takes the full decode through the `image` crate, here.
 //!
 //! Pixels tagged with an ICC profile other than sRGB are converted to sRGB (see
@@ -19,6 +20,7 @@
 
 pub(crate) mod animation;
 mod libjpeg;
+mod restart_bands;
 
 use std::io::Cursor;
 
