@@ -49,9 +49,12 @@ What it reports:
                         job created_at -> finished_at from the database
   rejections/errors   = every non-202 answer by status and error code, and client
                         exceptions (timeouts, resets)
-  plus the job backlog (queued + retrying) over time, each process' CPU seconds
-  and peak RSS (VmHWM from /proc), the machine's CPU use and load average, per-
-  processor job run times and queue waits, and the Kiln WARN/ERROR log lines.
+  plus the job backlog (queued + retrying) over time, the jobs the reconciler
+  published again (and so publishes per job), each process' CPU seconds, peak RSS
+  (VmHWM from /proc) and RSS when idle before the uploads and after the drain
+  (the workers' processor children summed apart), the machine's CPU use and load
+  average, per-processor job run times and queue waits, and the Kiln WARN/ERROR
+  log lines.
 The processes' logs are copied to target/loadtest-logs/last/.
 
 Why Python asyncio + aiohttp and not oha: oha repeats one request body; this test
@@ -118,6 +121,8 @@ MIX_RECIPE = 1
 FIXTURES = ("small.jpg", "photo.jpg")
 ALPHA_PNGS = (("wood", 1.2), ("ladybird", 0.5))  # (corpus photo, megapixels)
 THUMBNAIL_PROCESSORS = ("thumbnail", "pdf_thumbnail")
+# Seconds the processes are left idle after the drain before their memory is read.
+IDLE_AFTER_DRAIN = 5
 CONTENT_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".pdf": "application/pdf"}
 
 
@@ -477,6 +482,21 @@ async def load(args, cluster, tokens, state, s3_pid):
                                              stop_sampling))
         procs = cluster.procs
 
+        def memory_now():
+            """RSS and peak RSS of every Kiln process, its processor children
+            (summed per worker) and the S3 server."""
+            memory = {p.name: p.memory_mb() for p in procs}
+            for p in procs:
+                children = [pid_memory_mb(pid) for pid in child_pids(p.pid)]
+                if children:
+                    memory[f"{p.name} children"] = {
+                        "rss": round(sum(c["rss"] for c in children if c), 1),
+                        "hwm": round(sum(c["hwm"] for c in children if c), 1),
+                        "processes": len(children)}
+            if s3_pid:
+                memory["s3s-fs"] = pid_memory_mb(s3_pid)
+            return memory
+
         def cpu_seconds():
             """CPU seconds so far of every Kiln process, the S3 server and the database."""
             spent = {p.name: p.cpu_seconds() for p in procs}
@@ -485,6 +505,9 @@ async def load(args, cluster, tokens, state, s3_pid):
             spent.update(database_backends_cpu(cluster.db))
             return spent
 
+        # Idle, after the users signed up and in (password hashes) and before
+        # the first upload.
+        memory_idle_before = memory_now()
         cpu0 = cpu_seconds()
         machine0, client0 = cpu_times(), client_cpu()
         load_before = os.getloadavg()
@@ -522,9 +545,7 @@ async def load(args, cluster, tokens, state, s3_pid):
         machine1, client1 = cpu_times(), client_cpu()
         cpu1 = cpu_seconds()
         load_after = os.getloadavg()
-        memory = {p.name: p.memory_mb() for p in procs}
-        if s3_pid:
-            memory["s3s-fs"] = pid_memory_mb(s3_pid)
+        memory = memory_now()
         # The last thumbnails' events may still be on their way.
         wanted = {a["thumbnail_job"] for a in state.accepted if a["thumbnail_job"]}
         grace = time.monotonic() + 5
@@ -535,6 +556,9 @@ async def load(args, cluster, tokens, state, s3_pid):
         for w in watchers:
             w.cancel()
         await asyncio.gather(*watchers, return_exceptions=True)
+        # Idle again: what the processes keep once the work is done.
+        await asyncio.sleep(IDLE_AFTER_DRAIN)
+        memory_idle_after = memory_now()
 
     def delta(a, b):
         return {k: (round(b[k] - a[k], 2) if a.get(k) is not None and b.get(k) is not None
@@ -550,7 +574,8 @@ async def load(args, cluster, tokens, state, s3_pid):
         "client_cpu_drain_phase": round(client1 - client_mid, 2),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in load_after],
-        "memory_mb": memory, "samples": samples,
+        "memory_mb": memory, "memory_idle_before_mb": memory_idle_before,
+        "memory_idle_after_mb": memory_idle_after, "samples": samples,
     }
 
 
@@ -607,6 +632,15 @@ def database_report(db_url, wall_start, wall_uploaded):
             "p99_finished_wall": float(p99_finished) if p99_finished else None,
             "server_thumb": server_thumb, "files": files, "variants": variants,
             "variants_distinct": distinct, "dead_errors": dead_errors}
+
+
+def child_pids(pid):
+    """The direct children of a process (its `kiln processor` slots)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
 
 
 def reconciler_republished(log_text):
@@ -763,7 +797,9 @@ def summarize(args, state, timing, db, cluster, items):
                         "client_drain_phase": timing["client_cpu_drain_phase"]},
         "machine_busy_percent": {"upload_phase": timing["machine_busy_upload_phase"],
                                  "drain_phase": timing["machine_busy_drain_phase"]},
-        "memory_mb": {"end": timing["memory_mb"], "sampled_rss_peak": rss_peak},
+        "memory_mb": {"end": timing["memory_mb"], "sampled_rss_peak": rss_peak,
+                      "idle_before": timing["memory_idle_before_mb"],
+                      "idle_after": timing["memory_idle_after_mb"]},
         "mix": {kind: [{"file": it.name, "bytes": it.size} for it in its]
                 for kind, _, its in items},
         "samples": samples,
@@ -804,10 +840,11 @@ def print_report(r):
           f"stopped (max {j['backlog_max']}); Redis stream length max "
           f"{j['stream_len_max']}")
     rep = j.get("reconciler_republished") or {}
-    if rep:
-        print("republished          " + ", ".join(
-            f"{n} {v['jobs']} jobs in {v['rounds']} rounds" for n, v in rep.items())
-            + " (reconciler: queued > REQUEUE_AFTER, due retries, expired leases)")
+    republished = sum(v["jobs"] for v in rep.values())
+    print("republished          " + ", ".join(
+        f"{n} {v['jobs']} jobs in {v['rounds']} rounds" for n, v in rep.items())
+        + f" (reconciler: due retries, expired leases, entries the transport lost): "
+          f"{(j['total'] + republished) / max(j['total'], 1):.3f} publishes per job")
     print(f"upload -> thumbnail  {fmt_ms(t['client'])} (SSE event received; "
           f"{t['events_missed']} missed); server view {fmt_ms(t['server'])}")
     statuses = collections.Counter()
@@ -847,9 +884,12 @@ def print_report(r):
           f"{busy['drain_phase']}% in the drain; CPU seconds of everything else (other "
           f"PostgreSQL work, the samplers, other users of the machine): "
           f"{r['cpu_seconds']['other_upload_phase']}+{r['cpu_seconds']['other_drain_phase']}")
-    mem = r["memory_mb"]["end"]
+    mem = r["memory_mb"]
     print("peak RSS (VmHWM)     " + ", ".join(
-        f"{n} {v['hwm']:.0f} MiB" for n, v in mem.items() if v and "hwm" in v))
+        f"{n} {v['hwm']:.0f} MiB" for n, v in mem["end"].items() if v and "hwm" in v))
+    for when, label in (("idle_before", "before the uploads"), ("idle_after", "after the drain")):
+        print(f"RSS idle {label:<19}" + ", ".join(
+            f"{n} {v['rss']:.0f} MiB" for n, v in mem[when].items() if v and "rss" in v))
 
 
 def main():

@@ -13,6 +13,7 @@ pub struct RunArgs {
 
 /// Builds the application for `role` and serves until a signal stops it.
 pub async fn run(role: Role, args: RunArgs, mut config: Config) -> anyhow::Result<()> {
+    crate::isolation::memory::return_freed_memory();
     if args.no_migrate {
         config.auto_migrate = false;
     }

@@ -11,6 +11,10 @@
 //! Allocations made by C libraries (libjpeg, libwebp, PDFium) do not pass
 //! through here: those libraries see `malloc` return NULL and fail in their own
 //! way (an error, or a crash the parent reports as one).
+//!
+//! It also sets what glibc's allocator does with large freed buffers: a child
+//! keeps them for its next job ([`keep_freed_memory`]); a server gives them back
+//! ([`return_freed_memory`]).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +44,22 @@ pub fn keep_freed_memory() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
         libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);
+    }
+}
+
+/// Hands buffers of 1 MiB and more back to the kernel when they are freed, in
+/// the long-running server processes. glibc's default threshold rises to the
+/// size of the largest buffer freed so far (up to 32 MiB), after which buffers
+/// that size come from the thread's heap and stay there: each password hash
+/// takes 19 MiB (argon2's memory), and a few sign-ins left `kiln api` holding
+/// 175 MiB for good where it needs about 35. A fixed threshold keeps what a
+/// burst of hashes or uploads took from staying resident after it.
+pub fn return_freed_memory() {
+    const MMAP_THRESHOLD: libc::c_int = 1 << 20;
+    // SAFETY: mallopt only changes the allocator's thresholds, which it
+    // reads under its own locks.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
     }
 }
 
