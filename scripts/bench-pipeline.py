@@ -53,12 +53,20 @@ from kiln_bench.services import (add_service_args, Client, Proc,
 # --------------------------------------------------------------------------- bench
 
 
+def unique(payload, i):
+    """The i-th upload's bytes: the image and, after its end (which decoders
+    ignore), its number, so that no upload is recognised as the same bytes as
+    one stored before, which would need no job."""
+    return payload + f"bench-{i}".encode()
+
+
 def run_load(client, args, payload, filename_ext, content_type):
     """Register, log in, upload, wait. Returns the result dict (no cleanup)."""
     client.token = register_and_sign_in(client, "bench")["access_token"]
 
     def upload(i):
-        body, ctype = multipart("file", f"bench-{i:05d}.{filename_ext}", content_type, payload)
+        body, ctype = multipart("file", f"bench-{i:05d}.{filename_ext}", content_type,
+                                unique(payload, i))
         started = time.monotonic()
         status, parsed = client.request("POST", "/api/upload", body, {"Content-Type": ctype})
         ended = time.monotonic()
@@ -180,10 +188,8 @@ def run_dispatch(client, args, payload, filename_ext, content_type):
     dispatch, file_ids = [], []
     deadline = time.monotonic() + args.timeout
     for i in range(args.dispatch):
-        # Bytes after the image's end make each upload new, so that none is
-        # recognised as one stored before (which would need no job).
-        unique = payload + f"bench-{i}".encode()
-        body, ctype = multipart("file", f"light-{i:05d}.{filename_ext}", content_type, unique)
+        body, ctype = multipart("file", f"light-{i:05d}.{filename_ext}", content_type,
+                                unique(payload, i))
         accepted = client.expect(202, "POST", "/api/upload", body, {"Content-Type": ctype})
         file_id = accepted["file"]["id"]
         file_ids.append(file_id)

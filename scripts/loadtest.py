@@ -227,7 +227,9 @@ def build_mix(directory, base_dir, rebuild):
 
 
 class Item:
-    """One file of the mix, with its multipart body made once."""
+    """One file of the mix, with its multipart body made once but for a number
+    after the file's end (which decoders ignore): each upload's bytes are new,
+    so none is recognised as a file stored before, which would need no job."""
 
     def __init__(self, kind, path):
         self.kind = kind
@@ -236,7 +238,12 @@ class Item:
             payload = f.read()
         self.size = len(payload)
         ctype = CONTENT_TYPES[os.path.splitext(path)[1]]
-        self.body, self.content_type = multipart("file", self.name, ctype, payload)
+        body, self.content_type = multipart("file", self.name, ctype, payload)
+        at = body.index(payload) + len(payload)
+        self.head, self.tail = body[:at], body[at:]
+
+    def body(self, upload_number):
+        return self.head + f"kiln-load-{upload_number}".encode() + self.tail
 
 
 # ----------------------------------------------------------------- statistics
@@ -352,10 +359,11 @@ async def uploader(n, session, base_url, tokens, state, t_start, deadline, rate,
             return
         item = state.next_item()
         state.sent += 1
+        body = item.body(state.sent)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": item.content_type}
         t0 = time.monotonic()
         try:
-            async with session.post(url, data=item.body, headers=headers) as resp:
+            async with session.post(url, data=body, headers=headers) as resp:
                 raw = await resp.read()
                 status = resp.status
         except asyncio.CancelledError:
