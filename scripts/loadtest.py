@@ -643,12 +643,20 @@ def database_report(db_url, wall_start, wall_uploaded):
 
 
 def child_pids(pid):
-    """The direct children of a process (its `kiln processor` slots)."""
+    """The direct children of a process (its `kiln processor` slots), from every
+    thread's list: a child belongs to the thread that started it."""
+    children = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(c) for c in f.read().split()]
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return []
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                children.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue
+    return children
 
 
 def reconciler_republished(log_text):

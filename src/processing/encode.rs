@@ -7,8 +7,9 @@
 //! JPEG goes through `jpeg-encoder` (AVX2 colour conversion and DCT when the CPU has
 //! them): several times faster than the `image` crate's encoder at the same quality.
 //!
-//! Every WebP goes through libwebp (the `webp` crate): the `image` crate's own WebP
-//! encoder is lossless-only, several times larger than lossy on photos.
+//! Every WebP goes through libwebp (a still one through its own API, [`super::libwebp`];
+//! an animation through the `webp` crate's): the `image` crate's own WebP encoder is
+//! lossless-only, several times larger than lossy on photos.
 //!
 //! Outputs are written from pixels alone, so no EXIF, XMP, GPS or ICC data from the
 //! original can reach them.
@@ -97,7 +98,11 @@ pub(crate) fn encode(
             )
         }
         OutputFormat::Webp => {
-            return encode_webp(variant, image, WebpCompression::Lossy { quality });
+            return encode_webp(
+                variant,
+                Cow::Borrowed(image),
+                WebpCompression::Lossy { quality },
+            );
         }
         OutputFormat::Avif => return encode_avif(variant, image, quality),
         OutputFormat::Gif => {
@@ -134,10 +139,12 @@ fn encode_jpeg(bytes: &mut Vec<u8>, image: &DynamicImage, quality: u8) -> Result
         .map_err(|e| ProcessError::Encode(format!("JPEG: {e}")))
 }
 
-/// Encodes 8-bit RGB or RGBA pixels as a WebP with libwebp.
+/// Encodes pixels as a still WebP with libwebp ([`super::libwebp`]). Pixels handed
+/// over (`Cow::Owned`) are freed before the encoding proper, which halves the peak
+/// memory of a large lossy WebP.
 pub(crate) fn encode_webp(
     variant: &str,
-    image: &DynamicImage,
+    image: Cow<'_, DynamicImage>,
     compression: WebpCompression,
 ) -> Result<Output, ProcessError> {
     let (width, height) = (image.width(), image.height());
@@ -146,27 +153,15 @@ pub(crate) fn encode_webp(
             "WebP cannot hold an image of {width}x{height} pixels; its sides are at most {WEBP_MAX_SIDE}"
         )));
     }
-    let image = to_rgb_or_rgba(image);
-    let encoder = match &*image {
-        DynamicImage::ImageRgba8(rgba) => ::webp::Encoder::from_rgba(rgba.as_raw(), width, height),
-        // to_rgb_or_rgba leaves only RGB8 otherwise.
-        other => ::webp::Encoder::from_rgb(other.as_bytes(), width, height),
+    let pixels = match image {
+        Cow::Borrowed(image) => to_rgb_or_rgba(image),
+        Cow::Owned(image) => match to_rgb_or_rgba(&image) {
+            Cow::Owned(converted) => Cow::Owned(converted),
+            Cow::Borrowed(_) => Cow::Owned(image),
+        },
     };
-    // `encode_simple`, not `encode`/`encode_lossless`: those unwrap libwebp's error.
-    let encoded = match compression {
-        WebpCompression::Lossy { quality } => {
-            encoder.encode_simple(false, f32::from(quality.clamp(1, 100)))
-        }
-        WebpCompression::Lossless => encoder.encode_simple(true, 75.0),
-    }
-    .map_err(|e| ProcessError::Encode(format!("libwebp: {e:?}")))?;
-    Ok(output(
-        variant,
-        encoded.to_vec(),
-        OutputFormat::Webp,
-        width,
-        height,
-    ))
+    let encoded = super::libwebp::encode(pixels, compression)?;
+    Ok(output(variant, encoded, OutputFormat::Webp, width, height))
 }
 
 /// One frame of an animation to encode: its pixels and how long it is shown.
@@ -404,7 +399,7 @@ mod tests {
             Rgba([x * 8, y * 16, (x + y) * 5, 10 + x * 7])
         });
         let image = DynamicImage::ImageRgba8(pixels.clone());
-        let out = encode_webp("t", &image, WebpCompression::Lossless).unwrap();
+        let out = encode_webp("t", Cow::Borrowed(&image), WebpCompression::Lossless).unwrap();
         assert_eq!(out.content_type(), "image/webp");
         assert!(decode_output(&out).to_rgba8() == pixels, "pixels changed");
     }

@@ -49,6 +49,7 @@ mod attention;
 mod color;
 mod decode;
 mod encode;
+mod libwebp;
 mod options;
 mod pdf;
 mod placeholder;

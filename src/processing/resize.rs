@@ -9,7 +9,7 @@ use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions as FirOptions, Resizer};
 use image::{DynamicImage, RgbImage, RgbaImage};
 
-use super::decode::{Region, ShrinkOnLoad, decode_image_for};
+use super::decode::{Region, ShrinkOnLoad, decode_image_for, decode_image_narrowed_for};
 use super::encode::{default_format, encode};
 use super::options::{
     DEFAULT_QUALITY, Fit, IMAGE_FORMATS, MAX_DIMENSION, Options, OutputFormat, Size, invalid,
@@ -130,9 +130,7 @@ pub(crate) fn resample<'a>(
     } else {
         region
     };
-    let options = FirOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
-        .crop(crop.left, crop.top, crop.width, crop.height);
+    let options = lanczos3().crop(crop.left, crop.top, crop.width, crop.height);
     resizer
         .resize(&src, &mut dst, &options)
         .map_err(|e| resample_error(&e))?;
@@ -144,6 +142,11 @@ pub(crate) fn resample<'a>(
     image
         .map(Cow::Owned)
         .ok_or_else(|| resample_error(&"the resized buffer has the wrong size"))
+}
+
+/// How Kiln resamples: a Lanczos3 convolution.
+pub(crate) fn lanczos3() -> FirOptions {
+    FirOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
 }
 
 /// The largest centred part of `region` with the plan's aspect ratio.
@@ -269,14 +272,24 @@ pub(crate) fn run(
             } => vec![(variant, plan(width, height, *box_width, *box_height, *fit))],
         }
     };
-    let decoded = decode_image_for(input, limits, ShrinkOnLoad::KeepMargin, |width, height| {
+    let needed = |width: u32, height: u32| {
         plans(width, height)
             .iter()
             .map(|(_, plan)| plan.source_pixels_needed(width, height))
             .fold((0, 0), |most, need| {
                 (most.0.max(need.0), most.1.max(need.1))
             })
-    })?;
+    };
+    // The sizes each show the whole picture (never cropped), so a full-size JPEG
+    // decode may be narrowed to the largest while it is read.
+    let decoded = match options.target {
+        ResizeTarget::Sizes(_) => {
+            decode_image_narrowed_for(input, limits, ShrinkOnLoad::KeepMargin, needed)?
+        }
+        ResizeTarget::Box { .. } => {
+            decode_image_for(input, limits, ShrinkOnLoad::KeepMargin, needed)?
+        }
+    };
     let (width, height, region, source) =
         (decoded.width, decoded.height, decoded.region, decoded.image);
     // Unless asked, keep transparency where the source has it.
@@ -290,22 +303,20 @@ pub(crate) fn run(
     largest_first.sort_by_key(|&i| std::cmp::Reverse((plans[i].1.width, plans[i].1.height)));
     let mut resizer = Resizer::new();
     let mut made: Vec<Option<Output>> = plans.iter().map(|_| None).collect();
-    let mut previous: Option<DynamicImage> = None;
-    for i in largest_first {
+    // Each size replaces the one it was made from before it is encoded, so the
+    // decoded source is freed as soon as the largest size exists.
+    let (mut larger, mut larger_region) = (source, region);
+    for &i in &largest_first {
         let (name, plan) = plans[i];
-        let pixels = match &previous {
-            Some(larger) => resample(&mut resizer, larger, Region::whole(larger), plan)?,
-            None => resample(&mut resizer, &source, region, plan)?,
-        }
-        .into_owned();
-        made[i] = Some(encode(name, &pixels, format, options.quality)?);
-        previous = Some(pixels);
+        let pixels = resample(&mut resizer, &larger, larger_region, plan)?.into_owned();
+        larger = pixels;
+        larger_region = Region::whole(&larger);
+        made[i] = Some(encode(name, &larger, format, options.quality)?);
     }
     let mut source = SourceFacts::image(width, height);
     // The smallest size holds the whole picture (a box resize may crop: not that).
-    if let (Some(smallest), ResizeTarget::Sizes(_)) = (&previous, &options.target) {
-        let whole = Region::whole(smallest);
-        source = source.with_thumbhash(ThumbHash::of(&mut resizer, smallest, whole)?);
+    if let (false, ResizeTarget::Sizes(_)) = (largest_first.is_empty(), &options.target) {
+        source = source.with_thumbhash(ThumbHash::of(&mut resizer, &larger, larger_region)?);
     }
     Ok(Processed {
         outputs: made.into_iter().flatten().collect(),

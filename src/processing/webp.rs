@@ -8,6 +8,8 @@
 
 use fast_image_resize::Resizer;
 
+use std::borrow::Cow;
+
 use image::DynamicImage;
 
 use super::decode::animation::for_each_frame;
@@ -90,14 +92,14 @@ pub(crate) fn run(
         plan_for(width, height).source_pixels_needed(width, height)
     })?;
     let (width, height) = (decoded.width, decoded.height);
-    let pixels = resample(
-        &mut resizer,
-        &decoded.image,
-        decoded.region,
-        plan_for(width, height),
-    )?;
-    let output = encode_webp(variant, &pixels, compression)?;
+    let plan = plan_for(width, height);
+    // Handed over whole, so the encoder frees the pixels once libwebp has its copy.
+    let pixels = match resample(&mut resizer, &decoded.image, decoded.region, plan)? {
+        Cow::Owned(smaller) => smaller,
+        Cow::Borrowed(_) => decoded.image,
+    };
     let thumbhash = ThumbHash::of(&mut resizer, &pixels, Region::whole(&pixels))?;
+    let output = encode_webp(variant, Cow::Owned(pixels), compression)?;
     Ok(Processed {
         outputs: vec![output],
         source: SourceFacts::image(width, height).with_thumbhash(thumbhash),

@@ -15,6 +15,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder};
 
 use super::super::color::{cmyk_profile, cmyk_to_srgb, convert_to_srgb};
+use super::super::resize::lanczos3;
 use super::restart_bands::decode_rgb_in_bands;
 use super::{Decoded, Region};
 
@@ -31,6 +32,74 @@ fn jpeg_reduction(width: u32, height: u32, margin: u32, needed: (u32, u32)) -> O
         .find(|&d| width.div_ceil(d) >= need_width && height.div_ceil(d) >= need_height)
 }
 
+/// What the decode needs from a JPEG's header before libjpeg reads it: read by the
+/// `image` crate's header parse.
+struct Header {
+    /// As stored, before orientation.
+    width: u32,
+    height: u32,
+    orientation: Orientation,
+    icc: Option<Vec<u8>>,
+}
+
+impl Header {
+    fn read(input: &[u8]) -> Option<Header> {
+        let mut header = image::codecs::jpeg::JpegDecoder::new(Cursor::new(input)).ok()?;
+        let (width, height) = header.dimensions();
+        Some(Header {
+            width,
+            height,
+            orientation: header.orientation().unwrap_or(Orientation::NoTransforms),
+            icc: header.icc_profile().ok().flatten(),
+        })
+    }
+
+    fn sideways(&self) -> bool {
+        turns_sideways(self.orientation)
+    }
+
+    /// The size once oriented.
+    fn oriented(&self) -> (u32, u32) {
+        match self.sideways() {
+            true => (self.height, self.width),
+            false => (self.width, self.height),
+        }
+    }
+
+    /// What `needed` asks of the oriented image, as a size of the stored one.
+    fn stored_need(&self, needed: &impl Fn(u32, u32) -> (u32, u32)) -> (u32, u32) {
+        let (width, height) = self.oriented();
+        let (need_width, need_height) = needed(width, height);
+        match self.sideways() {
+            true => (need_height, need_width),
+            false => (need_width, need_height),
+        }
+    }
+
+    /// RGB pixels decoded from this JPEG at 1/`divisor` of its size, oriented,
+    /// and converted to sRGB through its ICC profile unless `in_srgb` already.
+    fn finish(&self, mut image: DynamicImage, divisor: u32, in_srgb: bool) -> Decoded {
+        if let (Some(icc), false) = (&self.icc, in_srgb) {
+            convert_to_srgb(&mut image, icc);
+        }
+        let stored = (image.width(), image.height());
+        image.apply_orientation(self.orientation);
+        let exact = |side: u32| f64::from(side) / f64::from(divisor);
+        let (width, height) = self.oriented();
+        Decoded {
+            image,
+            width,
+            height,
+            region: Region::oriented(
+                stored,
+                exact(self.width),
+                exact(self.height),
+                self.orientation,
+            ),
+        }
+    }
+}
+
 /// The decode of a JPEG through libjpeg-turbo (the `mozjpeg` crate): scaled, for a
 /// plain 8-bit greyscale or YCbCr JPEG whose outputs allow a reduction (its scaled
 /// IDCT, as libvips shrinks on load), and at any scale for a CMYK JPEG carrying a CMYK
@@ -43,56 +112,109 @@ pub(super) fn decode_jpeg_with_libjpeg(
     margin: u32,
     needed: &impl Fn(u32, u32) -> (u32, u32),
 ) -> Option<Decoded> {
-    let mut header = image::codecs::jpeg::JpegDecoder::new(Cursor::new(input)).ok()?;
-    let (width, height) = header.dimensions();
-    let orientation = header.orientation().unwrap_or(Orientation::NoTransforms);
-    let icc = header.icc_profile().ok().flatten();
-    let sideways = turns_sideways(orientation);
-    let (oriented_width, oriented_height) = if sideways {
-        (height, width)
-    } else {
-        (width, height)
-    };
-    let (need_width, need_height) = needed(oriented_width, oriented_height);
-    let need = if sideways {
-        (need_height, need_width)
-    } else {
-        (need_width, need_height)
-    };
-    let cmyk_profile = icc.as_deref().and_then(cmyk_profile);
-    let divisor = match (jpeg_reduction(width, height, margin, need), &cmyk_profile) {
+    let header = Header::read(input)?;
+    let need = header.stored_need(needed);
+    let cmyk_profile = header.icc.as_deref().and_then(cmyk_profile);
+    let divisor = match (
+        jpeg_reduction(header.width, header.height, margin, need),
+        &cmyk_profile,
+    ) {
         (Some(divisor), _) => divisor,
         (None, Some(_)) => 1,
         (None, None) => return None,
     };
-    let mut image = match cmyk_profile {
+    let (image, in_srgb) = match cmyk_profile {
         Some(profile) => {
             let (w, h, inks) = libjpeg_scaled(input, divisor, Channels::Cmyk)?;
             let rgb = cmyk_to_srgb(&profile, &inks)?;
-            DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb)?)
+            (image::RgbImage::from_raw(w, h, rgb)?, true)
         }
         None => {
             let (w, h, rgb) = decode_rgb_in_bands(input, divisor)
                 .or_else(|| libjpeg_scaled(input, divisor, Channels::Rgb))?;
-            let mut image = DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb)?);
-            if let Some(icc) = &icc {
-                convert_to_srgb(&mut image, icc);
-            }
-            image
+            (image::RgbImage::from_raw(w, h, rgb)?, false)
         }
     };
-    let (w, h) = (image.width(), image.height());
-    if w < need.0 || h < need.1 {
+    if image.width() < need.0 || image.height() < need.1 {
         return None;
     }
-    image.apply_orientation(orientation);
-    let exact = |side: u32| f64::from(side) / f64::from(divisor);
-    Some(Decoded {
-        image,
-        width: oriented_width,
-        height: oriented_height,
-        region: Region::oriented((w, h), exact(width), exact(height), orientation),
-    })
+    Some(header.finish(DynamicImage::ImageRgb8(image), divisor, in_srgb))
+}
+
+/// The full-size decode of a plain 8-bit JPEG for outputs that each show the whole
+/// image, the largest `needed` of the oriented size: narrowed while it is read.
+/// libjpeg gives the rows a batch at a time, and each batch is resampled across
+/// (Lanczos3, as [`crate::processing::resize`] does) to the width the largest output
+/// needs along the stored rows, so the full-size pixels never exist at once. The
+/// resize set's largest size from a 12 MP photo then holds its narrowed rows (2560
+/// columns by the photo's height) instead of the photo's 36 MB of RGB, and what is left
+/// of its resampling is down the columns. `None` when narrowing saves nothing, for a
+/// CMYK JPEG, or for anything libjpeg rejects.
+pub(super) fn decode_jpeg_narrowed(
+    input: &[u8],
+    needed: &impl Fn(u32, u32) -> (u32, u32),
+) -> Option<Decoded> {
+    let header = Header::read(input)?;
+    let (columns, _) = header.stored_need(needed);
+    if columns == 0
+        || columns >= header.width
+        || header
+            .icc
+            .as_deref()
+            .is_some_and(|icc| cmyk_profile(icc).is_some())
+    {
+        return None;
+    }
+    let (w, h, rgb) = libjpeg_narrowed(input, columns)?;
+    let image = DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, rgb)?);
+    let mut decoded = header.finish(image, 1, false);
+    decoded.region = Region::whole(&decoded.image);
+    Some(decoded)
+}
+
+/// Rows libjpeg gives [`libjpeg_narrowed`] at a time: little memory, and enough rows
+/// for the resampler's four-row kernels.
+const NARROWED_BATCH_ROWS: usize = 64;
+
+/// Decodes a JPEG at full size to RGB, resampling each batch of rows to `columns`.
+fn libjpeg_narrowed(input: &[u8], columns: u32) -> Option<(u32, u32, Vec<u8>)> {
+    use fast_image_resize::images::{Image, ImageRef};
+    use fast_image_resize::{PixelType, Resizer};
+
+    let decode = || -> std::io::Result<Option<(u32, u32, Vec<u8>)>> {
+        let decompress = mozjpeg::Decompress::builder()
+            .with_markers(&[mozjpeg::Marker::APP(14)])
+            .from_mem(input)?;
+        if !rgb_fits(decompress.color_space()) {
+            return Ok(None);
+        }
+        let mut started = decompress.rgb()?;
+        let (width, height) = (started.width(), started.height());
+        let row_bytes = width * 3;
+        let mut batch = vec![0; row_bytes * NARROWED_BATCH_ROWS.min(height)];
+        let mut narrowed = Vec::new();
+        narrowed
+            .try_reserve_exact(columns as usize * 3 * height)
+            .map_err(|_| std::io::ErrorKind::OutOfMemory)?;
+        let mut resizer = Resizer::new();
+        let side = |side: usize| u32::try_from(side).map_err(std::io::Error::other);
+        let mut first = 0;
+        while first < height {
+            let rows = NARROWED_BATCH_ROWS.min(height - first);
+            let read = started.read_scanlines_into::<u8>(&mut batch[..rows * row_bytes])?;
+            let source = ImageRef::new(side(width)?, side(rows)?, read, PixelType::U8x3)
+                .map_err(std::io::Error::other)?;
+            let mut across = Image::new(columns, side(rows)?, PixelType::U8x3);
+            resizer
+                .resize(&source, &mut across, &lanczos3())
+                .map_err(std::io::Error::other)?;
+            narrowed.extend_from_slice(across.buffer());
+            first += rows;
+        }
+        started.finish()?;
+        Ok(Some((columns, side(height)?, narrowed)))
+    };
+    std::panic::catch_unwind(decode).ok()?.ok()?
 }
 
 /// What [`libjpeg_scaled`] reads out of a JPEG.
@@ -120,10 +242,7 @@ pub(super) fn libjpeg_scaled(
             .with_markers(&[Marker::APP(14)])
             .from_mem(input)?;
         let fits = match channels {
-            Channels::Rgb => matches!(
-                decompress.color_space(),
-                ColorSpace::JCS_YCbCr | ColorSpace::JCS_GRAYSCALE | ColorSpace::JCS_RGB
-            ),
+            Channels::Rgb => rgb_fits(decompress.color_space()),
             Channels::Cmyk => matches!(
                 decompress.color_space(),
                 ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK
@@ -162,6 +281,15 @@ pub(super) fn libjpeg_scaled(
         Ok(Some((w, h, pixels)))
     };
     std::panic::catch_unwind(decode).ok()?.ok()?
+}
+
+/// Whether libjpeg gives RGB for a JPEG of this colour space.
+fn rgb_fits(color_space: mozjpeg::ColorSpace) -> bool {
+    use mozjpeg::ColorSpace;
+    matches!(
+        color_space,
+        ColorSpace::JCS_YCbCr | ColorSpace::JCS_GRAYSCALE | ColorSpace::JCS_RGB
+    )
 }
 
 /// Whether an EXIF orientation swaps width and height.
@@ -213,7 +341,7 @@ mod tests {
     use super::super::tests::decode;
 
     use super::super::ShrinkOnLoad::{KeepMargin, ToOutputSize};
-    use super::super::{decode_image, decode_image_for};
+    use super::super::{decode_image, decode_image_for, decode_image_narrowed_for};
     use super::*;
     use crate::processing::{Limits, ProcessError};
     use image::GenericImageView;
@@ -484,5 +612,60 @@ mod tests {
                 "patch {i}: {got:?} is the naive {naive:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_narrowed_decode_is_the_full_decode_resampled_across() {
+        let jpeg = gradient_jpeg(4000, 3000, None);
+        let narrowed =
+            decode_image_narrowed_for(&jpeg, &Limits::default(), KeepMargin, |_, _| (2560, 1920))
+                .unwrap();
+        assert_eq!(narrowed.image.dimensions(), (2560, 3000));
+        assert_eq!((narrowed.width, narrowed.height), (4000, 3000));
+        assert_eq!(narrowed.region, Region::whole(&narrowed.image));
+
+        // The same rows, decoded whole and then resampled across in one go.
+        let (w, h, rgb) = libjpeg_scaled(&jpeg, 1, Channels::Rgb).unwrap();
+        let full = fast_image_resize::images::ImageRef::new(
+            w,
+            h,
+            &rgb,
+            fast_image_resize::PixelType::U8x3,
+        )
+        .unwrap();
+        let mut across =
+            fast_image_resize::images::Image::new(2560, 3000, fast_image_resize::PixelType::U8x3);
+        fast_image_resize::Resizer::new()
+            .resize(&full, &mut across, &lanczos3())
+            .unwrap();
+        assert!(
+            narrowed.image.as_bytes() == across.buffer(),
+            "batch by batch differs from all at once"
+        );
+    }
+
+    #[test]
+    fn a_sideways_photo_is_narrowed_along_its_stored_rows() {
+        // Stored 1200x800, upright 800x1200: a 400x600 need narrows the stored
+        // rows to 600, which stand upright as 600 rows of 800.
+        let photo = fixture("orientation6.jpg");
+        let decoded = decode_image_narrowed_for(&photo, &Limits::default(), KeepMargin, |w, h| {
+            assert_eq!((w, h), (800, 1200));
+            (400, 600)
+        })
+        .unwrap();
+        assert_eq!(decoded.image.dimensions(), (800, 600));
+        assert_eq!((decoded.width, decoded.height), (800, 1200));
+        // The upright photo's red top-right corner stays there.
+        assert!(close(rgb(&decoded.image, 780, 5), [255, 0, 0], 40));
+    }
+
+    #[test]
+    fn a_need_a_dct_scale_covers_is_decoded_scaled_not_narrowed() {
+        let jpeg = gradient_jpeg(4000, 3000, None);
+        let decoded =
+            decode_image_narrowed_for(&jpeg, &Limits::default(), KeepMargin, |_, _| (640, 480))
+                .unwrap();
+        assert_eq!(decoded.image.dimensions(), (2000, 1500));
     }
 }

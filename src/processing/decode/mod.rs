@@ -29,7 +29,7 @@ use image::{DynamicImage, ImageDecoder, ImageError, ImageReader};
 
 use super::color::convert_to_srgb;
 use super::{Limits, MediaKind, ProcessError, probe_dimensions};
-use libjpeg::decode_jpeg_with_libjpeg;
+use libjpeg::{decode_jpeg_narrowed, decode_jpeg_with_libjpeg};
 
 /// Bytes per pixel of the widest layout a decoder may produce (RGBA, 16 bits a channel),
 /// so `max_pixels * this` bounds the decoder's allocation for any image we accept.
@@ -126,11 +126,40 @@ pub(crate) fn decode_image_for(
     shrink: ShrinkOnLoad,
     needed: impl Fn(u32, u32) -> (u32, u32),
 ) -> Result<Decoded, ProcessError> {
+    decode_for(input, limits, shrink, needed, false)
+}
+
+/// [`decode_image_for`], for outputs that each show the whole image (no crop), the
+/// largest of them `needed`: a JPEG that must be decoded at full size is narrowed
+/// to that width while it is read ([`libjpeg::decode_jpeg_narrowed`]), so its
+/// full-size pixels are never held at once. The result is then exactly `needed`
+/// wide (as oriented) and the original's full height.
+pub(crate) fn decode_image_narrowed_for(
+    input: &[u8],
+    limits: &Limits,
+    shrink: ShrinkOnLoad,
+    needed: impl Fn(u32, u32) -> (u32, u32),
+) -> Result<Decoded, ProcessError> {
+    decode_for(input, limits, shrink, needed, true)
+}
+
+fn decode_for(
+    input: &[u8],
+    limits: &Limits,
+    shrink: ShrinkOnLoad,
+    needed: impl Fn(u32, u32) -> (u32, u32),
+    narrow: bool,
+) -> Result<Decoded, ProcessError> {
     let kind = checked_image_kind(input, limits)?;
-    if kind == MediaKind::Jpeg
-        && let Some(decoded) = decode_jpeg_with_libjpeg(input, shrink.margin(), &needed)
-    {
-        return Ok(decoded);
+    if kind == MediaKind::Jpeg {
+        let decoded = decode_jpeg_with_libjpeg(input, shrink.margin(), &needed).or_else(|| {
+            narrow
+                .then(|| decode_jpeg_narrowed(input, &needed))
+                .flatten()
+        });
+        if let Some(decoded) = decoded {
+            return Ok(decoded);
+        }
     }
     let image = decode_full(kind, input, limits)?;
     Ok(Decoded {
