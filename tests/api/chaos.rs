@@ -112,13 +112,7 @@ async fn a_backlog_waiting_past_requeue_after_is_published_once_and_lost_entries
     let jobs = cluster.count("SELECT COUNT(*) FROM processing_jobs").await;
     let stream_length = || redis.run(&["XLEN", "backlog:jobs"]).parse::<i64>().unwrap();
     let republished = async |reason: &str| {
-        let metrics = cluster
-            .client
-            .get("/metrics", None)
-            .await
-            .text()
-            .await
-            .unwrap();
+        let metrics = cluster.client.metrics().await;
         let label = format!("reason=\"{reason}\"");
         metric_total(&metrics, "kiln_reconciler_published_total", &[&label])
     };

@@ -30,9 +30,10 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 async fn metrics_count_requests_uploads_and_jobs_without_ids_in_labels() {
     let app = spawn_app().await;
     let token = app.signed_in_user("metrics@example.com").await;
+    // Two different photos: a second copy of the same bytes would make no job.
     let mut ids = Vec::new();
-    for _ in 0..2 {
-        ids.push(app.uploaded(&token, "photo.jpg").await);
+    for photo in ["photo.jpg", "orientation6.jpg"] {
+        ids.push(app.uploaded(&token, photo).await);
     }
 
     let response = app.get("/metrics", None).await;
@@ -190,7 +191,7 @@ async fn a_worker_answers_on_its_ops_port_and_takes_no_jobs_while_redis_is_down(
     assert_eq!(ready.status(), StatusCode::OK);
     let body: Value = ready.json().await.unwrap();
     assert!(body["latency_ms"]["redis"].as_f64().is_some());
-    let metrics = ops.get("/metrics", None).await.text().await.unwrap();
+    let metrics = ops.metrics().await;
     assert_eq!(
         sample(&metrics, "kiln_processor_pool_size"),
         Some(2.0),
@@ -233,12 +234,7 @@ async fn a_process_reports_its_connection_pools_at_the_sizes_it_was_given() {
     cluster.upload("photo.jpg").await;
     cluster.assert_all_ready(1, PHOTO_VARIANTS).await;
 
-    let metrics = ops(ops_port)
-        .get("/metrics", None)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let metrics = ops(ops_port).metrics().await;
     for (pool, max) in [("database", 6.0), ("redis", 5.0)] {
         let series = |name: &str, state: Option<&str>| match state {
             Some(state) => format!(r#"{name}{{pool="{pool}",state="{state}"}}"#),
@@ -367,15 +363,7 @@ async fn a_worker_that_loses_the_database_takes_no_jobs_until_it_is_back() {
 
     // The api still reaches the database: the upload is accepted and queued.
     cluster.upload("photo.jpg").await;
-    let api_metrics = || async {
-        cluster
-            .client
-            .get("/metrics", None)
-            .await
-            .text()
-            .await
-            .unwrap()
-    };
+    let api_metrics = || async { cluster.client.metrics().await };
     wait_until(Duration::from_secs(10), || async {
         sample(&api_metrics().await, "kiln_queue_length").is_some_and(|n| n >= 2.0)
     })

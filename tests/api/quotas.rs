@@ -299,7 +299,7 @@ async fn files_older_than_the_retention_are_purged_with_their_objects_and_usage(
     assert!(!stored.iter().any(|key| key.contains(&old)), "{stored:?}");
     assert!(stored.iter().any(|key| key.contains(&new)), "{stored:?}");
     assert_usage_is_what_is_stored(&app, &token, &user_id, 1).await;
-    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    let metrics = app.metrics().await;
     assert!(
         crate::support::api::metric_total(&metrics, "kiln_files_expired_total", &[]) >= 1.0,
         "{metrics}"

@@ -367,13 +367,7 @@ async fn fifty_identical_requests_at_once_make_the_transform_once() {
         bodies.push(answer.bytes().await.unwrap());
     }
     assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]));
-    let metrics = cluster
-        .client
-        .get("/metrics", None)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let metrics = cluster.client.metrics().await;
     let made = total(
         &metrics,
         "kiln_transforms_made_total",

@@ -195,7 +195,7 @@ async fn a_delivery_answered_500_is_retried_with_the_same_id_until_it_is_taken()
 
     // The metrics recorder is the test process's, shared by every app in
     // it: other tests' attempts may count too.
-    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    let metrics = app.metrics().await;
     let value = |series: &str| -> f64 {
         metrics
             .lines()

@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::dev::ToEnvelope;
 use actix::{
     Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, Supervised, WrapFuture,
 };
@@ -23,7 +24,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use crate::actors::catalog::jobs::{DueJob, FindDueJobs, RequeueJobs, StaleCursor};
-use crate::actors::catalog::{Catalog, Job};
+use crate::actors::catalog::{Catalog, CatalogError, Job};
 use crate::actors::restart::RestartBackoff;
 use crate::domain::jobs::JobStatus;
 use crate::telemetry::metrics::{self, Republished};
@@ -95,16 +96,8 @@ async fn reconcile_round(
 ) -> Option<StaleCursor> {
     let limit = find.limit;
     let stale_from = find.stale_from;
-    let due = match catalog.send(find).await {
-        Ok(Ok(due)) => due,
-        Ok(Err(err)) => {
-            tracing::warn!(error = %crate::error_chain(&err), "reconciliation could not read the jobs");
-            return stale_from;
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, "reconciliation could not reach the catalog");
-            return stale_from;
-        }
+    let Some(due) = ask_catalog(&catalog, find, "read the jobs").await else {
+        return stale_from;
     };
     let next_from = match due.stale.len() as u64 == limit {
         true => due.stale.last().map(DueJob::cursor),
@@ -128,17 +121,11 @@ async fn reconcile_round(
     if jobs.is_empty() {
         return next_from;
     }
-    let taken: HashSet<Uuid> = match catalog.send(RequeueJobs { jobs: jobs.clone() }).await {
-        Ok(Ok(taken)) => taken.into_iter().collect(),
-        Ok(Err(err)) => {
-            tracing::warn!(error = %crate::error_chain(&err), "reconciliation could not requeue the jobs");
-            return stale_from;
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, "reconciliation could not reach the catalog");
-            return stale_from;
-        }
+    let requeue = RequeueJobs { jobs: jobs.clone() };
+    let Some(taken) = ask_catalog(&catalog, requeue, "requeue the jobs").await else {
+        return stale_from;
     };
+    let taken: HashSet<Uuid> = taken.into_iter().collect();
     jobs.retain(|job| taken.contains(&job.id));
     if jobs.is_empty() {
         return next_from;
@@ -156,6 +143,28 @@ async fn reconcile_round(
         }
     }
     next_from
+}
+
+/// Asks the Catalog for one step of a reconciliation; a failure is logged with
+/// the step it stopped, and is `None`.
+async fn ask_catalog<M, T>(catalog: &Addr<Catalog>, msg: M, step: &str) -> Option<T>
+where
+    Catalog: Handler<M>,
+    <Catalog as Actor>::Context: ToEnvelope<Catalog, M>,
+    M: Message<Result = Result<T, CatalogError>> + Send + 'static,
+    T: Send + 'static,
+{
+    match catalog.send(msg).await {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %crate::error_chain(&err), "reconciliation could not {step}");
+            None
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "reconciliation could not reach the catalog");
+            None
+        }
+    }
 }
 
 /// Why the reconciler publishes `job`, from the status it was found in.

@@ -92,6 +92,17 @@ struct Scan {
     mcu_height: usize,
 }
 
+/// What the frame header (SOF) says.
+#[derive(Debug)]
+struct Frame {
+    width: u32,
+    height: u32,
+    /// Where its two height bytes are in the file.
+    height_at: usize,
+    /// Each component's horizontal and vertical sampling factors.
+    sampling: Vec<(u8, u8)>,
+}
+
 /// MCU rows `[first, end)` of the image that one band decodes, and how many of its
 /// first rows (the overlap with the band before) are dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +123,7 @@ impl Scan {
             return None;
         }
         let mut at = 2;
-        let mut frame: Option<(u32, u32, usize, Vec<(u8, u8)>)> = None;
+        let mut frame: Option<Frame> = None;
         let mut interval = 0;
         loop {
             // Markers may be preceded by fill bytes (0xFF).
@@ -140,7 +151,12 @@ impl Scan {
                             Some((factors >> 4, factors & 0x0F))
                         })
                         .collect::<Option<Vec<_>>>()?;
-                    frame = Some((u32::from(width), u32::from(height), at + 5, sampling));
+                    frame = Some(Frame {
+                        width: u32::from(width),
+                        height: u32::from(height),
+                        height_at: at + 5,
+                        sampling,
+                    });
                 }
                 // Progressive, lossless, arithmetic-coded: not cut here.
                 0xC2 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
@@ -151,23 +167,15 @@ impl Scan {
                 }
                 // SOS: the scan starts after its header.
                 0xDA => {
-                    let (width, height, height_at, sampling) = frame?;
-                    if interval == 0 || width == 0 || height == 0 {
+                    let frame = frame?;
+                    if interval == 0 || frame.width == 0 || frame.height == 0 {
                         return None;
                     }
                     // One scan with every component, or it is not the only scan.
-                    if usize::from(*segment.first()?) != sampling.len() {
+                    if usize::from(*segment.first()?) != frame.sampling.len() {
                         return None;
                     }
-                    return Scan::with_data(
-                        input,
-                        at + 2 + length,
-                        interval,
-                        width,
-                        height,
-                        height_at,
-                        &sampling,
-                    );
+                    return Scan::with_data(input, at + 2 + length, interval, &frame);
                 }
                 // EOI before any scan, or a standalone marker where a segment was expected.
                 0xD9 | 0x01 | 0xD0..=0xD7 => return None,
@@ -177,17 +185,15 @@ impl Scan {
         }
     }
 
-    fn with_data(
-        input: &[u8],
-        data_start: usize,
-        interval: usize,
-        width: u32,
-        height: u32,
-        height_at: usize,
-        sampling: &[(u8, u8)],
-    ) -> Option<Scan> {
+    fn with_data(input: &[u8], data_start: usize, interval: usize, frame: &Frame) -> Option<Scan> {
+        let Frame {
+            width,
+            height,
+            height_at,
+            ref sampling,
+        } = *frame;
         // One component is coded block by block, whatever its factors say.
-        let (max_h, max_v) = match sampling {
+        let (max_h, max_v) = match sampling.as_slice() {
             [_] => (1, 1),
             _ => sampling.iter().fold((1, 1), |(h, v), &(fh, fv)| {
                 (h.max(usize::from(fh)), v.max(usize::from(fv)))

@@ -60,6 +60,11 @@ impl Api {
             .unwrap()
     }
 
+    /// This process's Prometheus text exposition (`GET /metrics`).
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics", None).await.text().await.unwrap()
+    }
+
     /// The JSON body of a `GET` that must answer 200.
     pub async fn get_json(&self, path: &str, token: Option<&str>) -> Value {
         let response = self.get(path, token).await;
