@@ -88,10 +88,11 @@ bench-criterion: pdfium ## criterion benches of each processor in process (cargo
 bench-boundary: pdfium ## a small thumbnail, a 12 MP resize and a PDF page in process against the same jobs through a `kiln processor` child
 	$(CARGO) bench --bench boundary
 
-bench-pipeline: pdfium ## uploads/s and jobs/s for 200 small JPEGs, embedded and services (ARGS= more options)
+bench-pipeline: pdfium ## uploads/s and jobs/s for 200 small JPEGs, then dispatch latency at light load, embedded and services (ARGS= more options)
 	$(CARGO) build --release --bin kiln
 	bash scripts/s3-server.sh start
 	python3 scripts/bench-pipeline.py --mode both --repeat 3 --binary target/release/kiln $(ARGS)
+	python3 scripts/bench-pipeline.py --mode both --dispatch 200 --binary target/release/kiln
 
 bench-delivery: pdfium nasm ## transforms (/t/...) against thumbor: cold transforms/s, warm req/s with wrk, single flight (ARGS= more options)
 	$(CARGO) build --release --bin kiln
