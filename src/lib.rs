@@ -36,7 +36,8 @@
 //! and [`auth`] (tokens and hashes), each with its own unit tests;
 //! [`processing`] holds the processors (bytes in, variants out) that the
 //! processor children run, and [`isolation`] the boundary to those children
-//! (frames, sandbox, the child's loop). ARCHITECTURE.md draws the whole and
+//! (frames, sandbox, the child's loop); [`tls`] makes ring the TLS crypto of
+//! every connection Kiln opens. ARCHITECTURE.md draws the whole and
 //! follows an upload and a sign-in through it.
 
 pub mod actors;
@@ -52,6 +53,7 @@ pub mod isolation;
 pub mod processing;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;
 pub mod transport;
 
 /// Formats an error with its whole `source` chain, for logs.

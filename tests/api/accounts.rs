@@ -229,12 +229,21 @@ async fn forged_tokens_are_refused_alg_none_other_algorithms_bad_signatures_and_
         URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
         URL_SAFE_NO_PAD.encode(claims(user_id, 300).to_string())
     );
-    let hs512 = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS512),
-        &claims(user_id, 300),
-        &EncodingKey::from_secret(JWT_SECRET.as_bytes()).unwrap(),
-    )
-    .unwrap();
+    // Signed by hand: Kiln's jsonwebtoken provider signs HS256 alone.
+    let hs512 = {
+        use hmac::{Hmac, Mac};
+        let signed = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"HS512","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(claims(user_id, 300).to_string())
+        );
+        let mut mac = <Hmac<sha2::Sha512> as Mac>::new_from_slice(JWT_SECRET.as_bytes()).unwrap();
+        mac.update(signed.as_bytes());
+        format!(
+            "{signed}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    };
     let wrong_key = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &claims(user_id, 300),

@@ -147,6 +147,7 @@ impl Storage {
                 bucket,
                 region,
             } => {
+                crate::tls::install_crypto_provider();
                 let s3 = AmazonS3Builder::new()
                     .with_endpoint(endpoint.as_str().trim_end_matches('/'))
                     .with_virtual_hosted_style_request(false)

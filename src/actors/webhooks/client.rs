@@ -55,6 +55,7 @@ pub struct DeliveryClient {
 
 impl DeliveryClient {
     pub fn new(timeout: Duration, allow_private_networks: bool) -> Result<Self, reqwest::Error> {
+        crate::tls::install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)

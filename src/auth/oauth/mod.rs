@@ -133,6 +133,7 @@ const MAX_NAME_CHARS: usize = 100;
 /// User-Agent (GitHub's API refuses requests without one). Built once: it holds
 /// the TLS roots and a connection pool.
 static HTTP: LazyLock<Result<reqwest::Client, String>> = LazyLock::new(|| {
+    crate::tls::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))

@@ -121,7 +121,11 @@ impl Drop for ServiceDatabase {
 /// The settings of a fresh app in the current mode, storing its files in
 /// `data_dir`: in services mode with a database, storage prefix and Redis
 /// namespace of its own (the database lives as long as the handle).
+///
+/// Every test starts Kiln through here before it talks to it, so this is
+/// where the test process gets the TLS provider its reqwest clients need.
 pub async fn app_env(data_dir: &Path) -> (Env, Option<ServiceDatabase>) {
+    kiln::tls::install_crypto_provider();
     let mut env = Env::from([
         ("HOST".to_string(), "127.0.0.1".to_string()),
         ("PORT".to_string(), "0".to_string()),
