@@ -14,7 +14,7 @@ ARGS ?=
 
 .PHONY: help run build test test-embedded test-services services-up migrate \
 	fmt lint pdfium nasm s3-start s3-stop s3-status bench bench-processors bench-criterion \
-	bench-boundary bench-pipeline bench-delivery bench-upload docker-check fuzz
+	bench-boundary bench-inprocess bench-pipeline bench-delivery bench-upload docker-check fuzz
 
 help: ## list the targets
 	@echo "Kiln make targets:"
@@ -76,7 +76,7 @@ s3-stop: ## stop the local S3-compatible test server
 s3-status: ## is the local S3-compatible test server answering?
 	bash scripts/s3-server.sh status
 
-bench: bench-processors bench-criterion bench-boundary bench-pipeline bench-delivery bench-upload ## run every benchmark; results go in BENCHMARKS.md
+bench: bench-processors bench-criterion bench-boundary bench-inprocess bench-pipeline bench-delivery bench-upload ## run every benchmark; results go in BENCHMARKS.md
 
 bench-processors: pdfium ## `kiln process` vs vipsthumbnail, vips, cwebp, pdftoppm on a Debian-built corpus (ARGS= more options)
 	$(CARGO) build --release --bin kiln
@@ -87,6 +87,9 @@ bench-criterion: pdfium ## criterion benches of each processor in process (cargo
 
 bench-boundary: pdfium ## a small thumbnail, a 12 MP resize and a PDF page in process against the same jobs through a `kiln processor` child
 	$(CARGO) bench --bench boundary
+
+bench-inprocess: pdfium ## thumbnails of the camera-like corpus in process on one core: the criterion group against pyvips (libvips)
+	python3 scripts/bench-inprocess.py $(ARGS)
 
 bench-pipeline: pdfium ## uploads/s and jobs/s for 200 small JPEGs, then dispatch latency at light load, embedded and services (ARGS= more options)
 	$(CARGO) build --release --bin kiln

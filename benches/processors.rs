@@ -6,8 +6,8 @@
 //! (`cargo bench --bench processors -- thumbnail`).
 //!
 //! Inputs come from the corpus `scripts/bench-processors.py` builds (`KILN_BENCH_CORPUS`,
-//! default `target/bench-corpus/`): `photos/storm-12mp.jpg`, `photos/storm-24mp.jpg` and
-//! `pdfs/bash.pdf`. Without it they fall back to `tests/fixtures/photo.jpg` (1200x800)
+//! default `target/bench-corpus/`): `photos/storm-12mp.jpg`, `photos/storm-24mp.jpg`,
+//! the camera-like files in `camera/` and `pdfs/bash.pdf`. Without it they fall back to `tests/fixtures/photo.jpg` (1200x800)
 //! and `tests/fixtures/two-pages.pdf`, which exercise the same code on far less work.
 //! `pdf_thumbnail` needs PDFium (`PDFIUM_LIBRARY`, default `.pdfium/libpdfium.so`, from
 //! `make pdfium`); without it that bench is skipped with a message.
@@ -81,6 +81,24 @@ static PHOTOS: LazyLock<Vec<Input>> = LazyLock::new(|| {
         "tests/fixtures/photo.jpg",
     )
 });
+/// The camera-like corpus (2.4–2.5 bits per pixel), for `thumbnail-camera`, which
+/// `scripts/bench-inprocess.py` runs pinned to one core beside pyvips.
+static CAMERA: LazyLock<Vec<Input>> = LazyLock::new(|| {
+    inputs(
+        &[
+            "camera/storm-12mp.jpg",
+            "camera/wood-12mp.jpg",
+            "camera/ladybird-12mp.jpg",
+            "camera/storm-24mp.jpg",
+            "camera/wood-24mp.jpg",
+            "camera/ladybird-24mp.jpg",
+            "camera/storm-12mp-progressive.jpg",
+            "camera/wood-12mp-444.jpg",
+            "camera/ladybird-12mp-restart.jpg",
+        ],
+        "tests/fixtures/photo.jpg",
+    )
+});
 static PDFS: LazyLock<Vec<Input>> =
     LazyLock::new(|| inputs(&["pdfs/bash.pdf"], "tests/fixtures/two-pages.pdf"));
 
@@ -121,6 +139,11 @@ fn bench_as(c: &mut Criterion, group: &str, processor: &str, options: Value, inp
 
 fn thumbnail(c: &mut Criterion) {
     bench(c, "thumbnail", json!({}), &PHOTOS);
+}
+
+/// The default thumbnail (300 px, JPEG q85) of each camera-like file.
+fn thumbnail_camera(c: &mut Criterion) {
+    bench_as(c, "thumbnail-camera", "thumbnail", json!({}), &CAMERA);
 }
 
 fn resize(c: &mut Criterion) {
@@ -186,6 +209,6 @@ criterion_group! {
         .sample_size(SAMPLES)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(MEASUREMENT);
-    targets = thumbnail, resize, webp, formats, watermark, pdf_thumbnail
+    targets = thumbnail, thumbnail_camera, resize, webp, formats, watermark, pdf_thumbnail
 }
 criterion_main!(processors);
