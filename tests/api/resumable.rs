@@ -425,7 +425,7 @@ async fn refuse_new_files(app: &TestApp, refuse: bool) {
 }
 
 /// Sends `photo` whole as a new upload while files are refused: it ends with
-/// every byte and no file. Returns its path.
+/// every byte and no file; files are allowed again before it returns its path.
 async fn strand_an_upload(app: &TestApp, token: &str, photo: &[u8]) -> String {
     refuse_new_files(app, true).await;
     let created = tus(app, reqwest::Method::POST, "/api/uploads", token)
@@ -442,7 +442,8 @@ async fn strand_an_upload(app: &TestApp, token: &str, photo: &[u8]) -> String {
         .await
         .unwrap();
     assert!(last.status().is_server_error(), "{}", last.status());
-    refuse_new_files(app, false).await;
+    // Checked while files are still refused: once they are not, housekeeping
+    // may make this one at any moment.
     let head = tus(app, reqwest::Method::HEAD, &path, token)
         .send()
         .await
@@ -454,6 +455,7 @@ async fn strand_an_upload(app: &TestApp, token: &str, photo: &[u8]) -> String {
         .await
         .unwrap();
     assert_eq!(shown.status(), StatusCode::CONFLICT);
+    refuse_new_files(app, false).await;
     path
 }
 
