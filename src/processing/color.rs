@@ -11,39 +11,70 @@
 //! ink amounts to [`cmyk_to_srgb`] (a CMYK JPEG without one gets the plain
 //! 1 - ink formula).
 
+use std::sync::Arc;
+
 use image::DynamicImage;
-use moxcms::{ColorProfile, DataColorSpace, Layout, TransformOptions, Xyzd};
+use moxcms::{ColorProfile, DataColorSpace, Layout, Transform8BitExecutor, TransformOptions, Xyzd};
 
 /// Converts 8-bit RGB or RGBA pixels described by `icc` to sRGB in place.
 pub(crate) fn convert_to_srgb(image: &mut DynamicImage, icc: &[u8]) {
-    let Ok(profile) = ColorProfile::new_from_slice(icc) else {
-        tracing::debug!("unreadable ICC profile: pixels taken as sRGB");
-        return;
-    };
-    if profile.color_space != DataColorSpace::Rgb || is_srgb(&profile) {
-        return;
-    }
-    let layout = match image {
-        DynamicImage::ImageRgb8(_) => Layout::Rgb,
-        DynamicImage::ImageRgba8(_) => Layout::Rgba,
+    let alpha = match image {
+        DynamicImage::ImageRgb8(_) => false,
+        DynamicImage::ImageRgba8(_) => true,
         _ => return,
     };
-    let srgb = ColorProfile::new_srgb();
-    let Ok(transform) =
-        profile.create_transform_8bit(layout, &srgb, layout, TransformOptions::default())
-    else {
-        tracing::debug!("ICC profile without a usable transform: pixels taken as sRGB");
+    let Some(conversion) = SrgbConversion::from_profile(icc, alpha) else {
         return;
     };
-    let source = image.as_bytes().to_vec();
     let target = match image {
         DynamicImage::ImageRgb8(rgb) => rgb.as_mut(),
         DynamicImage::ImageRgba8(rgba) => rgba.as_mut(),
         _ => return,
     };
-    if let Err(err) = transform.transform(&source, target) {
-        tracing::debug!(error = ?err, "ICC conversion failed: pixels taken as sRGB");
-        target.copy_from_slice(&source);
+    conversion.apply(target);
+}
+
+/// The conversion of 8-bit pixels of one layout from an ICC profile's colours to
+/// sRGB, built once and applied to as many rows as come (a JPEG read in batches):
+/// RGB pixels, or RGBA ones (`alpha`).
+pub(crate) struct SrgbConversion(Arc<Transform8BitExecutor>);
+
+impl SrgbConversion {
+    /// `None` when there is nothing to convert: the profile is sRGB already, or it
+    /// cannot be read, is not an RGB one, or has no usable transform (the pixels
+    /// are then taken as sRGB).
+    pub(crate) fn from_profile(icc: &[u8], alpha: bool) -> Option<SrgbConversion> {
+        let layout = if alpha { Layout::Rgba } else { Layout::Rgb };
+        let Ok(profile) = ColorProfile::new_from_slice(icc) else {
+            tracing::debug!("unreadable ICC profile: pixels taken as sRGB");
+            return None;
+        };
+        if profile.color_space != DataColorSpace::Rgb || is_srgb(&profile) {
+            return None;
+        }
+        let srgb = ColorProfile::new_srgb();
+        match profile.create_transform_8bit(layout, &srgb, layout, TransformOptions::default()) {
+            Ok(transform) => Some(SrgbConversion(transform)),
+            Err(_) => {
+                tracing::debug!("ICC profile without a usable transform: pixels taken as sRGB");
+                None
+            }
+        }
+    }
+
+    /// Converts whole pixels of the layout in place.
+    pub(crate) fn apply(&self, pixels: &mut [u8]) {
+        let source = pixels.to_vec();
+        self.convert(&source, pixels);
+    }
+
+    /// Writes `source`'s pixels, converted, to `target` (of the same length); a
+    /// failure of moxcms copies them unconverted.
+    pub(crate) fn convert(&self, source: &[u8], target: &mut [u8]) {
+        if let Err(err) = self.0.transform(source, target) {
+            tracing::debug!(error = ?err, "ICC conversion failed: pixels taken as sRGB");
+            target.copy_from_slice(source);
+        }
     }
 }
 

@@ -148,11 +148,7 @@ pub(crate) fn encode_webp(
     compression: WebpCompression,
 ) -> Result<Output, ProcessError> {
     let (width, height) = (image.width(), image.height());
-    if width > WEBP_MAX_SIDE || height > WEBP_MAX_SIDE {
-        return Err(ProcessError::Encode(format!(
-            "WebP cannot hold an image of {width}x{height} pixels; its sides are at most {WEBP_MAX_SIDE}"
-        )));
-    }
+    check_webp_size(width, height)?;
     let pixels = match image {
         Cow::Borrowed(image) => to_rgb_or_rgba(image),
         Cow::Owned(image) => match to_rgb_or_rgba(&image) {
@@ -162,6 +158,53 @@ pub(crate) fn encode_webp(
     };
     let encoded = super::libwebp::encode(pixels, compression)?;
     Ok(output(variant, encoded, OutputFormat::Webp, width, height))
+}
+
+/// Refuses a size WebP cannot hold.
+fn check_webp_size(width: u32, height: u32) -> Result<(), ProcessError> {
+    if width > WEBP_MAX_SIDE || height > WEBP_MAX_SIDE {
+        return Err(ProcessError::Encode(format!(
+            "WebP cannot hold an image of {width}x{height} pixels; its sides are at most {WEBP_MAX_SIDE}"
+        )));
+    }
+    Ok(())
+}
+
+/// A lossy still WebP built from RGB rows as they are decoded, so the whole
+/// image's RGB is never held ([`super::libwebp::RowsPicture`]).
+pub(crate) struct LossyWebpFromRows {
+    picture: super::libwebp::RowsPicture,
+    width: u32,
+    height: u32,
+}
+
+impl LossyWebpFromRows {
+    pub(crate) fn new(width: u32, height: u32) -> Result<Self, ProcessError> {
+        check_webp_size(width, height)?;
+        Ok(LossyWebpFromRows {
+            picture: super::libwebp::RowsPicture::new(width, height)?,
+            width,
+            height,
+        })
+    }
+
+    /// The next packed RGB rows, top to bottom; an even number of them in every
+    /// batch but the last.
+    pub(crate) fn push_rgb_rows(&mut self, rgb: &[u8]) -> Result<(), ProcessError> {
+        self.picture.push_rgb_rows(rgb)
+    }
+
+    /// The output, once every row was pushed.
+    pub(crate) fn finish(self, variant: &str, quality: u8) -> Result<Output, ProcessError> {
+        let encoded = self.picture.encode(quality)?;
+        Ok(output(
+            variant,
+            encoded,
+            OutputFormat::Webp,
+            self.width,
+            self.height,
+        ))
+    }
 }
 
 /// One frame of an animation to encode: its pixels and how long it is shown.
@@ -181,11 +224,7 @@ pub(crate) fn encode_animated_webp(
         .first()
         .ok_or_else(|| ProcessError::Encode("an animation needs a frame".into()))?;
     let (width, height) = first.image.dimensions();
-    if width > WEBP_MAX_SIDE || height > WEBP_MAX_SIDE {
-        return Err(ProcessError::Encode(format!(
-            "WebP cannot hold an image of {width}x{height} pixels; its sides are at most {WEBP_MAX_SIDE}"
-        )));
-    }
+    check_webp_size(width, height)?;
     let mut config = ::webp::WebPConfig::new()
         .map_err(|()| ProcessError::Encode("libwebp cannot be configured".into()))?;
     match compression {

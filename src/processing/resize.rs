@@ -149,6 +149,29 @@ pub(crate) fn lanczos3() -> FirOptions {
     FirOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
 }
 
+/// Packed RGB `rows`, `width` pixels wide, resampled across to `columns` with
+/// `options`' filter (their number stays): for rows that a decoder gives a batch at
+/// a time, so the whole image is never held at its full width.
+pub(crate) fn rgb_rows_across(
+    resizer: &mut Resizer,
+    rows: &[u8],
+    width: u32,
+    columns: u32,
+    options: &FirOptions,
+) -> Result<Vec<u8>, ProcessError> {
+    let failed = |e: &dyn std::fmt::Display| {
+        ProcessError::Encode(format!("resizing rows to {columns} columns failed: {e}"))
+    };
+    // Whole rows of a u32 width, fewer than u32::MAX of them.
+    let height = (rows.len() / (width as usize * 3)) as u32;
+    let source = ImageRef::new(width, height, rows, PixelType::U8x3).map_err(|e| failed(&e))?;
+    let mut across = Image::new(columns, height, PixelType::U8x3);
+    resizer
+        .resize(&source, &mut across, options)
+        .map_err(|e| failed(&e))?;
+    Ok(across.into_vec())
+}
+
 /// The largest centred part of `region` with the plan's aspect ratio.
 fn centred_crop(region: Region, plan: Plan) -> Region {
     let aspect = f64::from(plan.width) / f64::from(plan.height);

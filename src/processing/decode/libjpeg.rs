@@ -14,8 +14,9 @@ use std::io::Cursor;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder};
 
-use super::super::color::{cmyk_profile, cmyk_to_srgb, convert_to_srgb};
-use super::super::resize::lanczos3;
+use super::super::ProcessError;
+use super::super::color::{SrgbConversion, cmyk_profile, cmyk_to_srgb, convert_to_srgb};
+use super::super::resize::{lanczos3, rgb_rows_across};
 use super::restart_bands::decode_rgb_in_bands;
 use super::{Decoded, Region};
 
@@ -172,16 +173,109 @@ pub(super) fn decode_jpeg_narrowed(
     Some(decoded)
 }
 
+/// The full-size decode of a plain 8-bit JPEG that needs no turning, as sRGB rows
+/// handed to `each` `batch_rows` at a time ([`read_rgb_rows`]), for an output made
+/// from the rows as they come. Returns the image's size; `Ok(None)` when the JPEG
+/// does not qualify (an EXIF orientation, CMYK, or anything libjpeg rejects), and
+/// the caller then takes the whole-image decode, discarding any rows it had. An
+/// error of `each` ends the decode and is returned.
+pub(super) fn read_upright_srgb_rows(
+    input: &[u8],
+    batch_rows: usize,
+    mut each: impl FnMut(RgbRows<'_>) -> Result<(), ProcessError>,
+) -> Result<Option<(u32, u32)>, ProcessError> {
+    let Some(header) = Header::read(input) else {
+        return Ok(None);
+    };
+    if header.orientation != Orientation::NoTransforms
+        || header
+            .icc
+            .as_deref()
+            .is_some_and(|icc| cmyk_profile(icc).is_some())
+    {
+        return Ok(None);
+    }
+    let conversion = header
+        .icc
+        .as_deref()
+        .and_then(|icc| SrgbConversion::from_profile(icc, false));
+    let mut failure = None;
+    let mut converted = Vec::new();
+    let size = read_rgb_rows(input, batch_rows, |rows| {
+        let rows = match &conversion {
+            Some(conversion) => {
+                converted.resize(rows.pixels.len(), 0);
+                conversion.convert(rows.pixels, &mut converted);
+                RgbRows {
+                    pixels: &converted,
+                    ..rows
+                }
+            }
+            None => rows,
+        };
+        each(rows).map_err(|err| {
+            failure = Some(err);
+            std::io::Error::other("the rows' consumer failed")
+        })
+    });
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(size),
+    }
+}
+
 /// Rows libjpeg gives [`libjpeg_narrowed`] at a time: little memory, and enough rows
 /// for the resampler's four-row kernels.
 const NARROWED_BATCH_ROWS: usize = 64;
 
 /// Decodes a JPEG at full size to RGB, resampling each batch of rows to `columns`.
 fn libjpeg_narrowed(input: &[u8], columns: u32) -> Option<(u32, u32, Vec<u8>)> {
-    use fast_image_resize::images::{Image, ImageRef};
-    use fast_image_resize::{PixelType, Resizer};
+    let mut narrowed = Vec::new();
+    let mut resizer = fast_image_resize::Resizer::new();
+    let (_, height) = read_rgb_rows(input, NARROWED_BATCH_ROWS, |batch| {
+        if batch.first_row == 0 {
+            narrowed
+                .try_reserve_exact(columns as usize * 3 * batch.height as usize)
+                .map_err(|_| std::io::ErrorKind::OutOfMemory)?;
+        }
+        let across = rgb_rows_across(
+            &mut resizer,
+            batch.pixels,
+            batch.width,
+            columns,
+            &lanczos3(),
+        )
+        .map_err(std::io::Error::other)?;
+        narrowed.extend_from_slice(&across);
+        Ok(())
+    })?;
+    Some((columns, height, narrowed))
+}
 
-    let decode = || -> std::io::Result<Option<(u32, u32, Vec<u8>)>> {
+/// Rows of a JPEG's full-size RGB, as libjpeg hands them to [`read_rgb_rows`]'s
+/// caller: up to a batch at a time, top to bottom, as stored (not oriented).
+pub(crate) struct RgbRows<'a> {
+    /// The whole image's width and height.
+    pub width: u32,
+    pub height: u32,
+    /// The first of these rows' index.
+    pub first_row: u32,
+    /// Tightly packed RGB rows, `width * 3` bytes each.
+    pub pixels: &'a [u8],
+}
+
+/// Decodes a plain 8-bit JPEG (greyscale, YCbCr or RGB) at full size, handing its
+/// RGB rows to `each` `batch_rows` at a time (fewer in the last batch), so the whole
+/// image is never held. Returns the stored width and height; `None` for a JPEG of
+/// other channels, one libjpeg rejects (its errors unwind and are caught here), or
+/// when `each` fails. Rows already handed over before a failure are the caller's to
+/// discard.
+pub(crate) fn read_rgb_rows(
+    input: &[u8],
+    batch_rows: usize,
+    mut each: impl FnMut(RgbRows<'_>) -> std::io::Result<()>,
+) -> Option<(u32, u32)> {
+    let mut decode = || -> std::io::Result<Option<(u32, u32)>> {
         let decompress = mozjpeg::Decompress::builder()
             .with_markers(&[mozjpeg::Marker::APP(14)])
             .from_mem(input)?;
@@ -189,32 +283,28 @@ fn libjpeg_narrowed(input: &[u8], columns: u32) -> Option<(u32, u32, Vec<u8>)> {
             return Ok(None);
         }
         let mut started = decompress.rgb()?;
-        let (width, height) = (started.width(), started.height());
-        let row_bytes = width * 3;
-        let mut batch = vec![0; row_bytes * NARROWED_BATCH_ROWS.min(height)];
-        let mut narrowed = Vec::new();
-        narrowed
-            .try_reserve_exact(columns as usize * 3 * height)
-            .map_err(|_| std::io::ErrorKind::OutOfMemory)?;
-        let mut resizer = Resizer::new();
         let side = |side: usize| u32::try_from(side).map_err(std::io::Error::other);
-        let mut first = 0;
-        while first < height {
-            let rows = NARROWED_BATCH_ROWS.min(height - first);
-            let read = started.read_scanlines_into::<u8>(&mut batch[..rows * row_bytes])?;
-            let source = ImageRef::new(side(width)?, side(rows)?, read, PixelType::U8x3)
-                .map_err(std::io::Error::other)?;
-            let mut across = Image::new(columns, side(rows)?, PixelType::U8x3);
-            resizer
-                .resize(&source, &mut across, &lanczos3())
-                .map_err(std::io::Error::other)?;
-            narrowed.extend_from_slice(across.buffer());
-            first += rows;
+        let (width, height) = (side(started.width())?, side(started.height())?);
+        let row_bytes = width as usize * 3;
+        let mut batch = vec![0; row_bytes * batch_rows.min(height as usize)];
+        let mut first_row = 0;
+        while first_row < height {
+            let rows = batch_rows.min((height - first_row) as usize);
+            let pixels = started.read_scanlines_into::<u8>(&mut batch[..rows * row_bytes])?;
+            each(RgbRows {
+                width,
+                height,
+                first_row,
+                pixels,
+            })?;
+            first_row += side(rows)?;
         }
         started.finish()?;
-        Ok(Some((columns, side(height)?, narrowed)))
+        Ok(Some((width, height)))
     };
-    std::panic::catch_unwind(decode).ok()?.ok()?
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut decode))
+        .ok()?
+        .ok()?
 }
 
 /// What [`libjpeg_scaled`] reads out of a JPEG.
@@ -457,6 +547,74 @@ mod tests {
         assert!(
             close(tagged_reduced, tagged_full, 6),
             "{tagged_reduced:?} vs {tagged_full:?}"
+        );
+    }
+
+    /// Every row [`read_jpeg_rows`] hands over, in one buffer, with the batches'
+    /// sizes.
+    fn rows_of(jpeg: &[u8]) -> Option<(u32, u32, Vec<u8>, Vec<u32>)> {
+        let (mut pixels, mut batches) = (Vec::new(), Vec::new());
+        let size = super::super::read_jpeg_rows(jpeg, &Limits::default(), 64, |rows| {
+            assert_eq!(
+                rows.first_row as usize,
+                pixels.len() / (rows.width as usize * 3)
+            );
+            batches.push((rows.pixels.len() / (rows.width as usize * 3)) as u32);
+            pixels.extend_from_slice(rows.pixels);
+            Ok(())
+        })
+        .unwrap();
+        size.map(|(width, height)| (width, height, pixels, batches))
+    }
+
+    #[test]
+    fn a_jpeg_read_in_rows_is_its_full_decode_a_batch_at_a_time_in_srgb() {
+        let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
+        let (untagged, tagged) = (
+            gradient_jpeg(1600, 301, None),
+            gradient_jpeg(1600, 301, Some(&p3)),
+        );
+        let (width, height, pixels, batches) = rows_of(&untagged).unwrap();
+        assert_eq!((width, height), (1600, 301));
+        assert_eq!(batches, [64, 64, 64, 64, 45]);
+        let from_rows =
+            DynamicImage::ImageRgb8(image::RgbImage::from_raw(1600, 301, pixels).unwrap());
+        let full = decode_image(&untagged, &Limits::default()).unwrap();
+        for (x, y) in [(0, 0), (800, 150), (1599, 300), (123, 64)] {
+            assert!(
+                close(rgb(&from_rows, x, y), rgb(&full, x, y), 3),
+                "({x}, {y})"
+            );
+        }
+        // The profile is applied on the way, as the full decode applies it.
+        let (.., tagged_pixels, _) = rows_of(&tagged).unwrap();
+        let tagged_rows =
+            DynamicImage::ImageRgb8(image::RgbImage::from_raw(1600, 301, tagged_pixels).unwrap());
+        let tagged_full = decode_image(&tagged, &Limits::default()).unwrap();
+        let (x, y) = (1500, 10);
+        assert!(rgb(&tagged_rows, x, y)[0] > rgb(&from_rows, x, y)[0] + 5);
+        assert!(close(rgb(&tagged_rows, x, y), rgb(&tagged_full, x, y), 3));
+    }
+
+    #[test]
+    fn a_jpeg_that_needs_turning_or_is_cmyk_or_no_jpeg_is_not_read_in_rows() {
+        for name in [
+            "orientation6.jpg",
+            "cmyk.jpg",
+            "cmyk-profiled.jpg",
+            "alpha.png",
+        ] {
+            assert!(rows_of(&fixture(name)).is_none(), "{name}");
+        }
+        // The decode's limits still hold.
+        let limits = Limits {
+            max_pixels: 1000,
+            ..Limits::default()
+        };
+        let refused = super::super::read_jpeg_rows(&fixture("photo.jpg"), &limits, 64, |_| Ok(()));
+        assert!(
+            matches!(refused, Err(ProcessError::TooManyPixels { .. })),
+            "{refused:?}"
         );
     }
 

@@ -11,7 +11,9 @@
 //! and how close to that a decode may shrink ([`decode_image_for`], [`ShrinkOnLoad`]);
 //! a JPEG may then be decoded at a reduced scale through libjpeg-turbo ([`libjpeg`]),
 //! in bands on several threads when it has restart markers ([`restart_bands`]).
-//! Every other case takes the full decode through the `image` crate, here.
+//! A processor whose output can be built from rows as they come (the webp one)
+//! reads a JPEG's full-size rows a batch at a time instead ([`read_jpeg_rows`]),
+//! so that the whole image's pixels are never held. Every other case takes the full decode through the `image` crate, here.
 //!
 //! Pixels tagged with an ICC profile other than sRGB are converted to sRGB (see
 //! [`super::color`]). A CMYK JPEG that carries a CMYK profile is read as raw inks by
@@ -29,7 +31,8 @@ use image::{DynamicImage, ImageDecoder, ImageError, ImageReader};
 
 use super::color::convert_to_srgb;
 use super::{Limits, MediaKind, ProcessError, probe_dimensions};
-use libjpeg::{decode_jpeg_narrowed, decode_jpeg_with_libjpeg};
+pub(crate) use libjpeg::RgbRows;
+use libjpeg::{decode_jpeg_narrowed, decode_jpeg_with_libjpeg, read_upright_srgb_rows};
 
 /// Bytes per pixel of the widest layout a decoder may produce (RGBA, 16 bits a channel),
 /// so `max_pixels * this` bounds the decoder's allocation for any image we accept.
@@ -168,6 +171,25 @@ fn decode_for(
         region: Region::whole(&image),
         image,
     })
+}
+
+/// An original that is a plain 8-bit JPEG needing no turning, decoded at full size
+/// and handed to `each` as sRGB rows, `batch_rows` at a time (fewer in the last
+/// batch), top to bottom; returns its width and height. `Ok(None)` when the original
+/// is not such a JPEG or libjpeg cannot read it: the caller then takes
+/// [`decode_image_for`], which gives the authoritative error for a damaged file,
+/// and drops whatever it built from rows already handed over. The limits and
+/// completeness checks come first, as for every decode.
+pub(crate) fn read_jpeg_rows(
+    input: &[u8],
+    limits: &Limits,
+    batch_rows: usize,
+    each: impl FnMut(RgbRows<'_>) -> Result<(), ProcessError>,
+) -> Result<Option<(u32, u32)>, ProcessError> {
+    match checked_image_kind(input, limits)? {
+        MediaKind::Jpeg => read_upright_srgb_rows(input, batch_rows, each),
+        _ => Ok(None),
+    }
 }
 
 /// Sniffs an original and, from its header alone, refuses a file that is no image
