@@ -35,7 +35,9 @@
 //! client may ask for, the job state machine, throttling, delivery headers)
 //! and [`auth`] (tokens and hashes), each with its own unit tests;
 //! [`processing`] holds the processors (bytes in, variants out) that the
-//! processor children run, and [`isolation`] the boundary to those children
+//! processor children run (their resampling and JPEG encoding are called
+//! through the workspace's `kernels/` crate, so that dev builds run them
+//! optimised), and [`isolation`] the boundary to those children
 //! (frames, sandbox, the child's loop); [`tls`] makes ring the TLS crypto of
 //! every connection Kiln opens. ARCHITECTURE.md draws the whole and
 //! follows an upload and a sign-in through it.

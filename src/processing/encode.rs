@@ -134,8 +134,7 @@ fn encode_jpeg(bytes: &mut Vec<u8>, image: &DynamicImage, quality: u8) -> Result
     let rgb = flatten_on_white(image);
     let mut encoder = jpeg_encoder::Encoder::new(bytes, quality.clamp(1, 100));
     encoder.set_chroma_subsampling_method(jpeg_encoder::ChromaSubsamplingMethod::Average);
-    encoder
-        .encode(rgb.as_raw(), w, h, jpeg_encoder::ColorType::Rgb)
+    kiln_kernels::encode_jpeg(encoder, rgb.as_raw(), w, h, jpeg_encoder::ColorType::Rgb)
         .map_err(|e| ProcessError::Encode(format!("JPEG: {e}")))
 }
 

@@ -131,9 +131,7 @@ pub(crate) fn resample<'a>(
         region
     };
     let options = lanczos3().crop(crop.left, crop.top, crop.width, crop.height);
-    resizer
-        .resize(&src, &mut dst, &options)
-        .map_err(|e| resample_error(&e))?;
+    kiln_kernels::resize(resizer, &src, &mut dst, &options).map_err(|e| resample_error(&e))?;
     let (width, height, pixels) = (dst.width(), dst.height(), dst.into_vec());
     let image = match pixel_type {
         PixelType::U8x4 => RgbaImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgba8),
@@ -166,9 +164,7 @@ pub(crate) fn rgb_rows_across(
     let height = (rows.len() / (width as usize * 3)) as u32;
     let source = ImageRef::new(width, height, rows, PixelType::U8x3).map_err(|e| failed(&e))?;
     let mut across = Image::new(columns, height, PixelType::U8x3);
-    resizer
-        .resize(&source, &mut across, options)
-        .map_err(|e| failed(&e))?;
+    kiln_kernels::resize(resizer, &source, &mut across, options).map_err(|e| failed(&e))?;
     Ok(across.into_vec())
 }
 
