@@ -14,6 +14,9 @@ pub struct ProcessorChildArgs {
     /// Where PDFium's shared library is.
     #[arg(long)]
     pub pdfium: std::path::PathBuf,
+    /// The worker that starts the child: the child ends when it does.
+    #[arg(long)]
+    pub parent_pid: u32,
     /// Obey the test suite's fault markers (debug builds only).
     #[arg(long)]
     pub test_faults: bool,
@@ -24,6 +27,7 @@ pub fn run(args: ProcessorChildArgs) -> ExitCode {
     let settings = ChildSettings {
         memory_limit: args.memory_limit,
         pdfium_library: args.pdfium,
+        parent_pid: args.parent_pid,
         test_faults: args.test_faults,
     };
     match child::serve(settings) {

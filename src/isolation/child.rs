@@ -23,6 +23,8 @@ use crate::processing::{self, Inputs, ProcessError, Processed};
 pub struct ChildSettings {
     pub memory_limit: u64,
     pub pdfium_library: PathBuf,
+    /// The worker's process id: the child dies with it.
+    pub parent_pid: u32,
     /// Debug builds only: obey the fault markers the test suite puts in inputs.
     pub test_faults: bool,
 }
@@ -30,6 +32,8 @@ pub struct ChildSettings {
 /// Why a child stopped other than by its stdin closing.
 #[derive(Debug, thiserror::Error)]
 pub enum ChildError {
+    #[error("the worker that started the child is gone")]
+    Orphaned,
     #[error("cannot apply the processor's resource limits")]
     Limits(#[source] io::Error),
     #[error("the pipe to the worker failed")]
@@ -40,6 +44,7 @@ pub enum ChildError {
 
 /// Runs the child until its parent closes stdin.
 pub fn serve(settings: ChildSettings) -> Result<(), ChildError> {
+    die_with(settings.parent_pid)?;
     memory::exit_on_allocation_failure();
     processing::set_pdfium_library(settings.pdfium_library);
     let pdf = processing::load_pdfium().map_err(|err| err.to_string());
@@ -55,6 +60,24 @@ pub fn serve(settings: ChildSettings) -> Result<(), ChildError> {
     };
     protocol::write_frame(&mut output, &hello, &[])?;
     answer_jobs(&mut input, &mut output, settings.test_faults)
+}
+
+/// Has the kernel kill this child when the worker that started it dies, even
+/// mid-job (a closed stdin is noticed only between jobs). Asked for here, not
+/// between fork and exec in the worker, so that the worker starts children with
+/// posix_spawn instead of a fork that copies its page tables. A worker that died
+/// before this ran has already left the child to another parent: it stops.
+fn die_with(parent_pid: u32) -> Result<(), ChildError> {
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and nothing else;
+    // getppid cannot fail.
+    let parent = unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::getppid()
+    };
+    match u32::try_from(parent) == Ok(parent_pid) {
+        true => Ok(()),
+        false => Err(ChildError::Orphaned),
+    }
 }
 
 /// Answers jobs from `input` on `output`, one at a time, until `input` ends.

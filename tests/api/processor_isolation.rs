@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use crate::support::api::file_id;
 use crate::support::app::{TestApp, spawn_app_with};
-use crate::support::fixtures::fixture;
+use crate::support::cluster::Cluster;
+use crate::support::fixtures::{fixture, fixture_with_fault};
 use crate::support::wait::wait_until;
 
 /// An app whose children obey fault markers, with one slot (so the child that
@@ -26,9 +27,7 @@ async fn app_with_faults(overrides: &[(&str, &str)]) -> TestApp {
 
 /// `small.jpg` asking its processor child for `fault`.
 fn faulty_jpeg(fault: &str) -> Vec<u8> {
-    let mut bytes = fixture("small.jpg");
-    bytes.extend_from_slice(format!("kiln-test-fault:{fault}").as_bytes());
-    bytes
+    fixture_with_fault("small.jpg", fault)
 }
 
 /// Uploads `bytes` for a thumbnail only and returns (file id, job id).
@@ -263,6 +262,66 @@ async fn pdf_jobs_wait_for_a_missing_pdfium_and_finish_once_it_is_installed() {
     wait_until(Duration::from_secs(10), || async {
         let readiness: Value = app.get("/readyz", None).await.json().await.unwrap();
         readiness["checks"]["pdf"] == "ok"
+    })
+    .await;
+}
+
+/// The processes whose parent is `pid`, from `/proc`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let parent_of = |stat: &str| {
+        // After the command's closing parenthesis: state, then the parent's id.
+        let fields = &stat[stat.rfind(')')? + 1..];
+        fields.split_whitespace().nth(1)?.parse::<u32>().ok()
+    };
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|stat| parent_of(&stat))
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// Whether process `pid` still runs (a zombie waiting for its parent does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| Some(stat[stat.rfind(')')? + 1..].trim_start().starts_with('Z')))
+        == Some(false)
+}
+
+#[actix_rt::test]
+async fn a_child_dies_with_its_worker_even_in_the_middle_of_a_job() {
+    let cluster = Cluster::start(
+        1,
+        None,
+        &[
+            ("KILN_TEST_FAULTS", "1"),
+            ("WORKER_CONCURRENCY", "1"),
+            // Only the worker's death may end the sleeping job.
+            ("JOB_TIMEOUT", "1h"),
+        ],
+    )
+    .await;
+    let worker = cluster.workers.first().unwrap_or(&cluster.api);
+    cluster
+        .upload_bytes("held.jpg", fixture_with_fault("small.jpg", "sleep"))
+        .await;
+    let running = "SELECT COUNT(*) FROM processing_jobs WHERE status = 'running'";
+    wait_until(Duration::from_secs(30), || async {
+        cluster.count(running).await > 0
+    })
+    .await;
+    // The job's child, and the others the process keeps (its transform slots).
+    let children = children_of(worker.child.id());
+    assert!(!children.is_empty());
+
+    worker.signal("KILL");
+    wait_until(Duration::from_secs(10), || async {
+        !children.iter().any(|&child| alive(child))
     })
     .await;
 }

@@ -90,6 +90,8 @@ impl ProcessorProcess {
             .arg(command.memory_limit.to_string())
             .arg("--pdfium")
             .arg(&command.pdfium_library)
+            .arg("--parent-pid")
+            .arg(std::process::id().to_string())
             .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -98,14 +100,9 @@ impl ProcessorProcess {
         if command.test_faults {
             process.arg("--test-faults");
         }
-        // SAFETY: the closure runs between fork and exec and calls only prctl,
-        // which is async-signal-safe.
-        unsafe {
-            process.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+        // No code between fork and exec (the child asks for its parent-death
+        // signal itself, `isolation::child`), so the child is started with
+        // posix_spawn: a fork would copy this process's page tables first.
         let spawn_error = |source| StartError::Spawn {
             binary: command.binary.display().to_string(),
             source,
