@@ -15,26 +15,37 @@ use serde_json::{Value, json};
 
 use crate::support::api::{file_id, metric_total};
 use crate::support::cluster::{Cluster, PHOTO_VARIANTS};
+use crate::support::fixtures::fixture_with_fault;
 use crate::support::processes::KilnProcess;
 use crate::support::servers::PrivateRedis;
 use crate::support::wait::wait_until;
 
+/// A photo whose every job takes at least `millis` ms, so that a test can act
+/// while jobs run (the processes need `TEST_FAULTS`).
+fn slow_photo(millis: u32) -> Vec<u8> {
+    fixture_with_fault("photo.jpg", &format!("nap-{millis}"))
+}
+
+/// The setting that lets the processes' children obey [`slow_photo`].
+const TEST_FAULTS: (&str, &str) = ("KILN_TEST_FAULTS", "1");
+
 #[actix_rt::test]
 async fn a_process_killed_while_holding_jobs_loses_none_of_them() {
-    let mut cluster = Cluster::start(2, None, &[]).await;
-    let mut files = Vec::new();
-    for _ in 0..50 {
-        files.push(cluster.upload("photo.jpg").await);
-    }
+    let mut cluster = Cluster::start(2, None, &[TEST_FAULTS]).await;
     let victim = match cluster.workers.is_empty() {
         true => &cluster.api,
         false => &cluster.workers[0],
     };
     let pid = victim.child.id();
-    // Kill it while it holds a lease, not before it took any work.
+    // Kill it while it holds a lease, not before it took any work: uploads go on
+    // (at least ten, so work is left) until it does or fifty were made.
     let held = format!(
         "SELECT COUNT(*) FROM processing_jobs WHERE status = 'running' AND leased_by LIKE '%-{pid}-%'"
     );
+    let mut files = Vec::new();
+    while files.len() < 50 && (files.len() < 10 || cluster.count(&held).await == 0) {
+        files.push(cluster.upload_bytes("photo.jpg", slow_photo(300)).await);
+    }
     wait_until(Duration::from_secs(60), || async {
         cluster.count(&held).await > 0
     })
@@ -61,10 +72,10 @@ async fn a_process_killed_while_holding_jobs_loses_none_of_them() {
 #[actix_rt::test]
 async fn flushing_redis_in_the_middle_of_a_batch_loses_no_job() {
     let redis = PrivateRedis::start().await;
-    let cluster = Cluster::start(1, Some(&redis), &[]).await;
+    let cluster = Cluster::start(1, Some(&redis), &[TEST_FAULTS]).await;
     let mut files = Vec::new();
     for _ in 0..15 {
-        files.push(cluster.upload("photo.jpg").await);
+        files.push(cluster.upload_bytes("photo.jpg", slow_photo(100)).await);
     }
     wait_until(Duration::from_secs(60), || async {
         cluster
@@ -75,7 +86,7 @@ async fn flushing_redis_in_the_middle_of_a_batch_loses_no_job() {
     .await;
     redis.flush_all();
     for _ in 0..15 {
-        files.push(cluster.upload("photo.jpg").await);
+        files.push(cluster.upload_bytes("photo.jpg", slow_photo(100)).await);
     }
     cluster.assert_all_ready(files.len(), PHOTO_VARIANTS).await;
 }

@@ -105,10 +105,12 @@ impl Cluster {
 
     /// Uploads a fixture through the api process; returns the 202 body.
     pub async fn upload(&self, name: &str) -> Value {
-        let response = self
-            .client
-            .upload(&self.token, name, fixture(name), None)
-            .await;
+        self.upload_bytes(name, fixture(name)).await
+    }
+
+    /// Uploads `bytes` named `name` through the api process; returns the 202 body.
+    pub async fn upload_bytes(&self, name: &str, bytes: Vec<u8>) -> Value {
+        let response = self.client.upload(&self.token, name, bytes, None).await;
         assert_eq!(
             response.status(),
             StatusCode::ACCEPTED,

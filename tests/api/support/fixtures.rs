@@ -14,6 +14,16 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|error| panic!("fixture {path}: {error}"))
 }
 
+/// Fixture `name` asking the processor child that reads it for `fault`
+/// (`nap-300`, `crash`, ...; `src/isolation/faults.rs`), which a debug build's
+/// child obeys when Kiln runs with `KILN_TEST_FAULTS=1`. The bytes after the
+/// image's end leave it a valid image.
+pub fn fixture_with_fault(name: &str, fault: &str) -> Vec<u8> {
+    let mut bytes = fixture(name);
+    bytes.extend_from_slice(format!("kiln-test-fault:{fault}").as_bytes());
+    bytes
+}
+
 /// A loopback port that was free a moment ago. A server that may lose it to
 /// someone else between this probe and its own bind says so by not starting.
 pub fn free_port() -> u16 {
