@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Kiln's test command (`make test`): the same test suite, run twice.
+# Kiln's test command (`make test`): the same test suite in two modes.
 #
 #   1. embedded: SQLite file, local storage directory, in-process queue. No service
 #      environment variables at all (DATABASE_URL, REDIS_URL, MINIO_*, TEST_* unset).
@@ -10,6 +10,10 @@
 #        TEST_DATABASE_URL   admin URL; each test creates (and drops) its own database
 #        TEST_REDIS_URL
 #        TEST_S3_ENDPOINT, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY, TEST_S3_BUCKET
+#
+# `all` (the default) runs the two modes at the same time, each line of output
+# prefixed with its mode, and services mode then runs only the integration tests
+# (`--test '*'`): the unit and doc tests touch no service, and embedded mode runs them.
 #
 # Usage:
 #   scripts/test.sh [all|embedded|services] [-- CARGO TEST ARGS...]
@@ -193,7 +197,11 @@ run_embedded() {
     )
 }
 
+# $1: "all" when embedded mode runs too, so the tests that involve no service (the
+# unit tests and doc tests) are left to it and only the integration tests run here.
 run_services() {
+    local selection=()
+    [[ $1 == all && ${#CARGO_ARGS[@]} -eq 0 ]] && selection=(--test '*')
     header "services mode: PostgreSQL + Redis + S3 (s3s-fs) on loopback"
     (
         unset "${SERVICE_VARS[@]}"
@@ -203,8 +211,8 @@ run_services() {
         echo "   TEST_REDIS_URL=$TEST_REDIS_URL"
         echo "   TEST_S3_ENDPOINT=$TEST_S3_ENDPOINT TEST_S3_BUCKET=$TEST_S3_BUCKET" \
             "TEST_S3_ACCESS_KEY=$TEST_S3_ACCESS_KEY TEST_S3_SECRET_KEY=(hidden)"
-        echo "   cargo test --workspace ${CARGO_ARGS[*]}"
-        cargo test --workspace "${CARGO_ARGS[@]}"
+        echo "   cargo test --workspace ${selection[*]} ${CARGO_ARGS[*]}"
+        cargo test --workspace "${selection[@]}" "${CARGO_ARGS[@]}"
     )
 }
 
@@ -259,25 +267,44 @@ ensure_chromium
 ensure_prometheus
 export KILN_TEST_PYTHON=$TEST_VENV/bin/python
 
-declare -A RESULT
-failed=0
-for mode in "${MODES[@]}"; do
-    started=$SECONDS
+# Both modes run at once: the suite spends much of its time waiting (on processes
+# it starts and stops, on leases and timeouts), so two runs side by side keep the
+# two cores busy where one after the other would leave them idle a third of the
+# time. Cargo's build lock makes the second run wait for the first one's build
+# rather than build alongside it. Each line is prefixed with its mode.
+run_mode() {
+    local mode=$1
     # Not `if run_...`: errexit is ignored inside an if condition, even in subshells.
     set +e
     (
         set -e
         case $mode in
             embedded) run_embedded ;;
-            services) run_services ;;
+            services) run_services "$MODE" ;;
         esac
-    )
+    ) 2>&1 | sed -u "s/^/[$mode] /"
+    local status=${PIPESTATUS[0]}
+    set -e
+    return "$status"
+}
+
+declare -A PID STARTED
+for mode in "${MODES[@]}"; do
+    STARTED[$mode]=$SECONDS
+    run_mode "$mode" &
+    PID[$mode]=$!
+done
+declare -A RESULT
+failed=0
+for mode in "${MODES[@]}"; do
+    set +e
+    wait "${PID[$mode]}"
     status=$?
     set -e
     if ((status == 0)); then
-        RESULT[$mode]="ok ($((SECONDS - started))s)"
+        RESULT[$mode]="ok ($((SECONDS - STARTED[$mode]))s)"
     else
-        RESULT[$mode]="FAILED, exit $status ($((SECONDS - started))s)"
+        RESULT[$mode]="FAILED, exit $status ($((SECONDS - STARTED[$mode]))s)"
         failed=1
     fi
 done
