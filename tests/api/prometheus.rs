@@ -14,7 +14,9 @@ use crate::support::wait::wait_until;
 
 #[actix_rt::test]
 async fn prometheus_scrapes_kiln_and_answers_queries_about_a_batch_of_uploads() {
-    let mut cluster = Cluster::start(0, None, &[]).await;
+    // Each job is counted once: no lease may run out under a busy machine and
+    // send a job round again (the cluster's default is 5 s, for the chaos tests).
+    let mut cluster = Cluster::start(0, None, &[("JOB_TIMEOUT", "60s")]).await;
     let mut targets = vec![cluster.api.port];
     if !cluster.env.contains_key("REDIS_URL") {
         // Embedded: `kiln serve` runs the jobs and is the only target.
