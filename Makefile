@@ -1,7 +1,7 @@
 # Kiln developer commands. `make help` lists them.
 #
 #   make run        Kiln with the embedded defaults: http://127.0.0.1:8080, data in ./data
-#   make test       the whole suite, in embedded and services mode at once (scripts/test.sh)
+#   make test       the whole suite, embedded mode then services mode (scripts/test.sh)
 #
 # Pass extra arguments to cargo test with ARGS, e.g.
 #   make test-services ARGS="--test api -- --nocapture"
@@ -33,7 +33,7 @@ nasm: ## install nasm (Debian), which assembles rav1e's SIMD kernels for AVIF at
 build: nasm ## release build of the kiln binary (target/release/kiln)
 	$(CARGO) build --release --bin kiln
 
-test: nasm ## run the test suite in embedded mode and against PostgreSQL/Redis/S3, both at once
+test: nasm ## run the test suite in embedded mode, then against PostgreSQL/Redis/S3
 	bash scripts/test.sh all $(if $(ARGS),-- $(ARGS))
 
 test-embedded: nasm ## tests against SQLite + local storage + in-process queue only

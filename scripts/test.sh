@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Kiln's test command (`make test`): the same test suite in two modes.
+# Kiln's test command (`make test`): the same test suite in two modes, one after the other.
 #
 #   1. embedded: SQLite file, local storage directory, in-process queue. No service
 #      environment variables at all (DATABASE_URL, REDIS_URL, MINIO_*, TEST_* unset).
@@ -11,9 +11,9 @@
 #        TEST_REDIS_URL
 #        TEST_S3_ENDPOINT, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY, TEST_S3_BUCKET
 #
-# `all` (the default) runs the two modes at the same time, each line of output
-# prefixed with its mode, and services mode then runs only the integration tests
-# (`--test '*'`): the unit and doc tests touch no service, and embedded mode runs them.
+# `all` (the default) runs embedded mode, then services mode with only the
+# integration tests (`--test '*'`): the unit and doc tests touch no service, and
+# embedded mode has run them.
 #
 # Usage:
 #   scripts/test.sh [all|embedded|services] [-- CARGO TEST ARGS...]
@@ -267,13 +267,13 @@ ensure_chromium
 ensure_prometheus
 export KILN_TEST_PYTHON=$TEST_VENV/bin/python
 
-# Both modes run at once: the suite spends much of its time waiting (on processes
-# it starts and stops, on leases and timeouts), so two runs side by side keep the
-# two cores busy where one after the other would leave them idle a third of the
-# time. Cargo's build lock makes the second run wait for the first one's build
-# rather than build alongside it. Each line is prefixed with its mode.
-run_mode() {
-    local mode=$1
+# One mode after the other: run side by side (tried, 2026-12-06) they took 708 s
+# instead of about 900, but the two cores were then so busy that timing-bound
+# tests failed (BENCHMARKS.md, "Time to first use").
+declare -A RESULT
+failed=0
+for mode in "${MODES[@]}"; do
+    started=$SECONDS
     # Not `if run_...`: errexit is ignored inside an if condition, even in subshells.
     set +e
     (
@@ -282,29 +282,13 @@ run_mode() {
             embedded) run_embedded ;;
             services) run_services "$MODE" ;;
         esac
-    ) 2>&1 | sed -u "s/^/[$mode] /"
-    local status=${PIPESTATUS[0]}
-    set -e
-    return "$status"
-}
-
-declare -A PID STARTED
-for mode in "${MODES[@]}"; do
-    STARTED[$mode]=$SECONDS
-    run_mode "$mode" &
-    PID[$mode]=$!
-done
-declare -A RESULT
-failed=0
-for mode in "${MODES[@]}"; do
-    set +e
-    wait "${PID[$mode]}"
+    )
     status=$?
     set -e
     if ((status == 0)); then
-        RESULT[$mode]="ok ($((SECONDS - STARTED[$mode]))s)"
+        RESULT[$mode]="ok ($((SECONDS - started))s)"
     else
-        RESULT[$mode]="FAILED, exit $status ($((SECONDS - STARTED[$mode]))s)"
+        RESULT[$mode]="FAILED, exit $status ($((SECONDS - started))s)"
         failed=1
     fi
 done
