@@ -267,9 +267,9 @@ ensure_chromium
 ensure_prometheus
 export KILN_TEST_PYTHON=$TEST_VENV/bin/python
 
-# One mode after the other: run side by side (tried, 2026-12-06) they took 708 s
-# instead of about 900, but the two cores were then so busy that timing-bound
-# tests failed (BENCHMARKS.md, "Time to first use").
+# One mode after the other: run side by side (tried, 2026-12-06) they finished
+# sooner, but the two cores were then so busy that timing-bound tests failed
+# (BENCHMARKS.md, "Time to first use").
 declare -A RESULT
 failed=0
 for mode in "${MODES[@]}"; do
