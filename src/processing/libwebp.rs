@@ -106,10 +106,7 @@ impl RowsPicture {
             sys::WebPPictureImportRGB(&mut self.band.0, rgb.as_ptr(), (width * 3) as i32)
         };
         if imported == 0 {
-            return Err(failed(&format!(
-                "could not take the pixels ({:?})",
-                self.band.0.error_code
-            )));
+            return Err(self.band.import_failed());
         }
         let (band, whole) = (&self.band.0, &mut self.whole.0);
         let chroma_width = width.div_ceil(2);
@@ -215,12 +212,17 @@ impl Picture {
             }
         };
         if imported == 0 {
-            return Err(failed(&format!(
-                "could not take the pixels ({:?})",
-                picture.0.error_code
-            )));
+            return Err(picture.import_failed());
         }
         Ok(picture)
+    }
+
+    /// The error of an import libwebp refused, with its reason.
+    fn import_failed(&self) -> ProcessError {
+        failed(&format!(
+            "could not take the pixels ({:?})",
+            self.0.error_code
+        ))
     }
 
     fn encode(&mut self, config: &sys::WebPConfig) -> Result<Vec<u8>, ProcessError> {
