@@ -212,8 +212,24 @@ run_services() {
         echo "   TEST_S3_ENDPOINT=$TEST_S3_ENDPOINT TEST_S3_BUCKET=$TEST_S3_BUCKET" \
             "TEST_S3_ACCESS_KEY=$TEST_S3_ACCESS_KEY TEST_S3_SECRET_KEY=(hidden)"
         echo "   cargo test --workspace ${selection[*]} ${CARGO_ARGS[*]}"
-        cargo test --workspace "${selection[@]}" "${CARGO_ARGS[@]}"
+        local status=0
+        cargo test --workspace "${selection[@]}" "${CARGO_ARGS[@]}" || status=$?
+        drop_test_databases
+        return "$status"
     )
+}
+
+# The test databases a run leaves behind: a test drops its own database without
+# waiting for it (tests/api/support/app.rs), so the drops still under way when a
+# test process exits, and each process's migrated template, end here.
+drop_test_databases() {
+    command -v psql >/dev/null 2>&1 || return 0
+    local names name
+    names=$(psql "$TEST_DATABASE_URL" -Atc \
+        "SELECT datname FROM pg_database WHERE datname LIKE 'kiln\_test\_%'") || return 0
+    for name in $names; do
+        psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 || true
+    done
 }
 
 MODE=all

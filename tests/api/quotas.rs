@@ -155,7 +155,7 @@ async fn a_variant_that_would_pass_the_quota_ends_its_job_dead_and_is_not_kept()
     let app = spawn_app_with(&[("DEFAULT_QUOTA_BYTES", quota.to_string().as_str())]).await;
     let (token, user_id) = app.user_with_id("variants@example.com").await;
     let file = file_id(&app.upload_accepted(&token, "photo.jpg", photo, None).await);
-    let details = app.wait_until_processed(&token, &file).await;
+    let details = app.wait_until_every_job_ended(&token, &file).await;
     assert_eq!(details["file"]["status"], "failed", "{details}");
     let dead = job_in(&details, "dead");
     let error = dead["error"].as_str().unwrap();

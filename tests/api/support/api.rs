@@ -317,6 +317,25 @@ impl Api {
         until_processed(file_id, || self.get_json(&path, Some(token))).await
     }
 
+    /// Waits until every job of the file has ended (succeeded or dead) and
+    /// returns its details. A file is `failed` as soon as one job is dead,
+    /// while its other jobs may still run and store what they make.
+    pub async fn wait_until_every_job_ended(&self, token: &str, file_id: &str) -> Value {
+        let path = format!("/api/files/{file_id}");
+        wait_for(PROCESSING, async || {
+            let details = self.get_json(&path, Some(token)).await;
+            let jobs = details["jobs"].as_array().cloned().unwrap_or_default();
+            match jobs
+                .iter()
+                .all(|job| job["status"] == "succeeded" || job["status"] == "dead")
+            {
+                true => Ok(details),
+                false => Err(format!("file {file_id} has jobs still to end: {details}")),
+            }
+        })
+        .await
+    }
+
     /// `GET /api/jobs/{id}`'s job.
     pub async fn job(&self, token: &str, job_id: &str) -> Value {
         self.get_json(&format!("/api/jobs/{job_id}"), Some(token))

@@ -17,10 +17,12 @@ use chrono::{DateTime, Utc};
 use kiln::actors::ActorHandles;
 use kiln::config::{Config, MailTransport};
 use kiln::startup::{Application, Role};
+use migration::{Migrator, MigratorTrait};
 use reqwest::StatusCode;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait};
 use secrecy::ExposeSecret;
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::api::Api;
@@ -95,11 +97,15 @@ pub struct ServiceDatabase {
 }
 
 impl Drop for ServiceDatabase {
+    /// Drops the database on a thread of its own, without waiting for it:
+    /// PostgreSQL takes a checkpoint for every dropped database (0.2 to 0.8 s
+    /// here), which the next test need not wait for. A drop still under way
+    /// when the test process exits leaves its database behind;
+    /// `scripts/test.sh` removes every `kiln_test_` database after a run.
     fn drop(&mut self) {
         let admin_url = self.admin_url.clone();
         let name = self.name.clone();
-        // Drop runs outside any runtime we may block; use a thread of its own.
-        let _ = std::thread::spawn(move || {
+        std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -113,8 +119,78 @@ impl Drop for ServiceDatabase {
                         .await;
                 }
             });
+        });
+    }
+}
+
+/// The embedded database file with every migration applied, made once per
+/// test process: each app starts from a copy instead of migrating its own.
+async fn migrated_sqlite_file() -> &'static [u8] {
+    static FILE: OnceCell<Vec<u8>> = OnceCell::const_new();
+    FILE.get_or_init(|| async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kiln.db");
+        let db = Database::connect(format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .expect("open the template SQLite file");
+        Migrator::up(&db, None)
+            .await
+            .expect("migrate the template SQLite file");
+        // Closing the last connection folds the write-ahead log into the file.
+        db.close().await.unwrap();
+        std::fs::read(&path).unwrap()
+    })
+    .await
+}
+
+/// A PostgreSQL database with every migration applied, made once per test
+/// process (named `kiln_test_template_…`, so that the run's clean-up finds it
+/// too): each test's database is created as a copy of it, which takes about a
+/// fifth of the time migrating one does.
+async fn migrated_postgres_template(admin: &DatabaseConnection, admin_url: &str) -> &'static str {
+    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = format!("kiln_test_template_{}", Uuid::new_v4().simple());
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create the template database");
+            let db = Database::connect(database_url(admin_url, &name))
+                .await
+                .expect("connect to the template database");
+            Migrator::up(&db, None)
+                .await
+                .expect("migrate the template database");
+            db.close().await.unwrap();
+            name
         })
-        .join();
+        .await
+}
+
+/// `admin_url` with its database replaced by `name`.
+fn database_url(admin_url: &str, name: &str) -> String {
+    let mut url = url::Url::parse(admin_url).unwrap();
+    url.set_path(name);
+    url.to_string()
+}
+
+/// Creates `name` as a copy of `template`. A copy needs the template to have
+/// no other session; the one that migrated it may take a moment to end.
+async fn create_database_from(admin: &DatabaseConnection, name: &str, template: &str) {
+    let statement = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
+    let mut attempts = 0;
+    loop {
+        match admin.execute_unprepared(&statement).await {
+            Ok(_) => return,
+            Err(error)
+                if attempts < 50 && error.to_string().contains("being accessed by other users") =>
+            {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(error) => panic!("create a test database: {error}"),
+        }
     }
 }
 
@@ -143,6 +219,8 @@ pub async fn app_env(data_dir: &Path) -> (Env, Option<ServiceDatabase>) {
         ),
     ]);
     if !services_mode() {
+        std::fs::write(data_dir.join("kiln.db"), migrated_sqlite_file().await)
+            .expect("copy the migrated SQLite file");
         return (env, None);
     }
     let id = Uuid::new_v4().simple().to_string();
@@ -151,16 +229,13 @@ pub async fn app_env(data_dir: &Path) -> (Env, Option<ServiceDatabase>) {
     let admin = Database::connect(&admin_url)
         .await
         .expect("connect to TEST_DATABASE_URL");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .expect("create a test database");
-    let mut database_url = url::Url::parse(&admin_url).unwrap();
-    database_url.set_path(&name);
+    let template = migrated_postgres_template(&admin, &admin_url).await;
+    create_database_from(&admin, &name, template).await;
+    admin.close().await.unwrap();
     override_env(
         &mut env,
         [
-            ("DATABASE_URL", database_url.to_string()),
+            ("DATABASE_URL", database_url(&admin_url, &name)),
             ("REDIS_URL", required_env("TEST_REDIS_URL")),
             ("REDIS_NAMESPACE", format!("kiln-test-{id}")),
             ("MINIO_ENDPOINT", required_env("TEST_S3_ENDPOINT")),
