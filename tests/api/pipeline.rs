@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::support::api::{error_code, file_id, job_in, variant, variant_names};
 use crate::support::app::{spawn_app, spawn_app_with};
+use crate::support::cluster::Cluster;
 use crate::support::fixtures::fixture;
 use crate::support::wait::wait_until;
 
@@ -761,4 +762,37 @@ async fn an_animated_gif_keeps_moving_as_a_webp_and_one_over_max_frames_is_refus
     let thumbnail = job_of("thumbnail")["id"].as_str().unwrap().to_string();
     app.wait_for_job(&token, &thumbnail, |job| job["status"] == "succeeded")
         .await;
+}
+
+/// A file deleted while one of its jobs records its end: the delete and the
+/// job's transition lock the same rows (the job's, the file's) in the same
+/// order, so PostgreSQL never breaks a deadlock between them by failing one.
+/// Each delete answers 204, and neither process logs a failed transaction.
+#[actix_rt::test]
+async fn files_deleted_while_their_jobs_end_go_without_a_database_error() {
+    let cluster = Cluster::start(1, None, &[]).await;
+    let (api, token) = (&cluster.client, &cluster.token);
+    for _ in 0..40 {
+        let id = file_id(&cluster.upload("photo.jpg").await);
+        let asked = api
+            .process(token, &id, &json!({"processor": "thumbnail"}))
+            .await;
+        assert_eq!(asked.status(), StatusCode::ACCEPTED);
+        let deleted = api.delete(&format!("/api/files/{id}"), token).await;
+        assert_eq!(
+            deleted.status(),
+            StatusCode::NO_CONTENT,
+            "{}",
+            cluster.api.log()
+        );
+    }
+    // What the worker was doing when the last file went has ended.
+    wait_until(Duration::from_secs(30), async || {
+        cluster.count("SELECT COUNT(*) FROM processing_jobs").await == 0
+    })
+    .await;
+    for process in std::iter::once(&cluster.api).chain(&cluster.workers) {
+        let log = process.log();
+        assert!(!log.contains("deadlock"), "{log}");
+    }
 }

@@ -83,6 +83,26 @@ pub(super) async fn lock_file_row<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Locks the rows of the file's jobs until the transaction ends: what a
+/// transaction that deletes the file (and with it, by cascade, these rows)
+/// takes before the file's row. A job's own transitions change its row first
+/// and lock the file's row after (`refresh_file_status`), so a delete that
+/// locked the file first and then reached a job row would deadlock with them.
+pub(super) async fn lock_jobs_of_file<C: ConnectionTrait>(
+    db: &C,
+    file_id: Uuid,
+) -> Result<(), CatalogError> {
+    processing_jobs::Entity::find()
+        .select_only()
+        .column(processing_jobs::Column::Id)
+        .filter(processing_jobs::Column::FileId.eq(file_id))
+        .lock_exclusive()
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await?;
+    Ok(())
+}
+
 /// Recomputes a file's status from its jobs and stores it.
 pub(super) async fn refresh_file_status<C: ConnectionTrait>(
     db: &C,

@@ -15,7 +15,8 @@ use super::records::{FileCounts, FileDetails, VariantOfFile};
 use super::shared::{TakenOver, keys_of, record_taken_over, same_bytes, take_over};
 use crate::actors::catalog::jobs::job_row;
 use crate::actors::catalog::queries::{
-    give_back_usage, lock_file_row, lock_owner, orphaned, owned_file, take_usage, usage_of,
+    give_back_usage, lock_file_row, lock_jobs_of_file, lock_owner, orphaned, owned_file,
+    take_usage, usage_of,
 };
 use crate::actors::catalog::{Catalog, CatalogError, File, Job, Variant, begin_write};
 use crate::domain::jobs::FileStatus;
@@ -274,7 +275,10 @@ impl Handler<DeleteFile> for Catalog {
             // Nothing adds a row naming an object to the file from here on
             // (a transform being recorded waits), so every key is read below;
             // and with the owner's row, no other delete or deduplicating
-            // upload of theirs runs until this commits.
+            // upload of theirs runs until this commits. The jobs' rows,
+            // which go with the file, are taken first, as a job's own
+            // transition takes them (see `lock_jobs_of_file`).
+            lock_jobs_of_file(&txn, file.id).await?;
             lock_file_row(&txn, file.id).await?;
             lock_owner(&txn, file.user_id).await?;
             let stored = keys_of(&txn, &file).await?;
