@@ -5,9 +5,10 @@
 //! of its size in the DCT domain (libjpeg-turbo's scaled IDCT), which skips most of
 //! the decoding work and the memory of the full-size pixels, as libvips does when it
 //! shrinks on load. The smallest scale that still leaves the caller's margin over the
-//! needed size is used ([`super::ShrinkOnLoad`]). A CMYK JPEG that
-//! carries a CMYK profile is read here too, at any scale, as raw inks converted
-//! through its profile.
+//! needed size is used ([`super::ShrinkOnLoad`]); a progressive JPEG is read at 1/8
+//! without its luma's AC scans whenever that covers the need ([`super::progressive_dc`]).
+//! A CMYK JPEG that carries a CMYK profile is read here too, at any scale, as raw
+//! inks converted through its profile.
 
 use std::io::Cursor;
 
@@ -17,6 +18,7 @@ use image::{DynamicImage, ImageDecoder};
 use super::super::ProcessError;
 use super::super::color::{SrgbConversion, cmyk_profile, cmyk_to_srgb, convert_to_srgb};
 use super::super::resize::{lanczos3, rgb_rows_across};
+use super::progressive_dc::scans_for_an_eighth;
 use super::restart_bands::decode_rgb_in_bands;
 use super::{Decoded, Region};
 
@@ -124,6 +126,17 @@ pub(super) fn decode_jpeg_with_libjpeg(
         (None, Some(_)) => 1,
         (None, None) => return None,
     };
+    // A progressive JPEG's 1/8 leaves out its luma's AC scans, most of the
+    // file and of its decoding: taken whenever it covers the need itself, even
+    // where the margin would ask for 1/4 (libvips shrinks every JPEG that far).
+    if cmyk_profile.is_none()
+        && jpeg_reduction(header.width, header.height, 1, need) == Some(8)
+        && let Some((w, h, rgb)) =
+            scans_for_an_eighth(input).and_then(|scans| libjpeg_scaled(&scans, 8, Channels::Rgb))
+    {
+        let image = image::RgbImage::from_raw(w, h, rgb)?;
+        return Some(header.finish(DynamicImage::ImageRgb8(image), 8, false));
+    }
     let (image, in_srgb) = match cmyk_profile {
         Some(profile) => {
             let (w, h, inks) = libjpeg_scaled(input, divisor, Channels::Cmyk)?;
@@ -347,6 +360,11 @@ pub(super) fn libjpeg_scaled(
                 .markers()
                 .any(|marker| marker.data.starts_with(b"Adobe"));
         decompress.scale(numerator);
+        // Block smoothing guesses the coefficients a progressive file has not
+        // sent (and, in libjpeg-turbo, evens DC out between neighbours). A whole
+        // file has sent them all, so it changes nothing there; a file cut down to
+        // the scans 1/8 reads (`progressive_dc`) must be read as the whole one is.
+        decompress.do_block_smoothing(false);
         let side = |side: usize| u32::try_from(side).map_err(std::io::Error::other);
         let (w, h, pixels) = match channels {
             Channels::Rgb => {
