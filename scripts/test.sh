@@ -8,6 +8,8 @@
 #      the machine's own commands); s3s-fs via scripts/s3-server.sh. The tests receive
 #        KILN_TEST_MODE=services
 #        TEST_DATABASE_URL   admin URL; each test creates (and drops) its own database
+#        KILN_TEST_RUN       a random id in the names of this run's databases, which
+#                            are all dropped after it
 #        TEST_REDIS_URL
 #        TEST_S3_ENDPOINT, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY, TEST_S3_BUCKET
 #
@@ -56,7 +58,7 @@ TEST_VENV=$ROOT/target/test-venv
 SERVICE_VARS=(
     DATABASE_URL REDIS_URL
     MINIO_ENDPOINT MINIO_ACCESS_KEY MINIO_SECRET_KEY MINIO_BUCKET
-    KILN_TEST_MODE TEST_DATABASE_URL TEST_REDIS_URL
+    KILN_TEST_MODE KILN_TEST_RUN TEST_DATABASE_URL TEST_REDIS_URL
     TEST_S3_ENDPOINT TEST_S3_ACCESS_KEY TEST_S3_SECRET_KEY TEST_S3_BUCKET
 )
 
@@ -207,6 +209,9 @@ run_services() {
     (
         unset "${SERVICE_VARS[@]}"
         services_up
+        # Names this run's databases, which drop_test_databases removes after it.
+        KILN_TEST_RUN=$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')
+        export KILN_TEST_RUN
         echo "   KILN_TEST_MODE=$KILN_TEST_MODE"
         echo "   TEST_DATABASE_URL=$TEST_DATABASE_URL"
         echo "   TEST_REDIS_URL=$TEST_REDIS_URL"
@@ -220,14 +225,15 @@ run_services() {
     )
 }
 
-# The test databases a run leaves behind: a test drops its own database without
-# waiting for it (tests/api/support/app.rs), so the drops still under way when a
-# test process exits, and each process's migrated template, end here.
+# The test databases this run left behind (named kiln_test_$KILN_TEST_RUN_...): a
+# test drops its own database without waiting for it (tests/api/support/app.rs),
+# so the drops still under way when a test process exits, and each process's
+# migrated template, end here. Another run's databases are left alone.
 drop_test_databases() {
     command -v psql >/dev/null 2>&1 || return 0
     local names name
     names=$(psql "$TEST_DATABASE_URL" -Atc \
-        "SELECT datname FROM pg_database WHERE datname LIKE 'kiln\_test\_%'") || return 0
+        "SELECT datname FROM pg_database WHERE datname LIKE 'kiln\_test\_${KILN_TEST_RUN}\_%'") || return 0
     for name in $names; do
         psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 || true
     done

@@ -101,7 +101,7 @@ impl Drop for ServiceDatabase {
     /// PostgreSQL takes a checkpoint for every dropped database (0.2 to 0.8 s
     /// here), which the next test need not wait for. A drop still under way
     /// when the test process exits leaves its database behind;
-    /// `scripts/test.sh` removes every `kiln_test_` database after a run.
+    /// `scripts/test.sh` removes the run's databases after it ([`database_prefix`]).
     fn drop(&mut self) {
         let admin_url = self.admin_url.clone();
         let name = self.name.clone();
@@ -130,42 +130,51 @@ async fn migrated_sqlite_file() -> &'static [u8] {
     FILE.get_or_init(|| async {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kiln.db");
-        let db = Database::connect(format!("sqlite://{}?mode=rwc", path.display()))
-            .await
-            .expect("open the template SQLite file");
-        Migrator::up(&db, None)
-            .await
-            .expect("migrate the template SQLite file");
         // Closing the last connection folds the write-ahead log into the file.
-        db.close().await.unwrap();
+        migrate(&format!("sqlite://{}?mode=rwc", path.display())).await;
         std::fs::read(&path).unwrap()
     })
     .await
 }
 
 /// A PostgreSQL database with every migration applied, made once per test
-/// process (named `kiln_test_template_…`, so that the run's clean-up finds it
-/// too): each test's database is created as a copy of it, which takes about a
+/// process (named with [`database_prefix`], so that the run's clean-up finds
+/// it too): each test's database is created as a copy of it, which takes about a
 /// fifth of the time migrating one does.
 async fn migrated_postgres_template(admin: &DatabaseConnection, admin_url: &str) -> &'static str {
     static TEMPLATE: OnceCell<String> = OnceCell::const_new();
     TEMPLATE
         .get_or_init(|| async {
-            let name = format!("kiln_test_template_{}", Uuid::new_v4().simple());
+            let name = format!("{}template_{}", database_prefix(), Uuid::new_v4().simple());
             admin
                 .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
                 .await
                 .expect("create the template database");
-            let db = Database::connect(database_url(admin_url, &name))
-                .await
-                .expect("connect to the template database");
-            Migrator::up(&db, None)
-                .await
-                .expect("migrate the template database");
-            db.close().await.unwrap();
+            migrate(&database_url(admin_url, &name)).await;
             name
         })
         .await
+}
+
+/// Applies every migration to the database at `url`, and closes the connection.
+async fn migrate(url: &str) {
+    let db = Database::connect(url)
+        .await
+        .expect("connect to the database to migrate");
+    Migrator::up(&db, None)
+        .await
+        .expect("migrate the template database");
+    db.close().await.unwrap();
+}
+
+/// How the name of every database a test process makes begins: `kiln_test_`,
+/// then the id `scripts/test.sh` gives its run (`KILN_TEST_RUN`), so that its
+/// clean-up drops this run's databases and not those of another run beside it.
+fn database_prefix() -> String {
+    match std::env::var("KILN_TEST_RUN") {
+        Ok(run) if !run.is_empty() => format!("kiln_test_{run}_"),
+        _ => "kiln_test_".to_string(),
+    }
 }
 
 /// `admin_url` with its database replaced by `name`.
@@ -225,7 +234,7 @@ pub async fn app_env(data_dir: &Path) -> (Env, Option<ServiceDatabase>) {
     }
     let id = Uuid::new_v4().simple().to_string();
     let admin_url = required_env("TEST_DATABASE_URL");
-    let name = format!("kiln_test_{id}");
+    let name = format!("{}{id}", database_prefix());
     let admin = Database::connect(&admin_url)
         .await
         .expect("connect to TEST_DATABASE_URL");
