@@ -11,7 +11,7 @@
 //! and how close to that a decode may shrink ([`decode_image_for`], [`ShrinkOnLoad`]);
 //! a JPEG may then be decoded at a reduced scale through libjpeg-turbo ([`libjpeg`]),
 //! in bands on several threads when it has restart markers ([`restart_bands`]), or
-//! or without its luma's AC scans when it is progressive and 1/8 will do ([`progressive_dc`]).
+//! without its luma's AC scans when it is progressive and 1/8 will do ([`progressive_dc`]).
 //! A processor whose output can be built from rows as they come (the webp one)
 //! reads a JPEG's full-size rows a batch at a time instead ([`read_jpeg_rows`]),
 //! so that the whole image's pixels are never held. Every other case takes the full decode through the `image` crate, here.
