@@ -767,7 +767,7 @@ async fn an_animated_gif_keeps_moving_as_a_webp_and_one_over_max_frames_is_refus
 /// A file deleted while one of its jobs records its end: the delete and the
 /// job's transition lock the same rows (the job's, the file's) in the same
 /// order, so PostgreSQL never breaks a deadlock between them by failing one.
-/// Each delete answers 204, and neither process logs a failed transaction.
+/// Each delete answers 204, and no process logs a deadlock.
 #[actix_rt::test]
 async fn files_deleted_while_their_jobs_end_go_without_a_database_error() {
     let cluster = Cluster::start(1, None, &[]).await;

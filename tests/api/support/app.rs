@@ -98,7 +98,7 @@ pub struct ServiceDatabase {
 
 impl Drop for ServiceDatabase {
     /// Drops the database on a thread of its own, without waiting for it:
-    /// PostgreSQL takes a checkpoint for every dropped database (0.2 to 0.8 s
+    /// PostgreSQL takes a checkpoint for every dropped database (0.4 to 0.8 s
     /// here), which the next test need not wait for. A drop still under way
     /// when the test process exits leaves its database behind;
     /// `scripts/test.sh` removes the run's databases after it ([`database_prefix`]).
