@@ -18,7 +18,7 @@ pub fn sanitize_filename(raw: Option<&str>, extension: &str) -> String {
         .next()
         .unwrap_or_default()
         .chars()
-        .filter(|&c| !c.is_control() && !is_invisible_format(c))
+        .filter(|&c| kept_in_names(c))
         .take(255)
         .collect::<String>();
     let base = base.trim();
@@ -29,10 +29,18 @@ pub fn sanitize_filename(raw: Option<&str>, extension: &str) -> String {
     }
 }
 
-/// A name search as a query string gives it (`?q=`): trimmed and at most
-/// [`MAX_NAME_SEARCH`] characters; `None` when empty.
+/// Whether a file name keeps `c`: no control characters (a NUL among them,
+/// which PostgreSQL's text refuses), bidirectional controls or zero-width ones.
+fn kept_in_names(c: char) -> bool {
+    !c.is_control() && !is_invisible_format(c)
+}
+
+/// A name search as a query string gives it (`?q=`): without the characters no
+/// kept name has (so a name searched for as it was uploaded is found), trimmed
+/// and at most [`MAX_NAME_SEARCH`] characters; `None` when empty.
 pub fn name_search(q: Option<&str>) -> Option<String> {
-    let q = q?.trim();
+    let q: String = q?.chars().filter(|&c| kept_in_names(c)).collect();
+    let q = q.trim();
     (!q.is_empty()).then(|| q.chars().take(MAX_NAME_SEARCH).collect())
 }
 
@@ -68,8 +76,13 @@ mod tests {
     }
 
     #[test]
-    fn a_name_search_is_trimmed_and_cut() {
+    fn a_name_search_is_cleaned_as_names_are_trimmed_and_cut() {
         assert_eq!(name_search(None), None);
+        assert_eq!(
+            name_search(Some(" ca\0t\u{7}\u{200B}.jpg")).as_deref(),
+            Some(sanitize_filename(Some("ca\0t\u{7}\u{200B}.jpg"), "jpg").as_str())
+        );
+        assert_eq!(name_search(Some("\0 \u{202E}")), None);
         assert_eq!(name_search(Some("  ")), None);
         assert_eq!(name_search(Some(" cat ")).as_deref(), Some("cat"));
         assert_eq!(
