@@ -370,6 +370,11 @@ async fn endpoints_are_the_owners_own_and_their_secret_is_shown_once() {
             json!({ "url": receiver.url(), "events": ["file.ready"], "description": "x".repeat(201) }),
             "invalid_description",
         ),
+        // A NUL, which PostgreSQL's text refuses, among them.
+        (
+            json!({ "url": receiver.url(), "events": ["file.ready"], "description": "a\u{0}b" }),
+            "invalid_description",
+        ),
     ] {
         let refused = app.post_json("/api/webhooks", &body, Some(&owner)).await;
         assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");

@@ -220,6 +220,15 @@ pub(crate) async fn add_endpoint(
             format!("description must be at most {MAX_DESCRIPTION_CHARS} characters"),
         ));
     }
+    if description
+        .as_ref()
+        .is_some_and(|text| text.chars().any(char::is_control))
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_description",
+            "description must not contain control characters",
+        ));
+    }
     let secret = generate_secret();
     let create = CreateWebhook {
         request_id,
