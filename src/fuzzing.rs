@@ -17,7 +17,8 @@
 //!  sniff      UploadType::of, MediaKind::sniff      (Ingest: what an upload is)
 //!  probe      probe_dimensions                       (Ingest: pixel size from the header)
 //!  decode     decode_image, decode_image_for         (every processor: full and JPEG
-//!                                                     DCT-scaled decodes, EXIF, ICC)
+//!                                                     DCT-scaled decodes, EXIF, ICC; a
+//!                                                     JPEG's scan split between threads)
 //!  icc        convert_to_srgb, cmyk_to_srgb          (the decoders' colour conversion)
 //!  options    parse_processors, validate             (the upload's processors and options
 //!                                                     fields; the process endpoint's options)
@@ -39,8 +40,8 @@ use crate::domain::requests::{OPTIONS_FIELD_LIMIT, PROCESSORS_FIELD_LIMIT, parse
 use crate::isolation::child;
 use crate::isolation::protocol::{self, Outcome, ReplyBounds, Request};
 use crate::processing::{
-    self, Limits, MediaKind, Output, Processor, ShrinkOnLoad, cmyk_profile, cmyk_to_srgb,
-    convert_to_srgb, decode_image, decode_image_for, probe_dimensions,
+    self, Limits, MediaKind, Output, Processor, ShrinkOnLoad, assert_parts_agree, cmyk_profile,
+    cmyk_to_srgb, convert_to_srgb, decode_image, decode_image_for, probe_dimensions,
 };
 
 /// Types an operator might allow beside images and PDFs (`ALLOWED_EXTRA_TYPES`).
@@ -109,6 +110,11 @@ pub fn decode(kind: MediaKind, data: &[u8]) -> bool {
     });
     if let Ok((width, height)) = full {
         assert!(u64::from(width) * u64::from(height) <= limits.max_pixels);
+    }
+    // Within the pixel limit (as the full decode checks), a JPEG's scan split
+    // between threads decodes as it does in one part.
+    if kind == MediaKind::Jpeg && full.is_ok() {
+        assert_parts_agree(data);
     }
     let divisor = [1, 2, 4, 8][data.len() % 4];
     let shrink = |side: u32| (side / (2 * divisor)).max(1);

@@ -69,7 +69,7 @@ mod test_support;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use color::{cmyk_profile, cmyk_to_srgb, convert_to_srgb};
 #[cfg(any(test, feature = "fuzzing"))]
-pub(crate) use decode::{ShrinkOnLoad, decode_image, decode_image_for};
+pub(crate) use decode::{ShrinkOnLoad, assert_parts_agree, decode_image, decode_image_for};
 
 pub use options::{
     DEFAULT_QUALITY, Fit, MAX_DIMENSION, MAX_PDF_DIMENSION, MAX_QUALITY, OutputFormat, Position,

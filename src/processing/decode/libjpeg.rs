@@ -20,6 +20,7 @@ use super::super::color::{SrgbConversion, cmyk_profile, cmyk_to_srgb, convert_to
 use super::super::resize::{lanczos3, rgb_rows_across};
 use super::progressive_dc::scans_for_an_eighth;
 use super::restart_bands::decode_rgb_in_bands;
+use super::split_scan::decode_rgb_split;
 use super::{Decoded, Region};
 
 /// The smallest DCT scale (1/8, 1/4, 1/2) that leaves at least `margin` times the
@@ -144,7 +145,8 @@ pub(super) fn decode_jpeg_with_libjpeg(
             (image::RgbImage::from_raw(w, h, rgb)?, true)
         }
         None => {
-            let (w, h, rgb) = decode_rgb_in_bands(input, divisor)
+            let (w, h, rgb) = decode_rgb_split(input, divisor)
+                .or_else(|| decode_rgb_in_bands(input, divisor))
                 .or_else(|| libjpeg_scaled(input, divisor, Channels::Rgb))?;
             (image::RgbImage::from_raw(w, h, rgb)?, false)
         }

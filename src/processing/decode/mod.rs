@@ -25,6 +25,10 @@ pub(crate) mod animation;
 mod libjpeg;
 mod progressive_dc;
 mod restart_bands;
+mod split_scan;
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use split_scan::assert_parts_agree;
 
 use std::io::Cursor;
 

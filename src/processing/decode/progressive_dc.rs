@@ -95,7 +95,7 @@ fn sampling_factors(jpeg: &[u8], marker_at: usize) -> Option<Vec<(u8, (u8, u8))>
 
 /// The marker at `at` (an 0xFF, any fill 0xFF bytes, then its code): where its
 /// last 0xFF is, and its code.
-fn marker(jpeg: &[u8], mut at: usize) -> Option<(usize, u8)> {
+pub(super) fn marker(jpeg: &[u8], mut at: usize) -> Option<(usize, u8)> {
     if *jpeg.get(at)? != 0xFF {
         return None;
     }

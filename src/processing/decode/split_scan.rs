@@ -1,0 +1,1311 @@
+//! A baseline JPEG reduced to 1/4 or 1/8 by an entropy decoder of Kiln's own, with
+//! its one scan split between threads.
+//!
+//! Most of a JPEG decode at a reduced scale is its Huffman decoding, and it is
+//! serial: where a block's codes start is only known by decoding every code before
+//! it. A JPEG without restart markers (most camera files) still cannot be cut where
+//! libjpeg could take over, so this module decodes the scan itself:
+//!
+//! 1. **Split.** Thread 0 decodes from the start. Every other thread starts at a
+//!    guessed bit position (the scan cut in equal parts) as if a block began
+//!    there. Huffman codes fall in step with the true decode within a few dozen
+//!    codes in practice, and once a guessed decoder stands where the true one
+//!    does, at the start of the same block of an MCU, it decodes exactly what the
+//!    true one would. Each guessed decoder records where its first blocks start
+//!    (its trail); the thread before it, once it reaches that part of the scan,
+//!    compares its own block starts with the trail. At the first match it
+//!    finishes that MCU and stops, and the next thread's blocks are the true ones
+//!    from there. A code that cannot be (a guess that has not fallen in step yet,
+//!    or that took the wrong block of the MCU for the one it stands at) restarts
+//!    the guess as the next block of the MCU, then one bit further. No match in the trail: the thread
+//!    decodes on to the end itself, and only the time is lost.
+//! 2. **Reduce.** Each block is reduced as it is decoded to the pixels the scale
+//!    keeps of it: the mean of its full IDCT over each 8/n x 8/n square, which
+//!    only the coefficients that survive that mean contribute to (the DC alone
+//!    at 1/8 for full-resolution components). Subsampled chroma is reduced less,
+//!    as libjpeg does, so every component comes out at the output's size and
+//!    needs no upsampling. A guessed decoder does not know the DC value its first
+//!    block is coded against, so the DC term is kept apart from the rest of the
+//!    block and added when the parts are joined: the error of a guess is one
+//!    constant per component, fixed from where the decoders met.
+//! 3. **Join.** The parts' blocks are laid out in their MCUs, the DC offsets
+//!    fixed up, and the result converted to RGB. The pixels are libjpeg's at the
+//!    same scale to within rounding (unit-tested against it).
+//!
+//! Anything else (progressive, restart intervals, 12-bit, CMYK or RGB-coded
+//! JPEGs, sampling this reduction would have to upsample, and any code that does
+//! not decode) gets `None`, and the caller decodes through libjpeg, which also
+//! has the last word on a damaged file.
+
+use std::num::NonZeroUsize;
+use std::sync::mpsc;
+
+use super::progressive_dc::marker;
+
+/// The most threads a scan is split between.
+const MAX_PARTS: usize = 4;
+/// Smaller images decode fast enough on one thread.
+const MIN_PIXELS_TO_SPLIT: u64 = 2_000_000;
+/// How many of its block starts a guessed decoder records for the thread before it.
+/// Decoders fall in step within a few dozen blocks; this leaves a wide margin.
+const TRAIL_BLOCKS: usize = 4096;
+/// How many fresh starts a guessed decoder makes before it gives up: at each bit
+/// from its start, as each block of an MCU in turn.
+const MAX_GUESSES: usize = 1024;
+/// Bits a Huffman code is looked up by at once; longer codes take the slow path.
+const LOOKUP_BITS: u32 = 10;
+/// The most pixels one block is reduced to (4x4): larger reductions are libjpeg's.
+const MAX_BLOCK_PIXELS: usize = 16;
+/// The reduced pixels are kept at 8 times their value, so that the DC term (the
+/// DC coefficient times its quantizer, over 8) is added exactly.
+const PIXEL_SCALE: f32 = 8.0;
+
+/// Each zig-zag position's index in the block's natural (row-major) order.
+const NATURAL_ORDER: [u8; 64] = [
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+];
+
+/// Decodes a baseline `input` at 1/`divisor` (4 or 8) of its size to RGB, its scan
+/// split between up to [`MAX_PARTS`] threads, or `None` (see the module's doc).
+pub(super) fn decode_rgb_split(input: &[u8], divisor: u32) -> Option<(u32, u32, Vec<u8>)> {
+    let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let parts = match super::probe_dimensions(input) {
+        Some((width, height)) if u64::from(width) * u64::from(height) >= MIN_PIXELS_TO_SPLIT => {
+            threads.min(MAX_PARTS)
+        }
+        _ => 1,
+    };
+    decode_in_parts(input, divisor, parts)
+}
+
+/// For the fuzzer: a scan split in 2 and 3 parts decodes, when it does, to the
+/// pixels of one part.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn assert_parts_agree(input: &[u8]) {
+    for divisor in [4, 8] {
+        let Some(whole) = decode_in_parts(input, divisor, 1) else {
+            continue;
+        };
+        for parts in [2, 3] {
+            if let Some(split) = decode_in_parts(input, divisor, parts) {
+                assert!(
+                    split == whole,
+                    "{parts} parts at 1/{divisor} differ from one"
+                );
+            }
+        }
+    }
+}
+
+/// [`decode_rgb_split`] in `parts` parts.
+fn decode_in_parts(input: &[u8], divisor: u32, parts: usize) -> Option<(u32, u32, Vec<u8>)> {
+    let headers = Headers::parse(input)?;
+    let plan = Plan::new(&headers, divisor)?;
+    let data = unstuffed(headers.data)?;
+    let parts = parts.max(1);
+    let segments = decode_segments(&plan, &data, parts)?;
+    let pieces = plan.pieces(&segments)?;
+    plan.to_rgb(&pieces, (headers.width, headers.height), divisor, parts)
+}
+
+/// The scan's `data` (unstuffed) decoded in `parts` parts, each on a thread of
+/// its own (the first on the caller's).
+fn decode_segments(plan: &Plan<'_>, data: &[u8], parts: usize) -> Option<Vec<Segment>> {
+    let data_bits = (data.len() - WINDOW_BYTES) * 8;
+    let starts: Vec<usize> = (0..parts).map(|i| i * data_bits / parts).collect();
+    // Part i (from 1) sends its trail to part i - 1, which watches for it.
+    let (mut senders, mut receivers) = (Vec::new(), Vec::new());
+    for _ in 1..parts {
+        let (sender, receiver) = mpsc::channel();
+        senders.push(sender);
+        receivers.push(receiver);
+    }
+    let (mut senders, mut receivers) = (senders.into_iter(), receivers.into_iter());
+    let mut jobs = (0..parts).map(|part| Part {
+        plan,
+        data,
+        data_bits,
+        // Its share and a little: a part meets the next one soon after its share.
+        // A block takes at least 2 bits, so a damaged header cannot make it more
+        // than the data holds.
+        expected_mcus: (plan.mcus() / parts + plan.mcus() / 16 + 1)
+            .min(data_bits / (2 * plan.mcu_blocks.len()) + 1),
+        start: starts[part],
+        trail: Trail {
+            sender: if part > 0 { senders.next() } else { None },
+            entries: Vec::new(),
+        },
+        next: receivers
+            .next()
+            .map(|receiver| (starts[part + 1], receiver)),
+    });
+    let first = jobs.next()?;
+    std::thread::scope(|scope| {
+        let mut started = Vec::with_capacity(parts - 1);
+        for job in jobs {
+            let thread = std::thread::Builder::new()
+                .name("kiln-jpeg-part".into())
+                .spawn_scoped(scope, move || job.decode());
+            started.push(thread.ok()?);
+        }
+        let mut segments = vec![first.decode()];
+        for thread in started {
+            segments.push(thread.join().ok()?);
+        }
+        Some(segments)
+    })
+}
+
+/// A frame component as the frame header gives it.
+#[derive(Debug, Clone, Copy)]
+struct FrameComponent {
+    id: u8,
+    horizontal: usize,
+    vertical: usize,
+    quant_table: usize,
+}
+
+/// What the markers before the scan say, and where the scan's data starts.
+struct Headers<'a> {
+    width: u32,
+    height: u32,
+    components: Vec<FrameComponent>,
+    /// Quantization tables, in zig-zag order.
+    quant: [Option<[u16; 64]>; 4],
+    dc_tables: [Option<Huffman>; 4],
+    ac_tables: [Option<Huffman>; 4],
+    /// Frame component index, DC table and AC table of each component in the scan.
+    scan: Vec<(usize, usize, usize)>,
+    /// From the scan's first byte to the end of the file.
+    data: &'a [u8],
+}
+
+impl<'a> Headers<'a> {
+    fn parse(input: &'a [u8]) -> Option<Headers<'a>> {
+        if input.get(..2)? != [0xFF, 0xD8] {
+            return None;
+        }
+        let mut headers = Headers {
+            width: 0,
+            height: 0,
+            components: Vec::new(),
+            quant: [None; 4],
+            dc_tables: [None, None, None, None],
+            ac_tables: [None, None, None, None],
+            scan: Vec::new(),
+            data: &[],
+        };
+        let mut at = 2;
+        loop {
+            let (marker_at, code) = marker(input, at)?;
+            let length = usize::from(u16::from_be_bytes([
+                *input.get(marker_at + 2)?,
+                *input.get(marker_at + 3)?,
+            ]));
+            let end = marker_at.checked_add(2 + length)?;
+            let segment = input.get(marker_at + 4..end)?;
+            match code {
+                0xC0 | 0xC1 => headers.read_frame(segment)?,
+                // Progressive, lossless, arithmetic-coded, or a second frame.
+                0xC2 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
+                0xC4 => headers.read_huffman_tables(segment)?,
+                0xDB => headers.read_quant_tables(segment)?,
+                // A restart interval: libjpeg's (in bands when it can be cut there).
+                0xDD if segment.get(..2)? != [0, 0] => return None,
+                // Adobe's marker: a transform of 0 means the channels are RGB or CMYK.
+                0xEE if segment.starts_with(b"Adobe") && *segment.get(11)? == 0 => return None,
+                0xDA => {
+                    headers.read_scan(segment)?;
+                    headers.data = &input[end..];
+                    return Some(headers);
+                }
+                0x01 | 0xD0..=0xD9 => return None,
+                _ => {}
+            }
+            at = end;
+        }
+    }
+
+    fn read_frame(&mut self, segment: &[u8]) -> Option<()> {
+        let [precision, h1, h0, w1, w0, count, ..] = *segment else {
+            return None;
+        };
+        let count = usize::from(count);
+        if precision != 8 || !matches!(count, 1 | 3) || !self.components.is_empty() {
+            return None;
+        }
+        self.height = u32::from(u16::from_be_bytes([h1, h0]));
+        self.width = u32::from(u16::from_be_bytes([w1, w0]));
+        for entry in segment.get(6..6 + 3 * count)?.chunks_exact(3) {
+            let (horizontal, vertical) = (usize::from(entry[1] >> 4), usize::from(entry[1] & 15));
+            if !(1..=4).contains(&horizontal) || !(1..=4).contains(&vertical) || entry[2] > 3 {
+                return None;
+            }
+            self.components.push(FrameComponent {
+                id: entry[0],
+                horizontal,
+                vertical,
+                quant_table: usize::from(entry[2]),
+            });
+        }
+        // Component ids 'R', 'G', 'B' mark an RGB-coded JPEG, as libjpeg reads them.
+        let ids: Vec<u8> = self.components.iter().map(|c| c.id).collect();
+        (self.width > 0 && self.height > 0 && ids != *b"RGB").then_some(())
+    }
+
+    fn read_huffman_tables(&mut self, mut segment: &[u8]) -> Option<()> {
+        while let [class_and_id, ref rest @ ..] = *segment {
+            let counts: [u8; 16] = rest.get(..16)?.try_into().ok()?;
+            let total = counts.iter().map(|&n| usize::from(n)).sum::<usize>();
+            let symbols = rest.get(16..16 + total)?;
+            let table = Huffman::new(&counts, symbols)?;
+            let id = usize::from(class_and_id & 15);
+            match class_and_id >> 4 {
+                0 => *self.dc_tables.get_mut(id)? = Some(table),
+                1 => *self.ac_tables.get_mut(id)? = Some(table),
+                _ => return None,
+            }
+            segment = &rest[16 + total..];
+        }
+        Some(())
+    }
+
+    fn read_quant_tables(&mut self, mut segment: &[u8]) -> Option<()> {
+        while let [precision_and_id, ref rest @ ..] = *segment {
+            let mut table = [0u16; 64];
+            let used = match precision_and_id >> 4 {
+                0 => {
+                    for (value, &byte) in table.iter_mut().zip(rest.get(..64)?) {
+                        *value = u16::from(byte);
+                    }
+                    64
+                }
+                1 => {
+                    for (value, pair) in table.iter_mut().zip(rest.get(..128)?.chunks_exact(2)) {
+                        *value = u16::from_be_bytes([pair[0], pair[1]]);
+                    }
+                    128
+                }
+                _ => return None,
+            };
+            *self.quant.get_mut(usize::from(precision_and_id & 15))? = Some(table);
+            segment = &rest[used..];
+        }
+        Some(())
+    }
+
+    fn read_scan(&mut self, segment: &[u8]) -> Option<()> {
+        let count = usize::from(*segment.first()?);
+        if count != self.components.len() {
+            return None;
+        }
+        for entry in segment.get(1..1 + 2 * count)?.chunks_exact(2) {
+            let component = self.components.iter().position(|c| c.id == entry[0])?;
+            let (dc, ac) = (usize::from(entry[1] >> 4), usize::from(entry[1] & 15));
+            if self.scan.iter().any(|&(c, _, _)| c == component) {
+                return None;
+            }
+            self.scan.push((component, dc, ac));
+        }
+        // Spectral selection 0..=63 and no successive approximation: sequential.
+        (segment.get(1 + 2 * count..4 + 2 * count)? == [0, 63, 0]).then_some(())
+    }
+}
+
+/// A Huffman table, for decoding.
+#[derive(Debug, Clone)]
+struct Huffman {
+    /// By the next [`LOOKUP_BITS`] bits: the code's length << 8 | its symbol, or
+    /// 0 when the code is longer.
+    lookup: Box<[u16]>,
+    /// For each length, the largest code of that length (-1 when there is none).
+    largest: [i32; 17],
+    /// For each length, the index in `symbols` of its first code, less that code.
+    offset: [i32; 17],
+    symbols: Vec<u8>,
+}
+
+impl Huffman {
+    /// The table whose codes of each length 1..=16 number `counts`, with
+    /// `symbols` in code order; `None` when the counts overflow their lengths.
+    fn new(counts: &[u8; 16], symbols: &[u8]) -> Option<Huffman> {
+        let mut lookup = vec![0u16; 1 << LOOKUP_BITS].into_boxed_slice();
+        let (mut largest, mut offset) = ([-1i32; 17], [0i32; 17]);
+        let (mut code, mut index) = (0u32, 0usize);
+        for length in 1..=16u32 {
+            let count = usize::from(counts[length as usize - 1]);
+            offset[length as usize] = index as i32 - code as i32;
+            for _ in 0..count {
+                if code >= 1 << length {
+                    return None;
+                }
+                if length <= LOOKUP_BITS {
+                    let spare = LOOKUP_BITS - length;
+                    let entry = (length as u16) << 8 | u16::from(symbols[index]);
+                    let first = (code << spare) as usize;
+                    lookup[first..first + (1 << spare)].fill(entry);
+                }
+                code += 1;
+                index += 1;
+            }
+            if count > 0 {
+                largest[length as usize] = code as i32 - 1;
+            }
+            code <<= 1;
+        }
+        Some(Huffman {
+            lookup,
+            largest,
+            offset,
+            symbols: symbols.to_vec(),
+        })
+    }
+
+    /// For an AC table: by the next [`LOOKUP_BITS`] bits, the code there and the
+    /// value after it when both fit in them, as value << 16 | run << 8 | bits
+    /// read; 0 for the rest (longer codes, end of block, a run of 16 zeros).
+    fn ac_values(&self) -> Box<[i32]> {
+        (0..1u64 << LOOKUP_BITS)
+            .map(|index| {
+                let bits = index << (64 - LOOKUP_BITS);
+                let Some((length, symbol)) = self.decode(bits) else {
+                    return 0;
+                };
+                let (run, size) = (i32::from(symbol >> 4), u32::from(symbol & 15));
+                if size == 0 || size > 10 || length + size > LOOKUP_BITS {
+                    return 0;
+                }
+                let value = extend(bits << length, size);
+                value << 16 | run << 8 | (length + size) as i32
+            })
+            .collect()
+    }
+
+    /// The code at the start of `window` (the next bits, first bit highest): its
+    /// length and symbol, or `None` when no code of this table starts so.
+    #[inline(always)]
+    fn decode(&self, window: u64) -> Option<(u32, u8)> {
+        let entry = self.lookup[(window >> (64 - LOOKUP_BITS)) as usize];
+        if entry != 0 {
+            return Some((u32::from(entry >> 8), entry as u8));
+        }
+        (LOOKUP_BITS + 1..=16).find_map(|length| {
+            let code = (window >> (64 - length)) as i32;
+            if code > self.largest[length as usize] {
+                return None;
+            }
+            let index = usize::try_from(self.offset[length as usize] + code).ok()?;
+            Some((length, *self.symbols.get(index)?))
+        })
+    }
+}
+
+/// Bytes of zeros after the unstuffed data, so that a window can always be read.
+const WINDOW_BYTES: usize = 8;
+
+/// The scan's entropy-coded data without its stuffed zero bytes, up to the marker
+/// that ends it, followed by [`WINDOW_BYTES`] zeros; `None` when the data holds a
+/// restart marker or no marker ends it.
+fn unstuffed(data: &[u8]) -> Option<Vec<u8>> {
+    let mut clean = Vec::with_capacity(data.len() + WINDOW_BYTES);
+    let mut at = 0;
+    loop {
+        let ff = at + memchr::memchr(0xFF, data.get(at..)?)?;
+        clean.extend_from_slice(&data[at..ff]);
+        match *data.get(ff + 1)? {
+            0x00 => {
+                clean.push(0xFF);
+                at = ff + 2;
+            }
+            // A fill byte before a marker.
+            0xFF => at = ff + 1,
+            0xD0..=0xD7 => return None,
+            _ => break,
+        }
+    }
+    clean.resize(clean.len() + WINDOW_BYTES, 0);
+    Some(clean)
+}
+
+/// Reads the unstuffed scan a code at a time: its next bits sit in `buffer`,
+/// first bit highest, `count` of them valid. Past the data's end it reads zeros.
+struct Reader<'a> {
+    data: &'a [u8],
+    /// The next byte not yet in `buffer`.
+    next: usize,
+    buffer: u64,
+    count: u32,
+}
+
+impl<'a> Reader<'a> {
+    fn at(data: &'a [u8], bit: usize) -> Reader<'a> {
+        let mut reader = Reader {
+            data,
+            next: bit / 8,
+            buffer: 0,
+            count: 0,
+        };
+        reader.refill();
+        reader.consume((bit % 8) as u32);
+        reader
+    }
+
+    /// Tops `buffer` up to at least 56 bits.
+    #[inline(always)]
+    fn refill(&mut self) {
+        let bytes = match self.data.get(self.next..self.next + 8) {
+            Some(bytes) => u64::from_be_bytes(bytes.try_into().unwrap_or_default()),
+            None => 0,
+        };
+        self.buffer |= bytes >> self.count;
+        let taken = (63 - self.count) >> 3;
+        self.next += taken as usize;
+        self.count += taken * 8;
+    }
+
+    /// Makes sure a code and its value (at most 27 bits) can be read from `buffer`.
+    #[inline(always)]
+    fn ensure(&mut self) {
+        if self.count < 32 {
+            self.refill();
+        }
+    }
+
+    #[inline(always)]
+    fn consume(&mut self, bits: u32) {
+        self.buffer <<= bits;
+        self.count -= bits;
+    }
+
+    /// The bit the reader stands at.
+    fn position(&self) -> usize {
+        self.next * 8 - self.count as usize
+    }
+}
+
+/// The signed value of the `size` bits at the start of `bits` (JPEG's EXTEND).
+#[inline(always)]
+fn extend(bits: u64, size: u32) -> i32 {
+    let raw = (bits >> (64 - size)) as i32;
+    match raw < 1 << (size - 1) {
+        true => raw - (1 << size) + 1,
+        false => raw,
+    }
+}
+
+/// How one component of the scan is decoded and reduced.
+struct ScanComponent<'a> {
+    dc_table: &'a Huffman,
+    ac_table: &'a Huffman,
+    /// The DC coefficient's quantizer.
+    dc_quant: i32,
+    /// Reduced pixels per block across and down.
+    across: usize,
+    down: usize,
+    /// By the next [`LOOKUP_BITS`] bits, an AC code and its value read at once
+    /// ([`Huffman::ac_values`]).
+    ac_values: Box<[i32]>,
+    /// By zig-zag position: what one unit of the coefficient adds to each reduced
+    /// pixel (times [`PIXEL_SCALE`], dequantized); zeros for the DC coefficient
+    /// and for those the reduction leaves out.
+    contributions: Vec<[f32; MAX_BLOCK_PIXELS]>,
+    /// The component's blocks per MCU across and down.
+    horizontal: usize,
+    vertical: usize,
+}
+
+/// Everything the parts' decoders share: the scan's components and its MCUs.
+struct Plan<'a> {
+    components: Vec<ScanComponent<'a>>,
+    /// The scan component of each block of an MCU, in order.
+    mcu_blocks: Vec<usize>,
+    /// Where each block of an MCU starts among the MCU's reduced pixels.
+    block_pixel_offsets: Vec<usize>,
+    /// Each block of an MCU's column and row among its component's blocks there.
+    block_places: Vec<(usize, usize)>,
+    pixels_per_mcu: usize,
+    mcus_across: usize,
+    mcus_down: usize,
+}
+
+impl<'a> Plan<'a> {
+    fn new(headers: &'a Headers<'_>, divisor: u32) -> Option<Plan<'a>> {
+        if !matches!(divisor, 4 | 8) || headers.scan.is_empty() {
+            return None;
+        }
+        let divisor = divisor as usize;
+        let single = headers.components.len() == 1;
+        let max_h = headers.components.iter().map(|c| c.horizontal).max()?;
+        let max_v = headers.components.iter().map(|c| c.vertical).max()?;
+        let mut components = Vec::with_capacity(headers.scan.len());
+        let (mut mcu_blocks, mut block_pixel_offsets) = (Vec::new(), Vec::new());
+        let mut block_places = Vec::new();
+        let mut pixels_per_mcu = 0;
+        for (index, &(frame_index, dc, ac)) in headers.scan.iter().enumerate() {
+            let frame = headers.components[frame_index];
+            // One component alone is coded block by block, whatever its factors.
+            let (horizontal, vertical) = match single {
+                true => (1, 1),
+                false => (frame.horizontal, frame.vertical),
+            };
+            let (max_h, max_v) = match single {
+                true => (1, 1),
+                false => (max_h, max_v),
+            };
+            // libjpeg reduces a component by the same factor both ways and
+            // upsamples what that leaves (4:2:2 chroma): that is its own.
+            if max_h % horizontal != 0 || max_h / horizontal != max_v / vertical {
+                return None;
+            }
+            let across = 8 * (max_h / horizontal) / divisor;
+            let down = 8 * (max_v / vertical) / divisor;
+            if !(1..=8).contains(&across) || !(1..=8).contains(&down) {
+                return None;
+            }
+            if across * down > MAX_BLOCK_PIXELS {
+                return None;
+            }
+            let quant = headers.quant[frame.quant_table].as_ref()?;
+            let ac_table = headers.ac_tables.get(ac)?.as_ref()?;
+            components.push(ScanComponent {
+                dc_table: headers.dc_tables.get(dc)?.as_ref()?,
+                ac_table,
+                ac_values: ac_table.ac_values(),
+                dc_quant: i32::from(quant[0]),
+                across,
+                down,
+                contributions: contributions(quant, across, down),
+                horizontal,
+                vertical,
+            });
+            for place in 0..horizontal * vertical {
+                mcu_blocks.push(index);
+                block_places.push((place % horizontal, place / horizontal));
+                block_pixel_offsets.push(pixels_per_mcu);
+                pixels_per_mcu += across * down;
+            }
+        }
+        if mcu_blocks.len() > 10 {
+            return None;
+        }
+        let (width, height) = (headers.width as usize, headers.height as usize);
+        let (mcu_width, mcu_height) = match single {
+            true => (8, 8),
+            false => (8 * max_h, 8 * max_v),
+        };
+        Some(Plan {
+            components,
+            mcu_blocks,
+            block_pixel_offsets,
+            block_places,
+            pixels_per_mcu,
+            mcus_across: width.div_ceil(mcu_width),
+            mcus_down: height.div_ceil(mcu_height),
+        })
+    }
+
+    fn mcus(&self) -> usize {
+        self.mcus_across * self.mcus_down
+    }
+
+    /// The runs of MCUs each part gives, in the scan's order, or `None` when the
+    /// parts do not add up to the whole scan.
+    fn pieces<'s>(&self, segments: &'s [Segment]) -> Option<Vec<Piece<'s>>> {
+        let blocks_per_mcu = self.mcu_blocks.len();
+        let (mut part, mut global, mut local) = (0, 0, 0);
+        let mut dc_offsets = vec![0i16; self.components.len()];
+        let mut pieces = Vec::with_capacity(segments.len());
+        while global < self.mcus() {
+            let segment = segments.get(part)?;
+            let end = segment.handover.map_or(segment.mcus, |h| h.local_mcu);
+            let count = end.checked_sub(local)?.min(self.mcus() - global);
+            pieces.push(Piece {
+                segment,
+                globals: global..global + count,
+                first_local: local,
+                dc_offsets: dc_offsets.clone(),
+            });
+            global += count;
+            if global == self.mcus() {
+                break;
+            }
+            // The next part takes over: its DC values are off by what the decoders'
+            // predictions differ by where they met.
+            let handover = segment.handover?;
+            let next = segments.get(part + 1)?;
+            for (component, offset) in dc_offsets.iter_mut().enumerate() {
+                let last = self.mcu_blocks.iter().rposition(|&c| c == component)?;
+                let true_dc = segment
+                    .dcs
+                    .get((handover.local_mcu - 1) * blocks_per_mcu + last)?
+                    .wrapping_add(*offset);
+                let guessed = next
+                    .dcs
+                    .get((handover.next_local_mcu - 1) * blocks_per_mcu + last)?;
+                *offset = true_dc.wrapping_sub(*guessed);
+            }
+            part += 1;
+            local = handover.next_local_mcu;
+        }
+        Some(pieces)
+    }
+
+    fn mcu_pixels_across(&self) -> usize {
+        let first = &self.components[0];
+        first.horizontal * first.across
+    }
+
+    fn mcu_pixels_down(&self) -> usize {
+        let first = &self.components[0];
+        first.vertical * first.down
+    }
+
+    /// The image's top-left `width` x `height` at 1/`divisor` as RGB, from the
+    /// parts' `pieces`, in bands of MCU rows on `threads` threads.
+    fn to_rgb(
+        &self,
+        pieces: &[Piece<'_>],
+        (width, height): (u32, u32),
+        divisor: u32,
+        threads: usize,
+    ) -> Option<(u32, u32, Vec<u8>)> {
+        let (out_width, out_height) = (width.div_ceil(divisor), height.div_ceil(divisor));
+        let row_bytes = out_width as usize * 3;
+        let mut rgb = vec![0u8; row_bytes * out_height as usize];
+        let mcu_rows_per_band = self.mcus_down.div_ceil(threads.max(1));
+        let band_bytes = mcu_rows_per_band * self.mcu_pixels_down() * row_bytes;
+        std::thread::scope(|scope| {
+            let mut bands = rgb.chunks_mut(band_bytes.max(1)).enumerate();
+            let (_, first) = bands.next()?;
+            let mut started = Vec::new();
+            for (band, pixels) in bands {
+                let fill =
+                    move || self.fill_band(pieces, band * mcu_rows_per_band, pixels, row_bytes);
+                let thread = std::thread::Builder::new()
+                    .name("kiln-jpeg-rows".into())
+                    .spawn_scoped(scope, fill);
+                started.push(thread.ok()?);
+            }
+            let mut filled = self.fill_band(pieces, 0, first, row_bytes);
+            for thread in started {
+                filled &= thread.join().unwrap_or(false);
+            }
+            filled.then_some(())
+        })?;
+        Some((out_width, out_height, rgb))
+    }
+
+    /// Fills `rgb` (whole rows of `row_bytes`) from the MCU rows from
+    /// `first_mcu_row` on; `false` when the pieces leave an MCU out.
+    fn fill_band(
+        &self,
+        pieces: &[Piece<'_>],
+        first_mcu_row: usize,
+        rgb: &mut [u8],
+        row_bytes: usize,
+    ) -> bool {
+        let rows = rgb.len() / row_bytes;
+        let mcu_rows = rows.div_ceil(self.mcu_pixels_down());
+        let plane_width = self.mcus_across * self.mcu_pixels_across();
+        let plane_size = plane_width * mcu_rows * self.mcu_pixels_down();
+        let mut planes = vec![vec![0u8; plane_size]; self.components.len()];
+        let mut piece = 0;
+        for mcu_row in 0..mcu_rows {
+            for mcu_x in 0..self.mcus_across {
+                let global = (first_mcu_row + mcu_row) * self.mcus_across + mcu_x;
+                while pieces.get(piece).is_some_and(|p| p.globals.end <= global) {
+                    piece += 1;
+                }
+                let Some(from) = pieces.get(piece) else {
+                    return false;
+                };
+                let local = from.first_local + global - from.globals.start;
+                self.place_mcu(from, local, (mcu_x, mcu_row), &mut planes, plane_width);
+            }
+        }
+        let width = row_bytes / 3;
+        for (row, out) in rgb.chunks_exact_mut(row_bytes).enumerate() {
+            let span = row * plane_width..row * plane_width + width;
+            match planes.as_slice() {
+                [luma] => {
+                    for (pixel, &y) in out.chunks_exact_mut(3).zip(&luma[span]) {
+                        pixel.fill(y);
+                    }
+                }
+                [luma, blue, red] => {
+                    let (luma, blue, red) = (&luma[span.clone()], &blue[span.clone()], &red[span]);
+                    for (pixel, ((&y, &cb), &cr)) in
+                        out.chunks_exact_mut(3).zip(luma.iter().zip(blue).zip(red))
+                    {
+                        pixel.copy_from_slice(&ycbcr_to_rgb(y, cb, cr));
+                    }
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// Writes the reduced pixels of a piece's `local` MCU into the planes at
+    /// MCU column and row `place`.
+    fn place_mcu(
+        &self,
+        piece: &Piece<'_>,
+        local: usize,
+        place: (usize, usize),
+        planes: &mut [Vec<u8>],
+        plane_width: usize,
+    ) {
+        let blocks_per_mcu = self.mcu_blocks.len();
+        let segment = piece.segment;
+        for (block, &c) in self.mcu_blocks.iter().enumerate() {
+            let component = &self.components[c];
+            let (bx, by) = self.block_places[block];
+            let x0 = (place.0 * component.horizontal + bx) * component.across;
+            let y0 = (place.1 * component.vertical + by) * component.down;
+            let dc = segment.dcs[local * blocks_per_mcu + block].wrapping_add(piece.dc_offsets[c]);
+            let dc_term = i32::from(dc) * component.dc_quant;
+            let first = local * self.pixels_per_mcu + self.block_pixel_offsets[block];
+            let pixels = &segment.pixels[first..first + component.across * component.down];
+            for (row, values) in pixels.chunks_exact(component.across).enumerate() {
+                let start = (y0 + row) * plane_width + x0;
+                for (out, &value) in planes[c][start..start + component.across]
+                    .iter_mut()
+                    .zip(values)
+                {
+                    *out = (((i32::from(value) + dc_term + 4) >> 3) + 128).clamp(0, 255) as u8;
+                }
+            }
+        }
+    }
+}
+
+/// A run of the scan's MCUs that one part decoded.
+struct Piece<'s> {
+    segment: &'s Segment,
+    /// The MCUs' indexes in the scan.
+    globals: std::ops::Range<usize>,
+    /// The first MCU's index in the part (from where it started).
+    first_local: usize,
+    /// What the part's DC values are off by, per component.
+    dc_offsets: Vec<i16>,
+}
+
+/// JFIF's YCbCr to RGB, in 16-bit fixed point.
+#[inline(always)]
+fn ycbcr_to_rgb(y: u8, cb: u8, cr: u8) -> [u8; 3] {
+    const HALF: i32 = 1 << 15;
+    let (y, cb, cr) = (i32::from(y), i32::from(cb) - 128, i32::from(cr) - 128);
+    let channel = |value: i32| value.clamp(0, 255) as u8;
+    [
+        channel(y + ((91_881 * cr + HALF) >> 16)),
+        channel(y + ((-22_554 * cb - 46_802 * cr + HALF) >> 16)),
+        channel(y + ((116_130 * cb + HALF) >> 16)),
+    ]
+}
+
+/// By zig-zag position, what one unit of each coefficient (dequantized by
+/// `quant`) adds to each of the `across` x `down` reduced pixels of its block: the
+/// mean of its cosine over each pixel's square, times [`PIXEL_SCALE`]. The DC
+/// coefficient is left out: it is added when the parts are joined.
+fn contributions(quant: &[u16; 64], across: usize, down: usize) -> Vec<[f32; MAX_BLOCK_PIXELS]> {
+    let means = |pixels: usize| -> Vec<[f64; 8]> {
+        let span = 8 / pixels;
+        (0..pixels)
+            .map(|pixel| {
+                let mut row = [0.0; 8];
+                for (frequency, mean) in row.iter_mut().enumerate() {
+                    let scale = match frequency {
+                        0 => std::f64::consts::FRAC_1_SQRT_2 / 2.0,
+                        _ => 0.5,
+                    };
+                    let sum: f64 = (pixel * span..(pixel + 1) * span)
+                        .map(|x| {
+                            (((2 * x + 1) * frequency) as f64 * std::f64::consts::PI / 16.0).cos()
+                        })
+                        .sum();
+                    *mean = scale * sum / span as f64;
+                }
+                row
+            })
+            .collect()
+    };
+    let (horizontal, vertical) = (means(across), means(down));
+    (0..64)
+        .map(|zigzag| {
+            let natural = usize::from(NATURAL_ORDER[zigzag]);
+            let (v, u) = (natural / 8, natural % 8);
+            let mut unit = [0.0f32; MAX_BLOCK_PIXELS];
+            for y in 0..down {
+                for x in 0..across {
+                    let weight = vertical[y][v] * horizontal[x][u];
+                    unit[y * across + x] =
+                        (weight * f64::from(quant[zigzag]) * f64::from(PIXEL_SCALE)) as f32;
+                }
+            }
+            if zigzag == 0 {
+                unit = [0.0; MAX_BLOCK_PIXELS];
+            }
+            unit
+        })
+        .collect()
+}
+
+/// A block start a guessed part recorded, and which of its MCUs it is in.
+#[derive(Debug, Clone, Copy)]
+struct TrailEntry {
+    start: BlockStart,
+    mcu: usize,
+}
+
+/// Where a block starts: the bit, and the block's index in its MCU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BlockStart {
+    bit: usize,
+    block: usize,
+}
+
+/// Where a part hands the scan over to the next one.
+#[derive(Debug, Clone, Copy)]
+struct Handover {
+    /// This part's MCUs before the next part's (counted from this part's start).
+    local_mcu: usize,
+    /// The next part's index for the MCU at `local_mcu` (from its own start).
+    next_local_mcu: usize,
+}
+
+/// What one part decoded: its complete MCUs from its (last) start.
+#[derive(Debug, Default)]
+struct Segment {
+    /// Each block's reduced pixels without the DC term, MCU after MCU.
+    pixels: Vec<i16>,
+    /// Each block's DC coefficient, as this part's predictions add up.
+    dcs: Vec<i16>,
+    /// Complete MCUs decoded.
+    mcus: usize,
+    handover: Option<Handover>,
+}
+
+/// A code that cannot be: the part's decode stops there.
+struct Undecodable;
+
+/// The block starts a guessed part records for the part before it.
+struct Trail {
+    /// Where it goes; `None` for the first part, and once it has been sent.
+    sender: Option<mpsc::Sender<Vec<TrailEntry>>>,
+    entries: Vec<TrailEntry>,
+}
+
+impl Trail {
+    fn open(&self) -> bool {
+        self.sender.is_some()
+    }
+
+    /// Records a block start, and sends the trail once it is full.
+    fn record(&mut self, entry: TrailEntry) {
+        if self.open() {
+            self.entries.push(entry);
+            if self.entries.len() == TRAIL_BLOCKS {
+                self.send();
+            }
+        }
+    }
+
+    /// Sends what is recorded (the part before stops watching at its end).
+    fn send(&mut self) {
+        if let Some(sender) = self.sender.take() {
+            // The part before may have finished without it: nothing to do then.
+            let _ = sender.send(std::mem::take(&mut self.entries));
+        }
+    }
+}
+
+/// One thread's share of the scan.
+struct Part<'a> {
+    plan: &'a Plan<'a>,
+    data: &'a [u8],
+    /// Where the scan's data ends: bits past it are padding.
+    data_bits: usize,
+    /// How many MCUs this part is expected to decode, to reserve their memory.
+    expected_mcus: usize,
+    /// Where this part starts: the scan's start for the first part, a guess for
+    /// the others.
+    start: usize,
+    trail: Trail,
+    /// Where the next part starts, and where its trail arrives.
+    next: Option<(usize, mpsc::Receiver<Vec<TrailEntry>>)>,
+}
+
+/// The next part's trail, as a part compares its own block starts with it.
+struct Watch {
+    from_bit: usize,
+    receiver: mpsc::Receiver<Vec<TrailEntry>>,
+    trail: Option<Vec<TrailEntry>>,
+    seen: usize,
+}
+
+impl Watch {
+    /// The next part's MCU (from its start) where it stands as this part does at
+    /// `start`, `None` while it does not (yet); `Err` once the trail is passed.
+    fn meets(&mut self, start: BlockStart) -> Result<Option<usize>, ()> {
+        if start.bit < self.from_bit {
+            return Ok(None);
+        }
+        let trail = match &mut self.trail {
+            Some(trail) => trail,
+            empty => empty.insert(self.receiver.recv().map_err(|_| ())?),
+        };
+        while trail
+            .get(self.seen)
+            .is_some_and(|s| s.start.bit < start.bit)
+        {
+            self.seen += 1;
+        }
+        match trail.get(self.seen) {
+            None => Err(()),
+            Some(theirs) if theirs.start == start => Ok(Some(theirs.mcu)),
+            Some(_) => Ok(None),
+        }
+    }
+}
+
+impl Part<'_> {
+    fn decode(mut self) -> Segment {
+        let mut watch = self.next.take().map(|(from_bit, receiver)| Watch {
+            from_bit,
+            receiver,
+            trail: None,
+            seen: 0,
+        });
+        let guesses = if self.trail.open() { MAX_GUESSES } else { 1 };
+        let blocks_per_mcu = self.plan.mcu_blocks.len();
+        for guess in 0..guesses {
+            self.trail.entries.clear();
+            let (bit, block) = (self.start + guess / blocks_per_mcu, guess % blocks_per_mcu);
+            let (segment, failed) = self.decode_from(bit, block, &mut watch);
+            // A guess that has not fallen in step yet tries the next bit.
+            if !(failed && self.trail.open()) {
+                self.trail.send();
+                return segment;
+            }
+        }
+        // No guess fell in step: the part before decodes on without this one.
+        self.trail.entries.clear();
+        self.trail.send();
+        Segment::default()
+    }
+
+    /// Decodes MCUs from bit `start`, taken to be where block `first_block` of an
+    /// MCU starts, until the scan's MCUs are all done, the data ends, a code cannot
+    /// be (the flag is then set), or the next part is met. The blocks of the first
+    /// MCU before `first_block` are left empty, with DC values of 0 (as the
+    /// predictions start).
+    fn decode_from(
+        &mut self,
+        start: usize,
+        first_block: usize,
+        watch: &mut Option<Watch>,
+    ) -> (Segment, bool) {
+        let plan = self.plan;
+        let blocks_per_mcu = plan.mcu_blocks.len();
+        let mut segment = Segment {
+            pixels: Vec::with_capacity(self.expected_mcus * plan.pixels_per_mcu),
+            dcs: Vec::with_capacity(self.expected_mcus * blocks_per_mcu),
+            ..Segment::default()
+        };
+        let mut predictions = vec![0i16; plan.components.len()];
+        let mut reader = Reader::at(self.data, start);
+        let mut meeting = None;
+        while segment.mcus < plan.mcus() {
+            for (block, &c) in plan.mcu_blocks.iter().enumerate() {
+                let component = &plan.components[c];
+                let first = segment.pixels.len();
+                segment
+                    .pixels
+                    .resize(first + component.across * component.down, 0);
+                if segment.mcus == 0 && block < first_block {
+                    segment.dcs.push(predictions[c]);
+                    continue;
+                }
+                let bit = reader.position();
+                if bit > self.data_bits {
+                    return (segment, false);
+                }
+                let here = BlockStart { bit, block };
+                self.trail.record(TrailEntry {
+                    start: here,
+                    mcu: segment.mcus,
+                });
+                if meeting.is_none()
+                    && let Some(next) = watch
+                {
+                    match next.meets(here) {
+                        Ok(found) => meeting = found,
+                        Err(()) => *watch = None,
+                    }
+                }
+                let (pixels, prediction) = (&mut segment.pixels[first..], &mut predictions[c]);
+                let decoded = match component.across * component.down {
+                    1 => decode_block::<1>(&mut reader, component, prediction, pixels),
+                    4 => decode_block::<4>(&mut reader, component, prediction, pixels),
+                    _ => decode_block::<16>(&mut reader, component, prediction, pixels),
+                };
+                match decoded {
+                    Ok(dc) => segment.dcs.push(dc),
+                    Err(Undecodable) => {
+                        segment.pixels.truncate(segment.mcus * plan.pixels_per_mcu);
+                        segment.dcs.truncate(segment.mcus * blocks_per_mcu);
+                        return (segment, true);
+                    }
+                }
+            }
+            segment.mcus += 1;
+            if let Some(theirs) = meeting {
+                segment.handover = Some(Handover {
+                    local_mcu: segment.mcus,
+                    next_local_mcu: theirs + 1,
+                });
+                return (segment, false);
+            }
+        }
+        (segment, false)
+    }
+}
+
+/// Decodes one block at `bit` (moving it past the block) into its `PIXELS`
+/// reduced pixels (1, 4 or 16: the component's `across` x `down`) without the DC
+/// term, and returns its DC coefficient.
+#[inline(always)]
+fn decode_block<const PIXELS: usize>(
+    reader: &mut Reader<'_>,
+    component: &ScanComponent<'_>,
+    prediction: &mut i16,
+    pixels: &mut [i16],
+) -> Result<i16, Undecodable> {
+    reader.ensure();
+    let bits = reader.buffer;
+    let (length, size) = component.dc_table.decode(bits).ok_or(Undecodable)?;
+    let size = u32::from(size);
+    if size > 11 {
+        return Err(Undecodable);
+    }
+    if size > 0 {
+        *prediction = prediction.wrapping_add(extend(bits << length, size) as i16);
+    }
+    reader.consume(length + size);
+    let mut sums = [0.0f32; PIXELS];
+    let mut k = 1;
+    while k < 64 {
+        reader.ensure();
+        let bits = reader.buffer;
+        let read = component.ac_values[(bits >> (64 - LOOKUP_BITS)) as usize];
+        let value = if read != 0 {
+            // The common case: a short code and its value, in one lookup.
+            reader.consume((read & 0xFF) as u32);
+            k += ((read >> 8) & 0xF) as usize;
+            read >> 16
+        } else {
+            let (length, symbol) = component.ac_table.decode(bits).ok_or(Undecodable)?;
+            let (run, size) = (usize::from(symbol >> 4), u32::from(symbol & 15));
+            if size == 0 {
+                reader.consume(length);
+                match run {
+                    15 => {
+                        k += 16;
+                        continue;
+                    }
+                    _ => break,
+                }
+            }
+            if size > 10 {
+                return Err(Undecodable);
+            }
+            k += run;
+            reader.consume(length + size);
+            extend(bits << length, size)
+        };
+        if k > 63 {
+            return Err(Undecodable);
+        }
+        if PIXELS > 1 {
+            let (value, unit) = (value as f32, &component.contributions[k]);
+            for (sum, weight) in sums.iter_mut().zip(unit) {
+                *sum += value * weight;
+            }
+        }
+        k += 1;
+    }
+    for (pixel, sum) in pixels.iter_mut().zip(sums) {
+        *pixel = (sum + 0.5f32.copysign(sum)) as i16;
+    }
+    Ok(*prediction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::libjpeg::{Channels, libjpeg_scaled};
+    use super::*;
+
+    /// A photo-like `width` x `height` JPEG: gradients and seeded noise, so that
+    /// every block has detail, at `quality`, subsampled as `sampling` says.
+    fn photo_like(width: usize, height: usize, sampling: (u8, u8), gray: bool) -> Vec<u8> {
+        let mut seed = 0x9E37_79B9_u32;
+        let pixels: Vec<u8> = (0..width * height)
+            .flat_map(|i| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                let (x, y) = ((i % width) as u32, (i / width) as u32);
+                let noise = (seed % 64) as u8;
+                [
+                    ((x * 3 + y) % 180) as u8 + noise,
+                    ((y * 2 + x / 3) % 180) as u8 + noise / 2,
+                    (((x ^ y) * 5) % 180) as u8 + noise / 4,
+                ]
+            })
+            .collect();
+        let (pixels, space) = match gray {
+            true => (
+                pixels.chunks_exact(3).map(|p| p[0]).collect(),
+                mozjpeg::ColorSpace::JCS_GRAYSCALE,
+            ),
+            false => (pixels, mozjpeg::ColorSpace::JCS_RGB),
+        };
+        let mut compress = mozjpeg::Compress::new(space);
+        compress.set_fastest_defaults();
+        compress.set_size(width, height);
+        compress.set_quality(93.0);
+        if !gray {
+            for (i, component) in compress.components_mut().iter_mut().enumerate() {
+                let (h, v) = if i == 0 { sampling } else { (1, 1) };
+                component.h_samp_factor = i32::from(h);
+                component.v_samp_factor = i32::from(v);
+            }
+        }
+        let mut started = compress.start_compress(Vec::new()).unwrap();
+        started.write_scanlines(&pixels).unwrap();
+        started.finish().unwrap()
+    }
+
+    /// Peak signal-to-noise ratio of `ours` against `theirs`, in dB.
+    fn psnr(ours: &[u8], theirs: &[u8]) -> f64 {
+        let squared: f64 = ours
+            .iter()
+            .zip(theirs)
+            .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+            .sum();
+        let mse = squared / ours.len() as f64;
+        10.0 * (255.0f64.powi(2) / mse.max(1e-12)).log10()
+    }
+
+    #[test]
+    fn the_reduction_is_libjpegs_to_within_rounding() {
+        for (sampling, gray) in [((2, 2), false), ((1, 1), false), ((1, 1), true)] {
+            let jpeg = photo_like(1203, 805, sampling, gray);
+            for divisor in [4, 8] {
+                let ours = decode_in_parts(&jpeg, divisor, 1).expect("decodes");
+                let theirs = libjpeg_scaled(&jpeg, divisor, Channels::Rgb).unwrap();
+                assert_eq!(
+                    (ours.0, ours.1),
+                    (theirs.0, theirs.1),
+                    "{sampling:?} 1/{divisor}"
+                );
+                let largest = ours
+                    .2
+                    .iter()
+                    .zip(&theirs.2)
+                    .map(|(&a, &b)| a.abs_diff(b))
+                    .max();
+                let score = psnr(&ours.2, &theirs.2);
+                assert!(
+                    score > 50.0 && largest <= Some(4),
+                    "{sampling:?} gray {gray} 1/{divisor}: {score:.1} dB, largest difference {largest:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn parts_decoded_on_threads_give_the_pixels_of_one_part() {
+        let jpeg = photo_like(2011, 1413, (2, 2), false);
+        for divisor in [4, 8] {
+            let whole = decode_in_parts(&jpeg, divisor, 1).unwrap();
+            for parts in [2, 3, 4] {
+                let split = decode_in_parts(&jpeg, divisor, parts).unwrap();
+                assert!(
+                    split == whole,
+                    "{parts} parts at 1/{divisor} differ from one"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_guessed_part_falls_in_step_and_takes_over() {
+        let jpeg = photo_like(2011, 1413, (2, 2), false);
+        let headers = Headers::parse(&jpeg).unwrap();
+        let plan = Plan::new(&headers, 8).unwrap();
+        let data = unstuffed(headers.data).unwrap();
+        let segments = decode_segments(&plan, &data, 3).unwrap();
+        for (part, segment) in segments.iter().take(2).enumerate() {
+            let handover = segment.handover.expect("the next part was met");
+            assert!(
+                handover.local_mcu < plan.mcus() * 2 / 3,
+                "part {part} stopped near its own share's end, at MCU {}",
+                handover.local_mcu
+            );
+        }
+        let covered: usize = segments
+            .iter()
+            .map(|s| s.handover.map_or(s.mcus, |h| h.local_mcu))
+            .sum();
+        assert!(covered >= plan.mcus(), "the parts cover the scan");
+    }
+
+    #[test]
+    fn what_this_decoder_does_not_reduce_is_left_to_libjpeg() {
+        let photo = photo_like(1203, 805, (2, 2), false);
+        assert!(decode_in_parts(&photo, 2, 1).is_none(), "1/2 is libjpeg's");
+        let subsampled_across = photo_like(1203, 805, (2, 1), false);
+        assert!(decode_in_parts(&subsampled_across, 4, 1).is_none(), "4:2:2");
+        let mut compress = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
+        compress.set_size(64, 64);
+        compress.set_progressive_mode();
+        let mut started = compress.start_compress(Vec::new()).unwrap();
+        started.write_scanlines(&[128; 64 * 64 * 3]).unwrap();
+        let progressive = started.finish().unwrap();
+        assert!(decode_in_parts(&progressive, 8, 1).is_none(), "progressive");
+        let mut restarts = Vec::new();
+        let mut encoder = jpeg_encoder::Encoder::new(&mut restarts, 90);
+        encoder.set_restart_interval(4);
+        encoder
+            .encode(&[90; 64 * 64 * 3], 64, 64, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        assert!(
+            decode_in_parts(&restarts, 8, 1).is_none(),
+            "restart markers"
+        );
+    }
+
+    #[test]
+    fn damaged_data_is_refused_or_decoded_without_a_panic_and_parts_agree() {
+        let photo = photo_like(2011, 1413, (2, 2), false);
+        assert!(
+            decode_in_parts(&photo[..photo.len() / 2], 8, 2).is_none(),
+            "cut short"
+        );
+        let scan_start = photo.len() - Headers::parse(&photo).unwrap().data.len();
+        let mut seed = 7u32;
+        for _ in 0..20 {
+            let mut damaged = photo.clone();
+            for _ in 0..4 {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let at = scan_start + (seed as usize >> 8) % (photo.len() - scan_start - 2);
+                damaged[at] ^= (seed >> 3) as u8 | 1;
+            }
+            assert_parts_agree(&damaged);
+        }
+    }
+}
