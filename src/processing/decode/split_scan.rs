@@ -23,19 +23,21 @@
 //!    keeps of it: the mean of its full IDCT over each 8/n x 8/n square, which
 //!    only the coefficients that survive that mean contribute to (the DC alone
 //!    at 1/8 for full-resolution components). Subsampled chroma is reduced less,
-//!    as libjpeg does, so every component comes out at the output's size and
-//!    needs no upsampling. A guessed decoder does not know the DC value its first
+//!    by the same factor both ways as libjpeg does, so 4:2:0 chroma comes out at
+//!    the output's size and 4:2:2 chroma half as wide, upsampled across as
+//!    libjpeg upsamples it. A guessed decoder does not know the DC value its first
 //!    block is coded against, so the DC term is kept apart from the rest of the
 //!    block and added when the parts are joined: the error of a guess is one
 //!    constant per component, fixed from where the decoders met.
 //! 3. **Join.** The parts' blocks are laid out in their MCUs, the DC offsets
-//!    fixed up, and the result converted to RGB. The pixels are libjpeg's at the
-//!    same scale to within rounding (unit-tested against it).
+//!    fixed up, and the result converted to RGB, in bands of rows on as many
+//!    threads. The pixels are libjpeg's at the same scale to within rounding
+//!    (unit-tested against it for greyscale, 4:4:4, 4:2:2 and 4:2:0).
 //!
-//! Anything else (progressive, restart intervals, 12-bit, CMYK or RGB-coded
-//! JPEGs, sampling this reduction would have to upsample, and any code that does
-//! not decode) gets `None`, and the caller decodes through libjpeg, which also
-//! has the last word on a damaged file.
+//! Anything else (1/2, progressive, restart intervals, 12-bit, CMYK or
+//! RGB-coded JPEGs, chroma subsampled down only, and any code that does not
+//! decode) gets `None`, and the caller decodes through libjpeg, which also has
+//! the last word on a damaged file.
 
 use std::num::NonZeroUsize;
 use std::sync::mpsc;
@@ -304,7 +306,8 @@ impl<'a> Headers<'a> {
         for entry in segment.get(1..1 + 2 * count)?.chunks_exact(2) {
             let component = self.components.iter().position(|c| c.id == entry[0])?;
             let (dc, ac) = (usize::from(entry[1] >> 4), usize::from(entry[1] & 15));
-            if self.scan.iter().any(|&(c, _, _)| c == component) {
+            // In the frame's order (Y, Cb, Cr), as every encoder writes them.
+            if component != self.scan.len() {
                 return None;
             }
             self.scan.push((component, dc, ac));
@@ -514,6 +517,11 @@ struct ScanComponent<'a> {
     /// The component's blocks per MCU across and down.
     horizontal: usize,
     vertical: usize,
+    /// Whether its reduced samples are half as many across as the image's
+    /// (4:2:2 chroma), and upsampled to its width.
+    widen: bool,
+    /// Its samples across the whole image, before any upsampling.
+    samples_across: usize,
 }
 
 /// Everything the parts' decoders share: the scan's components and its MCUs.
@@ -528,6 +536,10 @@ struct Plan<'a> {
     pixels_per_mcu: usize,
     mcus_across: usize,
     mcus_down: usize,
+    /// An MCU's reduced height in the output.
+    mcu_pixels_down: usize,
+    /// Whether upsampling across interpolates (or repeats samples).
+    smooth_widening: bool,
 }
 
 impl<'a> Plan<'a> {
@@ -536,6 +548,8 @@ impl<'a> Plan<'a> {
             return None;
         }
         let divisor = divisor as usize;
+        // Reduced pixels per side of a full-resolution block.
+        let scale = 8 / divisor;
         let single = headers.components.len() == 1;
         let max_h = headers.components.iter().map(|c| c.horizontal).max()?;
         let max_v = headers.components.iter().map(|c| c.vertical).max()?;
@@ -554,19 +568,28 @@ impl<'a> Plan<'a> {
                 true => (1, 1),
                 false => (max_h, max_v),
             };
-            // libjpeg reduces a component by the same factor both ways and
-            // upsamples what that leaves (4:2:2 chroma): that is its own.
-            if max_h % horizontal != 0 || max_h / horizontal != max_v / vertical {
-                return None;
+            // As libjpeg does: a subsampled component is reduced less, by the
+            // same factor both ways, as far as its sampling allows both ways;
+            // what that leaves (4:2:2 chroma, twice as wide) is upsampled across.
+            let mut less = 1;
+            while scale * less <= 8
+                && max_h % (horizontal * less * 2) == 0
+                && max_v % (vertical * less * 2) == 0
+            {
+                less *= 2;
             }
-            let across = 8 * (max_h / horizontal) / divisor;
-            let down = 8 * (max_v / vertical) / divisor;
-            if !(1..=8).contains(&across) || !(1..=8).contains(&down) {
-                return None;
-            }
+            let (across, down) = (scale * less, scale * less);
+            let widen = match (max_h * scale, max_v * scale) {
+                (wide, high) if high == vertical * down && wide == horizontal * across => false,
+                (wide, high) if high == vertical * down && wide == 2 * horizontal * across => true,
+                _ => return None,
+            };
             if across * down > MAX_BLOCK_PIXELS {
                 return None;
             }
+            // The component's samples across the image (libjpeg's "downsampled
+            // width"), where its upsampling turns at the right edge.
+            let samples_across = (headers.width as usize * horizontal * across).div_ceil(max_h * 8);
             let quant = headers.quant[frame.quant_table].as_ref()?;
             let ac_table = headers.ac_tables.get(ac)?.as_ref()?;
             components.push(ScanComponent {
@@ -579,6 +602,8 @@ impl<'a> Plan<'a> {
                 contributions: contributions(quant, across, down),
                 horizontal,
                 vertical,
+                widen,
+                samples_across,
             });
             for place in 0..horizontal * vertical {
                 mcu_blocks.push(index);
@@ -595,6 +620,9 @@ impl<'a> Plan<'a> {
             true => (8, 8),
             false => (8 * max_h, 8 * max_v),
         };
+        // Upsampling across reads its neighbours smoothly from 1/4 on, and
+        // repeats each sample at 1/8, as libjpeg does.
+        let smooth_widening = scale > 1;
         Some(Plan {
             components,
             mcu_blocks,
@@ -603,6 +631,8 @@ impl<'a> Plan<'a> {
             pixels_per_mcu,
             mcus_across: width.div_ceil(mcu_width),
             mcus_down: height.div_ceil(mcu_height),
+            mcu_pixels_down: mcu_height / divisor,
+            smooth_widening,
         })
     }
 
@@ -652,16 +682,6 @@ impl<'a> Plan<'a> {
         Some(pieces)
     }
 
-    fn mcu_pixels_across(&self) -> usize {
-        let first = &self.components[0];
-        first.horizontal * first.across
-    }
-
-    fn mcu_pixels_down(&self) -> usize {
-        let first = &self.components[0];
-        first.vertical * first.down
-    }
-
     /// The image's top-left `width` x `height` at 1/`divisor` as RGB, from the
     /// parts' `pieces`, in bands of MCU rows on `threads` threads.
     fn to_rgb(
@@ -675,7 +695,7 @@ impl<'a> Plan<'a> {
         let row_bytes = out_width as usize * 3;
         let mut rgb = vec![0u8; row_bytes * out_height as usize];
         let mcu_rows_per_band = self.mcus_down.div_ceil(threads.max(1));
-        let band_bytes = mcu_rows_per_band * self.mcu_pixels_down() * row_bytes;
+        let band_bytes = mcu_rows_per_band * self.mcu_pixels_down * row_bytes;
         std::thread::scope(|scope| {
             let mut bands = rgb.chunks_mut(band_bytes.max(1)).enumerate();
             let (_, first) = bands.next()?;
@@ -707,10 +727,11 @@ impl<'a> Plan<'a> {
         row_bytes: usize,
     ) -> bool {
         let rows = rgb.len() / row_bytes;
-        let mcu_rows = rows.div_ceil(self.mcu_pixels_down());
-        let plane_width = self.mcus_across * self.mcu_pixels_across();
-        let plane_size = plane_width * mcu_rows * self.mcu_pixels_down();
-        let mut planes = vec![vec![0u8; plane_size]; self.components.len()];
+        let mcu_rows = rows.div_ceil(self.mcu_pixels_down);
+        let plane_rows = mcu_rows * self.mcu_pixels_down;
+        let mut planes: Vec<Vec<u8>> = (0..self.components.len())
+            .map(|c| vec![0u8; self.plane_width(c) * plane_rows])
+            .collect();
         let mut piece = 0;
         for mcu_row in 0..mcu_rows {
             for mcu_x in 0..self.mcus_across {
@@ -722,22 +743,40 @@ impl<'a> Plan<'a> {
                     return false;
                 };
                 let local = from.first_local + global - from.globals.start;
-                self.place_mcu(from, local, (mcu_x, mcu_row), &mut planes, plane_width);
+                self.place_mcu(from, local, (mcu_x, mcu_row), &mut planes);
             }
         }
         let width = row_bytes / 3;
+        let mut widened = vec![Vec::new(); planes.len()];
         for (row, out) in rgb.chunks_exact_mut(row_bytes).enumerate() {
-            let span = row * plane_width..row * plane_width + width;
-            match planes.as_slice() {
+            let mut lines = Vec::with_capacity(planes.len());
+            for (c, (plane, wide)) in planes.iter().zip(&mut widened).enumerate() {
+                let plane_width = self.plane_width(c);
+                let line = &plane[row * plane_width..(row + 1) * plane_width];
+                let component = &self.components[c];
+                let line = if component.widen {
+                    let samples = component.samples_across.min(plane_width);
+                    widen(&line[..samples], wide, self.smooth_widening);
+                    let wide: &Vec<u8> = wide;
+                    wide.get(..width)
+                } else {
+                    line.get(..width)
+                };
+                match line {
+                    Some(line) => lines.push(line),
+                    None => return false,
+                }
+            }
+            match lines.as_slice() {
                 [luma] => {
-                    for (pixel, &y) in out.chunks_exact_mut(3).zip(&luma[span]) {
+                    for (pixel, &y) in out.chunks_exact_mut(3).zip(*luma) {
                         pixel.fill(y);
                     }
                 }
                 [luma, blue, red] => {
-                    let (luma, blue, red) = (&luma[span.clone()], &blue[span.clone()], &red[span]);
-                    for (pixel, ((&y, &cb), &cr)) in
-                        out.chunks_exact_mut(3).zip(luma.iter().zip(blue).zip(red))
+                    for (pixel, ((&y, &cb), &cr)) in out
+                        .chunks_exact_mut(3)
+                        .zip(luma.iter().zip(*blue).zip(*red))
                     {
                         pixel.copy_from_slice(&ycbcr_to_rgb(y, cb, cr));
                     }
@@ -748,6 +787,13 @@ impl<'a> Plan<'a> {
         true
     }
 
+    /// The width of component `c`'s plane of reduced samples (before any
+    /// upsampling): its blocks' across the MCUs.
+    fn plane_width(&self, c: usize) -> usize {
+        let component = &self.components[c];
+        self.mcus_across * component.horizontal * component.across
+    }
+
     /// Writes the reduced pixels of a piece's `local` MCU into the planes at
     /// MCU column and row `place`.
     fn place_mcu(
@@ -756,7 +802,6 @@ impl<'a> Plan<'a> {
         local: usize,
         place: (usize, usize),
         planes: &mut [Vec<u8>],
-        plane_width: usize,
     ) {
         let blocks_per_mcu = self.mcu_blocks.len();
         let segment = piece.segment;
@@ -769,6 +814,7 @@ impl<'a> Plan<'a> {
             let dc_term = i32::from(dc) * component.dc_quant;
             let first = local * self.pixels_per_mcu + self.block_pixel_offsets[block];
             let pixels = &segment.pixels[first..first + component.across * component.down];
+            let plane_width = self.plane_width(c);
             for (row, values) in pixels.chunks_exact(component.across).enumerate() {
                 let start = (y0 + row) * plane_width + x0;
                 for (out, &value) in planes[c][start..start + component.across]
@@ -791,6 +837,34 @@ struct Piece<'s> {
     first_local: usize,
     /// What the part's DC values are off by, per component.
     dc_offsets: Vec<i16>,
+}
+
+/// `samples` upsampled to twice as many across into `wide` (as libjpeg does a
+/// 4:2:2 file's chroma): each sample's two are weighted 3:1 with the neighbour
+/// on their side when `smooth` (and the samples more than two), else repeated.
+fn widen(samples: &[u8], wide: &mut Vec<u8>, smooth: bool) {
+    wide.clear();
+    let last = samples.len().saturating_sub(1);
+    for (i, &sample) in samples.iter().enumerate() {
+        if !smooth || samples.len() <= 2 {
+            wide.extend_from_slice(&[sample, sample]);
+            continue;
+        }
+        let three = 3 * u16::from(sample);
+        let left = u16::from(samples[i.saturating_sub(1)]);
+        let right = u16::from(samples[(i + 1).min(last)]);
+        let first = if i == 0 {
+            sample
+        } else {
+            ((three + left + 1) >> 2) as u8
+        };
+        let second = if i == last {
+            sample
+        } else {
+            ((three + right + 2) >> 2) as u8
+        };
+        wide.extend_from_slice(&[first, second]);
+    }
 }
 
 /// JFIF's YCbCr to RGB, in 16-bit fixed point.
@@ -1202,7 +1276,12 @@ mod tests {
 
     #[test]
     fn the_reduction_is_libjpegs_to_within_rounding() {
-        for (sampling, gray) in [((2, 2), false), ((1, 1), false), ((1, 1), true)] {
+        for (sampling, gray) in [
+            ((2, 2), false),
+            ((2, 1), false),
+            ((1, 1), false),
+            ((1, 1), true),
+        ] {
             let jpeg = photo_like(1203, 805, sampling, gray);
             for divisor in [4, 8] {
                 let ours = decode_in_parts(&jpeg, divisor, 1).expect("decodes");
@@ -1268,8 +1347,8 @@ mod tests {
     fn what_this_decoder_does_not_reduce_is_left_to_libjpeg() {
         let photo = photo_like(1203, 805, (2, 2), false);
         assert!(decode_in_parts(&photo, 2, 1).is_none(), "1/2 is libjpeg's");
-        let subsampled_across = photo_like(1203, 805, (2, 1), false);
-        assert!(decode_in_parts(&subsampled_across, 4, 1).is_none(), "4:2:2");
+        let subsampled_down = photo_like(1203, 805, (1, 2), false);
+        assert!(decode_in_parts(&subsampled_down, 4, 1).is_none(), "4:4:0");
         let mut compress = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
         compress.set_size(64, 64);
         compress.set_progressive_mode();
