@@ -34,6 +34,26 @@ pub fn use_test_pdfium() {
     super::set_pdfium_library(path);
 }
 
+/// RGB pixels of detailed, noisy content (gradients and seeded noise, so that
+/// every JPEG block has detail and no two rows are alike), `width` x `height`.
+pub fn noisy_rgb(width: usize, height: usize) -> Vec<u8> {
+    let mut seed = 0x2545_f491_u32;
+    (0..width * height)
+        .flat_map(|i| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let (x, y) = ((i % width) as u32, (i / width) as u32);
+            let noise = (seed % 48) as u8;
+            [
+                ((x * 7 + y) % 200) as u8 + noise,
+                ((y * 5) % 200) as u8 + noise / 2,
+                (((x ^ y) * 3) % 200) as u8,
+            ]
+        })
+        .collect()
+}
+
 /// Decodes an output back to pixels, checking its bytes are the format it claims.
 pub fn decode_output(output: &Output) -> DynamicImage {
     let format = match output.extension() {

@@ -126,26 +126,13 @@ mod tests {
     use super::super::{ShrinkOnLoad, decode_image_for};
     use super::*;
     use crate::processing::Limits;
+    use crate::processing::test_support::noisy_rgb;
 
     /// A `width` x `height` JPEG of detailed, noisy content: progressive (with
     /// mozjpeg's scan script: DC first, then AC bands and their refinements) or
     /// baseline.
     fn detailed_jpeg(width: usize, height: usize, progressive: bool) -> Vec<u8> {
-        let mut seed = 0x2545_f491_u32;
-        let pixels: Vec<u8> = (0..width * height)
-            .flat_map(|i| {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                let (x, y) = ((i % width) as u32, (i / width) as u32);
-                let noise = (seed % 48) as u8;
-                [
-                    ((x * 7 + y) % 200) as u8 + noise,
-                    ((y * 5) % 200) as u8 + noise / 2,
-                    (((x ^ y) * 3) % 200) as u8,
-                ]
-            })
-            .collect();
+        let pixels = noisy_rgb(width, height);
         let mut compress = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
         if !progressive {
             // mozjpeg writes progressive files unless set to its fastest profile.

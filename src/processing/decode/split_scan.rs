@@ -1280,25 +1280,12 @@ fn decode_block<const PIXELS: usize>(
 mod tests {
     use super::super::libjpeg::{Channels, libjpeg_scaled};
     use super::*;
+    use crate::processing::test_support::noisy_rgb;
 
-    /// A photo-like `width` x `height` JPEG: gradients and seeded noise, so that
-    /// every block has detail, at `quality`, subsampled as `sampling` says.
+    /// A photo-like `width` x `height` JPEG ([`noisy_rgb`]), subsampled as
+    /// `sampling` says, or greyscale.
     fn photo_like(width: usize, height: usize, sampling: (u8, u8), gray: bool) -> Vec<u8> {
-        let mut seed = 0x9E37_79B9_u32;
-        let pixels: Vec<u8> = (0..width * height)
-            .flat_map(|i| {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                let (x, y) = ((i % width) as u32, (i / width) as u32);
-                let noise = (seed % 64) as u8;
-                [
-                    ((x * 3 + y) % 180) as u8 + noise,
-                    ((y * 2 + x / 3) % 180) as u8 + noise / 2,
-                    (((x ^ y) * 5) % 180) as u8 + noise / 4,
-                ]
-            })
-            .collect();
+        let pixels = noisy_rgb(width, height);
         let (pixels, space) = match gray {
             true => (
                 pixels.chunks_exact(3).map(|p| p[0]).collect(),
