@@ -73,6 +73,11 @@ const NATURAL_ORDER: [u8; 64] = [
 
 /// Decodes a baseline `input` at 1/`divisor` (4 or 8) of its size to RGB, its scan
 /// split between up to [`MAX_PARTS`] threads, or `None` (see the module's doc).
+///
+/// In one part, only at 1/8: there the full-resolution blocks need no AC values
+/// and their codes are skipped several at a time, which is faster than libjpeg
+/// on one core; at 1/4 libjpeg's one pass is faster than this decoder's
+/// (BENCHMARKS.md, "Thumbnails"), so the split must pay for it.
 pub(super) fn decode_rgb_split(input: &[u8], divisor: u32) -> Option<(u32, u32, Vec<u8>)> {
     let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let parts = match super::probe_dimensions(input) {
@@ -81,6 +86,9 @@ pub(super) fn decode_rgb_split(input: &[u8], divisor: u32) -> Option<(u32, u32, 
         }
         _ => 1,
     };
+    if parts == 1 && divisor != 8 {
+        return None;
+    }
     decode_in_parts(input, divisor, parts)
 }
 
