@@ -24,6 +24,7 @@
 use std::num::NonZeroUsize;
 
 use super::libjpeg::{Channels, libjpeg_scaled};
+use super::split_scan::Headers;
 
 /// The most bands a decode is cut into.
 const MAX_BANDS: usize = 4;
@@ -100,7 +101,7 @@ struct Frame {
     /// Where its two height bytes are in the file.
     height_at: usize,
     /// Each component's horizontal and vertical sampling factors.
-    sampling: Vec<(u8, u8)>,
+    sampling: Vec<(usize, usize)>,
 }
 
 /// MCU rows `[first, end)` of the image that one band decodes, and how many of its
@@ -119,70 +120,22 @@ impl Scan {
     /// but a baseline (or extended sequential Huffman) JPEG with a restart interval
     /// and one scan that holds every component.
     fn parse(input: &[u8]) -> Option<Scan> {
-        if input.get(..2)? != [0xFF, 0xD8] {
+        let headers = Headers::parse(input)?;
+        if headers.restart_interval == 0 {
             return None;
         }
-        let mut at = 2;
-        let mut frame: Option<Frame> = None;
-        let mut interval = 0;
-        loop {
-            // Markers may be preceded by fill bytes (0xFF).
-            while *input.get(at)? == 0xFF && *input.get(at + 1)? == 0xFF {
-                at += 1;
-            }
-            if *input.get(at)? != 0xFF {
-                return None;
-            }
-            let marker = *input.get(at + 1)?;
-            let length = usize::from(u16::from_be_bytes([
-                *input.get(at + 2)?,
-                *input.get(at + 3)?,
-            ]));
-            let segment = input.get(at + 4..at + 2 + length)?;
-            match marker {
-                // Baseline and extended sequential, Huffman-coded.
-                0xC0 | 0xC1 => {
-                    let height = u16::from_be_bytes([*segment.get(1)?, *segment.get(2)?]);
-                    let width = u16::from_be_bytes([*segment.get(3)?, *segment.get(4)?]);
-                    let count = usize::from(*segment.get(5)?);
-                    let sampling = (0..count)
-                        .map(|i| {
-                            let factors = *segment.get(6 + 3 * i + 1)?;
-                            Some((factors >> 4, factors & 0x0F))
-                        })
-                        .collect::<Option<Vec<_>>>()?;
-                    frame = Some(Frame {
-                        width: u32::from(width),
-                        height: u32::from(height),
-                        height_at: at + 5,
-                        sampling,
-                    });
-                }
-                // Progressive, lossless, arithmetic-coded: not cut here.
-                0xC2 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
-                // DRI: the restart interval.
-                0xDD => {
-                    interval =
-                        usize::from(u16::from_be_bytes([*segment.first()?, *segment.get(1)?]))
-                }
-                // SOS: the scan starts after its header.
-                0xDA => {
-                    let frame = frame?;
-                    if interval == 0 || frame.width == 0 || frame.height == 0 {
-                        return None;
-                    }
-                    // One scan with every component, or it is not the only scan.
-                    if usize::from(*segment.first()?) != frame.sampling.len() {
-                        return None;
-                    }
-                    return Scan::with_data(input, at + 2 + length, interval, &frame);
-                }
-                // EOI before any scan, or a standalone marker where a segment was expected.
-                0xD9 | 0x01 | 0xD0..=0xD7 => return None,
-                _ => {}
-            }
-            at += 2 + length;
-        }
+        let frame = Frame {
+            width: headers.width,
+            height: headers.height,
+            height_at: headers.height_at,
+            sampling: headers
+                .components
+                .iter()
+                .map(|c| (c.horizontal, c.vertical))
+                .collect(),
+        };
+        let data_start = input.len() - headers.data.len();
+        Scan::with_data(input, data_start, headers.restart_interval, &frame)
     }
 
     fn with_data(input: &[u8], data_start: usize, interval: usize, frame: &Frame) -> Option<Scan> {
@@ -195,9 +148,9 @@ impl Scan {
         // One component is coded block by block, whatever its factors say.
         let (max_h, max_v) = match sampling.as_slice() {
             [_] => (1, 1),
-            _ => sampling.iter().fold((1, 1), |(h, v), &(fh, fv)| {
-                (h.max(usize::from(fh)), v.max(usize::from(fv)))
-            }),
+            _ => sampling
+                .iter()
+                .fold((1, 1), |(h, v), &(fh, fv)| (h.max(fh), v.max(fv))),
         };
         let (mcu_width, mcu_height) = (8 * max_h, 8 * max_v);
         let mcus_per_row = (width as usize).div_ceil(mcu_width);

@@ -114,6 +114,10 @@ pub(crate) fn assert_parts_agree(input: &[u8]) {
 /// [`decode_rgb_split`] in `parts` parts.
 fn decode_in_parts(input: &[u8], divisor: u32, parts: usize) -> Option<(u32, u32, Vec<u8>)> {
     let headers = Headers::parse(input)?;
+    // Restart intervals are libjpeg's (in bands when they can be cut there).
+    if headers.restart_interval != 0 || headers.rgb_coded {
+        return None;
+    }
     let plan = Plan::new(&headers, divisor)?;
     let data = unstuffed(headers.data)?;
     let parts = parts.max(1);
@@ -172,18 +176,27 @@ fn decode_segments(plan: &Plan<'_>, data: &[u8], parts: usize) -> Option<Vec<Seg
 
 /// A frame component as the frame header gives it.
 #[derive(Debug, Clone, Copy)]
-struct FrameComponent {
+pub(super) struct FrameComponent {
     id: u8,
-    horizontal: usize,
-    vertical: usize,
+    pub horizontal: usize,
+    pub vertical: usize,
     quant_table: usize,
 }
 
-/// What the markers before the scan say, and where the scan's data starts.
-struct Headers<'a> {
-    width: u32,
-    height: u32,
-    components: Vec<FrameComponent>,
+/// What the markers of an 8-bit baseline (or extended sequential, Huffman-coded)
+/// greyscale or three-component JPEG say up to its first scan, and where that
+/// scan's data starts; `restart_bands` cuts the scan with it too.
+pub(super) struct Headers<'a> {
+    pub width: u32,
+    pub height: u32,
+    /// Where the frame header's two height bytes are in the file.
+    pub height_at: usize,
+    pub components: Vec<FrameComponent>,
+    /// MCUs per restart interval (0: none).
+    pub restart_interval: usize,
+    /// Whether the channels are coded as RGB, not YCbCr (Adobe's transform 0,
+    /// or component ids 'R', 'G', 'B', as libjpeg reads them).
+    rgb_coded: bool,
     /// Quantization tables, in zig-zag order.
     quant: [Option<[u16; 64]>; 4],
     dc_tables: [Option<Huffman>; 4],
@@ -191,18 +204,23 @@ struct Headers<'a> {
     /// Frame component index, DC table and AC table of each component in the scan.
     scan: Vec<(usize, usize, usize)>,
     /// From the scan's first byte to the end of the file.
-    data: &'a [u8],
+    pub data: &'a [u8],
 }
 
 impl<'a> Headers<'a> {
-    fn parse(input: &'a [u8]) -> Option<Headers<'a>> {
+    /// The markers up to the first scan, which must hold every component; `None`
+    /// for any other JPEG, or a segment that does not read cleanly.
+    pub fn parse(input: &'a [u8]) -> Option<Headers<'a>> {
         if input.get(..2)? != [0xFF, 0xD8] {
             return None;
         }
         let mut headers = Headers {
             width: 0,
             height: 0,
+            height_at: 0,
             components: Vec::new(),
+            restart_interval: 0,
+            rgb_coded: false,
             quant: [None; 4],
             dc_tables: [None, None, None, None],
             ac_tables: [None, None, None, None],
@@ -219,15 +237,22 @@ impl<'a> Headers<'a> {
             let end = marker_at.checked_add(2 + length)?;
             let segment = input.get(marker_at + 4..end)?;
             match code {
-                0xC0 | 0xC1 => headers.read_frame(segment)?,
+                0xC0 | 0xC1 => {
+                    headers.height_at = marker_at + 5;
+                    headers.read_frame(segment)?;
+                }
                 // Progressive, lossless, arithmetic-coded, or a second frame.
                 0xC2 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
                 0xC4 => headers.read_huffman_tables(segment)?,
                 0xDB => headers.read_quant_tables(segment)?,
-                // A restart interval: libjpeg's (in bands when it can be cut there).
-                0xDD if segment.get(..2)? != [0, 0] => return None,
-                // Adobe's marker: a transform of 0 means the channels are RGB or CMYK.
-                0xEE if segment.starts_with(b"Adobe") && *segment.get(11)? == 0 => return None,
+                0xDD => {
+                    headers.restart_interval =
+                        usize::from(u16::from_be_bytes([*segment.first()?, *segment.get(1)?]));
+                }
+                // Adobe's marker: a transform of 0 means the channels are RGB.
+                0xEE if segment.starts_with(b"Adobe") => {
+                    headers.rgb_coded |= *segment.get(11)? == 0;
+                }
                 0xDA => {
                     headers.read_scan(segment)?;
                     headers.data = &input[end..];
@@ -262,9 +287,9 @@ impl<'a> Headers<'a> {
                 quant_table: usize::from(entry[2]),
             });
         }
-        // Component ids 'R', 'G', 'B' mark an RGB-coded JPEG, as libjpeg reads them.
         let ids: Vec<u8> = self.components.iter().map(|c| c.id).collect();
-        (self.width > 0 && self.height > 0 && ids != *b"RGB").then_some(())
+        self.rgb_coded |= ids == *b"RGB";
+        (self.width > 0 && self.height > 0).then_some(())
     }
 
     fn read_huffman_tables(&mut self, mut segment: &[u8]) -> Option<()> {
