@@ -329,11 +329,14 @@ impl Api {
                 .iter()
                 .all(|job| job["status"] == "succeeded" || job["status"] == "dead")
             {
-                true => Ok(details),
+                true => Ok(()),
                 false => Err(format!("file {file_id} has jobs still to end: {details}")),
             }
         })
-        .await
+        .await;
+        // The answer reads the file's row before its jobs, so the one that saw
+        // the last job end may hold the file as it was just before: read again.
+        self.get_json(&path, Some(token)).await
     }
 
     /// `GET /api/jobs/{id}`'s job.
