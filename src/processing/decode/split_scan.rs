@@ -471,7 +471,8 @@ impl Huffman {
     }
 }
 
-/// Bytes of zeros after the unstuffed data, so that a window can always be read.
+/// Bytes of zeros after the unstuffed data, so that the [`Reader`]'s 8-byte loads
+/// reach the data's last byte.
 const WINDOW_BYTES: usize = 8;
 
 /// The scan's entropy-coded data without its stuffed zero bytes, up to the marker
