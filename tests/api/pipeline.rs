@@ -108,6 +108,62 @@ async fn an_uploaded_photo_becomes_ready_with_a_thumbnail_and_the_sizes_narrower
     }
 }
 
+/// What `FileStatus::from_jobs` makes of a file's jobs, as a client reads them.
+fn status_its_jobs_make(details: &Value) -> &'static str {
+    let statuses: Vec<&str> = details["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|job| job["status"].as_str().unwrap())
+        .collect();
+    if statuses.contains(&"dead") {
+        "failed"
+    } else if statuses.iter().all(|status| *status == "succeeded") {
+        "ready"
+    } else {
+        "processing"
+    }
+}
+
+#[actix_rt::test]
+async fn a_files_details_are_one_moment_while_its_jobs_end_one_after_another() {
+    let app = spawn_app().await;
+    let token = app.signed_in_user("moments@example.com").await;
+    let accepted = app
+        .upload_accepted(
+            &token,
+            "photo.jpg",
+            fixture("photo.jpg"),
+            Some("thumbnail,resize,webp"),
+        )
+        .await;
+    let path = format!("/api/files/{}", file_id(&accepted));
+    // Three readers as fast as they can, so that some answer is read while a
+    // job ends: the file's status and its jobs must agree in every one.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let reader = || async {
+        let mut answers = 0;
+        loop {
+            assert!(tokio::time::Instant::now() < deadline, "still processing");
+            let details = app.get_json(&path, Some(&token)).await;
+            answers += 1;
+            assert_eq!(
+                details["file"]["status"],
+                status_its_jobs_make(&details),
+                "answer {answers}: {details}"
+            );
+            if details["file"]["status"] != "processing" {
+                return answers;
+            }
+        }
+    };
+    let (first, second, third) = tokio::join!(reader(), reader(), reader());
+    assert!(
+        first + second + third > 3,
+        "no reader saw the file processing: nothing was checked"
+    );
+}
+
 #[actix_rt::test]
 async fn a_pdf_gets_a_page_preview_and_its_page_count() {
     let app = spawn_app().await;

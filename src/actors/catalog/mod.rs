@@ -74,8 +74,8 @@ use std::time::Instant;
 
 use actix::{Actor, Context, Handler, Message, MessageResult, ResponseFuture, Supervised};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, IsolationLevel, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 use tracing::{Instrument, Span, info_span};
@@ -179,6 +179,25 @@ pub(super) async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTrans
         ..TransactionOptions::default()
     })
     .await
+}
+
+/// Starts a transaction that only reads, for an answer drawn from several
+/// tables that must agree with itself (a file, its variants and its jobs): every
+/// statement in it sees the database as it was at the first. PostgreSQL's
+/// default (READ COMMITTED) would let each statement see what committed since
+/// the one before, so it asks for REPEATABLE READ. SQLite gives a transaction
+/// one snapshot from its first read anyway, and sea-orm only warns when asked
+/// for an isolation level there, so it gets none.
+pub(super) async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let options = match db.get_database_backend() {
+        DbBackend::Postgres => TransactionOptions {
+            isolation_level: Some(IsolationLevel::RepeatableRead),
+            access_mode: Some(AccessMode::ReadOnly),
+            ..TransactionOptions::default()
+        },
+        _ => TransactionOptions::default(),
+    };
+    db.begin_with_options(options).await
 }
 
 impl Actor for Catalog {

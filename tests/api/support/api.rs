@@ -329,14 +329,11 @@ impl Api {
                 .iter()
                 .all(|job| job["status"] == "succeeded" || job["status"] == "dead")
             {
-                true => Ok(()),
+                true => Ok(details),
                 false => Err(format!("file {file_id} has jobs still to end: {details}")),
             }
         })
-        .await;
-        // The answer reads the file's row before its jobs, so the one that saw
-        // the last job end may hold the file as it was just before: read again.
-        self.get_json(&path, Some(token)).await
+        .await
     }
 
     /// `GET /api/jobs/{id}`'s job.

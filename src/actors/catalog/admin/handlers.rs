@@ -17,7 +17,9 @@ use crate::actors::catalog::queries::{
     give_back_usage, lock_file_row, lock_owner, lock_user, orphaned, refresh_file_status, usage_in,
 };
 use crate::actors::catalog::transforms::CachedTransform;
-use crate::actors::catalog::{Catalog, CatalogError, Job, User, Variant, begin_write};
+use crate::actors::catalog::{
+    Catalog, CatalogError, Job, User, Variant, begin_snapshot, begin_write,
+};
 use crate::domain::jobs::JobStatus;
 use crate::domain::quota::Usage;
 use crate::entities::{file_variants, files, processing_jobs, transforms, uploads, users};
@@ -303,6 +305,7 @@ impl Handler<ScanFiles> for Catalog {
     fn handle(&mut self, msg: ScanFiles, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.scan_files", request_id = %msg.request_id);
         self.run("scan_files", span, |db| async move {
+            let txn = begin_snapshot(&db).await?;
             let mut query = files::Entity::find();
             if let Some(before) = msg.created_before {
                 query = query.filter(files::Column::CreatedAt.lt(before));
@@ -325,20 +328,21 @@ impl Handler<ScanFiles> for Catalog {
                 .order_by_asc(files::Column::CreatedAt)
                 .order_by_asc(files::Column::Id)
                 .limit(msg.limit)
-                .all(&db)
+                .all(&txn)
                 .await?;
             let ids: Vec<Uuid> = page.iter().map(|file| file.id).collect();
             let mut variants = file_variants::Entity::find()
                 .filter(file_variants::Column::FileId.is_in(ids.clone()))
                 .order_by_asc(file_variants::Column::Name)
-                .all(&db)
+                .all(&txn)
                 .await?;
             let mut jobs = processing_jobs::Entity::find()
                 .filter(processing_jobs::Column::FileId.is_in(ids))
                 .order_by_asc(processing_jobs::Column::CreatedAt)
                 .order_by_asc(processing_jobs::Column::Id)
-                .all(&db)
+                .all(&txn)
                 .await?;
+            txn.commit().await?;
             Ok(page
                 .into_iter()
                 .map(|file| FileDetails {

@@ -18,7 +18,9 @@ use crate::actors::catalog::queries::{
     give_back_usage, lock_file_row, lock_jobs_of_file, lock_owner, orphaned, owned_file,
     take_usage, usage_of,
 };
-use crate::actors::catalog::{Catalog, CatalogError, File, Job, Variant, begin_write};
+use crate::actors::catalog::{
+    Catalog, CatalogError, File, Job, Variant, begin_snapshot, begin_write,
+};
 use crate::domain::jobs::FileStatus;
 use crate::entities::{file_variants, files, processing_jobs, transforms, uploads};
 
@@ -238,20 +240,24 @@ impl Handler<FindFile> for Catalog {
         let span =
             info_span!("catalog.find_file", request_id = %msg.request_id, file_id = %msg.file_id);
         self.run("find_file", span, |db| async move {
-            let Some(file) = owned_file(&db, msg.user_id, msg.file_id).await? else {
+            // One snapshot: a job that ends commits its status, its variant
+            // and the file's status together, and the answer shows all or none.
+            let txn = begin_snapshot(&db).await?;
+            let Some(file) = owned_file(&txn, msg.user_id, msg.file_id).await? else {
                 return Ok(None);
             };
             let variants = file_variants::Entity::find()
                 .filter(file_variants::Column::FileId.eq(file.id))
                 .order_by_asc(file_variants::Column::Name)
-                .all(&db)
+                .all(&txn)
                 .await?;
             let jobs = processing_jobs::Entity::find()
                 .filter(processing_jobs::Column::FileId.eq(file.id))
                 .order_by_asc(processing_jobs::Column::CreatedAt)
                 .order_by_asc(processing_jobs::Column::Id)
-                .all(&db)
+                .all(&txn)
                 .await?;
+            txn.commit().await?;
             Ok(Some(FileDetails {
                 file: file.into(),
                 variants: variants.into_iter().map(Variant::from).collect(),

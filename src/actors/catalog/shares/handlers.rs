@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::messages::*;
 use super::records::{Share, SharedFile};
 use crate::actors::catalog::queries::owned_file;
-use crate::actors::catalog::{Catalog, CatalogError, Variant};
+use crate::actors::catalog::{Catalog, CatalogError, Variant, begin_snapshot};
 use crate::entities::{file_shares, file_variants, files};
 
 impl Handler<RecordShare> for Catalog {
@@ -90,11 +90,13 @@ impl Handler<FindShare> for Catalog {
     fn handle(&mut self, msg: FindShare, _: &mut Self::Context) -> Self::Result {
         let span = info_span!("catalog.find_share", request_id = %msg.request_id);
         self.run("find_share", span, |db| async move {
+            // The file and its variants as of one moment (see `begin_snapshot`).
+            let txn = begin_snapshot(&db).await?;
             let found = file_shares::Entity::find()
                 .filter(file_shares::Column::TokenHash.eq(msg.token_hash))
                 .filter(file_shares::Column::ExpiresAt.gt(Utc::now()))
                 .find_also_related(files::Entity)
-                .one(&db)
+                .one(&txn)
                 .await?;
             let Some((share, Some(file))) = found else {
                 return Ok(None);
@@ -103,12 +105,13 @@ impl Handler<FindShare> for Catalog {
             let variants = file_variants::Entity::find()
                 .filter(file_variants::Column::FileId.eq(file.id))
                 .order_by_asc(file_variants::Column::Name)
-                .all(&db)
+                .all(&txn)
                 .await?
                 .into_iter()
                 .map(Variant::from)
                 .filter(|variant| share.opens(&variant.name))
                 .collect();
+            txn.commit().await?;
             Ok(Some(SharedFile {
                 share,
                 file: file.into(),
