@@ -29,9 +29,11 @@
 //!    block is coded against, so the DC term is kept apart from the rest of the
 //!    block and added when the parts are joined: the error of a guess is one
 //!    constant per component, fixed from where the decoders met.
-//! 3. **Join.** The parts' blocks are laid out in their MCUs, the DC offsets
-//!    fixed up, and the result converted to RGB, in bands of rows on as many
-//!    threads. The pixels are libjpeg's at the same scale to within rounding
+//! 3. **Join.** The first part knows where its MCUs go and what their DC values
+//!    are, so it writes its samples straight into one plane per component as it
+//!    decodes. The other parts' blocks are laid out there once the parts have met
+//!    and their DC offsets are known, and the planes converted to RGB, in bands
+//!    of rows on as many threads. The pixels are libjpeg's at the same scale to within rounding
 //!    (unit-tested against it for greyscale, 4:4:4, 4:2:2 and 4:2:0).
 //!
 //! Anything else (1/2, progressive, restart intervals, 12-bit, CMYK or
@@ -121,14 +123,30 @@ fn decode_in_parts(input: &[u8], divisor: u32, parts: usize) -> Option<(u32, u32
     let plan = Plan::new(&headers, divisor)?;
     let data = unstuffed(headers.data)?;
     let parts = parts.max(1);
-    let segments = decode_segments(&plan, &data, parts)?;
+    let mut planes = plan.empty_planes();
+    let segments = decode_segments(&plan, &data, parts, &mut planes)?;
+    // The scan's copy is as large as the file: gone before the RGB is made.
+    drop(data);
     let pieces = plan.pieces(&segments)?;
-    plan.to_rgb(&pieces, (headers.width, headers.height), divisor, parts)
+    plan.to_rgb(
+        &pieces,
+        planes,
+        (headers.width, headers.height),
+        divisor,
+        parts,
+    )
 }
 
 /// The scan's `data` (unstuffed) decoded in `parts` parts, each on a thread of
-/// its own (the first on the caller's).
-fn decode_segments(plan: &Plan<'_>, data: &[u8], parts: usize) -> Option<Vec<Segment>> {
+/// its own. The first, on the caller's thread, knows where its MCUs go and
+/// writes them into `planes` as it decodes them; the others keep theirs until the
+/// parts are joined.
+fn decode_segments(
+    plan: &Plan<'_>,
+    data: &[u8],
+    parts: usize,
+    planes: &mut [Vec<u8>],
+) -> Option<Vec<Segment>> {
     let data_bits = (data.len() - WINDOW_BYTES) * 8;
     let starts: Vec<usize> = (0..parts).map(|i| i * data_bits / parts).collect();
     // Part i (from 1) sends its trail to part i - 1, which watches for it.
@@ -163,10 +181,10 @@ fn decode_segments(plan: &Plan<'_>, data: &[u8], parts: usize) -> Option<Vec<Seg
         for job in jobs {
             let thread = std::thread::Builder::new()
                 .name("kiln-jpeg-part".into())
-                .spawn_scoped(scope, move || job.decode());
+                .spawn_scoped(scope, move || job.decode(None));
             started.push(thread.ok()?);
         }
-        let mut segments = vec![first.decode()];
+        let mut segments = vec![first.decode(Some(planes))];
         for thread in started {
             segments.push(thread.join().ok()?);
         }
@@ -756,11 +774,22 @@ impl<'a> Plan<'a> {
         Some(pieces)
     }
 
+    /// A plane of reduced samples per component, each as many rows as the
+    /// MCUs make, for the samples to be placed in.
+    fn empty_planes(&self) -> Vec<Vec<u8>> {
+        let rows = self.mcus_down * self.mcu_pixels_down;
+        (0..self.components.len())
+            .map(|c| vec![0u8; self.plane_width(c) * rows])
+            .collect()
+    }
+
     /// The image's top-left `width` x `height` at 1/`divisor` as RGB, from the
-    /// parts' `pieces`, in bands of MCU rows on `threads` threads.
+    /// `planes` the first part filled and the other parts' `pieces`, in bands of
+    /// MCU rows on `threads` threads.
     fn to_rgb(
         &self,
         pieces: &[Piece<'_>],
+        mut planes: Vec<Vec<u8>>,
         (width, height): (u32, u32),
         divisor: u32,
         threads: usize,
@@ -769,20 +798,37 @@ impl<'a> Plan<'a> {
         let row_bytes = out_width as usize * 3;
         let mut rgb = vec![0u8; row_bytes * out_height as usize];
         let mcu_rows_per_band = self.mcus_down.div_ceil(threads.max(1));
-        let band_bytes = mcu_rows_per_band * self.mcu_pixels_down * row_bytes;
+        let band_rows = (mcu_rows_per_band * self.mcu_pixels_down).max(1);
+        // Each band's rows of every plane.
+        let mut plane_bands: Vec<Vec<&mut [u8]>> = Vec::new();
+        for (c, plane) in planes.iter_mut().enumerate() {
+            for (band, rows) in plane
+                .chunks_mut(band_rows * self.plane_width(c))
+                .enumerate()
+            {
+                match plane_bands.get_mut(band) {
+                    Some(planes) => planes.push(rows),
+                    None => plane_bands.push(vec![rows]),
+                }
+            }
+        }
         std::thread::scope(|scope| {
-            let mut bands = rgb.chunks_mut(band_bytes.max(1)).enumerate();
-            let (_, first) = bands.next()?;
+            let mut bands = rgb
+                .chunks_mut(band_rows * row_bytes)
+                .zip(plane_bands)
+                .enumerate();
+            let (_, (first, mut first_planes)) = bands.next()?;
             let mut started = Vec::new();
-            for (band, pixels) in bands {
+            for (band, (pixels, mut planes)) in bands {
+                let first_mcu_row = band * mcu_rows_per_band;
                 let fill =
-                    move || self.fill_band(pieces, band * mcu_rows_per_band, pixels, row_bytes);
+                    move || self.fill_band(pieces, first_mcu_row, &mut planes, pixels, row_bytes);
                 let thread = std::thread::Builder::new()
                     .name("kiln-jpeg-rows".into())
                     .spawn_scoped(scope, fill);
                 started.push(thread.ok()?);
             }
-            let mut filled = self.fill_band(pieces, 0, first, row_bytes);
+            let mut filled = self.fill_band(pieces, 0, &mut first_planes, first, row_bytes);
             for thread in started {
                 filled &= thread.join().unwrap_or(false);
             }
@@ -792,20 +838,19 @@ impl<'a> Plan<'a> {
     }
 
     /// Fills `rgb` (whole rows of `row_bytes`) from the MCU rows from
-    /// `first_mcu_row` on; `false` when the pieces leave an MCU out.
+    /// `first_mcu_row` on, whose rows of each plane are `planes`: places there
+    /// what parts other than the first decoded, then converts. `false` when the
+    /// pieces leave an MCU out.
     fn fill_band(
         &self,
         pieces: &[Piece<'_>],
         first_mcu_row: usize,
+        planes: &mut [&mut [u8]],
         rgb: &mut [u8],
         row_bytes: usize,
     ) -> bool {
         let rows = rgb.len() / row_bytes;
         let mcu_rows = rows.div_ceil(self.mcu_pixels_down);
-        let plane_rows = mcu_rows * self.mcu_pixels_down;
-        let mut planes: Vec<Vec<u8>> = (0..self.components.len())
-            .map(|c| vec![0u8; self.plane_width(c) * plane_rows])
-            .collect();
         let mut piece = 0;
         for mcu_row in 0..mcu_rows {
             for mcu_x in 0..self.mcus_across {
@@ -816,8 +861,10 @@ impl<'a> Plan<'a> {
                 let Some(from) = pieces.get(piece) else {
                     return false;
                 };
-                let local = from.first_local + global - from.globals.start;
-                self.place_mcu(from, local, (mcu_x, mcu_row), &mut planes);
+                if !from.segment.placed {
+                    let local = from.first_local + global - from.globals.start;
+                    self.place_mcu(from, local, (mcu_x, mcu_row), planes);
+                }
             }
         }
         let width = row_bytes / 3;
@@ -875,28 +922,47 @@ impl<'a> Plan<'a> {
         piece: &Piece<'_>,
         local: usize,
         place: (usize, usize),
-        planes: &mut [Vec<u8>],
+        planes: &mut [impl AsMut<[u8]>],
     ) {
         let blocks_per_mcu = self.mcu_blocks.len();
         let segment = piece.segment;
         for (block, &c) in self.mcu_blocks.iter().enumerate() {
             let component = &self.components[c];
-            let (bx, by) = self.block_places[block];
-            let x0 = (place.0 * component.horizontal + bx) * component.across;
-            let y0 = (place.1 * component.vertical + by) * component.down;
             let dc = segment.dcs[local * blocks_per_mcu + block].wrapping_add(piece.dc_offsets[c]);
-            let dc_term = i32::from(dc) * component.dc_quant;
             let first = local * self.pixels_per_mcu + self.block_pixel_offsets[block];
             let pixels = &segment.pixels[first..first + component.across * component.down];
-            let plane_width = self.plane_width(c);
-            for (row, values) in pixels.chunks_exact(component.across).enumerate() {
-                let start = (y0 + row) * plane_width + x0;
-                for (out, &value) in planes[c][start..start + component.across]
-                    .iter_mut()
-                    .zip(values)
-                {
-                    *out = (((i32::from(value) + dc_term + 4) >> 3) + 128).clamp(0, 255) as u8;
-                }
+            self.place_block(planes, place, block, pixels, dc);
+        }
+    }
+
+    /// Writes block `block` of the MCU at MCU column and row `place`, its reduced
+    /// `pixels` (without the DC term) and its DC coefficient `dc`, into the planes
+    /// as samples.
+    #[inline(always)]
+    fn place_block(
+        &self,
+        planes: &mut [impl AsMut<[u8]>],
+        (mcu_x, mcu_row): (usize, usize),
+        block: usize,
+        pixels: &[i16],
+        dc: i16,
+    ) {
+        let c = self.mcu_blocks[block];
+        let component = &self.components[c];
+        let (bx, by) = self.block_places[block];
+        let x0 = (mcu_x * component.horizontal + bx) * component.across;
+        let y0 = (mcu_row * component.vertical + by) * component.down;
+        let dc_term = i32::from(dc) * component.dc_quant;
+        let plane_width = self.plane_width(c);
+        let plane = planes[c].as_mut();
+        for row in 0..component.down {
+            let start = (y0 + row) * plane_width + x0;
+            let values = &pixels[row * component.across..(row + 1) * component.across];
+            for (out, &value) in plane[start..start + component.across]
+                .iter_mut()
+                .zip(values)
+            {
+                *out = (((i32::from(value) + dc_term + 4) >> 3) + 128).clamp(0, 255) as u8;
             }
         }
     }
@@ -1027,7 +1093,11 @@ struct Handover {
 /// What one part decoded: its complete MCUs from its (last) start.
 #[derive(Debug, Default)]
 struct Segment {
-    /// Each block's reduced pixels without the DC term, MCU after MCU.
+    /// Whether its pixels went straight into the planes (the first part's, whose
+    /// MCUs' places and DC values are known as it decodes).
+    placed: bool,
+    /// Each block's reduced pixels without the DC term, MCU after MCU (none
+    /// when `placed`).
     pixels: Vec<i16>,
     /// Each block's DC coefficient, as this part's predictions add up.
     dcs: Vec<i16>,
@@ -1120,7 +1190,8 @@ impl Watch {
 }
 
 impl Part<'_> {
-    fn decode(mut self) -> Segment {
+    /// Decodes the part; into `planes` when given (the first part only).
+    fn decode(mut self, mut planes: Option<&mut [Vec<u8>]>) -> Segment {
         let mut watch = self.next.take().map(|(from_bit, receiver)| Watch {
             from_bit,
             receiver,
@@ -1132,7 +1203,7 @@ impl Part<'_> {
         for guess in 0..guesses {
             self.trail.entries.clear();
             let (bit, block) = (self.start + guess / blocks_per_mcu, guess % blocks_per_mcu);
-            let (segment, failed) = self.decode_from(bit, block, &mut watch);
+            let (segment, failed) = self.decode_from(bit, block, &mut watch, planes.as_deref_mut());
             // A guess that has not fallen in step yet tries the next bit.
             if !(failed && self.trail.open()) {
                 self.trail.send();
@@ -1149,30 +1220,43 @@ impl Part<'_> {
     /// MCU starts, until the scan's MCUs are all done, the data ends, a code cannot
     /// be (the flag is then set), or the next part is met. The blocks of the first
     /// MCU before `first_block` are left empty, with DC values of 0 (as the
-    /// predictions start).
+    /// predictions start). With `planes`, the part starts at the scan's first MCU
+    /// and its pixels go there.
     fn decode_from(
         &mut self,
         start: usize,
         first_block: usize,
         watch: &mut Option<Watch>,
+        mut planes: Option<&mut [Vec<u8>]>,
     ) -> (Segment, bool) {
         let plan = self.plan;
         let blocks_per_mcu = plan.mcu_blocks.len();
+        let placed = planes.is_some();
         let mut segment = Segment {
-            pixels: Vec::with_capacity(self.expected_mcus * plan.pixels_per_mcu),
+            placed,
+            pixels: Vec::with_capacity(match placed {
+                true => 0,
+                false => self.expected_mcus * plan.pixels_per_mcu,
+            }),
             dcs: Vec::with_capacity(self.expected_mcus * blocks_per_mcu),
             ..Segment::default()
         };
         let mut predictions = vec![0i16; plan.components.len()];
         let mut reader = Reader::at(self.data, start);
         let mut meeting = None;
+        let mut placed_pixels = [0i16; MAX_BLOCK_PIXELS];
         while segment.mcus < plan.mcus() {
+            let place = (
+                segment.mcus % plan.mcus_across,
+                segment.mcus / plan.mcus_across,
+            );
             for (block, &c) in plan.mcu_blocks.iter().enumerate() {
                 let component = &plan.components[c];
+                let count = component.across * component.down;
                 let first = segment.pixels.len();
-                segment
-                    .pixels
-                    .resize(first + component.across * component.down, 0);
+                if !placed {
+                    segment.pixels.resize(first + count, 0);
+                }
                 if segment.mcus == 0 && block < first_block {
                     segment.dcs.push(predictions[c]);
                     continue;
@@ -1194,14 +1278,23 @@ impl Part<'_> {
                         Err(()) => *watch = None,
                     }
                 }
-                let (pixels, prediction) = (&mut segment.pixels[first..], &mut predictions[c]);
-                let decoded = match component.across * component.down {
+                let pixels = match placed {
+                    true => &mut placed_pixels[..count],
+                    false => &mut segment.pixels[first..],
+                };
+                let prediction = &mut predictions[c];
+                let decoded = match count {
                     1 => decode_block::<1>(&mut reader, component, prediction, pixels),
                     4 => decode_block::<4>(&mut reader, component, prediction, pixels),
                     _ => decode_block::<16>(&mut reader, component, prediction, pixels),
                 };
                 match decoded {
-                    Ok(dc) => segment.dcs.push(dc),
+                    Ok(dc) => {
+                        segment.dcs.push(dc);
+                        if let Some(planes) = planes.as_deref_mut() {
+                            plan.place_block(planes, place, block, &placed_pixels[..count], dc);
+                        }
+                    }
                     Err(Undecodable) => {
                         segment.pixels.truncate(segment.mcus * plan.pixels_per_mcu);
                         segment.dcs.truncate(segment.mcus * blocks_per_mcu);
@@ -1409,7 +1502,7 @@ mod tests {
         let headers = Headers::parse(&jpeg).unwrap();
         let plan = Plan::new(&headers, 8).unwrap();
         let data = unstuffed(headers.data).unwrap();
-        let segments = decode_segments(&plan, &data, 3).unwrap();
+        let segments = decode_segments(&plan, &data, 3, &mut plan.empty_planes()).unwrap();
         for (part, segment) in segments.iter().take(2).enumerate() {
             let handover = segment.handover.expect("the next part was met");
             assert!(
