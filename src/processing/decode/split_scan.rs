@@ -121,12 +121,10 @@ fn decode_in_parts(input: &[u8], divisor: u32, parts: usize) -> Option<(u32, u32
         return None;
     }
     let plan = Plan::new(&headers, divisor)?;
-    let data = unstuffed(headers.data)?;
+    let data = EntropyData::find(headers.data)?;
     let parts = parts.max(1);
     let mut planes = plan.empty_planes();
-    let segments = decode_segments(&plan, &data, parts, &mut planes)?;
-    // The scan's copy is as large as the file: gone before the RGB is made.
-    drop(data);
+    let segments = decode_segments(&plan, data, parts, &mut planes)?;
     let pieces = plan.pieces(&segments)?;
     plan.to_rgb(
         &pieces,
@@ -137,17 +135,17 @@ fn decode_in_parts(input: &[u8], divisor: u32, parts: usize) -> Option<(u32, u32
     )
 }
 
-/// The scan's `data` (unstuffed) decoded in `parts` parts, each on a thread of
+/// The scan's `data` decoded in `parts` parts, each on a thread of
 /// its own. The first, on the caller's thread, knows where its MCUs go and
 /// writes them into `planes` as it decodes them; the others keep theirs until the
 /// parts are joined.
 fn decode_segments(
     plan: &Plan<'_>,
-    data: &[u8],
+    data: EntropyData<'_>,
     parts: usize,
     planes: &mut [Vec<u8>],
 ) -> Option<Vec<Segment>> {
-    let data_bits = (data.len() - WINDOW_BYTES) * 8;
+    let data_bits = data.bits;
     let starts: Vec<usize> = (0..parts).map(|i| i * data_bits / parts).collect();
     // Part i (from 1) sends its trail to part i - 1, which watches for it.
     let (mut senders, mut receivers) = (Vec::new(), Vec::new());
@@ -160,7 +158,6 @@ fn decode_segments(
     let mut jobs = (0..parts).map(|part| Part {
         plan,
         data,
-        data_bits,
         // Its share and a little: a part meets the next one soon after its share.
         // A block takes at least 2 bits, so a damaged header cannot make it more
         // than the data holds.
@@ -489,49 +486,92 @@ impl Huffman {
     }
 }
 
-/// Bytes of zeros after the unstuffed data, so that the [`Reader`]'s 8-byte loads
-/// reach the data's last byte.
-const WINDOW_BYTES: usize = 8;
-
-/// The scan's entropy-coded data without its stuffed zero bytes, up to the marker
-/// that ends it, followed by [`WINDOW_BYTES`] zeros; `None` when the data holds a
-/// restart marker or no marker ends it.
-fn unstuffed(data: &[u8]) -> Option<Vec<u8>> {
-    let mut clean = Vec::with_capacity(data.len() + WINDOW_BYTES);
-    let mut at = 0;
-    loop {
-        let ff = at + memchr::memchr(0xFF, data.get(at..)?)?;
-        clean.extend_from_slice(&data[at..ff]);
-        match *data.get(ff + 1)? {
-            0x00 => {
-                clean.push(0xFF);
-                at = ff + 2;
-            }
-            // A fill byte before a marker.
-            0xFF => at = ff + 1,
-            0xD0..=0xD7 => return None,
-            _ => break,
-        }
-    }
-    clean.resize(clean.len() + WINDOW_BYTES, 0);
-    Some(clean)
+/// A scan's entropy-coded data as the file holds it: a 0x00 byte stuffed after
+/// every 0xFF, up to the marker that ends it. Decoders read it in place (a copy
+/// without the stuffing would cost as much memory as the file), and count bits
+/// without the stuffing, so that the positions parts compare are the same
+/// whichever byte a part started at.
+#[derive(Clone, Copy)]
+struct EntropyData<'a> {
+    /// Up to the marker (or fill bytes) that ends the scan.
+    bytes: &'a [u8],
+    /// Its bits once unstuffed.
+    bits: usize,
 }
 
-/// Reads the unstuffed scan a code at a time: its next bits sit in `buffer`,
+impl<'a> EntropyData<'a> {
+    /// The scan's data at the start of `data`; `None` when it holds a restart
+    /// marker or no marker ends it.
+    fn find(data: &'a [u8]) -> Option<EntropyData<'a>> {
+        let (mut at, mut stuffing) = (0, 0);
+        loop {
+            let ff = at + memchr::memchr(0xFF, data.get(at..)?)?;
+            match *data.get(ff + 1)? {
+                0x00 => {
+                    stuffing += 1;
+                    at = ff + 2;
+                }
+                0xD0..=0xD7 => return None,
+                // A marker, or fill bytes before one.
+                _ => {
+                    return Some(EntropyData {
+                        bytes: &data[..ff],
+                        bits: (ff - stuffing) * 8,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Where the `byte`th byte of the unstuffed data is: a walk from the start.
+    fn place_of(&self, byte: usize) -> Place {
+        let mut place = Place::default();
+        for ff in memchr::memchr_iter(0xFF, self.bytes) {
+            if ff - place.stuffing >= byte {
+                break;
+            }
+            place.stuffing += 1;
+        }
+        place.byte = byte + place.stuffing;
+        place
+    }
+}
+
+/// A byte of the stuffed data, and how many stuffed bytes come before it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Place {
+    byte: usize,
+    stuffing: usize,
+}
+
+/// Reads the scan a code at a time: its next bits, unstuffed, sit in `buffer`,
 /// first bit highest, `count` of them valid. Past the data's end it reads zeros.
 struct Reader<'a> {
     data: &'a [u8],
-    /// The next byte not yet in `buffer`.
+    /// The next byte not yet in `buffer`, and the stuffed bytes before it.
     next: usize,
+    stuffing: usize,
     buffer: u64,
     count: u32,
 }
 
 impl<'a> Reader<'a> {
-    fn at(data: &'a [u8], bit: usize) -> Reader<'a> {
+    /// A reader at unstuffed bit `bit`, from a `known` place at or before it.
+    fn at(data: EntropyData<'a>, known: Place, bit: usize) -> Reader<'a> {
+        let mut place = known;
+        while place.byte - place.stuffing < bit / 8 {
+            match data.bytes.get(place.byte) {
+                Some(0xFF) => {
+                    place.byte += 2;
+                    place.stuffing += 1;
+                }
+                _ => place.byte += 1,
+            }
+        }
         let mut reader = Reader {
-            data,
-            next: bit / 8,
+            data: data.bytes,
+            next: place.byte,
+            stuffing: place.stuffing,
             buffer: 0,
             count: 0,
         };
@@ -543,14 +583,40 @@ impl<'a> Reader<'a> {
     /// Tops `buffer` up to at least 56 bits.
     #[inline(always)]
     fn refill(&mut self) {
-        let bytes = match self.data.get(self.next..self.next + 8) {
-            Some(bytes) => u64::from_be_bytes(bytes.try_into().unwrap_or_default()),
-            None => 0,
-        };
-        self.buffer |= bytes >> self.count;
-        let taken = (63 - self.count) >> 3;
-        self.next += taken as usize;
-        self.count += taken * 8;
+        if let Some(bytes) = self.data.get(self.next..self.next + 8) {
+            let word = u64::from_be_bytes(bytes.try_into().unwrap_or_default());
+            // No 0xFF among them (no zero byte in the complement): no stuffing.
+            let inverse = !word;
+            if inverse.wrapping_sub(0x0101_0101_0101_0101) & word & 0x8080_8080_8080_8080 == 0 {
+                self.buffer |= word >> self.count;
+                let taken = (63 - self.count) >> 3;
+                self.next += taken as usize;
+                self.count += taken * 8;
+                return;
+            }
+        }
+        self.refill_bytewise();
+    }
+
+    /// [`Reader::refill`] a byte at a time, over stuffing and past the end.
+    #[cold]
+    fn refill_bytewise(&mut self) {
+        while self.count <= 56 {
+            let byte = match self.data.get(self.next) {
+                Some(&0xFF) => {
+                    // Its stuffed zero is in the data: the data ends before any
+                    // 0xFF that is not followed by one.
+                    self.next += 1;
+                    self.stuffing += 1;
+                    0xFF
+                }
+                Some(&byte) => byte,
+                None => 0,
+            };
+            self.next += 1;
+            self.buffer |= u64::from(byte) << (56 - self.count);
+            self.count += 8;
+        }
     }
 
     /// Makes sure a code and its value (at most 27 bits) can be read from `buffer`.
@@ -567,9 +633,9 @@ impl<'a> Reader<'a> {
         self.count -= bits;
     }
 
-    /// The bit the reader stands at.
+    /// The unstuffed bit the reader stands at.
     fn position(&self) -> usize {
-        self.next * 8 - self.count as usize
+        (self.next - self.stuffing) * 8 - self.count as usize
     }
 }
 
@@ -1143,9 +1209,7 @@ impl Trail {
 /// One thread's share of the scan.
 struct Part<'a> {
     plan: &'a Plan<'a>,
-    data: &'a [u8],
-    /// Where the scan's data ends: bits past it are padding.
-    data_bits: usize,
+    data: EntropyData<'a>,
     /// How many MCUs this part is expected to decode, to reserve their memory.
     expected_mcus: usize,
     /// Where this part starts: the scan's start for the first part, a guess for
@@ -1199,11 +1263,14 @@ impl Part<'_> {
             seen: 0,
         });
         let guesses = if self.trail.open() { MAX_GUESSES } else { 1 };
+        // Every guess starts at or after the part's start: found once.
+        let known = self.data.place_of(self.start / 8);
         let blocks_per_mcu = self.plan.mcu_blocks.len();
         for guess in 0..guesses {
             self.trail.entries.clear();
             let (bit, block) = (self.start + guess / blocks_per_mcu, guess % blocks_per_mcu);
-            let (segment, failed) = self.decode_from(bit, block, &mut watch, planes.as_deref_mut());
+            let start = (known, bit, block);
+            let (segment, failed) = self.decode_from(start, &mut watch, planes.as_deref_mut());
             // A guess that has not fallen in step yet tries the next bit.
             if !(failed && self.trail.open()) {
                 self.trail.send();
@@ -1216,16 +1283,15 @@ impl Part<'_> {
         Segment::default()
     }
 
-    /// Decodes MCUs from bit `start`, taken to be where block `first_block` of an
-    /// MCU starts, until the scan's MCUs are all done, the data ends, a code cannot
+    /// Decodes MCUs from bit `start` (found from a `known` place before it),
+    /// taken to be where block `first_block` of an MCU starts, until the scan's MCUs are all done, the data ends, a code cannot
     /// be (the flag is then set), or the next part is met. The blocks of the first
     /// MCU before `first_block` are left empty, with DC values of 0 (as the
     /// predictions start). With `planes`, the part starts at the scan's first MCU
     /// and its pixels go there.
     fn decode_from(
         &mut self,
-        start: usize,
-        first_block: usize,
+        (known, start, first_block): (Place, usize, usize),
         watch: &mut Option<Watch>,
         mut planes: Option<&mut [Vec<u8>]>,
     ) -> (Segment, bool) {
@@ -1242,7 +1308,7 @@ impl Part<'_> {
             ..Segment::default()
         };
         let mut predictions = vec![0i16; plan.components.len()];
-        let mut reader = Reader::at(self.data, start);
+        let mut reader = Reader::at(self.data, known, start);
         let mut meeting = None;
         let mut placed_pixels = [0i16; MAX_BLOCK_PIXELS];
         while segment.mcus < plan.mcus() {
@@ -1262,7 +1328,7 @@ impl Part<'_> {
                     continue;
                 }
                 let bit = reader.position();
-                if bit > self.data_bits {
+                if bit > self.data.bits {
                     return (segment, false);
                 }
                 let here = BlockStart { bit, block };
@@ -1497,12 +1563,51 @@ mod tests {
     }
 
     #[test]
+    fn the_reader_reads_the_stuffed_data_as_unstuffed_bits_from_any_bit() {
+        // Bytes with runs of 0xFF, at the ends too, stuffed as a scan stores them.
+        let mut clean: Vec<u8> = (0..300u32).map(|i| (i * 37 % 251) as u8).collect();
+        for at in [0, 1, 2, 50, 51, 100, 180, 181, 182, 297, 298, 299] {
+            clean[at] = 0xFF;
+        }
+        let mut stored = Vec::new();
+        for &byte in &clean {
+            stored.push(byte);
+            if byte == 0xFF {
+                stored.push(0x00);
+            }
+        }
+        stored.extend_from_slice(&[0xFF, 0xFF, 0xD9]);
+        let data = EntropyData::find(&stored).unwrap();
+        assert_eq!(data.bits, clean.len() * 8);
+        let bit_of = |bit: usize| clean.get(bit / 8).map_or(0, |b| (b >> (7 - bit % 8)) & 1);
+        for start in (0..clean.len() * 8 + 20).step_by(7) {
+            let known = data.place_of(start.saturating_sub(29) / 8);
+            let mut reader = Reader::at(data, known, start);
+            for read in 0..120 {
+                assert_eq!(reader.position(), start + read, "from bit {start}");
+                reader.ensure();
+                let bit = (reader.buffer >> 63) as u8;
+                assert_eq!(
+                    bit,
+                    bit_of(start + read),
+                    "bit {} from {start}",
+                    start + read
+                );
+                reader.consume(1);
+            }
+        }
+        // A restart marker in the data, or no marker at its end, is refused.
+        assert!(EntropyData::find(&[1, 2, 0xFF, 0xD3, 4, 0xFF, 0xD9]).is_none());
+        assert!(EntropyData::find(&[1, 2, 0xFF, 0x00, 4]).is_none());
+    }
+
+    #[test]
     fn a_guessed_part_falls_in_step_and_takes_over() {
         let jpeg = photo_like(2011, 1413, (2, 2), false);
         let headers = Headers::parse(&jpeg).unwrap();
         let plan = Plan::new(&headers, 8).unwrap();
-        let data = unstuffed(headers.data).unwrap();
-        let segments = decode_segments(&plan, &data, 3, &mut plan.empty_planes()).unwrap();
+        let data = EntropyData::find(headers.data).unwrap();
+        let segments = decode_segments(&plan, data, 3, &mut plan.empty_planes()).unwrap();
         for (part, segment) in segments.iter().take(2).enumerate() {
             let handover = segment.handover.expect("the next part was met");
             assert!(
