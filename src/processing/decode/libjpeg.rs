@@ -10,10 +10,10 @@
 //! A CMYK JPEG that carries a CMYK profile is read here too, at any scale, as raw
 //! inks converted through its profile.
 
-use std::io::Cursor;
-
+use image::DynamicImage;
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder};
+use zune_jpeg::zune_core::bytestream::ZCursor;
+use zune_jpeg::zune_core::options::DecoderOptions;
 
 use super::super::ProcessError;
 use super::super::color::{SrgbConversion, cmyk_profile, cmyk_to_srgb, convert_to_srgb};
@@ -36,8 +36,9 @@ fn jpeg_reduction(width: u32, height: u32, margin: u32, needed: (u32, u32)) -> O
         .find(|&d| width.div_ceil(d) >= need_width && height.div_ceil(d) >= need_height)
 }
 
-/// What the decode needs from a JPEG's header before libjpeg reads it: read by the
-/// `image` crate's header parse.
+/// What the decode needs from a JPEG's header before libjpeg reads it: read in
+/// place by zune-jpeg (the `image` crate's decoder, whose wrapper would copy the
+/// whole file first).
 struct Header {
     /// As stored, before orientation.
     width: u32,
@@ -48,13 +49,21 @@ struct Header {
 
 impl Header {
     fn read(input: &[u8]) -> Option<Header> {
-        let mut header = image::codecs::jpeg::JpegDecoder::new(Cursor::new(input)).ok()?;
-        let (width, height) = header.dimensions();
+        let options = DecoderOptions::default()
+            .set_strict_mode(false)
+            .set_max_width(usize::MAX)
+            .set_max_height(usize::MAX);
+        let mut header = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(input), options);
+        header.decode_headers().ok()?;
+        let (width, height) = header.dimensions()?;
         Some(Header {
-            width,
-            height,
-            orientation: header.orientation().unwrap_or(Orientation::NoTransforms),
-            icc: header.icc_profile().ok().flatten(),
+            width: u32::try_from(width).ok()?,
+            height: u32::try_from(height).ok()?,
+            orientation: header
+                .exif()
+                .and_then(|exif| Orientation::from_exif_chunk(exif))
+                .unwrap_or(Orientation::NoTransforms),
+            icc: header.icc_profile(),
         })
     }
 
