@@ -33,8 +33,9 @@
 //!    are, so it writes its samples straight into one plane per component as it
 //!    decodes. The other parts' blocks are laid out there once the parts have met
 //!    and their DC offsets are known, and the planes converted to RGB, in bands
-//!    of rows on as many threads. The pixels are libjpeg's at the same scale to within rounding
-//!    (unit-tested against it for greyscale, 4:4:4, 4:2:2 and 4:2:0).
+//!    of rows on as many threads. The pixels are libjpeg's at the same scale to
+//!    within rounding (unit-tested against it for greyscale, 4:4:4, 4:2:2 and
+//!    4:2:0).
 //!
 //! Anything else (1/2, progressive, restart intervals, 12-bit, CMYK or
 //! RGB-coded JPEGs, chroma subsampled down only, and any code that does not
