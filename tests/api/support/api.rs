@@ -24,6 +24,13 @@ use super::wait::wait_for;
 /// busy machine.
 const PROCESSING: Duration = Duration::from_secs(60);
 
+/// How long the client reuses an idle connection: less than the server's
+/// keep-alive (actix-web's default, 5 s). A connection reused as the server
+/// closes it fails mid-request (a broken pipe while an upload's body is written),
+/// which a test that spends about 5 s between two requests (making a large image
+/// on a loaded machine) would otherwise meet now and then.
+const POOLED_CONNECTION_IDLE: Duration = Duration::from_secs(3);
+
 pub struct Api {
     /// `http://127.0.0.1:<port>`, without a trailing slash.
     pub address: String,
@@ -37,6 +44,7 @@ impl Api {
             address: address.into(),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .pool_idle_timeout(POOLED_CONNECTION_IDLE)
                 .build()
                 .expect("a reqwest client"),
         }
