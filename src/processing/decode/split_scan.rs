@@ -40,10 +40,12 @@
 //!    within rounding (unit-tested against it for greyscale, 4:4:4, 4:2:2 and
 //!    4:2:0).
 //!
-//! Anything else (1/2, progressive, restart intervals, 12-bit, CMYK or
-//! RGB-coded JPEGs, chroma subsampled down only, and any code that does not
-//! decode) gets `None`, and the caller decodes through libjpeg, which also has
-//! the last word on a damaged file.
+//! A scan with restart intervals is read by one part, an interval after the
+//! other (on one core); split, it is libjpeg's, which decodes it in bands cut at
+//! the markers (`restart_bands`). Anything else (1/2, progressive, 12-bit,
+//! CMYK or RGB-coded JPEGs, chroma subsampled down only, and any code that does
+//! not decode) gets `None`, and the caller decodes through libjpeg, which also
+//! has the last word on a damaged file.
 
 use std::num::NonZeroUsize;
 use std::sync::mpsc;
@@ -102,6 +104,10 @@ pub(super) fn decode_rgb_split(input: &[u8], divisor: u32) -> Option<(u32, u32, 
     if parts == 1 && divisor != 8 && !dense {
         return None;
     }
+    // With more than one core, libjpeg decodes restart intervals in bands.
+    if threads > 1 && Headers::parse(input).is_some_and(|h| h.restart_interval != 0) {
+        return None;
+    }
     decode_in_parts(input, divisor, parts)
 }
 
@@ -127,12 +133,16 @@ pub(crate) fn assert_parts_agree(input: &[u8]) {
 /// [`decode_rgb_split`] in `parts` parts.
 fn decode_in_parts(input: &[u8], divisor: u32, parts: usize) -> Option<(u32, u32, Vec<u8>)> {
     let headers = Headers::parse(input)?;
-    // Restart intervals are libjpeg's (in bands when they can be cut there).
-    if headers.restart_interval != 0 || headers.rgb_coded {
+    // Restart intervals split between parts are libjpeg's, in bands.
+    if headers.rgb_coded || (headers.restart_interval != 0 && parts > 1) {
         return None;
     }
     let plan = Plan::new(&headers, divisor)?;
-    let data = EntropyData::find(headers.data)?;
+    let data = match plan.restart_interval {
+        0 => EntropyData::find(headers.data)?,
+        // The first interval: one part reads the others in turn.
+        _ => EntropyData::up_to_marker(headers.data)?.0,
+    };
     let parts = parts.max(1);
     let mut planes = plan.empty_planes();
     let segments = decode_segments(&plan, data, parts, &mut planes)?;
@@ -616,23 +626,33 @@ impl<'a> EntropyData<'a> {
     /// The scan's data at the start of `data`; `None` when it holds a restart
     /// marker or no marker ends it.
     fn find(data: &'a [u8]) -> Option<EntropyData<'a>> {
+        match EntropyData::up_to_marker(data)? {
+            (found, None) => Some(found),
+            (_, Some(_)) => None,
+        }
+    }
+
+    /// The entropy-coded data at the start of `data` up to the first marker
+    /// (one restart interval's, in a scan that has them), and where the data
+    /// after that marker starts when it is a restart marker; `None` when no
+    /// marker ends it.
+    fn up_to_marker(data: &'a [u8]) -> Option<(EntropyData<'a>, Option<usize>)> {
         let (mut at, mut stuffing) = (0, 0);
         loop {
             let ff = at + memchr::memchr(0xFF, data.get(at..)?)?;
-            match *data.get(ff + 1)? {
-                0x00 => {
-                    stuffing += 1;
-                    at = ff + 2;
-                }
-                0xD0..=0xD7 => return None,
-                // A marker, or fill bytes before one.
-                _ => {
-                    return Some(EntropyData {
-                        bytes: &data[..ff],
-                        bits: (ff - stuffing) * 8,
-                    });
-                }
+            if *data.get(ff + 1)? == 0x00 {
+                stuffing += 1;
+                at = ff + 2;
+                continue;
             }
+            // A marker, after any fill bytes.
+            let found = EntropyData {
+                bytes: &data[..ff],
+                bits: (ff - stuffing) * 8,
+            };
+            let marker = ff + data.get(ff..)?.iter().position(|&byte| byte != 0xFF)?;
+            let after = matches!(data[marker], 0xD0..=0xD7).then_some(marker + 1);
+            return Some((found, after));
         }
     }
 
@@ -807,6 +827,10 @@ struct Plan<'a> {
     mcu_pixels_down: usize,
     /// Whether upsampling across interpolates (or repeats samples).
     smooth_widening: bool,
+    /// MCUs per restart interval (0: none), and the scan's data from its start,
+    /// where one part finds each interval after the first.
+    restart_interval: usize,
+    scan: &'a [u8],
 }
 
 impl<'a> Plan<'a> {
@@ -904,6 +928,8 @@ impl<'a> Plan<'a> {
             mcus_down: height.div_ceil(mcu_height),
             mcu_pixels_down: mcu_height / divisor,
             smooth_widening,
+            restart_interval: headers.restart_interval,
+            scan: headers.data,
         })
     }
 
@@ -1443,9 +1469,32 @@ impl Part<'_> {
         };
         let mut predictions = vec![0i16; plan.components.len()];
         let mut reader = Reader::at(self.data, known, start);
+        let mut data_bits = self.data.bits;
+        // With restart intervals (one part only), where the next one starts.
+        let mut next_interval = match plan.restart_interval {
+            0 => None,
+            _ => EntropyData::up_to_marker(plan.scan).and_then(|(_, after)| after),
+        };
         let mut meeting = None;
         let mut placed_pixels = [0i16; MAX_BLOCK_PIXELS];
         while segment.mcus < plan.mcus() {
+            if plan.restart_interval != 0
+                && segment.mcus > 0
+                && segment.mcus.is_multiple_of(plan.restart_interval)
+            {
+                // Past a restart marker: the next interval's data, byte-aligned,
+                // its predictions from 0.
+                let Some((data, after)) = next_interval.and_then(|at| {
+                    let (data, after) = EntropyData::up_to_marker(plan.scan.get(at..)?)?;
+                    Some((data, after.map(|next| at + next)))
+                }) else {
+                    return (segment, false);
+                };
+                reader = Reader::at(data, Place::default(), 0);
+                data_bits = data.bits;
+                next_interval = after;
+                predictions.fill(0);
+            }
             let place = (
                 segment.mcus % plan.mcus_across,
                 segment.mcus / plan.mcus_across,
@@ -1462,7 +1511,7 @@ impl Part<'_> {
                     continue;
                 }
                 let bit = reader.position();
-                if bit > self.data.bits {
+                if bit > data_bits {
                     return (segment, false);
                 }
                 let here = BlockStart { bit, block };
@@ -1746,6 +1795,42 @@ mod tests {
     }
 
     #[test]
+    fn one_part_reads_restart_intervals_as_libjpeg_does() {
+        let (width, height) = (1210, 803);
+        let pixels = noisy_rgb(width, height);
+        // 76 MCUs a row: an interval of one row, of 7 MCUs (ending mid-row),
+        // and of one MCU.
+        for interval in [76, 7, 1] {
+            let mut jpeg = Vec::new();
+            let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, 92);
+            encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+            encoder.set_restart_interval(interval);
+            let (w, h) = (width as u16, height as u16);
+            encoder
+                .encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
+                .unwrap();
+            for divisor in [4, 8] {
+                let ours = decode_in_parts(&jpeg, divisor, 1).expect("one part decodes it");
+                let theirs = libjpeg_scaled(&jpeg, divisor, Channels::Rgb).unwrap();
+                assert_eq!((ours.0, ours.1), (theirs.0, theirs.1));
+                let largest = ours
+                    .2
+                    .iter()
+                    .zip(&theirs.2)
+                    .map(|(&a, &b)| a.abs_diff(b))
+                    .max();
+                let score = psnr(&ours.2, &theirs.2);
+                assert!(
+                    score > 50.0 && largest <= Some(4),
+                    "every {interval} MCUs, 1/{divisor}: {score:.1} dB, largest difference {largest:?}"
+                );
+                // Split, it is left to libjpeg's bands.
+                assert!(decode_in_parts(&jpeg, divisor, 2).is_none());
+            }
+        }
+    }
+
+    #[test]
     fn parts_decoded_on_threads_give_the_pixels_of_one_part() {
         let jpeg = photo_like(2011, 1413, (2, 2), false);
         for divisor in [4, 8] {
@@ -1841,8 +1926,8 @@ mod tests {
             .encode(&[90; 64 * 64 * 3], 64, 64, jpeg_encoder::ColorType::Rgb)
             .unwrap();
         assert!(
-            decode_in_parts(&restarts, 8, 1).is_none(),
-            "restart markers"
+            decode_in_parts(&restarts, 8, 2).is_none(),
+            "restart markers, split between parts"
         );
     }
 
