@@ -1949,5 +1949,25 @@ mod tests {
             }
             assert_parts_agree(&damaged);
         }
+        // Restart intervals cut short, and markers damaged or lost, in one part.
+        let mut restarts = Vec::new();
+        let mut encoder = jpeg_encoder::Encoder::new(&mut restarts, 90);
+        encoder.set_restart_interval(5);
+        let pixels = noisy_rgb(403, 301);
+        encoder
+            .encode(&pixels, 403, 301, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        let scan_start = restarts.len() - Headers::parse(&restarts).unwrap().data.len();
+        for divisor in [4, 8] {
+            let cut = &restarts[..restarts.len() * 2 / 3];
+            assert!(decode_in_parts(cut, divisor, 1).is_none(), "cut short");
+            for _ in 0..40 {
+                let mut damaged = restarts.clone();
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let at = scan_start + (seed as usize >> 8) % (restarts.len() - scan_start - 2);
+                damaged[at] ^= (seed >> 3) as u8 | 1;
+                let _ = decode_in_parts(&damaged, divisor, 1);
+            }
+        }
     }
 }
