@@ -568,44 +568,50 @@ impl AcPair {
         AcPair(self.0 & !0x1F | 1 << 25 | u64::from(bits))
     }
 
+    /// The field of `width` bits at bit `shift`.
+    #[inline(always)]
+    fn field(self, shift: u32, width: u32) -> usize {
+        (self.0 >> shift & ((1 << width) - 1)) as usize
+    }
+
     #[inline(always)]
     fn bits(self) -> u32 {
-        (self.0 & 0x1F) as u32
+        self.field(0, 5) as u32
     }
 
     #[inline(always)]
     fn first_bits(self) -> u32 {
-        (self.0 >> 5 & 0x1F) as u32
+        self.field(5, 5) as u32
     }
 
     #[inline(always)]
     fn first_run(self) -> usize {
-        (self.0 >> 10 & 0xF) as usize
+        self.field(10, 4)
     }
 
     #[inline(always)]
     fn second_advance(self) -> usize {
-        (self.0 >> 16 & 0x1F) as usize
+        self.field(16, 5)
     }
 
     #[inline(always)]
     fn second_run(self) -> usize {
-        (self.0 >> 21 & 0xF) as usize
+        self.field(21, 4)
     }
 
     #[inline(always)]
     fn ends_block(self) -> usize {
-        (self.0 >> 25 & 1) as usize
+        self.field(25, 1)
     }
 
     #[inline(always)]
     fn first_value(self) -> f32 {
-        f32::from((self.0 >> 32) as u16 as i16)
+        f32::from(self.field(32, 16) as u16 as i16)
     }
 
     #[inline(always)]
     fn second_value(self) -> f32 {
-        f32::from((self.0 >> 48) as u16 as i16)
+        f32::from(self.field(48, 16) as u16 as i16)
     }
 }
 
@@ -1723,6 +1729,26 @@ mod tests {
         10.0 * (255.0f64.powi(2) / mse.max(1e-12)).log10()
     }
 
+    /// Asserts that one part decodes `jpeg` at 1/`divisor` to libjpeg's pixels at
+    /// that scale to within rounding (said as `what` when not).
+    fn assert_libjpegs_within_rounding(jpeg: &[u8], divisor: u32, what: &str) {
+        let ours = decode_in_parts(jpeg, divisor, 1)
+            .unwrap_or_else(|| panic!("{what} 1/{divisor} does not decode"));
+        let theirs = libjpeg_scaled(jpeg, divisor, Channels::Rgb).unwrap();
+        assert_eq!((ours.0, ours.1), (theirs.0, theirs.1), "{what} 1/{divisor}");
+        let largest = ours
+            .2
+            .iter()
+            .zip(&theirs.2)
+            .map(|(&a, &b)| a.abs_diff(b))
+            .max();
+        let score = psnr(&ours.2, &theirs.2);
+        assert!(
+            score > 50.0 && largest <= Some(4),
+            "{what} 1/{divisor}: {score:.1} dB, largest difference {largest:?}"
+        );
+    }
+
     #[test]
     fn the_reduction_is_libjpegs_to_within_rounding() {
         for (sampling, gray) in [
@@ -1733,25 +1759,10 @@ mod tests {
         ] {
             let jpeg = photo_like(1203, 805, sampling, gray);
             for divisor in [4, 8] {
-                let ours = decode_in_parts(&jpeg, divisor, 1).unwrap_or_else(|| {
-                    panic!("{sampling:?} gray {gray} 1/{divisor} does not decode")
-                });
-                let theirs = libjpeg_scaled(&jpeg, divisor, Channels::Rgb).unwrap();
-                assert_eq!(
-                    (ours.0, ours.1),
-                    (theirs.0, theirs.1),
-                    "{sampling:?} 1/{divisor}"
-                );
-                let largest = ours
-                    .2
-                    .iter()
-                    .zip(&theirs.2)
-                    .map(|(&a, &b)| a.abs_diff(b))
-                    .max();
-                let score = psnr(&ours.2, &theirs.2);
-                assert!(
-                    score > 50.0 && largest <= Some(4),
-                    "{sampling:?} gray {gray} 1/{divisor}: {score:.1} dB, largest difference {largest:?}"
+                assert_libjpegs_within_rounding(
+                    &jpeg,
+                    divisor,
+                    &format!("{sampling:?} gray {gray}"),
                 );
             }
         }
@@ -1779,19 +1790,7 @@ mod tests {
         let mut started = compress.start_compress(Vec::new()).unwrap();
         started.write_scanlines(&pixels).unwrap();
         let jpeg = started.finish().unwrap();
-        let ours = decode_in_parts(&jpeg, 4, 1).expect("it decodes");
-        let theirs = libjpeg_scaled(&jpeg, 4, Channels::Rgb).unwrap();
-        let largest = ours
-            .2
-            .iter()
-            .zip(&theirs.2)
-            .map(|(&a, &b)| a.abs_diff(b))
-            .max();
-        let score = psnr(&ours.2, &theirs.2);
-        assert!(
-            score > 50.0 && largest <= Some(4),
-            "{score:.1} dB, largest difference {largest:?}"
-        );
+        assert_libjpegs_within_rounding(&jpeg, 4, "a checkerboard at quality 100");
     }
 
     #[test]
@@ -1810,20 +1809,7 @@ mod tests {
                 .encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
                 .unwrap();
             for divisor in [4, 8] {
-                let ours = decode_in_parts(&jpeg, divisor, 1).expect("one part decodes it");
-                let theirs = libjpeg_scaled(&jpeg, divisor, Channels::Rgb).unwrap();
-                assert_eq!((ours.0, ours.1), (theirs.0, theirs.1));
-                let largest = ours
-                    .2
-                    .iter()
-                    .zip(&theirs.2)
-                    .map(|(&a, &b)| a.abs_diff(b))
-                    .max();
-                let score = psnr(&ours.2, &theirs.2);
-                assert!(
-                    score > 50.0 && largest <= Some(4),
-                    "every {interval} MCUs, 1/{divisor}: {score:.1} dB, largest difference {largest:?}"
-                );
+                assert_libjpegs_within_rounding(&jpeg, divisor, &format!("every {interval} MCUs"));
                 // Split, it is left to libjpeg's bands.
                 assert!(decode_in_parts(&jpeg, divisor, 2).is_none());
             }
