@@ -141,7 +141,7 @@ fn decode_in_parts(input: &[u8], divisor: u32, parts: usize) -> Option<(u32, u32
     let data = match plan.restart_interval {
         0 => EntropyData::find(headers.data)?,
         // The first interval: one part reads the others in turn.
-        _ => EntropyData::up_to_marker(headers.data)?.0,
+        _ => EntropyData::up_to_marker(headers.data)?,
     };
     let parts = parts.max(1);
     let mut planes = plan.empty_planes();
@@ -626,23 +626,22 @@ struct EntropyData<'a> {
     bytes: &'a [u8],
     /// Its bits once unstuffed.
     bits: usize,
+    /// When a restart marker ends it (the data is one interval's), where the
+    /// next interval starts, from the start of the data it was found in.
+    next_interval: Option<usize>,
 }
 
 impl<'a> EntropyData<'a> {
     /// The scan's data at the start of `data`; `None` when it holds a restart
     /// marker or no marker ends it.
     fn find(data: &'a [u8]) -> Option<EntropyData<'a>> {
-        match EntropyData::up_to_marker(data)? {
-            (found, None) => Some(found),
-            (_, Some(_)) => None,
-        }
+        EntropyData::up_to_marker(data).filter(|found| found.next_interval.is_none())
     }
 
     /// The entropy-coded data at the start of `data` up to the first marker
-    /// (one restart interval's, in a scan that has them), and where the data
-    /// after that marker starts when it is a restart marker; `None` when no
-    /// marker ends it.
-    fn up_to_marker(data: &'a [u8]) -> Option<(EntropyData<'a>, Option<usize>)> {
+    /// (one restart interval's, in a scan that has them); `None` when no marker
+    /// ends it.
+    fn up_to_marker(data: &'a [u8]) -> Option<EntropyData<'a>> {
         let (mut at, mut stuffing) = (0, 0);
         loop {
             let ff = at + memchr::memchr(0xFF, data.get(at..)?)?;
@@ -652,13 +651,12 @@ impl<'a> EntropyData<'a> {
                 continue;
             }
             // A marker, after any fill bytes.
-            let found = EntropyData {
+            let marker = ff + data.get(ff..)?.iter().position(|&byte| byte != 0xFF)?;
+            return Some(EntropyData {
                 bytes: &data[..ff],
                 bits: (ff - stuffing) * 8,
-            };
-            let marker = ff + data.get(ff..)?.iter().position(|&byte| byte != 0xFF)?;
-            let after = matches!(data[marker], 0xD0..=0xD7).then_some(marker + 1);
-            return Some((found, after));
+                next_interval: matches!(data[marker], 0xD0..=0xD7).then_some(marker + 1),
+            });
         }
     }
 
@@ -1477,10 +1475,8 @@ impl Part<'_> {
         let mut reader = Reader::at(self.data, known, start);
         let mut data_bits = self.data.bits;
         // With restart intervals (one part only), where the next one starts.
-        let mut next_interval = match plan.restart_interval {
-            0 => None,
-            _ => EntropyData::up_to_marker(plan.scan).and_then(|(_, after)| after),
-        };
+        // The first part's data is the first interval's, from the scan's start.
+        let mut next_interval = self.data.next_interval;
         let mut meeting = None;
         let mut placed_pixels = [0i16; MAX_BLOCK_PIXELS];
         while segment.mcus < plan.mcus() {
@@ -1490,15 +1486,14 @@ impl Part<'_> {
             {
                 // Past a restart marker: the next interval's data, byte-aligned,
                 // its predictions from 0.
-                let Some((data, after)) = next_interval.and_then(|at| {
-                    let (data, after) = EntropyData::up_to_marker(plan.scan.get(at..)?)?;
-                    Some((data, after.map(|next| at + next)))
-                }) else {
+                let Some((at, data)) = next_interval
+                    .and_then(|at| Some((at, EntropyData::up_to_marker(plan.scan.get(at..)?)?)))
+                else {
                     return (segment, false);
                 };
                 reader = Reader::at(data, Place::default(), 0);
                 data_bits = data.bits;
-                next_interval = after;
+                next_interval = data.next_interval.map(|next| at + next);
                 predictions.fill(0);
             }
             let place = (
