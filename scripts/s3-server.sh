@@ -31,7 +31,7 @@ set -euo pipefail
 S3S_VERSION=0.14.1
 
 DIR=${KILN_S3_DIR:-/tmp/kiln-s3}
-DIR=${DIR%/}
+DIR=$(realpath -m "${DIR%/}")
 HOST=${KILN_S3_HOST:-127.0.0.1}
 PORT=${KILN_S3_PORT:-9100}
 ACCESS_KEY=${KILN_S3_ACCESS_KEY:-kiln-test}
@@ -182,9 +182,11 @@ start() {
     local launcher=()
     # Own session: a Ctrl-C in the terminal running the tests does not take the server down.
     command -v setsid >/dev/null 2>&1 && launcher=(setsid)
-    "${launcher[@]}" nohup "$BIN" --host "$HOST" --port "$PORT" \
+    # Started from /: s3s-fs resolves paths against its working directory, and
+    # the checkout that started it may be deleted while it serves.
+    (cd / && exec "${launcher[@]}" nohup "$BIN" --host "$HOST" --port "$PORT" \
         --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" "$DIR" \
-        </dev/null >>"$LOGFILE" 2>&1 &
+        </dev/null >>"$LOGFILE" 2>&1) &
     pid=$!
     echo "$pid" >"$PIDFILE"
 
